@@ -1,0 +1,212 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "io/dataset.h"
+#include "io/fileutil.h"
+
+static int grow(Dataset *d, int *cap, Err *e) {
+  if (d->n < *cap) return 0;
+  int nc = *cap ? *cap * 2 : 1024;
+  char **a = realloc(d->text_a, sizeof(char *) * nc);
+  if (a) d->text_a = a;
+  char **b = realloc(d->text_b, sizeof(char *) * nc);
+  if (b) d->text_b = b;
+  char **l = realloc(d->label, sizeof(char *) * nc);
+  if (l) d->label = l;
+  int *ln = realloc(d->line, sizeof(int) * nc);
+  if (ln) d->line = ln;
+  if (!a || !b || !l || !ln) return errf(e, "%s: out of memory", d->path);
+  *cap = nc;
+  return 0;
+}
+
+/* A JSON field as text: strings as they are, numbers printed as integers when integral. */
+static char *json_text(const cJSON *it) {
+  if (cJSON_IsString(it)) return strdup(it->valuestring);
+  if (cJSON_IsNumber(it)) {
+    char buf[64];
+    if (it->valuedouble == (double)(long long)it->valuedouble) snprintf(buf, sizeof buf, "%lld", (long long)it->valuedouble);
+    else snprintf(buf, sizeof buf, "%.17g", it->valuedouble);
+    return strdup(buf);
+  }
+  return NULL;
+}
+
+static int add_row(Dataset *d, int line, char *a, char *b, char *label, Err *e) {
+  d->text_a[d->n] = a;
+  d->text_b[d->n] = b;
+  d->label[d->n] = label;
+  d->line[d->n] = line;
+  d->n++;
+  return 0;
+}
+
+static int read_jsonl(Dataset *d, char **lines, int nl, const DataFormat *f, Err *e) {
+  int cap = 0;
+  for (int i = 0; i < nl; i++) {
+    if (lines[i][strspn(lines[i], " \t")] == 0) continue;
+    cJSON *o = cJSON_Parse(lines[i]);
+    if (!cJSON_IsObject(o)) {
+      cJSON_Delete(o);
+      return errf(e, "%s:%d: not a JSON object", d->path, i + 1);
+    }
+    char *a = json_text(cJSON_GetObjectItemCaseSensitive(o, f->text_field));
+    char *b = f->pair_field[0] ? json_text(cJSON_GetObjectItemCaseSensitive(o, f->pair_field)) : NULL;
+    char *l = json_text(cJSON_GetObjectItemCaseSensitive(o, f->label_field));
+    cJSON_Delete(o);
+    const char *missing = !a ? f->text_field : (f->pair_field[0] && !b) ? f->pair_field : !l ? f->label_field : NULL;
+    if (missing || grow(d, &cap, e)) {
+      free(a); free(b); free(l);
+      if (missing) errf(e, "%s:%d: no string field \"%s\"", d->path, i + 1, missing);
+      return -1;
+    }
+    add_row(d, i + 1, a, b, l, e);
+  }
+  return 0;
+}
+
+/* Column index of name in a tab-separated header, or -1. */
+static int column(char *header, const char *name) {
+  int k = 0;
+  for (char *p = header;; k++) {
+    char *tab = strchr(p, '\t');
+    size_t len = tab ? (size_t)(tab - p) : strlen(p);
+    if (len == strlen(name) && strncmp(p, name, len) == 0) return k;
+    if (!tab) return -1;
+    p = tab + 1;
+  }
+}
+
+static char *field(const char *line, int col) {
+  const char *p = line;
+  for (int k = 0; k < col; k++) {
+    p = strchr(p, '\t');
+    if (!p) return NULL;
+    p++;
+  }
+  const char *tab = strchr(p, '\t');
+  return strndup(p, tab ? (size_t)(tab - p) : strlen(p));
+}
+
+static int read_tsv(Dataset *d, char **lines, int nl, const DataFormat *f, Err *e) {
+  if (nl < 1) return errf(e, "%s: empty file (a TSV needs a header row)", d->path);
+  int ca = column(lines[0], f->text_field), cb = f->pair_field[0] ? column(lines[0], f->pair_field) : -1;
+  int cl = column(lines[0], f->label_field);
+  if (ca < 0 || cl < 0 || (f->pair_field[0] && cb < 0))
+    return errf(e, "%s:1: header lacks column \"%s\"", d->path,
+                ca < 0 ? f->text_field : cl < 0 ? f->label_field : f->pair_field);
+  int cap = 0;
+  for (int i = 1; i < nl; i++) {
+    if (!lines[i][0]) continue;
+    char *a = field(lines[i], ca), *b = cb >= 0 ? field(lines[i], cb) : NULL, *l = field(lines[i], cl);
+    if (!a || !l || (cb >= 0 && !b) || grow(d, &cap, e)) {
+      free(a); free(b); free(l);
+      return errf(e, "%s:%d: too few tab-separated columns", d->path, i + 1);
+    }
+    add_row(d, i + 1, a, b, l, e);
+  }
+  return 0;
+}
+
+int dataset_read(Dataset *d, const char *path, const DataFormat *fmt, Err *e) {
+  memset(d, 0, sizeof *d);
+  snprintf(d->path, sizeof d->path, "%s", path);
+  char *buf = read_file(path, NULL, e);
+  if (!buf) return -1;
+  char **lines;
+  int nl = split_lines(buf, &lines, e), rc = -1;
+  if (nl >= 0) {
+    rc = strcmp(fmt->format, "tsv") == 0 ? read_tsv(d, lines, nl, fmt, e) : read_jsonl(d, lines, nl, fmt, e);
+    free(lines);
+  }
+  free(buf);
+  if (!rc && d->n == 0) rc = errf(e, "%s: no examples", path);
+  if (rc) dataset_free(d);
+  return rc;
+}
+
+void dataset_free(Dataset *d) {
+  for (int i = 0; i < d->n; i++) {
+    free(d->text_a[i]);
+    free(d->text_b[i]);
+    free(d->label[i]);
+  }
+  free(d->text_a);
+  free(d->text_b);
+  free(d->label);
+  free(d->line);
+  free(d->label_id);
+  d->text_a = d->text_b = d->label = NULL;
+  d->line = d->label_id = NULL;
+  d->n = 0;
+}
+
+static int add_label(LabelSet *ls, const char *name, Err *e) {
+  for (int i = 0; i < ls->n; i++)
+    if (strcmp(ls->names[i], name) == 0) return 0;
+  char **nn = realloc(ls->names, sizeof(char *) * (size_t)(ls->n + 1));
+  if (!nn) return errf(e, "out of memory");
+  ls->names = nn;
+  if (!(ls->names[ls->n] = strdup(name))) return errf(e, "out of memory");
+  ls->n++;
+  return 0;
+}
+
+int labels_read(LabelSet *ls, const char *path, Err *e) {
+  memset(ls, 0, sizeof *ls);
+  char *buf = read_file(path, NULL, e);
+  if (!buf) return -1;
+  char **lines;
+  int nl = split_lines(buf, &lines, e), rc = nl < 0 ? -1 : 0;
+  for (int i = 0; i < nl && !rc; i++) {
+    if (!lines[i][0]) continue;
+    if (lines[i][0] == '{') {
+      cJSON *o = cJSON_Parse(lines[i]);
+      char *l = json_text(cJSON_GetObjectItemCaseSensitive(o, "label"));
+      cJSON_Delete(o);
+      if (!l) rc = errf(e, "%s:%d: expected a JSON object with a \"label\"", path, i + 1);
+      else rc = add_label(ls, l, e);
+      free(l);
+    } else {
+      rc = add_label(ls, lines[i], e);
+    }
+  }
+  if (nl >= 0) free(lines);
+  free(buf);
+  if (!rc && ls->n < 2) rc = errf(e, "%s: needs at least two labels", path);
+  if (rc) labels_free(ls);
+  return rc;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int labels_from_data(LabelSet *ls, const Dataset *d, Err *e) {
+  memset(ls, 0, sizeof *ls);
+  for (int i = 0; i < d->n; i++)
+    if (add_label(ls, d->label[i], e)) { labels_free(ls); return -1; }
+  qsort(ls->names, (size_t)ls->n, sizeof(char *), cmp_str);
+  if (ls->n < 2) { labels_free(ls); return errf(e, "%s: needs at least two distinct labels", d->path); }
+  return 0;
+}
+
+void labels_free(LabelSet *ls) {
+  for (int i = 0; i < ls->n; i++) free(ls->names[i]);
+  free(ls->names);
+  ls->names = NULL;
+  ls->n = 0;
+}
+
+int dataset_map_labels(Dataset *d, const LabelSet *ls, Err *e) {
+  free(d->label_id);
+  d->label_id = malloc(sizeof(int) * (size_t)d->n);
+  if (!d->label_id) return errf(e, "%s: out of memory", d->path);
+  for (int i = 0; i < d->n; i++) {
+    int id = -1;
+    for (int k = 0; k < ls->n && id < 0; k++)
+      if (strcmp(ls->names[k], d->label[i]) == 0) id = k;
+    if (id < 0) return errf(e, "%s:%d: unknown label \"%s\"", d->path, d->line[i], d->label[i]);
+    d->label_id[i] = id;
+  }
+  return 0;
+}

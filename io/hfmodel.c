@@ -1,0 +1,235 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cjson/cJSON.h>
+#include "io/fileutil.h"
+#include "io/hfmodel.h"
+#include "io/safetensors.h"
+#include "src/ops.h"
+
+static int get_int(const cJSON *root, const char *key, int dflt, int *out, const char *path, Err *e) {
+  const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+  if (!it || cJSON_IsNull(it)) {
+    if (dflt == -1) return errf(e, "%s: missing \"%s\"", path, key);
+    *out = dflt;
+    return 0;
+  }
+  if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int)it->valuedouble)
+    return errf(e, "%s: \"%s\" must be an integer", path, key);
+  *out = (int)it->valuedouble;
+  return 0;
+}
+
+static int get_float(const cJSON *root, const char *key, float dflt, float *out, const char *path, Err *e) {
+  const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+  if (!it || cJSON_IsNull(it)) { *out = dflt; return 0; }
+  if (!cJSON_IsNumber(it)) return errf(e, "%s: \"%s\" must be a number", path, key);
+  *out = (float)it->valuedouble;
+  return 0;
+}
+
+static int parse_config(HfDir *d, Err *e) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/config.json", d->dir);
+  char *text = read_file(path, NULL, e);
+  if (!text) return -1;
+  cJSON *root = cJSON_Parse(text);
+  free(text);
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return errf(e, "%s: not a JSON object", path);
+  }
+  BertConfig *c = &d->cfg;
+  int rc = get_int(root, "vocab_size", -1, &c->vocab_size, path, e) ||
+           get_int(root, "hidden_size", -1, &c->hidden, path, e) ||
+           get_int(root, "num_hidden_layers", -1, &c->layers, path, e) ||
+           get_int(root, "num_attention_heads", -1, &c->heads, path, e) ||
+           get_int(root, "intermediate_size", -1, &c->intermediate, path, e) ||
+           get_int(root, "max_position_embeddings", 512, &c->max_position, path, e) ||
+           get_int(root, "type_vocab_size", 2, &c->type_vocab, path, e) ||
+           get_float(root, "layer_norm_eps", 1e-12f, &c->ln_eps, path, e) ||
+           get_float(root, "initializer_range", 0.02f, &c->init_range, path, e) ||
+           get_float(root, "hidden_dropout_prob", 0.1f, &c->hidden_dropout, path, e) ||
+           get_float(root, "attention_probs_dropout_prob", 0.1f, &c->attn_dropout, path, e) ||
+           get_float(root, "classifier_dropout", c->hidden_dropout, &c->classifier_dropout, path, e);
+  if (!rc) {
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+    const char *a = cJSON_IsString(act) ? act->valuestring : "gelu";
+    if (strcmp(a, "gelu") == 0) c->act = ACT_GELU;
+    else if (strcmp(a, "gelu_new") == 0 || strcmp(a, "gelu_pytorch_tanh") == 0) c->act = ACT_GELU_TANH;
+    else rc = errf(e, "%s: hidden_act \"%s\" is not supported (gelu, gelu_new)", path, a);
+  }
+  const cJSON *labels = cJSON_GetObjectItemCaseSensitive(root, "id2label");
+  c->num_labels = cJSON_IsObject(labels) ? cJSON_GetArraySize(labels) : 2;
+  cJSON_Delete(root);
+  if (!rc && bert_validate_config(c, e)) rc = errctx(e, "%s", path);
+  return rc;
+}
+
+static void parse_tokenizer_config(HfDir *d) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/tokenizer_config.json", d->dir);
+  if (!path_exists(path)) return;
+  Err ignore;
+  char *text = read_file(path, NULL, &ignore);
+  cJSON *root = text ? cJSON_Parse(text) : NULL;
+  const cJSON *lc = cJSON_GetObjectItemCaseSensitive(root, "do_lower_case");
+  if (cJSON_IsBool(lc)) {
+    d->has_lower_case = 1;
+    d->do_lower_case = cJSON_IsTrue(lc);
+  }
+  cJSON_Delete(root);
+  free(text);
+}
+
+int hf_open(HfDir *d, const char *dir, Err *e) {
+  memset(d, 0, sizeof *d);
+  snprintf(d->dir, sizeof d->dir, "%s", dir);
+  if (parse_config(d, e)) return -1;
+  parse_tokenizer_config(d);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/vocab.txt", dir);
+  d->vocab_buf = read_file(path, NULL, e);
+  if (!d->vocab_buf) return -1;
+  d->vocab_n = split_lines(d->vocab_buf, &d->vocab, e);
+  if (d->vocab_n < 0) { hf_close(d); return -1; }
+  if (d->vocab_n > 0 && d->vocab[d->vocab_n - 1][0] == 0) d->vocab_n--; /* trailing newline */
+  if (d->vocab_n != d->cfg.vocab_size && d->vocab_n > d->cfg.vocab_size) {
+    errf(e, "%s: %d tokens but config.json has vocab_size %d", path, d->vocab_n, d->cfg.vocab_size);
+    hf_close(d);
+    return -1;
+  }
+  return 0;
+}
+
+void hf_close(HfDir *d) {
+  free(d->vocab_buf);
+  free(d->vocab);
+  d->vocab_buf = NULL;
+  d->vocab = NULL;
+}
+
+/* Our name -> the names a checkpoint may use for it. */
+static const StTensor *lookup(const StFile *f, const char *name) {
+  char alt[320], swapped[300];
+  snprintf(swapped, sizeof swapped, "%s", name);
+  char *ln = strstr(swapped, "LayerNorm.");
+  if (ln) { /* TF-converted checkpoints: LayerNorm.gamma / LayerNorm.beta */
+    if (strcmp(ln, "LayerNorm.weight") == 0) strcpy(ln, "LayerNorm.gamma");
+    else if (strcmp(ln, "LayerNorm.bias") == 0) strcpy(ln, "LayerNorm.beta");
+  }
+  const char *cands[4] = {name, swapped, NULL, NULL};
+  char alt2[320];
+  snprintf(alt, sizeof alt, "bert.%s", name);
+  snprintf(alt2, sizeof alt2, "bert.%s", swapped);
+  cands[2] = alt;
+  cands[3] = alt2;
+  for (int i = 0; i < 4; i++) {
+    const StTensor *t = st_find(f, cands[i]);
+    if (t) return t;
+  }
+  return NULL;
+}
+
+int hf_load_weights(const HfDir *d, Bert *m, int *has_head, Err *e) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/model.safetensors", d->dir);
+  StFile f;
+  if (st_open(&f, path, e)) return -1;
+  *has_head = 0;
+  int rc = 0;
+  for (int i = 0; i < m->ntensors && !rc; i++) {
+    const ParamInfo *pi = &m->info[i];
+    int is_head = pi->group == m->cfg.layers + 1;
+    const StTensor *t = is_head ? st_find(&f, pi->name) : lookup(&f, pi->name);
+    if (!t) {
+      if (!is_head) rc = errf(e, "%s: missing tensor '%s'", path, pi->name);
+      continue;
+    }
+    int64_t r = t->ndim >= 1 ? t->shape[0] : 1, c = t->ndim == 2 ? t->shape[1] : 1;
+    int shape_ok = t->ndim >= 1 && t->ndim <= 2 && r == pi->rows && c == pi->cols;
+    if (t->dtype == ST_OTHER) {
+      rc = errf(e, "%s: tensor '%s' has a dtype other than F32/F16/BF16", path, t->name);
+    } else if (!shape_ok) {
+      if (!is_head)
+        rc = errf(e, "%s: tensor '%s' has shape [%lld, %lld], expected [%d, %d]", path, t->name, (long long)r,
+                  (long long)c, pi->rows, pi->cols);
+    } else {
+      st_read_f32(&f, t, m->params + pi->offset);
+      if (is_head) (*has_head)++;
+    }
+  }
+  *has_head = *has_head == 2;
+  st_close(&f);
+  return rc;
+}
+
+static int write_config(const char *dir, const BertConfig *c, Err *e) {
+  cJSON *r = cJSON_CreateObject();
+  if (!r) return errf(e, "out of memory");
+  cJSON_AddStringToObject(r, "model_type", "bert");
+  cJSON *arch = cJSON_AddArrayToObject(r, "architectures");
+  cJSON_AddItemToArray(arch, cJSON_CreateString("BertForSequenceClassification"));
+  cJSON_AddNumberToObject(r, "vocab_size", c->vocab_size);
+  cJSON_AddNumberToObject(r, "hidden_size", c->hidden);
+  cJSON_AddNumberToObject(r, "num_hidden_layers", c->layers);
+  cJSON_AddNumberToObject(r, "num_attention_heads", c->heads);
+  cJSON_AddNumberToObject(r, "intermediate_size", c->intermediate);
+  cJSON_AddNumberToObject(r, "max_position_embeddings", c->max_position);
+  cJSON_AddNumberToObject(r, "type_vocab_size", c->type_vocab);
+  cJSON_AddNumberToObject(r, "layer_norm_eps", c->ln_eps);
+  cJSON_AddNumberToObject(r, "initializer_range", c->init_range);
+  cJSON_AddNumberToObject(r, "hidden_dropout_prob", c->hidden_dropout);
+  cJSON_AddNumberToObject(r, "attention_probs_dropout_prob", c->attn_dropout);
+  cJSON_AddStringToObject(r, "hidden_act", c->act == ACT_GELU ? "gelu" : "gelu_new");
+  cJSON *id2label = cJSON_AddObjectToObject(r, "id2label");
+  for (int i = 0; i < c->num_labels; i++) {
+    char k[16], v[24];
+    snprintf(k, sizeof k, "%d", i);
+    snprintf(v, sizeof v, "LABEL_%d", i);
+    cJSON_AddStringToObject(id2label, k, v);
+  }
+  char *text = cJSON_Print(r);
+  cJSON_Delete(r);
+  if (!text) return errf(e, "out of memory");
+  char path[4200];
+  snprintf(path, sizeof path, "%s/config.json", dir);
+  int rc = write_file_atomic(path, text, strlen(text), e);
+  free(text);
+  return rc;
+}
+
+int hf_save(const char *dir, const Bert *m, char *const *vocab, int vocab_n, Err *e) {
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST) return errf(e, "%s: cannot create directory: %s", dir, strerror(errno));
+  if (write_config(dir, &m->cfg, e)) return -1;
+  size_t len = 0;
+  for (int i = 0; i < vocab_n; i++) len += strlen(vocab[i]) + 1;
+  char *v = malloc(len + 1), *p = v;
+  if (!v) return errf(e, "out of memory");
+  for (int i = 0; i < vocab_n; i++) p += sprintf(p, "%s\n", vocab[i]);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/vocab.txt", dir);
+  int rc = write_file_atomic(path, v, len, e);
+  free(v);
+  if (rc) return rc;
+  StOut *ts = calloc((size_t)m->ntensors, sizeof(StOut));
+  char (*names)[96] = calloc((size_t)m->ntensors, 96);
+  if (!ts || !names) { free(ts); free(names); return errf(e, "out of memory"); }
+  for (int i = 0; i < m->ntensors; i++) {
+    const ParamInfo *pi = &m->info[i];
+    int head = pi->group == m->cfg.layers + 1;
+    snprintf(names[i], 96, "%s%s", head ? "" : "bert.", pi->name);
+    ts[i].name = names[i];
+    ts[i].data = m->params + pi->offset;
+    ts[i].ndim = pi->cols == 1 ? 1 : 2;
+    ts[i].shape[0] = pi->rows;
+    ts[i].shape[1] = pi->cols;
+  }
+  snprintf(path, sizeof path, "%s/model.safetensors", dir);
+  rc = st_write_f32(path, ts, m->ntensors, e);
+  free(ts);
+  free(names);
+  return rc;
+}

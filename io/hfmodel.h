@@ -1,0 +1,30 @@
+/* HuggingFace checkpoint directories: config.json, vocab.txt, model.safetensors
+   (and tokenizer_config.json when present). */
+#ifndef BS_HFMODEL_H
+#define BS_HFMODEL_H
+#include "src/bert.h"
+#include "src/tokenizer.h"
+
+typedef struct {
+  char dir[4096];
+  BertConfig cfg;     /* num_labels left as in config.json (or 2) */
+  int has_lower_case; /* tokenizer_config.json sets do_lower_case */
+  int do_lower_case;
+  char *vocab_buf;    /* owns the vocab lines */
+  char **vocab;
+  int vocab_n;
+} HfDir;
+
+/* Reads config.json, tokenizer_config.json and vocab.txt. */
+int hf_open(HfDir *d, const char *dir, Err *e);
+void hf_close(HfDir *d);
+
+/* Loads model.safetensors into m (allocated by the caller with d->cfg and the task's
+   num_labels). Accepts "bert." prefixes and LayerNorm gamma/beta; ignores cls.*.
+   Sets *has_head when classifier.weight/bias of the right shape were loaded. */
+int hf_load_weights(const HfDir *d, Bert *m, int *has_head, Err *e);
+
+/* Writes config.json, vocab.txt and model.safetensors (names with the "bert." prefix). */
+int hf_save(const char *dir, const Bert *m, char *const *vocab, int vocab_n, Err *e);
+
+#endif

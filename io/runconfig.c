@@ -1,0 +1,194 @@
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "io/fileutil.h"
+#include "io/runconfig.h"
+
+typedef enum { K_STR, K_PATH, K_INT, K_LONG, K_NUM, K_FLOAT, K_BOOL, K_CHOICE } KType;
+
+typedef struct {
+  const char *key;
+  KType type;
+  size_t off, size;
+  double lo, hi;
+  const char *choices; /* "a|b|c" for K_CHOICE: stored as the index */
+} KeySpec;
+
+#define F(field) offsetof(RunConfig, field), sizeof(((RunConfig *)0)->field)
+static const KeySpec SCHEMA[] = {
+    {"model.path", K_PATH, F(model_path), 0, 0, NULL},
+    {"model.do_lower_case", K_BOOL, F(lower_case), 0, 1, NULL},
+    {"data.train", K_PATH, F(train), 0, 0, NULL},
+    {"data.dev", K_PATH, F(dev), 0, 0, NULL},
+    {"data.labels", K_PATH, F(labels), 0, 0, NULL},
+    {"data.format", K_STR, F(fmt.format), 0, 0, "clue|jsonl|tsv"},
+    {"data.text_field", K_STR, F(fmt.text_field), 0, 0, NULL},
+    {"data.text_pair_field", K_STR, F(fmt.pair_field), 0, 0, NULL},
+    {"data.label_field", K_STR, F(fmt.label_field), 0, 0, NULL},
+    {"data.train_size", K_INT, F(train_size), 0, 1e9, NULL},
+    {"data.dev_size", K_INT, F(dev_size), 0, 1e9, NULL},
+    {"data.sampling", K_CHOICE, F(sampling), 0, 0, "uniform|per_class"},
+    {"data.data_seed", K_INT, F(data_seed), 0, 2147483647, NULL},
+    {"data.max_seq_length", K_INT, F(max_seq_length), 4, 8192, NULL},
+    {"train.batch_size", K_INT, F(batch_size), 1, 65536, NULL},
+    {"train.eval_batch_size", K_INT, F(eval_batch_size), 1, 65536, NULL},
+    {"train.learning_rate", K_NUM, F(learning_rate), 0, 10, NULL},
+    {"train.epochs", K_INT, F(epochs), 0, 100000, NULL},
+    {"train.max_steps", K_LONG, F(max_steps), 0, 1e12, NULL},
+    {"train.warmup_ratio", K_NUM, F(warmup_ratio), 0, 1, NULL},
+    {"train.warmup_steps", K_LONG, F(warmup_steps), 0, 1e12, NULL},
+    {"train.weight_decay", K_NUM, F(weight_decay), 0, 10, NULL},
+    {"train.max_grad_norm", K_NUM, F(max_grad_norm), 0, 1e9, NULL},
+    {"train.dropout", K_NUM, F(dropout), -1, 0.99, NULL},
+    {"train.eval_every", K_INT, F(eval_every), 0, 1e9, NULL},
+    {"train.checkpoint_every", K_INT, F(checkpoint_every), 0, 1e9, NULL},
+    {"train.seed", K_INT, F(seed), 0, 2147483647, NULL},
+    {"train.threads", K_INT, F(threads), 0, 4096, NULL},
+    {"optimizer.name", K_CHOICE, F(opt.kind), 0, 0, "hf_adamw|torch_adamw|bert_adam"},
+    {"optimizer.correct_bias", K_BOOL, F(opt.correct_bias), 0, 1, NULL},
+    {"optimizer.beta1", K_FLOAT, F(opt.beta1), 0, 0.999999, NULL},
+    {"optimizer.beta2", K_FLOAT, F(opt.beta2), 0, 0.999999999, NULL},
+    {"optimizer.eps", K_FLOAT, F(opt.eps), 0, 1, NULL},
+    {"optimizer.layerwise_lr_decay", K_FLOAT, F(opt.llrd), 0.01, 1, NULL},
+    {"optimizer.prior_weight_decay", K_BOOL, F(opt.prior_decay), 0, 1, NULL},
+    {"reinit.pooler", K_BOOL, F(reinit_pooler), 0, 1, NULL},
+    {"reinit.top_layers", K_INT, F(reinit_top_layers), 0, 1000, NULL},
+};
+#define NSCHEMA (sizeof SCHEMA / sizeof *SCHEMA)
+static const char *const SECTIONS[] = {"model", "data", "train", "optimizer", "reinit"};
+#define NSECTIONS (sizeof SECTIONS / sizeof *SECTIONS)
+
+static void defaults(RunConfig *rc) {
+  memset(rc, 0, sizeof *rc);
+  rc->lower_case = -1;
+  strcpy(rc->fmt.format, "clue");
+  strcpy(rc->fmt.text_field, "sentence");
+  strcpy(rc->fmt.label_field, "label");
+  rc->max_seq_length = 128;
+  rc->data_seed = 42;
+  rc->batch_size = 16;
+  rc->eval_batch_size = 64;
+  rc->learning_rate = 2e-5;
+  rc->epochs = 3;
+  rc->weight_decay = 0.0;
+  rc->max_grad_norm = 1.0;
+  rc->dropout = -1;
+  rc->eval_every = 0;
+  rc->checkpoint_every = 100;
+  rc->seed = 1;
+  rc->opt = (OptConfig){OPT_HF_ADAMW, 1, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f, 0};
+}
+
+static const KeySpec *find_spec(const char *dotted) {
+  for (size_t i = 0; i < NSCHEMA; i++)
+    if (strcmp(SCHEMA[i].key, dotted) == 0) return &SCHEMA[i];
+  return NULL;
+}
+
+int runconfig_key_known(const char *dotted) { return find_spec(dotted) != NULL; }
+
+static int choice_index(const char *choices, const char *s) {
+  int k = 0;
+  for (const char *p = choices;; k++) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (strlen(s) == len && strncmp(p, s, len) == 0) return k;
+    if (!bar) return -1;
+    p = bar + 1;
+  }
+}
+
+static int set_value(RunConfig *rc, const KeySpec *k, const cJSON *v, const char *src, Err *e) {
+  char *dst = (char *)rc + k->off;
+  const char *want = NULL;
+  switch (k->type) {
+  case K_STR:
+  case K_PATH:
+    if (!cJSON_IsString(v)) { want = "a string"; break; }
+    if (strlen(v->valuestring) >= k->size) return errf(e, "%s: \"%s\" is too long", src, k->key);
+    if (k->choices && choice_index(k->choices, v->valuestring) < 0)
+      return errf(e, "%s: \"%s\" must be one of %s, not \"%s\"", src, k->key, k->choices, v->valuestring);
+    if (k->type == K_PATH && v->valuestring[0]) path_join_dir(dst, k->size, src, v->valuestring);
+    else snprintf(dst, k->size, "%s", v->valuestring);
+    return 0;
+  case K_CHOICE: {
+    int idx = cJSON_IsString(v) ? choice_index(k->choices, v->valuestring) : -1;
+    if (idx < 0) return errf(e, "%s: \"%s\" must be one of %s", src, k->key, k->choices);
+    memcpy(dst, &idx, sizeof idx);
+    return 0;
+  }
+  case K_BOOL:
+    if (!cJSON_IsBool(v)) { want = "true or false"; break; }
+    *(int *)dst = cJSON_IsTrue(v);
+    return 0;
+  default: {
+    int integral = k->type == K_INT || k->type == K_LONG;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || (integral && v->valuedouble != floor(v->valuedouble))) {
+      want = integral ? "an integer" : "a number";
+      break;
+    }
+    double x = v->valuedouble;
+    if (x < k->lo || x > k->hi)
+      return errf(e, "%s: \"%s\" = %g is outside [%g, %g]", src, k->key, x, k->lo, k->hi);
+    if (k->type == K_INT) *(int *)dst = (int)x;
+    else if (k->type == K_LONG) *(long *)dst = (long)x;
+    else if (k->type == K_FLOAT) *(float *)dst = (float)x;
+    else *(double *)dst = x;
+    return 0;
+  }
+  }
+  return errf(e, "%s: \"%s\" must be %s", src, k->key, want);
+}
+
+static int check(const RunConfig *rc, const char *src, Err *e) {
+  if (!rc->model_path[0]) return errf(e, "%s: \"model.path\" is required", src);
+  if (!rc->train[0]) return errf(e, "%s: \"data.train\" is required", src);
+  if (!rc->dev[0]) return errf(e, "%s: \"data.dev\" is required", src);
+  if (rc->epochs == 0 && rc->max_steps == 0)
+    return errf(e, "%s: \"train.epochs\" or \"train.max_steps\" must be positive", src);
+  if (rc->learning_rate <= 0) return errf(e, "%s: \"train.learning_rate\" must be positive", src);
+  if (rc->warmup_ratio > 0 && rc->warmup_steps > 0)
+    return errf(e, "%s: set \"train.warmup_ratio\" or \"train.warmup_steps\", not both", src);
+  return 0;
+}
+
+int runconfig_parse(RunConfig *rc, const void *root_, const char *src, Err *e) {
+  const cJSON *root = root_;
+  defaults(rc);
+  if (!cJSON_IsObject(root)) return errf(e, "%s: the config must be a JSON object", src);
+  for (const cJSON *sec = root->child; sec; sec = sec->next) {
+    if (strcmp(sec->string, "sweep") == 0 || strcmp(sec->string, "output") == 0) continue;
+    size_t s = 0;
+    while (s < NSECTIONS && strcmp(SECTIONS[s], sec->string) != 0) s++;
+    if (s == NSECTIONS) return errf(e, "%s: unknown key \"%s\"", src, sec->string);
+    if (!cJSON_IsObject(sec)) return errf(e, "%s: \"%s\" must be an object", src, sec->string);
+    for (const cJSON *it = sec->child; it; it = it->next) {
+      char dotted[256];
+      snprintf(dotted, sizeof dotted, "%s.%s", sec->string, it->string);
+      const KeySpec *k = find_spec(dotted);
+      if (!k) return errf(e, "%s: unknown key \"%s\"", src, dotted);
+      if (set_value(rc, k, it, src, e)) return -1;
+    }
+  }
+  return check(rc, src, e);
+}
+
+int runconfig_load(RunConfig *rc, const char *path, Err *e) {
+  char *text = read_file(path, NULL, e);
+  if (!text) return -1;
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithOpts(text, &end, 0);
+  if (!root) {
+    int line = 1;
+    for (const char *p = text; end && p < end; p++) line += *p == '\n';
+    free(text);
+    return errf(e, "%s:%d: invalid JSON", path, line);
+  }
+  free(text);
+  int rc_ = runconfig_parse(rc, root, path, e);
+  cJSON_Delete(root);
+  return rc_;
+}

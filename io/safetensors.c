@@ -1,0 +1,178 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "io/fileutil.h"
+#include "io/safetensors.h"
+
+static const char *const DTYPES[] = {"F32", "F16", "BF16"};
+static const size_t DSIZE[] = {4, 2, 2};
+
+static int dtype_of(const char *s) {
+  for (int i = 0; i < 3; i++)
+    if (strcmp(s, DTYPES[i]) == 0) return i;
+  return ST_OTHER;
+}
+
+size_t st_numel(const StTensor *t) {
+  size_t n = 1;
+  for (int i = 0; i < t->ndim; i++) n *= (size_t)t->shape[i];
+  return n;
+}
+
+static int parse_entry(StFile *f, const cJSON *it, StTensor *t, size_t data_size, Err *e) {
+  const char *p = f->path;
+  snprintf(t->name, sizeof t->name, "%s", it->string);
+  const cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
+  const cJSON *sh = cJSON_GetObjectItemCaseSensitive(it, "shape");
+  const cJSON *off = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
+  if (!cJSON_IsString(dt) || !cJSON_IsArray(sh) || !cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2)
+    return errf(e, "%s: tensor '%s' lacks dtype, shape or data_offsets", p, t->name);
+  t->dtype = dtype_of(dt->valuestring);
+  t->ndim = cJSON_GetArraySize(sh);
+  if (t->ndim > 8) return errf(e, "%s: tensor '%s' has %d dimensions", p, t->name, t->ndim);
+  double numel = 1;
+  for (int i = 0; i < t->ndim; i++) {
+    const cJSON *d = cJSON_GetArrayItem(sh, i);
+    if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > 1e12)
+      return errf(e, "%s: tensor '%s' has a bad shape", p, t->name);
+    t->shape[i] = (int64_t)d->valuedouble;
+    numel *= d->valuedouble;
+  }
+  double b = cJSON_GetArrayItem(off, 0)->valuedouble, en = cJSON_GetArrayItem(off, 1)->valuedouble;
+  if (b < 0 || en < b || en > (double)data_size)
+    return errf(e, "%s: tensor '%s' has data_offsets [%.0f, %.0f] outside the %zu data bytes", p, t->name, b, en,
+                data_size);
+  t->begin = (size_t)b;
+  t->end = (size_t)en;
+  if (t->dtype != ST_OTHER && numel * (double)DSIZE[t->dtype] != en - b)
+    return errf(e, "%s: tensor '%s' shape needs %.0f bytes but data_offsets span %.0f", p, t->name,
+                numel * (double)DSIZE[t->dtype], en - b);
+  return 0;
+}
+
+int st_open(StFile *f, const char *path, Err *e) {
+  memset(f, 0, sizeof *f);
+  snprintf(f->path, sizeof f->path, "%s", path);
+  f->buf = (unsigned char *)read_file(path, &f->size, e);
+  if (!f->buf) return -1;
+  uint64_t hlen = 0;
+  if (f->size < 8) goto bad;
+  for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | f->buf[i];
+  if (hlen > f->size - 8 || hlen > 100000000) {
+    errf(e, "%s: header length %llu exceeds the file size %zu", path, (unsigned long long)hlen, f->size);
+    goto fail;
+  }
+  f->data_off = 8 + (size_t)hlen;
+  cJSON *root = cJSON_ParseWithLength((const char *)f->buf + 8, (size_t)hlen);
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    errf(e, "%s: header is not a JSON object", path);
+    goto fail;
+  }
+  int n = 0;
+  for (cJSON *it = root->child; it; it = it->next) n += strcmp(it->string, "__metadata__") != 0;
+  f->t = calloc((size_t)(n ? n : 1), sizeof(StTensor));
+  if (!f->t) { cJSON_Delete(root); errf(e, "%s: out of memory", path); goto fail; }
+  for (cJSON *it = root->child; it; it = it->next) {
+    if (strcmp(it->string, "__metadata__") == 0) continue;
+    if (parse_entry(f, it, &f->t[f->n], f->size - f->data_off, e)) { cJSON_Delete(root); goto fail; }
+    f->n++;
+  }
+  cJSON_Delete(root);
+  return 0;
+bad:
+  errf(e, "%s: not a safetensors file (too short)", path);
+fail:
+  st_close(f);
+  return -1;
+}
+
+void st_close(StFile *f) {
+  free(f->buf);
+  free(f->t);
+  f->buf = NULL;
+  f->t = NULL;
+  f->n = 0;
+}
+
+const StTensor *st_find(const StFile *f, const char *name) {
+  for (int i = 0; i < f->n; i++)
+    if (strcmp(f->t[i].name, name) == 0) return &f->t[i];
+  return NULL;
+}
+
+static float half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+  if (exp == 0x1f) bits = sign | 0x7f800000u | (man << 13);
+  else if (exp) bits = sign | ((exp + 112) << 23) | (man << 13);
+  else if (!man) bits = sign;
+  else { /* subnormal: renormalise */
+    exp = 113;
+    while (!(man & 0x400)) { man <<= 1; exp--; }
+    bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
+  }
+  float out;
+  memcpy(&out, &bits, 4);
+  return out;
+}
+
+void st_read_f32(const StFile *f, const StTensor *t, float *dst) {
+  const unsigned char *src = f->buf + f->data_off + t->begin;
+  size_t n = st_numel(t);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t bits;
+    switch (t->dtype) {
+    case ST_F32: memcpy(&dst[i], src + 4 * i, 4); break;
+    case ST_F16: dst[i] = half_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8)); break;
+    case ST_BF16:
+      bits = (uint32_t)(src[2 * i] | src[2 * i + 1] << 8) << 16;
+      memcpy(&dst[i], &bits, 4);
+      break;
+    }
+  }
+}
+
+int st_write_f32(const char *path, const StOut *ts, int n, Err *e) {
+  cJSON *root = cJSON_CreateObject();
+  if (!root) return errf(e, "%s: out of memory", path);
+  size_t off = 0;
+  for (int i = 0; i < n; i++) {
+    cJSON *it = cJSON_AddObjectToObject(root, ts[i].name);
+    size_t numel = 1;
+    double shape[4];
+    for (int d = 0; d < ts[i].ndim; d++) {
+      numel *= (size_t)ts[i].shape[d];
+      shape[d] = (double)ts[i].shape[d];
+    }
+    double offs[2] = {(double)off, (double)(off + 4 * numel)};
+    if (!it || !cJSON_AddStringToObject(it, "dtype", "F32") ||
+        !cJSON_AddItemToObject(it, "shape", cJSON_CreateDoubleArray(shape, ts[i].ndim)) ||
+        !cJSON_AddItemToObject(it, "data_offsets", cJSON_CreateDoubleArray(offs, 2))) {
+      cJSON_Delete(root);
+      return errf(e, "%s: out of memory", path);
+    }
+    off += 4 * numel;
+  }
+  char *hdr = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (!hdr) return errf(e, "%s: out of memory", path);
+  size_t hl = strlen(hdr), pad = (8 - hl % 8) % 8, total = 8 + hl + pad + off;
+  unsigned char *buf = malloc(total);
+  if (!buf) { free(hdr); return errf(e, "%s: out of memory for %zu bytes", path, total); }
+  uint64_t h = hl + pad;
+  for (int i = 0; i < 8; i++) buf[i] = (unsigned char)(h >> (8 * i));
+  memcpy(buf + 8, hdr, hl);
+  memset(buf + 8 + hl, ' ', pad);
+  free(hdr);
+  unsigned char *d = buf + 8 + hl + pad;
+  for (int i = 0; i < n; i++) {
+    size_t numel = 1;
+    for (int k = 0; k < ts[i].ndim; k++) numel *= (size_t)ts[i].shape[k];
+    memcpy(d, ts[i].data, 4 * numel);
+    d += 4 * numel;
+  }
+  int rc = write_file_atomic(path, buf, total, e);
+  free(buf);
+  return rc;
+}

@@ -1,0 +1,250 @@
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "jobs/job.h"
+#include "src/metrics.h"
+#include "src/rng.h"
+
+static void encoded_free(Encoded *x) {
+  free(x->ids);
+  free(x->types);
+  free(x->mask);
+  free(x->len);
+  free(x->label);
+  memset(x, 0, sizeof *x);
+}
+
+/* Indices of the subset: all (size 0 or >= n), uniform, or an equal share per class. */
+static int *subsample(const Dataset *d, int size, int per_class, int nclass, uint64_t seed, uint64_t stream,
+                      int *out_n, Err *e) {
+  int n = d->n;
+  int *idx = malloc(sizeof(int) * (size_t)n);
+  if (!idx) { errf(e, "out of memory"); return NULL; }
+  for (int i = 0; i < n; i++) idx[i] = i;
+  if (size <= 0 || size >= n) { *out_n = n; return idx; }
+  Rng r;
+  rng_init(&r, seed, stream);
+  rng_shuffle(&r, idx, n);
+  if (!per_class) {
+    *out_n = size;
+    return idx;
+  }
+  /* Round-robin over classes in shuffled order: each class gets size/nclass (+1 for the first
+     size%nclass classes), fewer if it has fewer examples; the rest filled uniformly. */
+  int *out = malloc(sizeof(int) * (size_t)size), *taken = calloc((size_t)n, sizeof(int));
+  int *quota = calloc((size_t)nclass, sizeof(int));
+  if (!out || !taken || !quota) {
+    free(idx); free(out); free(taken); free(quota);
+    errf(e, "out of memory");
+    return NULL;
+  }
+  for (int c = 0; c < nclass; c++) quota[c] = size / nclass + (c < size % nclass);
+  int k = 0;
+  for (int i = 0; i < n && k < size; i++) {
+    int c = d->label_id[idx[i]];
+    if (quota[c] > 0) { quota[c]--; out[k++] = idx[i]; taken[i] = 1; }
+  }
+  for (int i = 0; i < n && k < size; i++)
+    if (!taken[i]) out[k++] = idx[i];
+  free(idx); free(taken); free(quota);
+  *out_n = size;
+  return out;
+}
+
+static int encode(Encoded *x, const Dataset *d, const int *idx, int n, const Tokenizer *t, int T, Err *e) {
+  memset(x, 0, sizeof *x);
+  x->n = n;
+  x->T = T;
+  x->ids = malloc(sizeof(int) * (size_t)n * T);
+  x->types = malloc(sizeof(int) * (size_t)n * T);
+  x->mask = malloc(sizeof(int) * (size_t)n * T);
+  x->len = malloc(sizeof(int) * (size_t)n);
+  x->label = malloc(sizeof(int) * (size_t)n);
+  if (!x->ids || !x->types || !x->mask || !x->len || !x->label) {
+    encoded_free(x);
+    return errf(e, "out of memory encoding %d examples", n);
+  }
+  for (int i = 0; i < n; i++) {
+    int s = idx[i];
+    long o = (long)i * T;
+    x->len[i] = tok_encode_pair(t, d->text_a[s], d->text_b[s], T, x->ids + o, x->types + o, x->mask + o);
+    if (x->len[i] < 0) {
+      encoded_free(x);
+      return errf(e, "%s:%d: cannot tokenize", d->path, d->line[s]);
+    }
+    x->label[i] = d->label_id[s];
+  }
+  return 0;
+}
+
+static int load_split(Encoded *x, const char *path, const RunConfig *rc, LabelSet *ls, int is_train,
+                      const Tokenizer *t, Err *e) {
+  Dataset d;
+  if (dataset_read(&d, path, &rc->fmt, e)) return -1;
+  int rc_ = 0;
+  if (is_train) {
+    rc_ = rc->labels[0] ? labels_read(ls, rc->labels, e) : labels_from_data(ls, &d, e);
+  }
+  if (!rc_) rc_ = dataset_map_labels(&d, ls, e);
+  int n = 0, *idx = NULL;
+  if (!rc_) {
+    int size = is_train ? rc->train_size : rc->dev_size;
+    idx = subsample(&d, size, is_train && rc->sampling == 1, ls->n, (uint64_t)rc->data_seed,
+                    is_train ? STREAM_SUBSAMPLE : STREAM_DEVSUB, &n, e);
+    rc_ = idx ? 0 : -1;
+  }
+  if (!rc_) rc_ = encode(x, &d, idx, n, t, rc->max_seq_length, e);
+  free(idx);
+  dataset_free(&d);
+  return rc_;
+}
+
+long job_total_steps_for(const RunConfig *rc, int train_n) {
+  if (rc->max_steps > 0) return rc->max_steps;
+  long spe = (train_n + rc->batch_size - 1) / rc->batch_size;
+  return spe * rc->epochs;
+}
+
+static int open_model(Job *j, Err *e) {
+  const RunConfig *rc = &j->rc;
+  BertConfig c = j->hf.cfg;
+  c.num_labels = j->labels.n;
+  if (rc->dropout >= 0) c.hidden_dropout = c.attn_dropout = c.classifier_dropout = (float)rc->dropout;
+  if (rc->max_seq_length > c.max_position)
+    return errf(e, "data.max_seq_length %d exceeds the model's max_position_embeddings %d", rc->max_seq_length,
+                c.max_position);
+  if (rc->reinit_top_layers > c.layers)
+    return errf(e, "reinit.top_layers %d exceeds the model's %d layers", rc->reinit_top_layers, c.layers);
+  if (bert_alloc(&j->m, &c, e)) return -1;
+  int has_head = 0;
+  if (hf_load_weights(&j->hf, &j->m, &has_head, e)) return -1;
+  Bert *m = &j->m;
+  bert_reinit(m, !has_head, rc->reinit_pooler, rc->reinit_top_layers, (uint64_t)rc->seed);
+  if (optim_init(&j->opt, &rc->opt, m->nparams, e)) return -1;
+  j->opt.cfg.weight_decay = (float)rc->weight_decay;
+  if (rc->opt.prior_decay) {
+    float *p0 = malloc(sizeof(float) * m->nparams);
+    if (!p0) return errf(e, "out of memory");
+    memcpy(p0, m->params, sizeof(float) * m->nparams);
+    j->opt.prior = p0;
+  }
+  int Bmax = rc->batch_size > rc->eval_batch_size ? rc->batch_size : rc->eval_batch_size;
+  return acts_alloc(&j->acts, &c, Bmax, rc->max_seq_length, e);
+}
+
+int job_open(Job *j, const RunConfig *rc, Err *e) {
+  memset(j, 0, sizeof *j);
+  j->rc = *rc;
+  j->order_epoch = -1;
+  if (hf_open(&j->hf, rc->model_path, e)) return -1;
+  int lower = rc->lower_case >= 0 ? rc->lower_case : j->hf.has_lower_case ? j->hf.do_lower_case : 0;
+  char vsrc[4200];
+  snprintf(vsrc, sizeof vsrc, "%s/vocab.txt", rc->model_path);
+  if (tok_init(&j->tok, j->hf.vocab, j->hf.vocab_n, lower, vsrc, e)) goto fail;
+  if (load_split(&j->train, rc->train, rc, &j->labels, 1, &j->tok, e)) goto fail;
+  if (load_split(&j->dev, rc->dev, rc, &j->labels, 0, &j->tok, e)) goto fail;
+  if (open_model(j, e)) goto fail;
+  j->steps_per_epoch = (j->train.n + rc->batch_size - 1) / rc->batch_size;
+  j->total_steps = job_total_steps_for(rc, j->train.n);
+  j->warmup_steps = rc->warmup_steps > 0 ? rc->warmup_steps : (long)ceil(rc->warmup_ratio * (double)j->total_steps);
+  int B = j->acts.Bmax, T = rc->max_seq_length;
+  j->order = malloc(sizeof(int) * (size_t)j->train.n);
+  j->bids = malloc(sizeof(int) * (size_t)B * T);
+  j->btypes = malloc(sizeof(int) * (size_t)B * T);
+  j->bmask = malloc(sizeof(int) * (size_t)B * T);
+  j->blabels = malloc(sizeof(int) * (size_t)B);
+  if (!j->order || !j->bids || !j->btypes || !j->bmask || !j->blabels) { errf(e, "out of memory"); goto fail; }
+  int *count = calloc((size_t)j->labels.n, sizeof(int));
+  if (!count) { errf(e, "out of memory"); goto fail; }
+  for (int i = 0; i < j->dev.n; i++) count[j->dev.label[i]]++;
+  j->majority_label = argmax_int(count, j->labels.n);
+  free(count);
+  return 0;
+fail:
+  job_close(j);
+  return -1;
+}
+
+void job_close(Job *j) {
+  free(j->order);
+  free(j->bids);
+  free(j->btypes);
+  free(j->bmask);
+  free(j->blabels);
+  free((void *)j->opt.prior);
+  j->opt.prior = NULL;
+  optim_free(&j->opt);
+  acts_free(&j->acts);
+  bert_free(&j->m);
+  encoded_free(&j->train);
+  encoded_free(&j->dev);
+  labels_free(&j->labels);
+  tok_free(&j->tok);
+  hf_close(&j->hf);
+  memset(j, 0, sizeof *j);
+}
+
+/* Copies examples idx[0..B) into the staging arrays, padded to the longest of them. */
+static Batch stage(Job *j, const Encoded *x, const int *idx, int B) {
+  int T = 1;
+  for (int b = 0; b < B; b++) T = x->len[idx[b]] > T ? x->len[idx[b]] : T;
+  for (int b = 0; b < B; b++) {
+    long src = (long)idx[b] * x->T, dst = (long)b * T;
+    memcpy(j->bids + dst, x->ids + src, sizeof(int) * T);
+    memcpy(j->btypes + dst, x->types + src, sizeof(int) * T);
+    memcpy(j->bmask + dst, x->mask + src, sizeof(int) * T);
+    j->blabels[b] = x->label[idx[b]];
+  }
+  return (Batch){B, T, j->bids, j->btypes, j->bmask, j->blabels};
+}
+
+void job_step(Job *j, StepMetrics *out) {
+  const RunConfig *rc = &j->rc;
+  long k = j->step;
+  int epoch = (int)(k / j->steps_per_epoch), pos = (int)(k % j->steps_per_epoch);
+  if (epoch != j->order_epoch) {
+    for (int i = 0; i < j->train.n; i++) j->order[i] = i;
+    Rng r;
+    rng_init(&r, (uint64_t)rc->seed, STREAM_SHUFFLE(epoch));
+    rng_shuffle(&r, j->order, j->train.n);
+    j->order_epoch = epoch;
+  }
+  int start = pos * rc->batch_size;
+  int B = j->train.n - start < rc->batch_size ? j->train.n - start : rc->batch_size;
+  Batch b = stage(j, &j->train, j->order + start, B);
+  Mode mode = {1, (uint64_t)rc->seed, k};
+  bert_zero_grad(&j->m);
+  out->loss = bert_forward(&j->m, &j->acts, &b, &mode);
+  bert_backward(&j->m, &j->acts, &b);
+  out->grad_norm = clip_grad_norm(j->m.grads, j->m.nparams, (float)rc->max_grad_norm);
+  out->lr = lr_schedule((float)rc->learning_rate, k, j->warmup_steps, j->total_steps);
+  optim_step(&j->opt, &j->m, out->lr);
+  j->step++;
+}
+
+void job_eval(Job *j, EvalMetrics *out) {
+  const Encoded *x = &j->dev;
+  int *pred = malloc(sizeof(int) * (size_t)x->n), *idx = malloc(sizeof(int) * (size_t)j->acts.Bmax);
+  double loss = 0.0;
+  for (int s = 0; pred && idx && s < x->n; s += j->rc.eval_batch_size) {
+    int B = x->n - s < j->rc.eval_batch_size ? x->n - s : j->rc.eval_batch_size;
+    for (int b = 0; b < B; b++) idx[b] = s + b;
+    Batch b = stage(j, x, idx, B);
+    loss += (double)bert_forward(&j->m, &j->acts, &b, NULL) * B;
+    for (int i = 0; i < B; i++) pred[s + i] = argmax(j->acts.logits + (long)i * j->m.cfg.num_labels, j->m.cfg.num_labels);
+  }
+  if (!pred || !idx) {
+    out->accuracy = out->loss = out->macro_f1 = NAN;
+  } else {
+    out->loss = loss / x->n;
+    class_metrics(x->label, pred, x->n, j->labels.n, &out->accuracy, &out->macro_f1);
+  }
+  free(pred);
+  free(idx);
+}
+
+int job_eval_due(const Job *j) {
+  if (j->step >= j->total_steps) return 1;
+  return j->rc.eval_every > 0 && j->step % j->rc.eval_every == 0;
+}

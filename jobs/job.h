@@ -1,0 +1,55 @@
+/* One fine-tuning run from start to end: data subsampling and encoding, the train loop,
+   evaluation and the state a checkpoint needs. A run is a pure function of its RunConfig:
+   every random draw is keyed by (seed, step), so step k always sees the same batch and the
+   same dropout masks, whoever runs it and whenever it resumes. */
+#ifndef BS_JOB_H
+#define BS_JOB_H
+#include "io/hfmodel.h"
+#include "io/runconfig.h"
+#include "src/bert.h"
+#include "src/optim.h"
+#include "src/tokenizer.h"
+
+typedef struct {
+  int n, T;                       /* examples, padded length */
+  int *ids, *types, *mask, *len;  /* [n*T], [n*T], [n*T], [n] */
+  int *label;                     /* [n] */
+} Encoded;
+
+typedef struct {
+  RunConfig rc;
+  HfDir hf;
+  Tokenizer tok;
+  LabelSet labels;
+  Encoded train, dev;
+  Bert m;
+  Acts acts;
+  Optim opt;
+  int steps_per_epoch;
+  long total_steps, warmup_steps, step;
+  int *order, order_epoch; /* shuffled train indices of epoch order_epoch */
+  int *bids, *btypes, *bmask, *blabels; /* batch staging */
+  int majority_label;      /* most frequent dev label, for the failed-run baseline */
+} Job;
+
+typedef struct {
+  float loss, lr, grad_norm;
+} StepMetrics;
+
+typedef struct {
+  double accuracy, loss, macro_f1;
+} EvalMetrics;
+
+int job_open(Job *j, const RunConfig *rc, Err *e);
+void job_close(Job *j);
+/* Runs update j->step (0-based) and advances it. */
+void job_step(Job *j, StepMetrics *out);
+/* Evaluates on the dev set (no dropout). */
+void job_eval(Job *j, EvalMetrics *out);
+/* Whether an evaluation is due after j->step updates (every eval_every, and at the end). */
+int job_eval_due(const Job *j);
+
+/* Steps a config implies without loading the data: needs the train set size. */
+long job_total_steps_for(const RunConfig *rc, int train_n);
+
+#endif

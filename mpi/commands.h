@@ -1,0 +1,12 @@
+/* The bertsweep subcommands; each returns the process exit code. */
+#ifndef BS_COMMANDS_H
+#define BS_COMMANDS_H
+#include "src/err.h"
+
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
+
+int cmd_train(int argc, char **argv, Err *e);
+int cmd_plan(int argc, char **argv, Err *e);
+int cmd_sweep(int argc, char **argv, Err *e);
+
+#endif

@@ -1,0 +1,36 @@
+/* bertsweep: fine-tune BERT over grids of seeds and stabilisers; the one place errors print. */
+#include <stdio.h>
+#include <string.h>
+#include "mpi/commands.h"
+
+static const char *USAGE =
+    "bertsweep " BERTSWEEP_VERSION " - sweeps of BERT fine-tuning runs on CPU nodes under MPI\n"
+    "\n"
+    "usage:\n"
+    "  bertsweep train CONFIG.json [--save DIR]   one run, metrics to stdout\n"
+    "  bertsweep plan  CONFIG.json                the expanded runs, steps and file size\n"
+    "  mpirun -np N bertsweep sweep CONFIG.json [--output FILE] [--restart]\n"
+    "                                              the whole grid into one HDF5 file\n"
+    "  bertsweep --help | --version\n"
+    "\n"
+    "exit codes: 0 done, 1 error, 2 usage, 3 stopped by a signal (checkpointed; rerun to resume)\n";
+
+int main(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    fputs(USAGE, argc < 2 ? stderr : stdout);
+    return argc < 2 ? EXIT_USAGE : EXIT_OK;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    puts("bertsweep " BERTSWEEP_VERSION);
+    return EXIT_OK;
+  }
+  Err e = {{0}};
+  int code;
+  if (strcmp(argv[1], "train") == 0) code = cmd_train(argc - 2, argv + 2, &e);
+  else {
+    fprintf(stderr, "bertsweep: unknown command '%s'\n%s", argv[1], USAGE);
+    return EXIT_USAGE;
+  }
+  if (code != EXIT_OK && e.msg[0]) fprintf(stderr, "bertsweep: error: %s\n", e.msg);
+  return code;
+}

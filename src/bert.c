@@ -1,0 +1,351 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "src/bert.h"
+#include "src/ops.h"
+#include "src/rng.h"
+
+int bert_validate_config(const BertConfig *c, Err *e) {
+  if (c->vocab_size <= 0 || c->hidden <= 0 || c->layers < 0 || c->heads <= 0 || c->intermediate <= 0 ||
+      c->max_position <= 0 || c->type_vocab <= 0 || c->num_labels <= 0)
+    return errf(e, "model sizes must be positive (vocab %d, hidden %d, layers %d, heads %d, intermediate %d, "
+                   "positions %d, types %d, labels %d)", c->vocab_size, c->hidden, c->layers, c->heads,
+                c->intermediate, c->max_position, c->type_vocab, c->num_labels);
+  if (c->hidden % c->heads != 0)
+    return errf(e, "hidden_size %d is not a multiple of num_attention_heads %d", c->hidden, c->heads);
+  if (c->layers > 300) return errf(e, "num_hidden_layers %d is implausibly large", c->layers);
+  return 0;
+}
+
+/* ---- parameter layout: one walk defines names, offsets and views ---- */
+
+typedef struct {
+  Bert *m;
+  int n;
+  size_t off;
+} Walk;
+
+static void add(Walk *w, const char *name, int rows, int cols, int group, int kind, float **pv, float **gv) {
+  Bert *m = w->m;
+  if (m->info) {
+    ParamInfo *pi = &m->info[w->n];
+    snprintf(pi->name, sizeof pi->name, "%s", name);
+    pi->rows = rows;
+    pi->cols = cols;
+    pi->offset = w->off;
+    pi->numel = (size_t)rows * cols;
+    pi->group = group;
+    pi->kind = kind;
+  }
+  if (m->params) {
+    *pv = m->params + w->off;
+    *gv = m->grads + w->off;
+  }
+  w->n++;
+  w->off += (size_t)rows * cols;
+}
+
+static void add_linear(Walk *w, const char *prefix, int out, int in, int group, LinearView *pv, LinearView *gv) {
+  char nm[80];
+  snprintf(nm, sizeof nm, "%s.weight", prefix);
+  add(w, nm, out, in, group, KIND_WEIGHT, &pv->w, &gv->w);
+  snprintf(nm, sizeof nm, "%s.bias", prefix);
+  add(w, nm, out, 1, group, KIND_BIAS, &pv->b, &gv->b);
+}
+
+static void add_norm(Walk *w, const char *prefix, int n, int group, NormView *pv, NormView *gv) {
+  char nm[80];
+  snprintf(nm, sizeof nm, "%s.weight", prefix);
+  add(w, nm, n, 1, group, KIND_NORM_W, &pv->g, &gv->g);
+  snprintf(nm, sizeof nm, "%s.bias", prefix);
+  add(w, nm, n, 1, group, KIND_BIAS, &pv->b, &gv->b);
+}
+
+static void walk(Bert *m, Walk *w) {
+  const BertConfig *c = &m->cfg;
+  const int H = c->hidden, I = c->intermediate;
+  BertView *p = &m->p, *g = &m->g;
+  w->m = m;
+  w->n = 0;
+  w->off = 0;
+  add(w, "embeddings.word_embeddings.weight", c->vocab_size, H, -1, KIND_EMBED, &p->word, &g->word);
+  add(w, "embeddings.position_embeddings.weight", c->max_position, H, -1, KIND_EMBED, &p->pos, &g->pos);
+  add(w, "embeddings.token_type_embeddings.weight", c->type_vocab, H, -1, KIND_EMBED, &p->type, &g->type);
+  add_norm(w, "embeddings.LayerNorm", H, -1, &p->emb_ln, &g->emb_ln);
+  for (int l = 0; l < c->layers; l++) {
+    LayerView *pl = &p->layer[l], *gl = &g->layer[l];
+    char pre[80];
+#define LAYER(suffix) (snprintf(pre, sizeof pre, "encoder.layer.%d.%s", l, suffix), pre)
+    add_linear(w, LAYER("attention.self.query"), H, H, l, &pl->q, &gl->q);
+    add_linear(w, LAYER("attention.self.key"), H, H, l, &pl->k, &gl->k);
+    add_linear(w, LAYER("attention.self.value"), H, H, l, &pl->v, &gl->v);
+    add_linear(w, LAYER("attention.output.dense"), H, H, l, &pl->attn_out, &gl->attn_out);
+    add_norm(w, LAYER("attention.output.LayerNorm"), H, l, &pl->ln1, &gl->ln1);
+    add_linear(w, LAYER("intermediate.dense"), I, H, l, &pl->ffn_in, &gl->ffn_in);
+    add_linear(w, LAYER("output.dense"), H, I, l, &pl->ffn_out, &gl->ffn_out);
+    add_norm(w, LAYER("output.LayerNorm"), H, l, &pl->ln2, &gl->ln2);
+#undef LAYER
+  }
+  add_linear(w, "pooler.dense", H, H, c->layers, &p->pooler, &g->pooler);
+  add_linear(w, "classifier", c->num_labels, H, c->layers + 1, &p->classifier, &g->classifier);
+}
+
+int bert_alloc(Bert *m, const BertConfig *c, Err *e) {
+  memset(m, 0, sizeof *m);
+  if (bert_validate_config(c, e)) return -1;
+  m->cfg = *c;
+  m->p.layer = xcalloc((size_t)c->layers, sizeof(LayerView), e);
+  m->g.layer = xcalloc((size_t)c->layers, sizeof(LayerView), e);
+  if (!m->p.layer || !m->g.layer) goto fail;
+  Walk w;
+  walk(m, &w); /* count */
+  m->ntensors = w.n;
+  m->nparams = w.off;
+  m->info = xcalloc((size_t)w.n, sizeof(ParamInfo), e);
+  m->params = xcalloc(m->nparams, sizeof(float), e);
+  m->grads = xcalloc(m->nparams, sizeof(float), e);
+  if (!m->info || !m->params || !m->grads) goto fail;
+  walk(m, &w); /* fill */
+  return 0;
+fail:
+  bert_free(m);
+  return errctx(e, "allocating a BERT of %d layers, hidden %d", c->layers, c->hidden);
+}
+
+void bert_free(Bert *m) {
+  free(m->info);
+  free(m->params);
+  free(m->grads);
+  free(m->p.layer);
+  free(m->g.layer);
+  memset(m, 0, sizeof *m);
+}
+
+const ParamInfo *bert_find(const Bert *m, const char *name) {
+  for (int i = 0; i < m->ntensors; i++)
+    if (strcmp(m->info[i].name, name) == 0) return &m->info[i];
+  return NULL;
+}
+
+int param_decays(const ParamInfo *pi) { return pi->kind == KIND_WEIGHT || pi->kind == KIND_EMBED; }
+
+void bert_init_group(Bert *m, int group, uint64_t seed, uint64_t stream) {
+  Rng r;
+  rng_init(&r, seed, stream);
+  for (int i = 0; i < m->ntensors; i++) {
+    const ParamInfo *pi = &m->info[i];
+    if (pi->group != group) continue;
+    float *p = m->params + pi->offset;
+    for (size_t j = 0; j < pi->numel; j++) {
+      switch (pi->kind) {
+      case KIND_WEIGHT:
+      case KIND_EMBED: p[j] = rng_normal(&r, m->cfg.init_range); break;
+      case KIND_NORM_W: p[j] = 1.0f; break;
+      default: p[j] = 0.0f;
+      }
+    }
+  }
+}
+
+/* Group g draws from its own stream so that e.g. pooler re-init does not shift the head's init. */
+#define INIT_STREAM(group) (((uint64_t)STREAM_INIT << 16) | (uint64_t)((group) + 1))
+
+void bert_reinit(Bert *m, int head, int pooler, int top_layers, uint64_t seed) {
+  const int L = m->cfg.layers;
+  if (head) bert_init_group(m, L + 1, seed, INIT_STREAM(L + 1));
+  if (pooler) bert_init_group(m, L, seed, INIT_STREAM(L));
+  for (int l = L - top_layers; l < L; l++)
+    if (l >= 0) bert_init_group(m, l, seed, INIT_STREAM(l));
+}
+
+/* ---- activations ---- */
+
+int acts_alloc(Acts *a, const BertConfig *c, int Bmax, int Tmax, Err *e) {
+  memset(a, 0, sizeof *a);
+  a->Bmax = Bmax;
+  a->Tmax = Tmax;
+  const size_t BT = (size_t)Bmax * Tmax, H = c->hidden, I = c->intermediate, C = c->num_labels;
+  const size_t TT = (size_t)Bmax * c->heads * Tmax * Tmax;
+  a->layer = xcalloc((size_t)c->layers, sizeof(LayerActs), e);
+  if (!a->layer) return -1;
+  /* Two passes over the same list: sum sizes, then hand out pointers. */
+  for (int pass = 0; pass < 2; pass++) {
+    size_t off = 0;
+#define TAKE(ptr, n) do { if (pass) (ptr) = a->buf + off; off += (n); } while (0)
+    TAKE(a->mask_add, BT);
+    TAKE(a->emb_sum, BT * H); TAKE(a->emb_mean, BT); TAKE(a->emb_rstd, BT);
+    TAKE(a->emb_ln, BT * H); TAKE(a->emb_mask, BT * H); TAKE(a->emb_out, BT * H);
+    for (int l = 0; l < c->layers; l++) {
+      LayerActs *A = &a->layer[l];
+      TAKE(A->q, BT * H); TAKE(A->k, BT * H); TAKE(A->v, BT * H);
+      TAKE(A->probs, TT); TAKE(A->pdrop, TT); TAKE(A->pmask, TT);
+      TAKE(A->ctx, BT * H); TAKE(A->ao, BT * H); TAKE(A->ao_mask, BT * H); TAKE(A->res1, BT * H);
+      TAKE(A->ln1, BT * H); TAKE(A->ln1_mean, BT); TAKE(A->ln1_rstd, BT);
+      TAKE(A->ff1, BT * I); TAKE(A->ff1a, BT * I);
+      TAKE(A->ff2, BT * H); TAKE(A->ff2_mask, BT * H); TAKE(A->res2, BT * H);
+      TAKE(A->ln2, BT * H); TAKE(A->ln2_mean, BT); TAKE(A->ln2_rstd, BT);
+    }
+    TAKE(a->cls_in, Bmax * H); TAKE(a->pool_pre, Bmax * H); TAKE(a->pooled, Bmax * H);
+    TAKE(a->pool_mask, Bmax * H); TAKE(a->pooled_drop, Bmax * H);
+    TAKE(a->logits, Bmax * C); TAKE(a->probs, Bmax * C); TAKE(a->dlogits, Bmax * C);
+    TAKE(a->dx, BT * H); TAKE(a->dres, BT * H); TAKE(a->dln1, BT * H); TAKE(a->dtmp, BT * H);
+    TAKE(a->dctx, BT * H); TAKE(a->dq, BT * H); TAKE(a->dk, BT * H); TAKE(a->dv, BT * H);
+    TAKE(a->dff, BT * I); TAKE(a->dS, TT); TAKE(a->dcls, Bmax * H);
+#undef TAKE
+    if (!pass) {
+      a->size = off;
+      a->buf = xcalloc(off, sizeof(float), e);
+      if (!a->buf) {
+        free(a->layer);
+        a->layer = NULL;
+        return errctx(e, "activations for batch %d x seq %d", Bmax, Tmax);
+      }
+    }
+  }
+  return 0;
+}
+
+void acts_free(Acts *a) {
+  free(a->buf);
+  free(a->layer);
+  memset(a, 0, sizeof *a);
+}
+
+/* ---- forward / backward ---- */
+
+/* Dropout sites: 0 embeddings; per layer l: 1+3l probs, 2+3l attention output, 3+3l FFN output;
+   3L+1 classifier input. */
+static float *make_mask(float *buf, long n, float p, const Mode *mode, int site) {
+  if (!mode || !mode->train || p <= 0.0f) return NULL;
+  rng_dropout_mask(buf, n, p, mode->seed, STREAM_DROPOUT(mode->step, site));
+  return buf;
+}
+
+/* Backward must see exactly the masks of the forward: the flags decide as in make_mask. */
+static const float *used_mask(const float *buf, float p, int train) { return train && p > 0.0f ? buf : NULL; }
+
+static void embed_fwd(Bert *m, Acts *a, const Batch *bt) {
+  const int H = m->cfg.hidden, T = bt->T;
+  const long BT = (long)bt->B * T;
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < BT; i++) {
+    const float *we = m->p.word + (long)bt->ids[i] * H;
+    const float *pe = m->p.pos + (long)(i % T) * H;
+    const float *te = m->p.type + (long)bt->types[i] * H;
+    float *o = a->emb_sum + i * H;
+    for (int j = 0; j < H; j++) o[j] = we[j] + pe[j] + te[j];
+  }
+}
+
+static void embed_bwd(Bert *m, const float *d, const Batch *bt) {
+  const int H = m->cfg.hidden, T = bt->T;
+  const long BT = (long)bt->B * T;
+  for (long i = 0; i < BT; i++) {
+    float *gw = m->g.word + (long)bt->ids[i] * H;
+    float *gp = m->g.pos + (long)(i % T) * H;
+    float *gt = m->g.type + (long)bt->types[i] * H;
+    const float *di = d + i * H;
+    for (int j = 0; j < H; j++) {
+      gw[j] += di[j];
+      gp[j] += di[j];
+      gt[j] += di[j];
+    }
+  }
+}
+
+static void layer_fwd(Bert *m, Acts *a, int l, const float *x, int B, int T, const Mode *mode) {
+  const BertConfig *c = &m->cfg;
+  const int H = c->hidden, I = c->intermediate, NH = c->heads;
+  const long BT = (long)B * T;
+  const LayerView *P = &m->p.layer[l];
+  LayerActs *A = &a->layer[l];
+  linear_fwd(A->q, x, P->q.w, P->q.b, BT, H, H);
+  linear_fwd(A->k, x, P->k.w, P->k.b, BT, H, H);
+  linear_fwd(A->v, x, P->v.w, P->v.b, BT, H, H);
+  float *pm = make_mask(A->pmask, (long)B * NH * T * T, c->attn_dropout, mode, 1 + 3 * l);
+  attention_fwd(A->ctx, A->probs, A->pdrop, pm, A->q, A->k, A->v, a->mask_add, B, T, NH, H);
+  linear_fwd(A->ao, A->ctx, P->attn_out.w, P->attn_out.b, BT, H, H);
+  float *am = make_mask(A->ao_mask, BT * H, c->hidden_dropout, mode, 2 + 3 * l);
+  dropout_apply(A->res1, A->ao, am, BT * H);
+  add_inplace(A->res1, x, BT * H);
+  layernorm_fwd(A->ln1, A->ln1_mean, A->ln1_rstd, A->res1, P->ln1.g, P->ln1.b, BT, H, c->ln_eps);
+  linear_fwd(A->ff1, A->ln1, P->ffn_in.w, P->ffn_in.b, BT, H, I);
+  gelu_fwd(A->ff1a, A->ff1, BT * I, c->act);
+  linear_fwd(A->ff2, A->ff1a, P->ffn_out.w, P->ffn_out.b, BT, I, H);
+  float *fm = make_mask(A->ff2_mask, BT * H, c->hidden_dropout, mode, 3 + 3 * l);
+  dropout_apply(A->res2, A->ff2, fm, BT * H);
+  add_inplace(A->res2, A->ln1, BT * H);
+  layernorm_fwd(A->ln2, A->ln2_mean, A->ln2_rstd, A->res2, P->ln2.g, P->ln2.b, BT, H, c->ln_eps);
+}
+
+static int g_train_flag(const Mode *mode) { return mode && mode->train; }
+
+float bert_forward(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
+  const BertConfig *c = &m->cfg;
+  const int B = bt->B, T = bt->T, H = c->hidden, L = c->layers, C = c->num_labels;
+  const long BT = (long)B * T;
+  for (long i = 0; i < BT; i++) a->mask_add[i] = bt->mask[i] ? 0.0f : -10000.0f;
+  embed_fwd(m, a, bt);
+  layernorm_fwd(a->emb_ln, a->emb_mean, a->emb_rstd, a->emb_sum, m->p.emb_ln.g, m->p.emb_ln.b, BT, H, c->ln_eps);
+  float *em = make_mask(a->emb_mask, BT * H, c->hidden_dropout, mode, 0);
+  dropout_apply(a->emb_out, a->emb_ln, em, BT * H);
+  const float *x = a->emb_out;
+  for (int l = 0; l < L; l++) {
+    layer_fwd(m, a, l, x, B, T, mode);
+    x = a->layer[l].ln2;
+  }
+  for (int b = 0; b < B; b++) memcpy(a->cls_in + (long)b * H, x + (long)b * T * H, sizeof(float) * H);
+  linear_fwd(a->pool_pre, a->cls_in, m->p.pooler.w, m->p.pooler.b, B, H, H);
+  tanh_fwd(a->pooled, a->pool_pre, (long)B * H);
+  float *cm = make_mask(a->pool_mask, (long)B * H, c->classifier_dropout, mode, 3 * L + 1);
+  dropout_apply(a->pooled_drop, a->pooled, cm, (long)B * H);
+  linear_fwd(a->logits, a->pooled_drop, m->p.classifier.w, m->p.classifier.b, B, H, C);
+  a->train = g_train_flag(mode);
+  if (!bt->labels) return 0.0f;
+  return cross_entropy(a->dlogits, a->probs, a->logits, bt->labels, B, C);
+}
+
+static void layer_bwd(Bert *m, Acts *a, int l, const float *x, int B, int T) {
+  const BertConfig *c = &m->cfg;
+  const int H = c->hidden, I = c->intermediate, NH = c->heads;
+  const long BT = (long)B * T;
+  const LayerView *P = &m->p.layer[l];
+  LayerView *G = &m->g.layer[l];
+  LayerActs *A = &a->layer[l];
+  /* a->dx holds d(layer output) on entry and d(layer input) on exit. */
+  layernorm_bwd(a->dres, G->ln2.g, G->ln2.b, a->dx, A->res2, A->ln2_mean, A->ln2_rstd, P->ln2.g, BT, H);
+  memcpy(a->dln1, a->dres, sizeof(float) * BT * H);
+  dropout_apply(a->dtmp, a->dres, used_mask(A->ff2_mask, c->hidden_dropout, a->train), BT * H);
+  linear_bwd(a->dff, 0.0f, G->ffn_out.w, G->ffn_out.b, a->dtmp, A->ff1a, P->ffn_out.w, BT, I, H);
+  gelu_bwd(a->dff, a->dff, A->ff1, BT * I, c->act);
+  linear_bwd(a->dln1, 1.0f, G->ffn_in.w, G->ffn_in.b, a->dff, A->ln1, P->ffn_in.w, BT, H, I);
+  layernorm_bwd(a->dres, G->ln1.g, G->ln1.b, a->dln1, A->res1, A->ln1_mean, A->ln1_rstd, P->ln1.g, BT, H);
+  memcpy(a->dx, a->dres, sizeof(float) * BT * H);
+  dropout_apply(a->dtmp, a->dres, used_mask(A->ao_mask, c->hidden_dropout, a->train), BT * H);
+  linear_bwd(a->dctx, 0.0f, G->attn_out.w, G->attn_out.b, a->dtmp, A->ctx, P->attn_out.w, BT, H, H);
+  attention_bwd(a->dq, a->dk, a->dv, a->dS, a->dctx, A->probs, A->pdrop,
+                used_mask(A->pmask, c->attn_dropout, a->train), A->q, A->k, A->v, B, T, NH, H);
+  linear_bwd(a->dx, 1.0f, G->q.w, G->q.b, a->dq, x, P->q.w, BT, H, H);
+  linear_bwd(a->dx, 1.0f, G->k.w, G->k.b, a->dk, x, P->k.w, BT, H, H);
+  linear_bwd(a->dx, 1.0f, G->v.w, G->v.b, a->dv, x, P->v.w, BT, H, H);
+}
+
+void bert_backward(Bert *m, Acts *a, const Batch *bt) {
+  const BertConfig *c = &m->cfg;
+  const int B = bt->B, T = bt->T, H = c->hidden, L = c->layers, C = c->num_labels;
+  const long BT = (long)B * T;
+  linear_bwd(a->dcls, 0.0f, m->g.classifier.w, m->g.classifier.b, a->dlogits, a->pooled_drop,
+             m->p.classifier.w, B, H, C);
+  dropout_apply(a->dcls, a->dcls, used_mask(a->pool_mask, c->classifier_dropout, a->train), (long)B * H);
+  tanh_bwd(a->dcls, a->dcls, a->pooled, (long)B * H);
+  linear_bwd(a->dtmp, 0.0f, m->g.pooler.w, m->g.pooler.b, a->dcls, a->cls_in, m->p.pooler.w, B, H, H);
+  memset(a->dx, 0, sizeof(float) * BT * H);
+  for (int b = 0; b < B; b++) memcpy(a->dx + (long)b * T * H, a->dtmp + (long)b * H, sizeof(float) * H);
+  for (int l = L - 1; l >= 0; l--) layer_bwd(m, a, l, l ? a->layer[l - 1].ln2 : a->emb_out, B, T);
+  dropout_apply(a->dtmp, a->dx, used_mask(a->emb_mask, c->hidden_dropout, a->train), BT * H);
+  layernorm_bwd(a->dres, m->g.emb_ln.g, m->g.emb_ln.b, a->dtmp, a->emb_sum, a->emb_mean, a->emb_rstd,
+                m->p.emb_ln.g, BT, H);
+  embed_bwd(m, a->dres, bt);
+}
+
+void bert_zero_grad(Bert *m) { memset(m->grads, 0, sizeof(float) * m->nparams); }

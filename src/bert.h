@@ -1,0 +1,100 @@
+/* BERT for sequence classification (post-LN, HF BertForSequenceClassification).
+   All parameters live in one contiguous buffer; gradients in a second buffer of the
+   same layout. BertView gives named pointers into either. */
+#ifndef BS_BERT_H
+#define BS_BERT_H
+#include <stddef.h>
+#include <stdint.h>
+#include "src/err.h"
+
+typedef struct {
+  int vocab_size, hidden, layers, heads, intermediate, max_position, type_vocab, num_labels;
+  float ln_eps, init_range;
+  float hidden_dropout, attn_dropout, classifier_dropout;
+  int act; /* ACT_GELU or ACT_GELU_TANH */
+} BertConfig;
+
+typedef struct { float *w, *b; } LinearView;
+typedef struct { float *g, *b; } NormView;
+typedef struct {
+  LinearView q, k, v, attn_out;
+  NormView ln1;
+  LinearView ffn_in, ffn_out;
+  NormView ln2;
+} LayerView;
+typedef struct {
+  float *word, *pos, *type;
+  NormView emb_ln;
+  LayerView *layer; /* [layers] */
+  LinearView pooler, classifier;
+} BertView;
+
+/* Where each tensor sits. group: -1 embeddings, 0..L-1 encoder layer, L pooler, L+1 classifier. */
+enum { KIND_WEIGHT = 0, KIND_BIAS = 1, KIND_NORM_W = 2, KIND_EMBED = 3 };
+typedef struct {
+  char name[80]; /* HF name without the "bert." prefix, LayerNorm as weight/bias */
+  int rows, cols; /* cols = 1 for vectors */
+  size_t offset, numel;
+  int group, kind;
+} ParamInfo;
+
+typedef struct {
+  BertConfig cfg;
+  int ntensors;
+  ParamInfo *info;
+  size_t nparams;
+  float *params, *grads;
+  BertView p, g;
+} Bert;
+
+int bert_validate_config(const BertConfig *c, Err *e);
+int bert_alloc(Bert *m, const BertConfig *c, Err *e);
+void bert_free(Bert *m);
+const ParamInfo *bert_find(const Bert *m, const char *name);
+/* Weight decay applies to Linear/embedding weights, not to biases and LayerNorm weights. */
+int param_decays(const ParamInfo *pi);
+
+/* Initialisation as HF _init_weights: Linear/embedding ~ N(0, init_range), bias 0, LN 1/0. */
+void bert_init_group(Bert *m, int group, uint64_t seed, uint64_t stream);
+/* Re-init of the paper's code: classifier head, pooler, top k encoder layers. */
+void bert_reinit(Bert *m, int head, int pooler, int top_layers, uint64_t seed);
+
+/* Activations for up to Bmax x Tmax tokens. */
+typedef struct {
+  float *q, *k, *v, *probs, *pdrop, *pmask, *ctx, *ao, *ao_mask, *res1, *ln1, *ln1_mean, *ln1_rstd;
+  float *ff1, *ff1a, *ff2, *ff2_mask, *res2, *ln2, *ln2_mean, *ln2_rstd;
+} LayerActs;
+typedef struct {
+  int Bmax, Tmax;
+  float *buf;
+  size_t size;
+  float *mask_add, *emb_sum, *emb_mean, *emb_rstd, *emb_ln, *emb_mask, *emb_out;
+  LayerActs *layer;
+  float *cls_in, *pool_pre, *pooled, *pool_mask, *pooled_drop, *logits, *probs, *dlogits;
+  /* backward scratch */
+  float *dx, *dres, *dln1, *dtmp, *dctx, *dq, *dk, *dv, *dff, *dS, *dcls;
+  int train; /* whether the last forward used dropout */
+} Acts;
+
+int acts_alloc(Acts *a, const BertConfig *c, int Bmax, int Tmax, Err *e);
+void acts_free(Acts *a);
+
+typedef struct {
+  int B, T;
+  const int *ids, *types, *mask, *labels; /* [B*T], [B*T], [B*T] (1 token, 0 pad), [B] */
+} Batch;
+
+/* Dropout is on when train is non-zero; masks come from (seed, STREAM_DROPOUT(step, site)). */
+typedef struct {
+  int train;
+  uint64_t seed;
+  long step;
+} Mode;
+
+/* Forward to logits; returns mean cross-entropy (labels must be set). */
+float bert_forward(Bert *m, Acts *a, const Batch *b, const Mode *mode);
+/* Gradients of the loss of the last forward, accumulated into m->grads. */
+void bert_backward(Bert *m, Acts *a, const Batch *b);
+void bert_zero_grad(Bert *m);
+
+#endif

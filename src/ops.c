@@ -1,0 +1,227 @@
+#include <math.h>
+#include <string.h>
+#include <cblas.h>
+#include "src/ops.h"
+
+void linear_fwd(float *y, const float *x, const float *w, const float *b, int n, int in, int out) {
+  float beta = 0.0f;
+  if (b) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < n; i++) memcpy(y + (long)i * out, b, sizeof(float) * out);
+    beta = 1.0f;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, beta, y, out);
+}
+
+void linear_bwd(float *dx, float beta, float *dw, float *db, const float *dy, const float *x,
+                const float *w, int n, int in, int out) {
+  if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in, beta, dx, in);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+  if (db) {
+#pragma omp parallel for schedule(static)
+    for (int j = 0; j < out; j++) {
+      float s = 0.0f;
+      for (int i = 0; i < n; i++) s += dy[(long)i * out + j];
+      db[j] += s;
+    }
+  }
+}
+
+void layernorm_fwd(float *y, float *mean, float *rstd, const float *x, const float *g,
+                   const float *b, int n, int c, float eps) {
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < n; i++) {
+    const float *xi = x + (long)i * c;
+    double s = 0.0, ss = 0.0;
+    for (int j = 0; j < c; j++) s += xi[j];
+    float m = (float)(s / c);
+    for (int j = 0; j < c; j++) {
+      double d = xi[j] - m;
+      ss += d * d;
+    }
+    float r = (float)(1.0 / sqrt(ss / c + eps));
+    float *yi = y + (long)i * c;
+    for (int j = 0; j < c; j++) yi[j] = (xi[j] - m) * r * g[j] + b[j];
+    mean[i] = m;
+    rstd[i] = r;
+  }
+}
+
+void layernorm_bwd(float *dx, float *dg, float *db, const float *dy, const float *x,
+                   const float *mean, const float *rstd, const float *g, int n, int c) {
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < n; i++) {
+    const float *xi = x + (long)i * c, *dyi = dy + (long)i * c;
+    float m = mean[i], r = rstd[i];
+    double sd = 0.0, sdx = 0.0;
+    for (int j = 0; j < c; j++) {
+      float dxh = dyi[j] * g[j];
+      sd += dxh;
+      sdx += dxh * (xi[j] - m) * r;
+    }
+    float md = (float)(sd / c), mdx = (float)(sdx / c);
+    float *dxi = dx + (long)i * c;
+    for (int j = 0; j < c; j++) {
+      float xh = (xi[j] - m) * r;
+      dxi[j] = r * (dyi[j] * g[j] - md - xh * mdx);
+    }
+  }
+#pragma omp parallel for schedule(static)
+  for (int j = 0; j < c; j++) {
+    float sg = 0.0f, sb = 0.0f;
+    for (int i = 0; i < n; i++) {
+      float d = dy[(long)i * c + j];
+      sg += d * (x[(long)i * c + j] - mean[i]) * rstd[i];
+      sb += d;
+    }
+    dg[j] += sg;
+    db[j] += sb;
+  }
+}
+
+#define SQRT_2_OVER_PI 0.7978845608028654f
+#define INV_SQRT2 0.7071067811865476f
+#define INV_SQRT_2PI 0.3989422804014327f
+
+void gelu_fwd(float *y, const float *x, long n, int kind) {
+  if (kind == ACT_GELU) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * INV_SQRT2));
+  } else {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) {
+      float u = SQRT_2_OVER_PI * (x[i] + 0.044715f * x[i] * x[i] * x[i]);
+      y[i] = 0.5f * x[i] * (1.0f + tanhf(u));
+    }
+  }
+}
+
+void gelu_bwd(float *dx, const float *dy, const float *x, long n, int kind) {
+  if (kind == ACT_GELU) {
+    /* d/dx [x Phi(x)] = Phi(x) + x phi(x) */
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) {
+      float cdf = 0.5f * (1.0f + erff(x[i] * INV_SQRT2));
+      float pdf = INV_SQRT_2PI * expf(-0.5f * x[i] * x[i]);
+      dx[i] = dy[i] * (cdf + x[i] * pdf);
+    }
+  } else {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) {
+      float x3 = x[i] * x[i] * x[i];
+      float t = tanhf(SQRT_2_OVER_PI * (x[i] + 0.044715f * x3));
+      float du = SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * x[i] * x[i]);
+      dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * x[i] * (1.0f - t * t) * du);
+    }
+  }
+}
+
+void tanh_fwd(float *y, const float *x, long n) {
+  for (long i = 0; i < n; i++) y[i] = tanhf(x[i]);
+}
+
+void tanh_bwd(float *dx, const float *dy, const float *y, long n) {
+  for (long i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
+
+void attention_fwd(float *ctx, float *probs, float *pdrop, const float *dmask, const float *q,
+                   const float *k, const float *v, const float *mask_add, int B, int T, int NH, int H) {
+  const int hd = H / NH;
+  const float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for schedule(static)
+  for (int bh = 0; bh < B * NH; bh++) {
+    int b = bh / NH, h = bh % NH;
+    long off = (long)b * T * H + (long)h * hd;
+    float *S = probs + (long)bh * T * T;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q + off, H, k + off, H, 0.0f, S, T);
+    const float *ma = mask_add + (long)b * T;
+    for (int i = 0; i < T; i++) {
+      float *row = S + (long)i * T;
+      float mx = -INFINITY;
+      for (int j = 0; j < T; j++) {
+        row[j] += ma[j];
+        if (row[j] > mx) mx = row[j];
+      }
+      float sum = 0.0f;
+      for (int j = 0; j < T; j++) {
+        row[j] = expf(row[j] - mx);
+        sum += row[j];
+      }
+      float inv = 1.0f / sum;
+      for (int j = 0; j < T; j++) row[j] *= inv;
+    }
+    const float *P = S;
+    if (dmask) {
+      float *Pd = pdrop + (long)bh * T * T;
+      const float *Md = dmask + (long)bh * T * T;
+      for (long i = 0; i < (long)T * T; i++) Pd[i] = S[i] * Md[i];
+      P = Pd;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, v + off, H, 0.0f, ctx + off, H);
+  }
+}
+
+void attention_bwd(float *dq, float *dk, float *dv, float *dS, const float *dctx, const float *probs,
+                   const float *pdrop, const float *dmask, const float *q, const float *k,
+                   const float *v, int B, int T, int NH, int H) {
+  const int hd = H / NH;
+  const float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for schedule(static)
+  for (int bh = 0; bh < B * NH; bh++) {
+    int b = bh / NH, h = bh % NH;
+    long off = (long)b * T * H + (long)h * hd;
+    const float *P = probs + (long)bh * T * T;
+    const float *Pd = dmask ? pdrop + (long)bh * T * T : P;
+    float *D = dS + (long)bh * T * T;
+    /* d(pdrop) = dctx v^T ; dv = pdrop^T dctx */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dctx + off, H, v + off, H, 0.0f, D, T);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, Pd, T, dctx + off, H, 0.0f, dv + off, H);
+    if (dmask) {
+      const float *M = dmask + (long)bh * T * T;
+      for (long i = 0; i < (long)T * T; i++) D[i] *= M[i];
+    }
+    /* softmax backward: dS = P * (dP - sum_j dP_j P_j) */
+    for (int i = 0; i < T; i++) {
+      float *dr = D + (long)i * T;
+      const float *pr = P + (long)i * T;
+      float dot = 0.0f;
+      for (int j = 0; j < T; j++) dot += dr[j] * pr[j];
+      for (int j = 0; j < T; j++) dr[j] = pr[j] * (dr[j] - dot);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, D, T, k + off, H, 0.0f, dq + off, H);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, D, T, q + off, H, 0.0f, dk + off, H);
+  }
+}
+
+void dropout_apply(float *y, const float *x, const float *mask, long n) {
+  if (!mask) {
+    if (y != x) memcpy(y, x, sizeof(float) * n);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; i++) y[i] = x[i] * mask[i];
+}
+
+float cross_entropy(float *dlogits, float *probs, const float *logits, const int *labels, int n, int c) {
+  double total = 0.0;
+  for (int i = 0; i < n; i++) {
+    const float *li = logits + (long)i * c;
+    float mx = li[0];
+    for (int j = 1; j < c; j++) mx = li[j] > mx ? li[j] : mx;
+    double sum = 0.0;
+    for (int j = 0; j < c; j++) sum += exp((double)li[j] - mx);
+    double lse = mx + log(sum);
+    total += lse - li[labels[i]];
+    for (int j = 0; j < c; j++) {
+      float p = (float)exp((double)li[j] - lse);
+      if (probs) probs[(long)i * c + j] = p;
+      if (dlogits) dlogits[(long)i * c + j] = (p - (j == labels[i] ? 1.0f : 0.0f)) / n;
+    }
+  }
+  return (float)(total / n);
+}
+
+void add_inplace(float *y, const float *x, long n) {
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; i++) y[i] += x[i];
+}

@@ -1,0 +1,46 @@
+/* Layer kernels, forward and backward side by side. Row-major; N = rows (batch*seq).
+   Linear layers follow PyTorch: W is [out, in], y = x W^T + b. Backward functions
+   accumulate into weight/bias gradients (+=); reductions over rows run in row order
+   per column so results do not depend on the thread count. */
+#ifndef BS_OPS_H
+#define BS_OPS_H
+
+void linear_fwd(float *y, const float *x, const float *w, const float *b, int n, int in, int out);
+/* dx = beta*dx + dy W (skipped when dx is NULL); dw += dy^T x; db += sum_rows dy. */
+void linear_bwd(float *dx, float beta, float *dw, float *db, const float *dy, const float *x,
+                const float *w, int n, int in, int out);
+
+/* y = (x - mean)/sqrt(var + eps) * g + b; saves mean and rstd per row. */
+void layernorm_fwd(float *y, float *mean, float *rstd, const float *x, const float *g,
+                   const float *b, int n, int c, float eps);
+/* dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dy * g. */
+void layernorm_bwd(float *dx, float *dg, float *db, const float *dy, const float *x,
+                   const float *mean, const float *rstd, const float *g, int n, int c);
+
+enum { ACT_GELU = 0, ACT_GELU_TANH = 1 };
+void gelu_fwd(float *y, const float *x, long n, int kind);
+void gelu_bwd(float *dx, const float *dy, const float *x, long n, int kind); /* dx may alias dy */
+
+void tanh_fwd(float *y, const float *x, long n);
+void tanh_bwd(float *dx, const float *dy, const float *y, long n);
+
+/* Multi-head self-attention core on q,k,v [B*T, H]: probs = softmax(q k^T / sqrt(d) + mask),
+   pdrop = probs * dmask (dmask NULL: no dropout, pdrop == probs), ctx = pdrop v.
+   mask_add is [B, T]: 0 for tokens, -10000 for padding (HF v4 classic). */
+void attention_fwd(float *ctx, float *probs, float *pdrop, const float *dmask, const float *q,
+                   const float *k, const float *v, const float *mask_add, int B, int T, int NH, int H);
+/* dS is scratch [B, NH, T, T]. */
+void attention_bwd(float *dq, float *dk, float *dv, float *dS, const float *dctx, const float *probs,
+                   const float *pdrop, const float *dmask, const float *q, const float *k,
+                   const float *v, int B, int T, int NH, int H);
+
+/* y = x * mask (mask NULL: copy). */
+void dropout_apply(float *y, const float *x, const float *mask, long n);
+
+/* Mean cross-entropy over rows; dlogits = (softmax - onehot) / n (skipped when NULL).
+   Writes softmax probabilities into probs when not NULL. */
+float cross_entropy(float *dlogits, float *probs, const float *logits, const int *labels, int n, int c);
+
+void add_inplace(float *y, const float *x, long n);
+
+#endif

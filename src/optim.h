@@ -1,0 +1,40 @@
+/* Optimizers, gradient clipping and the learning-rate schedule (DESIGN.md §3). */
+#ifndef BS_OPTIM_H
+#define BS_OPTIM_H
+#include "src/bert.h"
+
+typedef enum {
+  OPT_HF_ADAMW = 0,    /* transformers.AdamW: decay after the Adam step, optional bias correction */
+  OPT_TORCH_ADAMW = 1, /* torch.optim.AdamW: decay first, eps added after bias correction */
+  OPT_BERT_ADAM = 2,   /* Google's AdamWeightDecayOptimizer: no bias correction, decay in the update */
+} OptKind;
+
+typedef struct {
+  OptKind kind;
+  int correct_bias;
+  float beta1, beta2, eps, weight_decay;
+  float llrd;         /* layer-wise lr decay factor (1 = off) */
+  int prior_decay;    /* decay towards the pre-trained weights instead of towards 0 */
+} OptConfig;
+
+typedef struct {
+  OptConfig cfg;
+  long t; /* updates done */
+  float *m, *v;       /* [nparams] */
+  const float *prior; /* [nparams] pre-trained weights, for prior_decay */
+} Optim;
+
+int optim_init(Optim *o, const OptConfig *cfg, size_t nparams, Err *e);
+void optim_free(Optim *o);
+/* Per-tensor lr multiplier for LLRD: classifier/pooler 1, layer l: d^(L-l), embeddings d^(L+1). */
+float optim_lr_scale(const OptConfig *cfg, const ParamInfo *pi, int layers);
+/* One update with learning rate lr of every parameter from m->grads. */
+void optim_step(Optim *o, Bert *m, float lr);
+
+/* Returns the total L2 norm before clipping; scales grads by max/(norm+1e-6) when that is < 1. */
+float clip_grad_norm(float *g, size_t n, float max_norm);
+
+/* HF get_linear_schedule_with_warmup: factor for update k (0-based) of total. */
+float lr_schedule(float base, long k, long warmup, long total);
+
+#endif

@@ -1,0 +1,73 @@
+#include <math.h>
+#include "src/rng.h"
+
+void philox4x32(const uint32_t ctr_in[4], const uint32_t key[2], uint32_t out[4]) {
+  uint32_t c0 = ctr_in[0], c1 = ctr_in[1], c2 = ctr_in[2], c3 = ctr_in[3];
+  uint32_t k0 = key[0], k1 = key[1];
+  for (int round = 0; round < 10; round++) {
+    uint64_t p0 = (uint64_t)0xD2511F53u * c0;
+    uint64_t p1 = (uint64_t)0xCD9E8D57u * c2;
+    uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+    uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+    c1 = (uint32_t)p1;
+    c3 = (uint32_t)p0;
+    c0 = n0;
+    c2 = n2;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+static void block(uint64_t seed, uint64_t stream, uint64_t blk, uint32_t out[4]) {
+  uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)};
+  uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+  philox4x32(ctr, key, out);
+}
+
+void rng_init(Rng *r, uint64_t seed, uint64_t stream) {
+  r->seed = seed;
+  r->stream = stream;
+  r->pos = 0;
+}
+
+uint32_t rng_u32(Rng *r) {
+  uint32_t out[4];
+  block(r->seed, r->stream, r->pos >> 2, out);
+  return out[r->pos++ & 3];
+}
+
+float rng_uniform(Rng *r) { return (float)(rng_u32(r) >> 8) * (1.0f / 16777216.0f); }
+
+float rng_normal(Rng *r, float std) {
+  double u1 = ((double)(rng_u32(r) >> 8) + 1.0) / 16777217.0; /* (0, 1) */
+  double u2 = (double)(rng_u32(r) >> 8) / 16777216.0;
+  return (float)(std * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+uint32_t rng_below(Rng *r, uint32_t n) {
+  uint32_t limit = UINT32_MAX - UINT32_MAX % n;
+  uint32_t x;
+  do x = rng_u32(r);
+  while (x >= limit);
+  return x % n;
+}
+
+void rng_shuffle(Rng *r, int *a, int n) {
+  for (int i = n - 1; i > 0; i--) {
+    int j = (int)rng_below(r, (uint32_t)i + 1);
+    int t = a[i]; a[i] = a[j]; a[j] = t;
+  }
+}
+
+void rng_dropout_mask(float *mask, long n, float p, uint64_t seed, uint64_t stream) {
+  const float scale = 1.0f / (1.0f - p);
+  const uint32_t thresh = (uint32_t)((double)p * 4294967296.0 > 4294967295.0 ? 4294967295.0 : (double)p * 4294967296.0);
+  long nblk = (n + 3) / 4;
+#pragma omp parallel for schedule(static)
+  for (long b = 0; b < nblk; b++) {
+    uint32_t out[4];
+    block(seed, stream, (uint64_t)b, out);
+    for (int j = 0; j < 4 && b * 4 + j < n; j++) mask[b * 4 + j] = out[j] >= thresh ? scale : 0.0f;
+  }
+}

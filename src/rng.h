@@ -1,0 +1,38 @@
+/* Counter-based RNG: Philox4x32-10 (Salmon et al., SC'11, "Random123").
+   Every random number is a pure function of (seed, stream, counter), so a run's
+   randomness depends only on its config and step, never on which rank runs it,
+   and resuming needs no RNG state beyond the step number. */
+#ifndef BS_RNG_H
+#define BS_RNG_H
+#include <stdint.h>
+
+void philox4x32(const uint32_t ctr_in[4], const uint32_t key[2], uint32_t out[4]);
+
+typedef struct {
+  uint64_t seed;   /* key */
+  uint64_t stream; /* upper half of the counter */
+  uint64_t pos;    /* index of the next 32-bit word */
+} Rng;
+
+void rng_init(Rng *r, uint64_t seed, uint64_t stream);
+uint32_t rng_u32(Rng *r);
+float rng_uniform(Rng *r);               /* [0, 1) with 24 random bits */
+float rng_normal(Rng *r, float std);     /* Box-Muller */
+uint32_t rng_below(Rng *r, uint32_t n);  /* unbiased in [0, n) */
+void rng_shuffle(Rng *r, int *a, int n); /* Fisher-Yates */
+
+/* Fills mask[i] with 0 or 1/(1-p) (keep probability 1-p), element i drawn from word i of
+   (seed, stream): independent of thread count. */
+void rng_dropout_mask(float *mask, long n, float p, uint64_t seed, uint64_t stream);
+
+/* Streams: disjoint ranges of the 64-bit stream id. */
+enum {
+  STREAM_INIT = 1,      /* classifier and re-initialised weights */
+  STREAM_SUBSAMPLE = 2, /* few-sample train subset (keyed by data seed) */
+  STREAM_DEVSUB = 3,    /* dev subset (keyed by data seed) */
+};
+#define STREAM_SHUFFLE(epoch) ((1ull << 32) | (uint64_t)(epoch))
+#define STREAM_DROPOUT(step, site) ((2ull << 40) | ((uint64_t)(step) << 12) | (uint64_t)(site))
+#define STREAM_MIXOUT(step, site) ((3ull << 40) | ((uint64_t)(step) << 12) | (uint64_t)(site))
+
+#endif

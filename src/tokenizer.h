@@ -1,0 +1,31 @@
+/* BERT tokenizer: HF BasicTokenizer (clean, CJK split, optional lower-case + accent strip,
+   punctuation split) followed by greedy longest-match-first WordPiece. Unicode categories,
+   case mapping and NFD come from utf8proc. */
+#ifndef BS_TOKENIZER_H
+#define BS_TOKENIZER_H
+#include "src/err.h"
+
+typedef struct {
+  int n;          /* vocabulary size */
+  char **tokens;  /* [n] */
+  int *slots;     /* open-addressing hash table of token ids, -1 empty */
+  int nslots;     /* power of two */
+  int do_lower_case;
+  int unk, cls, sep, pad, mask; /* special ids; mask may be -1 */
+} Tokenizer;
+
+/* Builds from the lines of a vocab (ids = line numbers). source names the file in errors. */
+int tok_init(Tokenizer *t, char **lines, int n, int do_lower_case, const char *source, Err *e);
+void tok_free(Tokenizer *t);
+int tok_id(const Tokenizer *t, const char *s, int len); /* -1 when absent */
+
+/* WordPiece ids of text (no [CLS]/[SEP]); returns the count, at most max (extra are dropped). */
+int tok_encode(const Tokenizer *t, const char *text, int *ids, int max);
+/* Same, as token strings joined by single spaces into out (for tests and debugging). */
+int tok_tokenize_str(const Tokenizer *t, const char *text, char *out, int outsize);
+
+/* [CLS] a [SEP] (b [SEP]) truncated "longest first" to max_len; pads to max_len with [PAD]. 
+   Fills ids, types, mask; returns the unpadded length. */
+int tok_encode_pair(const Tokenizer *t, const char *a, const char *b, int max_len, int *ids, int *types, int *mask);
+
+#endif
