@@ -1,0 +1,116 @@
+/* RNG and dropout: Philox known answers (Random123 kat_vectors), mask statistics, determinism
+   for a fixed seed and independence of the thread count, and a finite-difference check that
+   backward uses exactly the forward's dropout masks. argv[1]: a model dir from reference.py. */
+#include <omp.h>
+#include <string.h>
+#include "io/hfmodel.h"
+#include "src/rng.h"
+#include "tests/check.h"
+
+static void kat(void) {
+  struct { uint32_t ctr[4], key[2], want[4]; } v[] = {
+      {{0, 0, 0, 0}, {0, 0}, {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
+      {{~0u, ~0u, ~0u, ~0u}, {~0u, ~0u}, {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
+      {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0},
+       {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
+  };
+  for (int i = 0; i < 3; i++) {
+    uint32_t out[4];
+    philox4x32(v[i].ctr, v[i].key, out);
+    CHECK(memcmp(out, v[i].want, sizeof out) == 0, "philox KAT %d: %08x %08x %08x %08x", i, out[0], out[1], out[2], out[3]);
+  }
+}
+
+static void mask_stats(void) {
+  const long n = 1000000;
+  float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
+  for (int p10 = 1; p10 <= 5; p10 += 4) {
+    float p = p10 / 10.0f;
+    omp_set_num_threads(1);
+    rng_dropout_mask(a, n, p, 7, STREAM_DROPOUT(3, 5));
+    omp_set_num_threads(2);
+    rng_dropout_mask(b, n, p, 7, STREAM_DROPOUT(3, 5));
+    CHECK(memcmp(a, b, sizeof(float) * n) == 0, "mask depends on the thread count");
+    long kept = 0, bad = 0;
+    for (long i = 0; i < n; i++) {
+      kept += a[i] != 0.0f;
+      bad += a[i] != 0.0f && a[i] != 1.0f / (1.0f - p);
+    }
+    double rate = (double)kept / n, sd = sqrt(p * (1 - p) / n);
+    CHECK(fabs(rate - (1 - p)) < 5 * sd, "p=%.1f: keep rate %.5f, want %.5f +- %.5f", p, rate, 1 - p, 5 * sd);
+    CHECK(bad == 0, "p=%.1f: %ld kept values are not 1/(1-p)", p, bad);
+    rng_dropout_mask(b, n, p, 7, STREAM_DROPOUT(4, 5));
+    long same = 0;
+    for (long i = 0; i < n; i++) same += (a[i] != 0) == (b[i] != 0);
+    CHECK(same < n - 1000, "masks of different steps agree on %ld of %ld", same, n);
+  }
+  free(a);
+  free(b);
+  Rng r;
+  rng_init(&r, 1, 2);
+  double s = 0, ss = 0;
+  for (int i = 0; i < 200000; i++) {
+    double x = rng_normal(&r, 0.02f);
+    s += x;
+    ss += x * x;
+  }
+  double mean = s / 200000, sd = sqrt(ss / 200000 - mean * mean);
+  CHECK(fabs(mean) < 5 * 0.02 / sqrt(200000) && fabs(sd - 0.02) < 0.0003, "normal: mean %g sd %g", mean, sd);
+}
+
+int main(int argc, char **argv) {
+  kat();
+  mask_stats();
+  if (argc < 2) return check_done();
+  Err e;
+  HfDir hf;
+  Bert m;
+  int head;
+  if (hf_open(&hf, argv[1], &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
+  BertConfig c = hf.cfg;
+  c.hidden_dropout = c.attn_dropout = c.classifier_dropout = 0.3f;
+  if (bert_alloc(&m, &c, &e) || hf_load_weights(&hf, &m, &head, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
+  enum { B = 3, T = 8 };
+  int ids[B * T], types[B * T], mask[B * T], labels[B] = {0, 1, 2};
+  for (int i = 0; i < B * T; i++) {
+    ids[i] = 5 + (i * 37) % 90;
+    types[i] = (i % T) > 4;
+    mask[i] = !(i / T == 1 && i % T > 5);
+  }
+  Batch b = {B, T, ids, types, mask, labels};
+  Acts a;
+  if (acts_alloc(&a, &c, B, T, &e)) return 2;
+  Mode m1 = {1, 11, 5}, m2 = {1, 11, 6};
+  float l1 = bert_forward(&m, &a, &b, &m1), l1b = bert_forward(&m, &a, &b, &m1);
+  float l2 = bert_forward(&m, &a, &b, &m2), l0 = bert_forward(&m, &a, &b, NULL);
+  CHECK(l1 == l1b, "same seed and step gave losses %.9g and %.9g", l1, l1b);
+  CHECK(l1 != l2 && l1 != l0, "dropout had no effect (%.6g %.6g %.6g)", l1, l2, l0);
+
+  /* d loss / d p by central differences (double-step float32) vs backward, dropout on. */
+  bert_zero_grad(&m);
+  bert_forward(&m, &a, &b, &m1);
+  bert_backward(&m, &a, &b);
+  const char *names[] = {"encoder.layer.1.attention.self.query.weight", "encoder.layer.0.output.dense.weight",
+                         "pooler.dense.weight", "embeddings.LayerNorm.weight"};
+  for (int t = 0; t < 4; t++) {
+    const ParamInfo *pi = bert_find(&m, names[t]);
+    double worst = 0;
+    for (int k = 0; k < 5; k++) {
+      size_t i = pi->offset + (size_t)(k * 977) % pi->numel;
+      float keep = m.params[i], h = 1e-2f;
+      m.params[i] = keep + h;
+      double lp = bert_forward(&m, &a, &b, &m1);
+      m.params[i] = keep - h;
+      double lm = bert_forward(&m, &a, &b, &m1);
+      m.params[i] = keep;
+      double fd = (lp - lm) / (2 * h), an = m.grads[i];
+      double err = fabs(fd - an) / (fabs(an) + 1e-3);
+      worst = err > worst ? err : worst;
+    }
+    CHECK(worst < 0.05, "%s: finite differences disagree with backward under dropout (%.3g)", names[t], worst);
+  }
+  acts_free(&a);
+  bert_free(&m);
+  hf_close(&hf);
+  return check_done();
+}
