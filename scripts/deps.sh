@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs bertsweep's build and test dependencies from Debian 12's packages (idempotent).
+set -euo pipefail
+PKGS=(cmake pkg-config build-essential openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
+      libopenblas-openmp-dev libcjson-dev libutf8proc-dev
+      python3-torch python3-h5py python3-numpy python3-matplotlib)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
