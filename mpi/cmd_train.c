@@ -1,4 +1,5 @@
 /* `bertsweep train CONFIG`: one fine-tuning run, metrics to stdout. */
+#include <errno.h>
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,18 +14,26 @@ static double now(void) {
 }
 
 int cmd_train(int argc, char **argv, Err *e) {
-  const char *config = NULL, *save = NULL;
+  const char *config = NULL, *save = NULL, *metrics = NULL;
   for (int i = 0; i < argc; i++) {
     if (strcmp(argv[i], "--save") == 0 && i + 1 < argc) save = argv[++i];
+    else if (strcmp(argv[i], "--metrics") == 0 && i + 1 < argc) metrics = argv[++i];
     else if (argv[i][0] == '-') { errf(e, "train: unknown option %s", argv[i]); return EXIT_USAGE; }
     else config = argv[i];
   }
-  if (!config) { errf(e, "usage: bertsweep train CONFIG.json [--save DIR]"); return EXIT_USAGE; }
+  if (!config) { errf(e, "usage: bertsweep train CONFIG.json [--save DIR] [--metrics FILE.tsv]"); return EXIT_USAGE; }
   RunConfig rc;
   if (runconfig_load(&rc, config, e)) return EXIT_ERROR;
   if (rc.threads > 0) omp_set_num_threads(rc.threads);
   Job j;
   if (job_open(&j, &rc, e)) return EXIT_ERROR;
+  FILE *mf = NULL;
+  if (metrics && !(mf = fopen(metrics, "w"))) {
+    errf(e, "%s: cannot create: %s", metrics, strerror(errno));
+    job_close(&j);
+    return EXIT_ERROR;
+  }
+  if (mf) fprintf(mf, "step\tloss\tlr\tgrad_norm\taccuracy\teval_loss\tmacro_f1\n");
   printf("# run: %d train / %d dev examples, %d labels, %ld steps (%d per epoch), warmup %ld, %d threads\n",
          j.train.n, j.dev.n, j.labels.n, j.total_steps, j.steps_per_epoch, j.warmup_steps, omp_get_max_threads());
   printf("%-8s %-10s %-10s %-10s %s\n", "step", "loss", "lr", "grad_norm", "dev");
@@ -33,16 +42,21 @@ int cmd_train(int argc, char **argv, Err *e) {
     StepMetrics s;
     job_step(&j, &s);
     printf("%-8ld %-10.6f %-10.3e %-10.4f", j.step, s.loss, s.lr, s.grad_norm);
+    /* %.9g round-trips float32 exactly: the sweep tests compare these bit for bit */
+    if (mf) fprintf(mf, "%ld\t%.9g\t%.9g\t%.9g", j.step, s.loss, s.lr, s.grad_norm);
     if (job_eval_due(&j)) {
       EvalMetrics ev;
       job_eval(&j, &ev);
       printf(" acc=%.4f loss=%.4f macro_f1=%.4f", ev.accuracy, ev.loss, ev.macro_f1);
+      if (mf) fprintf(mf, "\t%.9g\t%.9g\t%.9g", (float)ev.accuracy, (float)ev.loss, (float)ev.macro_f1);
     }
     printf("\n");
+    if (mf) fprintf(mf, "\n");
     fflush(stdout);
   }
   printf("# %.1f s, %.2f steps/s\n", now() - t0, (double)j.total_steps / (now() - t0 + 1e-9));
   int rc_ = EXIT_OK;
+  if (mf && fclose(mf) != 0) rc_ = errf(e, "%s: write error", metrics) ? EXIT_ERROR : EXIT_ERROR;
   if (save && hf_save(save, &j.m, j.hf.vocab, j.hf.vocab_n, e)) rc_ = EXIT_ERROR;
   job_close(&j);
   return rc_;

@@ -27,6 +27,8 @@ int main(int argc, char **argv) {
   Err e = {{0}};
   int code;
   if (strcmp(argv[1], "train") == 0) code = cmd_train(argc - 2, argv + 2, &e);
+  else if (strcmp(argv[1], "plan") == 0) code = cmd_plan(argc - 2, argv + 2, &e);
+  else if (strcmp(argv[1], "sweep") == 0) code = cmd_sweep(argc - 2, argv + 2, &e);
   else {
     fprintf(stderr, "bertsweep: unknown command '%s'\n%s", argv[1], USAGE);
     return EXIT_USAGE;

@@ -1,0 +1,244 @@
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "io/fileutil.h"
+#include "jobs/job.h"
+#include "mpi/grid.h"
+
+int n_evals_for(long total_steps, int eval_every) {
+  if (eval_every <= 0) return 1;
+  return (int)(total_steps / eval_every + (total_steps % eval_every != 0));
+}
+
+void run_label(const Sweep *s, const PlannedRun *r, char *out, size_t size) {
+  size_t len = 0;
+  out[0] = 0;
+  for (int a = 0; a < s->naxes && len < size; a++)
+    len += (size_t)snprintf(out + len, size - len, "%s=%s ", s->axes[a].key, s->axes[a].vals[r->choice[a]]);
+  if (len < size) snprintf(out + len, size - len, "seed=%d", r->seed);
+}
+
+static int parse_seeds(Sweep *s, const cJSON *seeds, Err *e) {
+  if (!seeds) return 0;
+  if (cJSON_IsArray(seeds)) {
+    s->nseeds = cJSON_GetArraySize(seeds);
+    if (s->nseeds == 0) return errf(e, "%s: \"sweep.seeds\" is empty", s->path);
+    s->seeds = malloc(sizeof(int) * (size_t)s->nseeds);
+    if (!s->seeds) return errf(e, "out of memory");
+    int i = 0;
+    for (const cJSON *it = seeds->child; it; it = it->next, i++) {
+      if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) || it->valuedouble < 0 ||
+          it->valuedouble > 2147483647)
+        return errf(e, "%s: \"sweep.seeds\"[%d] must be a non-negative integer", s->path, i);
+      s->seeds[i] = (int)it->valuedouble;
+    }
+    return 0;
+  }
+  if (!cJSON_IsObject(seeds)) return errf(e, "%s: \"sweep.seeds\" must be a list or {\"from\", \"count\"}", s->path);
+  const cJSON *from = NULL, *count = NULL;
+  for (const cJSON *it = seeds->child; it; it = it->next) {
+    if (strcmp(it->string, "from") == 0) from = it;
+    else if (strcmp(it->string, "count") == 0) count = it;
+    else return errf(e, "%s: unknown key \"sweep.seeds.%s\"", s->path, it->string);
+  }
+  if (!cJSON_IsNumber(from) || !cJSON_IsNumber(count) || count->valuedouble < 1 || count->valuedouble > 1e6 ||
+      from->valuedouble < 0 || from->valuedouble != floor(from->valuedouble) || count->valuedouble != floor(count->valuedouble))
+    return errf(e, "%s: \"sweep.seeds\" needs integers \"from\" >= 0 and \"count\" >= 1", s->path);
+  s->nseeds = (int)count->valuedouble;
+  s->seeds = malloc(sizeof(int) * (size_t)s->nseeds);
+  if (!s->seeds) return errf(e, "out of memory");
+  for (int i = 0; i < s->nseeds; i++) s->seeds[i] = (int)from->valuedouble + i;
+  return 0;
+}
+
+static int parse_axis(Sweep *s, const cJSON *it, GridAxis *ax, Err *e) {
+  snprintf(ax->key, sizeof ax->key, "%s", it->string);
+  if (strcmp(ax->key, "train.seed") == 0) return errf(e, "%s: sweep seeds with \"sweep.seeds\", not \"sweep.grid\"", s->path);
+  if (!runconfig_key_known(ax->key)) return errf(e, "%s: unknown key \"%s\" in \"sweep.grid\"", s->path, ax->key);
+  if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) == 0)
+    return errf(e, "%s: \"sweep.grid.%s\" must be a non-empty list of values", s->path, ax->key);
+  ax->nvals = cJSON_GetArraySize(it);
+  ax->vals = calloc((size_t)ax->nvals, sizeof(char *));
+  if (!ax->vals) return errf(e, "out of memory");
+  int nb = 0, nn = 0, ns = 0, integral = 1, k = 0;
+  for (const cJSON *v = it->child; v; v = v->next, k++) {
+    nb += cJSON_IsBool(v);
+    ns += cJSON_IsString(v);
+    if (cJSON_IsNumber(v)) {
+      nn++;
+      integral &= v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 9e15;
+    }
+    if (cJSON_IsString(v) && (int)strlen(v->valuestring) + 1 > ax->strsize) ax->strsize = (int)strlen(v->valuestring) + 1;
+    if (!(ax->vals[k] = cJSON_PrintUnformatted(v))) return errf(e, "out of memory");
+  }
+  if (nb == ax->nvals) ax->type = COL_BOOL;
+  else if (nn == ax->nvals) ax->type = integral ? COL_INT : COL_FLOAT;
+  else if (ns == ax->nvals) ax->type = COL_STR;
+  else return errf(e, "%s: \"sweep.grid.%s\" mixes value types", s->path, ax->key);
+  for (int i = 0; i < ax->nvals; i++)
+    for (int j = 0; j < i; j++)
+      if (strcmp(ax->vals[i], ax->vals[j]) == 0)
+        return errf(e, "%s: \"sweep.grid.%s\" lists %s twice", s->path, ax->key, ax->vals[i]);
+  return 0;
+}
+
+static int parse_sweep_section(Sweep *s, const cJSON *sw, Err *e) {
+  if (!sw) return 0;
+  if (!cJSON_IsObject(sw)) return errf(e, "%s: \"sweep\" must be an object", s->path);
+  for (const cJSON *it = sw->child; it; it = it->next) {
+    if (strcmp(it->string, "seeds") == 0) {
+      if (parse_seeds(s, it, e)) return -1;
+    } else if (strcmp(it->string, "grid") == 0) {
+      if (!cJSON_IsObject(it)) return errf(e, "%s: \"sweep.grid\" must be an object", s->path);
+      for (const cJSON *ax = it->child; ax; ax = ax->next) {
+        if (s->naxes == MAX_AXES) return errf(e, "%s: more than %d grid keys", s->path, MAX_AXES);
+        if (parse_axis(s, ax, &s->axes[s->naxes++], e)) return -1;
+      }
+    } else {
+      return errf(e, "%s: unknown key \"sweep.%s\"", s->path, it->string);
+    }
+  }
+  return 0;
+}
+
+/* Sets a dotted key (section.name) in root to a parsed copy of json. */
+static int set_dotted(cJSON *root, const char *dotted, const char *json) {
+  char sec[128];
+  const char *dot = strchr(dotted, '.');
+  snprintf(sec, sizeof sec, "%.*s", (int)(dot - dotted), dotted);
+  cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, sec);
+  if (!obj && !(obj = cJSON_AddObjectToObject(root, sec))) return -1;
+  cJSON *v = cJSON_Parse(json);
+  if (!v) return -1;
+  cJSON_DeleteItemFromObjectCaseSensitive(obj, dot + 1);
+  cJSON_AddItemToObject(obj, dot + 1, v);
+  return 0;
+}
+
+/* Train set sizes, cached by path: steps per run need them. */
+typedef struct {
+  char path[4096];
+  int n;
+} SizeCache;
+
+static int train_size(const RunConfig *rc, SizeCache *cache, int *ncache, Err *e) {
+  int n = -1;
+  for (int i = 0; i < *ncache && n < 0; i++)
+    if (strcmp(cache[i].path, rc->train) == 0) n = cache[i].n;
+  if (n < 0) {
+    Dataset d;
+    if (dataset_read(&d, rc->train, &rc->fmt, e)) return -1;
+    n = d.n;
+    dataset_free(&d);
+    if (*ncache < 8) {
+      snprintf(cache[*ncache].path, sizeof cache->path, "%s", rc->train);
+      cache[(*ncache)++].n = n;
+    }
+  }
+  return rc->train_size > 0 && rc->train_size < n ? rc->train_size : n;
+}
+
+static int expand(Sweep *s, cJSON *root, Err *e) {
+  long n = s->nseeds;
+  for (int a = 0; a < s->naxes; a++) n *= s->axes[a].nvals;
+  if (n > 1000000) return errf(e, "%s: the grid expands to %ld runs", s->path, n);
+  s->nruns = (int)n;
+  s->runs = calloc((size_t)n, sizeof(PlannedRun));
+  if (!s->runs) return errf(e, "out of memory");
+  SizeCache cache[8];
+  int ncache = 0, choice[MAX_AXES] = {0};
+  for (int i = 0; i < s->nruns; i++) {
+    PlannedRun *r = &s->runs[i];
+    r->id = i;
+    r->seed = s->seeds[i % s->nseeds];
+    int rest = i / s->nseeds;
+    for (int a = s->naxes - 1; a >= 0; a--) { /* first axis outermost */
+      choice[a] = rest % s->axes[a].nvals;
+      rest /= s->axes[a].nvals;
+    }
+    memcpy(r->choice, choice, sizeof choice);
+    cJSON *c = cJSON_Duplicate(root, 1);
+    if (!c) return errf(e, "out of memory");
+    cJSON_DeleteItemFromObjectCaseSensitive(c, "sweep");
+    cJSON_DeleteItemFromObjectCaseSensitive(c, "output");
+    char seed[16];
+    snprintf(seed, sizeof seed, "%d", r->seed);
+    int bad = set_dotted(c, "train.seed", seed);
+    for (int a = 0; a < s->naxes && !bad; a++) bad = set_dotted(c, s->axes[a].key, s->axes[a].vals[choice[a]]);
+    r->config_json = bad ? NULL : cJSON_PrintUnformatted(c);
+    int rc_ = bad || !r->config_json ? errf(e, "out of memory") : runconfig_parse(&r->rc, c, s->path, e);
+    cJSON_Delete(c);
+    if (rc_) {
+      char label[512];
+      run_label(s, r, label, sizeof label);
+      return errctx(e, "run %d (%s)", i, label);
+    }
+    int tn = train_size(&r->rc, cache, &ncache, e);
+    if (tn < 0) return -1;
+    r->total_steps = job_total_steps_for(&r->rc, tn);
+    r->n_evals = n_evals_for(r->total_steps, r->rc.eval_every);
+    if (r->total_steps > s->max_steps) s->max_steps = r->total_steps;
+    if (r->n_evals > s->max_evals) s->max_evals = r->n_evals;
+  }
+  return 0;
+}
+
+int sweep_load(Sweep *s, const char *path, const char *output_override, Err *e) {
+  memset(s, 0, sizeof *s);
+  snprintf(s->path, sizeof s->path, "%s", path);
+  char *text = read_file(path, NULL, e);
+  if (!text) return -1;
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithOpts(text, &end, 0);
+  if (!root) {
+    int line = 1;
+    for (const char *p = text; end && p < end; p++) line += *p == '\n';
+    free(text);
+    return errf(e, "%s:%d: invalid JSON", path, line);
+  }
+  free(text);
+  int rc = -1;
+  if (!cJSON_IsObject(root)) { errf(e, "%s: the config must be a JSON object", path); goto done; }
+  if (parse_sweep_section(s, cJSON_GetObjectItemCaseSensitive(root, "sweep"), e)) goto done;
+  const cJSON *out = cJSON_GetObjectItemCaseSensitive(root, "output");
+  if (out && !cJSON_IsString(out)) { errf(e, "%s: \"output\" must be a string", path); goto done; }
+  if (output_override) snprintf(s->output, sizeof s->output, "%s", output_override);
+  else if (out) path_join_dir(s->output, sizeof s->output, path, out->valuestring);
+  if (!s->nseeds) { /* no sweep.seeds: the base config's train.seed (default 1) */
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "train");
+    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(tr, "seed");
+    s->nseeds = 1;
+    s->seeds = malloc(sizeof(int));
+    if (!s->seeds) { errf(e, "out of memory"); goto done; }
+    s->seeds[0] = cJSON_IsNumber(sd) ? (int)sd->valuedouble : 1;
+  }
+  s->sweep_json = cJSON_PrintUnformatted(root);
+  cJSON *base = cJSON_Duplicate(root, 1);
+  if (base) {
+    cJSON_DeleteItemFromObjectCaseSensitive(base, "sweep");
+    cJSON_DeleteItemFromObjectCaseSensitive(base, "output");
+    s->base_json = cJSON_PrintUnformatted(base);
+    cJSON_Delete(base);
+  }
+  if (!s->sweep_json || !s->base_json) { errf(e, "out of memory"); goto done; }
+  rc = expand(s, root, e);
+done:
+  cJSON_Delete(root);
+  if (rc) sweep_free(s);
+  return rc;
+}
+
+void sweep_free(Sweep *s) {
+  for (int a = 0; a < s->naxes; a++) {
+    for (int i = 0; s->axes[a].vals && i < s->axes[a].nvals; i++) cJSON_free(s->axes[a].vals[i]);
+    free(s->axes[a].vals);
+  }
+  for (int i = 0; s->runs && i < s->nruns; i++) cJSON_free(s->runs[i].config_json);
+  free(s->runs);
+  free(s->seeds);
+  cJSON_free(s->sweep_json);
+  cJSON_free(s->base_json);
+  memset(s, 0, sizeof *s);
+}

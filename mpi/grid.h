@@ -1,0 +1,48 @@
+/* A sweep config (DESIGN.md §4): the base run config plus sweep.seeds and sweep.grid.
+   Expands into runs: the Cartesian product of the grid (first key outermost) times seeds. */
+#ifndef BS_GRID_H
+#define BS_GRID_H
+#include "io/results.h"
+#include "io/runconfig.h"
+
+#define MAX_AXES 16
+
+typedef struct {
+  char key[128]; /* dotted run-config key */
+  int type;      /* COL_* */
+  int strsize;   /* bytes for COL_STR, including NUL */
+  int nvals;
+  char **vals;   /* each value as compact JSON text */
+} GridAxis;
+
+typedef struct {
+  int id, seed;
+  int choice[MAX_AXES]; /* value index per axis */
+  char *config_json;    /* the resolved run config */
+  RunConfig rc;
+  long total_steps;
+  int n_evals;
+} PlannedRun;
+
+typedef struct {
+  char path[4096], output[4096];
+  char *sweep_json; /* the whole config, compact */
+  char *base_json;  /* the config without "sweep" and "output": what must not change on resume */
+  int naxes;
+  GridAxis axes[MAX_AXES];
+  int nseeds, *seeds;
+  int nruns;
+  PlannedRun *runs;
+  long max_steps;
+  int max_evals;
+} Sweep;
+
+/* Reads, validates and expands; output_override (may be NULL) replaces "output". */
+int sweep_load(Sweep *s, const char *path, const char *output_override, Err *e);
+void sweep_free(Sweep *s);
+/* Evaluation points of a run: every eval_every steps and after the last. */
+int n_evals_for(long total_steps, int eval_every);
+/* "optimizer.correct_bias=true seed=3" */
+void run_label(const Sweep *s, const PlannedRun *r, char *out, size_t size);
+
+#endif

@@ -1,0 +1,77 @@
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "mpi/progress.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int progress_init(Progress *p, const Sweep *s, int size, Err *e) {
+  memset(p, 0, sizeof *p);
+  p->s = s;
+  p->size = size;
+  p->todo = s->nruns;
+  p->ranks = calloc((size_t)size, sizeof(RankState));
+  p->run_steps = calloc((size_t)s->nruns, sizeof(long));
+  if (!p->ranks || !p->run_steps) {
+    progress_free(p);
+    return errf(e, "out of memory");
+  }
+  for (int r = 0; r < size; r++) p->ranks[r].run = -1;
+  for (int i = 0; i < s->nruns; i++) p->steps_all += s->runs[i].total_steps;
+  p->t0 = now();
+  return 0;
+}
+
+void progress_free(Progress *p) {
+  free(p->ranks);
+  free(p->run_steps);
+  p->ranks = NULL;
+  p->run_steps = NULL;
+}
+
+void progress_start(Progress *p, int rank, int run) {
+  p->ranks[rank] = (RankState){run, 0, 0.0};
+}
+
+void progress_step(Progress *p, int rank, int run, long step, double loss) {
+  p->ranks[rank] = (RankState){run, step, loss};
+  p->run_steps[run] = step;
+}
+
+void progress_done(Progress *p, int rank, int run, int ok, double final_acc) {
+  (void)final_acc;
+  if (ok) p->done++;
+  else p->failed++;
+  p->run_steps[run] = p->s->runs[run].total_steps;
+  p->ranks[rank].run = -1;
+}
+
+static void fmt_secs(char *out, size_t n, double s) {
+  if (s < 0 || s > 1e8) snprintf(out, n, "?");
+  else if (s < 90) snprintf(out, n, "%.0fs", s);
+  else if (s < 5400) snprintf(out, n, "%.0fm%02.0fs", s / 60 - 0.5, s - 60 * (long)(s / 60));
+  else snprintf(out, n, "%.1fh", s / 3600);
+}
+
+void progress_print(const Progress *p, FILE *out) {
+  long steps = 0;
+  for (int i = 0; i < p->s->nruns; i++) steps += p->run_steps[i];
+  double el = now() - p->t0, rate = (double)(steps - p->steps_at_start) / (el > 1e-9 ? el : 1e-9);
+  char eta[32], elapsed[32];
+  fmt_secs(eta, sizeof eta, rate > 0 ? (double)(p->steps_all - steps) / rate : -1);
+  fmt_secs(elapsed, sizeof elapsed, el);
+  fprintf(out, "[%s] runs %d/%d done", elapsed, p->done, p->todo);
+  if (p->failed) fprintf(out, " (%d failed)", p->failed);
+  for (int r = 0; r < p->size && r < 16; r++) {
+    const RankState *st = &p->ranks[r];
+    if (st->run < 0) fprintf(out, " | r%d idle", r);
+    else fprintf(out, " | r%d run %d %ld/%ld loss %.4f", r, st->run, st->step, p->s->runs[st->run].total_steps, st->loss);
+  }
+  if (p->size > 16) fprintf(out, " | ...");
+  fprintf(out, " | ETA %s\n", steps >= p->steps_all ? "0s" : eta);
+  fflush(out);
+}

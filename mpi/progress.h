@@ -1,0 +1,30 @@
+/* Progress of a sweep as rank 0 sees it: runs done / total, each rank's run, step and loss,
+   and an ETA from the step rate so far. */
+#ifndef BS_PROGRESS_H
+#define BS_PROGRESS_H
+#include <stdio.h>
+#include "mpi/grid.h"
+
+typedef struct {
+  int run;
+  long step;
+  double loss;
+} RankState;
+
+typedef struct {
+  const Sweep *s;
+  int size, done, failed, todo;
+  RankState *ranks;
+  long *run_steps; /* steps done per run */
+  long steps_all, steps_at_start;
+  double t0;
+} Progress;
+
+int progress_init(Progress *p, const Sweep *s, int size, Err *e);
+void progress_free(Progress *p);
+void progress_start(Progress *p, int rank, int run);
+void progress_step(Progress *p, int rank, int run, long step, double loss);
+void progress_done(Progress *p, int rank, int run, int ok, double final_acc);
+void progress_print(const Progress *p, FILE *out);
+
+#endif
