@@ -81,7 +81,7 @@ def main():
     cfg = {"model": {"path": "model"},
            "data": {"train": "train.jsonl", "dev": "dev.jsonl", "labels": "labels.json", "format": "clue",
                     "train_size": 160, "max_seq_length": 24},
-           "train": {"batch_size": 16, "learning_rate": 1e-3, "epochs": 2, "warmup_ratio": 0.1,
+           "train": {"batch_size": 16, "learning_rate": 3e-3, "epochs": 8, "warmup_ratio": 0.1,
                      "weight_decay": 0.01, "max_grad_norm": 1.0, "eval_every": 5, "seed": 3, "threads": 1},
            "optimizer": {"correct_bias": True},
            "reinit": {"pooler": False, "top_layers": 0}}

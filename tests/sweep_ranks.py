@@ -1,0 +1,117 @@
+#!/usr/bin/python3
+"""The sweep under 1 (plain process), 2 and 3 MPI ranks: every run's loss, lr, grad-norm and
+eval series are bit-identical across the three and equal to `bertsweep train` of that run
+alone; the results file reads with h5py and pandas, and h5dump -H reads it.
+
+usage: sweep_ranks.py BERTSWEEP FIXTURE_DIR WORKDIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+BIN, FIX, WORK = sys.argv[1:4]
+passed = failed = 0
+
+
+def check(cond, msg):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL", msg)
+
+
+def mpirun(n):
+    return ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(n)]
+
+
+shutil.rmtree(WORK, ignore_errors=True)
+shutil.copytree(FIX, WORK)
+cfg = json.load(open(os.path.join(WORK, "tiny.json")))
+cfg["train"]["epochs"] = 3
+cfg["sweep"] = {"seeds": [1, 2], "grid": {"optimizer.correct_bias": [True, False], "train.epochs": [2, 3]}}
+json.dump(cfg, open(os.path.join(WORK, "sweep.json"), "w"), indent=1)
+
+files = {}
+for n in (1, 2, 3):
+    out = os.path.join(WORK, f"np{n}.h5")
+    cmd = ([] if n == 1 else mpirun(n)) + [BIN, "sweep", os.path.join(WORK, "sweep.json"), "--output", out,
+                                           "--progress", "0"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    check(r.returncode == 0, f"np={n}: exit {r.returncode}: {r.stderr[-2000:]}")
+    files[n] = out
+
+NAMES = ["train/loss", "train/lr", "train/grad_norm", "eval/accuracy", "eval/loss", "eval/macro_f1", "eval/step"]
+data = {}
+for n, path in files.items():
+    with h5py.File(path, "r") as f:
+        data[n] = {k: f[k][:] for k in NAMES}
+        data[n]["runs"] = f["runs"][:]
+for n in (2, 3):
+    for k in NAMES:
+        a, b = data[1][k], data[n][k]
+        check(a.shape == b.shape and a.tobytes() == b.tobytes(), f"{k}: np=1 and np={n} differ")
+ranks_used = set(data[3]["runs"]["rank"].tolist())
+check(len(ranks_used) >= 2, f"np=3: all runs ran on ranks {ranks_used}")
+
+# file structure, read as users will
+with h5py.File(files[3], "r") as f:
+    runs = f["runs"][:]
+    check(runs.shape == (8,), f"/runs shape {runs.shape}")
+    check(set(runs.dtype.names) >= {"run_id", "seed", "optimizer.correct_bias", "train.epochs", "status",
+                                    "steps_done", "best_dev_accuracy", "final_dev_accuracy", "wall_seconds"},
+          f"/runs columns {runs.dtype.names}")
+    check(runs.dtype["optimizer.correct_bias"] == np.bool_, "bool grid column is not numpy bool")
+    check(all(s == b"done" for s in runs["status"]), f"statuses {runs['status']}")
+    check(np.array_equal(runs["steps_done"], runs["total_steps"]), "steps_done != total_steps")
+    T = f["train/loss"].shape[1]
+    check(f["train/loss"].shape == (8, T) and T == runs["total_steps"].max(), "train/loss shape")
+    for i, row in enumerate(runs):
+        n = row["total_steps"]
+        loss = f["train/loss"][i]
+        check(not np.isnan(loss[:n]).any() and np.isnan(loss[n:]).all(), f"run {i}: NaN layout of train/loss")
+        ne = int((f["eval/step"][i] >= 0).sum())
+        check(ne >= 1 and not np.isnan(f["eval/accuracy"][i][:ne]).any(), f"run {i}: eval rows")
+        check(f["eval/step"][i][ne - 1] == n, f"run {i}: last eval not at the last step")
+        check(np.float32(row["final_dev_accuracy"]) == f["eval/accuracy"][i][ne - 1], f"run {i}: final acc")
+    for a in ("program_version", "sweep_config", "created", "config_path"):
+        check(isinstance(f.attrs[a], str), f"attribute {a} is not str")
+    json.loads(f.attrs["sweep_config"])
+    cfgs = f["runs"].attrs["run_configs"]
+    check(len(cfgs) == 8 and isinstance(cfgs[0], str), "run_configs attribute")
+    check(isinstance(f["train/loss"].attrs["units"], str), "units attribute")
+    check([d.label for d in f["train/loss"].dims] == ["run", "step"] or
+          [list(d.keys()) for d in f["train/loss"].dims] == [["run"], ["step"]], "dimension scales")
+    try:
+        import pandas
+        df = pandas.DataFrame(runs)
+        check(len(df) == 8 and df["optimizer.correct_bias"].dtype == bool, "pandas DataFrame")
+    except ImportError:
+        check(False, "pandas missing")
+    # each run equals `bertsweep train` of its resolved config alone
+    for i in (0, 5):
+        p = os.path.join(WORK, f"run{i}.json")
+        open(p, "w").write(cfgs[i])
+        m = os.path.join(WORK, f"run{i}.tsv")
+        r = subprocess.run([BIN, "train", p, "--metrics", m], capture_output=True, text=True, timeout=300)
+        check(r.returncode == 0, f"train run {i}: {r.stderr}")
+        rows = [l.split("\t") for l in open(m).read().strip().split("\n")[1:]]
+        n = runs["total_steps"][i]
+        for col, k in ((1, "train/loss"), (2, "train/lr"), (3, "train/grad_norm")):
+            got = np.array([float(x[col]) for x in rows], dtype=np.float32)
+            check(got.tobytes() == f[k][i][:n].tobytes(), f"run {i}: {k} differs from bertsweep train")
+        ev = [x for x in rows if len(x) > 4]
+        acc = np.array([float(x[4]) for x in ev], dtype=np.float32)
+        ne = len(ev)
+        check(acc.tobytes() == f["eval/accuracy"][i][:ne].tobytes(), f"run {i}: eval accuracy differs from train")
+
+r = subprocess.run(["h5dump", "-H", files[3]], capture_output=True, text=True)
+check(r.returncode == 0 and "train" in r.stdout, "h5dump -H failed")
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
