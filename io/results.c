@@ -194,6 +194,78 @@ static hid_t *dset_slot(Results *r, int i) {
   return slots[i];
 }
 
+static hid_t make_contig(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims) {
+  hid_t sp = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), d = -1;
+  if (sp >= 0 && dcpl >= 0 && H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0 &&
+      H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) >= 0)
+    d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (sp >= 0) H5Sclose(sp);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  return d;
+}
+
+/* Creates slots [from, to) of /checkpoints (collective); rank 0 marks them empty. */
+static int create_slots(hid_t f, int from, int to, long size, int rank, Err *e) {
+  hid_t g = from == 0 ? H5Gcreate2(f, "checkpoints", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+                      : H5Gopen2(f, "checkpoints", H5P_DEFAULT);
+  if (g < 0) return h5err(e, "%s", "creating /checkpoints");
+  int bad = 0;
+  for (int k = from; k < to && !bad; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "slot_%d", k);
+    hid_t sg = H5Gcreate2(g, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t d2[2] = {2, (hsize_t)(size > 0 ? size : 1)}, d1[1] = {8};
+    hid_t p = make_contig(sg, "params", H5T_NATIVE_FLOAT, 2, d2), m = make_contig(sg, "adam_m", H5T_NATIVE_FLOAT, 2, d2);
+    hid_t v = make_contig(sg, "adam_v", H5T_NATIVE_FLOAT, 2, d2), st = make_contig(sg, "state", H5T_NATIVE_DOUBLE, 1, d1);
+    bad = sg < 0 || p < 0 || m < 0 || v < 0 || st < 0;
+    if (!bad && rank == 0) {
+      double empty[8] = {SLOT_EMPTY, 0, 0, 0, 0, 0, 0, 0};
+      bad = write_at(st, H5T_NATIVE_DOUBLE, -1, 0, 8, empty) < 0;
+    }
+    if (!bad && k == from && from == 0)
+      bad = attr_str(g, "long_name", "resume state of running runs: parameters and Adam moments in two halves "
+                                     "(the state's 'half' names the valid one), written every checkpoint_every steps");
+    hid_t ids[5] = {st, v, m, p, sg};
+    for (int i = 0; i < 5; i++)
+      if (ids[i] >= 0) (i == 4 ? H5Gclose : H5Dclose)(ids[i]);
+  }
+  H5Gclose(g);
+  return bad ? h5err(e, "%s", "creating checkpoint slots") : 0;
+}
+
+static int open_slots(Results *r, Err *e) {
+  int n = r->lay.nslots;
+  r->slot_params = calloc((size_t)(n ? n : 1), sizeof(hid_t));
+  r->slot_m = calloc((size_t)(n ? n : 1), sizeof(hid_t));
+  r->slot_v = calloc((size_t)(n ? n : 1), sizeof(hid_t));
+  r->slot_state = calloc((size_t)(n ? n : 1), sizeof(hid_t));
+  if (!r->slot_params || !r->slot_m || !r->slot_v || !r->slot_state) return errf(e, "out of memory");
+  for (int k = 0; k < n; k++) {
+    char name[64];
+    hid_t *dst[4] = {&r->slot_params[k], &r->slot_m[k], &r->slot_v[k], &r->slot_state[k]};
+    const char *leaf[4] = {"params", "adam_m", "adam_v", "state"};
+    for (int i = 0; i < 4; i++) {
+      snprintf(name, sizeof name, "checkpoints/slot_%d/%s", k, leaf[i]);
+      if ((*dst[i] = H5Dopen2(r->file, name, H5P_DEFAULT)) < 0) return h5err(e, "opening %s", name);
+    }
+  }
+  return 0;
+}
+
+static void close_slots(Results *r) {
+  for (int k = 0; k < r->lay.nslots; k++) {
+    hid_t ids[4] = {r->slot_params ? r->slot_params[k] : 0, r->slot_m ? r->slot_m[k] : 0,
+                    r->slot_v ? r->slot_v[k] : 0, r->slot_state ? r->slot_state[k] : 0};
+    for (int i = 0; i < 4; i++)
+      if (ids[i] > 0) H5Dclose(ids[i]);
+  }
+  free(r->slot_params);
+  free(r->slot_m);
+  free(r->slot_v);
+  free(r->slot_state);
+  r->slot_params = r->slot_m = r->slot_v = r->slot_state = NULL;
+}
+
 static int create_layout(Results *r, hid_t f, const RunRow *rows, const char *const *run_configs,
                          const char *sweep_json, const char *config_path, int rank, Err *e) {
   const ResultsLayout *L = &r->lay;
@@ -259,10 +331,11 @@ static int create_layout(Results *r, hid_t f, const RunRow *rows, const char *co
       attr_strs(r->runs, "run_configs", run_configs, L->nruns, 0) || attr_str(r->runs, "status_meanings", statuses))
     return h5err(e, "%s", "writing attributes");
   (void)rows;
-  return 0;
+  return L->slot_size > 0 ? create_slots(f, 0, L->nslots, L->slot_size, rank, e) : 0;
 }
 
 static void close_handles(Results *r) {
+  close_slots(r);
   for (int i = 0; i < 7; i++)
     if (*dset_slot(r, i) > 0) H5Dclose(*dset_slot(r, i));
   if (r->runs > 0) H5Dclose(r->runs);
@@ -294,7 +367,8 @@ static int open_handles(Results *r, const char *path, MPI_Comm comm, Err *e) {
   r->runs = H5Dopen2(r->file, "runs", H5P_DEFAULT);
   int bad = r->runs < 0;
   for (int i = 0; i < 7; i++) bad |= (*dset_slot(r, i) = H5Dopen2(r->file, DSET_NAMES[i], H5P_DEFAULT)) < 0;
-  return bad ? h5err(e, "%s: opening datasets", path) : 0;
+  if (bad) return h5err(e, "%s: opening datasets", path);
+  return r->lay.slot_size > 0 ? open_slots(r, e) : 0;
 }
 
 int results_create(Results *r, const char *path, MPI_Comm comm, const ResultsLayout *lay, const RunRow *rows,
@@ -393,4 +467,274 @@ int results_attach_scales(const char *path, Err *e) {
   if (idx >= 0) H5Dclose(idx);
   if (bad) { H5Fclose(f); return h5err(e, "%s: attaching dimension scales", path); }
   return H5Fclose(f) < 0 ? h5err(e, "%s: closing", path) : 0;
+}
+
+/* ---- checkpoints ---- */
+
+static int read_at(hid_t d, hid_t type, long row, long col0, long n, void *buf);
+
+int results_ckpt_write_data(Results *r, int slot, int half, const float *params, const float *m, const float *v,
+                            long n, Err *e) {
+  if (slot < 0 || slot >= r->lay.nslots || n > r->lay.slot_size) return errf(e, "checkpoint slot %d out of range", slot);
+  if (write_at(r->slot_params[slot], H5T_NATIVE_FLOAT, half, 0, n, params) ||
+      write_at(r->slot_m[slot], H5T_NATIVE_FLOAT, half, 0, n, m) ||
+      write_at(r->slot_v[slot], H5T_NATIVE_FLOAT, half, 0, n, v))
+    return h5err(e, "writing checkpoint slot %s", "");
+  return 0;
+}
+
+int results_ckpt_write_state(Results *r, int slot, const SlotState *st, Err *e) {
+  if (write_at(r->slot_state[slot], H5T_NATIVE_DOUBLE, -1, 0, 8, st)) return h5err(e, "writing checkpoint state%s", "");
+  return 0;
+}
+
+int results_ckpt_state(Results *r, int slot, SlotState *st, Err *e) {
+  if (slot < 0 || slot >= r->lay.nslots) return errf(e, "checkpoint slot %d out of range", slot);
+  if (read_at(r->slot_state[slot], H5T_NATIVE_DOUBLE, -1, 0, 8, st)) return h5err(e, "reading checkpoint state%s", "");
+  return 0;
+}
+
+static int read_at(hid_t d, hid_t type, long row, long col0, long n, void *buf) {
+  hid_t fs = H5Dget_space(d);
+  hsize_t start2[2] = {(hsize_t)row, (hsize_t)col0}, count2[2] = {1, (hsize_t)n};
+  hsize_t start1[1] = {(hsize_t)col0}, count1[1] = {(hsize_t)n};
+  int ok = fs >= 0 && (row >= 0 ? H5Sselect_hyperslab(fs, H5S_SELECT_SET, start2, NULL, count2, NULL)
+                                : H5Sselect_hyperslab(fs, H5S_SELECT_SET, start1, NULL, count1, NULL)) >= 0;
+  hsize_t mn = (hsize_t)n;
+  hid_t ms = H5Screate_simple(1, &mn, NULL);
+  ok = ok && ms >= 0 && H5Dread(d, type, ms, fs, H5P_DEFAULT, buf) >= 0;
+  if (ms >= 0) H5Sclose(ms);
+  if (fs >= 0) H5Sclose(fs);
+  return ok ? 0 : -1;
+}
+
+int results_ckpt_read(Results *r, int slot, float *params, float *m, float *v, long n, SlotState *st, Err *e) {
+  if (results_ckpt_state(r, slot, st, e)) return -1;
+  int h = (int)st->half;
+  if (h < 0 || h > 1 || n > r->lay.slot_size) return errf(e, "checkpoint slot %d: corrupt state", slot);
+  if (read_at(r->slot_params[slot], H5T_NATIVE_FLOAT, h, 0, n, params) ||
+      read_at(r->slot_m[slot], H5T_NATIVE_FLOAT, h, 0, n, m) || read_at(r->slot_v[slot], H5T_NATIVE_FLOAT, h, 0, n, v))
+    return h5err(e, "reading checkpoint slot %s", "");
+  return 0;
+}
+
+int results_slot_clear(Results *r, int slot, Err *e) {
+  double empty[8] = {SLOT_EMPTY, 0, 0, 0, 0, 0, 0, 0};
+  if (slot < 0 || slot >= r->lay.nslots) return 0;
+  if (write_at(r->slot_state[slot], H5T_NATIVE_DOUBLE, -1, 0, 8, empty)) return h5err(e, "clearing checkpoint slot%s", "");
+  return 0;
+}
+
+/* ---- inspecting and reopening an existing file ---- */
+
+static char *read_str_attr(hid_t obj, const char *name) {
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  if (a < 0) return NULL;
+  hid_t t = vlen_str();
+  char *v = NULL, *out = NULL;
+  if (H5Aread(a, t, &v) >= 0 && v) {
+    out = strdup(v);
+    H5free_memory(v);
+  }
+  H5Tclose(t);
+  H5Aclose(a);
+  return out;
+}
+
+static char **read_str_array_attr(hid_t obj, const char *name, int n) {
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  if (a < 0) return NULL;
+  hid_t sp = H5Aget_space(a), t = vlen_str();
+  char **v = calloc((size_t)(n ? n : 1), sizeof(char *)), **out = calloc((size_t)(n ? n : 1), sizeof(char *));
+  int ok = v && out && H5Sget_simple_extent_npoints(sp) == n && H5Aread(a, t, v) >= 0;
+  for (int i = 0; ok && i < n; i++) ok = (out[i] = strdup(v[i] ? v[i] : "")) != NULL;
+  if (v && H5Sget_simple_extent_npoints(sp) == n) H5Dvlen_reclaim(t, sp, H5P_DEFAULT, v);
+  free(v);
+  H5Sclose(sp);
+  H5Tclose(t);
+  H5Aclose(a);
+  if (!ok) {
+    for (int i = 0; out && i < n; i++) free(out[i]);
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+static hsize_t dim_of(hid_t f, const char *name, int which) {
+  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+  hsize_t dims[2] = {0, 0};
+  if (d >= 0) {
+    hid_t sp = H5Dget_space(d);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(d);
+  }
+  return dims[which];
+}
+
+typedef struct {
+  char status[8];
+  int64_t steps_done;
+} StatusRow;
+
+int results_inspect(const char *path, ResultsInfo *info, Err *e) {
+  memset(info, 0, sizeof *info);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return h5err(e, "%s: cannot open", path);
+  hid_t runs = H5Dopen2(f, "runs", H5P_DEFAULT);
+  info->sweep_json = read_str_attr(f, "sweep_config");
+  if (runs < 0 || !info->sweep_json) {
+    if (runs >= 0) H5Dclose(runs);
+    H5Fclose(f);
+    return errf(e, "%s: not a bertsweep results file (no /runs or sweep_config)", path);
+  }
+  info->nruns = (int)dim_of(f, "runs", 0);
+  info->lay.nruns = info->nruns;
+  info->lay.max_steps = (long)dim_of(f, "train/loss", 1);
+  info->lay.max_evals = (int)dim_of(f, "eval/accuracy", 1);
+  info->run_configs = read_str_array_attr(runs, "run_configs", info->nruns);
+  info->status = calloc((size_t)(info->nruns ? info->nruns : 1), sizeof *info->status);
+  info->steps_done = calloc((size_t)(info->nruns ? info->nruns : 1), sizeof(long));
+  StatusRow *sr = calloc((size_t)(info->nruns ? info->nruns : 1), sizeof(StatusRow));
+  hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(StatusRow)), st = H5Tcopy(H5T_C_S1);
+  int ok = info->run_configs && info->status && info->steps_done && sr && mt >= 0 && st >= 0 &&
+           H5Tset_size(st, 8) >= 0 && H5Tinsert(mt, "status", 0, st) >= 0 &&
+           H5Tinsert(mt, "steps_done", 8, H5T_NATIVE_INT64) >= 0 &&
+           H5Dread(runs, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, sr) >= 0;
+  for (int i = 0; ok && i < info->nruns; i++) {
+    memcpy(info->status[i], sr[i].status, 8);
+    info->status[i][7] = 0;
+    info->steps_done[i] = (long)sr[i].steps_done;
+  }
+  free(sr);
+  if (mt >= 0) H5Tclose(mt);
+  if (st >= 0) H5Tclose(st);
+  H5Dclose(runs);
+  hid_t g = ok ? H5Gopen2(f, "checkpoints", H5P_DEFAULT) : -1;
+  if (g >= 0) {
+    H5G_info_t gi;
+    ok = H5Gget_info(g, &gi) >= 0;
+    info->lay.nslots = (int)gi.nlinks;
+    info->lay.slot_size = (long)dim_of(f, "checkpoints/slot_0/params", 1);
+    info->slots = calloc((size_t)(gi.nlinks ? gi.nlinks : 1), sizeof(SlotState));
+    ok = ok && info->slots;
+    for (int k = 0; ok && k < info->lay.nslots; k++) {
+      char name[64];
+      snprintf(name, sizeof name, "checkpoints/slot_%d/state", k);
+      hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+      ok = d >= 0 && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &info->slots[k]) >= 0;
+      if (d >= 0) H5Dclose(d);
+    }
+    H5Gclose(g);
+  }
+  H5Fclose(f);
+  if (!ok) {
+    results_info_free(info);
+    return h5err(e, "%s: reading the runs table and checkpoint states", path);
+  }
+  return 0;
+}
+
+void results_info_free(ResultsInfo *info) {
+  for (int i = 0; info->run_configs && i < info->nruns; i++) free(info->run_configs[i]);
+  free(info->run_configs);
+  free(info->status);
+  free(info->steps_done);
+  free(info->slots);
+  free(info->sweep_json);
+  memset(info, 0, sizeof *info);
+}
+
+static int replace_attr(hid_t obj, const char *name, const char *const *vals, int n, int scalar) {
+  if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0) return -1;
+  return attr_strs(obj, name, vals, n, scalar);
+}
+
+static int extend(hid_t d, int rank, hsize_t a, hsize_t b) {
+  hsize_t dims[2] = {a, b};
+  return H5Dset_extent(d, dims) < 0 ? -1 : 0;
+  (void)rank;
+}
+
+/* Grows every dataset to the new layout (collective) and writes the new rows (rank 0). */
+static int grow(Results *r, hsize_t old_runs, hsize_t old_steps, hsize_t old_evals, int old_slots, const RunRow *rows,
+                const char *const *run_configs, const char *sweep_json, int rank, Err *e) {
+  const ResultsLayout *L = &r->lay;
+  hsize_t nr = (hsize_t)L->nruns, ns = (hsize_t)L->max_steps, ne = (hsize_t)L->max_evals;
+  ns = ns > old_steps ? ns : old_steps;
+  ne = ne > old_evals ? ne : old_evals;
+  r->lay.max_steps = (long)ns;
+  r->lay.max_evals = (int)ne;
+  int bad = 0;
+  if (nr > old_runs || ns > old_steps || ne > old_evals) {
+    for (int i = 0; i < 7 && !bad; i++) bad = extend(*dset_slot(r, i), 2, nr, i < 3 ? ns : ne);
+    hid_t run = H5Dopen2(r->file, "run", H5P_DEFAULT), step = H5Dopen2(r->file, "train/step", H5P_DEFAULT);
+    hid_t idx = H5Dopen2(r->file, "eval/index", H5P_DEFAULT);
+    bad = bad || run < 0 || step < 0 || idx < 0 || extend(r->runs, 1, nr, 0) || extend(run, 1, nr, 0) ||
+          extend(step, 1, ns, 0) || extend(idx, 1, ne, 0);
+    if (!bad && rank == 0) {
+      hsize_t n = nr > ns ? nr : ns;
+      n = n > ne ? n : ne;
+      int64_t *v = malloc(sizeof(int64_t) * n);
+      bad = !v;
+      for (hsize_t i = 0; v && i < n; i++) v[i] = (int64_t)i + 1;
+      bad = bad || write_at(step, H5T_NATIVE_INT64, -1, 0, (long)ns, v);
+      for (hsize_t i = 0; v && i < n; i++) v[i] = (int64_t)i;
+      bad = bad || write_at(idx, H5T_NATIVE_INT64, -1, 0, (long)ne, v) || write_at(run, H5T_NATIVE_INT64, -1, 0, (long)nr, v);
+      free(v);
+      if (!bad && nr > old_runs)
+        bad = write_at(r->runs, r->run_type, -1, (long)old_runs, (long)(nr - old_runs), r->rows + old_runs * r->row_size);
+    }
+    hid_t ids[3] = {run, step, idx};
+    for (int i = 0; i < 3; i++)
+      if (ids[i] >= 0) H5Dclose(ids[i]);
+    if (bad) return h5err(e, "%s", "growing the results file");
+  }
+  if (replace_attr(r->runs, "run_configs", run_configs, L->nruns, 0) ||
+      replace_attr(r->file, "sweep_config", &sweep_json, 1, 1))
+    return h5err(e, "%s", "updating the sweep attributes");
+  if (L->slot_size > 0 && L->nslots > old_slots && create_slots(r->file, old_slots, L->nslots, L->slot_size, rank, e))
+    return -1;
+  (void)rows;
+  return 0;
+}
+
+int results_open(Results *r, const char *path, MPI_Comm comm, const ResultsLayout *lay, const RunRow *rows,
+                 const char *const *run_configs, const char *sweep_json, Err *e) {
+  memset(r, 0, sizeof *r);
+  r->file = r->runs = -1;
+  for (int i = 0; i < 7; i++) *dset_slot(r, i) = -1;
+  r->lay = *lay;
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  ResultsInfo old;
+  if (results_inspect(path, &old, e)) return -1;
+  r->run_type = build_row_type(r);
+  r->rows = calloc((size_t)lay->nruns, r->row_size);
+  int old_slots = old.lay.nslots;
+  hsize_t old_runs = (hsize_t)old.nruns, old_steps = (hsize_t)old.lay.max_steps, old_evals = (hsize_t)old.lay.max_evals;
+  if (old.lay.slot_size > 0) r->lay.slot_size = old.lay.slot_size > lay->slot_size ? old.lay.slot_size : lay->slot_size;
+  if (old.lay.slot_size > 0 && lay->slot_size > old.lay.slot_size) {
+    results_info_free(&old);
+    return errf(e, "%s: the models of the new runs need larger checkpoint slots than the file has", path);
+  }
+  results_info_free(&old);
+  if (r->run_type < 0 || !r->rows) return errf(e, "%s: cannot build the /runs table type", path);
+  if (old_slots > r->lay.nslots) r->lay.nslots = old_slots;
+  for (int i = (int)old_runs; i < lay->nruns; i++) fill_row(r, &rows[i]);
+  hid_t fapl = mpio_fapl(comm);
+  r->file = fapl >= 0 ? H5Fopen(path, H5F_ACC_RDWR, fapl) : -1;
+  if (fapl >= 0) H5Pclose(fapl);
+  if (!all_ok(comm, r->file >= 0)) return h5err(e, "%s: cannot open for writing", path);
+  r->runs = H5Dopen2(r->file, "runs", H5P_DEFAULT);
+  int bad = r->runs < 0 || (old_runs && H5Dread(r->runs, r->run_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->rows) < 0);
+  for (int i = 0; i < 7; i++) bad |= (*dset_slot(r, i) = H5Dopen2(r->file, DSET_NAMES[i], H5P_DEFAULT)) < 0;
+  if (!all_ok(comm, !bad)) return h5err(e, "%s: opening datasets", path);
+  int rc = grow(r, old_runs, old_steps, old_evals, old_slots, rows, run_configs, sweep_json, rank, e);
+  if (!all_ok(comm, rc == 0)) return rc ? -1 : errf(e, "%s: another rank failed growing the file", path);
+  rc = r->lay.slot_size > 0 ? open_slots(r, e) : 0;
+  return all_ok(comm, rc == 0) ? 0 : -1;
 }

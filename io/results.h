@@ -22,7 +22,16 @@ typedef struct {
   int max_evals;
   int ncols;
   ResultsColumn cols[RESULTS_MAX_COLS];
+  int nslots;      /* checkpoint slots */
+  long slot_size;  /* floats per parameter set in a slot (0: no checkpoints) */
 } ResultsLayout;
+
+/* A checkpoint slot's state, stored as raw float64 data so that it can be written
+   independently: which run, after how many updates, and which half holds the data. */
+typedef struct {
+  double run, step, opt_t, half, best_acc, best_step, final_acc, final_loss;
+} SlotState;
+#define SLOT_EMPTY (-1.0)
 
 /* One run's row in /runs, as it is initialised and updated. */
 typedef struct {
@@ -37,6 +46,7 @@ typedef struct {
   hid_t file;
   hid_t runs, run_type;
   hid_t loss, lr, gnorm, acc, eloss, f1, estep;
+  hid_t *slot_params, *slot_m, *slot_v, *slot_state; /* [nslots] */
   ResultsLayout lay;
   size_t row_size, col_off[RESULTS_MAX_COLS];
   unsigned char *rows; /* [nruns * row_size]: the table as this rank knows it */
@@ -45,8 +55,34 @@ typedef struct {
 /* Collective. Creates path (never overwriting: fails if it exists) via path.partial + rename. */
 int results_create(Results *r, const char *path, MPI_Comm comm, const ResultsLayout *lay, const RunRow *rows,
                    const char *const *run_configs, const char *sweep_json, const char *config_path, Err *e);
+/* What a resume needs to know of an existing file; read serially by every rank. */
+typedef struct {
+  char *sweep_json;
+  int nruns;
+  char **run_configs; /* [nruns] */
+  char (*status)[8];  /* [nruns] */
+  long *steps_done;   /* [nruns] */
+  ResultsLayout lay;
+  SlotState *slots;   /* [lay.nslots] */
+} ResultsInfo;
+int results_inspect(const char *path, ResultsInfo *info, Err *e);
+void results_info_free(ResultsInfo *info);
+
+/* Collective. Opens an existing file for writing and grows it to lay (more runs, longer
+   runs, more slots); new rows are initialised from rows[old_n..] and run_configs. */
+int results_open(Results *r, const char *path, MPI_Comm comm, const ResultsLayout *lay, const RunRow *rows,
+                 const char *const *run_configs, const char *sweep_json, Err *e);
 /* Collective. */
 int results_close(Results *r, Err *e);
+
+/* Checkpoints (independent). A checkpoint writes the parameter sets into the half of the slot
+   that the state does not name, then the state: a kill in between leaves the old one valid. */
+int results_ckpt_write_data(Results *r, int slot, int half, const float *params, const float *m, const float *v,
+                            long n, Err *e);
+int results_ckpt_write_state(Results *r, int slot, const SlotState *st, Err *e);
+int results_ckpt_state(Results *r, int slot, SlotState *st, Err *e);
+int results_ckpt_read(Results *r, int slot, float *params, float *m, float *v, long n, SlotState *st, Err *e);
+int results_slot_clear(Results *r, int slot, Err *e);
 
 /* Independent: this rank's run only. step0 is 0-based; n consecutive steps. */
 int results_write_steps(Results *r, int run, long step0, int n, const float *loss, const float *lr,

@@ -248,3 +248,9 @@ int job_eval_due(const Job *j) {
   if (j->step >= j->total_steps) return 1;
   return j->rc.eval_every > 0 && j->step % j->rc.eval_every == 0;
 }
+
+void job_restore(Job *j, long step, long opt_t) {
+  j->step = step;
+  j->opt.t = opt_t;
+  j->order_epoch = -1;
+}

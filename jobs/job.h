@@ -49,6 +49,10 @@ void job_eval(Job *j, EvalMetrics *out);
 /* Whether an evaluation is due after j->step updates (every eval_every, and at the end). */
 int job_eval_due(const Job *j);
 
+/* After the caller copied a checkpoint's parameters and Adam moments into j->m.params,
+   j->opt.m and j->opt.v: continue after `step` updates (the optimizer at t = opt_t). */
+void job_restore(Job *j, long step, long opt_t);
+
 /* Steps a config implies without loading the data: needs the train set size. */
 long job_total_steps_for(const RunConfig *rc, int train_n);
 

@@ -117,27 +117,44 @@ static int set_dotted(cJSON *root, const char *dotted, const char *json) {
   return 0;
 }
 
-/* Train set sizes, cached by path: steps per run need them. */
+/* What steps and checkpoint sizes need, cached: train set size, label count, model shape. */
 typedef struct {
-  char path[4096];
-  int n;
-} SizeCache;
+  char train[4096], labels[4096], model[4096];
+  int n, nlabels;
+  BertConfig cfg;
+} InfoCache;
 
-static int train_size(const RunConfig *rc, SizeCache *cache, int *ncache, Err *e) {
-  int n = -1;
-  for (int i = 0; i < *ncache && n < 0; i++)
-    if (strcmp(cache[i].path, rc->train) == 0) n = cache[i].n;
-  if (n < 0) {
+static int run_info(const RunConfig *rc, InfoCache *cache, int *ncache, int *n, long *nparams, Err *e) {
+  InfoCache *c = NULL;
+  for (int i = 0; i < *ncache && !c; i++)
+    if (!strcmp(cache[i].train, rc->train) && !strcmp(cache[i].labels, rc->labels) && !strcmp(cache[i].model, rc->model_path))
+      c = &cache[i];
+  InfoCache fresh;
+  if (!c) {
+    c = *ncache < 8 ? &cache[(*ncache)++] : &fresh;
+    memset(c, 0, sizeof *c);
+    snprintf(c->train, sizeof c->train, "%s", rc->train);
+    snprintf(c->labels, sizeof c->labels, "%s", rc->labels);
+    snprintf(c->model, sizeof c->model, "%s", rc->model_path);
     Dataset d;
-    if (dataset_read(&d, rc->train, &rc->fmt, e)) return -1;
-    n = d.n;
+    LabelSet ls;
+    if (dataset_read(&d, rc->train, &rc->fmt, e)) { c->train[0] = 0; return -1; }
+    c->n = d.n;
+    int bad = rc->labels[0] ? labels_read(&ls, rc->labels, e) : labels_from_data(&ls, &d, e);
     dataset_free(&d);
-    if (*ncache < 8) {
-      snprintf(cache[*ncache].path, sizeof cache->path, "%s", rc->train);
-      cache[(*ncache)++].n = n;
-    }
+    if (bad) { c->train[0] = 0; return -1; }
+    c->nlabels = ls.n;
+    labels_free(&ls);
+    HfDir hf;
+    if (hf_open(&hf, rc->model_path, e)) { c->train[0] = 0; return -1; }
+    c->cfg = hf.cfg;
+    hf_close(&hf);
   }
-  return rc->train_size > 0 && rc->train_size < n ? rc->train_size : n;
+  BertConfig bc = c->cfg;
+  bc.num_labels = c->nlabels;
+  *nparams = (long)bert_param_count(&bc);
+  *n = rc->train_size > 0 && rc->train_size < c->n ? rc->train_size : c->n;
+  return 0;
 }
 
 static int expand(Sweep *s, cJSON *root, Err *e) {
@@ -147,11 +164,12 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
   s->nruns = (int)n;
   s->runs = calloc((size_t)n, sizeof(PlannedRun));
   if (!s->runs) return errf(e, "out of memory");
-  SizeCache cache[8];
+  InfoCache *cache = calloc(8, sizeof(InfoCache));
+  if (!cache) return errf(e, "out of memory");
   int ncache = 0, choice[MAX_AXES] = {0};
   for (int i = 0; i < s->nruns; i++) {
     PlannedRun *r = &s->runs[i];
-    r->id = i;
+    r->id = r->row = i;
     r->seed = s->seeds[i % s->nseeds];
     int rest = i / s->nseeds;
     for (int a = s->naxes - 1; a >= 0; a--) { /* first axis outermost */
@@ -170,18 +188,21 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
     r->config_json = bad ? NULL : cJSON_PrintUnformatted(c);
     int rc_ = bad || !r->config_json ? errf(e, "out of memory") : runconfig_parse(&r->rc, c, s->path, e);
     cJSON_Delete(c);
+    int tn = 0;
+    if (!rc_) rc_ = run_info(&r->rc, cache, &ncache, &tn, &r->nparams, e);
     if (rc_) {
+      free(cache);
       char label[512];
       run_label(s, r, label, sizeof label);
       return errctx(e, "run %d (%s)", i, label);
     }
-    int tn = train_size(&r->rc, cache, &ncache, e);
-    if (tn < 0) return -1;
     r->total_steps = job_total_steps_for(&r->rc, tn);
     r->n_evals = n_evals_for(r->total_steps, r->rc.eval_every);
     if (r->total_steps > s->max_steps) s->max_steps = r->total_steps;
     if (r->n_evals > s->max_evals) s->max_evals = r->n_evals;
+    if (r->nparams > s->max_nparams) s->max_nparams = r->nparams;
   }
+  free(cache);
   return 0;
 }
 

@@ -17,6 +17,8 @@ typedef struct {
 
 typedef struct {
   int id, seed;
+  int row;              /* row in the results file (differs from id when a resumed sweep grew) */
+  long nparams;
   int choice[MAX_AXES]; /* value index per axis */
   char *config_json;    /* the resolved run config */
   RunConfig rc;
@@ -33,7 +35,7 @@ typedef struct {
   int nseeds, *seeds;
   int nruns;
   PlannedRun *runs;
-  long max_steps;
+  long max_steps, max_nparams;
   int max_evals;
 } Sweep;
 

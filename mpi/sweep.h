@@ -1,18 +1,36 @@
-/* The sweep engine: rank 0 hands out runs (longest first) on request and trains runs itself
-   between answering; every rank writes its own runs' metrics into the shared results file. */
+/* The sweep engine: rank 0 hands out runs (longest remaining first) on request and trains
+   runs itself between answering; every rank writes its own runs' metrics and checkpoints into
+   the shared results file; a stop signal on any rank checkpoints every running run. */
 #ifndef BS_SWEEP_H
 #define BS_SWEEP_H
 #include <mpi.h>
 #include "io/results.h"
 #include "mpi/grid.h"
 
+/* Test hook (BERTSWEEP_FAULT="kind:RUN:STEP"): kill = SIGKILL after that step of that run,
+   killckpt = SIGKILL halfway through the checkpoint written at that step, term = SIGTERM. */
+typedef struct {
+  char kind[16];
+  int run;
+  long step;
+} Fault;
+
 typedef struct {
   double progress_every; /* seconds between progress lines on rank 0 (0: never) */
-  int quiet;
+  Fault fault;
 } SweepOptions;
 
-/* Runs every run of s not yet done. Returns 0 when all are done. */
-int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *opt, Err *e);
+typedef struct {
+  int done_before;  /* runs already done in the file */
+  int resumed;      /* runs continued from a checkpoint */
+  int stopped;      /* 1 when a signal stopped the sweep */
+} SweepOutcome;
+
+/* Runs every run of s whose status (from the file) is not "done". status[i] is the file's
+   status of s->runs[i] (NULL: all pending); slot_of[i] the checkpoint slot holding run i's
+   checkpoint or -1. */
+int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *opt, char (*status)[8],
+              const int *slot_of, SweepOutcome *out, Err *e);
 
 /* Threads for this rank: the cores it was given, shared among the ranks on its node. */
 int default_threads(MPI_Comm comm);

@@ -17,6 +17,13 @@ int bert_validate_config(const BertConfig *c, Err *e) {
   return 0;
 }
 
+size_t bert_param_count(const BertConfig *c) {
+  size_t H = (size_t)c->hidden, I = (size_t)c->intermediate;
+  size_t layer = 4 * (H * H + H) + 2 * H + (I * H + I) + (H * I + H) + 2 * H;
+  return ((size_t)c->vocab_size + (size_t)c->max_position + (size_t)c->type_vocab) * H + 2 * H +
+         (size_t)c->layers * layer + H * H + H + (size_t)c->num_labels * (H + 1);
+}
+
 /* ---- parameter layout: one walk defines names, offsets and views ---- */
 
 typedef struct {
