@@ -123,7 +123,7 @@ static void grid_keys(const char *sweep_json, char *out, size_t size) {
   size_t len = 0;
   out[0] = 0;
   for (const cJSON *it = g ? g->child : NULL; it && len < size; it = it->next)
-    len += (size_t)snprintf(out + len, size - len, "%s ", it->string);
+    len += (size_t)snprintf(out + len, size - len, "%s%s", len ? " " : "", it->string);
   cJSON_Delete(root);
 }
 
@@ -285,7 +285,7 @@ static int sweep_main(int argc, char **argv, int rank, MPI_Comm comm, Err *e) {
   Err e2;
   results_close(&res, &e2);
   MPI_Barrier(comm);
-  if (rank == 0 && oc.done_before) printf("# resumed: %d runs were done already, %d continued from checkpoints\n",
+  if (rank == 0 && (oc.done_before || oc.resumed)) printf("# resumed: %d runs were done already, %d continued from checkpoints\n",
                                           oc.done_before, oc.resumed);
   if (oc.stopped) {
     if (rank == 0) printf("# stopped by a signal: running runs checkpointed; run the same command to resume\n");
