@@ -15,7 +15,7 @@ BIN, FIX = sys.argv[1], sys.argv[2]
 passed = failed = 0
 
 
-def case(name, mutate, want, cmd="train"):
+def case(name, mutate, want, cmd="train", after=None):
     global passed, failed
     with tempfile.TemporaryDirectory() as d:
         shutil.copytree(FIX, d, dirs_exist_ok=True)
@@ -24,6 +24,8 @@ def case(name, mutate, want, cmd="train"):
         err = r.stderr.replace(d + "/", "")
         crashed = any(s in r.stderr for s in ("AddressSanitizer", "runtime error", "LeakSanitizer")) or r.returncode < 0
         ok = r.returncode == 1 and all(w in err for w in want) and not crashed and err.count("\n") == 1
+        if cmd == "sweep":  # nothing trained, no results file left behind (but a foreign one untouched)
+            ok = ok and "step" not in r.stdout and (after(d) if after else not os.path.exists(os.path.join(d, "out.h5")))
         if ok:
             passed += 1
         else:
@@ -135,6 +137,42 @@ case("bad choice", edit_config(lambda c: c["optimizer"].update(name="sgd")), ["t
 case("config not JSON", write("tiny.json", '{\n "model": {\n  "path": "model",,\n}'), ["tiny.json:3:", "invalid JSON"])
 case("seq longer than positions", edit_config(lambda c: c["data"].update(max_seq_length=100)),
      ["max_seq_length", "max_position_embeddings"])
+
+
+
+# sweep configs: refused before any training, no file created or touched
+def sweep_cfg(grid=None, output="out.h5", seeds=None):
+    def f(c):
+        c["sweep"] = {"seeds": seeds if seeds is not None else [1, 2], "grid": grid if grid is not None else {}}
+        c["output"] = output
+    return edit_config(f)
+
+
+case("sweep: unknown grid key", sweep_cfg({"train.lr": [1e-3]}), ["tiny.json", "unknown key", "train.lr"], "sweep")
+case("sweep: wrong value type", sweep_cfg({"train.batch_size": [16, "32"]}), ["tiny.json", "train.batch_size", "mixes"],
+     "sweep")
+case("sweep: wrong type for key", sweep_cfg({"train.batch_size": ["32"]}), ["tiny.json", "train.batch_size", "integer"],
+     "sweep")
+case("sweep: empty grid list", sweep_cfg({"optimizer.correct_bias": []}), ["tiny.json", "optimizer.correct_bias",
+                                                                          "non-empty"], "sweep")
+case("sweep: empty seeds", sweep_cfg(seeds=[]), ["tiny.json", "sweep.seeds", "empty"], "sweep")
+case("sweep: unknown sweep key", edit_config(lambda c: c.update(sweep={"seed": [1]})), ["tiny.json", "sweep.seed"],
+     "sweep")
+case("sweep: unwritable output", sweep_cfg(output="/proc/no/such/dir/out.h5"), ["/proc/no/such/dir/out.h5"], "sweep")
+case("sweep: no output", edit_config(lambda c: c.update(sweep={"seeds": [1]})), ["tiny.json", "output"], "sweep")
+
+
+def foreign_output(d):
+    sweep_cfg()(d)
+    open(os.path.join(d, "out.h5"), "w").write("precious data\n")
+
+
+def still_precious(d):
+    return open(os.path.join(d, "out.h5")).read() == "precious data\n"
+
+
+case("sweep: output is not a results file", foreign_output, ["out.h5"], "sweep", after=still_precious)
+case("plan: bad grid", sweep_cfg({"reinit.top_layers": [-1]}), ["tiny.json", "reinit.top_layers"], "plan")
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Times one training step of bertsweep and of PyTorch (Debian's python3-torch) on the same
+# BERT shape, batch 16 x seq 128, at the same thread count, in one run, and prints the ratio.
+# usage: bench/bench.sh [base|small|both] [threads] [steps]   (after a build into build/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which=${1:-both}; threads=${2:-$(nproc)}; steps=${3:-3}
+models=("$which"); [ "$which" = both ] && models=(small base)
+for m in "${models[@]}"; do
+  c=$(OMP_NUM_THREADS=$threads build/bench_step "$m" "$threads" "$steps")
+  t=$(OMP_NUM_THREADS=$threads /usr/bin/python3 bench/bench_torch.py "$m" "$threads" "$steps")
+  echo "$c"
+  echo "$t"
+  cs=$(sed -n 's/.*step_s=\([0-9.]*\).*/\1/p' <<<"$c"); ts=$(sed -n 's/.*step_s=\([0-9.]*\).*/\1/p' <<<"$t")
+  awk -v c="$cs" -v t="$ts" -v m="$m" 'BEGIN { printf "model=%s speedup_vs_pytorch=%.2f (pytorch step / bertsweep step)\n", m, t / c }'
+done

@@ -1,0 +1,114 @@
+/* Benchmark (not a test): one training step (forward, backward, clipping, AdamW) of a BERT
+   with random weights, at the thread count given. Prints tokens/s, GFLOP/s and the share of
+   the step spent in GEMM (the step's GEMM shapes replayed alone through cblas_sgemm).
+
+   usage: bench_step [base|small] [threads] [steps]   (one line of key=value results) */
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "src/bert.h"
+#include "src/optim.h"
+#include "src/rng.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Forward FLOPs of the encoder: dense layers 2*N*in*out, attention scores and context 2*2*B*T*T*H. */
+static double fwd_flops(const BertConfig *c, int B, int T) {
+  double N = (double)B * T, H = c->hidden, Im = c->intermediate;
+  return c->layers * (2 * N * (4 * H * H + 2 * H * Im) + 4.0 * B * T * (double)T * H) + 2.0 * B * (H * H + H * c->num_labels);
+}
+
+static void gemm(int m, int n, int k, float *a, float *b, float *cc, int ta, int tb) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a,
+              ta ? m : k, b, tb ? k : n, 0.0f, cc, n);
+}
+
+/* The step's GEMMs (forward and both backward products of every dense layer and attention). */
+static double gemm_only(const BertConfig *c, int B, int T, float *x, float *w, float *y) {
+  const int N = B * T, H = c->hidden, Im = c->intermediate, hd = H / c->heads;
+  double t0 = now();
+  for (int l = 0; l < c->layers; l++) {
+    int shapes[6][2] = {{H, H}, {H, H}, {H, H}, {H, H}, {Im, H}, {H, Im}};
+    for (int s = 0; s < 6; s++) {
+      int out = shapes[s][0], in = shapes[s][1];
+      gemm(N, out, in, x, w, y, 0, 1); /* forward */
+      gemm(N, in, out, y, w, x, 0, 0); /* dx */
+      gemm(out, in, N, y, x, w, 1, 0); /* dw */
+    }
+#pragma omp parallel for
+    for (int bh = 0; bh < B * c->heads; bh++) {
+      float *S = y + (size_t)bh * T * T;
+      long off = (long)(bh / c->heads) * T * H + (long)(bh % c->heads) * hd;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, x + off, H, x + off, H, 0.0f, S, T);
+      for (int r = 0; r < 5; r++) /* ctx forward + four backward products */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, x + off, H, 0.0f, w + off, H);
+    }
+  }
+  return now() - t0;
+}
+
+int main(int argc, char **argv) {
+  const char *which = argc > 1 ? argv[1] : "small";
+  int threads = argc > 2 ? atoi(argv[2]) : omp_get_max_threads(), steps = argc > 3 ? atoi(argv[3]) : 3;
+  omp_set_num_threads(threads);
+  BertConfig c = {21128, 768, 12, 12, 3072, 512, 2, 15, 1e-12f, 0.02f, 0.1f, 0.1f, 0.1f, 0};
+  if (strcmp(which, "small") == 0) c = (BertConfig){21128, 256, 4, 4, 1024, 512, 2, 15, 1e-12f, 0.02f, 0.1f, 0.1f, 0.1f, 0};
+  const int B = 16, T = 128;
+  Err e;
+  Bert m;
+  Acts a;
+  Optim o;
+  OptConfig oc = {OPT_HF_ADAMW, 1, 0.9f, 0.999f, 1e-8f, 0.01f, 1.0f, 0};
+  if (bert_alloc(&m, &c, &e) || acts_alloc(&a, &c, B, T, &e) || optim_init(&o, &oc, m.nparams, &e)) {
+    fprintf(stderr, "bench_step: %s\n", e.msg);
+    return 1;
+  }
+  for (int g = -1; g <= c.layers + 1; g++) bert_init_group(&m, g, 1, 100 + (uint64_t)(g + 1));
+  int *ids = malloc(sizeof(int) * B * T), *types = calloc(B * T, sizeof(int)), *mask = malloc(sizeof(int) * B * T);
+  int labels[16];
+  Rng r;
+  rng_init(&r, 5, 6);
+  for (int i = 0; i < B * T; i++) {
+    ids[i] = 100 + (int)rng_below(&r, 20000);
+    mask[i] = (i % T) < T - (i / T) * 4; /* some padding */
+  }
+  for (int b = 0; b < B; b++) labels[b] = b % c.num_labels;
+  Batch bt = {B, T, ids, types, mask, labels};
+  double best = 1e30;
+  for (int s = 0; s <= steps; s++) { /* step 0 warms up */
+    double t0 = now();
+    Mode mode = {1, 7, s};
+    bert_zero_grad(&m);
+    bert_forward(&m, &a, &bt, &mode);
+    bert_backward(&m, &a, &bt);
+    clip_grad_norm(m.grads, m.nparams, 1.0f);
+    optim_step(&o, &m, 2e-5f);
+    double dt = now() - t0;
+    if (s > 0 && dt < best) best = dt;
+  }
+  size_t big = (size_t)B * T * (c.intermediate > c.hidden ? c.intermediate : c.hidden);
+  size_t att = (size_t)B * c.heads * T * T;
+  float *x = calloc(big > att ? big : att, sizeof(float)), *w = calloc(big > att ? big : att, sizeof(float));
+  float *y = calloc(big > att ? big : att, sizeof(float));
+  double g = 1e30;
+  for (int s = 0; s < 2; s++) {
+    double t = gemm_only(&c, B, T, x, w, y);
+    g = t < g ? t : g;
+  }
+  double flops = 3.0 * fwd_flops(&c, B, T);
+  printf("impl=bertsweep model=%s layers=%d hidden=%d batch=%d seq=%d threads=%d step_s=%.4f tokens_per_s=%.1f "
+         "gflops=%.2f gemm_share=%.2f\n",
+         which, c.layers, c.hidden, B, T, threads, best, B * T / best, flops / best / 1e9, g / best);
+  free(x); free(w); free(y); free(ids); free(types); free(mask);
+  optim_free(&o);
+  acts_free(&a);
+  bert_free(&m);
+  return 0;
+}
