@@ -72,3 +72,16 @@ int write_file_atomic(const char *path, const void *data, size_t size, Err *e) {
   if (rename(tmp, path) != 0) { remove(tmp); return errf(e, "%s: cannot rename into place: %s", path, strerror(errno)); }
   return 0;
 }
+
+int mkdir_p(const char *dir, Err *e) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s", dir);
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return errf(e, "%s: cannot create directory: %s", tmp, strerror(errno));
+    *p = '/';
+  }
+  if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return errf(e, "%s: cannot create directory: %s", tmp, strerror(errno));
+  return 0;
+}

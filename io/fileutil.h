@@ -11,6 +11,8 @@ int split_lines(char *buf, char ***lines, Err *e);
 /* dir of path joined with rel, unless rel is absolute. */
 void path_join_dir(char *out, size_t size, const char *path, const char *rel);
 int path_exists(const char *path);
+/* mkdir -p */
+int mkdir_p(const char *dir, Err *e);
 /* Writes data to path via path.tmp + rename so a crash never leaves half a file. */
 int write_file_atomic(const char *path, const void *data, size_t size, Err *e);
 

@@ -201,7 +201,8 @@ static int write_config(const char *dir, const BertConfig *c, Err *e) {
   return rc;
 }
 
-int hf_save(const char *dir, const Bert *m, char *const *vocab, int vocab_n, Err *e) {
+int hf_save(const char *dir, const Bert *m, char *const *vocab, int vocab_n, const StOut *extra, int nextra,
+            int with_classifier, Err *e) {
   if (mkdir(dir, 0777) != 0 && errno != EEXIST) return errf(e, "%s: cannot create directory: %s", dir, strerror(errno));
   if (write_config(dir, &m->cfg, e)) return -1;
   size_t len = 0;
@@ -214,21 +215,24 @@ int hf_save(const char *dir, const Bert *m, char *const *vocab, int vocab_n, Err
   int rc = write_file_atomic(path, v, len, e);
   free(v);
   if (rc) return rc;
-  StOut *ts = calloc((size_t)m->ntensors, sizeof(StOut));
+  StOut *ts = calloc((size_t)(m->ntensors + nextra), sizeof(StOut));
   char (*names)[96] = calloc((size_t)m->ntensors, 96);
   if (!ts || !names) { free(ts); free(names); return errf(e, "out of memory"); }
+  int n = 0;
   for (int i = 0; i < m->ntensors; i++) {
     const ParamInfo *pi = &m->info[i];
     int head = pi->group == m->cfg.layers + 1;
+    if (head && !with_classifier) continue;
     snprintf(names[i], 96, "%s%s", head ? "" : "bert.", pi->name);
-    ts[i].name = names[i];
-    ts[i].data = m->params + pi->offset;
-    ts[i].ndim = pi->cols == 1 ? 1 : 2;
-    ts[i].shape[0] = pi->rows;
-    ts[i].shape[1] = pi->cols;
+    ts[n].name = names[i];
+    ts[n].data = m->params + pi->offset;
+    ts[n].ndim = pi->cols == 1 ? 1 : 2;
+    ts[n].shape[0] = pi->rows;
+    ts[n++].shape[1] = pi->cols;
   }
+  for (int i = 0; i < nextra; i++) ts[n++] = extra[i];
   snprintf(path, sizeof path, "%s/model.safetensors", dir);
-  rc = st_write_f32(path, ts, m->ntensors, e);
+  rc = st_write_f32(path, ts, n, e);
   free(ts);
   free(names);
   return rc;

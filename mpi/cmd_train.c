@@ -57,7 +57,7 @@ int cmd_train(int argc, char **argv, Err *e) {
   printf("# %.1f s, %.2f steps/s\n", now() - t0, (double)j.total_steps / (now() - t0 + 1e-9));
   int rc_ = EXIT_OK;
   if (mf && fclose(mf) != 0) rc_ = errf(e, "%s: write error", metrics) ? EXIT_ERROR : EXIT_ERROR;
-  if (save && hf_save(save, &j.m, j.hf.vocab, j.hf.vocab_n, e)) rc_ = EXIT_ERROR;
+  if (save && hf_save(save, &j.m, j.hf.vocab, j.hf.vocab_n, NULL, 0, 1, e)) rc_ = EXIT_ERROR;
   job_close(&j);
   return rc_;
 }

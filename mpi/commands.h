@@ -8,5 +8,6 @@ enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
 int cmd_train(int argc, char **argv, Err *e);
 int cmd_plan(int argc, char **argv, Err *e);
 int cmd_sweep(int argc, char **argv, Err *e);
+int cmd_pretrain(int argc, char **argv, Err *e);
 
 #endif

@@ -287,9 +287,9 @@ static void layer_fwd(Bert *m, Acts *a, int l, const float *x, int B, int T, con
 
 static int g_train_flag(const Mode *mode) { return mode && mode->train; }
 
-float bert_forward(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
+const float *bert_encode(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
   const BertConfig *c = &m->cfg;
-  const int B = bt->B, T = bt->T, H = c->hidden, L = c->layers, C = c->num_labels;
+  const int B = bt->B, T = bt->T, H = c->hidden, L = c->layers;
   const long BT = (long)B * T;
   for (long i = 0; i < BT; i++) a->mask_add[i] = bt->mask[i] ? 0.0f : -10000.0f;
   embed_fwd(m, a, bt);
@@ -301,13 +301,20 @@ float bert_forward(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
     layer_fwd(m, a, l, x, B, T, mode);
     x = a->layer[l].ln2;
   }
+  a->train = g_train_flag(mode);
+  return x;
+}
+
+float bert_forward(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
+  const BertConfig *c = &m->cfg;
+  const int B = bt->B, T = bt->T, H = c->hidden, L = c->layers, C = c->num_labels;
+  const float *x = bert_encode(m, a, bt, mode);
   for (int b = 0; b < B; b++) memcpy(a->cls_in + (long)b * H, x + (long)b * T * H, sizeof(float) * H);
   linear_fwd(a->pool_pre, a->cls_in, m->p.pooler.w, m->p.pooler.b, B, H, H);
   tanh_fwd(a->pooled, a->pool_pre, (long)B * H);
   float *cm = make_mask(a->pool_mask, (long)B * H, c->classifier_dropout, mode, 3 * L + 1);
   dropout_apply(a->pooled_drop, a->pooled, cm, (long)B * H);
   linear_fwd(a->logits, a->pooled_drop, m->p.classifier.w, m->p.classifier.b, B, H, C);
-  a->train = g_train_flag(mode);
   if (!bt->labels) return 0.0f;
   return cross_entropy(a->dlogits, a->probs, a->logits, bt->labels, B, C);
 }
@@ -339,7 +346,7 @@ static void layer_bwd(Bert *m, Acts *a, int l, const float *x, int B, int T) {
 
 void bert_backward(Bert *m, Acts *a, const Batch *bt) {
   const BertConfig *c = &m->cfg;
-  const int B = bt->B, T = bt->T, H = c->hidden, L = c->layers, C = c->num_labels;
+  const int B = bt->B, T = bt->T, H = c->hidden, C = c->num_labels;
   const long BT = (long)B * T;
   linear_bwd(a->dcls, 0.0f, m->g.classifier.w, m->g.classifier.b, a->dlogits, a->pooled_drop,
              m->p.classifier.w, B, H, C);
@@ -348,6 +355,13 @@ void bert_backward(Bert *m, Acts *a, const Batch *bt) {
   linear_bwd(a->dtmp, 0.0f, m->g.pooler.w, m->g.pooler.b, a->dcls, a->cls_in, m->p.pooler.w, B, H, H);
   memset(a->dx, 0, sizeof(float) * BT * H);
   for (int b = 0; b < B; b++) memcpy(a->dx + (long)b * T * H, a->dtmp + (long)b * H, sizeof(float) * H);
+  bert_encode_backward(m, a, bt);
+}
+
+void bert_encode_backward(Bert *m, Acts *a, const Batch *bt) {
+  const BertConfig *c = &m->cfg;
+  const int B = bt->B, T = bt->T, H = c->hidden, L = c->layers;
+  const long BT = (long)B * T;
   for (int l = L - 1; l >= 0; l--) layer_bwd(m, a, l, l ? a->layer[l - 1].ln2 : a->emb_out, B, T);
   dropout_apply(a->dtmp, a->dx, used_mask(a->emb_mask, c->hidden_dropout, a->train), BT * H);
   layernorm_bwd(a->dres, m->g.emb_ln.g, m->g.emb_ln.b, a->dtmp, a->emb_sum, a->emb_mean, a->emb_rstd,

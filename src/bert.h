@@ -92,7 +92,12 @@ typedef struct {
   long step;
 } Mode;
 
-/* Forward to logits; returns mean cross-entropy (labels must be set). */
+/* Embeddings and encoder layers; returns the last hidden states [B*T, H] (inside a). */
+const float *bert_encode(Bert *m, Acts *a, const Batch *b, const Mode *mode);
+/* With a->dx = d(last hidden states): gradients of the encoder and embeddings. */
+void bert_encode_backward(Bert *m, Acts *a, const Batch *b);
+
+/* Forward to logits; returns mean cross-entropy (0 when b->labels is NULL). */
 float bert_forward(Bert *m, Acts *a, const Batch *b, const Mode *mode);
 /* Gradients of the loss of the last forward, accumulated into m->grads. */
 void bert_backward(Bert *m, Acts *a, const Batch *b);

@@ -69,15 +69,21 @@ static void bert_adam(const OptConfig *c, float *p, const float *g, float *m, fl
 }
 
 void optim_step(Optim *o, Bert *m, float lr) {
+  optim_step_tensors(o, m->info, m->ntensors, m->params, m->grads, m->cfg.layers, lr);
+}
+
+void optim_step_tensors(Optim *o, const ParamInfo *info, int n, float *params, const float *grads, int layers,
+                        float lr) {
   const OptConfig *c = &o->cfg;
   o->t++;
-  for (int i = 0; i < m->ntensors; i++) {
-    const ParamInfo *pi = &m->info[i];
+  for (int i = 0; i < n; i++) {
+    const ParamInfo *pi = &info[i];
     const size_t off = pi->offset;
-    const float plr = lr * optim_lr_scale(c, pi, m->cfg.layers);
+    const float plr = lr * optim_lr_scale(c, pi, layers);
     const float wd = param_decays(pi) ? c->weight_decay : 0.0f;
     const float *p0 = c->prior_decay && o->prior ? o->prior + off : NULL;
-    float *p = m->params + off, *g = m->grads + off, *mm = o->m + off, *vv = o->v + off;
+    float *p = params + off, *mm = o->m + off, *vv = o->v + off;
+    const float *g = grads + off;
     switch (c->kind) {
     case OPT_HF_ADAMW: hf_adamw(c, p, g, mm, vv, p0, pi->numel, plr, wd, o->t); break;
     case OPT_TORCH_ADAMW: torch_adamw(c, p, g, mm, vv, p0, pi->numel, plr, wd, o->t); break;
@@ -86,19 +92,28 @@ void optim_step(Optim *o, Bert *m, float lr) {
   }
 }
 
-float clip_grad_norm(float *g, size_t n, float max_norm) {
+static double sumsq(const float *g, size_t n) {
   double ss = 0.0;
   for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
-  float norm = (float)sqrt(ss);
-  if (max_norm > 0.0f) {
-    float coef = max_norm / (norm + 1e-6f);
-    if (coef < 1.0f) {
+  return ss;
+}
+
+static void scale(float *g, size_t n, float coef) {
 #pragma omp parallel for schedule(static)
-      for (size_t i = 0; i < n; i++) g[i] *= coef;
-    }
+  for (size_t i = 0; i < n; i++) g[i] *= coef;
+}
+
+float clip_grad_norm2(float *g1, size_t n1, float *g2, size_t n2, float max_norm) {
+  float norm = (float)sqrt(sumsq(g1, n1) + (g2 ? sumsq(g2, n2) : 0.0));
+  float coef = max_norm / (norm + 1e-6f);
+  if (max_norm > 0.0f && coef < 1.0f) {
+    scale(g1, n1, coef);
+    if (g2) scale(g2, n2, coef);
   }
   return norm;
 }
+
+float clip_grad_norm(float *g, size_t n, float max_norm) { return clip_grad_norm2(g, n, NULL, 0, max_norm); }
 
 float lr_schedule(float base, long k, long warmup, long total) {
   if (k < warmup) return base * (float)k / (float)(warmup > 1 ? warmup : 1);

@@ -30,9 +30,14 @@ void optim_free(Optim *o);
 float optim_lr_scale(const OptConfig *cfg, const ParamInfo *pi, int layers);
 /* One update with learning rate lr of every parameter from m->grads. */
 void optim_step(Optim *o, Bert *m, float lr);
+/* The same over any tensor table (the MLM head's). */
+void optim_step_tensors(Optim *o, const ParamInfo *info, int n, float *params, const float *grads, int layers,
+                        float lr);
 
 /* Returns the total L2 norm before clipping; scales grads by max/(norm+1e-6) when that is < 1. */
 float clip_grad_norm(float *g, size_t n, float max_norm);
+/* The same over two buffers as one parameter set (encoder + MLM head). */
+float clip_grad_norm2(float *g1, size_t n1, float *g2, size_t n2, float max_norm);
 
 /* HF get_linear_schedule_with_warmup: factor for update k (0-based) of total. */
 float lr_schedule(float base, long k, long warmup, long total);

@@ -1,0 +1,19 @@
+/* Masked-LM pre-training (BERT's recipe without next-sentence prediction): poems packed into
+   sequences [CLS] a [SEP] b [SEP] ...; 15% of tokens chosen, of those 80% [MASK], 10% a random
+   token, 10% kept; the MLM head's decoder tied to the word embeddings. */
+#ifndef BS_PRETRAIN_H
+#define BS_PRETRAIN_H
+#include "src/err.h"
+
+typedef struct {
+  const char *corpus, *out;
+  int vocab_size, min_count, layers, hidden, heads, seq, batch, threads, save_every, log_every;
+  long steps;
+  double lr, warmup_ratio, weight_decay;
+  int seed;
+} PretrainConfig;
+
+void pretrain_defaults(PretrainConfig *c);
+int pretrain_run(const PretrainConfig *c, Err *e);
+
+#endif
