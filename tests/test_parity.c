@@ -9,6 +9,7 @@
 #include <string.h>
 #include "io/hfmodel.h"
 #include "io/safetensors.h"
+#include "src/mlm.h"
 #include "src/optim.h"
 #include "tests/check.h"
 
@@ -133,6 +134,36 @@ int main(int argc, char **argv) {
     }
     printf("%-10s loss %.6f -> %.6f, worst parameter error %.2g\n", var->name, losses[0], losses[STEPS - 1], worst);
   }
+
+  /* masked-LM head: loss, head gradients, the tied word-embedding gradient, d(hidden) */
+  memcpy(m.params, init, sizeof(float) * m.nparams);
+  MlmHead h;
+  if (mlm_alloc(&h, &c, B * T, &e)) return 2;
+  size_t nh, np_, nt;
+  float *hidden = tensor("mlm.hidden", &nh);
+  int *pos = int_tensor("mlm.pos", &np_), *tgt = int_tensor("mlm.target", &nt);
+  for (int i = 0; i < 5; i++) {
+    char rn[160];
+    snprintf(rn, sizeof rn, "mlm.%s", h.info[i].name);
+    float *v = tensor(rn, NULL);
+    memcpy(h.params + h.info[i].offset, v, sizeof(float) * h.info[i].numel);
+    free(v);
+  }
+  bert_zero_grad(&m);
+  float mloss = mlm_forward(&h, &m, hidden, pos, tgt, (int)np_, NULL);
+  float *dhid = calloc(nh, sizeof(float));
+  mlm_backward(&h, &m, dhid, pos, (int)np_);
+  check_tensor("mlm loss", &mloss, "mlm.loss", 1, 1e-5, 1e-6);
+  check_tensor("mlm d(hidden)", dhid, "mlm.grad.hidden", nh, 1e-4, 1e-3);
+  check_tensor("mlm tied word-embedding gradient", m.g.word, "mlm.grad.word",
+               (size_t)c.vocab_size * c.hidden, 1e-4, 1e-3);
+  for (int i = 0; i < 5; i++) {
+    char rn[160];
+    snprintf(rn, sizeof rn, "mlm.grad.%s", h.info[i].name);
+    check_tensor(rn, h.grads + h.info[i].offset, rn, h.info[i].numel, 1e-4, 1e-3);
+  }
+  free(hidden); free(pos); free(tgt); free(dhid);
+  mlm_free(&h);
 
   size_t n16, n32;
   float *f16 = tensor("conv.f16", &n16), *f16r = tensor("conv.f16_as_f32", &n32);

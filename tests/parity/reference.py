@@ -265,6 +265,32 @@ def main():
         for n, p in ps.items():
             ref[f"opt.{name}.{n}"] = f32(p)
 
+    # the masked-LM head (transform + LayerNorm, decoder tied to the word embeddings)
+    hid = torch.randn(B * T, H, generator=gen, dtype=torch.float64).float().double().requires_grad_(True)
+    pos = torch.tensor([0, 3, 5, 17, 18, 40, 63])
+    tgt = torch.randint(5, V, (len(pos),), generator=gen)
+    head = {"cls.predictions.transform.dense.weight": 0.15 * torch.randn(H, H, generator=gen, dtype=torch.float64),
+            "cls.predictions.transform.dense.bias": 0.05 * torch.randn(H, generator=gen, dtype=torch.float64),
+            "cls.predictions.transform.LayerNorm.weight": 1 + 0.1 * torch.randn(H, generator=gen, dtype=torch.float64),
+            "cls.predictions.transform.LayerNorm.bias": 0.05 * torch.randn(H, generator=gen, dtype=torch.float64),
+            "cls.predictions.bias": 0.05 * torch.randn(V, generator=gen, dtype=torch.float64)}
+    head = {k: v.float().double().requires_grad_(True) for k, v in head.items()}
+    word = init["embeddings.word_embeddings.weight"].clone().requires_grad_(True)
+    x = F.linear(hid[pos], head["cls.predictions.transform.dense.weight"], head["cls.predictions.transform.dense.bias"])
+    x = F.layer_norm(gelu(x, act), (H,), head["cls.predictions.transform.LayerNorm.weight"],
+                     head["cls.predictions.transform.LayerNorm.bias"], EPS_LN)
+    mlm_loss = F.cross_entropy(F.linear(x, word, head["cls.predictions.bias"]), tgt)
+    mlm_loss.backward()
+    ref["mlm.hidden"] = f32(hid)
+    ref["mlm.pos"] = f32(pos)
+    ref["mlm.target"] = f32(tgt)
+    ref["mlm.loss"] = f32(mlm_loss.reshape(1))
+    ref["mlm.grad.hidden"] = f32(hid.grad)
+    ref["mlm.grad.word"] = f32(word.grad)
+    for k, v in head.items():
+        ref["mlm." + k] = f32(v)
+        ref["mlm.grad." + k] = f32(v.grad)
+
     # dtype conversion checks for the loader
     x = torch.randn(50, generator=gen) * 3
     x[0], x[1], x[2] = 6.0e-8, -1.0e-5, 65504.0  # a float16 subnormal, a small and the largest normal
