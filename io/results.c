@@ -76,10 +76,12 @@ static size_t col_size(const ResultsColumn *c) {
 
 /* Fixed fields after the grid columns, in order. */
 #define STATUS_LEN 8
-enum { F_STATUS, F_STEPS_DONE, F_TOTAL, F_BEST_ACC, F_BEST_STEP, F_FINAL_ACC, F_FINAL_LOSS, F_WALL, F_RANK, NFIXED };
+enum { F_STATUS, F_STEPS_DONE, F_TOTAL, F_BEST_ACC, F_BEST_STEP, F_FINAL_ACC, F_FINAL_LOSS, F_MAJORITY, F_WALL, F_RANK,
+       NFIXED };
 static const char *const FIXED_NAMES[NFIXED] = {"status", "steps_done", "total_steps", "best_dev_accuracy", "best_step",
-                                                "final_dev_accuracy", "final_train_loss", "wall_seconds", "rank"};
-static const size_t FIXED_SIZE[NFIXED] = {STATUS_LEN, 8, 8, 8, 8, 8, 8, 8, 4};
+                                                "final_dev_accuracy", "final_train_loss", "majority_baseline", "wall_seconds",
+                                                "rank"};
+static const size_t FIXED_SIZE[NFIXED] = {STATUS_LEN, 8, 8, 8, 8, 8, 8, 8, 8, 4};
 
 static size_t fixed_off(const Results *r, int f) {
   size_t off = r->col_off[r->lay.ncols];
@@ -107,7 +109,7 @@ static hid_t build_row_type(Results *r) {
   hid_t st = H5Tcopy(H5T_C_S1);
   bad |= st < 0 || H5Tset_size(st, STATUS_LEN) < 0;
   hid_t ftypes[NFIXED] = {st, H5T_NATIVE_INT64, H5T_NATIVE_INT64, H5T_NATIVE_DOUBLE, H5T_NATIVE_INT64,
-                          H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, H5T_NATIVE_INT32};
+                          H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, H5T_NATIVE_INT32};
   for (int f = 0; f < NFIXED && !bad; f++) bad = H5Tinsert(t, FIXED_NAMES[f], fixed_off(r, f), ftypes[f]) < 0;
   if (st >= 0) H5Tclose(st);
   if (bad) { H5Tclose(t); return -1; }
@@ -144,6 +146,7 @@ static void fill_row(Results *r, const RunRow *x) {
   put(row, fixed_off(r, F_BEST_STEP), &bs, 8);
   put(row, fixed_off(r, F_FINAL_ACC), &x->final_acc, 8);
   put(row, fixed_off(r, F_FINAL_LOSS), &x->final_loss, 8);
+  put(row, fixed_off(r, F_MAJORITY), &x->majority, 8);
   put(row, fixed_off(r, F_WALL), &x->wall_seconds, 8);
   put(row, fixed_off(r, F_RANK), &rank, 4);
 }

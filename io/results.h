@@ -40,6 +40,7 @@ typedef struct {
   long total_steps, steps_done, best_step;
   const char *status;        /* pending, running, done, failed */
   double best_acc, final_acc, final_loss, wall_seconds;
+  double majority; /* dev accuracy of always predicting the most frequent label */
 } RunRow;
 
 typedef struct {

@@ -159,6 +159,7 @@ int job_open(Job *j, const RunConfig *rc, Err *e) {
   if (!count) { errf(e, "out of memory"); goto fail; }
   for (int i = 0; i < j->dev.n; i++) count[j->dev.label[i]]++;
   j->majority_label = argmax_int(count, j->labels.n);
+  j->majority_acc = j->dev.n ? (double)count[j->majority_label] / j->dev.n : 0.0;
   free(count);
   return 0;
 fail:

@@ -30,6 +30,7 @@ typedef struct {
   int *order, order_epoch; /* shuffled train indices of epoch order_epoch */
   int *bids, *btypes, *bmask, *blabels; /* batch staging */
   int majority_label;      /* most frequent dev label, for the failed-run baseline */
+  double majority_acc;     /* its share of the dev set */
 } Job;
 
 typedef struct {

@@ -11,6 +11,8 @@ static const char *USAGE =
     "  bertsweep plan  CONFIG.json                the expanded runs, steps and file size\n"
     "  mpirun -np N bertsweep sweep CONFIG.json [--output FILE] [--restart]\n"
     "                                              the whole grid into one HDF5 file\n"
+    "  bertsweep report FILE.h5 [--format table|csv|json|markdown]\n"
+    "                                              per-group statistics and paired comparisons\n"
     "  bertsweep pretrain --corpus FILE --out DIR  masked-LM pre-training of a small BERT\n"
     "  bertsweep --help | --version\n"
     "\n"
@@ -31,6 +33,7 @@ int main(int argc, char **argv) {
   else if (strcmp(argv[1], "plan") == 0) code = cmd_plan(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "sweep") == 0) code = cmd_sweep(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "pretrain") == 0) code = cmd_pretrain(argc - 2, argv + 2, &e);
+  else if (strcmp(argv[1], "report") == 0) code = cmd_report(argc - 2, argv + 2, &e);
   else {
     fprintf(stderr, "bertsweep: unknown command '%s'\n%s", argv[1], USAGE);
     return EXIT_USAGE;

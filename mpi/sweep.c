@@ -293,11 +293,13 @@ static void run_one(Ctx *c, int run, int slot) {
   rs->p = &c->s->runs[run];
   RunRow *row = &rs->row;
   *row = (RunRow){.run_id = rs->p->row, .seed = rs->p->seed, .rank = c->rank, .total_steps = rs->p->total_steps,
-                  .best_step = -1, .status = "running", .best_acc = NAN, .final_acc = NAN, .final_loss = NAN};
+                  .best_step = -1, .status = "running", .best_acc = NAN, .final_acc = NAN, .final_loss = NAN,
+                  .majority = NAN};
   omp_set_num_threads(rs->p->rc.threads > 0 ? rs->p->rc.threads : c->threads);
   Job j;
   int status = job_open(&j, &rs->p->rc, &e) ? -1 : 0;
   if (status == 0) {
+    row->majority = j.majority_acc;
     status = restore(c, rs, &j, &e) < 0 ? -1 : 0;
     if (status == 0 && results_write_row(c->res, row, &e)) status = -1;
     if (status == 0) status = train_loop(c, rs, &j, &e);

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""`bertsweep report` on synthetic results files with known answers: a group made to converge
+faster comes out faster with p < 0.05; groups drawn from one distribution do not; failed runs
+(final accuracy <= majority baseline) are counted exactly; unfinished runs are counted and
+left out of the statistics.
+
+usage: report_test.py BERTSWEEP WORKDIR
+"""
+import json
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+BIN, WORK = sys.argv[1], sys.argv[2]
+os.makedirs(WORK, exist_ok=True)
+passed = failed = 0
+
+
+def check(cond, msg):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL", msg)
+
+
+def write(path, groups, seeds, steps=200, every=10, rng=None):
+    """groups: list of (bool grid value, tau, final_accs, unfinished_seeds)."""
+    runs, loss, acc, est = [], [], [], []
+    evals = steps // every
+    for value, tau, finals, unfinished in groups:
+        for k, s in enumerate(seeds):
+            t = np.arange(1, steps + 1)
+            l = 0.3 + 1.5 * np.exp(-t / tau) + 0.05 * rng.standard_normal(steps)
+            a = finals[k] * (1 - np.exp(-np.arange(1, evals + 1) * every / tau))
+            st = np.arange(1, evals + 1) * every
+            done = s not in unfinished
+            if not done:
+                l[steps // 2:] = np.nan
+                a[evals // 2:] = np.nan
+                st[evals // 2:] = -1
+            runs.append((len(runs), s, value, b"done" if done else b"running", steps if done else steps // 2, steps,
+                         a[:evals // 2].max() if not done else a.max(), a[-1], 0.2))
+            loss.append(l)
+            acc.append(a)
+            est.append(st)
+    dt = np.dtype([("run_id", "<i4"), ("seed", "<i4"), ("optimizer.correct_bias", "?"), ("status", "S8"),
+                   ("steps_done", "<i8"), ("total_steps", "<i8"), ("best_dev_accuracy", "<f8"),
+                   ("final_dev_accuracy", "<f8"), ("majority_baseline", "<f8")])
+    with h5py.File(path, "w") as f:
+        f["runs"] = np.array(runs, dtype=dt)
+        f["train/loss"] = np.array(loss, dtype="<f4")
+        f["eval/accuracy"] = np.array(acc, dtype="<f4")
+        f["eval/step"] = np.array(est, dtype="<i8")
+
+
+def report(path, *args):
+    r = subprocess.run([BIN, "report", path, "--format", "json", *args], capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, f"report {path}: {r.stderr}")
+    return json.loads(r.stdout)
+
+
+rng = np.random.default_rng(2024)
+seeds = list(range(1, 13))
+fast_final = [0.8] * 12
+slow_final = [0.8] * 12
+slow_final[2] = slow_final[5] = slow_final[9] = 0.15  # three failed runs (<= 0.2 majority)
+fast_final[4] = 0.2                                  # exactly at the baseline: failed too
+p1 = os.path.join(WORK, "faster.h5")
+write(p1, [(True, 60.0, slow_final, {7}), (False, 20.0, fast_final, set())], seeds, rng=rng)
+j = report(p1)
+g = {x["values"]["optimizer.correct_bias"]: x for x in j["groups"]}
+check(g["true"]["failed"] == 3 and g["false"]["failed"] == 1, f"failed counts {g['true']['failed']}, {g['false']['failed']}")
+check(g["true"]["runs"] == 11 and g["true"]["unfinished"] == 1, f"unfinished run counted: {g['true']}")
+check(g["false"]["runs"] == 12 and g["false"]["unfinished"] == 0, "group false runs")
+c = j["comparisons"][0]
+check(c["pairs"] == 11, f"pairs {c['pairs']} (the unfinished seed has no pair)")
+s = c["steps_to_loss_threshold"]
+check(s["mean_difference"] < 0 and s["p_wilcoxon"] < 0.05 and s["ci95"][1] < 0,
+      f"faster group not found faster: {s}")
+check(c["train_loss_auc"]["mean_difference"] < 0 and c["train_loss_auc"]["p_wilcoxon"] < 0.05, "AUC not lower")
+
+p2 = os.path.join(WORK, "same.h5")
+write(p2, [(True, 40.0, [0.8] * 12, set()), (False, 40.0, [0.8] * 12, set())], seeds, rng=rng)
+j = report(p2)
+c = j["comparisons"][0]
+for m in ("steps_to_loss_threshold", "train_loss_auc", "late_loss_std"):
+    check(c[m]["p_wilcoxon"] > 0.05, f"same distribution but {m} p = {c[m]['p_wilcoxon']}")
+    check(c[m]["ci95"][0] <= 0 <= c[m]["ci95"][1], f"same distribution but {m} CI {c[m]['ci95']} excludes 0")
+
+for fmt, marker in (("table", "Paired comparisons"), ("markdown", "| group |"), ("csv", "table,group")):
+    r = subprocess.run([BIN, "report", p1, "--format", fmt], capture_output=True, text=True)
+    check(r.returncode == 0 and marker in r.stdout, f"--format {fmt}: {r.stderr or r.stdout[:200]}")
+r = subprocess.run([BIN, "report", os.path.join(WORK, "missing.h5")], capture_output=True, text=True)
+check(r.returncode == 1 and "missing.h5" in r.stderr, f"missing file: {r.stderr}")
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
