@@ -27,8 +27,8 @@ float optim_lr_scale(const OptConfig *cfg, const ParamInfo *pi, int layers) {
   return powf(cfg->llrd, (float)depth);
 }
 
-static void hf_adamw(const OptConfig *c, float *p, const float *g, float *m, float *v, const float *p0,
-                     size_t n, float lr, float wd, long t) {
+static void hf_adamw(const OptConfig *c, float *p, const float *g, float *m, float *v, size_t n, float lr, float wd,
+                     long t) {
   float step = lr;
   if (c->correct_bias) step = (float)(lr * sqrt(1.0 - pow(c->beta2, (double)t)) / (1.0 - pow(c->beta1, (double)t)));
   const float b1 = c->beta1, b2 = c->beta2;
@@ -37,17 +37,17 @@ static void hf_adamw(const OptConfig *c, float *p, const float *g, float *m, flo
     m[i] = b1 * m[i] + (1.0f - b1) * g[i];
     v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
     p[i] -= step * (m[i] / (sqrtf(v[i]) + c->eps));
-    if (wd > 0.0f) p[i] -= lr * wd * (p[i] - (p0 ? p0[i] : 0.0f));
+    if (wd > 0.0f) p[i] -= lr * wd * p[i];
   }
 }
 
-static void torch_adamw(const OptConfig *c, float *p, const float *g, float *m, float *v, const float *p0,
-                        size_t n, float lr, float wd, long t) {
+static void torch_adamw(const OptConfig *c, float *p, const float *g, float *m, float *v, size_t n, float lr,
+                        float wd, long t) {
   const double bc1 = 1.0 - pow(c->beta1, (double)t), bc2s = sqrt(1.0 - pow(c->beta2, (double)t));
   const float step = (float)(lr / bc1), b1 = c->beta1, b2 = c->beta2;
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < n; i++) {
-    if (wd > 0.0f) p[i] -= lr * wd * (p[i] - (p0 ? p0[i] : 0.0f));
+    if (wd > 0.0f) p[i] -= lr * wd * p[i];
     m[i] += (1.0f - b1) * (g[i] - m[i]);
     v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
     float denom = (float)(sqrtf(v[i]) / bc2s) + c->eps;
@@ -55,15 +55,15 @@ static void torch_adamw(const OptConfig *c, float *p, const float *g, float *m, 
   }
 }
 
-static void bert_adam(const OptConfig *c, float *p, const float *g, float *m, float *v, const float *p0,
-                      size_t n, float lr, float wd) {
+static void bert_adam(const OptConfig *c, float *p, const float *g, float *m, float *v, size_t n, float lr,
+                      float wd) {
   const float b1 = c->beta1, b2 = c->beta2;
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < n; i++) {
     m[i] = b1 * m[i] + (1.0f - b1) * g[i];
     v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
     float update = m[i] / (sqrtf(v[i]) + c->eps);
-    if (wd > 0.0f) update += wd * (p[i] - (p0 ? p0[i] : 0.0f));
+    if (wd > 0.0f) update += wd * p[i];
     p[i] -= lr * update;
   }
 }
@@ -81,13 +81,21 @@ void optim_step_tensors(Optim *o, const ParamInfo *info, int n, float *params, c
     const size_t off = pi->offset;
     const float plr = lr * optim_lr_scale(c, pi, layers);
     const float wd = param_decays(pi) ? c->weight_decay : 0.0f;
-    const float *p0 = c->prior_decay && o->prior ? o->prior + off : NULL;
     float *p = params + off, *mm = o->m + off, *vv = o->v + off;
     const float *g = grads + off;
+    const float *p0 = NULL;
+    if (c->prior_decay && o->prior && wd > 0.0f) {
+      /* decay towards the pre-trained weights, before the Adam step (Zhang et al.'s PriorWD),
+         in place of the optimizer's own decay */
+      p0 = o->prior + off;
+#pragma omp parallel for schedule(static)
+      for (size_t j = 0; j < pi->numel; j++) p[j] -= plr * wd * (p[j] - p0[j]);
+    }
+    const float wd_own = p0 ? 0.0f : wd;
     switch (c->kind) {
-    case OPT_HF_ADAMW: hf_adamw(c, p, g, mm, vv, p0, pi->numel, plr, wd, o->t); break;
-    case OPT_TORCH_ADAMW: torch_adamw(c, p, g, mm, vv, p0, pi->numel, plr, wd, o->t); break;
-    case OPT_BERT_ADAM: bert_adam(c, p, g, mm, vv, p0, pi->numel, plr, wd); break;
+    case OPT_HF_ADAMW: hf_adamw(c, p, g, mm, vv, pi->numel, plr, wd_own, o->t); break;
+    case OPT_TORCH_ADAMW: torch_adamw(c, p, g, mm, vv, pi->numel, plr, wd_own, o->t); break;
+    case OPT_BERT_ADAM: bert_adam(c, p, g, mm, vv, pi->numel, plr, wd_own); break;
     }
   }
 }

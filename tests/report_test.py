@@ -95,6 +95,12 @@ for m in ("steps_to_loss_threshold", "train_loss_auc", "late_loss_std"):
 for fmt, marker in (("table", "Paired comparisons"), ("markdown", "| group |"), ("csv", "table,group")):
     r = subprocess.run([BIN, "report", p1, "--format", fmt], capture_output=True, text=True)
     check(r.returncode == 0 and marker in r.stdout, f"--format {fmt}: {r.stderr or r.stdout[:200]}")
+plots = os.path.join(WORK, "plots")
+r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts",
+                                                     "plot_results.py"), p1, plots], capture_output=True, text=True)
+png = os.path.join(plots, "optimizer_correct_bias.png")
+check(r.returncode == 0 and os.path.exists(png) and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n",
+      f"plot_results.py: {r.stderr[-500:]}")
 r = subprocess.run([BIN, "report", os.path.join(WORK, "missing.h5")], capture_output=True, text=True)
 check(r.returncode == 1 and "missing.h5" in r.stderr, f"missing file: {r.stderr}")
 print(f"{passed} passed, {failed} failed")

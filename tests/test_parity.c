@@ -20,14 +20,21 @@ typedef struct {
   int correct_bias;
   float lr, wd;
   int warmup;
-  float clip;
+  float clip, llrd;
+  int prior;
 } Variant;
+/* The same table as VARIANTS in reference.py. hf_strong_wd shows that ordinary weight decay
+   applies when prior weight decay is off (the paper's code zeroed it). */
 static const Variant VARIANTS[] = {
-    {"hf_bias", OPT_HF_ADAMW, 1, 1e-3f, 0.01f, 3, 0.5f},
-    {"hf_nobias", OPT_HF_ADAMW, 0, 1e-3f, 0.01f, 3, 0.5f},
-    {"torch", OPT_TORCH_ADAMW, 1, 1e-3f, 0.01f, 3, 0.5f},
-    {"bertadam", OPT_BERT_ADAM, 0, 1e-3f, 0.01f, 3, 0.5f},
-    {"hf_noclip", OPT_HF_ADAMW, 1, 5e-4f, 0.0f, 0, 0.0f},
+    {"hf_bias", OPT_HF_ADAMW, 1, 1e-3f, 0.01f, 3, 0.5f, 1.0f, 0},
+    {"hf_nobias", OPT_HF_ADAMW, 0, 1e-3f, 0.01f, 3, 0.5f, 1.0f, 0},
+    {"torch", OPT_TORCH_ADAMW, 1, 1e-3f, 0.01f, 3, 0.5f, 1.0f, 0},
+    {"bertadam", OPT_BERT_ADAM, 0, 1e-3f, 0.01f, 3, 0.5f, 1.0f, 0},
+    {"hf_noclip", OPT_HF_ADAMW, 1, 5e-4f, 0.0f, 0, 0.0f, 1.0f, 0},
+    {"hf_strong_wd", OPT_HF_ADAMW, 1, 1e-3f, 0.5f, 0, 0.5f, 1.0f, 0},
+    {"llrd", OPT_HF_ADAMW, 1, 1e-3f, 0.01f, 3, 0.5f, 0.7f, 0},
+    {"prior_wd", OPT_HF_ADAMW, 1, 1e-3f, 0.5f, 3, 0.5f, 1.0f, 1},
+    {"llrd_prior_torch", OPT_TORCH_ADAMW, 1, 1e-3f, 0.5f, 3, 0.5f, 0.7f, 1},
 };
 
 static StFile ref;
@@ -100,9 +107,10 @@ int main(int argc, char **argv) {
   for (size_t v = 0; v < sizeof VARIANTS / sizeof *VARIANTS; v++) {
     const Variant *var = &VARIANTS[v];
     memcpy(m.params, init, sizeof(float) * m.nparams);
-    OptConfig oc = {var->kind, var->correct_bias, 0.9f, 0.999f, 1e-6f, var->wd, 1.0f, 0};
+    OptConfig oc = {var->kind, var->correct_bias, 0.9f, 0.999f, 1e-6f, var->wd, var->llrd, var->prior};
     Optim o;
     if (optim_init(&o, &oc, m.nparams, &e)) return 2;
+    o.prior = var->prior ? init : NULL;
     float losses[STEPS], norms[STEPS];
     int clipped = 0;
     for (int k = 0; k < STEPS; k++) {

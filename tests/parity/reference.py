@@ -26,12 +26,16 @@ STEPS = 10
 
 # Optimizer variants; tests/test_parity.c holds the same table.
 VARIANTS = [
-    # name, kind, correct_bias, lr, wd, warmup, max_grad_norm
-    ("hf_bias", "hf_adamw", True, 1e-3, 0.01, 3, 0.5),
-    ("hf_nobias", "hf_adamw", False, 1e-3, 0.01, 3, 0.5),
-    ("torch", "torch_adamw", True, 1e-3, 0.01, 3, 0.5),
-    ("bertadam", "bert_adam", False, 1e-3, 0.01, 3, 0.5),
-    ("hf_noclip", "hf_adamw", True, 5e-4, 0.0, 0, 0.0),
+    # name, kind, correct_bias, lr, wd, warmup, max_grad_norm, layer-wise lr decay, prior weight decay
+    ("hf_bias", "hf_adamw", True, 1e-3, 0.01, 3, 0.5, 1.0, False),
+    ("hf_nobias", "hf_adamw", False, 1e-3, 0.01, 3, 0.5, 1.0, False),
+    ("torch", "torch_adamw", True, 1e-3, 0.01, 3, 0.5, 1.0, False),
+    ("bertadam", "bert_adam", False, 1e-3, 0.01, 3, 0.5, 1.0, False),
+    ("hf_noclip", "hf_adamw", True, 5e-4, 0.0, 0, 0.0, 1.0, False),
+    ("hf_strong_wd", "hf_adamw", True, 1e-3, 0.5, 0, 0.5, 1.0, False),  # ordinary decay with prior off
+    ("llrd", "hf_adamw", True, 1e-3, 0.01, 3, 0.5, 0.7, False),
+    ("prior_wd", "hf_adamw", True, 1e-3, 0.5, 3, 0.5, 1.0, True),
+    ("llrd_prior_torch", "torch_adamw", True, 1e-3, 0.5, 3, 0.5, 0.7, True),
 ]
 BETA1, BETA2, ADAM_EPS = 0.9, 0.999, 1e-6
 
@@ -160,14 +164,36 @@ class BertAdam(torch.optim.Optimizer):
                 p.add_(update, alpha=-g["lr"])
 
 
-def make_optimizer(kind, params, lr, wd, correct_bias):
-    groups = [{"params": [p for n, p in params.items() if not no_decay(n)], "weight_decay": wd},
-              {"params": [p for n, p in params.items() if no_decay(n)], "weight_decay": 0.0}]
+def depth(name):
+    """Layer-wise lr decay exponent: head and pooler 0... as Zhang et al.: top block 1, embeddings L+1."""
+    if name.startswith("embeddings."):
+        return L + 1
+    if name.startswith("encoder.layer."):
+        return L - int(name.split(".")[2])
+    return 0
+
+
+def make_optimizer(kind, params, lr, wd, correct_bias, llrd, prior):
+    groups = []
+    for n, p in params.items():  # one group per tensor: its own lr scale and decay
+        g = {"params": [p], "lr": lr * llrd ** depth(n), "weight_decay": 0.0 if no_decay(n) else wd}
+        if prior:
+            g["prior_wd"], g["weight_decay"], g["prior"] = g["weight_decay"], 0.0, p.detach().clone()
+        groups.append(g)
     if kind == "hf_adamw":
         return HfAdamW(groups, lr, (BETA1, BETA2), ADAM_EPS, wd, correct_bias)
     if kind == "torch_adamw":
         return torch.optim.AdamW(groups, lr=lr, betas=(BETA1, BETA2), eps=ADAM_EPS, weight_decay=wd)
     return BertAdam(groups, lr, (BETA1, BETA2), ADAM_EPS, wd)
+
+
+@torch.no_grad()
+def prior_decay(opt):
+    """Zhang et al.'s PriorWD, before the optimizer's step: p -= lr * wd * (p - p_pretrained)."""
+    for g in opt.param_groups:
+        if g.get("prior_wd", 0) > 0:
+            for p in g["params"]:
+                p.add_(p - g["prior"], alpha=-g["lr"] * g["prior_wd"])
 
 
 def linear_warmup(warmup, total):
@@ -247,9 +273,9 @@ def main():
         ref["grad." + n] = f32(p.grad)
 
     init = {n: p.detach().clone() for n, p in params.items()}
-    for name, kind, cb, lr, wd, warmup, clip in VARIANTS:
+    for name, kind, cb, lr, wd, warmup, clip, llrd, prior in VARIANTS:
         ps = {n: t.clone().requires_grad_(True) for n, t in init.items()}
-        opt = make_optimizer(kind, ps, lr, wd, cb)
+        opt = make_optimizer(kind, ps, lr, wd, cb, llrd, prior)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_warmup(warmup, STEPS))
         losses, norms = [], []
         for _ in range(STEPS):
@@ -257,6 +283,7 @@ def main():
             _, l = forward(ps, ids, types, mask, labels, act)
             l.backward()
             norms.append(float(torch.nn.utils.clip_grad_norm_(list(ps.values()), clip if clip > 0 else 1e30)))
+            prior_decay(opt)
             opt.step()
             sched.step()
             losses.append(float(l))
