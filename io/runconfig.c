@@ -44,6 +44,8 @@ static const KeySpec SCHEMA[] = {
     {"train.max_grad_norm", K_NUM, F(max_grad_norm), 0, 1e9, NULL},
     {"train.dropout", K_NUM, F(dropout), -1, 0.99, NULL},
     {"train.eval_every", K_INT, F(eval_every), 0, 1e9, NULL},
+    {"train.mixout", K_NUM, F(mixout), 0, 0.99, NULL},
+    {"train.early_stopping_patience", K_INT, F(patience), 0, 1e9, NULL},
     {"train.checkpoint_every", K_INT, F(checkpoint_every), 0, 1e9, NULL},
     {"train.seed", K_INT, F(seed), 0, 2147483647, NULL},
     {"train.threads", K_INT, F(threads), 0, 4096, NULL},
@@ -150,6 +152,8 @@ static int check(const RunConfig *rc, const char *src, Err *e) {
   if (rc->epochs == 0 && rc->max_steps == 0)
     return errf(e, "%s: \"train.epochs\" or \"train.max_steps\" must be positive", src);
   if (rc->learning_rate <= 0) return errf(e, "%s: \"train.learning_rate\" must be positive", src);
+  if (rc->patience > 0 && rc->eval_every <= 0)
+    return errf(e, "%s: \"train.early_stopping_patience\" needs \"train.eval_every\" > 0", src);
   if (rc->warmup_ratio > 0 && rc->warmup_steps > 0)
     return errf(e, "%s: set \"train.warmup_ratio\" or \"train.warmup_steps\", not both", src);
   return 0;

@@ -16,7 +16,8 @@ typedef struct {
   int sampling; /* 0 uniform, 1 per_class */
   int batch_size, eval_batch_size, epochs, eval_every, seed, threads, checkpoint_every;
   long max_steps, warmup_steps;
-  double learning_rate, warmup_ratio, weight_decay, max_grad_norm, dropout;
+  double learning_rate, warmup_ratio, weight_decay, max_grad_norm, dropout, mixout;
+  int patience; /* early stopping: evaluations without improvement (0: off) */
   OptConfig opt;
   int reinit_pooler, reinit_top_layers;
 } RunConfig;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "jobs/job.h"
 #include "src/metrics.h"
+#include "src/mixout.h"
 #include "src/rng.h"
 
 static void encoded_free(Encoded *x) {
@@ -111,6 +112,7 @@ static int open_model(Job *j, Err *e) {
   BertConfig c = j->hf.cfg;
   c.num_labels = j->labels.n;
   if (rc->dropout >= 0) c.hidden_dropout = c.attn_dropout = c.classifier_dropout = (float)rc->dropout;
+  if (rc->mixout > 0) c.hidden_dropout = c.attn_dropout = c.classifier_dropout = 0.0f; /* as the paper's code */
   if (rc->max_seq_length > c.max_position)
     return errf(e, "data.max_seq_length %d exceeds the model's max_position_embeddings %d", rc->max_seq_length,
                 c.max_position);
@@ -123,11 +125,15 @@ static int open_model(Job *j, Err *e) {
   bert_reinit(m, !has_head, rc->reinit_pooler, rc->reinit_top_layers, (uint64_t)rc->seed);
   if (optim_init(&j->opt, &rc->opt, m->nparams, e)) return -1;
   j->opt.cfg.weight_decay = (float)rc->weight_decay;
-  if (rc->opt.prior_decay) {
-    float *p0 = malloc(sizeof(float) * m->nparams);
-    if (!p0) return errf(e, "out of memory");
-    memcpy(p0, m->params, sizeof(float) * m->nparams);
-    j->opt.prior = p0;
+  if (rc->opt.prior_decay || rc->mixout > 0) {
+    if (!(j->init_params = malloc(sizeof(float) * m->nparams))) return errf(e, "out of memory");
+    memcpy(j->init_params, m->params, sizeof(float) * m->nparams);
+    j->opt.prior = j->init_params;
+  }
+  if (rc->mixout > 0) {
+    j->mix_scale = calloc(m->nparams, sizeof(float));
+    j->mix_saved = malloc(sizeof(float) * m->nparams);
+    if (!j->mix_scale || !j->mix_saved) return errf(e, "out of memory");
   }
   int Bmax = rc->batch_size > rc->eval_batch_size ? rc->batch_size : rc->eval_batch_size;
   return acts_alloc(&j->acts, &c, Bmax, rc->max_seq_length, e);
@@ -137,6 +143,8 @@ int job_open(Job *j, const RunConfig *rc, Err *e) {
   memset(j, 0, sizeof *j);
   j->rc = *rc;
   j->order_epoch = -1;
+  j->best_acc = NAN;
+  j->best_step = -1;
   if (hf_open(&j->hf, rc->model_path, e)) return -1;
   int lower = rc->lower_case >= 0 ? rc->lower_case : j->hf.has_lower_case ? j->hf.do_lower_case : 0;
   char vsrc[4200];
@@ -173,7 +181,9 @@ void job_close(Job *j) {
   free(j->btypes);
   free(j->bmask);
   free(j->blabels);
-  free((void *)j->opt.prior);
+  free(j->init_params);
+  free(j->mix_scale);
+  free(j->mix_saved);
   j->opt.prior = NULL;
   optim_free(&j->opt);
   acts_free(&j->acts);
@@ -216,8 +226,14 @@ void job_step(Job *j, StepMetrics *out) {
   Batch b = stage(j, &j->train, j->order + start, B);
   Mode mode = {1, (uint64_t)rc->seed, k};
   bert_zero_grad(&j->m);
+  const float pm = (float)rc->mixout;
+  if (pm > 0) {
+    mixout_masks(&j->m, j->mix_scale, pm, (uint64_t)rc->seed, k);
+    mixout_apply(&j->m, j->init_params, j->mix_scale, pm, j->mix_saved);
+  }
   out->loss = bert_forward(&j->m, &j->acts, &b, &mode);
   bert_backward(&j->m, &j->acts, &b);
+  if (pm > 0) mixout_restore(&j->m, j->mix_saved, j->mix_scale);
   out->grad_norm = clip_grad_norm(j->m.grads, j->m.nparams, (float)rc->max_grad_norm);
   out->lr = lr_schedule((float)rc->learning_rate, k, j->warmup_steps, j->total_steps);
   optim_step(&j->opt, &j->m, out->lr);
@@ -241,8 +257,19 @@ void job_eval(Job *j, EvalMetrics *out) {
     out->loss = loss / x->n;
     class_metrics(x->label, pred, x->n, j->labels.n, &out->accuracy, &out->macro_f1);
   }
+  if (!(out->accuracy <= j->best_acc)) { /* the first evaluation, or a better one */
+    j->best_acc = out->accuracy;
+    j->best_step = j->step;
+    j->since_best = 0;
+  } else {
+    j->since_best++;
+  }
   free(pred);
   free(idx);
+}
+
+int job_finished(const Job *j) {
+  return j->step >= j->total_steps || (j->rc.patience > 0 && j->since_best >= j->rc.patience);
 }
 
 int job_eval_due(const Job *j) {
@@ -250,8 +277,11 @@ int job_eval_due(const Job *j) {
   return j->rc.eval_every > 0 && j->step % j->rc.eval_every == 0;
 }
 
-void job_restore(Job *j, long step, long opt_t) {
+void job_restore(Job *j, long step, long opt_t, double best_acc, long best_step) {
   j->step = step;
   j->opt.t = opt_t;
   j->order_epoch = -1;
+  j->best_acc = best_acc;
+  j->best_step = best_step;
+  j->since_best = best_step >= 0 && j->rc.eval_every > 0 ? (int)((step - best_step) / j->rc.eval_every) : 0;
 }

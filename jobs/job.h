@@ -29,6 +29,11 @@ typedef struct {
   long total_steps, warmup_steps, step;
   int *order, order_epoch; /* shuffled train indices of epoch order_epoch */
   int *bids, *btypes, *bmask, *blabels; /* batch staging */
+  float *init_params;      /* weights when fine-tuning starts: prior decay and Mixout targets */
+  float *mix_scale, *mix_saved;
+  double best_acc;         /* best evaluation so far (NAN before the first) and its step */
+  long best_step;
+  int since_best;          /* evaluations since the best, for early stopping */
   int majority_label;      /* most frequent dev label, for the failed-run baseline */
   double majority_acc;     /* its share of the dev set */
 } Job;
@@ -45,14 +50,16 @@ int job_open(Job *j, const RunConfig *rc, Err *e);
 void job_close(Job *j);
 /* Runs update j->step (0-based) and advances it. */
 void job_step(Job *j, StepMetrics *out);
-/* Evaluates on the dev set (no dropout). */
+/* Evaluates on the dev set (no dropout, no Mixout) and tracks the best evaluation. */
 void job_eval(Job *j, EvalMetrics *out);
 /* Whether an evaluation is due after j->step updates (every eval_every, and at the end). */
 int job_eval_due(const Job *j);
+/* Whether the run is over: all steps done, or early stopping's patience ran out. */
+int job_finished(const Job *j);
 
 /* After the caller copied a checkpoint's parameters and Adam moments into j->m.params,
    j->opt.m and j->opt.v: continue after `step` updates (the optimizer at t = opt_t). */
-void job_restore(Job *j, long step, long opt_t);
+void job_restore(Job *j, long step, long opt_t, double best_acc, long best_step);
 
 /* Steps a config implies without loading the data: needs the train set size. */
 long job_total_steps_for(const RunConfig *rc, int train_n);

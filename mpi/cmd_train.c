@@ -38,7 +38,7 @@ int cmd_train(int argc, char **argv, Err *e) {
          j.train.n, j.dev.n, j.labels.n, j.total_steps, j.steps_per_epoch, j.warmup_steps, omp_get_max_threads());
   printf("%-8s %-10s %-10s %-10s %s\n", "step", "loss", "lr", "grad_norm", "dev");
   double t0 = now();
-  while (j.step < j.total_steps) {
+  while (!job_finished(&j)) {
     StepMetrics s;
     job_step(&j, &s);
     printf("%-8ld %-10.6f %-10.3e %-10.4f", j.step, s.loss, s.lr, s.grad_norm);
@@ -47,7 +47,7 @@ int cmd_train(int argc, char **argv, Err *e) {
     if (job_eval_due(&j)) {
       EvalMetrics ev;
       job_eval(&j, &ev);
-      printf(" acc=%.4f loss=%.4f macro_f1=%.4f", ev.accuracy, ev.loss, ev.macro_f1);
+      printf(" acc=%.4f loss=%.4f macro_f1=%.4f%s", ev.accuracy, ev.loss, ev.macro_f1, j.since_best ? "" : " (best)");
       if (mf) fprintf(mf, "\t%.9g\t%.9g\t%.9g", (float)ev.accuracy, (float)ev.loss, (float)ev.macro_f1);
     }
     printf("\n");

@@ -51,8 +51,8 @@ static double default_threshold(const ResultsData *d) {
   double s0 = 0, s1 = 0;
   int n = 0;
   for (int r = 0; r < d->nruns; r++) {
-    if (strcmp(d->status[r], "done") != 0 || d->total_steps[r] < 2) continue;
-    long T = d->total_steps[r], k0 = T / 20 > 1 ? T / 20 : 1, k1 = T / 10 > 1 ? T / 10 : 1;
+    if (strcmp(d->status[r], "done") != 0 || d->steps_done[r] < 2) continue;
+    long T = d->steps_done[r], k0 = T / 20 > 1 ? T / 20 : 1, k1 = T / 10 > 1 ? T / 10 : 1;
     s0 += mean_range(loss_of(d, r), 0, k0);
     s1 += mean_range(loss_of(d, r), T - k1, T);
     n++;
@@ -66,7 +66,7 @@ static void run_metrics(Report *R, int r) {
   for (int k = 0; k < NMETRICS; k++) m->m[k] = NAN;
   m->done = strcmp(d->status[r], "done") == 0;
   if (!m->done) return;
-  long T = d->total_steps[r];
+  long T = d->steps_done[r]; /* less than total_steps when early stopping ended the run */
   const float *y = loss_of(d, r);
   m->m[M_BEST] = d->best_acc[r];
   m->m[M_FINAL] = d->final_acc[r];
@@ -100,7 +100,7 @@ static void acc_steps(Report *R, Group *g) {
     int r = g->runs[i];
     const float *a = d->acc + (size_t)r * d->max_evals;
     const long *st = d->estep + (size_t)r * d->max_evals;
-    double v = (double)d->total_steps[r];
+    double v = (double)d->steps_done[r];
     for (int k = 0; k < d->max_evals && st[k] >= 0; k++)
       if (a[k] >= target) { v = (double)st[k]; break; }
     R->rm[r].m[M_ACC_STEPS] = v;

@@ -216,7 +216,7 @@ static int restore(Ctx *c, RunState *rs, Job *j, Err *e) {
   if (rs->slot < 0 || results_ckpt_state(c->res, rs->slot, &st, e)) return rs->slot < 0 ? 0 : -1;
   if ((int)st.run != rs->p->row || st.step <= 0) return 0;
   if (results_ckpt_read(c->res, rs->slot, j->m.params, j->opt.m, j->opt.v, (long)j->m.nparams, &st, e)) return -1;
-  job_restore(j, (long)st.step, (long)st.opt_t);
+  job_restore(j, (long)st.step, (long)st.opt_t, st.best_acc, (long)st.best_step);
   rs->half = 1 - (int)st.half;
   rs->row.best_acc = st.best_acc;
   rs->row.best_step = (long)st.best_step;
@@ -236,10 +236,8 @@ static void record_eval(RunState *rs, Job *j) {
   b->acc[b->ne] = (float)ev.accuracy;
   b->eloss[b->ne] = (float)ev.loss;
   b->f1[b->ne++] = (float)ev.macro_f1;
-  if (!(ev.accuracy <= rs->row.best_acc)) { /* the first evaluation, or a better one */
-    rs->row.best_acc = ev.accuracy;
-    rs->row.best_step = j->step;
-  }
+  rs->row.best_acc = j->best_acc;
+  rs->row.best_step = j->best_step;
   rs->row.final_acc = ev.accuracy;
 }
 
@@ -247,7 +245,7 @@ static void record_eval(RunState *rs, Job *j) {
 static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
   double t0 = now() - rs->row.wall_seconds, last_flush = now(), last_report = 0;
   const int every = j->rc.checkpoint_every;
-  while (j->step < j->total_steps) {
+  while (!job_finished(j)) {
     poll_stop(c);
     if (c->stop_requested) return checkpoint(c, rs, j, e) ? -1 : RUN_STOPPED;
     StepMetrics m;
@@ -261,7 +259,7 @@ static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
     if (job_eval_due(j)) record_eval(rs, j);
     double t = now();
     rs->row.wall_seconds = t - t0;
-    if (j->step == j->total_steps) break;
+    if (job_finished(j)) break;
     if (every > 0 && j->step % every == 0) {
       if (checkpoint(c, rs, j, e)) return -1;
       last_flush = t;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "io/hfmodel.h"
 #include "io/safetensors.h"
+#include "src/mixout.h"
 #include "src/mlm.h"
 #include "src/optim.h"
 #include "tests/check.h"
@@ -141,6 +142,61 @@ int main(int argc, char **argv) {
       free(want);
     }
     printf("%-10s loss %.6f -> %.6f, worst parameter error %.2g\n", var->name, losses[0], losses[STEPS - 1], worst);
+  }
+
+  /* Mixout with the reference's masks and targets */
+  {
+    const float pm = 0.3f;
+    memcpy(m.params, init, sizeof(float) * m.nparams);
+    float *target = malloc(sizeof(float) * m.nparams), *scale = calloc(m.nparams, sizeof(float));
+    float *saved = malloc(sizeof(float) * m.nparams);
+    memcpy(target, init, sizeof(float) * m.nparams);
+    int ndense = 0;
+    for (int i = 0; i < m.ntensors; i++) {
+      const ParamInfo *pi = &m.info[i];
+      if (!mixout_applies(pi)) continue;
+      char rn[160];
+      ndense++;
+      snprintf(rn, sizeof rn, "mix.target.%s", pi->name);
+      float *t = tensor(rn, NULL);
+      memcpy(target + pi->offset, t, sizeof(float) * pi->numel);
+      free(t);
+      snprintf(rn, sizeof rn, "mix.mask.%s", pi->name);
+      float *mk = tensor(rn, NULL);
+      for (size_t j = 0; j < pi->numel; j++) scale[pi->offset + j] = mk[j] / (1.0f - pm);
+      free(mk);
+    }
+    CHECK(ndense == 4 * c.layers + 2 + 2 * c.layers, "mixout covers %d dense weights", ndense);
+    bert_zero_grad(&m);
+    mixout_apply(&m, target, scale, pm, saved);
+    float mloss = bert_forward(&m, &a, &b, NULL);
+    bert_backward(&m, &a, &b);
+    mixout_restore(&m, saved, scale);
+    CHECK(memcmp(m.params, init, sizeof(float) * m.nparams) == 0, "mixout_restore did not restore the weights");
+    check_tensor("mixout logits", a.logits, "mix.logits", (size_t)B * c.num_labels, 1e-5, 1e-6);
+    check_tensor("mixout loss", &mloss, "mix.loss", 1, 1e-5, 1e-6);
+    for (int i = 0; i < m.ntensors; i++) {
+      char rn[160];
+      snprintf(rn, sizeof rn, "mix.grad.%s", m.info[i].name);
+      check_tensor(rn, m.grads + m.info[i].offset, rn, m.info[i].numel, 1e-4, 1e-3);
+    }
+    /* the mask itself: keep rate 1-p and per-seed determinism */
+    float *s2 = calloc(m.nparams, sizeof(float));
+    mixout_masks(&m, scale, pm, 9, 4);
+    mixout_masks(&m, s2, pm, 9, 4);
+    long kept = 0, total = 0;
+    for (int i = 0; i < m.ntensors; i++) {
+      const ParamInfo *pi = &m.info[i];
+      if (!mixout_applies(pi)) continue;
+      for (size_t j = 0; j < pi->numel; j++) kept += scale[pi->offset + j] != 0.0f;
+      total += (long)pi->numel;
+    }
+    double rate = (double)kept / total, sd = sqrt(pm * (1 - pm) / total);
+    CHECK(fabs(rate - (1 - pm)) < 5 * sd, "mixout keep rate %.4f, want %.4f", rate, 1 - pm);
+    CHECK(memcmp(scale, s2, sizeof(float) * m.nparams) == 0, "mixout masks differ for the same seed and step");
+    mixout_masks(&m, s2, pm, 10, 4);
+    CHECK(memcmp(scale, s2, sizeof(float) * m.nparams) != 0, "mixout masks equal for different seeds");
+    free(s2); free(target); free(scale); free(saved);
   }
 
   /* masked-LM head: loss, head gradients, the tied word-embedding gradient, d(hidden) */

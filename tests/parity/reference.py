@@ -292,6 +292,24 @@ def main():
         for n, p in ps.items():
             ref[f"opt.{name}.{n}"] = f32(p)
 
+    # Mixout(p) with masks fixed here: forward/backward through W' = ((1-M)Wt + M W - p Wt)/(1-p)
+    PM = 0.3
+    dense = [n for n in init if n.endswith(".weight") and "LayerNorm" not in n and not n.startswith("embeddings.")]
+    ps = {n: t.clone().requires_grad_(True) for n, t in init.items()}
+    eff = dict(ps)
+    for n in dense:
+        target = (init[n] + 0.05 * torch.randn(init[n].shape, generator=gen, dtype=torch.float64)).float().double()
+        keep = (torch.rand(init[n].shape, generator=gen, dtype=torch.float64) < 1 - PM).double()
+        eff[n] = ((1 - keep) * target + keep * ps[n] - PM * target) / (1 - PM)
+        ref["mix.target." + n] = f32(target)
+        ref["mix.mask." + n] = f32(keep)
+    mix_logits, mix_loss = forward(eff, ids, types, mask, labels, act)
+    mix_loss.backward()
+    ref["mix.logits"] = f32(mix_logits)
+    ref["mix.loss"] = f32(mix_loss.reshape(1))
+    for n in init:
+        ref["mix.grad." + n] = f32(ps[n].grad)
+
     # the masked-LM head (transform + LayerNorm, decoder tied to the word embeddings)
     hid = torch.randn(B * T, H, generator=gen, dtype=torch.float64).float().double().requires_grad_(True)
     pos = torch.tensor([0, 3, 5, 17, 18, 40, 63])
