@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <cjson/cJSON.h>
 #include "io/fileutil.h"
 
 char *read_file(const char *path, size_t *size, Err *e) {
@@ -84,4 +85,18 @@ int mkdir_p(const char *dir, Err *e) {
   }
   if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return errf(e, "%s: cannot create directory: %s", tmp, strerror(errno));
   return 0;
+}
+
+void *read_json_file(const char *path, Err *e) {
+  char *text = read_file(path, NULL, e);
+  if (!text) return NULL;
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithOpts(text, &end, 0);
+  if (!root) {
+    int line = 1;
+    for (const char *p = text; end && p < end; p++) line += *p == '\n';
+    errf(e, "%s:%d: invalid JSON", path, line);
+  }
+  free(text);
+  return root;
 }

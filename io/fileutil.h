@@ -11,6 +11,8 @@ int split_lines(char *buf, char ***lines, Err *e);
 /* dir of path joined with rel, unless rel is absolute. */
 void path_join_dir(char *out, size_t size, const char *path, const char *rel);
 int path_exists(const char *path);
+/* Parses a JSON file (a cJSON *); errors name the file and line. */
+void *read_json_file(const char *path, Err *e);
 /* mkdir -p */
 int mkdir_p(const char *dir, Err *e);
 /* Writes data to path via path.tmp + rename so a crash never leaves half a file. */

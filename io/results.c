@@ -174,8 +174,8 @@ static hid_t make_1d(hid_t loc, const char *name, hid_t type, hsize_t n) {
   return d;
 }
 
-/* Writes n elements of buf at [row, col0 ..] of a 2-D dataset (or [col0 ..] when row < 0). */
-static int write_at(hid_t d, hid_t type, long row, long col0, long n, const void *buf) {
+/* Writes (or reads) n elements at [row, col0 ..] of a 2-D dataset (or [col0 ..] when row < 0). */
+static int transfer_at(hid_t d, hid_t type, long row, long col0, long n, void *buf, int write) {
   hid_t fs = H5Dget_space(d);
   hsize_t start2[2] = {(hsize_t)row, (hsize_t)col0}, count2[2] = {1, (hsize_t)n};
   hsize_t start1[1] = {(hsize_t)col0}, count1[1] = {(hsize_t)n};
@@ -183,10 +183,19 @@ static int write_at(hid_t d, hid_t type, long row, long col0, long n, const void
                                 : H5Sselect_hyperslab(fs, H5S_SELECT_SET, start1, NULL, count1, NULL)) >= 0;
   hsize_t mn = (hsize_t)n;
   hid_t ms = H5Screate_simple(1, &mn, NULL);
-  ok = ok && ms >= 0 && H5Dwrite(d, type, ms, fs, H5P_DEFAULT, buf) >= 0;
+  ok = ok && ms >= 0 &&
+       (write ? H5Dwrite(d, type, ms, fs, H5P_DEFAULT, buf) : H5Dread(d, type, ms, fs, H5P_DEFAULT, buf)) >= 0;
   if (ms >= 0) H5Sclose(ms);
   if (fs >= 0) H5Sclose(fs);
   return ok ? 0 : -1;
+}
+
+static int write_at(hid_t d, hid_t type, long row, long col0, long n, const void *buf) {
+  return transfer_at(d, type, row, col0, n, (void *)buf, 1);
+}
+
+static int read_at(hid_t d, hid_t type, long row, long col0, long n, void *buf) {
+  return transfer_at(d, type, row, col0, n, buf, 0);
 }
 
 static const char *const DSET_NAMES[] = {"train/loss", "train/lr", "train/grad_norm", "eval/accuracy",
@@ -474,7 +483,6 @@ int results_attach_scales(const char *path, Err *e) {
 
 /* ---- checkpoints ---- */
 
-static int read_at(hid_t d, hid_t type, long row, long col0, long n, void *buf);
 
 int results_ckpt_write_data(Results *r, int slot, int half, const float *params, const float *m, const float *v,
                             long n, Err *e) {
@@ -497,19 +505,6 @@ int results_ckpt_state(Results *r, int slot, SlotState *st, Err *e) {
   return 0;
 }
 
-static int read_at(hid_t d, hid_t type, long row, long col0, long n, void *buf) {
-  hid_t fs = H5Dget_space(d);
-  hsize_t start2[2] = {(hsize_t)row, (hsize_t)col0}, count2[2] = {1, (hsize_t)n};
-  hsize_t start1[1] = {(hsize_t)col0}, count1[1] = {(hsize_t)n};
-  int ok = fs >= 0 && (row >= 0 ? H5Sselect_hyperslab(fs, H5S_SELECT_SET, start2, NULL, count2, NULL)
-                                : H5Sselect_hyperslab(fs, H5S_SELECT_SET, start1, NULL, count1, NULL)) >= 0;
-  hsize_t mn = (hsize_t)n;
-  hid_t ms = H5Screate_simple(1, &mn, NULL);
-  ok = ok && ms >= 0 && H5Dread(d, type, ms, fs, H5P_DEFAULT, buf) >= 0;
-  if (ms >= 0) H5Sclose(ms);
-  if (fs >= 0) H5Sclose(fs);
-  return ok ? 0 : -1;
-}
 
 int results_ckpt_read(Results *r, int slot, float *params, float *m, float *v, long n, SlotState *st, Err *e) {
   if (results_ckpt_state(r, slot, st, e)) return -1;

@@ -181,17 +181,8 @@ int runconfig_parse(RunConfig *rc, const void *root_, const char *src, Err *e) {
 }
 
 int runconfig_load(RunConfig *rc, const char *path, Err *e) {
-  char *text = read_file(path, NULL, e);
-  if (!text) return -1;
-  const char *end = NULL;
-  cJSON *root = cJSON_ParseWithOpts(text, &end, 0);
-  if (!root) {
-    int line = 1;
-    for (const char *p = text; end && p < end; p++) line += *p == '\n';
-    free(text);
-    return errf(e, "%s:%d: invalid JSON", path, line);
-  }
-  free(text);
+  cJSON *root = read_json_file(path, e);
+  if (!root) return -1;
   int rc_ = runconfig_parse(rc, root, path, e);
   cJSON_Delete(root);
   return rc_;

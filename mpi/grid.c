@@ -209,17 +209,8 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
 int sweep_load(Sweep *s, const char *path, const char *output_override, Err *e) {
   memset(s, 0, sizeof *s);
   snprintf(s->path, sizeof s->path, "%s", path);
-  char *text = read_file(path, NULL, e);
-  if (!text) return -1;
-  const char *end = NULL;
-  cJSON *root = cJSON_ParseWithOpts(text, &end, 0);
-  if (!root) {
-    int line = 1;
-    for (const char *p = text; end && p < end; p++) line += *p == '\n';
-    free(text);
-    return errf(e, "%s:%d: invalid JSON", path, line);
-  }
-  free(text);
+  cJSON *root = read_json_file(path, e);
+  if (!root) return -1;
   int rc = -1;
   if (!cJSON_IsObject(root)) { errf(e, "%s: the config must be a JSON object", path); goto done; }
   if (parse_sweep_section(s, cJSON_GetObjectItemCaseSensitive(root, "sweep"), e)) goto done;

@@ -12,17 +12,10 @@ import sys
 
 import h5py
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done  # noqa: E402
+
 BIN, FIX, WORK = sys.argv[1:4]
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL", msg)
 
 
 shutil.rmtree(WORK, ignore_errors=True)
@@ -57,5 +50,4 @@ for c in j["comparisons"]:
     check(c["pairs"] == 2, f"comparison {c['from']} -> {c['to']} has {c['pairs']} pairs")
 check(keys == {"optimizer.layerwise_lr_decay": 4, "optimizer.prior_weight_decay": 4, "train.mixout": 4},
       f"comparisons per key {keys}")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+done()

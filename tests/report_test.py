@@ -12,20 +12,13 @@ import subprocess
 import sys
 
 import h5py
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done  # noqa: E402
 import numpy as np
 
 BIN, WORK = sys.argv[1], sys.argv[2]
 os.makedirs(WORK, exist_ok=True)
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL", msg)
 
 
 def write(path, groups, seeds, steps=200, every=10, rng=None):
@@ -103,5 +96,4 @@ check(r.returncode == 0 and os.path.exists(png) and open(png, "rb").read(8) == b
       f"plot_results.py: {r.stderr[-500:]}")
 r = subprocess.run([BIN, "report", os.path.join(WORK, "missing.h5")], capture_output=True, text=True)
 check(r.returncode == 1 and "missing.h5" in r.stderr, f"missing file: {r.stderr}")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+done()

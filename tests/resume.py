@@ -18,19 +18,12 @@ import time
 
 import h5py
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done  # noqa: E402
+
 BIN, FIX, WORK = sys.argv[1:4]
 MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
 NAMES = ["train/loss", "train/lr", "train/grad_norm", "eval/accuracy", "eval/loss", "eval/macro_f1", "eval/step"]
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL", msg, flush=True)
 
 
 def write_config(name, epochs=8, seeds=3, grid=None, **train):
@@ -143,5 +136,4 @@ r = sweep(changed, ref_path, extra=("--restart",))
 check(r.returncode == 0 and "moved the old results" in r.stdout, f"--restart: {r.stderr[-500:]}")
 check(any(n.startswith("ref.h5.replaced-") for n in os.listdir(WORK)), "--restart did not keep the old file")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+done()

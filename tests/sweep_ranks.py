@@ -12,19 +12,12 @@ import subprocess
 import sys
 
 import h5py
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done  # noqa: E402
 import numpy as np
 
 BIN, FIX, WORK = sys.argv[1:4]
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL", msg)
 
 
 def mpirun(n):
@@ -113,5 +106,4 @@ with h5py.File(files[3], "r") as f:
 
 r = subprocess.run(["h5dump", "-H", files[3]], capture_output=True, text=True)
 check(r.returncode == 0 and "train" in r.stdout, "h5dump -H failed")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+done()
