@@ -8,6 +8,7 @@ share cores: the ratio still measures the scheduling, the absolute times do not)
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,7 @@ shutil.rmtree(WORK, ignore_errors=True)
 shutil.copytree(FIX, WORK)
 cfg = json.load(open(os.path.join(WORK, "tiny.json")))
 cfg["train"].update(threads=1, checkpoint_every=0, eval_every=20)
-cfg["sweep"] = {"seeds": {"from": 1, "count": 6}, "grid": {"train.epochs": [2, 4, 8, 16]}}
+cfg["sweep"] = {"seeds": {"from": 1, "count": 6}, "grid": {"train.epochs": [5, 10, 20, 40]}}
 cfg["output"] = "lb.h5"
 json.dump(cfg, open(os.path.join(WORK, "lb.json"), "w"))
 t0 = time.time()
@@ -30,11 +31,11 @@ r = subprocess.run(["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-
 wall = time.time() - t0
 if r.returncode:
     sys.exit(r.stderr)
+sweep = float(re.search(r"\(sweep ([0-9.]+) s\)", r.stdout).group(1))
 with h5py.File(os.path.join(WORK, "lb.h5"), "r") as f:
     runs = f["runs"][:]
 total = float(runs["wall_seconds"].sum())
 ideal = total / RANKS
 longest = float(runs["wall_seconds"].max())
-print(f"ranks={RANKS} runs={len(runs)} sum_of_run_seconds={total:.1f} ideal={ideal:.1f}s "
-      f"longest_run={longest:.1f}s sweep_wall={wall:.1f}s ratio_to_ideal={wall / ideal:.3f} "
-      f"(startup and file creation included)")
+print(f"ranks={RANKS} runs={len(runs)} sum_of_run_seconds={total:.1f} ideal={ideal:.1f}s longest_run={longest:.1f}s "
+      f"sweep={sweep:.1f}s ratio_to_ideal={sweep / ideal:.3f} (with mpirun start and file creation: {wall:.1f}s)")

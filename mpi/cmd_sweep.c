@@ -55,11 +55,13 @@ int cmd_plan(int argc, char **argv, Err *e) {
     printf("%-6d %-8ld %-6d %s\n", i, s.runs[i].total_steps, s.runs[i].n_evals, label);
     total += s.runs[i].total_steps;
   }
-  char size[32];
+  char size[32], slot[32];
   human(size, sizeof size, file_bytes(&s));
+  human(slot, sizeof slot, 2.0 * 3 * 4 * (double)s.max_nparams);
   printf("\n%d runs (%d grid points x %d seeds), %ld steps in all, longest %ld\n", s.nruns, s.nruns / s.nseeds,
          s.nseeds, total, s.max_steps);
-  printf("results file: %s (about %s)\n", s.output[0] ? s.output : "(no \"output\" given)", size);
+  printf("results file: %s (about %s of metrics, plus %s per checkpoint slot: one per rank)\n",
+         s.output[0] ? s.output : "(no \"output\" given)", size, slot);
   sweep_free(&s);
   return EXIT_OK;
 }
@@ -281,7 +283,9 @@ static int sweep_main(int argc, char **argv, int rank, MPI_Comm comm, Err *e) {
     printf("# sweep %s: %d runs, up to %ld steps each, on %d rank(s); results in %s\n", s.path, s.nruns, s.max_steps,
            size, s.output);
   SweepOutcome oc;
+  double t0 = MPI_Wtime();
   int rc = sweep_run(&s, &res, comm, &opt, plan.status, plan.slot_of, &oc, e);
+  double elapsed = MPI_Wtime() - t0;
   Err e2;
   results_close(&res, &e2);
   MPI_Barrier(comm);
@@ -297,8 +301,8 @@ static int sweep_main(int argc, char **argv, int rank, MPI_Comm comm, Err *e) {
     rc = -1;
   }
   if (rank == 0 && !rc)
-    printf("# done: %d runs in %s\n#   /usr/bin/python3 -c \"import h5py; f = h5py.File('%s'); print(f['runs'][:])\"\n",
-           s.nruns, s.output, s.output);
+    printf("# done: %d runs in %s (sweep %.1f s)\n#   /usr/bin/python3 -c \"import h5py; f = h5py.File('%s'); "
+           "print(f['runs'][:])\"\n", s.nruns, s.output, elapsed, s.output);
   code = rc ? EXIT_ERROR : EXIT_OK;
 out:
   plan_free(&plan);

@@ -27,6 +27,10 @@ int main(int argc, char **argv) {
     puts("bertsweep " BERTSWEEP_VERSION);
     return EXIT_OK;
   }
+  if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+    fputs(USAGE, stdout);
+    return EXIT_OK;
+  }
   Err e = {{0}};
   int code;
   if (strcmp(argv[1], "train") == 0) code = cmd_train(argc - 2, argv + 2, &e);
