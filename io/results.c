@@ -278,6 +278,21 @@ static void close_slots(Results *r) {
   r->slot_params = r->slot_m = r->slot_v = r->slot_state = NULL;
 }
 
+/* /final_weights [runs, n]: one chunk per run, written only by runs that ask. */
+static int create_final(hid_t f, hsize_t runs, long n, const char *layout, Err *e) {
+  hsize_t dims[2] = {runs, (hsize_t)n}, maxd[2] = {H5S_UNLIMITED, (hsize_t)n}, chunk[2] = {1, (hsize_t)n};
+  hid_t sp = H5Screate_simple(2, dims, maxd), dcpl = H5Pcreate(H5P_DATASET_CREATE), d = -1;
+  if (sp >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, 2, chunk) >= 0 && H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0 &&
+      H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) >= 0)
+    d = H5Dcreate2(f, "final_weights", H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  int bad = d < 0 || attr_str(d, "tensors", layout ? layout : "[]") ||
+            describe(d, "1", "final parameters of each run that set train.save_final_weights (others: undefined)");
+  if (sp >= 0) H5Sclose(sp);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (d >= 0) H5Dclose(d);
+  return bad ? h5err(e, "%s", "creating /final_weights") : 0;
+}
+
 static int create_layout(Results *r, hid_t f, const RunRow *rows, const char *const *run_configs,
                          const char *sweep_json, const char *config_path, int rank, Err *e) {
   const ResultsLayout *L = &r->lay;
@@ -343,11 +358,14 @@ static int create_layout(Results *r, hid_t f, const RunRow *rows, const char *co
       attr_strs(r->runs, "run_configs", run_configs, L->nruns, 0) || attr_str(r->runs, "status_meanings", statuses))
     return h5err(e, "%s", "writing attributes");
   (void)rows;
+  if (L->final_size > 0 && create_final(f, (hsize_t)L->nruns, L->final_size, L->final_layout, e)) return -1;
   return L->slot_size > 0 ? create_slots(f, 0, L->nslots, L->slot_size, rank, e) : 0;
 }
 
 static void close_handles(Results *r) {
   close_slots(r);
+  if (r->final > 0) H5Dclose(r->final);
+  r->final = -1;
   for (int i = 0; i < 7; i++)
     if (*dset_slot(r, i) > 0) H5Dclose(*dset_slot(r, i));
   if (r->runs > 0) H5Dclose(r->runs);
@@ -380,13 +398,15 @@ static int open_handles(Results *r, const char *path, MPI_Comm comm, Err *e) {
   int bad = r->runs < 0;
   for (int i = 0; i < 7; i++) bad |= (*dset_slot(r, i) = H5Dopen2(r->file, DSET_NAMES[i], H5P_DEFAULT)) < 0;
   if (bad) return h5err(e, "%s: opening datasets", path);
+  if (r->lay.final_size > 0 && (r->final = H5Dopen2(r->file, "final_weights", H5P_DEFAULT)) < 0)
+    return h5err(e, "%s: opening /final_weights", path);
   return r->lay.slot_size > 0 ? open_slots(r, e) : 0;
 }
 
 int results_create(Results *r, const char *path, MPI_Comm comm, const ResultsLayout *lay, const RunRow *rows,
                    const char *const *run_configs, const char *sweep_json, const char *config_path, Err *e) {
   memset(r, 0, sizeof *r);
-  r->file = r->runs = -1;
+  r->file = r->runs = r->final = -1;
   for (int i = 0; i < 7; i++) *dset_slot(r, i) = -1;
   r->lay = *lay;
   int rank;
@@ -514,6 +534,11 @@ int results_ckpt_read(Results *r, int slot, float *params, float *m, float *v, l
       read_at(r->slot_m[slot], H5T_NATIVE_FLOAT, h, 0, n, m) || read_at(r->slot_v[slot], H5T_NATIVE_FLOAT, h, 0, n, v))
     return h5err(e, "reading checkpoint slot %s", "");
   return 0;
+}
+
+int results_write_final(Results *r, int row, const float *params, long n, Err *e) {
+  if (r->final <= 0 || n > r->lay.final_size) return errf(e, "no room for final weights of run %d", row);
+  return write_at(r->final, H5T_NATIVE_FLOAT, row, 0, n, params) ? h5err(e, "writing final weights%s", "") : 0;
 }
 
 int results_slot_clear(Results *r, int slot, Err *e) {
@@ -702,7 +727,7 @@ static int grow(Results *r, hsize_t old_runs, hsize_t old_steps, hsize_t old_eva
 int results_open(Results *r, const char *path, MPI_Comm comm, const ResultsLayout *lay, const RunRow *rows,
                  const char *const *run_configs, const char *sweep_json, Err *e) {
   memset(r, 0, sizeof *r);
-  r->file = r->runs = -1;
+  r->file = r->runs = r->final = -1;
   for (int i = 0; i < 7; i++) *dset_slot(r, i) = -1;
   r->lay = *lay;
   int rank;
@@ -734,5 +759,13 @@ int results_open(Results *r, const char *path, MPI_Comm comm, const ResultsLayou
   int rc = grow(r, old_runs, old_steps, old_evals, old_slots, rows, run_configs, sweep_json, rank, e);
   if (!all_ok(comm, rc == 0)) return rc ? -1 : errf(e, "%s: another rank failed growing the file", path);
   rc = r->lay.slot_size > 0 ? open_slots(r, e) : 0;
+  if (!rc && r->lay.final_size > 0) {
+    r->final = H5Lexists(r->file, "final_weights", H5P_DEFAULT) > 0 ? H5Dopen2(r->file, "final_weights", H5P_DEFAULT)
+                                                                   : -1;
+    if (r->final < 0) rc = create_final(r->file, (hsize_t)r->lay.nruns, r->lay.final_size, r->lay.final_layout, e);
+    if (!rc && r->final < 0 && (r->final = H5Dopen2(r->file, "final_weights", H5P_DEFAULT)) < 0)
+      rc = h5err(e, "%s: opening /final_weights", path);
+    if (!rc && extend(r->final, 2, (hsize_t)r->lay.nruns, (hsize_t)r->lay.final_size)) rc = h5err(e, "%s: growing /final_weights", path);
+  }
   return all_ok(comm, rc == 0) ? 0 : -1;
 }

@@ -24,6 +24,8 @@ typedef struct {
   ResultsColumn cols[RESULTS_MAX_COLS];
   int nslots;      /* checkpoint slots */
   long slot_size;  /* floats per parameter set in a slot (0: no checkpoints) */
+  long final_size; /* floats per run in /final_weights (0: no run saves its final weights) */
+  const char *final_layout; /* JSON: the tensors' names, shapes and offsets in a row */
 } ResultsLayout;
 
 /* A checkpoint slot's state, stored as raw float64 data so that it can be written
@@ -48,6 +50,7 @@ typedef struct {
   hid_t runs, run_type;
   hid_t loss, lr, gnorm, acc, eloss, f1, estep;
   hid_t *slot_params, *slot_m, *slot_v, *slot_state; /* [nslots] */
+  hid_t final; /* /final_weights or -1 */
   ResultsLayout lay;
   size_t row_size, col_off[RESULTS_MAX_COLS];
   unsigned char *rows; /* [nruns * row_size]: the table as this rank knows it */
@@ -84,6 +87,8 @@ int results_ckpt_write_state(Results *r, int slot, const SlotState *st, Err *e);
 int results_ckpt_state(Results *r, int slot, SlotState *st, Err *e);
 int results_ckpt_read(Results *r, int slot, float *params, float *m, float *v, long n, SlotState *st, Err *e);
 int results_slot_clear(Results *r, int slot, Err *e);
+/* A finished run's parameters into its row of /final_weights (independent). */
+int results_write_final(Results *r, int row, const float *params, long n, Err *e);
 
 /* Independent: this rank's run only. step0 is 0-based; n consecutive steps. */
 int results_write_steps(Results *r, int run, long step0, int n, const float *loss, const float *lr,

@@ -46,6 +46,7 @@ static const KeySpec SCHEMA[] = {
     {"train.eval_every", K_INT, F(eval_every), 0, 1e9, NULL},
     {"train.mixout", K_NUM, F(mixout), 0, 0.99, NULL},
     {"train.early_stopping_patience", K_INT, F(patience), 0, 1e9, NULL},
+    {"train.save_final_weights", K_BOOL, F(save_final_weights), 0, 1, NULL},
     {"train.checkpoint_every", K_INT, F(checkpoint_every), 0, 1e9, NULL},
     {"train.seed", K_INT, F(seed), 0, 2147483647, NULL},
     {"train.threads", K_INT, F(threads), 0, 4096, NULL},

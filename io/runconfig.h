@@ -18,6 +18,7 @@ typedef struct {
   long max_steps, warmup_steps;
   double learning_rate, warmup_ratio, weight_decay, max_grad_norm, dropout, mixout;
   int patience; /* early stopping: evaluations without improvement (0: off) */
+  int save_final_weights;
   OptConfig opt;
   int reinit_pooler, reinit_top_layers;
 } RunConfig;

@@ -203,6 +203,27 @@ static int plan_build(const Sweep *s, const ResultsInfo *info, int size, Plan *p
   return 0;
 }
 
+/* [{"name": ..., "shape": [r, c], "offset": k}, ...] of a model's parameter buffer. */
+static char *tensor_layout_json(const BertConfig *cfg) {
+  Bert m;
+  Err ignore;
+  if (bert_layout(&m, cfg, &ignore)) return NULL;
+  cJSON *arr = cJSON_CreateArray();
+  for (int i = 0; arr && i < m.ntensors; i++) {
+    cJSON *t = cJSON_CreateObject();
+    const ParamInfo *pi = &m.info[i];
+    double shape[2] = {pi->rows, pi->cols};
+    cJSON_AddStringToObject(t, "name", pi->name);
+    cJSON_AddItemToObject(t, "shape", cJSON_CreateDoubleArray(shape, pi->cols == 1 ? 1 : 2));
+    cJSON_AddNumberToObject(t, "offset", (double)pi->offset);
+    cJSON_AddItemToArray(arr, t);
+  }
+  char *s = arr ? cJSON_PrintUnformatted(arr) : NULL;
+  cJSON_Delete(arr);
+  bert_free(&m);
+  return s;
+}
+
 static int move_aside(const char *path, Err *e) {
   char dst[4200], stamp[32];
   time_t t = time(NULL);
@@ -275,10 +296,18 @@ static int sweep_main(int argc, char **argv, int rank, MPI_Comm comm, Err *e) {
   lay.nruns = plan.nrows;
   lay.nslots = plan.nslots;
   lay.slot_size = s.max_nparams;
+  char *layout_json = NULL;
+  if (s.final_run >= 0) {
+    lay.final_size = s.max_nparams;
+    lay.final_layout = layout_json = tensor_layout_json(&s.runs[s.final_run].model);
+  }
   MPI_Barrier(comm); /* every rank has inspected the file before any opens it for writing */
   if (exists ? results_open(&res, s.output, comm, &lay, plan.rows, plan.cfgs, s.sweep_json, e)
-             : results_create(&res, s.output, comm, &lay, plan.rows, plan.cfgs, s.sweep_json, s.path, e))
+             : results_create(&res, s.output, comm, &lay, plan.rows, plan.cfgs, s.sweep_json, s.path, e)) {
+    free(layout_json);
     goto out;
+  }
+  free(layout_json);
   if (rank == 0)
     printf("# sweep %s: %d runs, up to %ld steps each, on %d rank(s); results in %s\n", s.path, s.nruns, s.max_steps,
            size, s.output);

@@ -124,7 +124,8 @@ typedef struct {
   BertConfig cfg;
 } InfoCache;
 
-static int run_info(const RunConfig *rc, InfoCache *cache, int *ncache, int *n, long *nparams, Err *e) {
+static int run_info(const RunConfig *rc, InfoCache *cache, int *ncache, int *n, long *nparams, BertConfig *cfg,
+                    Err *e) {
   InfoCache *c = NULL;
   for (int i = 0; i < *ncache && !c; i++)
     if (!strcmp(cache[i].train, rc->train) && !strcmp(cache[i].labels, rc->labels) && !strcmp(cache[i].model, rc->model_path))
@@ -150,9 +151,12 @@ static int run_info(const RunConfig *rc, InfoCache *cache, int *ncache, int *n, 
     c->cfg = hf.cfg;
     hf_close(&hf);
   }
-  BertConfig bc = c->cfg;
-  bc.num_labels = c->nlabels;
-  *nparams = (long)bert_param_count(&bc);
+  *cfg = c->cfg;
+  cfg->num_labels = c->nlabels;
+  Bert layout;
+  if (bert_layout(&layout, cfg, e)) return -1;
+  *nparams = (long)layout.nparams;
+  bert_free(&layout);
   *n = rc->train_size > 0 && rc->train_size < c->n ? rc->train_size : c->n;
   return 0;
 }
@@ -162,6 +166,7 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
   for (int a = 0; a < s->naxes; a++) n *= s->axes[a].nvals;
   if (n > 1000000) return errf(e, "%s: the grid expands to %ld runs", s->path, n);
   s->nruns = (int)n;
+  s->final_run = -1;
   s->runs = calloc((size_t)n, sizeof(PlannedRun));
   if (!s->runs) return errf(e, "out of memory");
   InfoCache *cache = calloc(8, sizeof(InfoCache));
@@ -189,7 +194,7 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
     int rc_ = bad || !r->config_json ? errf(e, "out of memory") : runconfig_parse(&r->rc, c, s->path, e);
     cJSON_Delete(c);
     int tn = 0;
-    if (!rc_) rc_ = run_info(&r->rc, cache, &ncache, &tn, &r->nparams, e);
+    if (!rc_) rc_ = run_info(&r->rc, cache, &ncache, &tn, &r->nparams, &r->model, e);
     if (rc_) {
       free(cache);
       char label[512];
@@ -201,6 +206,7 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
     if (r->total_steps > s->max_steps) s->max_steps = r->total_steps;
     if (r->n_evals > s->max_evals) s->max_evals = r->n_evals;
     if (r->nparams > s->max_nparams) s->max_nparams = r->nparams;
+    if (r->rc.save_final_weights && s->final_run < 0) s->final_run = i;
   }
   free(cache);
   return 0;

@@ -4,6 +4,7 @@
 #define BS_GRID_H
 #include "io/results.h"
 #include "io/runconfig.h"
+#include "src/bert.h"
 
 #define MAX_AXES 16
 
@@ -19,6 +20,7 @@ typedef struct {
   int id, seed;
   int row;              /* row in the results file (differs from id when a resumed sweep grew) */
   long nparams;
+  BertConfig model;     /* the model's shape with this run's label count */
   int choice[MAX_AXES]; /* value index per axis */
   char *config_json;    /* the resolved run config */
   RunConfig rc;
@@ -36,6 +38,7 @@ typedef struct {
   int nruns;
   PlannedRun *runs;
   long max_steps, max_nparams;
+  int final_run;        /* the first run that saves its final weights, or -1 */
   int max_evals;
 } Sweep;
 

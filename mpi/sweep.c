@@ -301,6 +301,10 @@ static void run_one(Ctx *c, int run, int slot) {
     status = restore(c, rs, &j, &e) < 0 ? -1 : 0;
     if (status == 0 && results_write_row(c->res, row, &e)) status = -1;
     if (status == 0) status = train_loop(c, rs, &j, &e);
+    /* final weights before the row says done: a kill in between reruns the run's tail */
+    if (status == RUN_DONE && rs->p->rc.save_final_weights &&
+        results_write_final(c->res, rs->p->row, j.m.params, (long)j.m.nparams, &e))
+      status = -1;
     job_close(&j);
   }
   if (status == RUN_STOPPED) row->status = "running"; /* interrupted: resumes from its checkpoint */

@@ -17,13 +17,6 @@ int bert_validate_config(const BertConfig *c, Err *e) {
   return 0;
 }
 
-size_t bert_param_count(const BertConfig *c) {
-  size_t H = (size_t)c->hidden, I = (size_t)c->intermediate;
-  size_t layer = 4 * (H * H + H) + 2 * H + (I * H + I) + (H * I + H) + 2 * H;
-  return ((size_t)c->vocab_size + (size_t)c->max_position + (size_t)c->type_vocab) * H + 2 * H +
-         (size_t)c->layers * layer + H * H + H + (size_t)c->num_labels * (H + 1);
-}
-
 /* ---- parameter layout: one walk defines names, offsets and views ---- */
 
 typedef struct {
@@ -97,7 +90,7 @@ static void walk(Bert *m, Walk *w) {
   add_linear(w, "classifier", c->num_labels, H, c->layers + 1, &p->classifier, &g->classifier);
 }
 
-int bert_alloc(Bert *m, const BertConfig *c, Err *e) {
+int bert_layout(Bert *m, const BertConfig *c, Err *e) {
   memset(m, 0, sizeof *m);
   if (bert_validate_config(c, e)) return -1;
   m->cfg = *c;
@@ -108,15 +101,25 @@ int bert_alloc(Bert *m, const BertConfig *c, Err *e) {
   walk(m, &w); /* count */
   m->ntensors = w.n;
   m->nparams = w.off;
-  m->info = xcalloc((size_t)w.n, sizeof(ParamInfo), e);
-  m->params = xcalloc(m->nparams, sizeof(float), e);
-  m->grads = xcalloc(m->nparams, sizeof(float), e);
-  if (!m->info || !m->params || !m->grads) goto fail;
-  walk(m, &w); /* fill */
+  if (!(m->info = xcalloc((size_t)w.n, sizeof(ParamInfo), e))) goto fail;
+  walk(m, &w); /* names and offsets */
   return 0;
 fail:
   bert_free(m);
-  return errctx(e, "allocating a BERT of %d layers, hidden %d", c->layers, c->hidden);
+  return errctx(e, "laying out a BERT of %d layers, hidden %d", c->layers, c->hidden);
+}
+
+int bert_alloc(Bert *m, const BertConfig *c, Err *e) {
+  if (bert_layout(m, c, e)) return -1;
+  m->params = xcalloc(m->nparams, sizeof(float), e);
+  m->grads = xcalloc(m->nparams, sizeof(float), e);
+  if (!m->params || !m->grads) {
+    bert_free(m);
+    return errctx(e, "allocating a BERT of %d layers, hidden %d", c->layers, c->hidden);
+  }
+  Walk w;
+  walk(m, &w); /* views */
+  return 0;
 }
 
 void bert_free(Bert *m) {

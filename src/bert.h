@@ -49,7 +49,8 @@ typedef struct {
 
 int bert_validate_config(const BertConfig *c, Err *e);
 int bert_alloc(Bert *m, const BertConfig *c, Err *e);
-size_t bert_param_count(const BertConfig *c);
+/* Names, shapes and offsets only (info, ntensors, nparams); no parameter buffers. */
+int bert_layout(Bert *m, const BertConfig *c, Err *e);
 void bert_free(Bert *m);
 const ParamInfo *bert_find(const Bert *m, const char *name);
 /* Weight decay applies to Linear/embedding weights, not to biases and LayerNorm weights. */

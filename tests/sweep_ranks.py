@@ -28,6 +28,7 @@ shutil.rmtree(WORK, ignore_errors=True)
 shutil.copytree(FIX, WORK)
 cfg = json.load(open(os.path.join(WORK, "tiny.json")))
 cfg["train"]["epochs"] = 3
+cfg["train"]["save_final_weights"] = True
 cfg["sweep"] = {"seeds": [1, 2], "grid": {"optimizer.correct_bias": [True, False], "train.epochs": [2, 3]}}
 json.dump(cfg, open(os.path.join(WORK, "sweep.json"), "w"), indent=1)
 
@@ -103,6 +104,24 @@ with h5py.File(files[3], "r") as f:
         acc = np.array([float(x[4]) for x in ev], dtype=np.float32)
         ne = len(ev)
         check(acc.tobytes() == f["eval/accuracy"][i][:ne].tobytes(), f"run {i}: eval accuracy differs from train")
+
+    # final weights: the same bytes as `bertsweep train --save` of that run
+    layout = json.loads(f["final_weights"].attrs["tensors"])
+    fw = f["final_weights"][5]
+    save = os.path.join(WORK, "saved5")
+    r = subprocess.run([BIN, "train", os.path.join(WORK, "run5.json"), "--save", save], capture_output=True, text=True)
+    check(r.returncode == 0, f"train --save: {r.stderr}")
+    raw = open(os.path.join(save, "model.safetensors"), "rb").read()
+    n = int.from_bytes(raw[:8], "little")
+    hdr = json.loads(raw[8:8 + n])
+    same = True
+    for t in layout:
+        key = t["name"] if t["name"].startswith("classifier") else "bert." + t["name"]
+        b0, b1 = hdr[key]["data_offsets"]
+        want = np.frombuffer(raw[8 + n + b0:8 + n + b1], dtype="<f4")
+        size = int(np.prod(t["shape"]))
+        same &= want.tobytes() == fw[t["offset"]:t["offset"] + size].tobytes()
+    check(same and len(layout) > 10, "final_weights differ from train --save")
 
 r = subprocess.run(["h5dump", "-H", files[3]], capture_output=True, text=True)
 check(r.returncode == 0 and "train" in r.stdout, "h5dump -H failed")
