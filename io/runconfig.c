@@ -21,6 +21,7 @@ typedef struct {
 static const KeySpec SCHEMA[] = {
     {"model.path", K_PATH, F(model_path), 0, 0, NULL},
     {"model.do_lower_case", K_BOOL, F(lower_case), 0, 1, NULL},
+    {"model.random_init", K_BOOL, F(random_init), 0, 1, NULL},
     {"data.train", K_PATH, F(train), 0, 0, NULL},
     {"data.dev", K_PATH, F(dev), 0, 0, NULL},
     {"data.labels", K_PATH, F(labels), 0, 0, NULL},

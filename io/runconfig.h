@@ -10,6 +10,7 @@ typedef struct cJSON cJSON_t;
 typedef struct {
   char model_path[4096];
   int lower_case; /* -1: from tokenizer_config.json (else false) */
+  int random_init; /* ignore the checkpoint's weights: the same architecture from scratch */
   char train[4096], dev[4096], labels[4096];
   DataFormat fmt;
   int train_size, dev_size, max_seq_length, data_seed;

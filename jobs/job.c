@@ -122,7 +122,8 @@ static int open_model(Job *j, Err *e) {
   int has_head = 0;
   if (hf_load_weights(&j->hf, &j->m, &has_head, e)) return -1;
   Bert *m = &j->m;
-  bert_reinit(m, !has_head, rc->reinit_pooler, rc->reinit_top_layers, (uint64_t)rc->seed);
+  if (rc->random_init) bert_init_all(m, (uint64_t)rc->seed);
+  else bert_reinit(m, !has_head, rc->reinit_pooler, rc->reinit_top_layers, (uint64_t)rc->seed);
   if (optim_init(&j->opt, &rc->opt, m->nparams, e)) return -1;
   j->opt.cfg.weight_decay = (float)rc->weight_decay;
   if (rc->opt.prior_decay || rc->mixout > 0) {

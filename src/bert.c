@@ -160,6 +160,11 @@ void bert_init_group(Bert *m, int group, uint64_t seed, uint64_t stream) {
 /* Group g draws from its own stream so that e.g. pooler re-init does not shift the head's init. */
 #define INIT_STREAM(group) (((uint64_t)STREAM_INIT << 16) | (uint64_t)((group) + 1))
 
+void bert_init_all(Bert *m, uint64_t seed) {
+  for (int g = -1; g <= m->cfg.layers + 1; g++) bert_init_group(m, g, seed, INIT_STREAM(g));
+  memset(m->p.word, 0, sizeof(float) * (size_t)m->cfg.hidden); /* [PAD]'s row, as HF's padding_idx */
+}
+
 void bert_reinit(Bert *m, int head, int pooler, int top_layers, uint64_t seed) {
   const int L = m->cfg.layers;
   if (head) bert_init_group(m, L + 1, seed, INIT_STREAM(L + 1));

@@ -58,6 +58,8 @@ int param_decays(const ParamInfo *pi);
 
 /* Initialisation as HF _init_weights: Linear/embedding ~ N(0, init_range), bias 0, LN 1/0. */
 void bert_init_group(Bert *m, int group, uint64_t seed, uint64_t stream);
+/* Every tensor from scratch (token id 0, [PAD], gets a zero embedding). */
+void bert_init_all(Bert *m, uint64_t seed);
 /* Re-init of the paper's code: classifier head, pooler, top k encoder layers. */
 void bert_reinit(Bert *m, int head, int pooler, int top_layers, uint64_t seed);
 
