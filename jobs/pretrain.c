@@ -147,7 +147,9 @@ static int setup(Pre *p, Err *e) {
   if (bert_alloc(&p->m, &bc, e) || mlm_alloc(&p->head, &bc, c->batch * c->seq, e) ||
       acts_alloc(&p->a, &bc, c->batch, c->seq, e))
     return -1;
-  bert_init_all(&p->m, (uint64_t)c->seed);
+  /* init streams 1000 + group: models/poetry-zh-tiny was trained with these */
+  for (int g = -1; g <= c->layers + 1; g++) bert_init_group(&p->m, g, (uint64_t)c->seed, 1000 + (uint64_t)(g + 1));
+  memset(p->m.p.word, 0, sizeof(float) * (size_t)c->hidden); /* [PAD]'s row, as HF's padding_idx */
   mlm_init(&p->head, bc.init_range, (uint64_t)c->seed);
   OptConfig oc = {OPT_HF_ADAMW, 1, 0.9f, 0.999f, 1e-6f, (float)c->weight_decay, 1.0f, 0};
   if (optim_init(&p->om, &oc, p->m.nparams, e) || optim_init(&p->oh, &oc, p->head.n, e)) return -1;
