@@ -83,7 +83,7 @@ for kind, run, step, code in (("kill", 2, 30, None), ("killckpt", 3, 35, None), 
     same(ref, metrics(out), kind)
 
 # a signal from outside: SIGUSR1 to mpirun (as Slurm's --signal does) and SIGTERM to a plain process
-long_cfg = write_config("long.json", epochs=60, seeds=2)
+long_cfg = write_config("long.json", epochs=100, seeds=2)
 long_ref = os.path.join(WORK, "long_ref.h5")
 r = sweep(long_cfg, long_ref, np_=0)
 check(r.returncode == 0, f"long reference: {r.stderr}")

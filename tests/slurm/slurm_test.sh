@@ -97,7 +97,7 @@ c["train"].update(threads=0, checkpoint_every=10)
 c["sweep"] = {"seeds": [1, 2], "grid": {"optimizer.correct_bias": [True, False]}}
 c["output"] = "short.h5"
 json.dump(c, open(f"{w}/short.json", "w"))
-c["train"]["epochs"] = 3000
+c["train"]["epochs"] = 5000
 c["sweep"] = {"seeds": [1]}
 c["output"] = "long.h5"
 json.dump(c, open(f"{w}/long.json", "w"))
