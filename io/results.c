@@ -403,15 +403,20 @@ static int open_handles(Results *r, const char *path, MPI_Comm comm, Err *e) {
   return r->lay.slot_size > 0 ? open_slots(r, e) : 0;
 }
 
-int results_create(Results *r, const char *path, MPI_Comm comm, const ResultsLayout *lay, const RunRow *rows,
-                   const char *const *run_configs, const char *sweep_json, const char *config_path, Err *e) {
+/* No handles open yet (-1 everywhere), the layout copied, HDF5's own error printing off. */
+static void results_init(Results *r, const ResultsLayout *lay) {
   memset(r, 0, sizeof *r);
   r->file = r->runs = r->final = -1;
   for (int i = 0; i < 7; i++) *dset_slot(r, i) = -1;
   r->lay = *lay;
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+int results_create(Results *r, const char *path, MPI_Comm comm, const ResultsLayout *lay, const RunRow *rows,
+                   const char *const *run_configs, const char *sweep_json, const char *config_path, Err *e) {
+  results_init(r, lay);
   int rank;
   MPI_Comm_rank(comm, &rank);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   r->run_type = build_row_type(r);
   r->rows = calloc((size_t)lay->nruns, r->row_size);
   if (r->run_type < 0 || !r->rows) return errf(e, "%s: cannot build the /runs table type", path);
@@ -726,13 +731,9 @@ static int grow(Results *r, hsize_t old_runs, hsize_t old_steps, hsize_t old_eva
 
 int results_open(Results *r, const char *path, MPI_Comm comm, const ResultsLayout *lay, const RunRow *rows,
                  const char *const *run_configs, const char *sweep_json, Err *e) {
-  memset(r, 0, sizeof *r);
-  r->file = r->runs = r->final = -1;
-  for (int i = 0; i < 7; i++) *dset_slot(r, i) = -1;
-  r->lay = *lay;
+  results_init(r, lay);
   int rank;
   MPI_Comm_rank(comm, &rank);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   ResultsInfo old;
   if (results_inspect(path, &old, e)) return -1;
   r->run_type = build_row_type(r);
