@@ -114,11 +114,14 @@ check '/usr/bin/python3 -c "import h5py,sys; r=h5py.File(\"short.h5\")[\"runs\"]
 
 # 2. the time limit: USR1 115 s before a 2-minute limit arrives within seconds (slurmctld checks
 #    every 30 s), and again after each requeue; the sweep checkpoints, requeues and eventually completes.
-OMP_NUM_THREADS=$cpus "$BIN" sweep long.json --output long_ref.h5 --progress 0 >/dev/null 2>&1
+# the uninterrupted reference runs alongside (same threads per run, so the same numbers)
+OMP_NUM_THREADS=$cpus "$BIN" sweep long.json --output long_ref.h5 --progress 0 >/dev/null 2>&1 &
+ref=$!
 job=$(sbatch --parsable --time=2 --signal=B:USR1@115 "$SRC/slurm/sweep-1node.sbatch" "$WORK/long.json")
 for i in $(seq 120); do grep -q requeueing "bertsweep-$job.log" 2>/dev/null && break; sleep 1; done
 scontrol update JobId="$job" TimeLimit=30 # one stop-and-requeue cycle is the point; then let it finish
 state=$(wait_job "$job" 600)
+wait $ref
 log=bertsweep-$job.log
 check '[ "$state" = COMPLETED ]' "time-limited sweep ended $state: $(tail -8 $log 2>/dev/null)"
 check 'grep -q "requeueing" $log' "no requeue in the log"
