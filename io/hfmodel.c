@@ -166,12 +166,12 @@ int hf_load_weights(const HfDir *d, Bert *m, int *has_head, Err *e) {
   return rc;
 }
 
-static int write_config(const char *dir, const BertConfig *c, Err *e) {
+static int write_config(const char *dir, const BertConfig *c, int with_classifier, Err *e) {
   cJSON *r = cJSON_CreateObject();
   if (!r) return errf(e, "out of memory");
   cJSON_AddStringToObject(r, "model_type", "bert");
   cJSON *arch = cJSON_AddArrayToObject(r, "architectures");
-  cJSON_AddItemToArray(arch, cJSON_CreateString("BertForSequenceClassification"));
+  cJSON_AddItemToArray(arch, cJSON_CreateString(with_classifier ? "BertForSequenceClassification" : "BertForMaskedLM"));
   cJSON_AddNumberToObject(r, "vocab_size", c->vocab_size);
   cJSON_AddNumberToObject(r, "hidden_size", c->hidden);
   cJSON_AddNumberToObject(r, "num_hidden_layers", c->layers);
@@ -204,7 +204,7 @@ static int write_config(const char *dir, const BertConfig *c, Err *e) {
 int hf_save(const char *dir, const Bert *m, char *const *vocab, int vocab_n, const StOut *extra, int nextra,
             int with_classifier, Err *e) {
   if (mkdir(dir, 0777) != 0 && errno != EEXIST) return errf(e, "%s: cannot create directory: %s", dir, strerror(errno));
-  if (write_config(dir, &m->cfg, e)) return -1;
+  if (write_config(dir, &m->cfg, with_classifier, e)) return -1;
   size_t len = 0;
   for (int i = 0; i < vocab_n; i++) len += strlen(vocab[i]) + 1;
   char *v = malloc(len + 1), *p = v;
