@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""The sweep under 1 (plain process), 2 and 3 MPI ranks: every run's loss, lr, grad-norm and
-eval series are bit-identical across the three and equal to `bertsweep train` of that run
+"""The sweep as a plain process and under mpirun with 1, 2 and 3 ranks: every run's loss, lr, grad-norm and
+eval series are bit-identical across all four and equal to `bertsweep train` of that run
 alone; the results file reads with h5py and pandas, and h5dump -H reads it.
 
 usage: sweep_ranks.py BERTSWEEP FIXTURE_DIR WORKDIR
@@ -33,10 +33,10 @@ cfg["sweep"] = {"seeds": [1, 2], "grid": {"optimizer.correct_bias": [True, False
 json.dump(cfg, open(os.path.join(WORK, "sweep.json"), "w"), indent=1)
 
 files = {}
-for n in (1, 2, 3):
+for n in (0, 1, 2, 3):  # 0: a plain process, no mpirun
     out = os.path.join(WORK, f"np{n}.h5")
-    cmd = ([] if n == 1 else mpirun(n)) + [BIN, "sweep", os.path.join(WORK, "sweep.json"), "--output", out,
-                                           "--progress", "0"]
+    cmd = (mpirun(n) if n else []) + [BIN, "sweep", os.path.join(WORK, "sweep.json"), "--output", out,
+                                      "--progress", "0"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     check(r.returncode == 0, f"np={n}: exit {r.returncode}: {r.stderr[-2000:]}")
     files[n] = out
@@ -47,7 +47,7 @@ for n, path in files.items():
     with h5py.File(path, "r") as f:
         data[n] = {k: f[k][:] for k in NAMES}
         data[n]["runs"] = f["runs"][:]
-for n in (2, 3):
+for n in (0, 2, 3):
     for k in NAMES:
         a, b = data[1][k], data[n][k]
         check(a.shape == b.shape and a.tobytes() == b.tobytes(), f"{k}: np=1 and np={n} differ")
