@@ -10,14 +10,9 @@
 #include <string.h>
 #include <time.h>
 #include "src/bert.h"
+#include "src/clock.h"
 #include "src/optim.h"
 #include "src/rng.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Forward FLOPs of the encoder: dense layers 2*N*in*out, attention scores and context 2*2*B*T*T*H. */
 static double fwd_flops(const BertConfig *c, int B, int T) {
@@ -33,7 +28,7 @@ static void gemm(int m, int n, int k, float *a, float *b, float *cc, int ta, int
 /* The step's GEMMs (forward and both backward products of every dense layer and attention). */
 static double gemm_only(const BertConfig *c, int B, int T, float *x, float *w, float *y) {
   const int N = B * T, H = c->hidden, Im = c->intermediate, hd = H / c->heads;
-  double t0 = now();
+  double t0 = clock_seconds();
   for (int l = 0; l < c->layers; l++) {
     int shapes[6][2] = {{H, H}, {H, H}, {H, H}, {H, H}, {Im, H}, {H, Im}};
     for (int s = 0; s < 6; s++) {
@@ -51,7 +46,7 @@ static double gemm_only(const BertConfig *c, int B, int T, float *x, float *w, f
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, x + off, H, 0.0f, w + off, H);
     }
   }
-  return now() - t0;
+  return clock_seconds() - t0;
 }
 
 int main(int argc, char **argv) {
@@ -83,14 +78,14 @@ int main(int argc, char **argv) {
   Batch bt = {B, T, ids, types, mask, labels};
   double best = 1e30;
   for (int s = 0; s <= steps; s++) { /* step 0 warms up */
-    double t0 = now();
+    double t0 = clock_seconds();
     Mode mode = {1, 7, s};
     bert_zero_grad(&m);
     bert_forward(&m, &a, &bt, &mode);
     bert_backward(&m, &a, &bt);
     clip_grad_norm(m.grads, m.nparams, 1.0f);
     optim_step(&o, &m, 2e-5f);
-    double dt = now() - t0;
+    double dt = clock_seconds() - t0;
     if (s > 0 && dt < best) best = dt;
   }
   size_t big = (size_t)B * T * (c.intermediate > c.hidden ? c.intermediate : c.hidden);

@@ -293,7 +293,7 @@ static int create_final(hid_t f, hsize_t runs, long n, const char *layout, Err *
   return bad ? h5err(e, "%s", "creating /final_weights") : 0;
 }
 
-static int create_layout(Results *r, hid_t f, const RunRow *rows, const char *const *run_configs,
+static int create_layout(Results *r, hid_t f, const char *const *run_configs,
                          const char *sweep_json, const char *config_path, int rank, Err *e) {
   const ResultsLayout *L = &r->lay;
   float nanf_ = NAN;
@@ -357,7 +357,6 @@ static int create_layout(Results *r, hid_t f, const RunRow *rows, const char *co
       attr_str(f, "config_path", config_path) || attr_str(f, "created", created) ||
       attr_strs(r->runs, "run_configs", run_configs, L->nruns, 0) || attr_str(r->runs, "status_meanings", statuses))
     return h5err(e, "%s", "writing attributes");
-  (void)rows;
   if (L->final_size > 0 && create_final(f, (hsize_t)L->nruns, L->final_size, L->final_layout, e)) return -1;
   return L->slot_size > 0 ? create_slots(f, 0, L->nslots, L->slot_size, rank, e) : 0;
 }
@@ -434,7 +433,7 @@ int results_create(Results *r, const char *path, MPI_Comm comm, const ResultsLay
     return f < 0 ? h5err(e, "%s: cannot create", tmp) : errf(e, "%s: another rank could not create it", tmp);
   }
   r->file = f;
-  int rc = create_layout(r, f, rows, run_configs, sweep_json, config_path, rank, e);
+  int rc = create_layout(r, f, run_configs, sweep_json, config_path, rank, e);
   int ok = all_ok(comm, rc == 0);
   close_handles(r);
   if (!ok) {
@@ -687,7 +686,7 @@ static int extend(hid_t d, int rank, hsize_t a, hsize_t b) {
 }
 
 /* Grows every dataset to the new layout (collective) and writes the new rows (rank 0). */
-static int grow(Results *r, hsize_t old_runs, hsize_t old_steps, hsize_t old_evals, int old_slots, const RunRow *rows,
+static int grow(Results *r, hsize_t old_runs, hsize_t old_steps, hsize_t old_evals, int old_slots,
                 const char *const *run_configs, const char *sweep_json, int rank, Err *e) {
   const ResultsLayout *L = &r->lay;
   hsize_t nr = (hsize_t)L->nruns, ns = (hsize_t)L->max_steps, ne = (hsize_t)L->max_evals;
@@ -725,7 +724,6 @@ static int grow(Results *r, hsize_t old_runs, hsize_t old_steps, hsize_t old_eva
     return h5err(e, "%s", "updating the sweep attributes");
   if (L->slot_size > 0 && L->nslots > old_slots && create_slots(r->file, old_slots, L->nslots, L->slot_size, rank, e))
     return -1;
-  (void)rows;
   return 0;
 }
 
@@ -757,7 +755,7 @@ int results_open(Results *r, const char *path, MPI_Comm comm, const ResultsLayou
   int bad = r->runs < 0 || (old_runs && H5Dread(r->runs, r->run_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->rows) < 0);
   for (int i = 0; i < 7; i++) bad |= (*dset_slot(r, i) = H5Dopen2(r->file, DSET_NAMES[i], H5P_DEFAULT)) < 0;
   if (!all_ok(comm, !bad)) return h5err(e, "%s: opening datasets", path);
-  int rc = grow(r, old_runs, old_steps, old_evals, old_slots, rows, run_configs, sweep_json, rank, e);
+  int rc = grow(r, old_runs, old_steps, old_evals, old_slots, run_configs, sweep_json, rank, e);
   if (!all_ok(comm, rc == 0)) return rc ? -1 : errf(e, "%s: another rank failed growing the file", path);
   rc = r->lay.slot_size > 0 ? open_slots(r, e) : 0;
   if (!rc && r->lay.final_size > 0) {

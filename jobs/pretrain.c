@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "io/fileutil.h"
+#include "src/clock.h"
 #include "io/hfmodel.h"
 #include "jobs/pretrain.h"
 #include "src/mlm.h"
@@ -57,12 +58,6 @@ static int pack(const Tokenizer *t, char **lines, int nl, int T, Packed *p, Err 
   }
   free(tmp);
   return p->n > 0 ? 0 : errf(e, "the corpus has no text");
-}
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 typedef struct {
@@ -192,7 +187,7 @@ int pretrain_run(const PretrainConfig *c, Err *e) {
           omp_get_max_threads());
   printf("pretrain: %d sequences, vocab %d, %zu parameters, %ld steps\n", p.data.n, p.nv, p.m.nparams, c->steps);
   long warm = (long)(c->warmup_ratio * (double)c->steps + 0.999);
-  double t0 = now(), lsum = 0;
+  double t0 = clock_seconds(), lsum = 0;
   long msum = 0, csum = 0;
   int rc = 0;
   for (long k = 0; k < c->steps && !rc; k++) {
@@ -214,7 +209,7 @@ int pretrain_run(const PretrainConfig *c, Err *e) {
     msum += M;
     csum += correct;
     if ((k + 1) % c->log_every == 0 || k + 1 == c->steps) {
-      double t = now() - t0;
+      double t = clock_seconds() - t0;
       fprintf(log, "%ld\t%.4f\t%.4f\t%.3e\t%.0f\n", k + 1, lsum / (msum ? msum : 1), (double)csum / (msum ? msum : 1), lr, t);
       fflush(log);
       printf("step %ld/%ld  mlm loss %.4f  masked acc %.3f  lr %.2e  %.0fs\n", k + 1, c->steps, lsum / (msum ? msum : 1),

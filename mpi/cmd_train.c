@@ -5,13 +5,8 @@
 #include <string.h>
 #include <time.h>
 #include "jobs/job.h"
+#include "src/clock.h"
 #include "mpi/commands.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int cmd_train(int argc, char **argv, Err *e) {
   const char *config = NULL, *save = NULL, *metrics = NULL;
@@ -37,7 +32,7 @@ int cmd_train(int argc, char **argv, Err *e) {
   printf("# run: %d train / %d dev examples, %d labels, %ld steps (%d per epoch), warmup %ld, %d threads\n",
          j.train.n, j.dev.n, j.labels.n, j.total_steps, j.steps_per_epoch, j.warmup_steps, omp_get_max_threads());
   printf("%-8s %-10s %-10s %-10s %s\n", "step", "loss", "lr", "grad_norm", "dev");
-  double t0 = now();
+  double t0 = clock_seconds();
   while (!job_finished(&j)) {
     StepMetrics s;
     job_step(&j, &s);
@@ -54,7 +49,8 @@ int cmd_train(int argc, char **argv, Err *e) {
     if (mf) fprintf(mf, "\n");
     fflush(stdout);
   }
-  printf("# %.1f s, %.2f steps/s\n", now() - t0, (double)j.total_steps / (now() - t0 + 1e-9));
+  double secs = clock_seconds() - t0;
+  printf("# %.1f s, %.2f steps/s\n", secs, (double)j.step / (secs + 1e-9));
   int rc_ = EXIT_OK;
   if (mf && fclose(mf) != 0) rc_ = errf(e, "%s: write error", metrics) ? EXIT_ERROR : EXIT_ERROR;
   if (save && hf_save(save, &j.m, j.hf.vocab, j.hf.vocab_n, NULL, 0, 1, e)) rc_ = EXIT_ERROR;

@@ -2,12 +2,7 @@
 #include <string.h>
 #include <time.h>
 #include "mpi/progress.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "src/clock.h"
 
 int progress_init(Progress *p, const Sweep *s, int size, Err *e) {
   memset(p, 0, sizeof *p);
@@ -22,7 +17,7 @@ int progress_init(Progress *p, const Sweep *s, int size, Err *e) {
   }
   for (int r = 0; r < size; r++) p->ranks[r].run = -1;
   for (int i = 0; i < s->nruns; i++) p->steps_all += s->runs[i].total_steps;
-  p->t0 = now();
+  p->t0 = clock_seconds();
   return 0;
 }
 
@@ -60,7 +55,7 @@ static void fmt_secs(char *out, size_t n, double s) {
 void progress_print(const Progress *p, FILE *out) {
   long steps = 0;
   for (int i = 0; i < p->s->nruns; i++) steps += p->run_steps[i];
-  double el = now() - p->t0, rate = (double)(steps - p->steps_at_start) / (el > 1e-9 ? el : 1e-9);
+  double el = clock_seconds() - p->t0, rate = (double)(steps - p->steps_at_start) / (el > 1e-9 ? el : 1e-9);
   char eta[32], elapsed[32];
   fmt_secs(eta, sizeof eta, rate > 0 ? (double)(p->steps_all - steps) / rate : -1);
   fmt_secs(elapsed, sizeof elapsed, el);

@@ -1,6 +1,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cjson/cJSON.h>
 #include "mpi/report.h"
 #include "src/stats.h"
 
@@ -278,75 +279,54 @@ static void write_table(const Report *R, const char *path, FILE *out, int md) {
   }
 }
 
-static void json_str(FILE *out, const char *s) {
-  fputc('"', out);
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\') fputc('\\', out);
-    fputc(*s, out);
-  }
-  fputc('"', out);
+/* cJSON prints NaN and infinities as null. */
+static void add_stats(cJSON *o, const char *name, const char *const keys[3], const double v[3]) {
+  cJSON *m = cJSON_AddObjectToObject(o, name);
+  for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(m, keys[i], v[i]);
 }
 
-static void json_num(FILE *out, double x) {
-  if (isnan(x) || isinf(x)) fprintf(out, "null");
-  else fprintf(out, "%.10g", x);
-}
-
-static void write_json(const Report *R, const char *path, FILE *out) {
+static int write_json(const Report *R, const char *path, FILE *out) {
+  static const char *const GK[3] = {"mean", "std", "median"};
   const ResultsData *d = R->d;
-  fprintf(out, "{\"file\": ");
-  json_str(out, path);
-  fprintf(out, ", \"runs\": %d, \"loss_threshold\": ", d->nruns);
-  json_num(out, R->threshold);
-  fprintf(out, ", \"groups\": [");
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "file", path);
+  cJSON_AddNumberToObject(root, "runs", d->nruns);
+  cJSON_AddNumberToObject(root, "loss_threshold", R->threshold);
+  cJSON *groups = cJSON_AddArrayToObject(root, "groups");
   for (int i = 0; i < R->ng; i++) {
     const Group *g = &R->g[i];
-    fprintf(out, "%s\n  {\"group\": ", i ? "," : "");
-    json_str(out, g->key);
-    fprintf(out, ", \"values\": {");
-    for (int c = 0; c < d->ncols; c++) {
-      fprintf(out, "%s", c ? ", " : "");
-      json_str(out, d->colname[c]);
-      fprintf(out, ": ");
-      json_str(out, d->values[g->first][c]);
-    }
-    fprintf(out, "}, \"runs\": %d, \"unfinished\": %d, \"failed\": %d, \"never_reached_loss_threshold\": %d", g->n,
-            g->unfinished, g->failed, g->loss_never);
-    for (int k = 0; k < NMETRICS; k++) {
-      fprintf(out, ", \"%s\": {\"mean\": ", METRIC_NAMES[k]);
-      json_num(out, g->mean[k]);
-      fprintf(out, ", \"std\": ");
-      json_num(out, g->std[k]);
-      fprintf(out, ", \"median\": ");
-      json_num(out, g->median[k]);
-      fprintf(out, "}");
-    }
-    fprintf(out, "}");
+    cJSON *o = cJSON_CreateObject(), *vals = cJSON_AddObjectToObject(o, "values");
+    cJSON_AddItemToArray(groups, o);
+    cJSON_AddStringToObject(o, "group", g->key);
+    for (int c = 0; c < d->ncols; c++) cJSON_AddStringToObject(vals, d->colname[c], d->values[g->first][c]);
+    cJSON_AddNumberToObject(o, "runs", g->n);
+    cJSON_AddNumberToObject(o, "unfinished", g->unfinished);
+    cJSON_AddNumberToObject(o, "failed", g->failed);
+    cJSON_AddNumberToObject(o, "never_reached_loss_threshold", g->loss_never);
+    for (int k = 0; k < NMETRICS; k++) add_stats(o, METRIC_NAMES[k], GK, (double[3]){g->mean[k], g->std[k], g->median[k]});
   }
-  fprintf(out, "],\n \"comparisons\": [");
+  cJSON *comps = cJSON_AddArrayToObject(root, "comparisons");
   for (int i = 0; i < R->nc; i++) {
     const Comparison *c = &R->c[i];
-    fprintf(out, "%s\n  {\"key\": ", i ? "," : "");
-    json_str(out, d->colname[c->col]);
-    fprintf(out, ", \"from\": ");
-    json_str(out, R->g[c->g1].key);
-    fprintf(out, ", \"to\": ");
-    json_str(out, R->g[c->g2].key);
-    fprintf(out, ", \"pairs\": %d", c->n);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToArray(comps, o);
+    cJSON_AddStringToObject(o, "key", d->colname[c->col]);
+    cJSON_AddStringToObject(o, "from", R->g[c->g1].key);
+    cJSON_AddStringToObject(o, "to", R->g[c->g2].key);
+    cJSON_AddNumberToObject(o, "pairs", c->n);
     for (int k = 0; k < NMETRICS; k++) {
-      fprintf(out, ", \"%s\": {\"mean_difference\": ", METRIC_NAMES[k]);
-      json_num(out, c->mean[k]);
-      fprintf(out, ", \"ci95\": [");
-      json_num(out, c->lo[k]);
-      fprintf(out, ", ");
-      json_num(out, c->hi[k]);
-      fprintf(out, "], \"p_wilcoxon\": ");
-      json_num(out, c->p[k]);
-      fprintf(out, "}");
+      cJSON *m = cJSON_AddObjectToObject(o, METRIC_NAMES[k]);
+      cJSON_AddNumberToObject(m, "mean_difference", c->mean[k]);
+      cJSON_AddItemToObject(m, "ci95", cJSON_CreateDoubleArray((double[2]){c->lo[k], c->hi[k]}, 2));
+      cJSON_AddNumberToObject(m, "p_wilcoxon", c->p[k]);
     }
-    fprintf(out, "}");
   }
-  fprintf(out, "]}\n");
+  char *text = cJSON_Print(root);
+  cJSON_Delete(root);
+  if (!text) return -1;
+  fprintf(out, "%s\n", text);
+  cJSON_free(text);
+  return 0;
 }
 
 static void write_csv(const Report *R, FILE *out) {
@@ -373,7 +353,7 @@ int report_write(const char *path, const ResultsData *d, const ReportOptions *o,
   int rc = build_groups(&R, e);
   if (!rc) rc = build_comparisons(&R, e);
   if (!rc) {
-    if (o->format == FMT_JSON) write_json(&R, path, out);
+    if (o->format == FMT_JSON) rc = write_json(&R, path, out) ? errf(e, "out of memory printing JSON") : 0;
     else if (o->format == FMT_CSV) write_csv(&R, out);
     else write_table(&R, path, out, o->format == FMT_MARKDOWN);
   }

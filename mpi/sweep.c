@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "jobs/job.h"
+#include "src/clock.h"
 #include "mpi/progress.h"
 #include "mpi/signals.h"
 #include "mpi/sweep.h"
@@ -18,12 +19,6 @@ enum { RUN_FAILED = 0, RUN_DONE = 1, RUN_STOPPED = 2 };
 #define FLUSH_SECONDS 2.0
 #define BUF_STEPS 256
 #define BUF_EVALS 64
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int default_threads(MPI_Comm comm) {
   MPI_Comm node;
@@ -125,9 +120,9 @@ static void service(Ctx *c) {
       MPI_Abort(c->comm, 1);
     }
   }
-  if (c->opt->progress_every > 0 && now() - c->last_print >= c->opt->progress_every) {
+  if (c->opt->progress_every > 0 && clock_seconds() - c->last_print >= c->opt->progress_every) {
     progress_print(&c->prog, stdout);
-    c->last_print = now();
+    c->last_print = clock_seconds();
   }
 }
 
@@ -243,7 +238,7 @@ static void record_eval(RunState *rs, Job *j) {
 
 /* Trains to the end or to a stop; returns RUN_DONE, RUN_STOPPED or -1. */
 static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
-  double t0 = now() - rs->row.wall_seconds, last_flush = now(), last_report = 0;
+  double t0 = clock_seconds() - rs->row.wall_seconds, last_flush = clock_seconds(), last_report = 0;
   const int every = j->rc.checkpoint_every;
   while (!job_finished(j)) {
     poll_stop(c);
@@ -257,7 +252,7 @@ static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
     rs->row.steps_done = j->step;
     rs->row.final_loss = m.loss;
     if (job_eval_due(j)) record_eval(rs, j);
-    double t = now();
+    double t = clock_seconds();
     rs->row.wall_seconds = t - t0;
     if (job_finished(j)) break;
     if (every > 0 && j->step % every == 0) {
@@ -408,7 +403,7 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
     }
     c.prog.todo = c.qn;
     qsort_r(c.queue, (size_t)c.qn, sizeof(int), cmp_longest, (void *)s);
-    c.last_print = now();
+    c.last_print = clock_seconds();
     run_rank0(&c);
     progress_free(&c.prog);
     free(c.queue);
