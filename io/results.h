@@ -1,10 +1,16 @@
-/* The results file (DESIGN.md §5): one HDF5 file per sweep, written in parallel over MPI-IO.
-   The whole layout is created collectively at the start; afterwards each rank writes only
-   raw data of its own runs, independently, into chunks of one run each. */
+/* The results file: one HDF5 file per sweep.
+
+   Its metadata never changes in place. results_build writes a complete file (every dataset
+   at full size, raw data initialised, dimension scales attached, disk space reserved) as
+   PATH.partial, flushes it and renames it over PATH, copying what an existing file holds;
+   a kill at any moment leaves either the old file or the new one. Afterwards the ranks open
+   it together (results_open) and write only raw data into the space allocated up front:
+   metric rows, /runs rows and checkpoint slots, each rank its own runs, independently. */
 #ifndef BS_RESULTS_H
 #define BS_RESULTS_H
 #include <hdf5.h>
 #include <mpi.h>
+#include "io/results_schema.h"
 #include "src/err.h"
 
 enum { COL_BOOL = 0, COL_INT = 1, COL_FLOAT = 2, COL_STR = 3 };
@@ -28,64 +34,76 @@ typedef struct {
   const char *final_layout; /* JSON: the tensors' names, shapes and offsets in a row */
 } ResultsLayout;
 
-/* A checkpoint slot's state, stored as raw float64 data so that it can be written
-   independently: which run, after how many updates, and which half holds the data. */
+/* A checkpoint slot's state (SS_* indexes): which run, after how many updates, which half
+   holds the data, and the CRC-32 of that data. SS_RUN < 0: empty. */
 typedef struct {
-  double run, step, opt_t, half, best_acc, best_step, final_acc, final_loss;
+  double v[NSLOTSTATE];
 } SlotState;
 #define SLOT_EMPTY (-1.0)
 
 /* One run's row in /runs, as it is initialised and updated. */
 typedef struct {
   int run_id, seed, rank;
-  const char *const *values; /* [ncols] grid values as JSON text (create only) */
+  const char *const *values; /* [ncols] grid values as JSON text (new rows only) */
   long total_steps, steps_done, best_step;
-  const char *status;        /* pending, running, done, failed */
+  const char *status;        /* RESULTS_STATUS */
   double best_acc, final_acc, final_loss, wall_seconds;
   double majority; /* dev accuracy of always predicting the most frequent label */
 } RunRow;
 
+/* The /runs row type of a layout: compound offsets, in bytes. */
+typedef struct {
+  size_t size, col_off[RESULTS_MAX_COLS + 1];
+} RowShape;
+hid_t results_row_type(const ResultsLayout *lay, RowShape *rs);
+/* Fills row bytes (grid values only when x->values is set). */
+void results_fill_row(const ResultsLayout *lay, const RowShape *rs, unsigned char *row, const RunRow *x);
+
+/* What to copy into a new file from an existing one. */
+typedef struct {
+  const char *path;    /* the existing file, or NULL */
+  int nrows;           /* its rows 0..nrows-1 become the new file's first rows */
+  const int *slot_src; /* [lay.nslots]: the old slot copied into each new slot, -1 for empty */
+  int tolerant;        /* salvage: a row whose data cannot be read becomes pending */
+  int *lost;           /* tolerant: set to how many rows became pending (may be NULL) */
+} ResultsSource;
+
+/* Serial (one process). Writes the complete file for lay as path.partial, copying from src,
+   reserves its disk space, flushes it and renames it over path. rows[nrows..] initialise the
+   new rows (all rows when src is NULL). Never leaves a half-written file under path. */
+int results_build(const char *path, const ResultsLayout *lay, const RunRow *rows, const char *const *run_configs,
+                  const char *sweep_json, const char *config_path, const ResultsSource *src, Err *e);
+
 typedef struct {
   hid_t file;
   hid_t runs, run_type;
-  hid_t loss, lr, gnorm, acc, eloss, f1, estep;
+  hid_t metric[NMETRICS];
   hid_t *slot_params, *slot_m, *slot_v, *slot_state; /* [nslots] */
   hid_t final; /* /final_weights or -1 */
+  int sync_fd; /* for fdatasync: checkpoints count only once they are on disk */
+  char path[4096];
   ResultsLayout lay;
-  size_t row_size, col_off[RESULTS_MAX_COLS];
-  unsigned char *rows; /* [nruns * row_size]: the table as this rank knows it */
+  RowShape shape;
+  unsigned char *row; /* one row's bytes */
 } Results;
 
-/* Collective. Creates path (never overwriting: fails if it exists) via path.partial + rename. */
-int results_create(Results *r, const char *path, MPI_Comm comm, const ResultsLayout *lay, const RunRow *rows,
-                   const char *const *run_configs, const char *sweep_json, const char *config_path, Err *e);
-/* What a resume needs to know of an existing file; read serially by every rank. */
-typedef struct {
-  char *sweep_json;
-  int nruns;
-  char **run_configs; /* [nruns] */
-  char (*status)[8];  /* [nruns] */
-  long *steps_done;   /* [nruns] */
-  ResultsLayout lay;
-  SlotState *slots;   /* [lay.nslots] */
-} ResultsInfo;
-int results_inspect(const char *path, ResultsInfo *info, Err *e);
-void results_info_free(ResultsInfo *info);
-
-/* Collective. Opens an existing file for writing and grows it to lay (more runs, longer
-   runs, more slots); new rows are initialised from rows[old_n..] and run_configs. */
-int results_open(Results *r, const char *path, MPI_Comm comm, const ResultsLayout *lay, const RunRow *rows,
-                 const char *const *run_configs, const char *sweep_json, Err *e);
+/* Collective. Opens a file made by results_build for raw-data writes only. */
+int results_open(Results *r, const char *path, MPI_Comm comm, Err *e);
 /* Collective. */
 int results_close(Results *r, Err *e);
+/* Flushes this rank's writes to stable storage (independent). */
+int results_sync(Results *r, Err *e);
 
-/* Checkpoints (independent). A checkpoint writes the parameter sets into the half of the slot
-   that the state does not name, then the state: a kill in between leaves the old one valid. */
+/* Checkpoints (independent). results_ckpt_write_data writes the parameter sets into the
+   half of the slot that the current state does not name and syncs them to disk; then
+   results_ckpt_commit writes the state (with the data's CRC) and syncs it. A kill or a write
+   error before the commit leaves the previous checkpoint valid. */
 int results_ckpt_write_data(Results *r, int slot, int half, const float *params, const float *m, const float *v,
                             long n, Err *e);
-int results_ckpt_write_state(Results *r, int slot, const SlotState *st, Err *e);
+int results_ckpt_commit(Results *r, int slot, const SlotState *st, Err *e);
 int results_ckpt_state(Results *r, int slot, SlotState *st, Err *e);
-int results_ckpt_read(Results *r, int slot, float *params, float *m, float *v, long n, SlotState *st, Err *e);
+/* Reads and verifies (CRC) the checkpoint the state names; 1 when it does not verify. */
+int results_ckpt_read(Results *r, int slot, float *params, float *m, float *v, long n, const SlotState *st, Err *e);
 int results_slot_clear(Results *r, int slot, Err *e);
 /* A finished run's parameters into its row of /final_weights (independent). */
 int results_write_final(Results *r, int row, const float *params, long n, Err *e);
@@ -97,10 +115,22 @@ int results_write_evals(Results *r, int run, int idx0, int n, const long *step, 
                         const float *loss, const float *f1, Err *e);
 int results_write_row(Results *r, const RunRow *row, Err *e);
 
-/* Serial, after results_close on every rank: dimension scales for h5netcdf/xarray. */
-int results_attach_scales(const char *path, Err *e);
+/* CRC-32 (zlib) of a checkpoint's three parameter sets. */
+double results_ckpt_crc(const float *params, const float *m, const float *v, long n);
 
 /* Message of the innermost HDF5 error on the stack, for error contexts. */
 void h5_error_message(char *out, size_t size);
+
+/* Small HDF5 helpers shared by the results modules. */
+int h5_attr_strs(hid_t obj, const char *name, const char *const *vals, int n, int scalar);
+int h5_attr_str(hid_t obj, const char *name, const char *value);
+char *h5_read_str_attr(hid_t obj, const char *name);
+char **h5_read_str_array_attr(hid_t obj, const char *name, int n);
+/* n elements at [row, col0 ..] of a 2-D dataset (or [col0 ..] when row < 0). */
+int h5_write_at(hid_t d, hid_t type, long row, long col0, long n, const void *buf);
+int h5_read_at(hid_t d, hid_t type, long row, long col0, long n, void *buf);
+hid_t h5_native(DataType t);
+/* Errors with the innermost HDF5 message appended; return -1. */
+int h5err(Err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

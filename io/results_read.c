@@ -1,3 +1,6 @@
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +71,7 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   memset(d, 0, sizeof *d);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) return h5fail(e, path, "cannot open (a sweep writing it now? set HDF5_USE_FILE_LOCKING=FALSE)");
+  if (f < 0) return h5fail(e, path, "cannot open");
   hid_t runs = H5Dopen2(f, "runs", H5P_DEFAULT), loss = H5Dopen2(f, "train/loss", H5P_DEFAULT);
   hid_t acc = H5Dopen2(f, "eval/accuracy", H5P_DEFAULT);
   int rc = 0;
@@ -88,7 +91,7 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   d->max_evals = (int)dims[1];
   size_t n = (size_t)(d->nruns ? d->nruns : 1);
   d->seed = malloc(sizeof(int) * n);
-  d->status = calloc(n, 8);
+  d->status = calloc(n, STATUS_LEN);
   d->total_steps = malloc(sizeof(long) * n);
   d->steps_done = malloc(sizeof(long) * n);
   d->best_acc = malloc(sizeof(double) * n);
@@ -103,7 +106,7 @@ int results_load(const char *path, ResultsData *d, Err *e) {
     goto done;
   }
   hid_t st = H5Tcopy(H5T_C_S1);
-  H5Tset_size(st, 8);
+  H5Tset_size(st, STATUS_LEN);
   int bad = read_member(runs, "seed", H5T_NATIVE_INT, d->seed) || read_member(runs, "status", st, d->status) ||
             read_member(runs, "total_steps", H5T_NATIVE_LONG, d->total_steps) ||
             read_member(runs, "steps_done", H5T_NATIVE_LONG, d->steps_done) ||
@@ -112,7 +115,7 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   H5Tclose(st);
   if (!bad && read_member(runs, "majority_baseline", H5T_NATIVE_DOUBLE, d->majority))
     for (int i = 0; i < d->nruns; i++) d->majority[i] = 0.0; /* files from before the column existed */
-  for (int i = 0; i < d->nruns; i++) d->status[i][7] = 0;
+  for (int i = 0; i < d->nruns; i++) d->status[i][STATUS_LEN - 1] = 0;
   bad = bad || (d->nruns && d->max_steps && read_2d(f, "train/loss", H5T_NATIVE_FLOAT, d->loss)) ||
         (d->nruns && d->max_evals && (read_2d(f, "eval/accuracy", H5T_NATIVE_FLOAT, d->acc) ||
                                       read_2d(f, "eval/step", H5T_NATIVE_LONG, d->estep)));
@@ -137,4 +140,155 @@ void results_data_free(ResultsData *d) {
   free(d->best_acc); free(d->final_acc); free(d->majority);
   free(d->loss); free(d->acc); free(d->estep);
   memset(d, 0, sizeof *d);
+}
+
+/* ---- what a resume needs ---- */
+
+static hsize_t dim_of(hid_t f, const char *name, int which) {
+  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+  hsize_t dims[2] = {0, 0};
+  if (d >= 0) {
+    hid_t sp = H5Dget_space(d);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(d);
+  }
+  return dims[which];
+}
+
+/* The grid columns as stored: the members between "seed" and "status". */
+static int read_columns(hid_t runs, ResultsLayout *lay) {
+  hid_t ft = H5Dget_type(runs);
+  int nm = ft >= 0 ? H5Tget_nmembers(ft) : -1;
+  for (int i = 2; i < nm; i++) {
+    char *name = H5Tget_member_name(ft, (unsigned)i);
+    int stop = !name || strcmp(name, "status") == 0 || lay->ncols == RESULTS_MAX_COLS;
+    if (!stop) {
+      ResultsColumn *c = &lay->cols[lay->ncols++];
+      hid_t mt = H5Tget_member_type(ft, (unsigned)i);
+      H5T_class_t cls = H5Tget_class(mt);
+      snprintf(c->name, sizeof c->name, "%s", name);
+      c->type = cls == H5T_ENUM ? COL_BOOL : cls == H5T_INTEGER ? COL_INT : cls == H5T_FLOAT ? COL_FLOAT : COL_STR;
+      c->strsize = c->type == COL_STR ? (int)H5Tget_size(mt) : 0;
+      H5Tclose(mt);
+    }
+    H5free_memory(name);
+    if (stop) break;
+  }
+  if (ft >= 0) H5Tclose(ft);
+  return nm < 0 ? -1 : 0;
+}
+
+typedef struct {
+  char status[STATUS_LEN];
+  int64_t steps_done, total_steps;
+} StatusRow;
+
+static int read_status(hid_t runs, ResultsInfo *info) {
+  StatusRow *sr = calloc((size_t)(info->nruns ? info->nruns : 1), sizeof(StatusRow));
+  hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(StatusRow)), st = H5Tcopy(H5T_C_S1);
+  int ok = sr && mt >= 0 && st >= 0 && H5Tset_size(st, STATUS_LEN) >= 0 &&
+           H5Tinsert(mt, "status", offsetof(StatusRow, status), st) >= 0 &&
+           H5Tinsert(mt, "steps_done", offsetof(StatusRow, steps_done), H5T_NATIVE_INT64) >= 0 &&
+           H5Tinsert(mt, "total_steps", offsetof(StatusRow, total_steps), H5T_NATIVE_INT64) >= 0 &&
+           (info->nruns == 0 || H5Dread(runs, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, sr) >= 0);
+  for (int i = 0; ok && i < info->nruns; i++) {
+    memcpy(info->status[i], sr[i].status, STATUS_LEN);
+    info->status[i][STATUS_LEN - 1] = 0;
+    info->steps_done[i] = (long)sr[i].steps_done;
+    info->total_steps[i] = (long)sr[i].total_steps;
+  }
+  free(sr);
+  if (mt >= 0) H5Tclose(mt);
+  if (st >= 0) H5Tclose(st);
+  return ok ? 0 : -1;
+}
+
+static int read_slots(hid_t f, ResultsInfo *info) {
+  if (H5Lexists(f, "checkpoints", H5P_DEFAULT) <= 0) return 0;
+  hid_t g = H5Gopen2(f, "checkpoints", H5P_DEFAULT);
+  H5G_info_t gi;
+  int ok = g >= 0 && H5Gget_info(g, &gi) >= 0;
+  if (g >= 0) H5Gclose(g);
+  if (!ok) return -1;
+  info->lay.nslots = (int)gi.nlinks;
+  info->lay.slot_size = gi.nlinks ? (long)dim_of(f, "checkpoints/slot_0/params", 1) : 0;
+  info->slots = calloc((size_t)(gi.nlinks ? gi.nlinks : 1), sizeof(SlotState));
+  ok = info->slots != NULL;
+  int width = info->format_version >= 2 ? NSLOTSTATE : 8;
+  for (int k = 0; ok && k < info->lay.nslots; k++) {
+    char name[64];
+    snprintf(name, sizeof name, "checkpoints/slot_%d/state", k);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    for (int i = 0; i < NSLOTSTATE; i++) info->slots[k].v[i] = NAN;
+    ok = d >= 0 && h5_read_at(d, H5T_NATIVE_DOUBLE, -1, 0, width, info->slots[k].v) == 0;
+    if (d >= 0) H5Dclose(d);
+  }
+  return ok ? 0 : -1;
+}
+
+static int read_format(hid_t f) {
+  if (H5Aexists(f, "format_version") <= 0) return 1;
+  int v = -1;
+  hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
+  if (a < 0 || H5Aread(a, H5T_NATIVE_INT, &v) < 0) v = -1;
+  if (a >= 0) H5Aclose(a);
+  return v;
+}
+
+int results_is_results_file(const char *path) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  if (H5Fis_hdf5(path) <= 0) return 0;
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  int yes = f >= 0 && H5Aexists(f, "sweep_config") > 0;
+  if (f >= 0) H5Fclose(f);
+  return yes;
+}
+
+int results_inspect(const char *path, ResultsInfo *info, Err *e) {
+  memset(info, 0, sizeof *info);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return h5fail(e, path, "cannot open (`bertsweep check` says more)");
+  hid_t runs = H5Dopen2(f, "runs", H5P_DEFAULT);
+  info->sweep_json = h5_read_str_attr(f, "sweep_config");
+  info->config_path = h5_read_str_attr(f, "config_path");
+  info->format_version = read_format(f);
+  if (runs < 0 || !info->sweep_json) {
+    if (runs >= 0) H5Dclose(runs);
+    H5Fclose(f);
+    results_info_free(info);
+    return errf(e, "%s: not a bertsweep results file (no /runs or sweep_config)", path);
+  }
+  info->nruns = (int)dim_of(f, "runs", 0);
+  info->lay.nruns = info->nruns;
+  info->lay.max_steps = (long)dim_of(f, "train/loss", 1);
+  info->lay.max_evals = (int)dim_of(f, "eval/accuracy", 1);
+  size_t n = (size_t)(info->nruns ? info->nruns : 1);
+  info->run_configs = h5_read_str_array_attr(runs, "run_configs", info->nruns);
+  info->status = calloc(n, sizeof *info->status);
+  info->steps_done = calloc(n, sizeof(long));
+  info->total_steps = calloc(n, sizeof(long));
+  int ok = (info->run_configs || info->nruns == 0) && info->status && info->steps_done && info->total_steps &&
+           read_columns(runs, &info->lay) == 0 && read_status(runs, info) == 0 && read_slots(f, info) == 0;
+  if (ok && H5Lexists(f, "final_weights", H5P_DEFAULT) > 0) info->lay.final_size = (long)dim_of(f, "final_weights", 1);
+  H5Dclose(runs);
+  H5Fclose(f);
+  if (!ok) {
+    results_info_free(info);
+    return h5fail(e, path, "reading the runs table and checkpoint states (`bertsweep check` says more)");
+  }
+  return 0;
+}
+
+void results_info_free(ResultsInfo *info) {
+  for (int i = 0; info->run_configs && i < info->nruns; i++) free(info->run_configs[i]);
+  free(info->run_configs);
+  free(info->status);
+  free(info->steps_done);
+  free(info->total_steps);
+  free(info->slots);
+  free(info->sweep_json);
+  free(info->config_path);
+  memset(info, 0, sizeof *info);
 }

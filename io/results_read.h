@@ -1,8 +1,25 @@
-/* Reading a results file for analysis (serially, any time: a sweep still running needs
-   HDF5_USE_FILE_LOCKING=FALSE in the environment). */
+/* Reading a results file serially: what a resume needs (results_inspect) and what the
+   report needs (results_load). Safe while a sweep writes the file: its metadata never
+   changes in place. */
 #ifndef BS_RESULTS_READ_H
 #define BS_RESULTS_READ_H
 #include "io/results.h"
+
+/* What a resume, a check or a salvage needs to know of an existing file. */
+typedef struct {
+  int format_version;  /* 1: bertsweep 0.1 (no attribute) */
+  char *sweep_json, *config_path;
+  int nruns;
+  char **run_configs;  /* [nruns] */
+  char (*status)[STATUS_LEN]; /* [nruns] */
+  long *steps_done, *total_steps; /* [nruns] */
+  ResultsLayout lay;   /* dims, grid columns as stored, slots */
+  SlotState *slots;    /* [lay.nslots] */
+} ResultsInfo;
+int results_inspect(const char *path, ResultsInfo *info, Err *e);
+void results_info_free(ResultsInfo *info);
+/* 1 when path is an HDF5 file with a bertsweep sweep_config attribute. */
+int results_is_results_file(const char *path);
 
 typedef struct {
   int nruns, ncols;
@@ -11,7 +28,7 @@ typedef struct {
   char colname[RESULTS_MAX_COLS][128];
   char ***values;     /* [nruns][ncols] grid values as text */
   int *seed;
-  char (*status)[8];
+  char (*status)[STATUS_LEN];
   long *total_steps, *steps_done;
   double *best_acc, *final_acc, *majority;
   float *loss;        /* [nruns * max_steps] */

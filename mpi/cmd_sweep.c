@@ -1,4 +1,5 @@
 /* `bertsweep plan` and `bertsweep sweep`. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,10 @@
 #include "io/fileutil.h"
 #include "jobs/job.h"
 #include "mpi/commands.h"
+#include "io/results_read.h"
+#include "mpi/signals.h"
 #include "mpi/sweep.h"
+#include "src/fault.h"
 
 static void layout_of(const Sweep *s, ResultsLayout *lay) {
   memset(lay, 0, sizeof *lay);
@@ -134,7 +138,7 @@ typedef struct {
   const char **cfgs;    /* [nrows] */
   RunRow *rows;         /* [nrows] */
   const char **vals;    /* [nruns * naxes] */
-  char (*status)[8];    /* [nruns] per run of the sweep */
+  char (*status)[STATUS_LEN]; /* [nruns] per run of the sweep */
   int *slot_of;         /* [nruns] */
   int nslots, pending;
 } Plan;
@@ -145,6 +149,7 @@ static void plan_free(Plan *p) {
   free(p->vals);
   free(p->status);
   free(p->slot_of);
+  memset(p, 0, sizeof *p);
 }
 
 /* Matches this sweep's runs against the file's rows; new runs get rows after the old ones. */
@@ -176,6 +181,12 @@ static int plan_resume(Sweep *s, const ResultsInfo *info, Plan *p, Err *e) {
   return 0;
 }
 
+/* A slot holds a live checkpoint when its state names a row that is not done. */
+static int slot_live(const ResultsInfo *info, int k) {
+  double run = info->slots[k].v[SS_RUN];
+  return run >= 0 && run < info->nruns && run == (int)run && strcmp(info->status[(int)run], "done") != 0;
+}
+
 static int plan_build(const Sweep *s, const ResultsInfo *info, int size, Plan *p, Err *e) {
   p->cfgs = calloc((size_t)p->nrows, sizeof(char *));
   p->rows = calloc((size_t)p->nrows, sizeof(RunRow));
@@ -192,14 +203,13 @@ static int plan_build(const Sweep *s, const ResultsInfo *info, int size, Plan *p
                                .best_acc = NAN, .final_acc = NAN, .final_loss = NAN, .majority = NAN};
     p->cfgs[r->row] = r->config_json;
     int known = info && r->row < info->nruns;
-    snprintf(p->status[i], 8, "%s", known ? info->status[r->row] : "pending");
+    snprintf(p->status[i], STATUS_LEN, "%s", known ? info->status[r->row] : "pending");
     p->slot_of[i] = -1;
     for (int k = 0; known && k < info->lay.nslots; k++)
-      if ((int)info->slots[k].run == r->row && strcmp(p->status[i], "done") != 0) p->slot_of[i] = k;
+      if ((int)info->slots[k].v[SS_RUN] == r->row && slot_live(info, k)) p->slot_of[i] = k;
     p->pending += p->slot_of[i] >= 0;
   }
-  p->nslots = size + p->pending;
-  if (info && info->lay.nslots > p->nslots) p->nslots = info->lay.nslots;
+  p->nslots = s->max_nparams > 0 && s->checkpoints ? size + p->pending : 0;
   return 0;
 }
 
@@ -225,26 +235,166 @@ static char *tensor_layout_json(const BertConfig *cfg) {
 }
 
 static int move_aside(const char *path, Err *e) {
+  if (!results_is_results_file(path))
+    return errf(e, "%s: --restart moves aside only a bertsweep results file, and this is not one; choose another "
+                   "--output", path);
   char dst[4200], stamp[32];
   time_t t = time(NULL);
   strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&t));
   snprintf(dst, sizeof dst, "%s.replaced-%s", path, stamp);
-  if (rename(path, dst) != 0) return errf(e, "%s: cannot move aside to %s", path, dst);
+  if (rename(path, dst) != 0) return errf(e, "%s: cannot move aside to %s: %s", path, dst, strerror(errno));
   printf("# --restart: moved the old results to %s\n", dst);
   return 0;
 }
 
-static int parse_fault(Fault *f) {
-  const char *v = getenv("BERTSWEEP_FAULT");
-  memset(f, 0, sizeof *f);
-  if (!v || !v[0]) return 0;
-  return sscanf(v, "%15[a-z]:%d:%ld", f->kind, &f->run, &f->step) == 3 ? 0 : -1;
+/* The grid columns' types: those of the config, widened to hold the file's values too
+   (int to float, longer strings), so that a grown grid keeps every value as written. */
+static int merge_columns(ResultsLayout *lay, const ResultsLayout *old, const char *path, Err *e) {
+  for (int c = 0; c < lay->ncols && c < old->ncols; c++) {
+    ResultsColumn *n = &lay->cols[c];
+    const ResultsColumn *o = &old->cols[c];
+    int num_n = n->type == COL_INT || n->type == COL_FLOAT, num_o = o->type == COL_INT || o->type == COL_FLOAT;
+    if (n->type == o->type || (num_n && num_o)) {
+      if (num_n && o->type > n->type) n->type = o->type;
+      if (n->type == COL_STR && o->strsize > n->strsize) n->strsize = o->strsize;
+      continue;
+    }
+    static const char *const KIND[] = {"booleans", "integers", "numbers", "strings"};
+    return errf(e, "%s: grid key \"%s\" holds %s in the file but %s in the config", path, n->name, KIND[o->type],
+                KIND[n->type]);
+  }
+  return 0;
+}
+
+/* What the new file must look like for this sweep. */
+static char *layout_for(const Sweep *s, const Plan *p, ResultsLayout *lay) {
+  layout_of(s, lay);
+  lay->nruns = p->nrows;
+  lay->nslots = p->nslots;
+  lay->slot_size = p->nslots ? s->max_nparams : 0;
+  char *json = NULL;
+  if (s->final_run >= 0) {
+    lay->final_size = s->max_nparams;
+    lay->final_layout = json = tensor_layout_json(&s->runs[s->final_run].model);
+  }
+  return json;
+}
+
+static int same_columns(const ResultsLayout *a, const ResultsLayout *b) {
+  for (int c = 0; c < a->ncols; c++)
+    if (a->cols[c].type != b->cols[c].type || (a->cols[c].type == COL_STR && a->cols[c].strsize != b->cols[c].strsize))
+      return 0;
+  return a->ncols == b->ncols;
+}
+
+/* Rank 0: makes the file this sweep needs. A new sweep builds it; a resume keeps the file
+   when it fits and otherwise rewrites it (copying every row and live checkpoint), so the
+   live file's metadata never changes in place. */
+static int prepare_file(Sweep *s, int size, int restart, Err *e) {
+  int exists = path_exists(s->output);
+  if (exists && restart && move_aside(s->output, e)) return -1;
+  exists = exists && !restart;
+  ResultsInfo info = {0};
+  Plan p = {0};
+  ResultsLayout lay;
+  char *json = NULL;
+  int rc = 0;
+  if (exists) {
+    rc = results_inspect(s->output, &info, e);
+    if (!rc && info.format_version != RESULTS_FORMAT_VERSION)
+      rc = errf(e, "%s: written by an older bertsweep (format %d, this one writes %d); convert it with `bertsweep "
+                   "check --salvage %s NEW.h5`", s->output, info.format_version, RESULTS_FORMAT_VERSION, s->output);
+    if (!rc) rc = plan_resume(s, &info, &p, e);
+  } else {
+    p.nrows = s->nruns;
+  }
+  if (!rc) rc = plan_build(s, exists ? &info : NULL, size, &p, e);
+  if (!rc) {
+    json = layout_for(s, &p, &lay);
+    if (exists) rc = merge_columns(&lay, &info.lay, s->output, e);
+  }
+  if (!rc && exists) {
+    int fits = lay.nruns == info.nruns && lay.max_steps <= info.lay.max_steps && lay.max_evals <= info.lay.max_evals &&
+               same_columns(&lay, &info.lay) && lay.nslots <= info.lay.nslots &&
+               (!lay.nslots || lay.slot_size <= info.lay.slot_size) && lay.final_size <= info.lay.final_size;
+    if (!fits) {
+      if (lay.max_steps < info.lay.max_steps) lay.max_steps = info.lay.max_steps;
+      if (lay.max_evals < info.lay.max_evals) lay.max_evals = info.lay.max_evals;
+      if (lay.final_size < info.lay.final_size) lay.final_size = info.lay.final_size;
+      int *src_slot = malloc(sizeof(int) * (size_t)(lay.nslots ? lay.nslots : 1)), k2 = 0;
+      for (int k = 0; src_slot && k < lay.nslots; k++) src_slot[k] = -1;
+      for (int k = 0; src_slot && k < info.lay.nslots; k++)
+        if (slot_live(&info, k) && k2 < lay.nslots) src_slot[k2++] = k;
+      ResultsSource src = {.path = s->output, .nrows = info.nruns, .slot_src = src_slot};
+      rc = src_slot ? results_build(s->output, &lay, p.rows, p.cfgs, s->sweep_json, s->path, &src, e)
+                    : errf(e, "out of memory");
+      free(src_slot);
+    }
+  } else if (!rc) {
+    rc = results_build(s->output, &lay, p.rows, p.cfgs, s->sweep_json, s->path, NULL, e);
+  }
+  free(json);
+  plan_free(&p);
+  results_info_free(&info);
+  return rc;
+}
+
+/* Rank 0, at the end of a sweep with nothing left running: the file without the checkpoint
+   slots of finished runs (rewritten and renamed, like every metadata change). */
+static int drop_dead_checkpoints(const char *path, Err *e) {
+  ResultsInfo info;
+  if (results_inspect(path, &info, e)) return -1;
+  int live = 0, rc = 0;
+  int *src_slot = malloc(sizeof(int) * (size_t)(info.lay.nslots ? info.lay.nslots : 1));
+  for (int k = 0; src_slot && k < info.lay.nslots; k++)
+    if (slot_live(&info, k)) src_slot[live++] = k;
+  if (!src_slot) rc = errf(e, "out of memory");
+  else if (info.lay.nslots > live) {
+    ResultsLayout lay = info.lay;
+    lay.nslots = live;
+    if (!live) lay.slot_size = 0;
+    char *final_layout = NULL;
+    if (lay.final_size > 0) { /* keep the tensor layout attribute as written */
+      H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+      hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = f >= 0 ? H5Dopen2(f, "final_weights", H5P_DEFAULT) : -1;
+      final_layout = d >= 0 ? h5_read_str_attr(d, "tensors") : NULL;
+      if (d >= 0) H5Dclose(d);
+      if (f >= 0) H5Fclose(f);
+      lay.final_layout = final_layout;
+    }
+    ResultsSource src = {.path = path, .nrows = info.nruns, .slot_src = src_slot};
+    rc = results_build(path, &lay, NULL, (const char *const *)info.run_configs, info.sweep_json, info.config_path, &src,
+                       e);
+    if (rc) errctx(e, "%s: the sweep is complete, but dropping its finished checkpoints failed (run the same command "
+                      "again to retry)", path);
+    free(final_layout);
+  }
+  free(src_slot);
+  results_info_free(&info);
+  return rc;
+}
+
+/* Every rank, after rank 0 prepared the file: the plan against the file as it now is. */
+static int plan_from_file(Sweep *s, int size, Plan *p, ResultsInfo *info, Err *e) {
+  if (results_inspect(s->output, info, e) || plan_resume(s, info, p, e)) return -1;
+  return plan_build(s, info, size, p, e);
+}
+
+static int all_ranks_ok(MPI_Comm comm, int ok) {
+  int all = 0;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+  return all;
+}
+
+static int bcast_ok(MPI_Comm comm, int ok) {
+  MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
+  return ok;
 }
 
 static int sweep_main(int argc, char **argv, int rank, MPI_Comm comm, Err *e) {
   const char *config = NULL, *output = NULL;
   int restart = 0;
-  SweepOptions opt = {2.0, {{0}, 0, 0}};
+  SweepOptions opt = {.progress_every = 2.0};
   for (int i = 0; i < argc; i++) {
     if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) output = argv[++i];
     else if (strcmp(argv[i], "--progress") == 0 && i + 1 < argc) opt.progress_every = atof(argv[++i]);
@@ -256,58 +406,32 @@ static int sweep_main(int argc, char **argv, int rank, MPI_Comm comm, Err *e) {
     errf(e, "usage: bertsweep sweep CONFIG.json [--output FILE] [--restart] [--progress SECONDS]");
     return EXIT_USAGE;
   }
-  if (parse_fault(&opt.fault)) { errf(e, "BERTSWEEP_FAULT must look like kill:RUN:STEP"); return EXIT_USAGE; }
+  if (fault_check_env()) { errf(e, "BERTSWEEP_FAULT must look like kind:A:B (e.g. kill:2:30)"); return EXIT_USAGE; }
   Sweep s;
   if (sweep_load(&s, config, output, e)) return EXIT_ERROR;
   int size, code = EXIT_ERROR;
   MPI_Comm_size(comm, &size);
   Plan plan = {0};
   ResultsInfo info = {0};
-  int have_info = 0;
   Results res;
+  WriterLock lock = {.fd = -1};
+  opt.lock = rank == 0 ? &lock : NULL;
   if (!s.output[0]) {
     errf(e, "%s: no \"output\" given (or pass --output FILE)", config);
     goto out;
   }
-  int exists = rank == 0 ? path_exists(s.output) : 0, ok = 1;
-  if (exists && restart && rank == 0) ok = move_aside(s.output, e) == 0;
-  MPI_Bcast(&exists, 1, MPI_INT, 0, comm);
-  MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
-  if (!ok) goto out;
-  exists = exists && !restart;
-  if (exists) {
-    if (results_inspect(s.output, &info, e)) goto out;
-    have_info = 1;
-    if (plan_resume(&s, &info, &plan, e)) goto out;
-  } else {
-    plan.nrows = s.nruns;
-  }
-  if (plan_build(&s, have_info ? &info : NULL, size, &plan, e)) goto out;
-  /* preflight on rank 0: the first run's model and data open, before the file changes */
+  if (!bcast_ok(comm, rank != 0 || lock_acquire(&lock, s.output, e) == 0)) goto out;
+  /* preflight on rank 0: the first run's model and data open, before any file changes */
+  int ok = 1;
   if (rank == 0) {
     Job j;
     ok = job_open(&j, &s.runs[0].rc, e) == 0;
     if (ok) job_close(&j);
+    ok = ok && prepare_file(&s, size, restart, e) == 0;
   }
-  MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
-  if (!ok) goto out;
-  ResultsLayout lay;
-  layout_of(&s, &lay);
-  lay.nruns = plan.nrows;
-  lay.nslots = plan.nslots;
-  lay.slot_size = s.max_nparams;
-  char *layout_json = NULL;
-  if (s.final_run >= 0) {
-    lay.final_size = s.max_nparams;
-    lay.final_layout = layout_json = tensor_layout_json(&s.runs[s.final_run].model);
-  }
-  MPI_Barrier(comm); /* every rank has inspected the file before any opens it for writing */
-  if (exists ? results_open(&res, s.output, comm, &lay, plan.rows, plan.cfgs, s.sweep_json, e)
-             : results_create(&res, s.output, comm, &lay, plan.rows, plan.cfgs, s.sweep_json, s.path, e)) {
-    free(layout_json);
-    goto out;
-  }
-  free(layout_json);
+  if (!bcast_ok(comm, ok)) goto out;
+  if (!all_ranks_ok(comm, plan_from_file(&s, size, &plan, &info, e) == 0)) goto out;
+  if (results_open(&res, s.output, comm, e)) goto out;
   if (rank == 0)
     printf("# sweep %s: %d runs, up to %ld steps each, on %d rank(s); results in %s\n", s.path, s.nruns, s.max_steps,
            size, s.output);
@@ -316,31 +440,42 @@ static int sweep_main(int argc, char **argv, int rank, MPI_Comm comm, Err *e) {
   int rc = sweep_run(&s, &res, comm, &opt, plan.status, plan.slot_of, &oc, e);
   double elapsed = MPI_Wtime() - t0;
   Err e2;
-  results_close(&res, &e2);
+  if (results_close(&res, &e2) && !rc) {
+    *e = e2;
+    rc = -1;
+  }
   MPI_Barrier(comm);
   if (rank == 0 && (oc.done_before || oc.resumed)) printf("# resumed: %d runs were done already, %d continued from checkpoints\n",
                                           oc.done_before, oc.resumed);
+  if (oc.io_error) {
+    errctx(e, "the sweep stopped; running runs keep their last checkpoint: fix the cause and run the same command "
+              "to resume");
+    code = EXIT_IO;
+    goto out;
+  }
   if (oc.stopped) {
     if (rank == 0) printf("# stopped by a signal: running runs checkpointed; run the same command to resume\n");
     code = EXIT_STOPPED;
     goto out;
   }
-  if (rank == 0 && results_attach_scales(s.output, &e2) && !rc) {
-    *e = e2;
-    rc = -1;
+  if (!bcast_ok(comm, rank != 0 || drop_dead_checkpoints(s.output, rc ? &e2 : e) == 0) && !rc) {
+    code = EXIT_IO;
+    goto out;
   }
   if (rank == 0 && !rc)
-    printf("# done: %d runs in %s (sweep %.1f s)\n#   /usr/bin/python3 -c \"import h5py; f = h5py.File('%s'); "
-           "print(f['runs'][:])\"\n", s.nruns, s.output, elapsed, s.output);
+    printf("# done: %d runs in %s (sweep %.1f s)\n#   /usr/bin/python3 -c \"import h5py, sys; f = h5py.File(sys.argv[1]); "
+           "print(f['runs'][:])\" %s\n", s.nruns, s.output, elapsed, s.output);
   code = rc ? EXIT_ERROR : EXIT_OK;
 out:
+  if (rank == 0) lock_release(&lock);
   plan_free(&plan);
-  if (have_info) results_info_free(&info);
+  results_info_free(&info);
   sweep_free(&s);
   return code;
 }
 
 int cmd_sweep(int argc, char **argv, Err *e) {
+  signals_install(); /* first: a stop signal in the first second must not kill the ranks */
   int provided;
   MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
   int rank;

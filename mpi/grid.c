@@ -206,6 +206,7 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
     if (r->total_steps > s->max_steps) s->max_steps = r->total_steps;
     if (r->n_evals > s->max_evals) s->max_evals = r->n_evals;
     if (r->nparams > s->max_nparams) s->max_nparams = r->nparams;
+    if (r->rc.checkpoint_every > 0) s->checkpoints = 1;
     if (r->rc.save_final_weights && s->final_run < 0) s->final_run = i;
   }
   free(cache);

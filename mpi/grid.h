@@ -38,6 +38,7 @@ typedef struct {
   int nruns;
   PlannedRun *runs;
   long max_steps, max_nparams;
+  int checkpoints;      /* 1 when any run checkpoints (train.checkpoint_every > 0) */
   int final_run;        /* the first run that saves its final weights, or -1 */
   int max_evals;
 } Sweep;

@@ -13,10 +13,13 @@ static const char *USAGE =
     "                                              the whole grid into one HDF5 file\n"
     "  bertsweep report FILE.h5 [--format table|csv|json|markdown]\n"
     "                                              per-group statistics and paired comparisons\n"
+    "  bertsweep check FILE.h5 [--salvage OUT.h5] verify a results file; copy what is readable\n"
+    "  bertsweep schema [--format markdown|json]  every dataset of the results file, described\n"
     "  bertsweep pretrain --corpus FILE --out DIR  masked-LM pre-training of a small BERT\n"
     "  bertsweep --help | --version\n"
     "\n"
-    "exit codes: 0 done, 1 error, 2 usage, 3 stopped by a signal (checkpointed; rerun to resume)\n";
+    "exit codes: 0 done, 1 error, 2 usage, 3 stopped by a signal (checkpointed; rerun to resume),\n"
+    "            4 stopped by a results-file write error such as a full disk (rerun to resume)\n";
 
 int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -27,7 +30,7 @@ int main(int argc, char **argv) {
     puts("bertsweep " BERTSWEEP_VERSION);
     return EXIT_OK;
   }
-  if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+  if (argc >= 3 && strcmp(argv[1], "check") != 0 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
     fputs(USAGE, stdout);
     return EXIT_OK;
   }
@@ -38,6 +41,8 @@ int main(int argc, char **argv) {
   else if (strcmp(argv[1], "sweep") == 0) code = cmd_sweep(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "pretrain") == 0) code = cmd_pretrain(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "report") == 0) code = cmd_report(argc - 2, argv + 2, &e);
+  else if (strcmp(argv[1], "check") == 0) code = cmd_check(argc - 2, argv + 2, &e);
+  else if (strcmp(argv[1], "schema") == 0) code = cmd_schema(argc - 2, argv + 2, &e);
   else {
     fprintf(stderr, "bertsweep: unknown command '%s'\n%s", argv[1], USAGE);
     return EXIT_USAGE;

@@ -5,14 +5,14 @@
 #include "mpi/report.h"
 #include "src/stats.h"
 
-enum { M_BEST, M_FINAL, M_LOSS_STEPS, M_ACC_STEPS, M_AUC, M_LATE_STD, NMETRICS };
-static const char *const METRIC_NAMES[NMETRICS] = {"best_dev_accuracy", "final_dev_accuracy", "steps_to_loss_threshold",
+enum { M_BEST, M_FINAL, M_LOSS_STEPS, M_ACC_STEPS, M_AUC, M_LATE_STD, NREPORT_METRICS };
+static const char *const METRIC_NAMES[NREPORT_METRICS] = {"best_dev_accuracy", "final_dev_accuracy", "steps_to_loss_threshold",
                                                    "steps_to_acc_fraction", "train_loss_auc", "late_loss_std"};
-static const char *const METRIC_SHORT[NMETRICS] = {"best acc", "final acc", "steps->loss", "steps->acc", "loss AUC",
+static const char *const METRIC_SHORT[NREPORT_METRICS] = {"best acc", "final acc", "steps->loss", "steps->acc", "loss AUC",
                                                    "late std"};
 
 typedef struct {
-  double m[NMETRICS];
+  double m[NREPORT_METRICS];
   int failed, done, loss_never;
 } RunM;
 
@@ -21,13 +21,13 @@ typedef struct {
   int first;    /* a run of the group, for its grid values */
   int n, *runs; /* done runs */
   int unfinished, failed;
-  double mean[NMETRICS], std[NMETRICS], median[NMETRICS];
+  double mean[NREPORT_METRICS], std[NREPORT_METRICS], median[NREPORT_METRICS];
   int loss_never;
 } Group;
 
 typedef struct {
   int col, g1, g2, n;
-  double mean[NMETRICS], lo[NMETRICS], hi[NMETRICS], p[NMETRICS];
+  double mean[NREPORT_METRICS], lo[NREPORT_METRICS], hi[NREPORT_METRICS], p[NREPORT_METRICS];
 } Comparison;
 
 typedef struct {
@@ -64,7 +64,7 @@ static double default_threshold(const ResultsData *d) {
 static void run_metrics(Report *R, int r) {
   const ResultsData *d = R->d;
   RunM *m = &R->rm[r];
-  for (int k = 0; k < NMETRICS; k++) m->m[k] = NAN;
+  for (int k = 0; k < NREPORT_METRICS; k++) m->m[k] = NAN;
   m->done = strcmp(d->status[r], "done") == 0;
   if (!m->done) return;
   long T = d->steps_done[r]; /* less than total_steps when early stopping ended the run */
@@ -112,7 +112,7 @@ static void summarize(Report *R, Group *g) {
   double *x = malloc(sizeof(double) * (size_t)(g->n ? g->n : 1));
   for (int pass = 0; pass < 2 && x; pass++) {
     if (pass == 1) acc_steps(R, g);
-    for (int k = 0; k < NMETRICS; k++) {
+    for (int k = 0; k < NREPORT_METRICS; k++) {
       if ((pass == 0) == (k == M_ACC_STEPS)) continue;
       for (int i = 0; i < g->n; i++) x[i] = R->rm[g->runs[i]].m[k];
       g->mean[k] = stats_mean(x, g->n);
@@ -174,7 +174,7 @@ static void compare(Report *R, Comparison *cp) {
         pb[cp->n++] = b->runs[j];
         break;
       }
-  for (int k = 0; k < NMETRICS; k++) {
+  for (int k = 0; k < NREPORT_METRICS; k++) {
     for (int i = 0; i < cp->n; i++) diff[i] = R->rm[pb[i]].m[k] - R->rm[pa[i]].m[k];
     cp->mean[k] = stats_mean(diff, cp->n);
     stats_bootstrap_ci(diff, cp->n, R->o->bootstrap, 0.95, 12345 + (uint64_t)k, &cp->lo[k], &cp->hi[k]);
@@ -232,20 +232,20 @@ static void write_table(const Report *R, const char *path, FILE *out, int md) {
           md ? "" : "", R->threshold, R->o->smooth, 100 * R->o->acc_fraction);
   if (md) {
     fprintf(out, "| group | runs | unfinished | failed |");
-    for (int k = 0; k < NMETRICS; k++) fprintf(out, " %s mean ± std (median) |", METRIC_SHORT[k]);
+    for (int k = 0; k < NREPORT_METRICS; k++) fprintf(out, " %s mean ± std (median) |", METRIC_SHORT[k]);
     fprintf(out, "\n|---|---|---|---|");
-    for (int k = 0; k < NMETRICS; k++) fprintf(out, "---|");
+    for (int k = 0; k < NREPORT_METRICS; k++) fprintf(out, "---|");
     fprintf(out, "\n");
   } else {
     fprintf(out, "%-*s runs unfin failed", kw, "group");
-    for (int k = 0; k < NMETRICS; k++) fprintf(out, "  %-24s", METRIC_SHORT[k]);
+    for (int k = 0; k < NREPORT_METRICS; k++) fprintf(out, "  %-24s", METRIC_SHORT[k]);
     fprintf(out, "\n");
   }
   for (int i = 0; i < R->ng; i++) {
     const Group *g = &R->g[i];
     if (md) fprintf(out, "| %s | %d | %d | %d |", g->key, g->n, g->unfinished, g->failed);
     else fprintf(out, "%-*s %4d %5d %6d", kw, g->key, g->n, g->unfinished, g->failed);
-    for (int k = 0; k < NMETRICS; k++) {
+    for (int k = 0; k < NREPORT_METRICS; k++) {
       char m[32], s[32], me[32], cell[100];
       fnum(m, sizeof m, g->mean[k], digits_of(k));
       fnum(s, sizeof s, g->std[k], digits_of(k));
@@ -266,7 +266,7 @@ static void write_table(const Report *R, const char *path, FILE *out, int md) {
     fprintf(out, "%s%s: %s -> %s%s%s%s, %d pairs\n", md ? "**" : "", d->colname[c->col], d->values[R->g[c->g1].first][c->col],
             d->values[R->g[c->g2].first][c->col], ctx[0] ? " (" : "", ctx, ctx[0] ? ")" : "", c->n);
     if (md) fprintf(out, "%s\n\n| metric | mean difference | 95%% CI | p |\n|---|---|---|---|\n", "**");
-    for (int k = 0; k < NMETRICS; k++) {
+    for (int k = 0; k < NREPORT_METRICS; k++) {
       char m[32], lo[32], hi[32];
       fnum(m, sizeof m, c->mean[k], digits_of(k) + 1);
       fnum(lo, sizeof lo, c->lo[k], digits_of(k) + 1);
@@ -303,7 +303,7 @@ static int write_json(const Report *R, const char *path, FILE *out) {
     cJSON_AddNumberToObject(o, "unfinished", g->unfinished);
     cJSON_AddNumberToObject(o, "failed", g->failed);
     cJSON_AddNumberToObject(o, "never_reached_loss_threshold", g->loss_never);
-    for (int k = 0; k < NMETRICS; k++) add_stats(o, METRIC_NAMES[k], GK, (double[3]){g->mean[k], g->std[k], g->median[k]});
+    for (int k = 0; k < NREPORT_METRICS; k++) add_stats(o, METRIC_NAMES[k], GK, (double[3]){g->mean[k], g->std[k], g->median[k]});
   }
   cJSON *comps = cJSON_AddArrayToObject(root, "comparisons");
   for (int i = 0; i < R->nc; i++) {
@@ -314,7 +314,7 @@ static int write_json(const Report *R, const char *path, FILE *out) {
     cJSON_AddStringToObject(o, "from", R->g[c->g1].key);
     cJSON_AddStringToObject(o, "to", R->g[c->g2].key);
     cJSON_AddNumberToObject(o, "pairs", c->n);
-    for (int k = 0; k < NMETRICS; k++) {
+    for (int k = 0; k < NREPORT_METRICS; k++) {
       cJSON *m = cJSON_AddObjectToObject(o, METRIC_NAMES[k]);
       cJSON_AddNumberToObject(m, "mean_difference", c->mean[k]);
       cJSON_AddItemToObject(m, "ci95", cJSON_CreateDoubleArray((double[2]){c->lo[k], c->hi[k]}, 2));
@@ -333,13 +333,13 @@ static void write_csv(const Report *R, FILE *out) {
   fprintf(out, "table,group,other,runs,unfinished,failed,metric,mean,std_or_ci_low,median_or_ci_high,p\n");
   for (int i = 0; i < R->ng; i++) {
     const Group *g = &R->g[i];
-    for (int k = 0; k < NMETRICS; k++)
+    for (int k = 0; k < NREPORT_METRICS; k++)
       fprintf(out, "group,\"%s\",,%d,%d,%d,%s,%.10g,%.10g,%.10g,\n", g->key, g->n, g->unfinished, g->failed,
               METRIC_NAMES[k], g->mean[k], g->std[k], g->median[k]);
   }
   for (int i = 0; i < R->nc; i++) {
     const Comparison *c = &R->c[i];
-    for (int k = 0; k < NMETRICS; k++)
+    for (int k = 0; k < NREPORT_METRICS; k++)
       fprintf(out, "comparison,\"%s\",\"%s\",%d,,,%s,%.10g,%.10g,%.10g,%.6g\n", R->g[c->g1].key, R->g[c->g2].key, c->n,
               METRIC_NAMES[k], c->mean[k], c->lo[k], c->hi[k], c->p[k]);
   }

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <sched.h>
@@ -13,9 +14,12 @@
 #include "mpi/progress.h"
 #include "mpi/signals.h"
 #include "mpi/sweep.h"
+#include "src/fault.h"
 
 enum { TAG_REQUEST = 1, TAG_ASSIGN = 2, TAG_PROGRESS = 3, TAG_DONE = 4, TAG_STOP = 5 };
-enum { RUN_FAILED = 0, RUN_DONE = 1, RUN_STOPPED = 2 };
+/* How a run ended; RUN_IOERROR: the results file could not be written (the run stays
+   "running" with its last checkpoint, and the whole sweep stops). */
+enum { RUN_FAILED = 0, RUN_DONE = 1, RUN_STOPPED = 2, RUN_IOERROR = 3 };
 #define FLUSH_SECONDS 2.0
 #define BUF_STEPS 256
 #define BUF_EVALS 64
@@ -40,7 +44,8 @@ typedef struct {
   MPI_Comm comm;
   int rank, size, threads;
   const SweepOptions *opt;
-  int failures, stopped;
+  int failures, stopped, io_error;
+  Err io_err;         /* the first results-file error on this rank */
   int stop_requested; /* this rank must stop at its next step boundary */
   /* rank 0 only */
   int *queue, qhead, qn;
@@ -85,14 +90,16 @@ static void enter_stop_mode(Ctx *c) {
 
 static void handle_done(Ctx *c, int src, const double *msg) {
   int run = (int)msg[0], status = (int)msg[1];
+  int keeps = status == RUN_STOPPED || status == RUN_IOERROR; /* its checkpoint stays */
   progress_done(&c->prog, src, run, status == RUN_DONE, msg[2]);
-  if (status != RUN_STOPPED) release_slot(c, run); /* a stopped run keeps its checkpoint */
-  if (status == RUN_STOPPED) enter_stop_mode(c);
+  if (!keeps) release_slot(c, run);
+  if (keeps) enter_stop_mode(c);
 }
 
 /* Answers requests and collects reports; never blocks. */
 static void service(Ctx *c) {
   if (signals_pending()) enter_stop_mode(c);
+  if (c->opt->lock) lock_heartbeat(c->opt->lock);
   for (;;) {
     int flag;
     MPI_Status st;
@@ -156,12 +163,6 @@ static void report(Ctx *c, int tag, double a, double b, double x) {
   MPI_Send(msg, 3, MPI_DOUBLE, 0, tag, c->comm);
 }
 
-static void fault(const Ctx *c, const char *kind, int run, long step) {
-  const Fault *f = &c->opt->fault;
-  if (f->kind[0] && strcmp(f->kind, kind) == 0 && f->run == run && f->step == step)
-    raise(strcmp(kind, "term") == 0 ? SIGTERM : SIGKILL);
-}
-
 /* ---- one run ---- */
 
 typedef struct {
@@ -195,31 +196,67 @@ static int flush(Ctx *c, RunState *rs, Err *e) {
 static int checkpoint(Ctx *c, RunState *rs, Job *j, Err *e) {
   if (rs->slot < 0) return 0;
   if (flush(c, rs, e)) return -1; /* metrics reach the file before the state that vouches for them */
-  if (results_ckpt_write_data(c->res, rs->slot, rs->half, j->m.params, j->opt.m, j->opt.v, (long)j->m.nparams, e))
-    return -1;
-  fault(c, "killckpt", rs->run, j->step);
-  SlotState st = {rs->p->row, (double)j->step, (double)j->opt.t, rs->half, rs->row.best_acc,
-                  (double)rs->row.best_step, rs->row.final_acc, rs->row.final_loss};
-  if (results_ckpt_write_state(c->res, rs->slot, &st, e)) return -1;
+  long n = (long)j->m.nparams;
+  if (fault_hit("enospc", rs->run, j->step))
+    return errf(e, "%s: writing checkpoint slot %d: %s (injected)", c->res->path, rs->slot, strerror(ENOSPC));
+  if (results_ckpt_write_data(c->res, rs->slot, rs->half, j->m.params, j->opt.m, j->opt.v, n, e)) return -1;
+  fault_kill("killckpt", rs->run, j->step);
+  SlotState st = {{0}};
+  st.v[SS_RUN] = rs->p->row;
+  st.v[SS_STEP] = (double)j->step;
+  st.v[SS_OPT_T] = (double)j->opt.t;
+  st.v[SS_HALF] = rs->half;
+  st.v[SS_BEST_ACC] = rs->row.best_acc;
+  st.v[SS_BEST_STEP] = (double)rs->row.best_step;
+  st.v[SS_FINAL_ACC] = rs->row.final_acc;
+  st.v[SS_FINAL_LOSS] = rs->row.final_loss;
+  st.v[SS_NFLOATS] = (double)n;
+  st.v[SS_CRC] = results_ckpt_crc(j->m.params, j->opt.m, j->opt.v, n);
+  st.v[SS_WALL] = rs->row.wall_seconds;
+  if (results_ckpt_commit(c->res, rs->slot, &st, e)) return -1;
   rs->half ^= 1;
   return 0;
 }
 
-/* Continues from the slot's checkpoint when it holds this run. */
+/* A state is trusted only when every field fits the run it names. */
+static int state_fits(const SlotState *st, const PlannedRun *p) {
+  const double *v = st->v;
+  double step = v[SS_STEP], t = v[SS_OPT_T];
+  return v[SS_RUN] == p->row && step == floor(step) && step > 0 && step <= (double)p->total_steps && t == floor(t) &&
+         t >= 0 && t <= step && (v[SS_HALF] == 0 || v[SS_HALF] == 1) && v[SS_NFLOATS] == (double)p->nparams &&
+         v[SS_BEST_STEP] == floor(v[SS_BEST_STEP]) && v[SS_BEST_STEP] >= -1 && v[SS_BEST_STEP] <= step &&
+         isfinite(v[SS_WALL]) && v[SS_WALL] >= 0;
+}
+
+/* Continues from the slot's checkpoint when it holds this run and verifies; 1 when restored. */
 static int restore(Ctx *c, RunState *rs, Job *j, Err *e) {
   SlotState st;
   if (rs->slot < 0 || results_ckpt_state(c->res, rs->slot, &st, e)) return rs->slot < 0 ? 0 : -1;
-  if ((int)st.run != rs->p->row || st.step <= 0) return 0;
-  if (results_ckpt_read(c->res, rs->slot, j->m.params, j->opt.m, j->opt.v, (long)j->m.nparams, &st, e)) return -1;
-  job_restore(j, (long)st.step, (long)st.opt_t, st.best_acc, (long)st.best_step);
-  rs->half = 1 - (int)st.half;
-  rs->row.best_acc = st.best_acc;
-  rs->row.best_step = (long)st.best_step;
-  rs->row.final_acc = st.final_acc;
-  rs->row.final_loss = st.final_loss;
-  rs->row.steps_done = (long)st.step;
-  rs->buf.step0 = (long)st.step;
-  rs->buf.eval0 = j->rc.eval_every > 0 ? (int)(st.step / j->rc.eval_every) : 0;
+  if (st.v[SS_RUN] != rs->p->row) return 0;
+  const char *why = state_fits(&st, rs->p) ? NULL : "its state does not fit the run";
+  if (!why) {
+    int rc = results_ckpt_read(c->res, rs->slot, j->m.params, j->opt.m, j->opt.v, (long)j->m.nparams, &st, e);
+    if (rc < 0) return -1;
+    if (rc) why = "its data does not match its checksum";
+  }
+  if (why) { /* the caller reopens the job: a failed read may have overwritten the model */
+    fprintf(stderr, "bertsweep: warning: %s: the checkpoint of run %d does not verify (%s); the run starts over\n",
+            c->res->path, rs->p->row, why);
+    return 2;
+  }
+  job_restore(j, (long)st.v[SS_STEP], (long)st.v[SS_OPT_T], st.v[SS_BEST_ACC], (long)st.v[SS_BEST_STEP]);
+  rs->half = 1 - (int)st.v[SS_HALF];
+  rs->row.best_acc = st.v[SS_BEST_ACC];
+  rs->row.best_step = (long)st.v[SS_BEST_STEP];
+  rs->row.final_acc = st.v[SS_FINAL_ACC];
+  rs->row.final_loss = st.v[SS_FINAL_LOSS];
+  rs->row.wall_seconds = st.v[SS_WALL];
+  rs->row.steps_done = (long)st.v[SS_STEP];
+  rs->buf.step0 = (long)st.v[SS_STEP];
+  /* evaluations run after steps eval_every, 2*eval_every, ...: a checkpoint at step s has
+     s / eval_every of them behind it (the last evaluation is after the final step, which
+     is never checkpointed) */
+  rs->buf.eval0 = j->rc.eval_every > 0 ? (int)(st.v[SS_STEP] / j->rc.eval_every) : 0;
   return 1;
 }
 
@@ -262,8 +299,8 @@ static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
       if (flush(c, rs, e)) return -1;
       last_flush = t;
     }
-    fault(c, "kill", rs->run, j->step);
-    fault(c, "term", rs->run, j->step);
+    fault_kill("kill", rs->run, j->step);
+    if (fault_hit("term", rs->run, j->step)) raise(SIGTERM);
     if (c->rank != 0 && t - last_report > 0.5) {
       report(c, TAG_PROGRESS, rs->run, (double)j->step, m.loss);
       last_report = t;
@@ -272,6 +309,37 @@ static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
     }
   }
   return RUN_DONE;
+}
+
+/* Opens the job and continues from its checkpoint if one verifies; RUN_FAILED when the
+   run's model or data cannot be opened, RUN_IOERROR when the file cannot be read. */
+static int start_run(Ctx *c, RunState *rs, Job *j, Err *e) {
+  if (job_open(j, &rs->p->rc, e)) return RUN_FAILED;
+  int r = restore(c, rs, j, e);
+  if (r == 2) {
+    job_close(j);
+    if (job_open(j, &rs->p->rc, e)) return RUN_FAILED;
+  }
+  if (r < 0) {
+    job_close(j);
+    return RUN_IOERROR;
+  }
+  rs->row.majority = j->majority_acc;
+  if (results_write_row(c->res, &rs->row, e)) {
+    job_close(j);
+    return RUN_IOERROR;
+  }
+  return 0;
+}
+
+/* A done run: final weights, then the row and a sync (a finished run survives a node
+   crash), then its slot is freed. */
+static int finish_run(Ctx *c, RunState *rs, Job *j, Err *e) {
+  if (rs->p->rc.save_final_weights && results_write_final(c->res, rs->p->row, j->m.params, (long)j->m.nparams, e))
+    return -1;
+  rs->row.status = "done";
+  if (flush(c, rs, e) || results_sync(c->res, e)) return -1;
+  return rs->slot >= 0 ? results_slot_clear(c->res, rs->slot, e) : 0;
 }
 
 static void run_one(Ctx *c, int run, int slot) {
@@ -284,42 +352,34 @@ static void run_one(Ctx *c, int run, int slot) {
   rs->run = run;
   rs->slot = slot;
   rs->p = &c->s->runs[run];
-  RunRow *row = &rs->row;
-  *row = (RunRow){.run_id = rs->p->row, .seed = rs->p->seed, .rank = c->rank, .total_steps = rs->p->total_steps,
-                  .best_step = -1, .status = "running", .best_acc = NAN, .final_acc = NAN, .final_loss = NAN,
-                  .majority = NAN};
+  rs->row = (RunRow){.run_id = rs->p->row, .seed = rs->p->seed, .rank = c->rank, .total_steps = rs->p->total_steps,
+                     .best_step = -1, .status = "running", .best_acc = NAN, .final_acc = NAN, .final_loss = NAN,
+                     .majority = NAN};
   omp_set_num_threads(rs->p->rc.threads > 0 ? rs->p->rc.threads : c->threads);
   Job j;
-  int status = job_open(&j, &rs->p->rc, &e) ? -1 : 0;
+  int status = start_run(c, rs, &j, &e);
   if (status == 0) {
-    row->majority = j.majority_acc;
-    status = restore(c, rs, &j, &e) < 0 ? -1 : 0;
-    if (status == 0 && results_write_row(c->res, row, &e)) status = -1;
-    if (status == 0) status = train_loop(c, rs, &j, &e);
-    /* final weights before the row says done: a kill in between reruns the run's tail */
-    if (status == RUN_DONE && rs->p->rc.save_final_weights &&
-        results_write_final(c->res, rs->p->row, j.m.params, (long)j.m.nparams, &e))
-      status = -1;
+    status = train_loop(c, rs, &j, &e);
+    if (status == RUN_DONE && finish_run(c, rs, &j, &e)) status = -1;
+    if (status < 0) status = RUN_IOERROR; /* every error after the job opened is the file's */
     job_close(&j);
   }
-  if (status == RUN_STOPPED) row->status = "running"; /* interrupted: resumes from its checkpoint */
-  else row->status = status == RUN_DONE ? "done" : "failed";
-  Err e2 = {{0}};
-  if (flush(c, rs, &e2) && status != -1) {
-    status = -1;
-    e = e2;
-    row->status = "failed";
-    results_write_row(c->res, row, &e2);
-  }
-  if (status == RUN_DONE && rs->slot >= 0) results_slot_clear(c->res, rs->slot, &e2);
-  if (status < 0) {
+  if (status == RUN_FAILED) { /* the model or the data: this run fails, the sweep goes on */
     char label[512];
+    rs->row.status = "failed";
+    Err e2 = {{0}};
+    if (results_write_row(c->res, &rs->row, &e2)) status = RUN_IOERROR;
     run_label(c->s, rs->p, label, sizeof label);
     fprintf(stderr, "bertsweep: rank %d: run %d (%s) failed: %s\n", c->rank, rs->p->row, label, e.msg);
     c->failures++;
+    if (status == RUN_IOERROR) e = e2;
+  }
+  if (status == RUN_IOERROR && !c->io_error) {
+    c->io_error = 1;
+    c->io_err = e;
   }
   if (status == RUN_STOPPED) c->stopped = 1;
-  report(c, TAG_DONE, run, status < 0 ? RUN_FAILED : status, row->final_acc);
+  report(c, TAG_DONE, run, status, rs->row.final_acc);
   free(rs);
 }
 
@@ -365,7 +425,7 @@ static void run_worker(Ctx *c) {
   }
 }
 
-int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *opt, char (*status)[8],
+int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *opt, char (*status)[STATUS_LEN],
               const int *slot_of, SweepOutcome *out, Err *e) {
   Ctx c = {0};
   c.s = s;
@@ -376,7 +436,6 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
   MPI_Comm_rank(comm, &c.rank);
   MPI_Comm_size(comm, &c.size);
   c.threads = default_threads(comm);
-  signals_install();
   memset(out, 0, sizeof *out);
   int rc = 0;
   if (c.rank == 0) {
@@ -414,11 +473,18 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
   }
   int mine[2] = {c.failures, c.stopped}, all[2];
   MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MAX, comm);
-  int failures = 0;
+  int failures = 0, io_rank = c.io_error ? c.rank : c.size, first_io;
   MPI_Allreduce(&c.failures, &failures, 1, MPI_INT, MPI_SUM, comm);
+  MPI_Allreduce(&io_rank, &first_io, 1, MPI_INT, MPI_MIN, comm);
   out->stopped = all[1];
+  out->io_error = first_io < c.size;
   MPI_Bcast(&out->done_before, 1, MPI_INT, 0, comm);
   MPI_Bcast(&out->resumed, 1, MPI_INT, 0, comm);
+  if (out->io_error) { /* the first failing rank's message reaches rank 0, which prints it */
+    MPI_Bcast(c.io_err.msg, (int)sizeof c.io_err.msg, MPI_CHAR, first_io, comm);
+    *e = c.io_err;
+    return -1;
+  }
   if (failures) rc = errf(e, "%d run%s failed (see the messages above; their rows say \"failed\")", failures,
                           failures == 1 ? "" : "s");
   return rc;

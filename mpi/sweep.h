@@ -4,32 +4,26 @@
 #ifndef BS_SWEEP_H
 #define BS_SWEEP_H
 #include <mpi.h>
+#include "io/lockfile.h"
 #include "io/results.h"
 #include "mpi/grid.h"
 
-/* Test hook (BERTSWEEP_FAULT="kind:RUN:STEP"): kill = SIGKILL after that step of that run,
-   killckpt = SIGKILL halfway through the checkpoint written at that step, term = SIGTERM. */
-typedef struct {
-  char kind[16];
-  int run;
-  long step;
-} Fault;
-
 typedef struct {
   double progress_every; /* seconds between progress lines on rank 0 (0: never) */
-  Fault fault;
+  WriterLock *lock;      /* rank 0: the results file's lock, kept fresh while running */
 } SweepOptions;
 
 typedef struct {
   int done_before;  /* runs already done in the file */
   int resumed;      /* runs continued from a checkpoint */
   int stopped;      /* 1 when a signal stopped the sweep */
+  int io_error;     /* 1 when the results file could not be written (the sweep stopped) */
 } SweepOutcome;
 
 /* Runs every run of s whose status (from the file) is not "done". status[i] is the file's
    status of s->runs[i] (NULL: all pending); slot_of[i] the checkpoint slot holding run i's
    checkpoint or -1. */
-int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *opt, char (*status)[8],
+int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *opt, char (*status)[STATUS_LEN],
               const int *slot_of, SweepOutcome *out, Err *e);
 
 /* Threads for this rank: the cores it was given, shared among the ranks on its node. */

@@ -1,0 +1,429 @@
+/* Writing a whole results file: at the start of a sweep, when a resume grows it, when a
+   finished sweep drops its checkpoints, and when `check --salvage` copies a damaged one.
+   The file is made as PATH.partial, flushed, and renamed over PATH in one step. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include <hdf5_hl.h>
+#include "io/results.h"
+#include "src/fault.h"
+
+#define COPY_BLOCK (1L << 22) /* floats per read when copying checkpoints (16 MB) */
+
+typedef struct {
+  const char *path, *tmp;
+  const ResultsLayout *lay;
+  hid_t f, old;            /* the new file; the old one or -1 */
+  hid_t run_type;
+  RowShape shape;
+  unsigned char *rows;     /* [nruns * shape.size] */
+  unsigned char *lost;     /* [nruns]: tolerant copy could not read the row */
+  hid_t metric[NMETRICS], coord[NCOORDS], runs, final;
+} Build;
+
+static int describe(hid_t d, const char *units, const char *meaning) {
+  return h5_attr_str(d, "units", units) || h5_attr_str(d, "long_name", meaning);
+}
+
+static hsize_t shape_len(const ResultsLayout *L, ShapeRule s, int which) {
+  hsize_t run = (hsize_t)L->nruns, step = (hsize_t)L->max_steps, ev = (hsize_t)L->max_evals;
+  switch (s) {
+  case SHAPE_RUN_STEP: return which ? step : run;
+  case SHAPE_RUN_EVAL: return which ? ev : run;
+  case SHAPE_STEP: return step;
+  case SHAPE_EVAL: return ev;
+  default: return run;
+  }
+}
+
+/* Chunked (one run per chunk), allocated now and filled with the fill value: later writes
+   are raw data into existing chunks. An empty dimension is stored as 1 (never read). */
+static hid_t make_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *fill) {
+  hsize_t d[2], chunk[2];
+  for (int i = 0; i < rank; i++) d[i] = dims[i] ? dims[i] : 1;
+  chunk[0] = rank == 2 ? 1 : (d[0] < 4096 ? d[0] : 4096);
+  chunk[1] = rank == 2 ? d[1] : 0;
+  hid_t sp = H5Screate_simple(rank, d, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), ds = -1;
+  if (sp >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, rank, chunk) >= 0 && H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) >= 0 &&
+      (!fill || (H5Pset_fill_value(dcpl, type, fill) >= 0 && H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC) >= 0)))
+    ds = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (sp >= 0) H5Sclose(sp);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  return ds;
+}
+
+/* Contiguous, allocated now, never filled (checkpoint data is always written before read). */
+static hid_t make_contig(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims) {
+  hid_t sp = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), d = -1;
+  if (sp >= 0 && dcpl >= 0 && H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0 &&
+      H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) >= 0)
+    d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (sp >= 0) H5Sclose(sp);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  return d;
+}
+
+static hsize_t old_dim(hid_t f, const char *name, int which) {
+  hsize_t dims[2] = {0, 0};
+  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+  if (d >= 0) {
+    hid_t sp = H5Dget_space(d);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(d);
+  }
+  return dims[which];
+}
+
+/* ---- /runs ---- */
+
+static int build_rows(Build *b, const RunRow *rows, const ResultsSource *src, Err *e) {
+  const ResultsLayout *L = b->lay;
+  int nold = src && src->path ? src->nrows : 0;
+  for (int i = 0; i < L->nruns; i++)
+    if (rows && (i >= nold || src->tolerant)) results_fill_row(L, &b->shape, b->rows + (size_t)i * b->shape.size, &rows[i]);
+  if (!nold) return 0;
+  /* HDF5 converts the old compound member by member (by name): int to float, shorter to
+     longer strings; the old file's values are kept exactly as written */
+  hid_t d = H5Dopen2(b->old, "runs", H5P_DEFAULT);
+  if (d < 0 && !src->tolerant) return h5err(e, "%s: opening /runs", src->path);
+  if (!src->tolerant) {
+    int bad = h5_read_at(d, b->run_type, -1, 0, nold, b->rows);
+    H5Dclose(d);
+    return bad ? h5err(e, "%s: reading /runs", src->path) : 0;
+  }
+  unsigned char *tmp = malloc(b->shape.size);
+  if (!tmp) { if (d >= 0) H5Dclose(d); return errf(e, "out of memory"); }
+  for (int i = 0; i < nold; i++) {
+    memcpy(tmp, b->rows + (size_t)i * b->shape.size, b->shape.size);
+    if (d < 0 || h5_read_at(d, b->run_type, -1, i, 1, tmp)) b->lost[i] = 1;
+    else memcpy(b->rows + (size_t)i * b->shape.size, tmp, b->shape.size);
+  }
+  free(tmp);
+  if (d >= 0) H5Dclose(d);
+  return 0;
+}
+
+static int create_runs(Build *b, const char *const *run_configs, Err *e) {
+  hsize_t n = (hsize_t)b->lay->nruns;
+  if ((b->runs = make_dataset(b->f, "runs", b->run_type, 1, &n, NULL)) < 0) return h5err(e, "%s: creating /runs", b->tmp);
+  if (b->lay->nruns && h5_write_at(b->runs, b->run_type, -1, 0, b->lay->nruns, b->rows))
+    return h5err(e, "%s: writing /runs", b->tmp);
+  cJSON *desc = cJSON_CreateObject();
+  cJSON_AddStringToObject(desc, "run_id", "row number");
+  cJSON_AddStringToObject(desc, "seed", "the run's seed (train.seed)");
+  for (int c = 0; c < b->lay->ncols; c++) cJSON_AddStringToObject(desc, b->lay->cols[c].name, "the run's value of this grid key");
+  for (int f = 0; f < NFIXED; f++) cJSON_AddStringToObject(desc, RESULTS_FIXED[f].name, RESULTS_FIXED[f].description);
+  char *dtext = cJSON_PrintUnformatted(desc), statuses[256] = "";
+  cJSON_Delete(desc);
+  for (int s = 0; s < NSTATUS; s++) snprintf(statuses + strlen(statuses), sizeof statuses - strlen(statuses), "%s%s", s ? ", " : "", RESULTS_STATUS[s]);
+  int bad = !dtext || h5_attr_str(b->runs, "column_descriptions", dtext) || h5_attr_str(b->runs, "statuses", statuses) ||
+            h5_attr_str(b->runs, "long_name", "one row per run: its grid values, seed, status and summary") ||
+            (b->lay->nruns && h5_attr_strs(b->runs, "run_configs", run_configs, b->lay->nruns, 0));
+  cJSON_free(dtext);
+  return bad ? h5err(e, "%s: attributes of /runs", b->tmp) : 0;
+}
+
+/* ---- metrics and coordinates ---- */
+
+/* Copies the old rows' metrics, a row at a time; tolerant: a row with any unreadable metric
+   is lost (left at the fill values). */
+static int copy_metrics(Build *b, const ResultsSource *src, Err *e) {
+  hid_t od[NMETRICS];
+  long cols[NMETRICS];
+  void *buf[NMETRICS] = {0};
+  int rc = 0;
+  for (int i = 0; i < NMETRICS; i++) {
+    const DatasetSpec *ds = &RESULTS_METRICS[i];
+    od[i] = H5Dopen2(b->old, ds->path, H5P_DEFAULT);
+    cols[i] = (long)old_dim(b->old, ds->path, 1);
+    if (cols[i] > (long)shape_len(b->lay, ds->shape, 1)) cols[i] = (long)shape_len(b->lay, ds->shape, 1);
+    buf[i] = malloc((size_t)(cols[i] ? cols[i] : 1) * 8);
+    if (!buf[i]) rc = errf(e, "out of memory");
+    else if (od[i] < 0 && !src->tolerant) rc = h5err(e, "%s: opening /%s", src->path, ds->path);
+  }
+  for (long r = 0; !rc && r < src->nrows; r++) {
+    int bad = b->lost[r];
+    for (int i = 0; i < NMETRICS && !bad; i++)
+      bad = od[i] < 0 || (cols[i] > 0 && h5_read_at(od[i], h5_native(RESULTS_METRICS[i].type), r, 0, cols[i], buf[i]));
+    if (bad && !src->tolerant) rc = h5err(e, "%s: reading the metrics of run %ld", src->path, r);
+    if (bad) {
+      b->lost[r] = 1;
+      continue;
+    }
+    for (int i = 0; i < NMETRICS && !rc; i++)
+      if (cols[i] > 0 && h5_write_at(b->metric[i], h5_native(RESULTS_METRICS[i].type), r, 0, cols[i], buf[i]))
+        rc = h5err(e, "%s: writing /%s", b->tmp, RESULTS_METRICS[i].path);
+  }
+  for (int i = 0; i < NMETRICS; i++) {
+    free(buf[i]);
+    if (od[i] >= 0) H5Dclose(od[i]);
+  }
+  return rc;
+}
+
+static int create_metrics(Build *b, const ResultsSource *src, Err *e) {
+  hid_t g1 = H5Gcreate2(b->f, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g2 = H5Gcreate2(b->f, "eval", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g1 >= 0) H5Gclose(g1);
+  if (g2 >= 0) H5Gclose(g2);
+  if (g1 < 0 || g2 < 0) return h5err(e, "%s: creating groups", b->tmp);
+  for (int i = 0; i < NMETRICS; i++) {
+    const DatasetSpec *ds = &RESULTS_METRICS[i];
+    hsize_t dims[2] = {shape_len(b->lay, ds->shape, 0), shape_len(b->lay, ds->shape, 1)};
+    float ff = (float)ds->fill;
+    int64_t fi = (int64_t)ds->fill;
+    hid_t t = h5_native(ds->type);
+    b->metric[i] = make_dataset(b->f, ds->path, t, 2, dims, ds->type == DT_I64 ? (const void *)&fi : (const void *)&ff);
+    if (b->metric[i] < 0 || describe(b->metric[i], ds->units, ds->description))
+      return h5err(e, "%s: creating /%s", b->tmp, ds->path);
+  }
+  return src && src->path && src->nrows ? copy_metrics(b, src, e) : 0;
+}
+
+static int create_coords(Build *b, Err *e) {
+  long n = b->lay->max_steps > b->lay->nruns ? b->lay->max_steps : b->lay->nruns;
+  n = n > b->lay->max_evals ? n : b->lay->max_evals;
+  int64_t *v = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+  if (!v) return errf(e, "out of memory");
+  int bad = 0;
+  for (int c = 0; c < NCOORDS && !bad; c++) {
+    const DatasetSpec *ds = &RESULTS_COORDS[c];
+    hsize_t len = shape_len(b->lay, ds->shape, 0);
+    for (long i = 0; i < n; i++) v[i] = c == CO_STEP ? i + 1 : i;
+    b->coord[c] = make_dataset(b->f, ds->path, H5T_NATIVE_INT64, 1, &len, NULL);
+    bad = b->coord[c] < 0 || (len && h5_write_at(b->coord[c], H5T_NATIVE_INT64, -1, 0, (long)len, v)) ||
+          describe(b->coord[c], ds->units, ds->description) || H5DSset_scale(b->coord[c], RESULTS_DIM_NAME[c]) < 0;
+  }
+  free(v);
+  return bad ? h5err(e, "%s: creating the coordinates", b->tmp) : 0;
+}
+
+/* Dimension scales from the start: xarray/h5netcdf read the file at any moment. */
+static int attach_scales(Build *b, Err *e) {
+  int bad = H5DSattach_scale(b->runs, b->coord[CO_RUN], 0) < 0;
+  for (int i = 0; i < NMETRICS && !bad; i++) {
+    int ev = RESULTS_METRICS[i].shape == SHAPE_RUN_EVAL;
+    bad = H5DSattach_scale(b->metric[i], b->coord[CO_RUN], 0) < 0 ||
+          H5DSattach_scale(b->metric[i], b->coord[ev ? CO_EVAL : CO_STEP], 1) < 0;
+  }
+  if (!bad && b->final >= 0) bad = H5DSattach_scale(b->final, b->coord[CO_RUN], 0) < 0;
+  return bad ? h5err(e, "%s: attaching dimension scales", b->tmp) : 0;
+}
+
+/* ---- checkpoints and final weights ---- */
+
+static int copy_slot_half(hid_t from, hid_t to, int half, long n, float *buf) {
+  for (long o = 0; o < n; o += COPY_BLOCK) {
+    long k = n - o < COPY_BLOCK ? n - o : COPY_BLOCK;
+    if (h5_read_at(from, H5T_NATIVE_FLOAT, half, o, k, buf) || h5_write_at(to, H5T_NATIVE_FLOAT, half, o, k, buf)) return -1;
+  }
+  return 0;
+}
+
+/* Copies old slot k into the new slot's datasets (the valid half and the state). */
+static int copy_slot(Build *b, int k, hid_t *dst, const ResultsSource *src, Err *e) {
+  static const char *const LEAF[4] = {"params", "adam_m", "adam_v", "state"};
+  hid_t od[4];
+  char name[64];
+  int bad = 0;
+  for (int i = 0; i < 4; i++) {
+    snprintf(name, sizeof name, "checkpoints/slot_%d/%s", k, LEAF[i]);
+    od[i] = H5Dopen2(b->old, name, H5P_DEFAULT);
+    bad |= od[i] < 0;
+  }
+  SlotState st = {{SLOT_EMPTY}};
+  bad = bad || h5_read_at(od[3], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, st.v);
+  long n = (long)st.v[SS_NFLOATS];
+  int half = (int)st.v[SS_HALF];
+  float *buf = bad ? NULL : malloc(sizeof(float) * COPY_BLOCK);
+  bad = bad || !buf || (half != 0 && half != 1) || n <= 0 || n > b->lay->slot_size;
+  for (int i = 0; i < 3 && !bad; i++) bad = copy_slot_half(od[i], dst[i], half, n, buf);
+  bad = bad || h5_write_at(dst[3], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, st.v);
+  free(buf);
+  for (int i = 0; i < 4; i++)
+    if (od[i] >= 0) H5Dclose(od[i]);
+  return bad ? h5err(e, "%s: copying checkpoint slot %d", src->path, k) : 0;
+}
+
+static int create_slots(Build *b, const ResultsSource *src, Err *e) {
+  hid_t g = H5Gcreate2(b->f, "checkpoints", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0 || h5_attr_str(g, "long_name", "resume state of unfinished runs: parameters and Adam moments in two halves "
+                                           "(the state's 'half' names the valid one)"))
+    return h5err(e, "%s: creating /checkpoints", b->tmp);
+  int rc = 0;
+  for (int k = 0; k < b->lay->nslots && !rc; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "slot_%d", k);
+    hid_t sg = H5Gcreate2(g, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t d2[2] = {2, (hsize_t)(b->lay->slot_size > 0 ? b->lay->slot_size : 1)}, d1[1] = {NSLOTSTATE};
+    hid_t ds[4] = {make_contig(sg, "params", H5T_NATIVE_FLOAT, 2, d2), make_contig(sg, "adam_m", H5T_NATIVE_FLOAT, 2, d2),
+                   make_contig(sg, "adam_v", H5T_NATIVE_FLOAT, 2, d2), make_contig(sg, "state", H5T_NATIVE_DOUBLE, 1, d1)};
+    int bad = sg < 0 || ds[0] < 0 || ds[1] < 0 || ds[2] < 0 || ds[3] < 0;
+    SlotState empty = {{SLOT_EMPTY}};
+    int from = src && src->slot_src ? src->slot_src[k] : -1;
+    if (bad) rc = h5err(e, "%s: creating checkpoint slot %d", b->tmp, k);
+    else if (from >= 0) rc = copy_slot(b, from, ds, src, e);
+    else if (h5_write_at(ds[3], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, empty.v)) rc = h5err(e, "%s: slot %d", b->tmp, k);
+    for (int i = 0; i < 4; i++)
+      if (ds[i] >= 0) H5Dclose(ds[i]);
+    if (sg >= 0) H5Gclose(sg);
+  }
+  H5Gclose(g);
+  return rc;
+}
+
+static int create_final(Build *b, const ResultsSource *src, Err *e) {
+  const ResultsLayout *L = b->lay;
+  hsize_t dims[2] = {(hsize_t)(L->nruns ? L->nruns : 1), (hsize_t)L->final_size}, chunk[2] = {1, (hsize_t)L->final_size};
+  hid_t sp = H5Screate_simple(2, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  if (sp >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, 2, chunk) >= 0 && H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0 &&
+      H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) >= 0)
+    b->final = H5Dcreate2(b->f, "final_weights", H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (sp >= 0) H5Sclose(sp);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (b->final < 0 || h5_attr_str(b->final, "tensors", L->final_layout ? L->final_layout : "[]") ||
+      describe(b->final, "1", "final parameters of each run that set train.save_final_weights (others: undefined)"))
+    return h5err(e, "%s: creating /final_weights", b->tmp);
+  if (!src || !src->path || H5Lexists(b->old, "final_weights", H5P_DEFAULT) <= 0) return 0;
+  long n = (long)old_dim(b->old, "final_weights", 1);
+  hid_t od = H5Dopen2(b->old, "final_weights", H5P_DEFAULT);
+  float *buf = n > 0 && n <= L->final_size ? malloc(sizeof(float) * (size_t)n) : NULL;
+  int rc = od >= 0 && buf ? 0 : h5err(e, "%s: opening /final_weights", src->path);
+  for (int r = 0; !rc && r < src->nrows; r++) {
+    const char *status = (const char *)b->rows + (size_t)r * b->shape.size + b->shape.col_off[L->ncols];
+    if (b->lost[r] || strcmp(status, "done") != 0) continue;
+    if (h5_read_at(od, H5T_NATIVE_FLOAT, r, 0, n, buf)) {
+      if (src->tolerant) b->lost[r] = 1;
+      else rc = h5err(e, "%s: reading final weights of run %d", src->path, r);
+    } else if (h5_write_at(b->final, H5T_NATIVE_FLOAT, r, 0, n, buf)) {
+      rc = h5err(e, "%s: writing final weights", b->tmp);
+    }
+  }
+  free(buf);
+  if (od >= 0) H5Dclose(od);
+  return rc;
+}
+
+/* ---- the file ---- */
+
+static int file_attrs(Build *b, const char *sweep_json, const char *config_path, Err *e) {
+  char now[64], ver[64], *created = b->old >= 0 ? h5_read_str_attr(b->old, "created") : NULL;
+  time_t t = time(NULL);
+  strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+  snprintf(ver, sizeof ver, "bertsweep %s", BERTSWEEP_VERSION);
+  int fv = RESULTS_FORMAT_VERSION;
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = sp >= 0 ? H5Acreate2(b->f, "format_version", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT) : -1;
+  int bad = a < 0 || H5Awrite(a, H5T_NATIVE_INT, &fv) < 0;
+  if (a >= 0) H5Aclose(a);
+  if (sp >= 0) H5Sclose(sp);
+  bad = bad || h5_attr_str(b->f, "program_version", ver) || h5_attr_str(b->f, "sweep_config", sweep_json) ||
+        h5_attr_str(b->f, "config_path", config_path ? config_path : "") ||
+        h5_attr_str(b->f, "created", created ? created : now) || h5_attr_str(b->f, "written", now);
+  free(created);
+  return bad ? h5err(e, "%s: writing attributes", b->tmp) : 0;
+}
+
+static int fill_file(Build *b, const RunRow *rows, const char *const *run_configs, const char *sweep_json,
+                     const char *config_path, const ResultsSource *src, Err *e) {
+  int copying = src && src->path;
+  if (build_rows(b, rows, src, e) || create_metrics(b, src, e)) return -1;
+  for (int r = 0; src && src->tolerant && r < src->nrows; r++)
+    if (b->lost[r]) results_fill_row(b->lay, &b->shape, b->rows + (size_t)r * b->shape.size, &rows[r]);
+  fault_kill("killbuild", 1, copying);
+  if (create_runs(b, run_configs, e) || create_coords(b, e)) return -1;
+  if (b->lay->final_size > 0 && create_final(b, src, e)) return -1;
+  if (attach_scales(b, e) || file_attrs(b, sweep_json, config_path, e)) return -1;
+  fault_kill("killbuild", 2, copying);
+  return b->lay->slot_size > 0 || b->lay->nslots == 0 ? create_slots(b, src, e) : 0;
+}
+
+static void close_build(Build *b) {
+  for (int i = 0; i < NMETRICS; i++)
+    if (b->metric[i] >= 0) H5Dclose(b->metric[i]);
+  for (int i = 0; i < NCOORDS; i++)
+    if (b->coord[i] >= 0) H5Dclose(b->coord[i]);
+  if (b->runs >= 0) H5Dclose(b->runs);
+  if (b->final >= 0) H5Dclose(b->final);
+  if (b->run_type >= 0) H5Tclose(b->run_type);
+  if (b->old >= 0) H5Fclose(b->old);
+  free(b->rows);
+  free(b->lost);
+}
+
+/* Reserves the file's blocks (so a full disk stops the sweep here, not mid-checkpoint),
+   flushes it, renames it into place and flushes the directory entry. */
+static int commit_file(const char *tmp, const char *path, int copying, Err *e) {
+  int fd = open(tmp, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return errf(e, "%s: cannot reopen: %s", tmp, strerror(errno));
+  struct stat st;
+  int rc = fstat(fd, &st) == 0 ? 0 : errf(e, "%s: %s", tmp, strerror(errno));
+  if (!rc && st.st_size > 0 && fallocate(fd, 0, 0, st.st_size) != 0 && errno != EOPNOTSUPP && errno != ENOSYS)
+    rc = errf(e, "%s: reserving %.1f MB for the results file: %s", tmp, (double)st.st_size / 1e6, strerror(errno));
+  if (!rc && fsync(fd) != 0) rc = errf(e, "%s: flushing to disk: %s", tmp, strerror(errno));
+  close(fd);
+  fault_kill("killbuild", 3, copying);
+  if (!rc && rename(tmp, path) != 0) rc = errf(e, "%s: cannot rename into place: %s", path, strerror(errno));
+  if (rc) return rc;
+  fault_kill("killbuild", 4, copying);
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+}
+
+int results_build(const char *path, const ResultsLayout *lay, const RunRow *rows, const char *const *run_configs,
+                  const char *sweep_json, const char *config_path, const ResultsSource *src, Err *e) {
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.partial", path);
+  Build b = {.path = path, .tmp = tmp, .lay = lay, .f = -1, .old = -1, .runs = -1, .final = -1};
+  for (int i = 0; i < NMETRICS; i++) b.metric[i] = -1;
+  for (int i = 0; i < NCOORDS; i++) b.coord[i] = -1;
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  b.run_type = results_row_type(lay, &b.shape);
+  b.rows = calloc((size_t)(lay->nruns ? lay->nruns : 1), b.shape.size);
+  b.lost = calloc((size_t)(lay->nruns ? lay->nruns : 1), 1);
+  if (b.run_type < 0 || !b.rows || !b.lost) {
+    close_build(&b);
+    return errf(e, "%s: cannot build the /runs table type", path);
+  }
+  if (src && src->path && (b.old = H5Fopen(src->path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+    close_build(&b);
+    return h5err(e, "%s: cannot open", src->path);
+  }
+  /* a leftover from a killed build (we hold the lock): remove it, never follow a link there */
+  if (unlink(tmp) != 0 && errno != ENOENT) {
+    close_build(&b);
+    return errf(e, "%s: cannot remove a leftover: %s", tmp, strerror(errno));
+  }
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) >= 0)
+    b.f = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+  if (fapl >= 0) H5Pclose(fapl);
+  int rc = b.f < 0 ? h5err(e, "%s: cannot create", tmp)
+                   : fill_file(&b, rows, run_configs, sweep_json, config_path, src, e);
+  if (src && src->lost) {
+    *src->lost = 0;
+    for (int r = 0; r < src->nrows; r++) *src->lost += b.lost[r];
+  }
+  close_build(&b);
+  if (b.f >= 0 && H5Fclose(b.f) < 0 && !rc) rc = h5err(e, "%s: writing", tmp);
+  if (!rc) rc = commit_file(tmp, path, src && src->path, e);
+  if (rc) unlink(tmp);
+  return rc;
+}

@@ -1,0 +1,59 @@
+/* `bertsweep check FILE [--salvage OUT]` and `bertsweep schema`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "io/fileutil.h"
+#include "io/results_check.h"
+#include "io/results_schema.h"
+#include "mpi/commands.h"
+
+static const char *CHECK_USAGE =
+    "usage: bertsweep check FILE.h5 [--salvage OUT.h5]\n"
+    "  Reads every dataset and live checkpoint of a results file and checks that rows, metrics\n"
+    "  and checkpoint states agree; exits 0 when no damage is found, 1 otherwise.\n"
+    "  --salvage OUT.h5  copy everything still readable into a new file that a resume accepts\n"
+    "                    (unreadable runs become pending, checkpoints that fail their checksum\n"
+    "                    are dropped); also converts files of older bertsweep versions.\n";
+
+int cmd_check(int argc, char **argv, Err *e) {
+  const char *path = NULL, *salvage = NULL;
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) { fputs(CHECK_USAGE, stdout); return EXIT_OK; }
+    if (strcmp(argv[i], "--salvage") == 0 && i + 1 < argc) salvage = argv[++i];
+    else if (argv[i][0] == '-') { errf(e, "check: unknown option %s\n%s", argv[i], CHECK_USAGE); return EXIT_USAGE; }
+    else if (!path) path = argv[i];
+    else { errf(e, "check: one file at a time\n%s", CHECK_USAGE); return EXIT_USAGE; }
+  }
+  if (!path) { errf(e, "%s", CHECK_USAGE); return EXIT_USAGE; }
+  if (salvage) {
+    if (path_exists(salvage)) { errf(e, "%s: already exists (salvage writes a new file)", salvage); return EXIT_ERROR; }
+    return results_salvage(path, salvage, stdout, e) ? EXIT_ERROR : EXIT_OK;
+  }
+  CheckSummary sum;
+  int n = results_check(path, stdout, &sum, e);
+  if (n < 0) return EXIT_ERROR;
+  if (n > 0) {
+    errf(e, "%s: %d problem%s found; `bertsweep check --salvage %s NEW.h5` copies what is readable", path, n,
+         n == 1 ? "" : "s", path);
+    return EXIT_ERROR;
+  }
+  return EXIT_OK;
+}
+
+int cmd_schema(int argc, char **argv, Err *e) {
+  const char *format = "markdown";
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) format = argv[++i];
+    else { errf(e, "usage: bertsweep schema [--format markdown|json]"); return EXIT_USAGE; }
+  }
+  if (strcmp(format, "markdown") != 0 && strcmp(format, "json") != 0) {
+    errf(e, "schema: --format is markdown or json, not \"%s\"", format);
+    return EXIT_USAGE;
+  }
+  char *text = results_schema_text(format);
+  if (!text) { errf(e, "out of memory"); return EXIT_ERROR; }
+  fputs(text, stdout);
+  if (text[strlen(text) - 1] != '\n') fputc('\n', stdout);
+  free(text);
+  return EXIT_OK;
+}

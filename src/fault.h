@@ -1,0 +1,13 @@
+/* Fault injection for the tests: BERTSWEEP_FAULT="kind:A:B" makes fault_hit("kind", A, B)
+   true (e.g. kill:2:30 = SIGKILL after step 30 of run 2). Read from the environment at
+   each call: no state. Unset, it costs a getenv. */
+#ifndef BS_FAULT_H
+#define BS_FAULT_H
+
+int fault_hit(const char *kind, long a, long b);
+/* Raises SIGKILL when fault_hit(kind, a, b). */
+void fault_kill(const char *kind, long a, long b);
+/* 0 when BERTSWEEP_FAULT is unset or well formed. */
+int fault_check_env(void);
+
+#endif
