@@ -125,7 +125,11 @@ int lock_acquire(WriterLock *l, const char *results_path, Err *e) {
     text[n > 0 ? n : 0] = 0;
     LockInfo li;
     double age = difftime(time(NULL), st.st_mtime);
-    const char *why = parse_info(text, &li) == 0 ? stale_reason(&li, &me, age) : "it is unreadable";
+    int parsed = parse_info(text, &li) == 0;
+    /* a holder on this host that was just killed may take a moment to go */
+    for (int wait = 0; parsed && wait < 50 && strcmp(li.host, me.host) == 0 && process_alive(li.pid); wait++)
+      usleep(100000);
+    const char *why = parsed ? stale_reason(&li, &me, age) : "it is unreadable";
     if (!why)
       return errf(e, "%s: another sweep is writing it (host %s, pid %ld%s%s, since %s; heartbeat %.0f s ago). "
                      "If that sweep is gone, remove %s",

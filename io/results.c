@@ -316,10 +316,11 @@ int results_open(Results *r, const char *path, MPI_Comm comm, Err *e) {
   r->sync_fd = open(path, O_RDONLY | O_CLOEXEC);
   hid_t fapl = mpio_fapl(comm);
   r->file = fapl >= 0 && r->sync_fd >= 0 ? H5Fopen(path, H5F_ACC_RDWR, fapl) : -1;
-  if (fapl >= 0) H5Pclose(fapl);
   int rc = r->sync_fd < 0 ? errf(e, "%s: cannot open: %s", path, strerror(errno))
            : r->file < 0  ? h5err(e, "%s: cannot open for writing", path)
-                          : open_handles(r, e);
+                          : 0;
+  if (fapl >= 0) H5Pclose(fapl);
+  if (!rc) rc = open_handles(r, e);
   if (all_ok(comm, rc == 0)) return 0;
   Err ignore;
   results_close(r, &ignore);

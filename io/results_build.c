@@ -245,7 +245,13 @@ static int copy_slot(Build *b, int k, hid_t *dst, const ResultsSource *src, Err 
   SlotState st = {{SLOT_EMPTY}};
   bad = bad || h5_read_at(od[3], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, st.v);
   long n = (long)st.v[SS_NFLOATS];
-  int half = (int)st.v[SS_HALF];
+  int half = (int)st.v[SS_HALF], row = (int)st.v[SS_RUN];
+  if (!bad && src->tolerant && row >= 0 && row < src->nrows && b->lost[row]) { /* its run starts over */
+    SlotState empty = {{SLOT_EMPTY}};
+    bad = h5_write_at(dst[3], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, empty.v);
+    for (int i = 0; i < 4; i++) H5Dclose(od[i]);
+    return bad ? h5err(e, "%s: clearing checkpoint slot %d", b->tmp, k) : 0;
+  }
   float *buf = bad ? NULL : malloc(sizeof(float) * COPY_BLOCK);
   bad = bad || !buf || (half != 0 && half != 1) || n <= 0 || n > b->lay->slot_size;
   for (int i = 0; i < 3 && !bad; i++) bad = copy_slot_half(od[i], dst[i], half, n, buf);
@@ -414,9 +420,9 @@ int results_build(const char *path, const ResultsLayout *lay, const RunRow *rows
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) >= 0)
     b.f = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+  int rc = b.f < 0 ? h5err(e, "%s: cannot create", tmp) : 0; /* before any other call clears HDF5's error stack */
   if (fapl >= 0) H5Pclose(fapl);
-  int rc = b.f < 0 ? h5err(e, "%s: cannot create", tmp)
-                   : fill_file(&b, rows, run_configs, sweep_json, config_path, src, e);
+  if (!rc) rc = fill_file(&b, rows, run_configs, sweep_json, config_path, src, e);
   if (src && src->lost) {
     *src->lost = 0;
     for (int r = 0; r < src->nrows; r++) *src->lost += b.lost[r];

@@ -248,9 +248,14 @@ int results_salvage(const char *path, const char *out_path, FILE *out, Err *e) {
   ResultsSource src = {.path = path, .nrows = n, .slot_src = slot_src, .tolerant = 1, .lost = &lost};
   char *sweep_json = in->sweep_json, *config_path = in->config_path;
   if (!rc) rc = results_build(out_path, &lay, rows, (const char *const *)in->run_configs, sweep_json, config_path, &src, e);
-  if (!rc)
+  ResultsInfo now;
+  if (!rc && results_inspect(out_path, &now, e) == 0) {
+    kept = 0;
+    for (int k = 0; k < now.lay.nslots; k++) kept += now.slots[k].v[SS_RUN] >= 0;
+    results_info_free(&now);
     fprintf(out, "%s -> %s: %d runs copied, %d unreadable (now pending), %d checkpoint%s kept\n", path, out_path,
             n - lost, lost, kept, kept == 1 ? "" : "s");
+  }
   for (size_t i = 0; vals && i < (size_t)n * (size_t)ncols; i++) free(vals[i]);
   free(vals);
   free(rows);

@@ -8,23 +8,26 @@
 #include "mpi/commands.h"
 
 static const char *CHECK_USAGE =
-    "usage: bertsweep check FILE.h5 [--salvage OUT.h5]\n"
+    "usage: bertsweep check FILE.h5\n"
+    "       bertsweep check --salvage FILE.h5 OUT.h5\n"
     "  Reads every dataset and live checkpoint of a results file and checks that rows, metrics\n"
     "  and checkpoint states agree; exits 0 when no damage is found, 1 otherwise.\n"
-    "  --salvage OUT.h5  copy everything still readable into a new file that a resume accepts\n"
-    "                    (unreadable runs become pending, checkpoints that fail their checksum\n"
-    "                    are dropped); also converts files of older bertsweep versions.\n";
+    "  --salvage  copy everything still readable in FILE.h5 into a new file OUT.h5 that a resume\n"
+    "             accepts (unreadable runs become pending, checkpoints that fail their checksum\n"
+    "             are dropped); also converts files of older bertsweep versions.\n";
 
 int cmd_check(int argc, char **argv, Err *e) {
   const char *path = NULL, *salvage = NULL;
+  int salvaging = 0;
   for (int i = 0; i < argc; i++) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) { fputs(CHECK_USAGE, stdout); return EXIT_OK; }
-    if (strcmp(argv[i], "--salvage") == 0 && i + 1 < argc) salvage = argv[++i];
+    if (strcmp(argv[i], "--salvage") == 0) salvaging = 1;
     else if (argv[i][0] == '-') { errf(e, "check: unknown option %s\n%s", argv[i], CHECK_USAGE); return EXIT_USAGE; }
     else if (!path) path = argv[i];
-    else { errf(e, "check: one file at a time\n%s", CHECK_USAGE); return EXIT_USAGE; }
+    else if (salvaging && !salvage) salvage = argv[i];
+    else { errf(e, "check: too many files\n%s", CHECK_USAGE); return EXIT_USAGE; }
   }
-  if (!path) { errf(e, "%s", CHECK_USAGE); return EXIT_USAGE; }
+  if (!path || salvaging != (salvage != NULL)) { errf(e, "%s", CHECK_USAGE); return EXIT_USAGE; }
   if (salvage) {
     if (path_exists(salvage)) { errf(e, "%s: already exists (salvage writes a new file)", salvage); return EXIT_ERROR; }
     return results_salvage(path, salvage, stdout, e) ? EXIT_ERROR : EXIT_OK;

@@ -13,7 +13,7 @@ static const char *USAGE =
     "                                              the whole grid into one HDF5 file\n"
     "  bertsweep report FILE.h5 [--format table|csv|json|markdown]\n"
     "                                              per-group statistics and paired comparisons\n"
-    "  bertsweep check FILE.h5 [--salvage OUT.h5] verify a results file; copy what is readable\n"
+    "  bertsweep check [--salvage] FILE.h5 [OUT.h5] verify a results file; copy what is readable\n"
     "  bertsweep schema [--format markdown|json]  every dataset of the results file, described\n"
     "  bertsweep pretrain --corpus FILE --out DIR  masked-LM pre-training of a small BERT\n"
     "  bertsweep --help | --version\n"

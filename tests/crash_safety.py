@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""Crash safety of the results file: the whole sweep (mpirun and both ranks, one process
+group) is killed with SIGKILL at 30+ moments spread over its life — while the file is being
+created, mid-run, mid-checkpoint, while finished checkpoints are being dropped at the end,
+and while a resume that grows the grid rewrites the file. After each kill the file (when
+there is one) passes `bertsweep check`; the same command then completes, the file passes
+`check` again, and every metric and /runs column equals an uninterrupted sweep's bit for
+bit. The file reads with xarray (h5netcdf) mid-sweep and at the end, and a finished file
+holds no checkpoint data.
+
+usage: crash_safety.py BERTSWEEP FIXTURE_DIR WORKDIR
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done  # noqa: E402
+
+BIN, FIX, WORK = sys.argv[1:4]
+MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
+NAMES = json.loads(subprocess.run([BIN, "schema", "--format", "json"], capture_output=True, text=True).stdout)
+METRICS = [d["path"] for d in NAMES["datasets"] if d["role"] == "metric"]
+COLUMNS = ["status", "steps_done", "total_steps", "best_dev_accuracy", "best_step", "final_dev_accuracy",
+           "final_train_loss", "majority_baseline"]
+BASE_GRID = {"optimizer.correct_bias": [True, False]}
+
+
+def write_config(name, grid, lrs=None):
+    cfg = json.load(open(os.path.join(WORK, "tiny.json")))
+    cfg["train"].update(epochs=8, checkpoint_every=7, dropout=0.1)
+    cfg["sweep"] = {"seeds": [1, 2, 3], "grid": dict(grid)}
+    if lrs:
+        cfg["sweep"]["grid"]["train.learning_rate"] = lrs
+    p = os.path.join(WORK, name)
+    json.dump(cfg, open(p, "w"), indent=1)
+    return p
+
+
+def command(cfg, out):
+    return MPI + [BIN, "sweep", cfg, "--output", out, "--progress", "0"]
+
+
+def run(cfg, out, env=None):
+    e = dict(os.environ, **(env or {}))
+    return subprocess.run(command(cfg, out), capture_output=True, text=True, env=e, timeout=300)
+
+
+def killed_at(cfg, out, seconds=None, env=None):
+    """Starts the sweep in its own process group; SIGKILLs the group after `seconds`, or
+    waits for a fault hook to kill it. Returns the exit status."""
+    e = dict(os.environ, **(env or {}))
+    p = subprocess.Popen(command(cfg, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=e,
+                         start_new_session=True)
+    try:
+        p.wait(timeout=seconds if seconds is not None else 120)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    try:  # whatever the fault hook left behind
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return p.returncode
+
+
+def file_check(out, what):
+    if not os.path.exists(out):
+        return
+    r = subprocess.run([BIN, "check", out], capture_output=True, text=True)
+    check(r.returncode == 0, f"{what}: check failed: {r.stdout[-600:]} {r.stderr[-300:]}")
+
+
+def metrics(path):
+    with h5py.File(path, "r") as f:
+        d = {k: f[k][:] for k in METRICS}
+        runs = f["runs"][:]
+        d.update({c: runs[c] for c in COLUMNS})
+        d["_slots"] = len(f["checkpoints"]) if "checkpoints" in f else 0
+    return d
+
+
+def same(ref, out, what):
+    got = metrics(out)
+    bad = [k for k in METRICS + COLUMNS if got[k].tobytes() != ref[k].tobytes() or got[k].shape != ref[k].shape]
+    check(not bad, f"{what}: differs from the uninterrupted sweep in {bad}")
+    check(got["_slots"] == 0, f"{what}: {got['_slots']} checkpoint slots left in a finished file")
+
+
+def resume_and_compare(cfg, out, ref, what):
+    file_check(out, what + " (after the kill)")
+    r = run(cfg, out)
+    msgs = [ln for ln in r.stderr.splitlines() if ln.startswith("bertsweep")]
+    check(r.returncode == 0, f"{what}: rerun failed ({r.returncode}): {msgs}")
+    if r.returncode == 0:
+        file_check(out, what + " (after the rerun)")
+        same(ref, out, what)
+
+
+shutil.rmtree(WORK, ignore_errors=True)
+shutil.copytree(FIX, WORK)
+base = write_config("base.json", BASE_GRID, lrs=[3e-3])
+grown = write_config("grown.json", BASE_GRID, lrs=[3e-3, 1e-3])
+kills = 0
+
+# the uninterrupted references: the base sweep, and the base sweep grown by a grid value
+ref_path = os.path.join(WORK, "ref.h5")
+t0 = time.time()
+r = run(base, ref_path)
+T = time.time() - t0
+check(r.returncode == 0, f"reference sweep: {r.stderr[-600:]}")
+ref = metrics(ref_path)
+check(os.path.getsize(ref_path) < 1_000_000, f"finished file is {os.path.getsize(ref_path)} bytes")
+grown_ref_path = os.path.join(WORK, "grown_ref.h5")
+shutil.copy(ref_path, grown_ref_path)
+r = run(grown, grown_ref_path)
+check(r.returncode == 0, f"grown reference: {r.stderr[-600:]}")
+grown_ref = metrics(grown_ref_path)
+file_check(grown_ref_path, "grown reference")
+
+# xarray reads the file mid-sweep (dimension scales exist from the first moment) and at the end
+out = os.path.join(WORK, "xr.h5")
+p = subprocess.Popen(command(base, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+t = time.time()
+while not os.path.exists(out) and time.time() - t < 60:
+    time.sleep(0.02)
+XR = ("import sys, xarray as xr; d = xr.open_dataset(sys.argv[1], engine='h5netcdf', group='train'); "
+      "e = xr.open_dataset(sys.argv[1], engine='h5netcdf', group='eval'); "
+      "assert d['loss'].dims == ('run', 'step') and d.sizes['run'] == 6 and d.sizes['step'] == 80, d; "
+      "assert int(d['step'][0]) == 1 and e['accuracy'].dims[0] == 'run'; print(int(d['loss'].notnull().sum()))")
+mid = subprocess.run(["/usr/bin/python3", "-c", XR, out], capture_output=True, text=True)
+check(mid.returncode == 0, f"xarray mid-sweep: {mid.stderr[-500:]}")
+p.wait()
+end = subprocess.run(["/usr/bin/python3", "-c", XR, out], capture_output=True, text=True)
+check(end.returncode == 0 and end.stdout.strip() == str(6 * 80), f"xarray at the end: {end.stdout} {end.stderr[-500:]}")
+
+# 1. kills spread evenly over the whole life of a sweep (mpirun start-up to the last rename)
+N = 16
+for i in range(N):
+    out = os.path.join(WORK, f"time{i}.h5")
+    killed_at(base, out, seconds=T * (0.1 + 1.0 * i / (N - 1)))
+    kills += 1
+    resume_and_compare(base, out, ref, f"kill at {0.1 + 1.0 * i / (N - 1):.2f} T")
+
+# 2. the narrow windows, by fault hooks: each stage of creating the file, mid-checkpoint,
+#    and each stage of dropping the finished checkpoints at the end
+HOOKS = [f"killbuild:{s}:0" for s in (1, 2, 3, 4)] + ["killckpt:0:7", "killckpt:3:35", "killckpt:5:77"] + \
+        [f"killbuild:{s}:1" for s in (1, 2, 3, 4)]
+for h in HOOKS:
+    out = os.path.join(WORK, h.replace(":", "_") + ".h5")
+    rc = killed_at(base, out, env={"BERTSWEEP_FAULT": h})
+    check(rc != 0, f"{h}: the fault hook did not fire (exit {rc})")
+    kills += 1
+    resume_and_compare(base, out, ref, h)
+
+# 3. a resume that grows the grid, killed while it rewrites the file and at moments after
+for h in [f"killbuild:{s}:1" for s in (1, 2, 3, 4)]:
+    out = os.path.join(WORK, "grow_" + h.replace(":", "_") + ".h5")
+    shutil.copy(ref_path, out)
+    rc = killed_at(grown, out, env={"BERTSWEEP_FAULT": h})
+    check(rc != 0, f"grow {h}: the fault hook did not fire (exit {rc})")
+    kills += 1
+    file_check(out, f"grow {h} (after the kill)")
+    if os.path.exists(out):  # the old file or the grown one, never a mix
+        with h5py.File(out, "r") as f:
+            check(len(f["runs"]) in (6, 12), f"grow {h}: {len(f['runs'])} rows")
+    resume_and_compare(grown, out, grown_ref, "grow " + h)
+for i in range(4):
+    out = os.path.join(WORK, f"grow_time{i}.h5")
+    shutil.copy(ref_path, out)
+    killed_at(grown, out, seconds=T * (0.2 + 0.25 * i))
+    kills += 1
+    resume_and_compare(grown, out, grown_ref, f"grow, kill at {0.2 + 0.25 * i:.2f} T")
+
+check(kills >= 30, f"only {kills} kill moments")
+print(f"{kills} kills, reference sweep {T:.2f} s")
+done()
