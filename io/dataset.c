@@ -109,6 +109,14 @@ static int read_tsv(Dataset *d, char **lines, int nl, const DataFormat *f, Err *
   return 0;
 }
 
+const char *const FORMAT_NAMES[NFORMATS + 1] = {[FMT_CLUE] = "clue", [FMT_JSONL] = "jsonl", [FMT_TSV] = "tsv", [NFORMATS] = NULL};
+const char *const SAMPLING_NAMES[NSAMPLINGS + 1] = {[SAMPLE_UNIFORM] = "uniform", [SAMPLE_PER_CLASS] = "per_class",
+                                                    [NSAMPLINGS] = NULL};
+
+typedef int (*Reader)(Dataset *d, char **lines, int nl, const DataFormat *fmt, Err *e);
+/* CLUE files are JSON lines with the CLUE field names as defaults. */
+static const Reader READERS[NFORMATS] = {[FMT_CLUE] = read_jsonl, [FMT_JSONL] = read_jsonl, [FMT_TSV] = read_tsv};
+
 int dataset_read(Dataset *d, const char *path, const DataFormat *fmt, Err *e) {
   memset(d, 0, sizeof *d);
   snprintf(d->path, sizeof d->path, "%s", path);
@@ -117,7 +125,7 @@ int dataset_read(Dataset *d, const char *path, const DataFormat *fmt, Err *e) {
   char **lines;
   int nl = split_lines(buf, &lines, e), rc = -1;
   if (nl >= 0) {
-    rc = strcmp(fmt->format, "tsv") == 0 ? read_tsv(d, lines, nl, fmt, e) : read_jsonl(d, lines, nl, fmt, e);
+    rc = READERS[fmt->format](d, lines, nl, fmt, e);
     free(lines);
   }
   free(buf);

@@ -4,8 +4,16 @@
 #define BS_DATASET_H
 #include "src/err.h"
 
+typedef enum { FMT_CLUE, FMT_JSONL, FMT_TSV, NFORMATS } FormatKind;
+/* The config's names ("data.format"), indexed by FormatKind; NULL-terminated. */
+extern const char *const FORMAT_NAMES[NFORMATS + 1];
+
+/* How a train subset is drawn ("data.sampling"). */
+typedef enum { SAMPLE_UNIFORM, SAMPLE_PER_CLASS, NSAMPLINGS } SamplingKind;
+extern const char *const SAMPLING_NAMES[NSAMPLINGS + 1];
+
 typedef struct {
-  char format[16];      /* "clue", "jsonl" or "tsv" */
+  FormatKind format;
   char text_field[64];  /* default "sentence" */
   char pair_field[64];  /* "" = single sentence */
   char label_field[64]; /* default "label" */

@@ -127,7 +127,7 @@ int lock_acquire(WriterLock *l, const char *results_path, Err *e) {
     double age = difftime(time(NULL), st.st_mtime);
     int parsed = parse_info(text, &li) == 0;
     /* a holder on this host that was just killed may take a moment to go */
-    for (int wait = 0; parsed && wait < 50 && strcmp(li.host, me.host) == 0 && process_alive(li.pid); wait++)
+    for (int wait = 0; parsed && wait < 20 && strcmp(li.host, me.host) == 0 && process_alive(li.pid); wait++)
       usleep(100000);
     const char *why = parsed ? stale_reason(&li, &me, age) : "it is unreadable";
     if (!why)

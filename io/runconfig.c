@@ -14,7 +14,7 @@ typedef struct {
   KType type;
   size_t off, size;
   double lo, hi;
-  const char *choices; /* "a|b|c" for K_CHOICE: stored as the index */
+  const char *const *choices; /* K_CHOICE: the names, NULL-terminated; stored as the index */
 } KeySpec;
 
 #define F(field) offsetof(RunConfig, field), sizeof(((RunConfig *)0)->field)
@@ -25,13 +25,13 @@ static const KeySpec SCHEMA[] = {
     {"data.train", K_PATH, F(train), 0, 0, NULL},
     {"data.dev", K_PATH, F(dev), 0, 0, NULL},
     {"data.labels", K_PATH, F(labels), 0, 0, NULL},
-    {"data.format", K_STR, F(fmt.format), 0, 0, "clue|jsonl|tsv"},
+    {"data.format", K_CHOICE, F(fmt.format), 0, 0, FORMAT_NAMES},
     {"data.text_field", K_STR, F(fmt.text_field), 0, 0, NULL},
     {"data.text_pair_field", K_STR, F(fmt.pair_field), 0, 0, NULL},
     {"data.label_field", K_STR, F(fmt.label_field), 0, 0, NULL},
     {"data.train_size", K_INT, F(train_size), 0, 1e9, NULL},
     {"data.dev_size", K_INT, F(dev_size), 0, 1e9, NULL},
-    {"data.sampling", K_CHOICE, F(sampling), 0, 0, "uniform|per_class"},
+    {"data.sampling", K_CHOICE, F(sampling), 0, 0, SAMPLING_NAMES},
     {"data.data_seed", K_INT, F(data_seed), 0, 2147483647, NULL},
     {"data.max_seq_length", K_INT, F(max_seq_length), 4, 8192, NULL},
     {"train.batch_size", K_INT, F(batch_size), 1, 65536, NULL},
@@ -51,7 +51,7 @@ static const KeySpec SCHEMA[] = {
     {"train.checkpoint_every", K_INT, F(checkpoint_every), 0, 1e9, NULL},
     {"train.seed", K_INT, F(seed), 0, 2147483647, NULL},
     {"train.threads", K_INT, F(threads), 0, 4096, NULL},
-    {"optimizer.name", K_CHOICE, F(opt.kind), 0, 0, "hf_adamw|torch_adamw|bert_adam"},
+    {"optimizer.name", K_CHOICE, F(opt.kind), 0, 0, OPT_KIND_NAMES},
     {"optimizer.correct_bias", K_BOOL, F(opt.correct_bias), 0, 1, NULL},
     {"optimizer.beta1", K_FLOAT, F(opt.beta1), 0, 0.999999, NULL},
     {"optimizer.beta2", K_FLOAT, F(opt.beta2), 0, 0.999999999, NULL},
@@ -65,25 +65,25 @@ static const KeySpec SCHEMA[] = {
 static const char *const SECTIONS[] = {"model", "data", "train", "optimizer", "reinit"};
 #define NSECTIONS (sizeof SECTIONS / sizeof *SECTIONS)
 
-static void defaults(RunConfig *rc) {
-  memset(rc, 0, sizeof *rc);
-  rc->lower_case = -1;
-  strcpy(rc->fmt.format, "clue");
-  strcpy(rc->fmt.text_field, "sentence");
-  strcpy(rc->fmt.label_field, "label");
-  rc->max_seq_length = 128;
-  rc->data_seed = 42;
-  rc->batch_size = 16;
-  rc->eval_batch_size = 64;
-  rc->learning_rate = 2e-5;
-  rc->epochs = 3;
-  rc->weight_decay = 0.0;
-  rc->max_grad_norm = 1.0;
-  rc->dropout = -1;
-  rc->eval_every = 0;
-  rc->checkpoint_every = 100;
-  rc->seed = 1;
-  rc->opt = (OptConfig){OPT_HF_ADAMW, 1, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f, 0};
+static void defaults(RunConfig *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->lower_case = -1;
+  cfg->fmt.format = FMT_CLUE;
+  strcpy(cfg->fmt.text_field, "sentence");
+  strcpy(cfg->fmt.label_field, "label");
+  cfg->max_seq_length = 128;
+  cfg->data_seed = 42;
+  cfg->batch_size = 16;
+  cfg->eval_batch_size = 64;
+  cfg->learning_rate = 2e-5;
+  cfg->epochs = 3;
+  cfg->weight_decay = 0.0;
+  cfg->max_grad_norm = 1.0;
+  cfg->dropout = -1;
+  cfg->eval_every = 0;
+  cfg->checkpoint_every = 100;
+  cfg->seed = 1;
+  cfg->opt = (OptConfig){OPT_HF_ADAMW, 1, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f, 0};
 }
 
 static const KeySpec *find_spec(const char *dotted) {
@@ -94,33 +94,40 @@ static const KeySpec *find_spec(const char *dotted) {
 
 int runconfig_key_known(const char *dotted) { return find_spec(dotted) != NULL; }
 
-static int choice_index(const char *choices, const char *s) {
-  int k = 0;
-  for (const char *p = choices;; k++) {
-    const char *bar = strchr(p, '|');
-    size_t len = bar ? (size_t)(bar - p) : strlen(p);
-    if (strlen(s) == len && strncmp(p, s, len) == 0) return k;
-    if (!bar) return -1;
-    p = bar + 1;
-  }
+static int choice_index(const char *const *choices, const char *s) {
+  for (int k = 0; choices[k]; k++)
+    if (strcmp(choices[k], s) == 0) return k;
+  return -1;
 }
 
-static int set_value(RunConfig *rc, const KeySpec *k, const cJSON *v, const char *src, Err *e) {
-  char *dst = (char *)rc + k->off;
+/* "a, b or c" */
+static void choice_list(const char *const *choices, char *out, size_t size) {
+  size_t len = 0;
+  out[0] = 0;
+  for (int k = 0; choices[k] && len < size; k++)
+    len += (size_t)snprintf(out + len, size - len, "%s%s", k == 0 ? "" : choices[k + 1] ? ", " : " or ", choices[k]);
+}
+
+static int set_value(RunConfig *cfg, const KeySpec *k, const cJSON *v, const char *src, Err *e) {
+  char *dst = (char *)cfg + k->off;
   const char *want = NULL;
   switch (k->type) {
   case K_STR:
   case K_PATH:
     if (!cJSON_IsString(v)) { want = "a string"; break; }
     if (strlen(v->valuestring) >= k->size) return errf(e, "%s: \"%s\" is too long", src, k->key);
-    if (k->choices && choice_index(k->choices, v->valuestring) < 0)
-      return errf(e, "%s: \"%s\" must be one of %s, not \"%s\"", src, k->key, k->choices, v->valuestring);
     if (k->type == K_PATH && v->valuestring[0]) path_join_dir(dst, k->size, src, v->valuestring);
     else snprintf(dst, k->size, "%s", v->valuestring);
     return 0;
   case K_CHOICE: {
     int idx = cJSON_IsString(v) ? choice_index(k->choices, v->valuestring) : -1;
-    if (idx < 0) return errf(e, "%s: \"%s\" must be one of %s", src, k->key, k->choices);
+    char names[256];
+    choice_list(k->choices, names, sizeof names);
+    if (idx < 0 && cJSON_IsString(v))
+      return errf(e, "%s: \"%s\" must be %s, not \"%s\"", src, k->key, names, v->valuestring);
+    if (idx < 0) return errf(e, "%s: \"%s\" must be %s", src, k->key, names);
+    _Static_assert(sizeof(OptKind) == sizeof(int) && sizeof(FormatKind) == sizeof(int) && sizeof(SamplingKind) == sizeof(int),
+                   "choices are stored as int");
     memcpy(dst, &idx, sizeof idx);
     return 0;
   }
@@ -147,23 +154,23 @@ static int set_value(RunConfig *rc, const KeySpec *k, const cJSON *v, const char
   return errf(e, "%s: \"%s\" must be %s", src, k->key, want);
 }
 
-static int check(const RunConfig *rc, const char *src, Err *e) {
-  if (!rc->model_path[0]) return errf(e, "%s: \"model.path\" is required", src);
-  if (!rc->train[0]) return errf(e, "%s: \"data.train\" is required", src);
-  if (!rc->dev[0]) return errf(e, "%s: \"data.dev\" is required", src);
-  if (rc->epochs == 0 && rc->max_steps == 0)
+static int check(const RunConfig *cfg, const char *src, Err *e) {
+  if (!cfg->model_path[0]) return errf(e, "%s: \"model.path\" is required", src);
+  if (!cfg->train[0]) return errf(e, "%s: \"data.train\" is required", src);
+  if (!cfg->dev[0]) return errf(e, "%s: \"data.dev\" is required", src);
+  if (cfg->epochs == 0 && cfg->max_steps == 0)
     return errf(e, "%s: \"train.epochs\" or \"train.max_steps\" must be positive", src);
-  if (rc->learning_rate <= 0) return errf(e, "%s: \"train.learning_rate\" must be positive", src);
-  if (rc->patience > 0 && rc->eval_every <= 0)
+  if (cfg->learning_rate <= 0) return errf(e, "%s: \"train.learning_rate\" must be positive", src);
+  if (cfg->patience > 0 && cfg->eval_every <= 0)
     return errf(e, "%s: \"train.early_stopping_patience\" needs \"train.eval_every\" > 0", src);
-  if (rc->warmup_ratio > 0 && rc->warmup_steps > 0)
+  if (cfg->warmup_ratio > 0 && cfg->warmup_steps > 0)
     return errf(e, "%s: set \"train.warmup_ratio\" or \"train.warmup_steps\", not both", src);
   return 0;
 }
 
-int runconfig_parse(RunConfig *rc, const void *root_, const char *src, Err *e) {
+int runconfig_parse(RunConfig *cfg, const void *root_, const char *src, Err *e) {
   const cJSON *root = root_;
-  defaults(rc);
+  defaults(cfg);
   if (!cJSON_IsObject(root)) return errf(e, "%s: the config must be a JSON object", src);
   for (const cJSON *sec = root->child; sec; sec = sec->next) {
     if (strcmp(sec->string, "sweep") == 0 || strcmp(sec->string, "output") == 0) continue;
@@ -176,16 +183,16 @@ int runconfig_parse(RunConfig *rc, const void *root_, const char *src, Err *e) {
       snprintf(dotted, sizeof dotted, "%s.%s", sec->string, it->string);
       const KeySpec *k = find_spec(dotted);
       if (!k) return errf(e, "%s: unknown key \"%s\"", src, dotted);
-      if (set_value(rc, k, it, src, e)) return -1;
+      if (set_value(cfg, k, it, src, e)) return -1;
     }
   }
-  return check(rc, src, e);
+  return check(cfg, src, e);
 }
 
-int runconfig_load(RunConfig *rc, const char *path, Err *e) {
+int runconfig_load(RunConfig *cfg, const char *path, Err *e) {
   cJSON *root = read_json_file(path, e);
   if (!root) return -1;
-  int rc_ = runconfig_parse(rc, root, path, e);
+  int rc = runconfig_parse(cfg, root, path, e);
   cJSON_Delete(root);
-  return rc_;
+  return rc;
 }

@@ -1,4 +1,5 @@
-/* One run's configuration: the JSON of DESIGN.md §4 without the sweep keys, validated
+/* One run's configuration: the config file without the sweep keys (README: "A config, key
+   by key"), validated
    against a schema so that unknown keys, wrong types and impossible values name the key. */
 #ifndef BS_RUNCONFIG_H
 #define BS_RUNCONFIG_H
@@ -14,7 +15,7 @@ typedef struct {
   char train[4096], dev[4096], labels[4096];
   DataFormat fmt;
   int train_size, dev_size, max_seq_length, data_seed;
-  int sampling; /* 0 uniform, 1 per_class */
+  SamplingKind sampling;
   int batch_size, eval_batch_size, epochs, eval_every, seed, threads, checkpoint_every;
   long max_steps, warmup_steps;
   double learning_rate, warmup_ratio, weight_decay, max_grad_norm, dropout, mixout;
@@ -26,9 +27,9 @@ typedef struct {
 
 /* Parses root (a cJSON object) read from source (a file name, for messages and for resolving
    relative paths). Top-level "sweep" and "output" are left to the caller. */
-int runconfig_parse(RunConfig *rc, const void *root, const char *source, Err *e);
+int runconfig_parse(RunConfig *cfg, const void *root, const char *source, Err *e);
 /* Reads and parses a config file. */
-int runconfig_load(RunConfig *rc, const char *path, Err *e);
+int runconfig_load(RunConfig *cfg, const char *path, Err *e);
 
 /* Checks that a dotted key ("optimizer.correct_bias") names a run setting; used by the grid. */
 int runconfig_key_known(const char *dotted);

@@ -79,85 +79,85 @@ static int encode(Encoded *x, const Dataset *d, const int *idx, int n, const Tok
   return 0;
 }
 
-static int load_split(Encoded *x, const char *path, const RunConfig *rc, LabelSet *ls, int is_train,
+static int load_split(Encoded *x, const char *path, const RunConfig *cfg, LabelSet *ls, int is_train,
                       const Tokenizer *t, Err *e) {
   Dataset d;
-  if (dataset_read(&d, path, &rc->fmt, e)) return -1;
-  int rc_ = 0;
+  if (dataset_read(&d, path, &cfg->fmt, e)) return -1;
+  int rc = 0;
   if (is_train) {
-    rc_ = rc->labels[0] ? labels_read(ls, rc->labels, e) : labels_from_data(ls, &d, e);
+    rc = cfg->labels[0] ? labels_read(ls, cfg->labels, e) : labels_from_data(ls, &d, e);
   }
-  if (!rc_) rc_ = dataset_map_labels(&d, ls, e);
+  if (!rc) rc = dataset_map_labels(&d, ls, e);
   int n = 0, *idx = NULL;
-  if (!rc_) {
-    int size = is_train ? rc->train_size : rc->dev_size;
-    idx = subsample(&d, size, is_train && rc->sampling == 1, ls->n, (uint64_t)rc->data_seed,
+  if (!rc) {
+    int size = is_train ? cfg->train_size : cfg->dev_size;
+    idx = subsample(&d, size, is_train && cfg->sampling == SAMPLE_PER_CLASS, ls->n, (uint64_t)cfg->data_seed,
                     is_train ? STREAM_SUBSAMPLE : STREAM_DEVSUB, &n, e);
-    rc_ = idx ? 0 : -1;
+    rc = idx ? 0 : -1;
   }
-  if (!rc_) rc_ = encode(x, &d, idx, n, t, rc->max_seq_length, e);
+  if (!rc) rc = encode(x, &d, idx, n, t, cfg->max_seq_length, e);
   free(idx);
   dataset_free(&d);
-  return rc_;
+  return rc;
 }
 
-long job_total_steps_for(const RunConfig *rc, int train_n) {
-  if (rc->max_steps > 0) return rc->max_steps;
-  long spe = (train_n + rc->batch_size - 1) / rc->batch_size;
-  return spe * rc->epochs;
+long job_total_steps_for(const RunConfig *cfg, int train_n) {
+  if (cfg->max_steps > 0) return cfg->max_steps;
+  long spe = (train_n + cfg->batch_size - 1) / cfg->batch_size;
+  return spe * cfg->epochs;
 }
 
 static int open_model(Job *j, Err *e) {
-  const RunConfig *rc = &j->rc;
+  const RunConfig *cfg = &j->cfg;
   BertConfig c = j->hf.cfg;
   c.num_labels = j->labels.n;
-  if (rc->dropout >= 0) c.hidden_dropout = c.attn_dropout = c.classifier_dropout = (float)rc->dropout;
-  if (rc->mixout > 0) c.hidden_dropout = c.attn_dropout = c.classifier_dropout = 0.0f; /* as the paper's code */
-  if (rc->max_seq_length > c.max_position)
-    return errf(e, "data.max_seq_length %d exceeds the model's max_position_embeddings %d", rc->max_seq_length,
+  if (cfg->dropout >= 0) c.hidden_dropout = c.attn_dropout = c.classifier_dropout = (float)cfg->dropout;
+  if (cfg->mixout > 0) c.hidden_dropout = c.attn_dropout = c.classifier_dropout = 0.0f; /* as the paper's code */
+  if (cfg->max_seq_length > c.max_position)
+    return errf(e, "data.max_seq_length %d exceeds the model's max_position_embeddings %d", cfg->max_seq_length,
                 c.max_position);
-  if (rc->reinit_top_layers > c.layers)
-    return errf(e, "reinit.top_layers %d exceeds the model's %d layers", rc->reinit_top_layers, c.layers);
+  if (cfg->reinit_top_layers > c.layers)
+    return errf(e, "reinit.top_layers %d exceeds the model's %d layers", cfg->reinit_top_layers, c.layers);
   if (bert_alloc(&j->m, &c, e)) return -1;
   int has_head = 0;
   if (hf_load_weights(&j->hf, &j->m, &has_head, e)) return -1;
   Bert *m = &j->m;
-  if (rc->random_init) bert_init_all(m, (uint64_t)rc->seed);
-  else bert_reinit(m, !has_head, rc->reinit_pooler, rc->reinit_top_layers, (uint64_t)rc->seed);
-  if (optim_init(&j->opt, &rc->opt, m->nparams, e)) return -1;
-  j->opt.cfg.weight_decay = (float)rc->weight_decay;
-  if (rc->opt.prior_decay || rc->mixout > 0) {
+  if (cfg->random_init) bert_init_all(m, (uint64_t)cfg->seed);
+  else bert_reinit(m, !has_head, cfg->reinit_pooler, cfg->reinit_top_layers, (uint64_t)cfg->seed);
+  if (optim_init(&j->opt, &cfg->opt, m->nparams, e)) return -1;
+  j->opt.cfg.weight_decay = (float)cfg->weight_decay;
+  if (cfg->opt.prior_decay || cfg->mixout > 0) {
     if (!(j->init_params = malloc(sizeof(float) * m->nparams))) return errf(e, "out of memory");
     memcpy(j->init_params, m->params, sizeof(float) * m->nparams);
     j->opt.prior = j->init_params;
   }
-  if (rc->mixout > 0) {
+  if (cfg->mixout > 0) {
     j->mix_scale = calloc(m->nparams, sizeof(float));
     j->mix_saved = malloc(sizeof(float) * m->nparams);
     if (!j->mix_scale || !j->mix_saved) return errf(e, "out of memory");
   }
-  int Bmax = rc->batch_size > rc->eval_batch_size ? rc->batch_size : rc->eval_batch_size;
-  return acts_alloc(&j->acts, &c, Bmax, rc->max_seq_length, e);
+  int Bmax = cfg->batch_size > cfg->eval_batch_size ? cfg->batch_size : cfg->eval_batch_size;
+  return acts_alloc(&j->acts, &c, Bmax, cfg->max_seq_length, e);
 }
 
-int job_open(Job *j, const RunConfig *rc, Err *e) {
+int job_open(Job *j, const RunConfig *cfg, Err *e) {
   memset(j, 0, sizeof *j);
-  j->rc = *rc;
+  j->cfg = *cfg;
   j->order_epoch = -1;
   j->best_acc = NAN;
   j->best_step = -1;
-  if (hf_open(&j->hf, rc->model_path, e)) return -1;
-  int lower = rc->lower_case >= 0 ? rc->lower_case : j->hf.has_lower_case ? j->hf.do_lower_case : 0;
+  if (hf_open(&j->hf, cfg->model_path, e)) return -1;
+  int lower = cfg->lower_case >= 0 ? cfg->lower_case : j->hf.has_lower_case ? j->hf.do_lower_case : 0;
   char vsrc[4200];
-  snprintf(vsrc, sizeof vsrc, "%s/vocab.txt", rc->model_path);
+  snprintf(vsrc, sizeof vsrc, "%s/vocab.txt", cfg->model_path);
   if (tok_init(&j->tok, j->hf.vocab, j->hf.vocab_n, lower, vsrc, e)) goto fail;
-  if (load_split(&j->train, rc->train, rc, &j->labels, 1, &j->tok, e)) goto fail;
-  if (load_split(&j->dev, rc->dev, rc, &j->labels, 0, &j->tok, e)) goto fail;
+  if (load_split(&j->train, cfg->train, cfg, &j->labels, 1, &j->tok, e)) goto fail;
+  if (load_split(&j->dev, cfg->dev, cfg, &j->labels, 0, &j->tok, e)) goto fail;
   if (open_model(j, e)) goto fail;
-  j->steps_per_epoch = (j->train.n + rc->batch_size - 1) / rc->batch_size;
-  j->total_steps = job_total_steps_for(rc, j->train.n);
-  j->warmup_steps = rc->warmup_steps > 0 ? rc->warmup_steps : (long)ceil(rc->warmup_ratio * (double)j->total_steps);
-  int B = j->acts.Bmax, T = rc->max_seq_length;
+  j->steps_per_epoch = (j->train.n + cfg->batch_size - 1) / cfg->batch_size;
+  j->total_steps = job_total_steps_for(cfg, j->train.n);
+  j->warmup_steps = cfg->warmup_steps > 0 ? cfg->warmup_steps : (long)ceil(cfg->warmup_ratio * (double)j->total_steps);
+  int B = j->acts.Bmax, T = cfg->max_seq_length;
   j->order = malloc(sizeof(int) * (size_t)j->train.n);
   j->bids = malloc(sizeof(int) * (size_t)B * T);
   j->btypes = malloc(sizeof(int) * (size_t)B * T);
@@ -212,31 +212,31 @@ static Batch stage(Job *j, const Encoded *x, const int *idx, int B) {
 }
 
 void job_step(Job *j, StepMetrics *out) {
-  const RunConfig *rc = &j->rc;
+  const RunConfig *cfg = &j->cfg;
   long k = j->step;
   int epoch = (int)(k / j->steps_per_epoch), pos = (int)(k % j->steps_per_epoch);
   if (epoch != j->order_epoch) {
     for (int i = 0; i < j->train.n; i++) j->order[i] = i;
     Rng r;
-    rng_init(&r, (uint64_t)rc->seed, STREAM_SHUFFLE(epoch));
+    rng_init(&r, (uint64_t)cfg->seed, STREAM_SHUFFLE(epoch));
     rng_shuffle(&r, j->order, j->train.n);
     j->order_epoch = epoch;
   }
-  int start = pos * rc->batch_size;
-  int B = j->train.n - start < rc->batch_size ? j->train.n - start : rc->batch_size;
+  int start = pos * cfg->batch_size;
+  int B = j->train.n - start < cfg->batch_size ? j->train.n - start : cfg->batch_size;
   Batch b = stage(j, &j->train, j->order + start, B);
-  Mode mode = {1, (uint64_t)rc->seed, k};
+  Mode mode = {1, (uint64_t)cfg->seed, k};
   bert_zero_grad(&j->m);
-  const float pm = (float)rc->mixout;
+  const float pm = (float)cfg->mixout;
   if (pm > 0) {
-    mixout_masks(&j->m, j->mix_scale, pm, (uint64_t)rc->seed, k);
+    mixout_masks(&j->m, j->mix_scale, pm, (uint64_t)cfg->seed, k);
     mixout_apply(&j->m, j->init_params, j->mix_scale, pm, j->mix_saved);
   }
   out->loss = bert_forward(&j->m, &j->acts, &b, &mode);
   bert_backward(&j->m, &j->acts, &b);
   if (pm > 0) mixout_restore(&j->m, j->mix_saved, j->mix_scale);
-  out->grad_norm = clip_grad_norm(j->m.grads, j->m.nparams, (float)rc->max_grad_norm);
-  out->lr = lr_schedule((float)rc->learning_rate, k, j->warmup_steps, j->total_steps);
+  out->grad_norm = optim_clip_grad_norm(j->m.grads, j->m.nparams, (float)cfg->max_grad_norm);
+  out->lr = optim_lr_schedule((float)cfg->learning_rate, k, j->warmup_steps, j->total_steps);
   optim_step(&j->opt, &j->m, out->lr);
   j->step++;
 }
@@ -245,12 +245,12 @@ void job_eval(Job *j, EvalMetrics *out) {
   const Encoded *x = &j->dev;
   int *pred = malloc(sizeof(int) * (size_t)x->n), *idx = malloc(sizeof(int) * (size_t)j->acts.Bmax);
   double loss = 0.0;
-  for (int s = 0; pred && idx && s < x->n; s += j->rc.eval_batch_size) {
-    int B = x->n - s < j->rc.eval_batch_size ? x->n - s : j->rc.eval_batch_size;
+  for (int s = 0; pred && idx && s < x->n; s += j->cfg.eval_batch_size) {
+    int B = x->n - s < j->cfg.eval_batch_size ? x->n - s : j->cfg.eval_batch_size;
     for (int b = 0; b < B; b++) idx[b] = s + b;
     Batch b = stage(j, x, idx, B);
     loss += (double)bert_forward(&j->m, &j->acts, &b, NULL) * B;
-    for (int i = 0; i < B; i++) pred[s + i] = argmax(j->acts.logits + (long)i * j->m.cfg.num_labels, j->m.cfg.num_labels);
+    for (int i = 0; i < B; i++) pred[s + i] = metrics_argmax(j->acts.logits + (long)i * j->m.cfg.num_labels, j->m.cfg.num_labels);
   }
   if (!pred || !idx) {
     out->accuracy = out->loss = out->macro_f1 = NAN;
@@ -270,12 +270,12 @@ void job_eval(Job *j, EvalMetrics *out) {
 }
 
 int job_finished(const Job *j) {
-  return j->step >= j->total_steps || (j->rc.patience > 0 && j->since_best >= j->rc.patience);
+  return j->step >= j->total_steps || (j->cfg.patience > 0 && j->since_best >= j->cfg.patience);
 }
 
 int job_eval_due(const Job *j) {
   if (j->step >= j->total_steps) return 1;
-  return j->rc.eval_every > 0 && j->step % j->rc.eval_every == 0;
+  return j->cfg.eval_every > 0 && j->step % j->cfg.eval_every == 0;
 }
 
 void job_restore(Job *j, long step, long opt_t, double best_acc, long best_step) {
@@ -284,5 +284,5 @@ void job_restore(Job *j, long step, long opt_t, double best_acc, long best_step)
   j->order_epoch = -1;
   j->best_acc = best_acc;
   j->best_step = best_step;
-  j->since_best = best_step >= 0 && j->rc.eval_every > 0 ? (int)((step - best_step) / j->rc.eval_every) : 0;
+  j->since_best = best_step >= 0 && j->cfg.eval_every > 0 ? (int)((step - best_step) / j->cfg.eval_every) : 0;
 }

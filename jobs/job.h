@@ -17,7 +17,7 @@ typedef struct {
 } Encoded;
 
 typedef struct {
-  RunConfig rc;
+  RunConfig cfg;
   HfDir hf;
   Tokenizer tok;
   LabelSet labels;
@@ -46,7 +46,7 @@ typedef struct {
   double accuracy, loss, macro_f1;
 } EvalMetrics;
 
-int job_open(Job *j, const RunConfig *rc, Err *e);
+int job_open(Job *j, const RunConfig *cfg, Err *e);
 void job_close(Job *j);
 /* Runs update j->step (0-based) and advances it. */
 void job_step(Job *j, StepMetrics *out);
@@ -62,6 +62,6 @@ int job_finished(const Job *j);
 void job_restore(Job *j, long step, long opt_t, double best_acc, long best_step);
 
 /* Steps a config implies without loading the data: needs the train set size. */
-long job_total_steps_for(const RunConfig *rc, int train_n);
+long job_total_steps_for(const RunConfig *cfg, int train_n);
 
 #endif

@@ -11,8 +11,8 @@
 #include <unistd.h>
 #include "jobs/job.h"
 #include "src/clock.h"
-#include "mpi/progress.h"
-#include "mpi/signals.h"
+#include "sweep/progress.h"
+#include "sweep/signals.h"
 #include "mpi/sweep.h"
 #include "src/fault.h"
 
@@ -24,7 +24,7 @@ enum { RUN_FAILED = 0, RUN_DONE = 1, RUN_STOPPED = 2, RUN_IOERROR = 3 };
 #define BUF_STEPS 256
 #define BUF_EVALS 64
 
-int default_threads(MPI_Comm comm) {
+int sweep_default_threads(MPI_Comm comm) {
   MPI_Comm node;
   int local = 1;
   if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
@@ -150,7 +150,7 @@ static void poll_stop(Ctx *c) {
   }
 }
 
-static void report(Ctx *c, int tag, double a, double b, double x) {
+static void send_to_rank0(Ctx *c, int tag, double a, double b, double x) {
   if (c->rank == 0) {
     if (tag == TAG_PROGRESS) progress_step(&c->prog, 0, (int)a, (long)b, x);
     else {
@@ -256,7 +256,7 @@ static int restore(Ctx *c, RunState *rs, Job *j, Err *e) {
   /* evaluations run after steps eval_every, 2*eval_every, ...: a checkpoint at step s has
      s / eval_every of them behind it (the last evaluation is after the final step, which
      is never checkpointed) */
-  rs->buf.eval0 = j->rc.eval_every > 0 ? (int)(st.v[SS_STEP] / j->rc.eval_every) : 0;
+  rs->buf.eval0 = j->cfg.eval_every > 0 ? (int)(st.v[SS_STEP] / j->cfg.eval_every) : 0;
   return 1;
 }
 
@@ -276,7 +276,7 @@ static void record_eval(RunState *rs, Job *j) {
 /* Trains to the end or to a stop; returns RUN_DONE, RUN_STOPPED or -1. */
 static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
   double t0 = clock_seconds() - rs->row.wall_seconds, last_flush = clock_seconds(), last_report = 0;
-  const int every = j->rc.checkpoint_every;
+  const int every = j->cfg.checkpoint_every;
   while (!job_finished(j)) {
     poll_stop(c);
     if (c->stop_requested) return checkpoint(c, rs, j, e) ? -1 : RUN_STOPPED;
@@ -302,7 +302,7 @@ static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
     fault_kill("kill", rs->run, j->step);
     if (fault_hit("term", rs->run, j->step)) raise(SIGTERM);
     if (c->rank != 0 && t - last_report > 0.5) {
-      report(c, TAG_PROGRESS, rs->run, (double)j->step, m.loss);
+      send_to_rank0(c, TAG_PROGRESS, rs->run, (double)j->step, m.loss);
       last_report = t;
     } else if (c->rank == 0) {
       progress_step(&c->prog, 0, rs->run, j->step, m.loss);
@@ -314,11 +314,11 @@ static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
 /* Opens the job and continues from its checkpoint if one verifies; RUN_FAILED when the
    run's model or data cannot be opened, RUN_IOERROR when the file cannot be read. */
 static int start_run(Ctx *c, RunState *rs, Job *j, Err *e) {
-  if (job_open(j, &rs->p->rc, e)) return RUN_FAILED;
+  if (job_open(j, &rs->p->cfg, e)) return RUN_FAILED;
   int r = restore(c, rs, j, e);
   if (r == 2) {
     job_close(j);
-    if (job_open(j, &rs->p->rc, e)) return RUN_FAILED;
+    if (job_open(j, &rs->p->cfg, e)) return RUN_FAILED;
   }
   if (r < 0) {
     job_close(j);
@@ -335,7 +335,7 @@ static int start_run(Ctx *c, RunState *rs, Job *j, Err *e) {
 /* A done run: final weights, then the row and a sync (a finished run survives a node
    crash), then its slot is freed. */
 static int finish_run(Ctx *c, RunState *rs, Job *j, Err *e) {
-  if (rs->p->rc.save_final_weights && results_write_final(c->res, rs->p->row, j->m.params, (long)j->m.nparams, e))
+  if (rs->p->cfg.save_final_weights && results_write_final(c->res, rs->p->row, j->m.params, (long)j->m.nparams, e))
     return -1;
   rs->row.status = "done";
   if (flush(c, rs, e) || results_sync(c->res, e)) return -1;
@@ -355,7 +355,7 @@ static void run_one(Ctx *c, int run, int slot) {
   rs->row = (RunRow){.run_id = rs->p->row, .seed = rs->p->seed, .rank = c->rank, .total_steps = rs->p->total_steps,
                      .best_step = -1, .status = "running", .best_acc = NAN, .final_acc = NAN, .final_loss = NAN,
                      .majority = NAN};
-  omp_set_num_threads(rs->p->rc.threads > 0 ? rs->p->rc.threads : c->threads);
+  omp_set_num_threads(rs->p->cfg.threads > 0 ? rs->p->cfg.threads : c->threads);
   Job j;
   int status = start_run(c, rs, &j, &e);
   if (status == 0) {
@@ -379,7 +379,7 @@ static void run_one(Ctx *c, int run, int slot) {
     c->io_err = e;
   }
   if (status == RUN_STOPPED) c->stopped = 1;
-  report(c, TAG_DONE, run, status, rs->row.final_acc);
+  send_to_rank0(c, TAG_DONE, run, status, rs->row.final_acc);
   free(rs);
 }
 
@@ -435,7 +435,7 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
   c.slot_of = slot_of;
   MPI_Comm_rank(comm, &c.rank);
   MPI_Comm_size(comm, &c.size);
-  c.threads = default_threads(comm);
+  c.threads = sweep_default_threads(comm);
   memset(out, 0, sizeof *out);
   int rc = 0;
   if (c.rank == 0) {

@@ -6,7 +6,7 @@
 #include <mpi.h>
 #include "io/lockfile.h"
 #include "io/results.h"
-#include "mpi/grid.h"
+#include "sweep/grid.h"
 
 typedef struct {
   double progress_every; /* seconds between progress lines on rank 0 (0: never) */
@@ -27,6 +27,18 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
               const int *slot_of, SweepOutcome *out, Err *e);
 
 /* Threads for this rank: the cores it was given, shared among the ranks on its node. */
-int default_threads(MPI_Comm comm);
+int sweep_default_threads(MPI_Comm comm);
+
+/* `bertsweep sweep` as parsed from the command line. */
+typedef struct {
+  const char *config, *output; /* output: NULL for the config's "output" */
+  int restart;
+  double progress_every;
+} SweepArgs;
+/* The whole sweep on every rank of comm (collective); returns an EXIT_* code, the message in
+   e on rank 0. */
+int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e);
+/* MPI_Init, sweep_main on MPI_COMM_WORLD, MPI_Finalize. */
+int sweep_mpi(const SweepArgs *a, Err *e);
 
 #endif

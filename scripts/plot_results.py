@@ -4,7 +4,7 @@ over steps, one figure per swept key, thin lines per run and the mean +- one sta
 per value of the key (other keys pooled). Unfinished runs are left out and counted in the title.
 
 usage: plot_results.py RESULTS.h5 OUTDIR [--smooth 10] [--max-step N]
-(reading a file while its sweep runs needs HDF5_USE_FILE_LOCKING=FALSE)
+(a file can be read while its sweep runs)
 """
 import argparse
 import os

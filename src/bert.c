@@ -137,7 +137,7 @@ const ParamInfo *bert_find(const Bert *m, const char *name) {
   return NULL;
 }
 
-int param_decays(const ParamInfo *pi) { return pi->kind == KIND_WEIGHT || pi->kind == KIND_EMBED; }
+int bert_param_decays(const ParamInfo *pi) { return pi->kind == KIND_WEIGHT || pi->kind == KIND_EMBED; }
 
 void bert_init_group(Bert *m, int group, uint64_t seed, uint64_t stream) {
   Rng r;

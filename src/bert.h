@@ -54,7 +54,7 @@ int bert_layout(Bert *m, const BertConfig *c, Err *e);
 void bert_free(Bert *m);
 const ParamInfo *bert_find(const Bert *m, const char *name);
 /* Weight decay applies to Linear/embedding weights, not to biases and LayerNorm weights. */
-int param_decays(const ParamInfo *pi);
+int bert_param_decays(const ParamInfo *pi);
 
 /* Initialisation as HF _init_weights: Linear/embedding ~ N(0, init_range), bias 0, LN 1/0. */
 void bert_init_group(Bert *m, int group, uint64_t seed, uint64_t stream);

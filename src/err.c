@@ -37,3 +37,8 @@ void *xcalloc(size_t n, size_t size, Err *e) {
   if (!p) errf(e, "out of memory allocating %zu x %zu bytes", n, size);
   return p;
 }
+
+_Noreturn void bs_assert_fail(const char *cond, const char *file, int line) {
+  fprintf(stderr, "bertsweep: internal error at %s:%d: %s (please report)\n", file, line, cond);
+  abort();
+}

@@ -13,4 +13,14 @@ int errctx(Err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* malloc/calloc that set an error on failure. */
 void *xcalloc(size_t n, size_t size, Err *e);
 
+/* Internal invariants, always checked (also in Release): a failure is a bug in bertsweep,
+   not something a user caused, so it prints file:line and aborts. Err is for user errors. */
+#define BS_ASSERT(cond) ((cond) ? (void)0 : bs_assert_fail(#cond, __FILE__, __LINE__))
+_Noreturn void bs_assert_fail(const char *cond, const char *file, int line);
+
+/* Process exit codes. EXIT_STOPPED: a stop signal, every running run checkpointed; EXIT_IO: the results file
+   could not be written (disk full, quota): stopped, the last checkpoints kept. Rerunning
+   the same command resumes after either. */
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3, EXIT_IO = 4 };
+
 #endif

@@ -1,7 +1,7 @@
 #include <stdlib.h>
 #include "src/metrics.h"
 
-int argmax(const float *x, int n) {
+int metrics_argmax(const float *x, int n) {
   int best = 0;
   for (int i = 1; i < n; i++)
     if (x[i] > x[best]) best = i;

@@ -6,7 +6,7 @@
    gold labels or the predictions). */
 void class_metrics(const int *gold, const int *pred, int n, int num_classes, double *accuracy, double *macro_f1);
 /* Index of the largest of x[0..n). */
-int argmax(const float *x, int n);
+int metrics_argmax(const float *x, int n);
 int argmax_int(const int *x, int n);
 
 #endif

@@ -76,7 +76,7 @@ float mlm_forward(MlmHead *h, const Bert *m, const float *hidden, const int *pos
   linear_fwd(h->logits, h->h2, m->p.word, h->bias, M, H, V);
   if (correct) {
     *correct = 0;
-    for (int i = 0; i < M; i++) *correct += argmax(h->logits + (long)i * V, V) == target[i];
+    for (int i = 0; i < M; i++) *correct += metrics_argmax(h->logits + (long)i * V, V) == target[i];
   }
   return cross_entropy(h->dlogits, NULL, h->logits, target, M, V);
 }

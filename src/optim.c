@@ -3,6 +3,9 @@
 #include <string.h>
 #include "src/optim.h"
 
+const char *const OPT_KIND_NAMES[NOPT_KINDS + 1] = {[OPT_HF_ADAMW] = "hf_adamw", [OPT_TORCH_ADAMW] = "torch_adamw",
+                                                   [OPT_BERT_ADAM] = "bert_adam", [NOPT_KINDS] = NULL};
+
 int optim_init(Optim *o, const OptConfig *cfg, size_t nparams, Err *e) {
   memset(o, 0, sizeof *o);
   o->cfg = *cfg;
@@ -80,7 +83,7 @@ void optim_step_tensors(Optim *o, const ParamInfo *info, int n, float *params, c
     const ParamInfo *pi = &info[i];
     const size_t off = pi->offset;
     const float plr = lr * optim_lr_scale(c, pi, layers);
-    const float wd = param_decays(pi) ? c->weight_decay : 0.0f;
+    const float wd = bert_param_decays(pi) ? c->weight_decay : 0.0f;
     float *p = params + off, *mm = o->m + off, *vv = o->v + off;
     const float *g = grads + off;
     const float *p0 = NULL;
@@ -96,6 +99,7 @@ void optim_step_tensors(Optim *o, const ParamInfo *info, int n, float *params, c
     case OPT_HF_ADAMW: hf_adamw(c, p, g, mm, vv, pi->numel, plr, wd_own, o->t); break;
     case OPT_TORCH_ADAMW: torch_adamw(c, p, g, mm, vv, pi->numel, plr, wd_own, o->t); break;
     case OPT_BERT_ADAM: bert_adam(c, p, g, mm, vv, pi->numel, plr, wd_own); break;
+    case NOPT_KINDS: BS_ASSERT(!"an optimizer kind");
     }
   }
 }
@@ -111,7 +115,7 @@ static void scale(float *g, size_t n, float coef) {
   for (size_t i = 0; i < n; i++) g[i] *= coef;
 }
 
-float clip_grad_norm2(float *g1, size_t n1, float *g2, size_t n2, float max_norm) {
+float optim_clip_grad_norm2(float *g1, size_t n1, float *g2, size_t n2, float max_norm) {
   float norm = (float)sqrt(sumsq(g1, n1) + (g2 ? sumsq(g2, n2) : 0.0));
   float coef = max_norm / (norm + 1e-6f);
   if (max_norm > 0.0f && coef < 1.0f) {
@@ -121,9 +125,9 @@ float clip_grad_norm2(float *g1, size_t n1, float *g2, size_t n2, float max_norm
   return norm;
 }
 
-float clip_grad_norm(float *g, size_t n, float max_norm) { return clip_grad_norm2(g, n, NULL, 0, max_norm); }
+float optim_clip_grad_norm(float *g, size_t n, float max_norm) { return optim_clip_grad_norm2(g, n, NULL, 0, max_norm); }
 
-float lr_schedule(float base, long k, long warmup, long total) {
+float optim_lr_schedule(float base, long k, long warmup, long total) {
   if (k < warmup) return base * (float)k / (float)(warmup > 1 ? warmup : 1);
   long rest = total - warmup;
   double f = (double)(total - k) / (double)(rest > 1 ? rest : 1);

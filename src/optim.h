@@ -1,4 +1,5 @@
-/* Optimizers, gradient clipping and the learning-rate schedule (DESIGN.md §3). */
+/* Optimizers, gradient clipping and the learning-rate schedule (shared/DESIGN.md §3 gives
+   the formulas each matches). */
 #ifndef BS_OPTIM_H
 #define BS_OPTIM_H
 #include "src/bert.h"
@@ -7,7 +8,10 @@ typedef enum {
   OPT_HF_ADAMW = 0,    /* transformers.AdamW: decay after the Adam step, optional bias correction */
   OPT_TORCH_ADAMW = 1, /* torch.optim.AdamW: decay first, eps added after bias correction */
   OPT_BERT_ADAM = 2,   /* Google's AdamWeightDecayOptimizer: no bias correction, decay in the update */
+  NOPT_KINDS
 } OptKind;
+/* The config's names ("optimizer.name"), indexed by OptKind; NULL-terminated. */
+extern const char *const OPT_KIND_NAMES[NOPT_KINDS + 1];
 
 typedef struct {
   OptKind kind;
@@ -35,11 +39,11 @@ void optim_step_tensors(Optim *o, const ParamInfo *info, int n, float *params, c
                         float lr);
 
 /* Returns the total L2 norm before clipping; scales grads by max/(norm+1e-6) when that is < 1. */
-float clip_grad_norm(float *g, size_t n, float max_norm);
+float optim_clip_grad_norm(float *g, size_t n, float max_norm);
 /* The same over two buffers as one parameter set (encoder + MLM head). */
-float clip_grad_norm2(float *g1, size_t n1, float *g2, size_t n2, float max_norm);
+float optim_clip_grad_norm2(float *g1, size_t n1, float *g2, size_t n2, float max_norm);
 
 /* HF get_linear_schedule_with_warmup: factor for update k (0-based) of total. */
-float lr_schedule(float base, long k, long warmup, long total);
+float optim_lr_schedule(float base, long k, long warmup, long total);
 
 #endif

@@ -41,9 +41,11 @@ int tok_init(Tokenizer *t, char **lines, int n, int do_lower_case, const char *s
   uint32_t mask = (uint32_t)t->nslots - 1;
   for (int id = 0; id < n; id++) {
     int len = (int)strlen(lines[id]);
-    if (tok_id(t, lines[id], len) >= 0) continue; /* duplicate: first wins, as in HF's dict */
+    /* a duplicate takes over its slot: the last index wins, as HF's load_vocab
+       (vocab[token] = index in file order) */
     uint32_t i = hash(lines[id], len) & mask;
-    while (t->slots[i] >= 0) i = (i + 1) & mask;
+    while (t->slots[i] >= 0 && !(strlen(lines[t->slots[i]]) == (size_t)len && memcmp(lines[t->slots[i]], lines[id], (size_t)len) == 0))
+      i = (i + 1) & mask;
     t->slots[i] = id;
   }
   if ((t->unk = required(t, "[UNK]", source, e)) < 0 || (t->cls = required(t, "[CLS]", source, e)) < 0 ||

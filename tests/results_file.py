@@ -92,6 +92,12 @@ with h5py.File(ref_path, "r") as f:
         check(c["name"] in names and desc.get(c["name"]) == c["description"], f"/runs column {c['name']}")
     check(all(n in desc for n in names), f"/runs columns without a description: {set(names) - set(desc)}")
 
+# the README's schema table is `bertsweep schema`, verbatim
+readme = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "README.md")).read()
+table = readme.split("<!-- schema:begin -->\n")[1].split("<!-- schema:end -->")[0]
+check(table == subprocess.run([BIN, "schema"], capture_output=True, text=True).stdout,
+      "README's results-file table differs from `bertsweep schema` (paste its output between the markers)")
+
 # ---- h1: one writer at a time
 long_cfg = config("long.json", epochs=100)
 out = os.path.join(WORK, "concurrent.h5")

@@ -99,7 +99,7 @@ for name, np_, sig in (("usr1_mpirun", 2, signal.SIGUSR1), ("term_plain", 0, sig
         code = ("import h5py, numpy as np, sys; f = h5py.File(sys.argv[1], 'r'); l = f['train/loss'][:]; "
                 "n = int((~np.isnan(l)).sum()); sys.exit(0 if 0 < n < l.size else 1)")
         rd = subprocess.run(["/usr/bin/python3", "-c", code, out], capture_output=True, text=True,
-                            env=dict(os.environ, HDF5_USE_FILE_LOCKING="FALSE"))
+                            env=dict(os.environ))
         check(rd.returncode == 0, f"{name}: reading the file mid-sweep failed: {rd.stderr[-300:]}")
     p.send_signal(sig)
     so, se = p.communicate(timeout=120)

@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
   /* TSV with a pair field; JSON lines with numeric labels */
   snprintf(p, sizeof p, "%s/pairs.tsv", argv[2]);
   write_text(p, "id\ta\tb\ty\n1\tw5 w6\tw7\tyes\n2\tw8\tw9 w10\tno\n\n3\tw11\tw12\tyes\n");
-  DataFormat tsv = {"tsv", "a", "b", "y"};
+  DataFormat tsv = {FMT_TSV, "a", "b", "y"};
   Dataset d;
   CHECK(dataset_read(&d, p, &tsv, &e) == 0 && d.n == 3, "tsv: %s", e.msg);
   CHECK(!strcmp(d.text_a[1], "w8") && !strcmp(d.text_b[1], "w9 w10") && !strcmp(d.label[2], "yes") && d.line[2] == 5,
@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
   dataset_free(&d);
   snprintf(p, sizeof p, "%s/nums.jsonl", argv[2]);
   write_text(p, "{\"text\": \"w5\", \"cls\": 3}\n{\"text\": \"w6\", \"cls\": 10}\n");
-  DataFormat js = {"jsonl", "text", "", "cls"};
+  DataFormat js = {FMT_JSONL, "text", "", "cls"};
   CHECK(dataset_read(&d, p, &js, &e) == 0 && d.n == 2 && !strcmp(d.label[1], "10") && !d.text_b[0], "jsonl numeric labels");
   dataset_free(&d);
   snprintf(p, sizeof p, "%s/labels.txt", argv[2]);
@@ -68,15 +68,15 @@ int main(int argc, char **argv) {
   FILE *f = fopen(p, "w");
   for (int i = 0; i < 70; i++) fprintf(f, "{\"sentence\": \"w%d\", \"label\": \"c%d\"}\n", 5 + i % 90, i < 40 ? 0 : i < 60 ? 1 : 2);
   fclose(f);
-  RunConfig rc;
+  RunConfig cfg;
   snprintf(p, sizeof p, "%s/run.json", argv[2]);
-  char cfg[8192], model[4096];
+  char text[8192], model[4096];
   if (!realpath(argv[1], model)) return 2;
-  snprintf(cfg, sizeof cfg, "{\"model\": {\"path\": \"%s\"}, \"data\": {\"train\": \"train.jsonl\", \"dev\": \"train.jsonl\", "
+  snprintf(text, sizeof text, "{\"model\": {\"path\": \"%s\"}, \"data\": {\"train\": \"train.jsonl\", \"dev\": \"train.jsonl\", "
            "\"train_size\": 15, \"sampling\": \"per_class\", \"max_seq_length\": 16}, \"train\": {\"epochs\": 1}}", model);
-  write_text(p, cfg);
+  write_text(p, text);
   Job j;
-  CHECK(runconfig_load(&rc, p, &e) == 0 && job_open(&j, &rc, &e) == 0, "job: %s", e.msg);
+  CHECK(runconfig_load(&cfg, p, &e) == 0 && job_open(&j, &cfg, &e) == 0, "job: %s", e.msg);
   int count[3] = {0};
   for (int i = 0; i < j.train.n; i++) count[j.train.label[i]]++;
   CHECK(j.train.n == 15 && count[0] == 5 && count[1] == 5 && count[2] == 5, "per-class subsample %d/%d/%d", count[0],

@@ -1,4 +1,4 @@
-/* PyTorch parity (DESIGN.md section 3): logits, loss, every gradient and 10 optimizer steps
+/* PyTorch parity (shared/DESIGN.md section 3): logits, loss, every gradient and 10 optimizer steps
    per optimizer variant against tests/parity/reference.py, which runs the same model in
    float64. Tolerances, relative to each tensor's largest magnitude:
      logits, loss          1e-5
@@ -118,9 +118,9 @@ int main(int argc, char **argv) {
       bert_zero_grad(&m);
       losses[k] = bert_forward(&m, &a, &b, NULL);
       bert_backward(&m, &a, &b);
-      norms[k] = clip_grad_norm(m.grads, m.nparams, var->clip);
+      norms[k] = optim_clip_grad_norm(m.grads, m.nparams, var->clip);
       clipped += var->clip > 0 && norms[k] > var->clip;
-      optim_step(&o, &m, lr_schedule(var->lr, k, var->warmup, STEPS));
+      optim_step(&o, &m, optim_lr_schedule(var->lr, k, var->warmup, STEPS));
     }
     optim_free(&o);
     char rn[160], what[160];

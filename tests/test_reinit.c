@@ -14,13 +14,13 @@ static double stdev(const float *x, size_t n) {
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
   Err e;
-  RunConfig rc;
-  if (runconfig_load(&rc, argv[1], &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
+  RunConfig cfg;
+  if (runconfig_load(&cfg, argv[1], &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
   Job base, re;
-  if (job_open(&base, &rc, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
-  rc.reinit_pooler = 1;
-  rc.reinit_top_layers = 1;
-  if (job_open(&re, &rc, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
+  if (job_open(&base, &cfg, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
+  cfg.reinit_pooler = 1;
+  cfg.reinit_top_layers = 1;
+  if (job_open(&re, &cfg, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
   const Bert *a = &base.m, *b = &re.m;
   const int L = a->cfg.layers;
   for (int i = 0; i < a->ntensors; i++) {

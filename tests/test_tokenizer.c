@@ -80,6 +80,13 @@ int main(void) {
         "single sentence padding/mask differ");
   tok_free(&tok);
 
+  /* a duplicated token maps to its last line, as HF's load_vocab (vocab[token] = index) */
+  char *dup[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "b", "a"};
+  CHECK(tok_init(&tok, dup, 7, 0, "dup/vocab.txt", &e) == 0, "vocab with a duplicate: %s", e.msg);
+  CHECK(tok_id(&tok, "a", 1) == 6 && tok_id(&tok, "b", 1) == 5, "duplicate token: id %d, want 6 (the last)",
+        tok_id(&tok, "a", 1));
+  tok_free(&tok);
+
   /* a vocabulary without [UNK] is refused with the source named */
   char *bad[] = {"[PAD]", "[CLS]", "[SEP]", "a"};
   CHECK(tok_init(&tok, bad, 4, 0, "bad/vocab.txt", &e) < 0 && strstr(e.msg, "bad/vocab.txt") && strstr(e.msg, "[UNK]"),

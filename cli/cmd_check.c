@@ -5,7 +5,7 @@
 #include "io/fileutil.h"
 #include "io/results_check.h"
 #include "io/results_schema.h"
-#include "mpi/commands.h"
+#include "cli/commands.h"
 
 static const char *CHECK_USAGE =
     "usage: bertsweep check FILE.h5\n"

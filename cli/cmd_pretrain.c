@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "jobs/pretrain.h"
-#include "mpi/commands.h"
+#include "cli/commands.h"
 
 static const char *PRETRAIN_USAGE =
     "usage: bertsweep pretrain --corpus FILE --out DIR [--vocab-size 8000] [--min-count 3]\n"

@@ -3,7 +3,7 @@
 #ifndef BS_PROGRESS_H
 #define BS_PROGRESS_H
 #include <stdio.h>
-#include "mpi/grid.h"
+#include "sweep/grid.h"
 
 typedef struct {
   int run;

@@ -6,7 +6,7 @@
 #include <time.h>
 #include "jobs/job.h"
 #include "src/clock.h"
-#include "mpi/commands.h"
+#include "cli/commands.h"
 
 int cmd_train(int argc, char **argv, Err *e) {
   const char *config = NULL, *save = NULL, *metrics = NULL;
@@ -17,11 +17,11 @@ int cmd_train(int argc, char **argv, Err *e) {
     else config = argv[i];
   }
   if (!config) { errf(e, "usage: bertsweep train CONFIG.json [--save DIR] [--metrics FILE.tsv]"); return EXIT_USAGE; }
-  RunConfig rc;
-  if (runconfig_load(&rc, config, e)) return EXIT_ERROR;
-  if (rc.threads > 0) omp_set_num_threads(rc.threads);
+  RunConfig cfg;
+  if (runconfig_load(&cfg, config, e)) return EXIT_ERROR;
+  if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
   Job j;
-  if (job_open(&j, &rc, e)) return EXIT_ERROR;
+  if (job_open(&j, &cfg, e)) return EXIT_ERROR;
   FILE *mf = NULL;
   if (metrics && !(mf = fopen(metrics, "w"))) {
     errf(e, "%s: cannot create: %s", metrics, strerror(errno));
@@ -51,9 +51,12 @@ int cmd_train(int argc, char **argv, Err *e) {
   }
   double secs = clock_seconds() - t0;
   printf("# %.1f s, %.2f steps/s\n", secs, (double)j.step / (secs + 1e-9));
-  int rc_ = EXIT_OK;
-  if (mf && fclose(mf) != 0) rc_ = errf(e, "%s: write error", metrics) ? EXIT_ERROR : EXIT_ERROR;
-  if (save && hf_save(save, &j.m, j.hf.vocab, j.hf.vocab_n, NULL, 0, 1, e)) rc_ = EXIT_ERROR;
+  int code = EXIT_OK;
+  if (mf && fclose(mf) != 0) {
+    errf(e, "%s: write error", metrics);
+    code = EXIT_ERROR;
+  }
+  if (save && hf_save(save, &j.m, j.hf.vocab, j.hf.vocab_n, NULL, 0, 1, e)) code = EXIT_ERROR;
   job_close(&j);
-  return rc_;
+  return code;
 }

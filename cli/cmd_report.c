@@ -2,8 +2,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "mpi/commands.h"
-#include "mpi/report.h"
+#include "cli/commands.h"
+#include "report/report.h"
 
 int cmd_report(int argc, char **argv, Err *e) {
   const char *path = NULL;

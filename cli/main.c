@@ -1,7 +1,7 @@
 /* bertsweep: fine-tune BERT over grids of seeds and stabilisers; the one place errors print. */
 #include <stdio.h>
 #include <string.h>
-#include "mpi/commands.h"
+#include "cli/commands.h"
 
 static const char *USAGE =
     "bertsweep " BERTSWEEP_VERSION " - sweeps of BERT fine-tuning runs on CPU nodes under MPI\n"

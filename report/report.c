@@ -2,14 +2,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include "mpi/report.h"
+#include "report/report.h"
 #include "src/stats.h"
 
+/* The per-run statistics the report computes, one row each: the name in CSV/JSON/Markdown
+   and the short column head of the table. */
 enum { M_BEST, M_FINAL, M_LOSS_STEPS, M_ACC_STEPS, M_AUC, M_LATE_STD, NREPORT_METRICS };
-static const char *const METRIC_NAMES[NREPORT_METRICS] = {"best_dev_accuracy", "final_dev_accuracy", "steps_to_loss_threshold",
-                                                   "steps_to_acc_fraction", "train_loss_auc", "late_loss_std"};
-static const char *const METRIC_SHORT[NREPORT_METRICS] = {"best acc", "final acc", "steps->loss", "steps->acc", "loss AUC",
-                                                   "late std"};
+static const struct {
+  const char *name, *head;
+} METRIC[] = {
+    [M_BEST] = {"best_dev_accuracy", "best acc"},
+    [M_FINAL] = {"final_dev_accuracy", "final acc"},
+    [M_LOSS_STEPS] = {"steps_to_loss_threshold", "steps->loss"},
+    [M_ACC_STEPS] = {"steps_to_acc_fraction", "steps->acc"},
+    [M_AUC] = {"train_loss_auc", "loss AUC"},
+    [M_LATE_STD] = {"late_loss_std", "late std"},
+};
+_Static_assert(sizeof METRIC / sizeof *METRIC == NREPORT_METRICS, "one METRIC row per report statistic");
 
 typedef struct {
   double m[NREPORT_METRICS];
@@ -232,13 +241,13 @@ static void write_table(const Report *R, const char *path, FILE *out, int md) {
           md ? "" : "", R->threshold, R->o->smooth, 100 * R->o->acc_fraction);
   if (md) {
     fprintf(out, "| group | runs | unfinished | failed |");
-    for (int k = 0; k < NREPORT_METRICS; k++) fprintf(out, " %s mean ± std (median) |", METRIC_SHORT[k]);
+    for (int k = 0; k < NREPORT_METRICS; k++) fprintf(out, " %s mean ± std (median) |", METRIC[k].head);
     fprintf(out, "\n|---|---|---|---|");
     for (int k = 0; k < NREPORT_METRICS; k++) fprintf(out, "---|");
     fprintf(out, "\n");
   } else {
     fprintf(out, "%-*s runs unfin failed", kw, "group");
-    for (int k = 0; k < NREPORT_METRICS; k++) fprintf(out, "  %-24s", METRIC_SHORT[k]);
+    for (int k = 0; k < NREPORT_METRICS; k++) fprintf(out, "  %-24s", METRIC[k].head);
     fprintf(out, "\n");
   }
   for (int i = 0; i < R->ng; i++) {
@@ -271,8 +280,8 @@ static void write_table(const Report *R, const char *path, FILE *out, int md) {
       fnum(m, sizeof m, c->mean[k], digits_of(k) + 1);
       fnum(lo, sizeof lo, c->lo[k], digits_of(k) + 1);
       fnum(hi, sizeof hi, c->hi[k], digits_of(k) + 1);
-      if (md) fprintf(out, "| %s | %s | [%s, %s] | %.3g |\n", METRIC_NAMES[k], m, lo, hi, c->p[k]);
-      else fprintf(out, "    %-26s%s%10s%s[%s, %s]%sp = %.3g%s\n", METRIC_NAMES[k], sep, m, sep, lo, hi, sep, c->p[k],
+      if (md) fprintf(out, "| %s | %s | [%s, %s] | %.3g |\n", METRIC[k].name, m, lo, hi, c->p[k]);
+      else fprintf(out, "    %-26s%s%10s%s[%s, %s]%sp = %.3g%s\n", METRIC[k].name, sep, m, sep, lo, hi, sep, c->p[k],
                    c->p[k] < 0.05 ? "  *" : "");
     }
     fprintf(out, "\n");
@@ -303,7 +312,7 @@ static int write_json(const Report *R, const char *path, FILE *out) {
     cJSON_AddNumberToObject(o, "unfinished", g->unfinished);
     cJSON_AddNumberToObject(o, "failed", g->failed);
     cJSON_AddNumberToObject(o, "never_reached_loss_threshold", g->loss_never);
-    for (int k = 0; k < NREPORT_METRICS; k++) add_stats(o, METRIC_NAMES[k], GK, (double[3]){g->mean[k], g->std[k], g->median[k]});
+    for (int k = 0; k < NREPORT_METRICS; k++) add_stats(o, METRIC[k].name, GK, (double[3]){g->mean[k], g->std[k], g->median[k]});
   }
   cJSON *comps = cJSON_AddArrayToObject(root, "comparisons");
   for (int i = 0; i < R->nc; i++) {
@@ -315,7 +324,7 @@ static int write_json(const Report *R, const char *path, FILE *out) {
     cJSON_AddStringToObject(o, "to", R->g[c->g2].key);
     cJSON_AddNumberToObject(o, "pairs", c->n);
     for (int k = 0; k < NREPORT_METRICS; k++) {
-      cJSON *m = cJSON_AddObjectToObject(o, METRIC_NAMES[k]);
+      cJSON *m = cJSON_AddObjectToObject(o, METRIC[k].name);
       cJSON_AddNumberToObject(m, "mean_difference", c->mean[k]);
       cJSON_AddItemToObject(m, "ci95", cJSON_CreateDoubleArray((double[2]){c->lo[k], c->hi[k]}, 2));
       cJSON_AddNumberToObject(m, "p_wilcoxon", c->p[k]);
@@ -335,13 +344,13 @@ static void write_csv(const Report *R, FILE *out) {
     const Group *g = &R->g[i];
     for (int k = 0; k < NREPORT_METRICS; k++)
       fprintf(out, "group,\"%s\",,%d,%d,%d,%s,%.10g,%.10g,%.10g,\n", g->key, g->n, g->unfinished, g->failed,
-              METRIC_NAMES[k], g->mean[k], g->std[k], g->median[k]);
+              METRIC[k].name, g->mean[k], g->std[k], g->median[k]);
   }
   for (int i = 0; i < R->nc; i++) {
     const Comparison *c = &R->c[i];
     for (int k = 0; k < NREPORT_METRICS; k++)
       fprintf(out, "comparison,\"%s\",\"%s\",%d,,,%s,%.10g,%.10g,%.10g,%.6g\n", R->g[c->g1].key, R->g[c->g2].key, c->n,
-              METRIC_NAMES[k], c->mean[k], c->lo[k], c->hi[k], c->p[k]);
+              METRIC[k].name, c->mean[k], c->lo[k], c->hi[k], c->p[k]);
   }
 }
 

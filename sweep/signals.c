@@ -1,6 +1,6 @@
 #include <signal.h>
 #include <string.h>
-#include "mpi/signals.h"
+#include "sweep/signals.h"
 
 /* The one piece of process-wide mutable state: a signal handler can reach nothing else. */
 static volatile sig_atomic_t stop_signal;

@@ -1,4 +1,5 @@
-/* A sweep config (DESIGN.md §4): the base run config plus sweep.seeds and sweep.grid.
+/* A sweep config (README: "A config, key by key"): the base run config plus sweep.seeds and
+   sweep.grid.
    Expands into runs: the Cartesian product of the grid (first key outermost) times seeds. */
 #ifndef BS_GRID_H
 #define BS_GRID_H
@@ -23,7 +24,7 @@ typedef struct {
   BertConfig model;     /* the model's shape with this run's label count */
   int choice[MAX_AXES]; /* value index per axis */
   char *config_json;    /* the resolved run config */
-  RunConfig rc;
+  RunConfig cfg;
   long total_steps;
   int n_evals;
 } PlannedRun;

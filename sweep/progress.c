@@ -1,7 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "mpi/progress.h"
+#include "sweep/progress.h"
 #include "src/clock.h"
 
 int progress_init(Progress *p, const Sweep *s, int size, Err *e) {

@@ -5,7 +5,7 @@
 #include <cjson/cJSON.h>
 #include "io/fileutil.h"
 #include "jobs/job.h"
-#include "mpi/grid.h"
+#include "sweep/grid.h"
 
 int n_evals_for(long total_steps, int eval_every) {
   if (eval_every <= 0) return 1;
@@ -124,40 +124,40 @@ typedef struct {
   BertConfig cfg;
 } InfoCache;
 
-static int run_info(const RunConfig *rc, InfoCache *cache, int *ncache, int *n, long *nparams, BertConfig *cfg,
+static int run_info(const RunConfig *cfg, InfoCache *cache, int *ncache, int *n, long *nparams, BertConfig *model,
                     Err *e) {
   InfoCache *c = NULL;
   for (int i = 0; i < *ncache && !c; i++)
-    if (!strcmp(cache[i].train, rc->train) && !strcmp(cache[i].labels, rc->labels) && !strcmp(cache[i].model, rc->model_path))
+    if (!strcmp(cache[i].train, cfg->train) && !strcmp(cache[i].labels, cfg->labels) && !strcmp(cache[i].model, cfg->model_path))
       c = &cache[i];
   InfoCache fresh;
   if (!c) {
     c = *ncache < 8 ? &cache[(*ncache)++] : &fresh;
     memset(c, 0, sizeof *c);
-    snprintf(c->train, sizeof c->train, "%s", rc->train);
-    snprintf(c->labels, sizeof c->labels, "%s", rc->labels);
-    snprintf(c->model, sizeof c->model, "%s", rc->model_path);
+    snprintf(c->train, sizeof c->train, "%s", cfg->train);
+    snprintf(c->labels, sizeof c->labels, "%s", cfg->labels);
+    snprintf(c->model, sizeof c->model, "%s", cfg->model_path);
     Dataset d;
     LabelSet ls;
-    if (dataset_read(&d, rc->train, &rc->fmt, e)) { c->train[0] = 0; return -1; }
+    if (dataset_read(&d, cfg->train, &cfg->fmt, e)) { c->train[0] = 0; return -1; }
     c->n = d.n;
-    int bad = rc->labels[0] ? labels_read(&ls, rc->labels, e) : labels_from_data(&ls, &d, e);
+    int bad = cfg->labels[0] ? labels_read(&ls, cfg->labels, e) : labels_from_data(&ls, &d, e);
     dataset_free(&d);
     if (bad) { c->train[0] = 0; return -1; }
     c->nlabels = ls.n;
     labels_free(&ls);
     HfDir hf;
-    if (hf_open(&hf, rc->model_path, e)) { c->train[0] = 0; return -1; }
+    if (hf_open(&hf, cfg->model_path, e)) { c->train[0] = 0; return -1; }
     c->cfg = hf.cfg;
     hf_close(&hf);
   }
-  *cfg = c->cfg;
-  cfg->num_labels = c->nlabels;
+  *model = c->cfg;
+  model->num_labels = c->nlabels;
   Bert layout;
-  if (bert_layout(&layout, cfg, e)) return -1;
+  if (bert_layout(&layout, model, e)) return -1;
   *nparams = (long)layout.nparams;
   bert_free(&layout);
-  *n = rc->train_size > 0 && rc->train_size < c->n ? rc->train_size : c->n;
+  *n = cfg->train_size > 0 && cfg->train_size < c->n ? cfg->train_size : c->n;
   return 0;
 }
 
@@ -191,23 +191,23 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
     int bad = set_dotted(c, "train.seed", seed);
     for (int a = 0; a < s->naxes && !bad; a++) bad = set_dotted(c, s->axes[a].key, s->axes[a].vals[choice[a]]);
     r->config_json = bad ? NULL : cJSON_PrintUnformatted(c);
-    int rc_ = bad || !r->config_json ? errf(e, "out of memory") : runconfig_parse(&r->rc, c, s->path, e);
+    int rc = bad || !r->config_json ? errf(e, "out of memory") : runconfig_parse(&r->cfg, c, s->path, e);
     cJSON_Delete(c);
     int tn = 0;
-    if (!rc_) rc_ = run_info(&r->rc, cache, &ncache, &tn, &r->nparams, &r->model, e);
-    if (rc_) {
+    if (!rc) rc = run_info(&r->cfg, cache, &ncache, &tn, &r->nparams, &r->model, e);
+    if (rc) {
       free(cache);
       char label[512];
       run_label(s, r, label, sizeof label);
       return errctx(e, "run %d (%s)", i, label);
     }
-    r->total_steps = job_total_steps_for(&r->rc, tn);
-    r->n_evals = n_evals_for(r->total_steps, r->rc.eval_every);
+    r->total_steps = job_total_steps_for(&r->cfg, tn);
+    r->n_evals = n_evals_for(r->total_steps, r->cfg.eval_every);
     if (r->total_steps > s->max_steps) s->max_steps = r->total_steps;
     if (r->n_evals > s->max_evals) s->max_evals = r->n_evals;
     if (r->nparams > s->max_nparams) s->max_nparams = r->nparams;
-    if (r->rc.checkpoint_every > 0) s->checkpoints = 1;
-    if (r->rc.save_final_weights && s->final_run < 0) s->final_run = i;
+    if (r->cfg.checkpoint_every > 0) s->checkpoints = 1;
+    if (r->cfg.save_final_weights && s->final_run < 0) s->final_run = i;
   }
   free(cache);
   return 0;

@@ -1,0 +1,104 @@
+/* `bertsweep sweep` across the ranks: the lock and the file on rank 0, the plan on every
+   rank, the collective open, the dispatch, the close and the end. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "io/lockfile.h"
+#include "jobs/job.h"
+#include "mpi/sweep.h"
+#include "src/fault.h"
+#include "sweep/sweep_file.h"
+
+static int all_ranks_ok(MPI_Comm comm, int ok) {
+  int all = 0;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+  return all;
+}
+
+static int bcast_ok(MPI_Comm comm, int ok) {
+  MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
+  return ok;
+}
+
+int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
+  SweepOptions opt = {.progress_every = a->progress_every};
+  const int restart = a->restart;
+  const char *config = a->config;
+  if (fault_check_env()) { errf(e, "BERTSWEEP_FAULT must look like kind:A:B (e.g. kill:2:30)"); return EXIT_USAGE; }
+  Sweep s;
+  if (sweep_load(&s, config, a->output, e)) return EXIT_ERROR;
+  int size, code = EXIT_ERROR;
+  MPI_Comm_size(comm, &size);
+  Plan plan = {0};
+  ResultsInfo info = {0};
+  Results res;
+  WriterLock lock = {.fd = -1};
+  opt.lock = rank == 0 ? &lock : NULL;
+  if (!s.output[0]) {
+    errf(e, "%s: no \"output\" given (or pass --output FILE)", config);
+    goto out;
+  }
+  if (!bcast_ok(comm, rank != 0 || lock_acquire(&lock, s.output, e) == 0)) goto out;
+  /* preflight on rank 0: the first run's model and data open, before any file changes */
+  int ok = 1;
+  if (rank == 0) {
+    Job j;
+    ok = job_open(&j, &s.runs[0].cfg, e) == 0;
+    if (ok) job_close(&j);
+    ok = ok && sweep_file_prepare(&s, size, restart, e) == 0;
+  }
+  if (!bcast_ok(comm, ok)) goto out;
+  if (!all_ranks_ok(comm, sweep_file_plan(&s, size, &plan, &info, e) == 0)) goto out;
+  if (results_open(&res, s.output, comm, e)) goto out;
+  if (rank == 0)
+    printf("# sweep %s: %d runs, up to %ld steps each, on %d rank(s); results in %s\n", s.path, s.nruns, s.max_steps,
+           size, s.output);
+  SweepOutcome oc;
+  double t0 = MPI_Wtime();
+  int rc = sweep_run(&s, &res, comm, &opt, plan.status, plan.slot_of, &oc, e);
+  double elapsed = MPI_Wtime() - t0;
+  Err e2;
+  if (results_close(&res, &e2) && !rc) {
+    *e = e2;
+    rc = -1;
+  }
+  MPI_Barrier(comm);
+  if (rank == 0 && (oc.done_before || oc.resumed)) printf("# resumed: %d runs were done already, %d continued from checkpoints\n",
+                                          oc.done_before, oc.resumed);
+  if (oc.io_error) {
+    errctx(e, "the sweep stopped; running runs keep their last checkpoint: fix the cause and run the same command "
+              "to resume");
+    code = EXIT_IO;
+    goto out;
+  }
+  if (oc.stopped) {
+    if (rank == 0) printf("# stopped by a signal: running runs checkpointed; run the same command to resume\n");
+    code = EXIT_STOPPED;
+    goto out;
+  }
+  if (!bcast_ok(comm, rank != 0 || sweep_file_finish(s.output, rc ? &e2 : e) == 0) && !rc) {
+    code = EXIT_IO;
+    goto out;
+  }
+  if (rank == 0 && !rc)
+    printf("# done: %d runs in %s (sweep %.1f s)\n#   /usr/bin/python3 -c \"import h5py, sys; f = h5py.File(sys.argv[1]); "
+           "print(f['runs'][:])\" %s\n", s.nruns, s.output, elapsed, s.output);
+  code = rc ? EXIT_ERROR : EXIT_OK;
+out:
+  if (rank == 0) lock_release(&lock);
+  plan_free(&plan);
+  results_info_free(&info);
+  sweep_free(&s);
+  return code;
+}
+
+
+int sweep_mpi(const SweepArgs *a, Err *e) {
+  int provided, rank;
+  MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  int code = sweep_main(a, rank, MPI_COMM_WORLD, e);
+  if (rank != 0) e->msg[0] = 0; /* collective errors print once, on rank 0 */
+  MPI_Finalize();
+  return code;
+}

@@ -1,0 +1,140 @@
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "sweep/plan.h"
+
+static void flatten(const cJSON *o, const char *prefix, cJSON *out) {
+  for (const cJSON *it = o->child; it; it = it->next) {
+    char key[512];
+    snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", it->string);
+    if (cJSON_IsObject(it)) flatten(it, key, out);
+    else cJSON_AddItemToObject(out, key, cJSON_Duplicate(it, 1));
+  }
+}
+
+/* Names what differs between two base configs ("train.epochs: 3 -> 4"); 0 when equal. */
+static int base_diff(const char *old_json, const char *new_json, char *out, size_t size) {
+  cJSON *a = cJSON_Parse(old_json), *b = cJSON_Parse(new_json), *fa = cJSON_CreateObject(), *fb = cJSON_CreateObject();
+  size_t len = 0;
+  int n = 0;
+  out[0] = 0;
+  if (a && b && fa && fb) {
+    const char *skip[] = {"sweep", "output"};
+    for (int i = 0; i < 2; i++) {
+      cJSON_DeleteItemFromObjectCaseSensitive(a, skip[i]);
+      cJSON_DeleteItemFromObjectCaseSensitive(b, skip[i]);
+    }
+    flatten(a, "", fa);
+    flatten(b, "", fb);
+    for (const cJSON *x = fa->child; x; x = x->next) {
+      const cJSON *y = cJSON_GetObjectItemCaseSensitive(fb, x->string);
+      if (y && cJSON_Compare(x, y, 1)) continue;
+      char *vx = cJSON_PrintUnformatted(x), *vy = y ? cJSON_PrintUnformatted(y) : NULL;
+      if (len < size) len += (size_t)snprintf(out + len, size - len, "%s%s: %s -> %s", n++ ? "; " : "", x->string,
+                                              vx ? vx : "?", vy ? vy : "(removed)");
+      cJSON_free(vx);
+      cJSON_free(vy);
+    }
+    for (const cJSON *y = fb->child; y; y = y->next) {
+      if (cJSON_GetObjectItemCaseSensitive(fa, y->string)) continue;
+      char *vy = cJSON_PrintUnformatted(y);
+      if (len < size) len += (size_t)snprintf(out + len, size - len, "%s%s: (absent) -> %s", n++ ? "; " : "", y->string,
+                                              vy ? vy : "?");
+      cJSON_free(vy);
+    }
+  } else {
+    n = 1;
+    snprintf(out, size, "the stored config is not valid JSON");
+  }
+  cJSON_Delete(a);
+  cJSON_Delete(b);
+  cJSON_Delete(fa);
+  cJSON_Delete(fb);
+  return n;
+}
+
+/* The grid keys, in order, as one string. */
+static void grid_keys(const char *sweep_json, char *out, size_t size) {
+  cJSON *root = cJSON_Parse(sweep_json);
+  const cJSON *g = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "sweep"), "grid");
+  size_t len = 0;
+  out[0] = 0;
+  for (const cJSON *it = g ? g->child : NULL; it && len < size; it = it->next)
+    len += (size_t)snprintf(out + len, size - len, "%s%s", len ? " " : "", it->string);
+  cJSON_Delete(root);
+}
+
+
+void plan_free(Plan *p) {
+  free(p->cfgs);
+  free(p->rows);
+  free(p->vals);
+  free(p->status);
+  free(p->slot_of);
+  memset(p, 0, sizeof *p);
+}
+
+/* Matches this sweep's runs against the file's rows; new runs get rows after the old ones. */
+int plan_resume(Sweep *s, const ResultsInfo *info, Plan *p, Err *e) {
+  char diff[1500], ka[1024], kb[1024];
+  if (base_diff(info->sweep_json, s->sweep_json, diff, sizeof diff))
+    return errf(e, "%s was written by a different sweep (base config changed: %s); use another --output, or "
+                   "--restart to move it aside and start over", s->output, diff);
+  grid_keys(info->sweep_json, ka, sizeof ka);
+  grid_keys(s->sweep_json, kb, sizeof kb);
+  if (strcmp(ka, kb) != 0)
+    return errf(e, "%s: the grid keys changed (file: %s; config: %s); values may be added to keys, keys may not change",
+                s->output, ka[0] ? ka : "none", kb[0] ? kb : "none");
+  cJSON **old = calloc((size_t)(info->nruns ? info->nruns : 1), sizeof(cJSON *));
+  if (!old) return errf(e, "out of memory");
+  for (int j = 0; j < info->nruns; j++) old[j] = cJSON_Parse(info->run_configs[j]);
+  int next = info->nruns;
+  for (int i = 0; i < s->nruns; i++) {
+    cJSON *mine = cJSON_Parse(s->runs[i].config_json);
+    int row = -1;
+    for (int j = 0; j < info->nruns && row < 0 && mine; j++)
+      if (old[j] && cJSON_Compare(old[j], mine, 1)) row = j;
+    cJSON_Delete(mine);
+    s->runs[i].row = row >= 0 ? row : next++;
+  }
+  for (int j = 0; j < info->nruns; j++) cJSON_Delete(old[j]);
+  free(old);
+  p->nrows = next;
+  return 0;
+}
+
+/* A slot holds a live checkpoint when its state names a row that is not done. */
+int plan_slot_live(const ResultsInfo *info, int k) {
+  double run = info->slots[k].v[SS_RUN];
+  return run >= 0 && run < info->nruns && run == (int)run && strcmp(info->status[(int)run], "done") != 0;
+}
+
+int plan_build(const Sweep *s, const ResultsInfo *info, int size, Plan *p, Err *e) {
+  p->cfgs = calloc((size_t)p->nrows, sizeof(char *));
+  p->rows = calloc((size_t)p->nrows, sizeof(RunRow));
+  p->vals = calloc((size_t)s->nruns * (size_t)(s->naxes ? s->naxes : 1), sizeof(char *));
+  p->status = calloc((size_t)s->nruns, sizeof *p->status);
+  p->slot_of = malloc(sizeof(int) * (size_t)s->nruns);
+  if (!p->cfgs || !p->rows || !p->vals || !p->status || !p->slot_of) return errf(e, "out of memory");
+  for (int j = 0; info && j < info->nruns; j++) p->cfgs[j] = info->run_configs[j];
+  for (int i = 0; i < s->nruns; i++) {
+    const PlannedRun *r = &s->runs[i];
+    for (int a = 0; a < s->naxes; a++) p->vals[i * s->naxes + a] = s->axes[a].vals[r->choice[a]];
+    p->rows[r->row] = (RunRow){.run_id = r->row, .seed = r->seed, .rank = -1, .values = p->vals + i * s->naxes,
+                               .total_steps = r->total_steps, .best_step = -1, .status = "pending",
+                               .best_acc = NAN, .final_acc = NAN, .final_loss = NAN, .majority = NAN};
+    p->cfgs[r->row] = r->config_json;
+    int known = info && r->row < info->nruns;
+    snprintf(p->status[i], STATUS_LEN, "%s", known ? info->status[r->row] : "pending");
+    p->slot_of[i] = -1;
+    for (int k = 0; known && k < info->lay.nslots; k++)
+      if ((int)info->slots[k].v[SS_RUN] == r->row && plan_slot_live(info, k)) p->slot_of[i] = k;
+    p->pending += p->slot_of[i] >= 0;
+  }
+  p->nslots = s->max_nparams > 0 && s->checkpoints ? size + p->pending : 0;
+  return 0;
+}
+
+/* [{"name": ..., "shape": [r, c], "offset": k}, ...] of a model's parameter buffer. */
