@@ -258,7 +258,9 @@ void job_eval(Job *j, EvalMetrics *out) {
     out->loss = loss / x->n;
     class_metrics(x->label, pred, x->n, j->labels.n, &out->accuracy, &out->macro_f1);
   }
-  if (!(out->accuracy <= j->best_acc)) { /* the first evaluation, or a better one */
+  /* the first evaluation is the best so far, whatever it is; after that a higher accuracy
+     is, and a number replaces a NaN best, but a NaN never replaces a number */
+  if (isnan(j->best_acc) ? !isnan(out->accuracy) || j->best_step < 0 : out->accuracy > j->best_acc) {
     j->best_acc = out->accuracy;
     j->best_step = j->step;
     j->since_best = 0;
@@ -284,5 +286,8 @@ void job_restore(Job *j, long step, long opt_t, double best_acc, long best_step)
   j->order_epoch = -1;
   j->best_acc = best_acc;
   j->best_step = best_step;
+  /* evaluations happen at multiples of eval_every (the final one, after the last step, is
+     never followed by a checkpoint), so the evaluations after the best one are the
+     multiples of eval_every in (best_step, step]: early stopping continues exactly */
   j->since_best = best_step >= 0 && j->cfg.eval_every > 0 ? (int)((step - best_step) / j->cfg.eval_every) : 0;
 }

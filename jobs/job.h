@@ -26,11 +26,12 @@ typedef struct {
   Acts acts;
   Optim opt;
   int steps_per_epoch;
-  long total_steps, warmup_steps, step;
-  int *order, order_epoch; /* shuffled train indices of epoch order_epoch */
-  int *bids, *btypes, *bmask, *blabels; /* batch staging */
-  float *init_params;      /* weights when fine-tuning starts: prior decay and Mixout targets */
-  float *mix_scale, *mix_saved;
+  long total_steps, warmup_steps, step; /* step: updates done */
+  int *order, order_epoch; /* [train.n] shuffled train indices of epoch order_epoch */
+  int *bids, *btypes, *bmask; /* [batch_size * T] batch staging */
+  int *blabels;            /* [batch_size] */
+  float *init_params;      /* [nparams] weights when fine-tuning starts: prior decay and Mixout targets */
+  float *mix_scale, *mix_saved; /* [nparams] Mixout: gradient scale M/(1-p), the swapped-out weights */
   double best_acc;         /* best evaluation so far (NAN before the first) and its step */
   long best_step;
   int since_best;          /* evaluations since the best, for early stopping */

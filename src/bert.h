@@ -63,26 +63,38 @@ void bert_init_all(Bert *m, uint64_t seed);
 /* Re-init of the paper's code: classifier head, pooler, top k encoder layers. */
 void bert_reinit(Bert *m, int head, int pooler, int top_layers, uint64_t seed);
 
-/* Activations for up to Bmax x Tmax tokens. */
+/* Activations for up to Bmax x Tmax tokens, one buffer with named views (B = batch,
+   T = padded length, H = hidden, I = intermediate, NH = heads, C = labels; row-major, token
+   index b*T + t). Masks hold the dropout scale (0 or 1/(1-p)) per element. */
 typedef struct {
-  float *q, *k, *v, *probs, *pdrop, *pmask, *ctx, *ao, *ao_mask, *res1, *ln1, *ln1_mean, *ln1_rstd;
-  float *ff1, *ff1a, *ff2, *ff2_mask, *res2, *ln2, *ln2_mean, *ln2_rstd;
+  float *q, *k, *v;            /* (B, T, H) projections; head h is columns [h*H/NH, (h+1)*H/NH) */
+  float *probs, *pdrop, *pmask;/* (B, NH, T, T) softmax, after dropout, dropout mask */
+  float *ctx;                  /* (B, T, H) attention output per head, concatenated */
+  float *ao, *ao_mask, *res1;  /* (B, T, H) output projection, its dropout mask, + residual */
+  float *ln1, *ln1_mean, *ln1_rstd; /* (B, T, H), (B, T), (B, T) */
+  float *ff1, *ff1a;           /* (B, T, I) FFN input projection, after GELU */
+  float *ff2, *ff2_mask, *res2;/* (B, T, H) FFN output, its dropout mask, + residual */
+  float *ln2, *ln2_mean, *ln2_rstd; /* (B, T, H), (B, T), (B, T): the layer's output */
 } LayerActs;
 typedef struct {
   int Bmax, Tmax;
-  float *buf;
-  size_t size;
-  float *mask_add, *emb_sum, *emb_mean, *emb_rstd, *emb_ln, *emb_mask, *emb_out;
-  LayerActs *layer;
-  float *cls_in, *pool_pre, *pooled, *pool_mask, *pooled_drop, *logits, *probs, *dlogits;
+  float *buf;   /* everything below, contiguous */
+  size_t size;  /* floats in buf */
+  float *mask_add;             /* (B, T) 0 for tokens, -10000 for padding, added to scores */
+  float *emb_sum, *emb_mean, *emb_rstd, *emb_ln, *emb_mask, *emb_out; /* (B,T,H), (B,T), (B,T), (B,T,H) x3 */
+  LayerActs *layer;            /* [layers] */
+  float *cls_in, *pool_pre, *pooled, *pool_mask, *pooled_drop; /* (B, H) each */
+  float *logits, *probs, *dlogits; /* (B, C) each */
   /* backward scratch */
-  float *dx, *dres, *dln1, *dtmp, *dctx, *dq, *dk, *dv, *dff, *dS, *dcls;
+  float *dx, *dres, *dln1, *dtmp, *dctx, *dq, *dk, *dv; /* (B, T, H) each */
+  float *dff;                  /* (B, T, I) */
+  float *dS;                   /* (B, NH, T, T) */
+  float *dcls;                 /* (B, H) */
   int train; /* whether the last forward used dropout */
 } Acts;
 
 int acts_alloc(Acts *a, const BertConfig *c, int Bmax, int Tmax, Err *e);
 void acts_free(Acts *a);
-
 typedef struct {
   int B, T;
   const int *ids, *types, *mask, *labels; /* [B*T], [B*T], [B*T] (1 token, 0 pad), [B] */

@@ -1,4 +1,7 @@
-/* Error context carried up to the one place that prints it (mpi/main.c). */
+/* Error context carried up to the one place that prints it (cli/main.c). Two kinds of
+   message print where they happen instead, because the program goes on after them: a
+   sweep's per-run failures and warnings (mpi/sweep.c: the rank that ran the run prints
+   them, the sweep continues), and taking over a stale lock (io/lockfile.c). */
 #ifndef BS_ERR_H
 #define BS_ERR_H
 
