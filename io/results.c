@@ -108,6 +108,18 @@ static int transfer_at(hid_t d, hid_t type, long row, long col0, long n, void *b
   return ok ? 0 : -1;
 }
 
+hsize_t h5_dim(hid_t f, const char *name, int which) {
+  hsize_t dims[2] = {0, 0};
+  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+  if (d >= 0) {
+    hid_t sp = H5Dget_space(d);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(d);
+  }
+  return dims[which];
+}
+
 int h5_write_at(hid_t d, hid_t type, long row, long col0, long n, const void *buf) {
   return transfer_at(d, type, row, col0, n, (void *)buf, 1);
 }

@@ -130,6 +130,8 @@ char **h5_read_str_array_attr(hid_t obj, const char *name, int n);
 int h5_write_at(hid_t d, hid_t type, long row, long col0, long n, const void *buf);
 int h5_read_at(hid_t d, hid_t type, long row, long col0, long n, void *buf);
 hid_t h5_native(DataType t);
+/* Dimension which (0 or 1) of dataset name in f; 0 when it cannot be opened. */
+hsize_t h5_dim(hid_t f, const char *name, int which);
 /* Errors with the innermost HDF5 message appended; return -1. */
 int h5err(Err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -73,18 +73,6 @@ static hid_t make_contig(hid_t loc, const char *name, hid_t type, int rank, cons
   return d;
 }
 
-static hsize_t old_dim(hid_t f, const char *name, int which) {
-  hsize_t dims[2] = {0, 0};
-  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-  if (d >= 0) {
-    hid_t sp = H5Dget_space(d);
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    H5Sclose(sp);
-    H5Dclose(d);
-  }
-  return dims[which];
-}
-
 /* ---- /runs ---- */
 
 static int build_rows(Build *b, const RunRow *rows, const ResultsSource *src, Err *e) {
@@ -146,7 +134,7 @@ static int copy_metrics(Build *b, const ResultsSource *src, Err *e) {
   for (int i = 0; i < NMETRICS; i++) {
     const DatasetSpec *ds = &RESULTS_METRICS[i];
     od[i] = H5Dopen2(b->old, ds->path, H5P_DEFAULT);
-    cols[i] = (long)old_dim(b->old, ds->path, 1);
+    cols[i] = (long)h5_dim(b->old, ds->path, 1);
     if (cols[i] > (long)shape_len(b->lay, ds->shape, 1)) cols[i] = (long)shape_len(b->lay, ds->shape, 1);
     buf[i] = malloc((size_t)(cols[i] ? cols[i] : 1) * 8);
     if (!buf[i]) rc = errf(e, "out of memory");
@@ -302,7 +290,7 @@ static int create_final(Build *b, const ResultsSource *src, Err *e) {
       describe(b->final, "1", "final parameters of each run that set train.save_final_weights (others: undefined)"))
     return h5err(e, "%s: creating /final_weights", b->tmp);
   if (!src || !src->path || H5Lexists(b->old, "final_weights", H5P_DEFAULT) <= 0) return 0;
-  long n = (long)old_dim(b->old, "final_weights", 1);
+  long n = (long)h5_dim(b->old, "final_weights", 1);
   hid_t od = H5Dopen2(b->old, "final_weights", H5P_DEFAULT);
   float *buf = n > 0 && n <= L->final_size ? malloc(sizeof(float) * (size_t)n) : NULL;
   int rc = od >= 0 && buf ? 0 : h5err(e, "%s: opening /final_weights", src->path);

@@ -144,18 +144,6 @@ void results_data_free(ResultsData *d) {
 
 /* ---- what a resume needs ---- */
 
-static hsize_t dim_of(hid_t f, const char *name, int which) {
-  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-  hsize_t dims[2] = {0, 0};
-  if (d >= 0) {
-    hid_t sp = H5Dget_space(d);
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    H5Sclose(sp);
-    H5Dclose(d);
-  }
-  return dims[which];
-}
-
 /* The grid columns as stored: the members between "seed" and "status". */
 static int read_columns(hid_t runs, ResultsLayout *lay) {
   hid_t ft = H5Dget_type(runs);
@@ -212,7 +200,7 @@ static int read_slots(hid_t f, ResultsInfo *info) {
   if (g >= 0) H5Gclose(g);
   if (!ok) return -1;
   info->lay.nslots = (int)gi.nlinks;
-  info->lay.slot_size = gi.nlinks ? (long)dim_of(f, "checkpoints/slot_0/params", 1) : 0;
+  info->lay.slot_size = gi.nlinks ? (long)h5_dim(f, "checkpoints/slot_0/params", 1) : 0;
   info->slots = calloc((size_t)(gi.nlinks ? gi.nlinks : 1), sizeof(SlotState));
   ok = info->slots != NULL;
   int width = info->format_version >= 2 ? NSLOTSTATE : 8;
@@ -260,10 +248,10 @@ int results_inspect(const char *path, ResultsInfo *info, Err *e) {
     results_info_free(info);
     return errf(e, "%s: not a bertsweep results file (no /runs or sweep_config)", path);
   }
-  info->nruns = (int)dim_of(f, "runs", 0);
+  info->nruns = (int)h5_dim(f, "runs", 0);
   info->lay.nruns = info->nruns;
-  info->lay.max_steps = (long)dim_of(f, "train/loss", 1);
-  info->lay.max_evals = (int)dim_of(f, "eval/accuracy", 1);
+  info->lay.max_steps = (long)h5_dim(f, "train/loss", 1);
+  info->lay.max_evals = (int)h5_dim(f, "eval/accuracy", 1);
   size_t n = (size_t)(info->nruns ? info->nruns : 1);
   info->run_configs = h5_read_str_array_attr(runs, "run_configs", info->nruns);
   info->status = calloc(n, sizeof *info->status);
@@ -271,7 +259,7 @@ int results_inspect(const char *path, ResultsInfo *info, Err *e) {
   info->total_steps = calloc(n, sizeof(long));
   int ok = (info->run_configs || info->nruns == 0) && info->status && info->steps_done && info->total_steps &&
            read_columns(runs, &info->lay) == 0 && read_status(runs, info) == 0 && read_slots(f, info) == 0;
-  if (ok && H5Lexists(f, "final_weights", H5P_DEFAULT) > 0) info->lay.final_size = (long)dim_of(f, "final_weights", 1);
+  if (ok && H5Lexists(f, "final_weights", H5P_DEFAULT) > 0) info->lay.final_size = (long)h5_dim(f, "final_weights", 1);
   H5Dclose(runs);
   H5Fclose(f);
   if (!ok) {

@@ -21,7 +21,7 @@ import time
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, read_results, same_results  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
@@ -78,18 +78,12 @@ def file_check(out, what):
 
 
 def metrics(path):
-    with h5py.File(path, "r") as f:
-        d = {k: f[k][:] for k in METRICS}
-        runs = f["runs"][:]
-        d.update({c: runs[c] for c in COLUMNS})
-        d["_slots"] = len(f["checkpoints"]) if "checkpoints" in f else 0
-    return d
+    return read_results(path, METRICS, COLUMNS)
 
 
 def same(ref, out, what):
     got = metrics(out)
-    bad = [k for k in METRICS + COLUMNS if got[k].tobytes() != ref[k].tobytes() or got[k].shape != ref[k].shape]
-    check(not bad, f"{what}: differs from the uninterrupted sweep in {bad}")
+    same_results(ref, got, what)
     check(got["_slots"] == 0, f"{what}: {got['_slots']} checkpoint slots left in a finished file")
 
 

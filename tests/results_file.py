@@ -24,10 +24,9 @@ import sys
 import time
 
 import h5py
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, read_results, same_results  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
@@ -58,17 +57,11 @@ def bcheck(path):
 
 
 def metrics(path):
-    with h5py.File(path, "r") as f:
-        d = {k: f[k][:] for k in METRICS}
-        runs = f["runs"][:]
-        for c in ("status", "steps_done", "best_dev_accuracy", "best_step", "final_dev_accuracy", "final_train_loss"):
-            d[c] = runs[c]
-    return d
+    return read_results(path, METRICS, ["status", "steps_done", "best_dev_accuracy", "best_step",
+                                        "final_dev_accuracy", "final_train_loss"])
 
 
-def same(a, b, what):
-    bad = [k for k in a if a[k].tobytes() != b[k].tobytes()]
-    check(not bad, f"{what}: differs from the uninterrupted sweep in {bad}")
+same = same_results
 
 
 shutil.rmtree(WORK, ignore_errors=True)

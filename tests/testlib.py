@@ -16,3 +16,21 @@ def check(cond, msg):
 def done():
     print(f"{_counts['passed']} passed, {_counts['failed']} failed")
     sys.exit(1 if _counts["failed"] else 0)
+
+
+def read_results(path, datasets, columns):
+    """Named datasets and /runs columns of a results file, as numpy arrays by name."""
+    import h5py
+    with h5py.File(path, "r") as f:
+        d = {k: f[k][:] for k in datasets}
+        runs = f["runs"][:]
+        d.update({c: runs[c] for c in columns})
+        d["_slots"] = len(f["checkpoints"]) if "checkpoints" in f else 0
+    return d
+
+
+def same_results(ref, got, what):
+    """Checks every array of ref equals got's bit for bit."""
+    bad = [k for k in ref if not k.startswith("_") and
+           (got[k].shape != ref[k].shape or got[k].tobytes() != ref[k].tobytes())]
+    check(not bad, f"{what}: differs from the uninterrupted sweep in {bad}")
