@@ -1,3 +1,4 @@
+#include <math.h>
 /* `bertsweep train CONFIG`: one fine-tuning run, metrics to stdout. */
 #include <errno.h>
 #include <omp.h>
@@ -39,6 +40,13 @@ int cmd_train(int argc, char **argv, Err *e) {
     printf("%-8ld %-10.6f %-10.3e %-10.4f", j.step, s.loss, s.lr, s.grad_norm);
     /* %.9g round-trips float32 exactly: the sweep tests compare these bit for bit */
     if (mf) fprintf(mf, "%ld\t%.9g\t%.9g\t%.9g", j.step, s.loss, s.lr, s.grad_norm);
+    if (!isfinite(s.loss) || !isfinite(s.grad_norm)) {
+      printf("\n");
+      if (mf) fclose(mf);
+      errf(e, "%s: diverged at step %ld (non-finite loss or gradient norm)", config, j.step);
+      job_close(&j);
+      return EXIT_ERROR;
+    }
     if (job_eval_due(&j)) {
       EvalMetrics ev;
       job_eval(&j, &ev);

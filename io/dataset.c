@@ -46,10 +46,13 @@ static int read_jsonl(Dataset *d, char **lines, int nl, const DataFormat *f, Err
   int cap = 0;
   for (int i = 0; i < nl; i++) {
     if (lines[i][strspn(lines[i], " \t")] == 0) continue;
-    cJSON *o = cJSON_Parse(lines[i]);
+    char where[4200];
+    snprintf(where, sizeof where, "%s:%d", d->path, i + 1);
+    cJSON *o = json_parse_strict(lines[i], strlen(lines[i]), d->path, i + 1, e);
+    if (!o) return -1;
     if (!cJSON_IsObject(o)) {
       cJSON_Delete(o);
-      return errf(e, "%s:%d: not a JSON object", d->path, i + 1);
+      return errf(e, "%s: not a JSON object", where);
     }
     char *a = json_text(cJSON_GetObjectItemCaseSensitive(o, f->text_field));
     char *b = f->pair_field[0] ? json_text(cJSON_GetObjectItemCaseSensitive(o, f->pair_field)) : NULL;
@@ -66,43 +69,87 @@ static int read_jsonl(Dataset *d, char **lines, int nl, const DataFormat *f, Err
   return 0;
 }
 
-/* Column index of name in a tab-separated header, or -1. */
-static int column(char *header, const char *name) {
-  int k = 0;
-  for (char *p = header;; k++) {
-    char *tab = strchr(p, '\t');
-    size_t len = tab ? (size_t)(tab - p) : strlen(p);
-    if (len == strlen(name) && strncmp(p, name, len) == 0) return k;
-    if (!tab) return -1;
-    p = tab + 1;
+/* Splits one TSV line into fields as Python's csv module writes them with delimiter "\t": a
+   field that starts with a quote runs to the next lone quote ("" inside stands for one
+   quote) and may hold tabs; other fields are taken as they are. Returns the field count,
+   -1 on a quoting error; *fields is malloc'd, each field too. */
+static int split_tsv(const char *line, char ***fields) {
+  int n = 0, cap = 8;
+  char **v = malloc(sizeof(char *) * (size_t)cap);
+  const char *p = line;
+  for (int more = 1; v && more;) {
+    size_t len = strlen(p);
+    char *f = malloc(len + 1), *o = f;
+    if (!f) break;
+    if (*p == '"') {
+      for (p++;; p++) {
+        if (*p == 0) { free(f); goto bad; } /* a quoted field cannot span lines here */
+        if (*p == '"' && p[1] == '"') { *o++ = '"'; p++; continue; }
+        if (*p == '"') { p++; break; }
+        *o++ = *p;
+      }
+      if (*p != '\t' && *p != 0) { free(f); goto bad; }
+    } else {
+      while (*p && *p != '\t') *o++ = *p++;
+    }
+    *o = 0;
+    more = *p == '\t';
+    p += more;
+    if (n == cap) {
+      char **nv = realloc(v, sizeof(char *) * (size_t)(cap *= 2));
+      if (!nv) { free(f); break; }
+      v = nv;
+    }
+    v[n++] = f;
+    if (!more) {
+      *fields = v;
+      return n;
+    }
   }
+bad:
+  for (int i = 0; v && i < n; i++) free(v[i]);
+  free(v);
+  return -1;
 }
 
-static char *field(const char *line, int col) {
-  const char *p = line;
-  for (int k = 0; k < col; k++) {
-    p = strchr(p, '\t');
-    if (!p) return NULL;
-    p++;
-  }
-  const char *tab = strchr(p, '\t');
-  return strndup(p, tab ? (size_t)(tab - p) : strlen(p));
+static void free_fields(char **f, int n) {
+  for (int i = 0; i < n; i++) free(f[i]);
+  free(f);
+}
+
+static int column(char **header, int n, const char *name) {
+  for (int k = 0; k < n; k++)
+    if (strcmp(header[k], name) == 0) return k;
+  return -1;
 }
 
 static int read_tsv(Dataset *d, char **lines, int nl, const DataFormat *f, Err *e) {
   if (nl < 1) return errf(e, "%s: empty file (a TSV needs a header row)", d->path);
-  int ca = column(lines[0], f->text_field), cb = f->pair_field[0] ? column(lines[0], f->pair_field) : -1;
-  int cl = column(lines[0], f->label_field);
+  char **head;
+  int nh = split_tsv(lines[0], &head);
+  if (nh < 0) return errf(e, "%s:1: a quoted field is not closed before the line ends", d->path);
+  int ca = column(head, nh, f->text_field), cb = f->pair_field[0] ? column(head, nh, f->pair_field) : -1;
+  int cl = column(head, nh, f->label_field);
+  free_fields(head, nh);
   if (ca < 0 || cl < 0 || (f->pair_field[0] && cb < 0))
     return errf(e, "%s:1: header lacks column \"%s\"", d->path,
                 ca < 0 ? f->text_field : cl < 0 ? f->label_field : f->pair_field);
-  int cap = 0;
+  int cap = 0, need = (ca > cl ? ca : cl) > cb ? (ca > cl ? ca : cl) : cb;
   for (int i = 1; i < nl; i++) {
     if (!lines[i][0]) continue;
-    char *a = field(lines[i], ca), *b = cb >= 0 ? field(lines[i], cb) : NULL, *l = field(lines[i], cl);
-    if (!a || !l || (cb >= 0 && !b) || grow(d, &cap, e)) {
-      free(a); free(b); free(l);
+    char **fl;
+    int nf = split_tsv(lines[i], &fl);
+    if (nf < 0) return errf(e, "%s:%d: a quoted field is not closed before the line ends (or text follows its "
+                               "closing quote)", d->path, i + 1);
+    if (nf <= need || grow(d, &cap, e)) {
+      free_fields(fl, nf);
       return errf(e, "%s:%d: too few tab-separated columns", d->path, i + 1);
+    }
+    char *a = strdup(fl[ca]), *b = cb >= 0 ? strdup(fl[cb]) : NULL, *l = strdup(fl[cl]);
+    free_fields(fl, nf);
+    if (!a || !l || (cb >= 0 && !b)) {
+      free(a); free(b); free(l);
+      return errf(e, "out of memory");
     }
     add_row(d, i + 1, a, b, l, e);
   }
@@ -120,10 +167,11 @@ static const Reader READERS[NFORMATS] = {[FMT_CLUE] = read_jsonl, [FMT_JSONL] = 
 int dataset_read(Dataset *d, const char *path, const DataFormat *fmt, Err *e) {
   memset(d, 0, sizeof *d);
   snprintf(d->path, sizeof d->path, "%s", path);
-  char *buf = read_file(path, NULL, e);
+  size_t size;
+  char *buf = read_file(path, &size, e);
   if (!buf) return -1;
   char **lines;
-  int nl = split_lines(buf, &lines, e), rc = -1;
+  int nl = split_lines(buf, size, path, &lines, e), rc = -1;
   if (nl >= 0) {
     rc = READERS[fmt->format](d, lines, nl, fmt, e);
     free(lines);
@@ -163,17 +211,21 @@ static int add_label(LabelSet *ls, const char *name, Err *e) {
 
 int labels_read(LabelSet *ls, const char *path, Err *e) {
   memset(ls, 0, sizeof *ls);
-  char *buf = read_file(path, NULL, e);
+  size_t size;
+  char *buf = read_file(path, &size, e);
   if (!buf) return -1;
   char **lines;
-  int nl = split_lines(buf, &lines, e), rc = nl < 0 ? -1 : 0;
+  int nl = split_lines(buf, size, path, &lines, e), rc = nl < 0 ? -1 : 0;
   for (int i = 0; i < nl && !rc; i++) {
     if (!lines[i][0]) continue;
     if (lines[i][0] == '{') {
-      cJSON *o = cJSON_Parse(lines[i]);
-      char *l = json_text(cJSON_GetObjectItemCaseSensitive(o, "label"));
+      char where[4200];
+      snprintf(where, sizeof where, "%s:%d", path, i + 1);
+      cJSON *o = json_parse_strict(lines[i], strlen(lines[i]), path, i + 1, e);
+      char *l = o ? json_text(cJSON_GetObjectItemCaseSensitive(o, "label")) : NULL;
       cJSON_Delete(o);
-      if (!l) rc = errf(e, "%s:%d: expected a JSON object with a \"label\"", path, i + 1);
+      if (!o) rc = -1;
+      else if (!l) rc = errf(e, "%s: expected a JSON object with a \"label\"", where);
       else rc = add_label(ls, l, e);
       free(l);
     } else {

@@ -3,48 +3,58 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 #include "io/fileutil.h"
 
 char *read_file(const char *path, size_t *size, Err *e) {
   FILE *f = fopen(path, "rb");
   if (!f) { errf(e, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
-  char *buf = NULL;
-  if (fseek(f, 0, SEEK_END) != 0) goto ioerr;
-  long n = ftell(f);
-  if (n < 0 || fseek(f, 0, SEEK_SET) != 0) goto ioerr;
-  buf = malloc((size_t)n + 1);
-  if (!buf) { errf(e, "%s: out of memory reading %ld bytes", path, n); fclose(f); return NULL; }
-  if (fread(buf, 1, (size_t)n, f) != (size_t)n) goto ioerr;
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    errf(e, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory, not a file" : "not a regular file");
+    fclose(f);
+    return NULL;
+  }
+  size_t n = (size_t)st.st_size;
+  char *buf = malloc(n + 1);
+  if (!buf) { errf(e, "%s: out of memory reading %zu bytes", path, n); fclose(f); return NULL; }
+  if (fread(buf, 1, n, f) != n) {
+    errf(e, "%s: read error: %s", path, ferror(f) ? strerror(errno) : "the file shrank while being read");
+    free(buf);
+    fclose(f);
+    return NULL;
+  }
   fclose(f);
   buf[n] = 0;
-  if (size) *size = (size_t)n;
+  if (size) *size = n;
   return buf;
-ioerr:
-  errf(e, "%s: read error: %s", path, strerror(errno));
-  free(buf);
-  fclose(f);
-  return NULL;
 }
 
-int split_lines(char *buf, char ***lines, Err *e) {
-  int n = 0, cap = 1024;
+int split_lines(char *buf, size_t size, const char *path, char ***lines, Err *e) {
+  int n = 0, cap = 1024, line = 1;
   char **v = malloc(sizeof(char *) * (size_t)cap);
-  if (!v) return errf(e, "out of memory splitting lines");
-  for (char *p = buf; *p;) {
-    char *nl = strchr(p, '\n');
-    if (nl) *nl = 0;
-    size_t len = strlen(p);
-    if (len && p[len - 1] == '\r') p[len - 1] = 0;
+  if (!v) return errf(e, "%s: out of memory splitting lines", path);
+  char *start = buf;
+  for (size_t i = 0; i <= size; i++) {
+    char c = i < size ? buf[i] : 0;
+    if (i < size && c == 0) {
+      free(v);
+      return errf(e, "%s:%d: contains a NUL byte (not a text file?)", path, line);
+    }
+    if (c != '\n' && c != '\r' && i < size) continue;
+    if (i == size && start == buf + size) break; /* the file ends with a line end, or is empty */
+    buf[i] = 0;
     if (n == cap) {
       cap *= 2;
       char **nv = realloc(v, sizeof(char *) * (size_t)cap);
-      if (!nv) { free(v); return errf(e, "out of memory splitting lines"); }
+      if (!nv) { free(v); return errf(e, "%s: out of memory splitting lines", path); }
       v = nv;
     }
-    v[n++] = p;
-    if (!nl) break;
-    p = nl + 1;
+    v[n++] = start;
+    line++;
+    if (c == '\r' && i + 1 < size && buf[i + 1] == '\n') i++; /* \r\n is one line end */
+    start = buf + i + 1;
   }
   *lines = v;
   return n;
@@ -64,13 +74,24 @@ int path_exists(const char *path) {
 
 int write_file_atomic(const char *path, const void *data, size_t size, Err *e) {
   char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  if (!f) return errf(e, "%s: cannot create: %s", tmp, strerror(errno));
-  int bad = fwrite(data, 1, size, f) != size;
-  bad |= fclose(f) != 0;
-  if (bad) { remove(tmp); return errf(e, "%s: write error: %s", tmp, strerror(errno)); }
-  if (rename(tmp, path) != 0) { remove(tmp); return errf(e, "%s: cannot rename into place: %s", path, strerror(errno)); }
+  snprintf(tmp, sizeof tmp, "%s.XXXXXX", path); /* mkstemp: O_EXCL, never follows a link */
+  int fd = mkstemp(tmp);
+  if (fd < 0) return errf(e, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+  const char *p = data;
+  size_t left = size;
+  int bad = 0;
+  while (left && !bad) {
+    ssize_t k = write(fd, p, left);
+    if (k < 0 && errno == EINTR) continue;
+    bad = k <= 0;
+    if (!bad) { p += k; left -= (size_t)k; }
+  }
+  int err = errno;
+  bad = bad || fsync(fd) != 0 || fchmod(fd, 0644) != 0;
+  if (!bad) err = errno;
+  bad |= close(fd) != 0;
+  if (bad) { unlink(tmp); return errf(e, "%s: write error: %s", tmp, strerror(err)); }
+  if (rename(tmp, path) != 0) { err = errno; unlink(tmp); return errf(e, "%s: cannot rename into place: %s", path, strerror(err)); }
   return 0;
 }
 
@@ -87,16 +108,44 @@ int mkdir_p(const char *dir, Err *e) {
   return 0;
 }
 
-void *read_json_file(const char *path, Err *e) {
-  char *text = read_file(path, NULL, e);
-  if (!text) return NULL;
-  const char *end = NULL;
-  cJSON *root = cJSON_ParseWithOpts(text, &end, 0);
-  if (!root) {
-    int line = 1;
-    for (const char *p = text; end && p < end; p++) line += *p == '\n';
-    errf(e, "%s:%d: invalid JSON", path, line);
+const char *json_duplicate_key(const void *node) {
+  const cJSON *o = node;
+  for (const cJSON *a = o ? o->child : NULL; a; a = a->next) {
+    if (cJSON_IsObject(o))
+      for (const cJSON *b = a->next; b; b = b->next)
+        if (a->string && b->string && strcmp(a->string, b->string) == 0) return a->string;
+    const char *inner = json_duplicate_key(a);
+    if (inner) return inner;
   }
+  return NULL;
+}
+
+void *json_parse_strict(const char *text, size_t len, const char *path, int line0, Err *e) {
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+  const char *dup = root ? json_duplicate_key(root) : NULL;
+  size_t at = end ? (size_t)(end - text) : 0;
+  while (root && at < len && (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r')) at++;
+  int line = line0;
+  for (size_t i = 0; i < at && i < len; i++) line += text[i] == '\n';
+  if (!root) errf(e, "%s:%d: invalid JSON", path, line);
+  else if (at < len) errf(e, "%s:%d: text after the JSON value", path, line);
+  else if (dup) errf(e, "%s:%d: key \"%s\" appears twice in one object", path, line0, dup);
+  else return root;
+  cJSON_Delete(root);
+  return NULL;
+}
+
+void *read_json_file(const char *path, Err *e) {
+  size_t n;
+  char *text = read_file(path, &n, e);
+  if (!text) return NULL;
+  if (memchr(text, 0, n)) {
+    free(text);
+    errf(e, "%s: contains a NUL byte (not a JSON file?)", path);
+    return NULL;
+  }
+  cJSON *root = json_parse_strict(text, n, path, 1, e);
   free(text);
   return root;
 }

@@ -33,10 +33,8 @@ static int get_float(const cJSON *root, const char *key, float dflt, float *out,
 static int parse_config(HfDir *d, Err *e) {
   char path[4200];
   snprintf(path, sizeof path, "%s/config.json", d->dir);
-  char *text = read_file(path, NULL, e);
-  if (!text) return -1;
-  cJSON *root = cJSON_Parse(text);
-  free(text);
+  cJSON *root = read_json_file(path, e);
+  if (!root) return -1;
   if (!cJSON_IsObject(root)) {
     cJSON_Delete(root);
     return errf(e, "%s: not a JSON object", path);
@@ -56,11 +54,20 @@ static int parse_config(HfDir *d, Err *e) {
            get_float(root, "classifier_dropout", c->hidden_dropout, &c->classifier_dropout, path, e);
   if (!rc) {
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+    if (act && !cJSON_IsString(act)) rc = errf(e, "%s: hidden_act must be a string such as \"gelu\"", path);
     const char *a = cJSON_IsString(act) ? act->valuestring : "gelu";
+    if (rc) a = "gelu";
     if (strcmp(a, "gelu") == 0) c->act = ACT_GELU;
     else if (strcmp(a, "gelu_new") == 0 || strcmp(a, "gelu_pytorch_tanh") == 0) c->act = ACT_GELU_TANH;
     else rc = errf(e, "%s: hidden_act \"%s\" is not supported (gelu, gelu_new)", path, a);
   }
+  if (!rc && !(c->ln_eps > 0 && c->ln_eps < 1)) rc = errf(e, "%s: layer_norm_eps must be in (0, 1), not %g", path, c->ln_eps);
+  if (!rc && !(c->init_range > 0 && c->init_range < 10))
+    rc = errf(e, "%s: initializer_range must be positive, not %g", path, c->init_range);
+  const float *drop[3] = {&c->hidden_dropout, &c->attn_dropout, &c->classifier_dropout};
+  static const char *const DROP_KEY[3] = {"hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"};
+  for (int i = 0; i < 3 && !rc; i++)
+    if (!(*drop[i] >= 0 && *drop[i] < 1)) rc = errf(e, "%s: %s must be in [0, 1), not %g", path, DROP_KEY[i], *drop[i]);
   const cJSON *labels = cJSON_GetObjectItemCaseSensitive(root, "id2label");
   c->num_labels = cJSON_IsObject(labels) ? cJSON_GetArraySize(labels) : 2;
   cJSON_Delete(root);
@@ -73,15 +80,13 @@ static void parse_tokenizer_config(HfDir *d) {
   snprintf(path, sizeof path, "%s/tokenizer_config.json", d->dir);
   if (!path_exists(path)) return;
   Err ignore;
-  char *text = read_file(path, NULL, &ignore);
-  cJSON *root = text ? cJSON_Parse(text) : NULL;
+  cJSON *root = read_json_file(path, &ignore);
   const cJSON *lc = cJSON_GetObjectItemCaseSensitive(root, "do_lower_case");
   if (cJSON_IsBool(lc)) {
     d->has_lower_case = 1;
     d->do_lower_case = cJSON_IsTrue(lc);
   }
   cJSON_Delete(root);
-  free(text);
 }
 
 int hf_open(HfDir *d, const char *dir, Err *e) {
@@ -91,9 +96,10 @@ int hf_open(HfDir *d, const char *dir, Err *e) {
   parse_tokenizer_config(d);
   char path[4200];
   snprintf(path, sizeof path, "%s/vocab.txt", dir);
-  d->vocab_buf = read_file(path, NULL, e);
+  size_t size;
+  d->vocab_buf = read_file(path, &size, e);
   if (!d->vocab_buf) return -1;
-  d->vocab_n = split_lines(d->vocab_buf, &d->vocab, e);
+  d->vocab_n = split_lines(d->vocab_buf, size, path, &d->vocab, e);
   if (d->vocab_n < 0) { hf_close(d); return -1; }
   if (d->vocab_n > 0 && d->vocab[d->vocab_n - 1][0] == 0) d->vocab_n--; /* trailing newline */
   if (d->vocab_n != d->cfg.vocab_size && d->vocab_n > d->cfg.vocab_size) {

@@ -421,6 +421,16 @@ double results_ckpt_crc(const float *params, const float *m, const float *v, lon
   return (double)crc;
 }
 
+int results_slot_state_fits(const SlotState *st, long row, long total_steps, long nparams) {
+  const double *v = st->v;
+  double step = v[SS_STEP], t = v[SS_OPT_T];
+  return v[SS_RUN] == (double)row && step == floor(step) && step > 0 && step <= (double)total_steps && t == floor(t) &&
+         t >= 0 && t <= step && (v[SS_HALF] == 0 || v[SS_HALF] == 1) && v[SS_NFLOATS] == (double)nparams &&
+         v[SS_BEST_STEP] == floor(v[SS_BEST_STEP]) && v[SS_BEST_STEP] >= -1 && v[SS_BEST_STEP] <= step &&
+         isfinite(v[SS_WALL]) && v[SS_WALL] >= 0 && v[SS_CRC] == floor(v[SS_CRC]) && v[SS_CRC] >= 0 &&
+         v[SS_CRC] <= 4294967295.0;
+}
+
 static int slot_ok(Results *r, int slot, long n, Err *e) {
   if (slot < 0 || slot >= r->lay.nslots || n > r->lay.slot_size)
     return errf(e, "%s: internal: checkpoint slot %d (%ld floats) out of range", r->path, slot, n);

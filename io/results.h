@@ -115,6 +115,9 @@ int results_write_evals(Results *r, int run, int idx0, int n, const long *step, 
                         const float *loss, const float *f1, Err *e);
 int results_write_row(Results *r, const RunRow *row, Err *e);
 
+/* 1 when every field of a checkpoint state fits the run it claims (row, its planned steps,
+   its parameter count): integers where integers belong, every value in range, NaN nowhere. */
+int results_slot_state_fits(const SlotState *st, long row, long total_steps, long nparams);
 /* CRC-32 (zlib) of a checkpoint's three parameter sets. */
 double results_ckpt_crc(const float *params, const float *m, const float *v, long n);
 

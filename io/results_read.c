@@ -34,7 +34,14 @@ static int read_grid(hid_t runs, ResultsData *d, Err *e, const char *path) {
   int nm = H5Tget_nmembers(ft), bad = ft < 0 || nm < 0;
   d->values = calloc((size_t)(d->nruns ? d->nruns : 1), sizeof(char **));
   for (int r = 0; d->values && r < d->nruns; r++) d->values[r] = calloc(RESULTS_MAX_COLS, sizeof(char *));
-  void *buf = malloc((size_t)(d->nruns ? d->nruns : 1) * 256);
+  size_t width = 8; /* the widest member, for one buffer */
+  for (int i = 2; ft >= 0 && i < nm; i++) {
+    hid_t mt = H5Tget_member_type(ft, (unsigned)i);
+    size_t sz = mt >= 0 ? H5Tget_size(mt) : 0;
+    if (sz > width) width = sz;
+    if (mt >= 0) H5Tclose(mt);
+  }
+  void *buf = malloc((size_t)(d->nruns ? d->nruns : 1) * width);
   bad = bad || !d->values || !buf;
   for (int i = 2; i < nm && !bad; i++) {
     char *name = H5Tget_member_name(ft, (unsigned)i);
@@ -48,15 +55,16 @@ static int read_grid(hid_t runs, ResultsData *d, Err *e, const char *path) {
     size_t sz = H5Tget_size(mt);
     hid_t native = cls == H5T_FLOAT ? H5Tcopy(H5T_NATIVE_DOUBLE) : cls == H5T_INTEGER ? H5Tcopy(H5T_NATIVE_INT64)
                                                                                         : H5Tcopy(mt);
-    bad = sz > 255 || read_member(runs, name, native, buf) < 0;
+    char *text = malloc(sz + 64);
+    bad = !text || read_member(runs, name, native, buf) < 0;
     for (int r = 0; r < d->nruns && !bad; r++) {
-      char text[300];
-      if (cls == H5T_FLOAT) snprintf(text, sizeof text, "%g", ((double *)buf)[r]);
-      else if (cls == H5T_INTEGER) snprintf(text, sizeof text, "%lld", (long long)((int64_t *)buf)[r]);
-      else if (cls == H5T_ENUM) snprintf(text, sizeof text, "%s", ((signed char *)buf)[r] ? "true" : "false");
-      else snprintf(text, sizeof text, "%.*s", (int)sz, (char *)buf + (size_t)r * sz);
+      if (cls == H5T_FLOAT) snprintf(text, sz + 64, "%g", ((double *)buf)[r]);
+      else if (cls == H5T_INTEGER) snprintf(text, sz + 64, "%lld", (long long)((int64_t *)buf)[r]);
+      else if (cls == H5T_ENUM) snprintf(text, sz + 64, "%s", ((signed char *)buf)[r] ? "true" : "false");
+      else snprintf(text, sz + 64, "%.*s", (int)sz, (char *)buf + (size_t)r * sz);
       bad = !(d->values[r][d->ncols] = strdup(text));
     }
+    free(text);
     H5Tclose(native);
     H5Tclose(mt);
     H5free_memory(name);

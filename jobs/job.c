@@ -147,6 +147,12 @@ int job_open(Job *j, const RunConfig *cfg, Err *e) {
   j->best_acc = NAN;
   j->best_step = -1;
   if (hf_open(&j->hf, cfg->model_path, e)) return -1;
+  if (cfg->fmt.pair_field[0] && j->hf.cfg.type_vocab < 2) { /* the second sentence's token type is 1 */
+    errf(e, "%s/config.json: type_vocab_size is %d, so this model cannot encode sentence pairs (data.text_pair_field "
+            "\"%s\")", cfg->model_path, j->hf.cfg.type_vocab, cfg->fmt.pair_field);
+    hf_close(&j->hf);
+    return -1;
+  }
   int lower = cfg->lower_case >= 0 ? cfg->lower_case : j->hf.has_lower_case ? j->hf.do_lower_case : 0;
   char vsrc[4200];
   snprintf(vsrc, sizeof vsrc, "%s/vocab.txt", cfg->model_path);

@@ -128,9 +128,10 @@ static int save(Pre *p, Err *e) {
 
 static int setup(Pre *p, Err *e) {
   const PretrainConfig *c = p->c;
-  char *buf = read_file(c->corpus, NULL, e), **lines = NULL;
+  size_t size;
+  char *buf = read_file(c->corpus, &size, e), **lines = NULL;
   if (!buf) return -1;
-  int nl = split_lines(buf, &lines, e), rc = nl < 0 ? -1 : 0;
+  int nl = split_lines(buf, size, c->corpus, &lines, e), rc = nl < 0 ? -1 : 0;
   if (!rc) rc = (p->nv = vocab_build(lines, nl, c->vocab_size, c->min_count, &p->vocab, e)) < 0 ? -1 : 0;
   if (!rc) rc = tok_init(&p->tok, p->vocab, p->nv, 0, "built vocabulary", e);
   if (!rc) rc = pack(&p->tok, lines, nl, c->seq, &p->data, e);

@@ -19,7 +19,7 @@
 enum { TAG_REQUEST = 1, TAG_ASSIGN = 2, TAG_PROGRESS = 3, TAG_DONE = 4, TAG_STOP = 5 };
 /* How a run ended; RUN_IOERROR: the results file could not be written (the run stays
    "running" with its last checkpoint, and the whole sweep stops). */
-enum { RUN_FAILED = 0, RUN_DONE = 1, RUN_STOPPED = 2, RUN_IOERROR = 3 };
+enum { RUN_FAILED = 0, RUN_DONE = 1, RUN_STOPPED = 2, RUN_IOERROR = 3, RUN_DIVERGED = 4 };
 #define FLUSH_SECONDS 2.0
 #define BUF_STEPS 256
 #define BUF_EVALS 64
@@ -177,6 +177,7 @@ typedef struct {
 typedef struct {
   int run, slot, half; /* half: where the next checkpoint goes */
   const PlannedRun *p;
+  RunConfig cfg; /* parsed from p->config_json when the run starts */
   RunRow row;
   MetricBuf buf;
 } RunState;
@@ -218,22 +219,12 @@ static int checkpoint(Ctx *c, RunState *rs, Job *j, Err *e) {
   return 0;
 }
 
-/* A state is trusted only when every field fits the run it names. */
-static int state_fits(const SlotState *st, const PlannedRun *p) {
-  const double *v = st->v;
-  double step = v[SS_STEP], t = v[SS_OPT_T];
-  return v[SS_RUN] == p->row && step == floor(step) && step > 0 && step <= (double)p->total_steps && t == floor(t) &&
-         t >= 0 && t <= step && (v[SS_HALF] == 0 || v[SS_HALF] == 1) && v[SS_NFLOATS] == (double)p->nparams &&
-         v[SS_BEST_STEP] == floor(v[SS_BEST_STEP]) && v[SS_BEST_STEP] >= -1 && v[SS_BEST_STEP] <= step &&
-         isfinite(v[SS_WALL]) && v[SS_WALL] >= 0;
-}
-
 /* Continues from the slot's checkpoint when it holds this run and verifies; 1 when restored. */
 static int restore(Ctx *c, RunState *rs, Job *j, Err *e) {
   SlotState st;
   if (rs->slot < 0 || results_ckpt_state(c->res, rs->slot, &st, e)) return rs->slot < 0 ? 0 : -1;
   if (st.v[SS_RUN] != rs->p->row) return 0;
-  const char *why = state_fits(&st, rs->p) ? NULL : "its state does not fit the run";
+  const char *why = results_slot_state_fits(&st, rs->p->row, rs->p->total_steps, rs->p->nparams) ? NULL : "its state does not fit the run";
   if (!why) {
     int rc = results_ckpt_read(c->res, rs->slot, j->m.params, j->opt.m, j->opt.v, (long)j->m.nparams, &st, e);
     if (rc < 0) return -1;
@@ -273,7 +264,8 @@ static void record_eval(RunState *rs, Job *j) {
   rs->row.final_acc = ev.accuracy;
 }
 
-/* Trains to the end or to a stop; returns RUN_DONE, RUN_STOPPED or -1. */
+/* Trains to the end, to a stop or to a non-finite loss or gradient norm; returns RUN_DONE,
+   RUN_STOPPED, RUN_DIVERGED or -1. */
 static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
   double t0 = clock_seconds() - rs->row.wall_seconds, last_flush = clock_seconds(), last_report = 0;
   const int every = j->cfg.checkpoint_every;
@@ -288,6 +280,7 @@ static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
     b->gnorm[b->n++] = m.grad_norm;
     rs->row.steps_done = j->step;
     rs->row.final_loss = m.loss;
+    if (!isfinite(m.loss) || !isfinite(m.grad_norm)) return RUN_DIVERGED; /* metrics kept to here */
     if (job_eval_due(j)) record_eval(rs, j);
     double t = clock_seconds();
     rs->row.wall_seconds = t - t0;
@@ -314,11 +307,11 @@ static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
 /* Opens the job and continues from its checkpoint if one verifies; RUN_FAILED when the
    run's model or data cannot be opened, RUN_IOERROR when the file cannot be read. */
 static int start_run(Ctx *c, RunState *rs, Job *j, Err *e) {
-  if (job_open(j, &rs->p->cfg, e)) return RUN_FAILED;
+  if (sweep_run_config(c->s, rs->p, &rs->cfg, e) || job_open(j, &rs->cfg, e)) return RUN_FAILED;
   int r = restore(c, rs, j, e);
   if (r == 2) {
     job_close(j);
-    if (job_open(j, &rs->p->cfg, e)) return RUN_FAILED;
+    if (job_open(j, &rs->cfg, e)) return RUN_FAILED;
   }
   if (r < 0) {
     job_close(j);
@@ -335,7 +328,7 @@ static int start_run(Ctx *c, RunState *rs, Job *j, Err *e) {
 /* A done run: final weights, then the row and a sync (a finished run survives a node
    crash), then its slot is freed. */
 static int finish_run(Ctx *c, RunState *rs, Job *j, Err *e) {
-  if (rs->p->cfg.save_final_weights && results_write_final(c->res, rs->p->row, j->m.params, (long)j->m.nparams, e))
+  if (rs->p->save_final_weights && results_write_final(c->res, rs->p->row, j->m.params, (long)j->m.nparams, e))
     return -1;
   rs->row.status = "done";
   if (flush(c, rs, e) || results_sync(c->res, e)) return -1;
@@ -355,7 +348,7 @@ static void run_one(Ctx *c, int run, int slot) {
   rs->row = (RunRow){.run_id = rs->p->row, .seed = rs->p->seed, .rank = c->rank, .total_steps = rs->p->total_steps,
                      .best_step = -1, .status = "running", .best_acc = NAN, .final_acc = NAN, .final_loss = NAN,
                      .majority = NAN};
-  omp_set_num_threads(rs->p->cfg.threads > 0 ? rs->p->cfg.threads : c->threads);
+  omp_set_num_threads(rs->p->threads > 0 ? rs->p->threads : c->threads);
   Job j;
   int status = start_run(c, rs, &j, &e);
   if (status == 0) {
@@ -363,6 +356,17 @@ static void run_one(Ctx *c, int run, int slot) {
     if (status == RUN_DONE && finish_run(c, rs, &j, &e)) status = -1;
     if (status < 0) status = RUN_IOERROR; /* every error after the job opened is the file's */
     job_close(&j);
+  }
+  if (status == RUN_DIVERGED) { /* a result, not an error: recorded, the sweep goes on */
+    Err e2 = {{0}};
+    rs->row.status = "diverged";
+    if (flush(c, rs, &e2) || results_sync(c->res, &e2) || results_slot_clear(c->res, rs->slot, &e2)) {
+      status = RUN_IOERROR;
+      e = e2;
+    } else {
+      fprintf(stderr, "bertsweep: rank %d: run %d diverged at step %ld (non-finite loss or gradient norm)\n", c->rank,
+              rs->p->row, rs->row.steps_done);
+    }
   }
   if (status == RUN_FAILED) { /* the model or the data: this run fails, the sweep goes on */
     char label[512];
@@ -471,6 +475,7 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
   } else {
     run_worker(&c);
   }
+  if (c.stop_requested) c.stopped = 1; /* a stop before any run started is a stop too */
   int mine[2] = {c.failures, c.stopped}, all[2];
   MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MAX, comm);
   int failures = 0, io_rank = c.io_error ? c.rank : c.size, first_io;

@@ -20,6 +20,19 @@ static int bcast_ok(MPI_Comm comm, int ok) {
   return ok;
 }
 
+/* s in single quotes for a POSIX shell ('\'' for each quote inside). */
+static void shell_quote(const char *s, char *out, size_t size) {
+  size_t n = 0;
+  if (size < 8) { out[0] = 0; return; }
+  out[n++] = '\'';
+  for (; *s && n + 6 < size; s++) {
+    if (*s == '\'') { memcpy(out + n, "'\\''", 4); n += 4; }
+    else out[n++] = *s;
+  }
+  out[n++] = '\'';
+  out[n] = 0;
+}
+
 int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   SweepOptions opt = {.progress_every = a->progress_every};
   const int restart = a->restart;
@@ -43,8 +56,10 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   int ok = 1;
   if (rank == 0) {
     Job j;
-    ok = job_open(&j, &s.runs[0].cfg, e) == 0;
+    RunConfig *cfg = malloc(sizeof *cfg);
+    ok = cfg && sweep_run_config(&s, &s.runs[0], cfg, e) == 0 && job_open(&j, cfg, e) == 0;
     if (ok) job_close(&j);
+    free(cfg);
     ok = ok && sweep_file_prepare(&s, size, restart, e) == 0;
   }
   if (!bcast_ok(comm, ok)) goto out;
@@ -80,9 +95,12 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
     code = EXIT_IO;
     goto out;
   }
-  if (rank == 0 && !rc)
+  if (rank == 0 && !rc) {
+    char quoted[8400];
+    shell_quote(s.output, quoted, sizeof quoted);
     printf("# done: %d runs in %s (sweep %.1f s)\n#   /usr/bin/python3 -c \"import h5py, sys; f = h5py.File(sys.argv[1]); "
-           "print(f['runs'][:])\" %s\n", s.nruns, s.output, elapsed, s.output);
+           "print(f['runs'][:])\" %s\n", s.nruns, s.output, elapsed, quoted);
+  }
   code = rc ? EXIT_ERROR : EXIT_OK;
 out:
   if (rank == 0) lock_release(&lock);
@@ -94,11 +112,21 @@ out:
 
 
 int sweep_mpi(const SweepArgs *a, Err *e) {
+  /* bertsweep uses no shared file pointers; Open MPI's lockedfile component overflows a
+     buffer on output paths of 234+ characters (open-mpi/ompi#13565) */
+  setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);
   int provided, rank;
   MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   int code = sweep_main(a, rank, MPI_COMM_WORLD, e);
-  if (rank != 0) e->msg[0] = 0; /* collective errors print once, on rank 0 */
+  /* collective errors print once, on rank 0; the other ranks exit 0 so that mpirun waits
+     for rank 0 to print instead of killing it when another rank exits first */
+  if (rank != 0) {
+    e->msg[0] = 0;
+    code = EXIT_OK;
+  } else if (code != EXIT_OK && !e->msg[0]) {
+    errf(e, "another rank failed (its message, if any, is above)");
+  }
   MPI_Finalize();
   return code;
 }

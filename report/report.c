@@ -22,14 +22,14 @@ _Static_assert(sizeof METRIC / sizeof *METRIC == NREPORT_METRICS, "one METRIC ro
 
 typedef struct {
   double m[NREPORT_METRICS];
-  int failed, done, loss_never;
+  int failed, done, diverged, loss_never;
 } RunM;
 
 typedef struct {
   char key[1024];
   int first;    /* a run of the group, for its grid values */
   int n, *runs; /* done runs */
-  int unfinished, failed;
+  int unfinished, failed, diverged; /* failed includes diverged */
   double mean[NREPORT_METRICS], std[NREPORT_METRICS], median[NREPORT_METRICS];
   int loss_never;
 } Group;
@@ -63,8 +63,10 @@ static double default_threshold(const ResultsData *d) {
   for (int r = 0; r < d->nruns; r++) {
     if (strcmp(d->status[r], "done") != 0 || d->steps_done[r] < 2) continue;
     long T = d->steps_done[r], k0 = T / 20 > 1 ? T / 20 : 1, k1 = T / 10 > 1 ? T / 10 : 1;
-    s0 += mean_range(loss_of(d, r), 0, k0);
-    s1 += mean_range(loss_of(d, r), T - k1, T);
+    double a = mean_range(loss_of(d, r), 0, k0), b = mean_range(loss_of(d, r), T - k1, T);
+    if (!isfinite(a) || !isfinite(b)) continue;
+    s0 += a;
+    s1 += b;
     n++;
   }
   return n ? 0.5 * (s0 + s1) / n : NAN;
@@ -75,6 +77,7 @@ static void run_metrics(Report *R, int r) {
   RunM *m = &R->rm[r];
   for (int k = 0; k < NREPORT_METRICS; k++) m->m[k] = NAN;
   m->done = strcmp(d->status[r], "done") == 0;
+  m->diverged = strcmp(d->status[r], "diverged") == 0;
   if (!m->done) return;
   long T = d->steps_done[r]; /* less than total_steps when early stopping ended the run */
   const float *y = loss_of(d, r);
@@ -151,6 +154,7 @@ static int build_groups(Report *R, Err *e) {
       g->runs = malloc(sizeof(int) * (size_t)d->nruns);
       if (!g->runs) return errf(e, "out of memory");
     }
+    if (R->rm[r].diverged) { g->failed++; g->diverged++; continue; }
     if (!R->rm[r].done) { g->unfinished++; continue; }
     g->runs[g->n++] = r;
     g->failed += R->rm[r].failed;
@@ -229,13 +233,16 @@ static void others(const ResultsData *d, const Group *g, int col, char *out, siz
 
 static void write_table(const Report *R, const char *path, FILE *out, int md) {
   const ResultsData *d = R->d;
-  int done = 0;
-  for (int r = 0; r < d->nruns; r++) done += R->rm[r].done;
+  int done = 0, diverged = 0;
+  for (int r = 0; r < d->nruns; r++) {
+    done += R->rm[r].done;
+    diverged += R->rm[r].diverged;
+  }
   const char *sep = md ? " | " : "  ";
   int kw = 5;
   for (int i = 0; i < R->ng; i++) kw = (int)strlen(R->g[i].key) > kw ? (int)strlen(R->g[i].key) : kw;
-  fprintf(out, "%s%s: %d runs (%d done, %d unfinished and left out), %d groups\n", md ? "### " : "", path, d->nruns, done,
-          d->nruns - done, R->ng);
+  fprintf(out, "%s%s: %d runs (%d done, %d diverged and counted as failed, %d unfinished and left out), %d groups\n",
+          md ? "### " : "", path, d->nruns, done, diverged, d->nruns - done - diverged, R->ng);
   fprintf(out, "%sloss threshold %.4f (moving average of %d steps); accuracy target %.0f%% of the group's mean final "
                "accuracy; failed = final accuracy <= majority-class baseline\n\n",
           md ? "" : "", R->threshold, R->o->smooth, 100 * R->o->acc_fraction);
@@ -311,6 +318,7 @@ static int write_json(const Report *R, const char *path, FILE *out) {
     cJSON_AddNumberToObject(o, "runs", g->n);
     cJSON_AddNumberToObject(o, "unfinished", g->unfinished);
     cJSON_AddNumberToObject(o, "failed", g->failed);
+    cJSON_AddNumberToObject(o, "diverged", g->diverged);
     cJSON_AddNumberToObject(o, "never_reached_loss_threshold", g->loss_never);
     for (int k = 0; k < NREPORT_METRICS; k++) add_stats(o, METRIC[k].name, GK, (double[3]){g->mean[k], g->std[k], g->median[k]});
   }

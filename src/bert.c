@@ -242,6 +242,8 @@ static const float *used_mask(const float *buf, float p, int train) { return tra
 static void embed_fwd(Bert *m, Acts *a, const Batch *bt) {
   const int H = m->cfg.hidden, T = bt->T;
   const long BT = (long)bt->B * T;
+  for (long i = 0; i < BT; i++) /* the job refuses data the model cannot embed */
+    BS_ASSERT(bt->ids[i] >= 0 && bt->ids[i] < m->cfg.vocab_size && bt->types[i] >= 0 && bt->types[i] < m->cfg.type_vocab);
 #pragma omp parallel for schedule(static)
   for (long i = 0; i < BT; i++) {
     const float *we = m->p.word + (long)bt->ids[i] * H;

@@ -4,17 +4,21 @@
 #include "src/rng.h"
 #include "src/stats.h"
 
+/* Every statistic here skips non-finite values (a diverged run's NaN and inf). */
 double stats_mean(const double *x, int n) {
   double s = 0;
-  for (int i = 0; i < n; i++) s += x[i];
-  return n ? s / n : NAN;
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (isfinite(x[i])) { s += x[i]; k++; }
+  return k ? s / k : NAN;
 }
 
 double stats_std(const double *x, int n) {
-  if (n < 2) return NAN;
   double m = stats_mean(x, n), s = 0;
-  for (int i = 0; i < n; i++) s += (x[i] - m) * (x[i] - m);
-  return sqrt(s / (n - 1));
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (isfinite(x[i])) { s += (x[i] - m) * (x[i] - m); k++; }
+  return k < 2 ? NAN : sqrt(s / (k - 1));
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -26,7 +30,11 @@ double stats_median(const double *x, int n) {
   if (n == 0) return NAN;
   double *s = malloc(sizeof(double) * (size_t)n);
   if (!s) return NAN;
-  memcpy(s, x, sizeof(double) * (size_t)n);
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (isfinite(x[i])) s[k++] = x[i];
+  n = k;
+  if (n == 0) { free(s); return NAN; }
   qsort(s, (size_t)n, sizeof(double), cmp_double);
   double m = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
   free(s);

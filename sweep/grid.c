@@ -20,6 +20,23 @@ void run_label(const Sweep *s, const PlannedRun *r, char *out, size_t size) {
   if (len < size) snprintf(out + len, size - len, "seed=%d", r->seed);
 }
 
+static int cmp_int(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+/* Two runs with one seed would be one run twice (and one row on resume). */
+static int no_duplicate_seeds(Sweep *s, Err *e) {
+  int *sorted = malloc(sizeof(int) * (size_t)s->nseeds), rc = 0;
+  if (!sorted) return errf(e, "out of memory");
+  memcpy(sorted, s->seeds, sizeof(int) * (size_t)s->nseeds);
+  qsort(sorted, (size_t)s->nseeds, sizeof(int), cmp_int);
+  for (int i = 1; i < s->nseeds && !rc; i++)
+    if (sorted[i] == sorted[i - 1]) rc = errf(e, "%s: \"sweep.seeds\" lists seed %d twice", s->path, sorted[i]);
+  free(sorted);
+  return rc;
+}
+
 static int parse_seeds(Sweep *s, const cJSON *seeds, Err *e) {
   if (!seeds) return 0;
   if (cJSON_IsArray(seeds)) {
@@ -34,7 +51,7 @@ static int parse_seeds(Sweep *s, const cJSON *seeds, Err *e) {
         return errf(e, "%s: \"sweep.seeds\"[%d] must be a non-negative integer", s->path, i);
       s->seeds[i] = (int)it->valuedouble;
     }
-    return 0;
+    return no_duplicate_seeds(s, e);
   }
   if (!cJSON_IsObject(seeds)) return errf(e, "%s: \"sweep.seeds\" must be a list or {\"from\", \"count\"}", s->path);
   const cJSON *from = NULL, *count = NULL;
@@ -46,6 +63,9 @@ static int parse_seeds(Sweep *s, const cJSON *seeds, Err *e) {
   if (!cJSON_IsNumber(from) || !cJSON_IsNumber(count) || count->valuedouble < 1 || count->valuedouble > 1e6 ||
       from->valuedouble < 0 || from->valuedouble != floor(from->valuedouble) || count->valuedouble != floor(count->valuedouble))
     return errf(e, "%s: \"sweep.seeds\" needs integers \"from\" >= 0 and \"count\" >= 1", s->path);
+  if (from->valuedouble + count->valuedouble - 1 > 2147483647)
+    return errf(e, "%s: \"sweep.seeds\" from %.0f count %.0f passes the largest seed, 2147483647", s->path,
+                from->valuedouble, count->valuedouble);
   s->nseeds = (int)count->valuedouble;
   s->seeds = malloc(sizeof(int) * (size_t)s->nseeds);
   if (!s->seeds) return errf(e, "out of memory");
@@ -161,16 +181,29 @@ static int run_info(const RunConfig *cfg, InfoCache *cache, int *ncache, int *n,
   return 0;
 }
 
+int sweep_run_config(const Sweep *s, const PlannedRun *r, RunConfig *cfg, Err *e) {
+  cJSON *c = cJSON_Parse(r->config_json);
+  if (!c) return errf(e, "out of memory");
+  int rc = runconfig_parse(cfg, c, s->path, e);
+  cJSON_Delete(c);
+  return rc;
+}
+
 static int expand(Sweep *s, cJSON *root, Err *e) {
   long n = s->nseeds;
-  for (int a = 0; a < s->naxes; a++) n *= s->axes[a].nvals;
-  if (n > 1000000) return errf(e, "%s: the grid expands to %ld runs", s->path, n);
+  for (int a = 0; a < s->naxes; a++) { /* checked: 16 keys of 16 values would overflow */
+    if (n > SWEEP_MAX_RUNS / s->axes[a].nvals)
+      return errf(e, "%s: the grid and seeds expand to more than %ld runs (the most one sweep takes); split the "
+                     "sweep", s->path, SWEEP_MAX_RUNS);
+    n *= s->axes[a].nvals;
+  }
   s->nruns = (int)n;
   s->final_run = -1;
   s->runs = calloc((size_t)n, sizeof(PlannedRun));
   if (!s->runs) return errf(e, "out of memory");
   InfoCache *cache = calloc(8, sizeof(InfoCache));
-  if (!cache) return errf(e, "out of memory");
+  RunConfig *cfg = malloc(sizeof *cfg);
+  if (!cache || !cfg) { free(cache); free(cfg); return errf(e, "out of memory"); }
   int ncache = 0, choice[MAX_AXES] = {0};
   for (int i = 0; i < s->nruns; i++) {
     PlannedRun *r = &s->runs[i];
@@ -191,25 +224,29 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
     int bad = set_dotted(c, "train.seed", seed);
     for (int a = 0; a < s->naxes && !bad; a++) bad = set_dotted(c, s->axes[a].key, s->axes[a].vals[choice[a]]);
     r->config_json = bad ? NULL : cJSON_PrintUnformatted(c);
-    int rc = bad || !r->config_json ? errf(e, "out of memory") : runconfig_parse(&r->cfg, c, s->path, e);
+    int rc = bad || !r->config_json ? errf(e, "out of memory") : runconfig_parse(cfg, c, s->path, e);
     cJSON_Delete(c);
     int tn = 0;
-    if (!rc) rc = run_info(&r->cfg, cache, &ncache, &tn, &r->nparams, &r->model, e);
+    if (!rc) rc = run_info(cfg, cache, &ncache, &tn, &r->nparams, &r->model, e);
     if (rc) {
       free(cache);
+      free(cfg);
       char label[512];
       run_label(s, r, label, sizeof label);
       return errctx(e, "run %d (%s)", i, label);
     }
-    r->total_steps = job_total_steps_for(&r->cfg, tn);
-    r->n_evals = n_evals_for(r->total_steps, r->cfg.eval_every);
+    r->total_steps = job_total_steps_for(cfg, tn);
+    r->n_evals = n_evals_for(r->total_steps, cfg->eval_every);
+    r->threads = cfg->threads;
+    r->save_final_weights = cfg->save_final_weights;
     if (r->total_steps > s->max_steps) s->max_steps = r->total_steps;
     if (r->n_evals > s->max_evals) s->max_evals = r->n_evals;
     if (r->nparams > s->max_nparams) s->max_nparams = r->nparams;
-    if (r->cfg.checkpoint_every > 0) s->checkpoints = 1;
-    if (r->cfg.save_final_weights && s->final_run < 0) s->final_run = i;
+    if (cfg->checkpoint_every > 0) s->checkpoints = 1;
+    if (cfg->save_final_weights && s->final_run < 0) s->final_run = i;
   }
   free(cache);
+  free(cfg);
   return 0;
 }
 

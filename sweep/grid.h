@@ -23,10 +23,11 @@ typedef struct {
   long nparams;
   BertConfig model;     /* the model's shape with this run's label count */
   int choice[MAX_AXES]; /* value index per axis */
-  char *config_json;    /* the resolved run config */
-  RunConfig cfg;
+  char *config_json;    /* the resolved run config: parsed again when the run starts
+                           (sweep_run_config), so that a run costs ~1 kB until then */
   long total_steps;
   int n_evals;
+  int threads, save_final_weights; /* from the run config */
 } PlannedRun;
 
 typedef struct {
@@ -47,6 +48,10 @@ typedef struct {
 /* Reads, validates and expands; output_override (may be NULL) replaces "output". */
 int sweep_load(Sweep *s, const char *path, const char *output_override, Err *e);
 void sweep_free(Sweep *s);
+/* The run's full config, parsed from its config_json (relative paths against s->path). */
+int sweep_run_config(const Sweep *s, const PlannedRun *r, RunConfig *cfg, Err *e);
+/* At most this many runs in one sweep. */
+#define SWEEP_MAX_RUNS 1000000L
 /* Evaluation points of a run: every eval_every steps and after the last. */
 int n_evals_for(long total_steps, int eval_every);
 /* "optimizer.correct_bias=true seed=3" */

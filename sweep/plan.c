@@ -106,9 +106,18 @@ int plan_resume(Sweep *s, const ResultsInfo *info, Plan *p, Err *e) {
 }
 
 /* A slot holds a live checkpoint when its state names a row that is not done. */
-int plan_slot_live(const ResultsInfo *info, int k) {
+int plan_slot_claims(const ResultsInfo *info, int k) {
   double run = info->slots[k].v[SS_RUN];
   return run >= 0 && run < info->nruns && run == (int)run && strcmp(info->status[(int)run], "done") != 0;
+}
+
+int plan_slot_live(const ResultsInfo *info, int k) {
+  if (!plan_slot_claims(info, k)) return 0;
+  const double *v = info->slots[k].v;
+  /* the fields a copy and a restore rely on; the CRC is checked when the run restores */
+  return v[SS_STEP] == floor(v[SS_STEP]) && v[SS_STEP] > 0 && v[SS_STEP] <= (double)info->total_steps[(int)v[SS_RUN]] &&
+         (v[SS_HALF] == 0 || v[SS_HALF] == 1) && v[SS_NFLOATS] == floor(v[SS_NFLOATS]) && v[SS_NFLOATS] > 0 &&
+         v[SS_NFLOATS] <= (double)info->lay.slot_size;
 }
 
 int plan_build(const Sweep *s, const ResultsInfo *info, int size, Plan *p, Err *e) {

@@ -24,7 +24,9 @@ int plan_resume(Sweep *s, const ResultsInfo *info, Plan *p, Err *e);
 /* Rows, statuses and slots for every run (info NULL: a new file); size ranks. */
 int plan_build(const Sweep *s, const ResultsInfo *info, int size, Plan *p, Err *e);
 void plan_free(Plan *p);
-/* 1 when checkpoint slot k holds a live checkpoint: its state names a row that is not done. */
+/* 1 when checkpoint slot k's state names a row that is not done. */
+int plan_slot_claims(const ResultsInfo *info, int k);
+/* 1 when it also holds a usable checkpoint: step, half and size in range. */
 int plan_slot_live(const ResultsInfo *info, int k);
 
 #endif

@@ -114,6 +114,10 @@ int sweep_file_prepare(Sweep *s, int size, int restart, Err *e) {
       rc = errf(e, "%s: written by an older bertsweep (format %d, this one writes %d); convert it with `bertsweep "
                    "check --salvage %s NEW.h5`", s->output, info.format_version, RESULTS_FORMAT_VERSION, s->output);
     if (!rc) rc = plan_resume(s, &info, &p, e);
+    for (int k = 0; !rc && k < info.lay.nslots; k++)
+      if (plan_slot_claims(&info, k) && !plan_slot_live(&info, k))
+        fprintf(stderr, "bertsweep: warning: %s: the checkpoint of run %.0f does not verify (its state is out of range); "
+                        "the run starts over\n", s->output, info.slots[k].v[SS_RUN]);
   } else {
     p.nrows = s->nruns;
   }

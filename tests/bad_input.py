@@ -117,7 +117,7 @@ def bad_line(d):
     open(p, "w").write("\n".join(lines))
 
 
-case("data line not JSON", bad_line, ["train.jsonl:3:", "not a JSON object"])
+case("data line not JSON", bad_line, ["train.jsonl:3:", "invalid JSON"])
 
 
 def unknown_label(d):
@@ -138,6 +138,77 @@ case("config not JSON", write("tiny.json", '{\n "model": {\n  "path": "model",,\
 case("seq longer than positions", edit_config(lambda c: c["data"].update(max_seq_length=100)),
      ["max_seq_length", "max_position_embeddings"])
 
+
+
+# ---- bytes, not C strings (shared/repro/m3_nul.sh); strict JSON; files that are not files
+def edit_bytes(rel, f):
+    def m(d):
+        p = os.path.join(d, rel)
+        data = f(open(p, "rb").read())
+        open(p, "wb").write(data)
+    return m
+
+
+def nul_at(line):
+    def f(raw):
+        lines = raw.split(b"\n")
+        lines[line - 1] = b"\x00" + lines[line - 1]
+        return b"\n".join(lines)
+    return f
+
+
+case("NUL byte in the data", edit_bytes("train.jsonl", nul_at(11)), ["train.jsonl:11:", "NUL"])
+case("NUL byte in the vocabulary", edit_bytes("model/vocab.txt", nul_at(21)), ["model/vocab.txt:21:", "NUL"])
+case("NUL byte in the config", edit_bytes("tiny.json", lambda r: r[:5] + b"\x00" + r[5:]), ["tiny.json", "NUL"])
+case("text after a data line's JSON", edit_bytes("train.jsonl", lambda r: r.replace(b"}\n", b"} x\n", 3)),
+     ["train.jsonl:1:", "text after"])
+case("duplicate key in a data line", edit_bytes("train.jsonl", lambda r: r.replace(b"{", b'{"label": "101", ', 1)),
+     ["train.jsonl:1:", "label", "twice"])
+case("duplicate key in the config", edit_bytes("tiny.json", lambda r: r.replace(b'"epochs": 8', b'"epochs": 8, "epochs": 2')),
+     ["tiny.json", "epochs", "twice"])
+case("text after the config", edit_bytes("tiny.json", lambda r: r + b"\n{}"), ["tiny.json", "text after"])
+case("data path is a directory", edit_config(lambda c: c["data"].update(train="model")), ["model", "is a directory"])
+case("model path is a file", edit_config(lambda c: c["model"].update(path="tiny.json")), ["tiny.json/config.json"])
+
+
+# ---- a model's config.json is checked like a run config
+def model_cfg(**kv):
+    def m(d):
+        p = os.path.join(d, "model", "config.json")
+        c = json.load(open(p))
+        c.update(kv)
+        json.dump(c, open(p, "w"))
+    return m
+
+
+case("layer_norm_eps 0", model_cfg(layer_norm_eps=0), ["model/config.json", "layer_norm_eps"])
+case("hidden dropout 1.0", model_cfg(hidden_dropout_prob=1.0), ["model/config.json", "hidden_dropout_prob"])
+case("attention dropout -0.5", model_cfg(attention_probs_dropout_prob=-0.5), ["model/config.json", "attention_probs"])
+case("negative initializer_range", model_cfg(initializer_range=-1), ["model/config.json", "initializer_range"])
+case("hidden_act a number", model_cfg(hidden_act=5), ["model/config.json", "hidden_act"])
+case("duplicate key in config.json", edit_bytes("model/config.json", lambda r: r.replace(b"{", b'{"hidden_size": 8, ', 1)),
+     ["model/config.json", "hidden_size", "twice"])
+
+
+# ---- sentence pairs on a model with one token type (shared/repro/m4_typevocab.sh)
+def one_token_type(d):
+    for n in ("train.jsonl", "dev.jsonl"):
+        p = os.path.join(d, n)
+        rows = [json.loads(x) for x in open(p) if x.strip()]
+        open(p, "w").write("\n".join(json.dumps(dict(r, s2=r["sentence"][::-1]), ensure_ascii=False) for r in rows) + "\n")
+    edit_config(lambda c: c["data"].update(text_pair_field="s2"))(d)
+    model_cfg(type_vocab_size=1)(d)
+    p = os.path.join(d, "model", "model.safetensors")
+    raw = open(p, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    h = json.loads(raw[8:8 + n])
+    t = h["bert.embeddings.token_type_embeddings.weight"]
+    t["shape"][0] = 1
+    t["data_offsets"][1] = t["data_offsets"][0] + 4 * t["shape"][1]
+    open(p, "wb").write(with_header(h, raw[8 + n:]))
+
+
+case("sentence pairs, one token type", one_token_type, ["model/config.json", "type_vocab_size", "pairs"])
 
 
 # sweep configs: refused before any training, no file created or touched
@@ -173,6 +244,36 @@ def still_precious(d):
 
 case("sweep: output is not a results file", foreign_output, ["out.h5"], "sweep", after=still_precious)
 case("plan: bad grid", sweep_cfg({"reinit.top_layers": [-1]}), ["tiny.json", "reinit.top_layers"], "plan")
+case("sweep: duplicate seeds", sweep_cfg(seeds=[1, 2, 1]), ["tiny.json", "sweep.seeds", "seed 1 twice"], "sweep")
+case("sweep: duplicate grid values", sweep_cfg({"train.dropout": [0.1, 0.2, 0.1]}), ["tiny.json", "0.1 twice"], "sweep")
+case("sweep: seeds past INT_MAX", sweep_cfg(seeds={"from": 2147483647, "count": 2}), ["tiny.json", "largest seed"],
+     "sweep")
+KEYS = ["train.learning_rate", "train.warmup_ratio", "train.weight_decay", "train.max_grad_norm", "train.dropout",
+        "train.mixout", "optimizer.beta1", "optimizer.beta2", "optimizer.eps", "optimizer.layerwise_lr_decay",
+        "data.train_size", "data.dev_size", "data.data_seed", "train.eval_every", "train.checkpoint_every",
+        "train.early_stopping_patience"]
+case("plan: 16 keys x 16 values (2^64 runs)", sweep_cfg({k: list(range(1, 17)) for k in KEYS}),
+     ["tiny.json", "more than 1000000 runs"], "plan")
+case("sweep: 16 keys x 16 values", sweep_cfg({k: list(range(1, 17)) for k in KEYS}), ["tiny.json", "more than"], "sweep")
+
+
+# CR-only and CRLF line ends read the same examples as LF
+def train_examples(mutate):
+    with tempfile.TemporaryDirectory() as d:
+        shutil.copytree(FIX, d, dirs_exist_ok=True)
+        mutate(d)
+        r = subprocess.run([BIN, "train", os.path.join(d, "tiny.json")], capture_output=True, text=True, timeout=120)
+        return r.stdout.splitlines()[0] if r.returncode == 0 else r.stderr
+
+
+base_line = train_examples(lambda d: None)
+for name, sep in (("CR", b"\r"), ("CRLF", b"\r\n")):
+    got = train_examples(edit_bytes("train.jsonl", lambda r, sep=sep: r.replace(b"\n", sep)))
+    if got == base_line and "160 train" in got:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name} line ends: {got!r}, want {base_line!r}")
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -53,6 +53,18 @@ int main(int argc, char **argv) {
   CHECK(dataset_map_labels(&d, &ls, &e) == 0 && d.label_id[0] == 1 && d.label_id[1] == 0, "label ids");
   labels_free(&ls);
   dataset_free(&d);
+  /* quoting as Python's csv.writer(delimiter="\t") writes it: a tab and quotes inside a field;
+     an unclosed quote is an error naming the line; CR-only line ends split lines */
+  snprintf(p, sizeof p, "%s/quoted.tsv", argv[2]);
+  write_text(p, "a\ty\r\"w5\tw6 \"\"q\"\" w7\"\tyes\r\"w8\"\t\"no\"\r");
+  DataFormat q = {FMT_TSV, "a", "", "y"};
+  CHECK(dataset_read(&d, p, &q, &e) == 0 && d.n == 2 && !strcmp(d.text_a[0], "w5\tw6 \"q\" w7") &&
+        !strcmp(d.label[0], "yes") && !strcmp(d.text_a[1], "w8") && !strcmp(d.label[1], "no"),
+        "quoted tsv: %s", e.msg);
+  dataset_free(&d);
+  write_text(p, "a\ty\nw5\tyes\n\"w6\tno\n");
+  CHECK(dataset_read(&d, p, &q, &e) != 0 && strstr(e.msg, "quoted.tsv:3:") && strstr(e.msg, "quoted field"),
+        "unclosed quote: %s", e.msg);
   snprintf(p, sizeof p, "%s/nums.jsonl", argv[2]);
   write_text(p, "{\"text\": \"w5\", \"cls\": 3}\n{\"text\": \"w6\", \"cls\": 10}\n");
   DataFormat js = {FMT_JSONL, "text", "", "cls"};

@@ -1,0 +1,147 @@
+#!/usr/bin/python3
+"""Faults in a running sweep (shared/repro h5, m1, m8 and their neighbours):
+- a run whose loss goes non-finite (optimizer.eps 0) stops at once as "diverged", its
+  metrics kept to that step; the sweep goes on and exits 0; the report counts it as failed
+  and a diverged group never changes the healthy group's numbers;
+- a checkpoint state with step NaN or 1e300, or data that fails its checksum, makes the
+  run start over with a warning, and the result equals an uninterrupted sweep;
+- an output path of 250 characters works (Open MPI's lockedfile component is kept out);
+- the "done" hint quotes the output path for the shell;
+- SIGUSR1 in the first moments of a sweep stops it cleanly (exit 3), not by killing it;
+- a failure that only rank 0 reports is printed even when the other ranks exit first.
+
+usage: faults.py BERTSWEEP FIXTURE_DIR WORKDIR
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done, read_results, same_results  # noqa: E402
+
+BIN, FIX, WORK = sys.argv[1:4]
+MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
+METRICS = ["train/loss", "train/lr", "train/grad_norm", "eval/accuracy", "eval/loss", "eval/macro_f1", "eval/step"]
+COLS = ["status", "steps_done", "best_dev_accuracy", "best_step", "final_dev_accuracy", "final_train_loss"]
+
+
+def config(name, grid, seeds=(1, 2), epochs=4, **train):
+    cfg = json.load(open(os.path.join(WORK, "tiny.json")))
+    cfg["train"].update(epochs=epochs, checkpoint_every=7, **train)
+    cfg["sweep"] = {"seeds": list(seeds), "grid": grid}
+    p = os.path.join(WORK, name)
+    json.dump(cfg, open(p, "w"), indent=1)
+    return p
+
+
+def sweep(cfg, out, np_=2, env=None):
+    cmd = (MPI if np_ else []) + [BIN, "sweep", cfg, "--output", out, "--progress", "0"]
+    return subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **(env or {})), timeout=300)
+
+
+def report(path):
+    r = subprocess.run([BIN, "report", path, "--format", "json"], capture_output=True, text=True)
+    return json.loads(r.stdout) if r.returncode == 0 else {"error": r.stderr}
+
+
+shutil.rmtree(WORK, ignore_errors=True)
+shutil.copytree(FIX, WORK)
+
+# ---- divergence (h5_nan_report.sh)
+ok_cfg = config("ok.json", {"optimizer.eps": [1e-8]}, epochs=2)
+nan_cfg = config("nan.json", {"optimizer.eps": [1e-8, 0.0]}, epochs=2)
+ok_h5, nan_h5 = os.path.join(WORK, "ok.h5"), os.path.join(WORK, "nan.h5")
+r1, r2 = sweep(ok_cfg, ok_h5, np_=0), sweep(nan_cfg, nan_h5, np_=0)
+check(r1.returncode == 0 and r2.returncode == 0, f"sweeps with a diverging run exit 0: {r2.stderr[-400:]}")
+check(r2.stderr.count("diverged at step") == 2, f"each diverged run says so: {r2.stderr!r}")
+with h5py.File(nan_h5, "r") as f:
+    st = [s.decode() for s in f["runs"]["status"]]
+    steps = f["runs"]["steps_done"][:]
+    loss = f["train/loss"][:]
+check(st == ["done", "done", "diverged", "diverged"], f"statuses: {st}")
+check(all(0 < steps[i] < 20 and not np.isfinite(loss[i, steps[i] - 1]) and np.isnan(loss[i, steps[i]:]).all()
+          for i in (2, 3)), f"diverged runs stop at the first non-finite step: {steps}")
+a, b = report(ok_h5), report(nan_h5)
+ga = {g["group"]: g for g in a.get("groups", [])}
+gb = {g["group"]: g for g in b.get("groups", [])}
+healthy, bad = "optimizer.eps=1e-08", "optimizer.eps=0"
+check(healthy in ga and healthy in gb and bad in gb, f"report groups: {list(gb)} {b.get('error', '')}")
+if healthy in ga and healthy in gb and bad in gb:
+    check(json.dumps(ga[healthy], sort_keys=True) == json.dumps(gb[healthy], sort_keys=True),
+          f"a diverged group changed the healthy group's numbers: {ga[healthy]} vs {gb[healthy]}")
+    check(gb[bad]["diverged"] == 2 and gb[bad]["failed"] == 2, f"diverged runs counted as failed: {gb[bad]}")
+r = subprocess.run([BIN, "report", nan_h5], capture_output=True, text=True)
+check("2 diverged" in r.stdout, f"the table says how many diverged: {r.stdout[:300]}")
+cfg = json.load(open(nan_cfg))
+cfg.pop("sweep")
+cfg["optimizer"]["eps"] = 0.0
+json.dump(cfg, open(os.path.join(WORK, "nan-train.json"), "w"))
+t = subprocess.run([BIN, "train", os.path.join(WORK, "nan-train.json")], capture_output=True, text=True)
+check(t.returncode == 1 and "diverged at step" in t.stderr, f"train reports divergence: {t.returncode} {t.stderr!r}")
+
+# ---- checkpoint states that lie (m8_slotnan.sh), data that fails its checksum
+base = config("base.json", {"optimizer.correct_bias": [True, False]})
+ref_h5 = os.path.join(WORK, "ref.h5")
+check(sweep(base, ref_h5).returncode == 0, "reference sweep")
+ref = read_results(ref_h5, METRICS, COLS)
+for name, field, value in (("step NaN", 1, np.nan), ("step 1e300", 1, 1e300), ("half 7", 3, 7.0),
+                           ("run -0.5", 0, None), ("crc", 9, 1.0)):
+    out = os.path.join(WORK, f"slot_{field}_{name.split()[-1]}.h5")
+    sweep(base, out, env={"BERTSWEEP_FAULT": "kill:1:30"})
+    with h5py.File(out, "r+") as f:
+        for k in f["checkpoints"]:
+            s = f[f"checkpoints/{k}/state"]
+            v = s[:]
+            if v[0] == 1:
+                v[field] = value if value is not None else -0.5
+                s[:] = v
+    r = sweep(base, out)
+    check(r.returncode == 0, f"slot {name}: resume failed ({r.returncode}): {r.stderr[-300:]}")
+    if value is not None:
+        check("does not verify" in r.stderr, f"slot {name}: no warning: {r.stderr[-300:]}")
+    same_results(ref, read_results(out, METRICS, COLS), f"slot {name}")
+
+# ---- a long output path (m1_longpath.sh)
+deep = os.path.join(WORK, "d" * 220)
+os.makedirs(deep)
+out = os.path.join(deep, "results.h5")
+check(len(out) >= 234, "the path is long enough")
+r = sweep(config("one.json", {}, seeds=[1], epochs=1), out)
+check(r.returncode == 0 and "buffer overflow" not in r.stderr, f"long path: {r.returncode} {r.stderr[-300:]}")
+
+# ---- the done hint quotes the path
+odd = os.path.join(WORK, "it's here.h5")
+r = sweep(os.path.join(WORK, "one.json"), odd, np_=0)
+hint = [ln for ln in r.stdout.splitlines() if "h5py.File" in ln]
+check(r.returncode == 0 and hint, f"done hint: {r.stdout}")
+if hint:
+    h = subprocess.run(["bash", "-c", hint[0].lstrip("# ")], capture_output=True, text=True)
+    check(h.returncode == 0 and "done" in h.stdout, f"the hint runs as printed: {h.stderr[-300:]}")
+
+# ---- SIGUSR1 in the first moments
+long_cfg = config("long.json", {"optimizer.correct_bias": [True, False]}, epochs=60)
+for delay in (0.02, 0.15, 0.4):
+    out = os.path.join(WORK, f"early_{delay}.h5")
+    p = subprocess.Popen([BIN, "sweep", long_cfg, "--output", out, "--progress", "0"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    p.send_signal(signal.SIGUSR1)
+    so, se = p.communicate(timeout=120)
+    check(p.returncode == 3, f"USR1 after {delay} s: exit {p.returncode}, want 3: {se[-300:]}")
+
+# ---- rank 0's message is printed even though rank 1 finishes first
+bad = config("badmodel.json", {}, seeds=[1])
+c = json.load(open(bad))
+c["model"]["path"] = "no-such-model"
+json.dump(c, open(bad, "w"))
+for _ in range(5):
+    r = sweep(bad, os.path.join(WORK, "badmodel.h5"))
+    check(r.returncode == 1 and "no-such-model" in r.stderr, f"rank 0's error under mpirun: {r.stderr[-300:]}")
+done()

@@ -1,0 +1,203 @@
+/* A bounded fuzzing pass over the parsers that read what users write or what a crash leaves:
+   run configs, data lines (JSON lines and TSV), vocabularies, safetensors headers and
+   checkpoint slot states. Each input is a random mutation (byte flips, insertions of
+   syntax characters and NUL, deletions, truncation, splices) of a valid seed; the parsers
+   must return or refuse it cleanly. The run is meant for the ASan + UBSan build, where any
+   memory or undefined-behaviour error aborts. Mutated inputs that parse must also make
+   sense: an accepted slot state has integral, in-range fields.
+
+   usage: test_fuzz FIXTURE_DIR WORKDIR SECONDS */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cjson/cJSON.h>
+#include "io/dataset.h"
+#include "io/fileutil.h"
+#include "io/results.h"
+#include "io/runconfig.h"
+#include "io/safetensors.h"
+#include "src/clock.h"
+#include "src/tokenizer.h"
+#include "tests/check.h"
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next(void) { /* xorshift64: a fixed sequence, so a finding replays */
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+
+/* Mutates buf[0..n) in place (capacity cap); returns the new length. */
+static size_t mutate(unsigned char *buf, size_t n, size_t cap) {
+  static const char SYN[] = "{}[]\":,\\\t\r\n 0-e.\x00\xff\xe4";
+  int k = 1 + (int)(next() % 4);
+  for (int i = 0; i < k && n > 0; i++) {
+    size_t at = next() % n;
+    switch (next() % 6) {
+    case 0: buf[at] ^= (unsigned char)(1u << (next() % 8)); break;
+    case 1: buf[at] = (unsigned char)SYN[next() % (sizeof SYN - 1)]; break;
+    case 2: if (n < cap) { memmove(buf + at + 1, buf + at, n - at); buf[at] = (unsigned char)SYN[next() % (sizeof SYN - 1)]; n++; } break;
+    case 3: memmove(buf + at, buf + at + 1, n - at - 1); n--; break;
+    case 4: n = at; break; /* truncate */
+    default: { /* splice: copy a run from elsewhere */
+      size_t from = next() % n, len = 1 + next() % 16;
+      if (from + len <= n && at + len <= n) memmove(buf + at, buf + from, len);
+    }
+    }
+  }
+  return n;
+}
+
+static unsigned char *slurp(const char *path, size_t *n) {
+  Err e;
+  char *b = read_file(path, n, &e);
+  if (!b) { fprintf(stderr, "%s\n", e.msg); exit(2); }
+  return (unsigned char *)b;
+}
+
+static void put(const char *path, const unsigned char *b, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f || fwrite(b, 1, n, f) != n || fclose(f)) { fprintf(stderr, "%s: cannot write\n", path); exit(2); }
+}
+
+static void fuzz_config(const unsigned char *seed, size_t sn, unsigned char *buf, size_t cap) {
+  memcpy(buf, seed, sn);
+  size_t n = mutate(buf, sn, cap);
+  Err e;
+  cJSON *root = json_parse_strict((const char *)buf, n, "fuzz.json", 1, &e);
+  if (!root) return;
+  RunConfig *cfg = malloc(sizeof *cfg);
+  if (cfg) runconfig_parse(cfg, root, "fuzz.json", &e);
+  free(cfg);
+  cJSON_Delete(root);
+}
+
+static void fuzz_data(const char *path, const unsigned char *seed, size_t sn, unsigned char *buf, size_t cap, int tsv) {
+  memcpy(buf, seed, sn);
+  put(path, buf, mutate(buf, sn, cap));
+  DataFormat f = {tsv ? FMT_TSV : FMT_CLUE, "sentence", "", "label"};
+  Dataset d;
+  Err e;
+  if (dataset_read(&d, path, &f, &e) == 0) dataset_free(&d);
+}
+
+static void fuzz_vocab(const char *path, const unsigned char *seed, size_t sn, unsigned char *buf, size_t cap) {
+  memcpy(buf, seed, sn);
+  size_t n = mutate(buf, sn, cap);
+  buf[n] = 0;
+  char **lines;
+  Err e;
+  int nl = split_lines((char *)buf, n, path, &lines, &e);
+  if (nl < 0) return;
+  Tokenizer t;
+  if (tok_init(&t, lines, nl, (int)(next() % 2), path, &e) == 0) {
+    char out[4096];
+    tok_tokenize_str(&t, "我爱北京天安门。Hello, 世界! naïve 2024", out, sizeof out);
+    int ids[32], types[32], mask[32];
+    tok_encode_pair(&t, "的一是不了人", "我在有他这", 32, ids, types, mask);
+    tok_free(&t);
+  }
+  free(lines);
+}
+
+static void fuzz_safetensors(const char *path, const unsigned char *seed, size_t sn, unsigned char *buf, size_t cap) {
+  memcpy(buf, seed, sn);
+  uint64_t hl;
+  memcpy(&hl, seed, 8);
+  size_t hn = 8 + (size_t)hl < sn ? 8 + (size_t)hl : sn; /* mutate the length and the header only */
+  size_t m = mutate(buf, hn, hn + 64 < cap - sn ? hn + 64 : hn);
+  memmove(buf + m, seed + hn, sn - hn);
+  put(path, buf, m + (sn - hn));
+  StFile f;
+  Err e;
+  if (st_open(&f, path, &e) == 0) {
+    for (int i = 0; i < f.n; i++) {
+      size_t k = st_numel(&f.t[i]);
+      float *dst = k < (1u << 20) ? malloc(sizeof(float) * (k ? k : 1)) : NULL;
+      if (dst) st_read_f32(&f, &f.t[i], dst);
+      free(dst);
+    }
+    st_close(&f);
+  }
+}
+
+static void fuzz_slot_state(void) {
+  static const double SPECIAL[] = {0, 1, -1, 0.5, 7, 28, 80, 1e300, -1e300, 4294967296.0, 23907};
+  SlotState st;
+  for (int i = 0; i < NSLOTSTATE; i++) {
+    uint64_t r = next();
+    st.v[i] = r % 5 == 0 ? NAN : r % 5 == 1 ? INFINITY * (r & 8 ? 1 : -1) : SPECIAL[(r >> 8) % (sizeof SPECIAL / sizeof *SPECIAL)];
+  }
+  if (next() % 2) { /* near-valid: most fields right, one wrong */
+    double ok[NSLOTSTATE] = {[SS_RUN] = 2, [SS_STEP] = 28, [SS_OPT_T] = 28, [SS_HALF] = 1, [SS_BEST_ACC] = 0.5,
+                             [SS_BEST_STEP] = 25, [SS_FINAL_ACC] = 0.5, [SS_FINAL_LOSS] = 0.7, [SS_NFLOATS] = 23907,
+                             [SS_CRC] = 12345, [SS_WALL] = 1.5};
+    int keep = (int)(next() % NSLOTSTATE);
+    double v = st.v[keep];
+    memcpy(st.v, ok, sizeof ok);
+    st.v[keep] = v;
+  }
+  if (results_slot_state_fits(&st, 2, 80, 23907)) {
+    const double *v = st.v;
+    CHECK(v[SS_RUN] == 2 && v[SS_STEP] == floor(v[SS_STEP]) && v[SS_STEP] >= 1 && v[SS_STEP] <= 80 &&
+              (v[SS_HALF] == 0 || v[SS_HALF] == 1) && v[SS_NFLOATS] == 23907 && v[SS_OPT_T] <= v[SS_STEP],
+          "an impossible slot state was accepted (step %g, half %g, n %g)", v[SS_STEP], v[SS_HALF], v[SS_NFLOATS]);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc != 4) { fprintf(stderr, "usage: test_fuzz FIXTURE_DIR WORKDIR SECONDS\n"); return 2; }
+  const char *fix = argv[1], *work = argv[2];
+  double budget = atof(argv[3]);
+  char p[4200], data[4200], tsv[4200], vocab[4200], st[4200];
+  Err e;
+  if (mkdir_p(work, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
+  size_t cn, dn, vn, sn;
+  snprintf(p, sizeof p, "%s/tiny.json", fix);
+  unsigned char *cfg = slurp(p, &cn);
+  snprintf(p, sizeof p, "%s/train.jsonl", fix);
+  unsigned char *lines = slurp(p, &dn);
+  dn = dn > 2000 ? 2000 : dn; /* a few lines are enough */
+  snprintf(p, sizeof p, "%s/model/vocab.txt", fix);
+  unsigned char *voc = slurp(p, &vn);
+  snprintf(p, sizeof p, "%s/model/model.safetensors", fix);
+  unsigned char *sft = slurp(p, &sn);
+  const unsigned char tsv_seed[] = "sentence\tlabel\n\"a\tb \"\"q\"\" c\"\t100\nplain text\t101\n\"x\"\t102\n";
+  size_t cap = sn + cn + dn + vn + 4096;
+  unsigned char *buf = malloc(cap);
+  if (!buf) return 2;
+  snprintf(data, sizeof data, "%s/fuzz.jsonl", work);
+  snprintf(tsv, sizeof tsv, "%s/fuzz.tsv", work);
+  snprintf(vocab, sizeof vocab, "%s/vocab.txt", work);
+  snprintf(st, sizeof st, "%s/model.safetensors", work);
+  long n[5] = {0};
+  double t0 = clock_seconds();
+  while (clock_seconds() - t0 < budget) {
+    for (int i = 0; i < 20; i++) {
+      fuzz_config(cfg, cn, buf, cap);
+      n[0]++;
+      fuzz_data(data, lines, dn, buf, cap, 0);
+      fuzz_data(tsv, tsv_seed, sizeof tsv_seed - 1, buf, cap, 1);
+      n[1] += 2;
+      fuzz_vocab(vocab, voc, vn, buf, cap);
+      n[2]++;
+      fuzz_slot_state();
+      n[4]++;
+    }
+    fuzz_safetensors(st, sft, sn, buf, cap);
+    n[3]++;
+  }
+  printf("fuzzed %ld configs, %ld data files, %ld vocabularies, %ld safetensors headers, %ld slot states in %.0f s\n",
+         n[0], n[1], n[2], n[3], n[4], clock_seconds() - t0);
+  CHECK(n[0] > 100 && n[3] > 5, "too few inputs tried");
+  free(buf);
+  free(cfg);
+  free(lines);
+  free(voc);
+  free(sft);
+  return check_done();
+}
