@@ -12,7 +12,7 @@ static const char *USAGE =
     "  bertsweep plan  CONFIG.json [--output FILE] the expanded runs, steps and file size\n"
     "  mpirun -np N bertsweep sweep CONFIG.json [--output FILE] [--restart] [--progress SECONDS]\n"
     "                                              the whole grid into one HDF5 file\n"
-    "  bertsweep report FILE.h5 [--format table|csv|json|markdown] [--loss-threshold X]\n"
+    "  bertsweep report FILE.h5 [FILE.h5 ...] [--format table|markdown|json|csv] [options]\n"
     "                                              per-group statistics and paired comparisons\n"
     "  bertsweep check FILE.h5                     verify a results file (exit 1 on damage)\n"
     "  bertsweep check --salvage FILE.h5 NEW.h5    copy what is readable into a new file\n"
@@ -32,7 +32,7 @@ int main(int argc, char **argv) {
     puts("bertsweep " BERTSWEEP_VERSION);
     return EXIT_OK;
   }
-  if (argc >= 3 && strcmp(argv[1], "check") != 0 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+  if (argc >= 3 && strcmp(argv[1], "check") != 0 && strcmp(argv[1], "report") != 0 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
     fputs(USAGE, stdout);
     return EXIT_OK;
   }

@@ -152,8 +152,8 @@ static size_t col_size(const ResultsColumn *c) {
 }
 
 static size_t fixed_size(int f) {
-  static const size_t SZ[] = {[CT_STATUS] = STATUS_LEN, [CT_I64] = 8, [CT_F64] = 8, [CT_I32] = 4};
-  return SZ[RESULTS_FIXED[f].type];
+  static const size_t SZ[] = {[CT_STR] = 0, [CT_I64] = 8, [CT_F64] = 8, [CT_I32] = 4};
+  return RESULTS_FIXED[f].type == CT_STR ? (size_t)RESULTS_FIXED[f].size : SZ[RESULTS_FIXED[f].type];
 }
 
 static size_t fixed_off(const ResultsLayout *lay, const RowShape *rs, int f) {
@@ -163,12 +163,14 @@ static size_t fixed_off(const ResultsLayout *lay, const RowShape *rs, int f) {
 }
 
 static hid_t fixed_type(int f) {
-  if (RESULTS_FIXED[f].type != CT_STATUS) {
+  if (RESULTS_FIXED[f].type != CT_STR) {
     hid_t n[] = {[CT_I64] = H5T_NATIVE_INT64, [CT_F64] = H5T_NATIVE_DOUBLE, [CT_I32] = H5T_NATIVE_INT32};
     return H5Tcopy(n[RESULTS_FIXED[f].type]);
   }
-  hid_t st = H5Tcopy(H5T_C_S1);
-  if (st >= 0 && H5Tset_size(st, STATUS_LEN) < 0) return -1;
+  hid_t st = H5Tcopy(H5T_C_S1); /* status stays ASCII: files of format 1 convert */
+  if (st >= 0 && (H5Tset_size(st, (size_t)RESULTS_FIXED[f].size) < 0 ||
+                  (f != F_STATUS && H5Tset_cset(st, H5T_CSET_UTF8) < 0)))
+    return -1;
   return st;
 }
 
@@ -213,15 +215,23 @@ static void put_value(unsigned char *row, const ResultsColumn *col, size_t off, 
 
 /* The fixed columns start at off: status, steps_done, ... rank (RESULTS_FIXED). */
 static void fill_fixed(unsigned char *row, size_t off, const RunRow *x) {
-  int32_t rank = x->rank;
+  int32_t rank = x->rank, threads = x->threads;
   int64_t sd = x->steps_done, tot = x->total_steps, bs = x->best_step;
-  char status[STATUS_LEN] = {0};
-  snprintf(status, sizeof status, "%s", x->status);
-  const void *src[NFIXED] = {status, &sd, &tot, &x->best_acc, &bs, &x->final_acc, &x->final_loss, &x->majority,
-                             &x->wall_seconds, &rank};
+  const void *src[NFIXED] = {
+      [F_STATUS] = x->status, [F_STEPS_DONE] = &sd, [F_TOTAL] = &tot, [F_BEST_ACC] = &x->best_acc,
+      [F_BEST_STEP] = &bs, [F_FINAL_ACC] = &x->final_acc, [F_FINAL_LOSS] = &x->final_loss,
+      [F_MAJORITY] = &x->majority, [F_WALL] = &x->wall_seconds, [F_RANK] = &rank, [F_HOST] = x->host,
+      [F_CPU] = x->cpu, [F_BLAS] = x->blas, [F_THREADS] = &threads, [F_LIBS] = x->libs, [F_STARTED] = &x->started,
+      [F_FINISHED] = &x->finished};
   for (int f = 0; f < NFIXED; f++) {
-    put(row, off, src[f], fixed_size(f));
-    off += fixed_size(f);
+    size_t n = fixed_size(f);
+    if (RESULTS_FIXED[f].type == CT_STR) { /* NUL-padded, cut to fit */
+      memset(row + off, 0, n);
+      if (src[f]) snprintf((char *)row + off, n, "%s", (const char *)src[f]);
+    } else {
+      put(row, off, src[f], n);
+    }
+    off += n;
   }
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include <hdf5_hl.h>
+#include <zlib.h>
 #include "io/results.h"
 #include "src/fault.h"
 
@@ -322,7 +323,10 @@ static int file_attrs(Build *b, const char *sweep_json, const char *config_path,
   int bad = a < 0 || H5Awrite(a, H5T_NATIVE_INT, &fv) < 0;
   if (a >= 0) H5Aclose(a);
   if (sp >= 0) H5Sclose(sp);
+  char crc[16];
+  snprintf(crc, sizeof crc, "%08lx", (unsigned long)crc32(0L, (const Bytef *)sweep_json, (uInt)strlen(sweep_json)));
   bad = bad || h5_attr_str(b->f, "program_version", ver) || h5_attr_str(b->f, "sweep_config", sweep_json) ||
+        h5_attr_str(b->f, "git_commit", BERTSWEEP_COMMIT) || h5_attr_str(b->f, "sweep_config_crc32", crc) ||
         h5_attr_str(b->f, "config_path", config_path ? config_path : "") ||
         h5_attr_str(b->f, "created", created ? created : now) || h5_attr_str(b->f, "written", now);
   free(created);

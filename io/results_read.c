@@ -75,6 +75,35 @@ static int read_grid(hid_t runs, ResultsData *d, Err *e, const char *path) {
   return bad ? h5fail(e, path, "reading the grid columns of /runs") : 0;
 }
 
+static int has_member(hid_t runs, const char *name) {
+  hid_t ft = H5Dget_type(runs);
+  int yes = ft >= 0 && H5Tget_member_index(ft, name) >= 0;
+  if (ft >= 0) H5Tclose(ft);
+  return yes;
+}
+
+static int read_provenance(hid_t runs, ResultsData *d) {
+  if (!has_member(runs, "cpu")) return 0;
+  size_t n = (size_t)(d->nruns ? d->nruns : 1);
+  d->cpu = calloc(n, sizeof *d->cpu);
+  d->blas = calloc(n, sizeof *d->blas);
+  d->libs = calloc(n, sizeof *d->libs);
+  d->threads = calloc(n, sizeof(int));
+  if (!d->cpu || !d->blas || !d->libs || !d->threads) return -1;
+  hid_t s64 = H5Tcopy(H5T_C_S1), s96 = H5Tcopy(H5T_C_S1);
+  int bad = s64 < 0 || s96 < 0 || H5Tset_size(s64, 64) < 0 || H5Tset_size(s96, 96) < 0 ||
+            H5Tset_cset(s64, H5T_CSET_UTF8) < 0 || H5Tset_cset(s96, H5T_CSET_UTF8) < 0;
+  bad = bad || (d->nruns && (read_member(runs, "cpu", s64, d->cpu) || read_member(runs, "blas", s64, d->blas) ||
+                             read_member(runs, "libraries", s96, d->libs) ||
+                             read_member(runs, "threads", H5T_NATIVE_INT, d->threads)));
+  for (int r = 0; r < d->nruns; r++) {
+    d->cpu[r][63] = d->blas[r][63] = d->libs[r][95] = 0;
+  }
+  if (s64 >= 0) H5Tclose(s64);
+  if (s96 >= 0) H5Tclose(s96);
+  return bad ? -1 : 0;
+}
+
 int results_load(const char *path, ResultsData *d, Err *e) {
   memset(d, 0, sizeof *d);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -129,6 +158,8 @@ int results_load(const char *path, ResultsData *d, Err *e) {
                                       read_2d(f, "eval/step", H5T_NATIVE_LONG, d->estep)));
   if (bad) rc = h5fail(e, path, "reading the runs table and metrics");
   else rc = read_grid(runs, d, e, path);
+  d->sweep_json = h5_read_str_attr(f, "sweep_config");
+  if (!rc && read_provenance(runs, d)) rc = h5fail(e, path, "reading the provenance columns of /runs");
 done:
   if (runs >= 0) H5Dclose(runs);
   if (loss >= 0) H5Dclose(loss);
@@ -147,6 +178,8 @@ void results_data_free(ResultsData *d) {
   free(d->seed); free(d->status); free(d->total_steps); free(d->steps_done);
   free(d->best_acc); free(d->final_acc); free(d->majority);
   free(d->loss); free(d->acc); free(d->estep);
+  free(d->sweep_json);
+  free(d->cpu); free(d->blas); free(d->libs); free(d->threads);
   memset(d, 0, sizeof *d);
 }
 

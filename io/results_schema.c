@@ -24,7 +24,7 @@ const DatasetSpec RESULTS_COORDS[NCOORDS] = {
 const char *const RESULTS_DIM_NAME[NCOORDS] = {"run", "step", "eval"};
 
 const ColumnSpec RESULTS_FIXED[NFIXED] = {
-    [F_STATUS] = {"status", CT_STATUS, "pending, running, done, failed or diverged"},
+    [F_STATUS] = {"status", CT_STR, "pending, running, done, failed or diverged", STATUS_LEN},
     [F_STEPS_DONE] = {"steps_done", CT_I64, "updates done (at the last flush)"},
     [F_TOTAL] = {"total_steps", CT_I64, "updates the run was planned to do"},
     [F_BEST_ACC] = {"best_dev_accuracy", CT_F64, "highest dev accuracy seen"},
@@ -34,6 +34,13 @@ const ColumnSpec RESULTS_FIXED[NFIXED] = {
     [F_MAJORITY] = {"majority_baseline", CT_F64, "dev accuracy of always predicting the most frequent label"},
     [F_WALL] = {"wall_seconds", CT_F64, "seconds the run has trained"},
     [F_RANK] = {"rank", CT_I32, "MPI rank that last ran it (-1: none)"},
+    [F_HOST] = {"host", CT_STR, "host that last ran it", 64},
+    [F_CPU] = {"cpu", CT_STR, "CPU model of that host", 64},
+    [F_BLAS] = {"blas", CT_STR, "BLAS library and the kernel it chose", 64},
+    [F_THREADS] = {"threads", CT_I32, "OpenMP threads of the run (part of its identity: sgemm's blocking)"},
+    [F_LIBS] = {"libraries", CT_STR, "MPI library and HDF5 versions", 96},
+    [F_STARTED] = {"started", CT_F64, "when the run (last) started, seconds since 1970 UTC"},
+    [F_FINISHED] = {"finished", CT_F64, "when the run finished (NaN: not yet)"},
 };
 
 const char *const RESULTS_STATUS[NSTATUS] = {"pending", "running", "done", "failed", "diverged"};

@@ -15,6 +15,7 @@
 #include "sweep/signals.h"
 #include "mpi/sweep.h"
 #include "src/fault.h"
+#include "src/machine.h"
 
 enum { TAG_REQUEST = 1, TAG_ASSIGN = 2, TAG_PROGRESS = 3, TAG_DONE = 4, TAG_STOP = 5 };
 /* How a run ended; RUN_IOERROR: the results file could not be written (the run stays
@@ -44,6 +45,8 @@ typedef struct {
   MPI_Comm comm;
   int rank, size, threads;
   const SweepOptions *opt;
+  MachineInfo machine; /* this rank's host, CPU and BLAS kernel */
+  char libs[96];       /* MPI library and HDF5 versions */
   int failures, stopped, io_error;
   Err io_err;         /* the first results-file error on this rank */
   int stop_requested; /* this rank must stop at its next step boundary */
@@ -56,6 +59,15 @@ typedef struct {
   Progress prog;
   double last_print;
 } Ctx;
+
+static void describe_libraries(char *out, size_t size) {
+  char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+  int len = 0;
+  unsigned maj = 0, min = 0, rel = 0;
+  MPI_Get_library_version(mpi, &len);
+  H5get_libversion(&maj, &min, &rel);
+  snprintf(out, size, "%.*s; HDF5 %u.%u.%u", (int)strcspn(mpi, ",\n"), mpi, maj, min, rel);
+}
 
 /* ---- rank 0: the slot table and the queue ---- */
 
@@ -331,6 +343,7 @@ static int finish_run(Ctx *c, RunState *rs, Job *j, Err *e) {
   if (rs->p->save_final_weights && results_write_final(c->res, rs->p->row, j->m.params, (long)j->m.nparams, e))
     return -1;
   rs->row.status = "done";
+  rs->row.finished = (double)time(NULL);
   if (flush(c, rs, e) || results_sync(c->res, e)) return -1;
   return rs->slot >= 0 ? results_slot_clear(c->res, rs->slot, e) : 0;
 }
@@ -345,10 +358,13 @@ static void run_one(Ctx *c, int run, int slot) {
   rs->run = run;
   rs->slot = slot;
   rs->p = &c->s->runs[run];
-  rs->row = (RunRow){.run_id = rs->p->row, .seed = rs->p->seed, .rank = c->rank, .total_steps = rs->p->total_steps,
+  int threads = rs->p->threads > 0 ? rs->p->threads : c->threads;
+  rs->row = (RunRow){.host = c->machine.host, .cpu = c->machine.cpu, .blas = c->machine.blas, .libs = c->libs,
+                     .threads = threads, .started = (double)time(NULL), .finished = NAN,
+                     .run_id = rs->p->row, .seed = rs->p->seed, .rank = c->rank, .total_steps = rs->p->total_steps,
                      .best_step = -1, .status = "running", .best_acc = NAN, .final_acc = NAN, .final_loss = NAN,
                      .majority = NAN};
-  omp_set_num_threads(rs->p->threads > 0 ? rs->p->threads : c->threads);
+  omp_set_num_threads(threads);
   Job j;
   int status = start_run(c, rs, &j, &e);
   if (status == 0) {
@@ -440,6 +456,8 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
   MPI_Comm_rank(comm, &c.rank);
   MPI_Comm_size(comm, &c.size);
   c.threads = sweep_default_threads(comm);
+  machine_describe(&c.machine);
+  describe_libraries(c.libs, sizeof c.libs);
   memset(out, 0, sizeof *out);
   int rc = 0;
   if (c.rank == 0) {

@@ -1,316 +1,260 @@
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "report/report.h"
-#include "src/stats.h"
 
-/* The per-run statistics the report computes, one row each: the name in CSV/JSON/Markdown
-   and the short column head of the table. */
-enum { M_BEST, M_FINAL, M_LOSS_STEPS, M_ACC_STEPS, M_AUC, M_LATE_STD, NREPORT_METRICS };
-static const struct {
-  const char *name, *head;
-} METRIC[] = {
-    [M_BEST] = {"best_dev_accuracy", "best acc"},
-    [M_FINAL] = {"final_dev_accuracy", "final acc"},
-    [M_LOSS_STEPS] = {"steps_to_loss_threshold", "steps->loss"},
-    [M_ACC_STEPS] = {"steps_to_acc_fraction", "steps->acc"},
-    [M_AUC] = {"train_loss_auc", "loss AUC"},
-    [M_LATE_STD] = {"late_loss_std", "late std"},
-};
-_Static_assert(sizeof METRIC / sizeof *METRIC == NREPORT_METRICS, "one METRIC row per report statistic");
+static const char *const TARGET_NAME[NTARGETS] = {"steps_to_loss_target", "steps_to_acc_target"};
 
-typedef struct {
-  double m[NREPORT_METRICS];
-  int failed, done, diverged, loss_never;
-} RunM;
-
-typedef struct {
-  char key[1024];
-  int first;    /* a run of the group, for its grid values */
-  int n, *runs; /* done runs */
-  int unfinished, failed, diverged; /* failed includes diverged */
-  double mean[NREPORT_METRICS], std[NREPORT_METRICS], median[NREPORT_METRICS];
-  int loss_never;
-} Group;
-
-typedef struct {
-  int col, g1, g2, n;
-  double mean[NREPORT_METRICS], lo[NREPORT_METRICS], hi[NREPORT_METRICS], p[NREPORT_METRICS];
-} Comparison;
-
-typedef struct {
-  const ResultsData *d;
-  const ReportOptions *o;
-  double threshold;
-  RunM *rm;
-  int ng, nc;
-  Group *g;
-  Comparison *c;
-} Report;
-
-static const float *loss_of(const ResultsData *d, int r) { return d->loss + (size_t)r * d->max_steps; }
-
-static double mean_range(const float *y, long a, long b) {
-  double s = 0;
-  for (long i = a; i < b; i++) s += y[i];
-  return b > a ? s / (double)(b - a) : NAN;
+void report_defaults(ReportOptions *o) {
+  memset(o, 0, sizeof *o);
+  o->format = FMT_TABLE;
+  o->a = (AnalysisOptions){.loss_target = NAN, .acc_target = NAN, .acc_fraction = 0.9, .smooth = 10, .bootstrap = 10000};
 }
 
-static double default_threshold(const ResultsData *d) {
-  double s0 = 0, s1 = 0;
-  int n = 0;
-  for (int r = 0; r < d->nruns; r++) {
-    if (strcmp(d->status[r], "done") != 0 || d->steps_done[r] < 2) continue;
-    long T = d->steps_done[r], k0 = T / 20 > 1 ? T / 20 : 1, k1 = T / 10 > 1 ? T / 10 : 1;
-    double a = mean_range(loss_of(d, r), 0, k0), b = mean_range(loss_of(d, r), T - k1, T);
-    if (!isfinite(a) || !isfinite(b)) continue;
-    s0 += a;
-    s1 += b;
-    n++;
-  }
-  return n ? 0.5 * (s0 + s1) / n : NAN;
-}
+/* ---- the config's "report" section ---- */
 
-static void run_metrics(Report *R, int r) {
-  const ResultsData *d = R->d;
-  RunM *m = &R->rm[r];
-  for (int k = 0; k < NREPORT_METRICS; k++) m->m[k] = NAN;
-  m->done = strcmp(d->status[r], "done") == 0;
-  m->diverged = strcmp(d->status[r], "diverged") == 0;
-  if (!m->done) return;
-  long T = d->steps_done[r]; /* less than total_steps when early stopping ended the run */
-  const float *y = loss_of(d, r);
-  m->m[M_BEST] = d->best_acc[r];
-  m->m[M_FINAL] = d->final_acc[r];
-  m->failed = d->final_acc[r] <= d->majority[r] + 1e-9;
-  long s = stats_first_below(y, T, R->o->smooth, R->threshold);
-  m->loss_never = s < 0;
-  m->m[M_LOSS_STEPS] = s < 0 ? (double)T : (double)s; /* censored at the last step */
-  m->m[M_AUC] = mean_range(y, 0, T);
-  long k = T / 5 > 1 ? T / 5 : 1;
-  double late[4096], *lp = k <= 4096 ? late : malloc(sizeof(double) * (size_t)k);
-  if (lp) {
-    for (long i = 0; i < k; i++) lp[i] = y[T - k + i];
-    m->m[M_LATE_STD] = stats_std(lp, (int)k);
-    if (lp != late) free(lp);
-  }
-}
-
-static void group_key(const ResultsData *d, int r, char *out, size_t size) {
-  size_t len = 0;
-  out[0] = 0;
-  for (int c = 0; c < d->ncols && len < size; c++)
-    len += (size_t)snprintf(out + len, size - len, "%s%s=%s", c ? " " : "", d->colname[c], d->values[r][c]);
-  if (d->ncols == 0) snprintf(out, size, "all runs");
-}
-
-/* Steps to reach acc_fraction of the group's mean final accuracy, per run (needs the group). */
-static void acc_steps(Report *R, Group *g) {
-  const ResultsData *d = R->d;
-  double target = R->o->acc_fraction * g->mean[M_FINAL];
-  for (int i = 0; i < g->n; i++) {
-    int r = g->runs[i];
-    const float *a = d->acc + (size_t)r * d->max_evals;
-    const long *st = d->estep + (size_t)r * d->max_evals;
-    double v = (double)d->steps_done[r];
-    for (int k = 0; k < d->max_evals && st[k] >= 0; k++)
-      if (a[k] >= target) { v = (double)st[k]; break; }
-    R->rm[r].m[M_ACC_STEPS] = v;
-  }
-}
-
-static void summarize(Report *R, Group *g) {
-  double *x = malloc(sizeof(double) * (size_t)(g->n ? g->n : 1));
-  for (int pass = 0; pass < 2 && x; pass++) {
-    if (pass == 1) acc_steps(R, g);
-    for (int k = 0; k < NREPORT_METRICS; k++) {
-      if ((pass == 0) == (k == M_ACC_STEPS)) continue;
-      for (int i = 0; i < g->n; i++) x[i] = R->rm[g->runs[i]].m[k];
-      g->mean[k] = stats_mean(x, g->n);
-      g->std[k] = stats_std(x, g->n);
-      g->median[k] = stats_median(x, g->n);
+int report_file_options(const ReportOptions *o, const ResultsData *d, const char *path, AnalysisOptions *out,
+                        char *label, size_t label_size, Err *e) {
+  *out = o->a;
+  const char *slash = strrchr(path, '/');
+  snprintf(label, label_size, "%s", slash ? slash + 1 : path);
+  cJSON *root = d->sweep_json ? cJSON_Parse(d->sweep_json) : NULL;
+  const cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, "report");
+  int rc = 0;
+  if (sec && !cJSON_IsObject(sec)) rc = errf(e, "%s: the sweep config's \"report\" must be an object", path);
+  for (const cJSON *it = sec ? sec->child : NULL; it && !rc; it = it->next) {
+    const char *k = it->string;
+    if (strcmp(k, "label") == 0) {
+      if (!cJSON_IsString(it)) rc = errf(e, "%s: \"report.label\" must be a string", path);
+      else snprintf(label, label_size, "%s", it->valuestring);
+      continue;
     }
-  }
-  free(x);
-}
-
-static int build_groups(Report *R, Err *e) {
-  const ResultsData *d = R->d;
-  R->g = calloc((size_t)(d->nruns ? d->nruns : 1), sizeof(Group));
-  R->rm = calloc((size_t)(d->nruns ? d->nruns : 1), sizeof(RunM));
-  if (!R->g || !R->rm) return errf(e, "out of memory");
-  for (int r = 0; r < d->nruns; r++) {
-    run_metrics(R, r);
-    char key[1024];
-    group_key(d, r, key, sizeof key);
-    Group *g = NULL;
-    for (int i = 0; i < R->ng && !g; i++)
-      if (strcmp(R->g[i].key, key) == 0) g = &R->g[i];
-    if (!g) {
-      g = &R->g[R->ng++];
-      snprintf(g->key, sizeof g->key, "%s", key);
-      g->first = r;
-      g->runs = malloc(sizeof(int) * (size_t)d->nruns);
-      if (!g->runs) return errf(e, "out of memory");
+    struct { const char *key; int flag; double *dst; double lo, hi; } NUM[] = {
+        {"loss_target", SET_LOSS, &out->loss_target, 0, 1e9},
+        {"acc_target", SET_ACC, &out->acc_target, 0, 1},
+        {"acc_fraction", SET_FRACTION, &out->acc_fraction, 1e-9, 1},
+    };
+    int found = 0;
+    for (size_t i = 0; i < sizeof NUM / sizeof *NUM && !found; i++) {
+      if (strcmp(k, NUM[i].key) != 0) continue;
+      found = 1;
+      if (!cJSON_IsNumber(it) || !(it->valuedouble >= NUM[i].lo && it->valuedouble <= NUM[i].hi))
+        rc = errf(e, "%s: \"report.%s\" must be a number in [%g, %g]", path, k, NUM[i].lo, NUM[i].hi);
+      else if (!(o->set & NUM[i].flag)) *NUM[i].dst = it->valuedouble;
     }
-    if (R->rm[r].diverged) { g->failed++; g->diverged++; continue; }
-    if (!R->rm[r].done) { g->unfinished++; continue; }
-    g->runs[g->n++] = r;
-    g->failed += R->rm[r].failed;
-    g->loss_never += R->rm[r].loss_never;
+    if (found) continue;
+    int *idst = strcmp(k, "smooth") == 0 ? &out->smooth : strcmp(k, "bootstrap") == 0 ? &out->bootstrap : NULL;
+    int flag = idst == &out->smooth ? SET_SMOOTH : SET_BOOTSTRAP;
+    if (!idst) rc = errf(e, "%s: unknown key \"report.%s\" (loss_target, acc_target, acc_fraction, smooth, "
+                            "bootstrap, label)", path, k);
+    else if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) || it->valuedouble < 1 || it->valuedouble > 1e6)
+      rc = errf(e, "%s: \"report.%s\" must be a positive integer", path, k);
+    else if (!(o->set & flag)) *idst = (int)it->valuedouble;
   }
-  for (int i = 0; i < R->ng; i++) summarize(R, &R->g[i]);
-  return 0;
+  cJSON_Delete(root);
+  return rc;
 }
 
-/* Groups g1, g2 differ exactly in column c. */
-static int differ_only_in(const ResultsData *d, const Group *a, const Group *b, int c) {
-  for (int k = 0; k < d->ncols; k++) {
-    int same = strcmp(d->values[a->first][k], d->values[b->first][k]) == 0;
-    if ((k == c) == same) return 0;
-  }
-  return 1;
-}
-
-static void compare(Report *R, Comparison *cp) {
-  const ResultsData *d = R->d;
-  const Group *a = &R->g[cp->g1], *b = &R->g[cp->g2];
-  int cap = a->n < b->n ? a->n : b->n;
-  double *diff = malloc(sizeof(double) * (size_t)(cap ? cap : 1));
-  int *pa = malloc(sizeof(int) * (size_t)(cap ? cap : 1)), *pb = malloc(sizeof(int) * (size_t)(cap ? cap : 1));
-  cp->n = 0;
-  for (int i = 0; diff && pa && pb && i < a->n; i++)
-    for (int j = 0; j < b->n; j++)
-      if (d->seed[a->runs[i]] == d->seed[b->runs[j]] && cp->n < cap) {
-        pa[cp->n] = a->runs[i];
-        pb[cp->n++] = b->runs[j];
-        break;
-      }
-  for (int k = 0; k < NREPORT_METRICS; k++) {
-    for (int i = 0; i < cp->n; i++) diff[i] = R->rm[pb[i]].m[k] - R->rm[pa[i]].m[k];
-    cp->mean[k] = stats_mean(diff, cp->n);
-    stats_bootstrap_ci(diff, cp->n, R->o->bootstrap, 0.95, 12345 + (uint64_t)k, &cp->lo[k], &cp->hi[k]);
-    cp->p[k] = cp->n ? stats_wilcoxon(diff, cp->n) : NAN;
-  }
-  free(diff);
-  free(pa);
-  free(pb);
-}
-
-static int build_comparisons(Report *R, Err *e) {
-  const ResultsData *d = R->d;
-  R->c = calloc((size_t)(R->ng * R->ng + 1), sizeof(Comparison));
-  if (!R->c) return errf(e, "out of memory");
-  for (int c = 0; c < d->ncols; c++)
-    for (int i = 0; i < R->ng; i++)
-      for (int j = i + 1; j < R->ng; j++)
-        if (differ_only_in(d, &R->g[i], &R->g[j], c)) {
-          Comparison *cp = &R->c[R->nc++];
-          cp->col = c;
-          cp->g1 = i;
-          cp->g2 = j;
-          compare(R, cp);
-        }
-  return 0;
-}
-
-/* ---- output ---- */
+/* ---- numbers as text ---- */
 
 static void fnum(char *out, size_t n, double x, int digits) {
-  if (isnan(x)) snprintf(out, n, digits < 0 ? "null" : "-");
-  else snprintf(out, n, "%.*f", digits < 0 ? 6 : digits, x);
+  if (!isfinite(x)) snprintf(out, n, "-");
+  else snprintf(out, n, "%.*f", digits, x);
 }
 
-static int digits_of(int k) { return k == M_BEST || k == M_FINAL ? 4 : k == M_AUC || k == M_LATE_STD ? 4 : 1; }
+static void fsigned(char *out, size_t n, double x, int digits) {
+  if (!isfinite(x)) snprintf(out, n, "-");
+  else snprintf(out, n, "%+.*f", digits, x);
+}
 
-static void others(const ResultsData *d, const Group *g, int col, char *out, size_t size) {
+static const char *value_of(const Analysis *A, int g, int col) { return A->d->values[A->g[g].first][col]; }
+
+static void context(const Analysis *A, const Comparison *c, char *out, size_t size) {
   size_t len = 0;
   out[0] = 0;
-  for (int k = 0; k < d->ncols && len < size; k++)
-    if (k != col) len += (size_t)snprintf(out + len, size - len, "%s%s=%s", len ? " " : "", d->colname[k], d->values[g->first][k]);
+  for (int k = 0; k < A->d->ncols && len < size; k++)
+    if (k != c->col) len += (size_t)snprintf(out + len, size - len, "%s%s=%s", len ? ", " : "", A->d->colname[k], value_of(A, c->g1, k));
 }
 
-static void write_table(const Report *R, const char *path, FILE *out, int md) {
-  const ResultsData *d = R->d;
+/* "KEY=V is faster", "... slower" or "no clear difference" (the second group against the first,
+   at p < 0.05). */
+static const char *word(char *out, size_t size, const char *who, double diff, double p, int lower_is_better,
+                        const char *better, const char *worse) {
+  if (!(p < 0.05) || !isfinite(diff) || diff == 0) snprintf(out, size, "no clear difference");
+  else snprintf(out, size, "%s is %s", who, (diff < 0) == lower_is_better ? better : worse);
+  return out;
+}
+
+typedef struct {
+  char *buf;
+  size_t len, cap;
+} Text;
+
+static void add(Text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(Text *t, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if (t->len + (size_t)n + 1 > t->cap) {
+    size_t cap = (t->cap + (size_t)n + 1) * 2;
+    char *b = realloc(t->buf, cap);
+    if (!b) return;
+    t->buf = b;
+    t->cap = cap;
+  }
+  va_start(ap, fmt);
+  vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+  va_end(ap);
+  t->len += (size_t)n;
+}
+
+static void speed_text(Text *t, const Speed *s, const char *what, const char *vb) {
+  char tg[32], lo[32], hi[32], d[32], w[400];
+  fnum(tg, sizeof tg, s->target, 4);
+  if (!isfinite(s->target)) {
+    add(t, "%s: no common target (neither group improved on the baseline). ", what);
+    return;
+  }
+  fsigned(d, sizeof d, s->diff, 0);
+  fsigned(lo, sizeof lo, s->lo, 0);
+  fsigned(hi, sizeof hi, s->hi, 0);
+  add(t, "%s %s: median %s%.0f vs %s%.0f steps (Kaplan-Meier; never reached %d/%d vs %d/%d), paired difference %s "
+         "[%s, %s] steps, p = %.3g: %s. ",
+      what, tg, s->median_reached[0] ? "" : ">= ", s->median[0], s->median_reached[1] ? "" : ">= ", s->median[1],
+      s->never[0], s->n[0], s->never[1], s->n[1], d, lo, hi, s->p,
+      word(w, sizeof w, vb, s->diff, s->p, 1, "faster", "slower"));
+}
+
+static void stat_text(Text *t, const Analysis *A, const Comparison *c, int k, const char *what) {
+  const Group *a = &A->g[c->g1], *b = &A->g[c->g2];
+  const Paired *p = &c->stat[k];
+  char m1[32], m2[32], d[32], lo[32], hi[32];
+  int dg = STAT[k].digits;
+  fnum(m1, sizeof m1, a->mean[k], dg);
+  fnum(m2, sizeof m2, b->mean[k], dg);
+  fsigned(d, sizeof d, p->diff, dg);
+  fsigned(lo, sizeof lo, p->lo, dg);
+  fsigned(hi, sizeof hi, p->hi, dg);
+  add(t, "%s %s vs %s (difference %s [%s, %s], p = %.3g)", what, m1, m2, d, lo, hi, p->p);
+}
+
+/* One paragraph a user can paste: speed, accuracy, steadiness, failures. */
+static char *verdict(const Analysis *A, const Comparison *c) {
+  Text t = {0};
+  const ResultsData *d = A->d;
+  const Group *a = &A->g[c->g1], *b = &A->g[c->g2];
+  const char *key = d->colname[c->col], *va = value_of(A, c->g1, c->col), *vb = value_of(A, c->g2, c->col);
+  char ctx[1024], vbk[300];
+  context(A, c, ctx, sizeof ctx);
+  snprintf(vbk, sizeof vbk, "%s=%s", key, vb);
+  add(&t, "%s %s vs %s%s%s%s, %d pairs of seeds. ", key, va, vb, ctx[0] ? " (" : "", ctx, ctx[0] ? ")" : "", c->pairs);
+  char w[400];
+  speed_text(&t, &c->speed[T_LOSS], "Training loss reaches", vbk);
+  speed_text(&t, &c->speed[T_ACC], "Dev accuracy reaches", vbk);
+  stat_text(&t, A, c, S_FINAL, "Final dev accuracy");
+  add(&t, ": %s. ", word(w, sizeof w, vbk, c->stat[S_FINAL].diff, c->stat[S_FINAL].p, 0, "higher", "lower"));
+  stat_text(&t, A, c, S_LATE_STD, "Late training-loss std");
+  add(&t, ", ");
+  stat_text(&t, A, c, S_ACC_OSC, "dev-accuracy oscillation");
+  const Paired *p1 = &c->stat[S_LATE_STD], *p2 = &c->stat[S_ACC_OSC];
+  int steadier = (p1->p < 0.05 && p1->diff < 0) || (p2->p < 0.05 && p2->diff < 0);
+  int less = (p1->p < 0.05 && p1->diff > 0) || (p2->p < 0.05 && p2->diff > 0);
+  if (steadier || less)
+    add(&t, ": %s is %s. ", vbk, steadier && !less ? "steadier" : less && !steadier ? "less steady" : "steadier by one measure, less by the other");
+  else
+    add(&t, ": no clear difference in steadiness. ");
+  add(&t, "Failed runs %d/%d vs %d/%d", a->failed, a->finished, b->failed, b->finished);
+  if (a->diverged || b->diverged) add(&t, " (diverged %d vs %d)", a->diverged, b->diverged);
+  add(&t, ".");
+  if (c->warning[0]) add(&t, " Warning: %s.", c->warning);
+  return t.buf;
+}
+
+/* ---- formats ---- */
+
+static void header(const Analysis *A, const char *label, const char *path, FILE *out, int md) {
+  const ResultsData *d = A->d;
   int done = 0, diverged = 0;
   for (int r = 0; r < d->nruns; r++) {
-    done += R->rm[r].done;
-    diverged += R->rm[r].diverged;
+    done += A->rs[r].done;
+    diverged += A->rs[r].diverged;
   }
-  const char *sep = md ? " | " : "  ";
+  const AnalysisOptions *o = &A->o;
+  char lt[32], at[64];
+  if (isnan(o->loss_target)) snprintf(lt, sizeof lt, "per comparison");
+  else snprintf(lt, sizeof lt, "%g", o->loss_target);
+  if (isnan(o->acc_target)) snprintf(at, sizeof at, "per comparison (fraction %g)", o->acc_fraction);
+  else snprintf(at, sizeof at, "%g", o->acc_target);
+  fprintf(out, "%s%s (%s): %d runs (%d done, %d diverged and counted as failed, %d unfinished and left out), %d groups\n",
+          md ? "### " : "", label, path, d->nruns, done, diverged, d->nruns - done - diverged, A->ng);
+  fprintf(out, "%sparameters: loss target %s (moving average of %d steps); accuracy target %s; failed = final "
+               "accuracy <= majority-class baseline, or diverged; 95%% intervals from %d bootstrap resamples; "
+               "p: Wilcoxon signed-rank, paired by seed\n\n",
+          md ? "" : "", lt, o->smooth, at, o->bootstrap);
+}
+
+static void group_table(const Analysis *A, FILE *out, int md) {
   int kw = 5;
-  for (int i = 0; i < R->ng; i++) kw = (int)strlen(R->g[i].key) > kw ? (int)strlen(R->g[i].key) : kw;
-  fprintf(out, "%s%s: %d runs (%d done, %d diverged and counted as failed, %d unfinished and left out), %d groups\n",
-          md ? "### " : "", path, d->nruns, done, diverged, d->nruns - done - diverged, R->ng);
-  fprintf(out, "%sloss threshold %.4f (moving average of %d steps); accuracy target %.0f%% of the group's mean final "
-               "accuracy; failed = final accuracy <= majority-class baseline\n\n",
-          md ? "" : "", R->threshold, R->o->smooth, 100 * R->o->acc_fraction);
+  for (int i = 0; i < A->ng; i++) kw = (int)strlen(A->g[i].key) > kw ? (int)strlen(A->g[i].key) : kw;
   if (md) {
-    fprintf(out, "| group | runs | unfinished | failed |");
-    for (int k = 0; k < NREPORT_METRICS; k++) fprintf(out, " %s mean ± std (median) |", METRIC[k].head);
-    fprintf(out, "\n|---|---|---|---|");
-    for (int k = 0; k < NREPORT_METRICS; k++) fprintf(out, "---|");
-    fprintf(out, "\n");
+    fprintf(out, "| group | runs | unfinished | failed | diverged |");
+    for (int k = 0; k < NSTATS; k++) fprintf(out, " %s mean ± std (median) |", STAT[k].head);
+    fprintf(out, "\n|---|---|---|---|---|");
+    for (int k = 0; k < NSTATS; k++) fprintf(out, "---|");
   } else {
-    fprintf(out, "%-*s runs unfin failed", kw, "group");
-    for (int k = 0; k < NREPORT_METRICS; k++) fprintf(out, "  %-24s", METRIC[k].head);
-    fprintf(out, "\n");
+    fprintf(out, "%-*s runs unfin failed diverg", kw, "group");
+    for (int k = 0; k < NSTATS; k++) fprintf(out, "  %-24s", STAT[k].head);
   }
-  for (int i = 0; i < R->ng; i++) {
-    const Group *g = &R->g[i];
-    if (md) fprintf(out, "| %s | %d | %d | %d |", g->key, g->n, g->unfinished, g->failed);
-    else fprintf(out, "%-*s %4d %5d %6d", kw, g->key, g->n, g->unfinished, g->failed);
-    for (int k = 0; k < NREPORT_METRICS; k++) {
+  fprintf(out, "\n");
+  for (int i = 0; i < A->ng; i++) {
+    const Group *g = &A->g[i];
+    if (md) fprintf(out, "| %s | %d | %d | %d | %d |", g->key, g->n, g->unfinished, g->failed, g->diverged);
+    else fprintf(out, "%-*s %4d %5d %6d %6d", kw, g->key, g->n, g->unfinished, g->failed, g->diverged);
+    for (int k = 0; k < NSTATS; k++) {
       char m[32], s[32], me[32], cell[100];
-      fnum(m, sizeof m, g->mean[k], digits_of(k));
-      fnum(s, sizeof s, g->std[k], digits_of(k));
-      fnum(me, sizeof me, g->median[k], digits_of(k));
+      fnum(m, sizeof m, g->mean[k], STAT[k].digits);
+      fnum(s, sizeof s, g->std[k], STAT[k].digits);
+      fnum(me, sizeof me, g->median[k], STAT[k].digits);
       snprintf(cell, sizeof cell, "%s±%s (%s)", m, s, me);
       if (md) fprintf(out, " %s |", cell);
       else fprintf(out, "  %-24s", cell);
     }
     fprintf(out, "\n");
   }
-  if (!R->nc) return;
-  fprintf(out, "\n%sPaired comparisons (matched by seed; difference = second - first; 95%% bootstrap CI; Wilcoxon "
-               "signed-rank p)\n\n", md ? "#### " : "");
-  for (int i = 0; i < R->nc; i++) {
-    const Comparison *c = &R->c[i];
-    char ctx[1024];
-    others(d, &R->g[c->g1], c->col, ctx, sizeof ctx);
-    fprintf(out, "%s%s: %s -> %s%s%s%s, %d pairs\n", md ? "**" : "", d->colname[c->col], d->values[R->g[c->g1].first][c->col],
-            d->values[R->g[c->g2].first][c->col], ctx[0] ? " (" : "", ctx, ctx[0] ? ")" : "", c->n);
-    if (md) fprintf(out, "%s\n\n| metric | mean difference | 95%% CI | p |\n|---|---|---|---|\n", "**");
-    for (int k = 0; k < NREPORT_METRICS; k++) {
-      char m[32], lo[32], hi[32];
-      fnum(m, sizeof m, c->mean[k], digits_of(k) + 1);
-      fnum(lo, sizeof lo, c->lo[k], digits_of(k) + 1);
-      fnum(hi, sizeof hi, c->hi[k], digits_of(k) + 1);
-      if (md) fprintf(out, "| %s | %s | [%s, %s] | %.3g |\n", METRIC[k].name, m, lo, hi, c->p[k]);
-      else fprintf(out, "    %-26s%s%10s%s[%s, %s]%sp = %.3g%s\n", METRIC[k].name, sep, m, sep, lo, hi, sep, c->p[k],
-                   c->p[k] < 0.05 ? "  *" : "");
-    }
-    fprintf(out, "\n");
+}
+
+static void write_text(const Analysis *A, const char *label, const char *path, FILE *out, int md) {
+  header(A, label, path, out, md);
+  group_table(A, out, md);
+  if (!A->nc) return;
+  fprintf(out, "\n%sVerdicts (second against first, paired by seed)\n\n", md ? "#### " : "");
+  for (int i = 0; i < A->nc; i++) {
+    char *v = verdict(A, &A->c[i]);
+    fprintf(out, "%s%s\n\n", md ? "- " : "", v ? v : "(out of memory)");
+    free(v);
   }
 }
 
-/* cJSON prints NaN and infinities as null. */
-static void add_stats(cJSON *o, const char *name, const char *const keys[3], const double v[3]) {
-  cJSON *m = cJSON_AddObjectToObject(o, name);
-  for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(m, keys[i], v[i]);
-}
+static cJSON *json_num(double x) { return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull(); }
 
-static int write_json(const Report *R, const char *path, FILE *out) {
-  static const char *const GK[3] = {"mean", "std", "median"};
-  const ResultsData *d = R->d;
-  cJSON *root = cJSON_CreateObject();
+static cJSON *json_file(const Analysis *A, const char *label, const char *path) {
+  const ResultsData *d = A->d;
+  cJSON *root = cJSON_CreateObject(), *par = cJSON_AddObjectToObject(root, "parameters");
+  cJSON_AddStringToObject(root, "label", label);
   cJSON_AddStringToObject(root, "file", path);
   cJSON_AddNumberToObject(root, "runs", d->nruns);
-  cJSON_AddNumberToObject(root, "loss_threshold", R->threshold);
+  cJSON_AddItemToObject(par, "loss_target", json_num(A->o.loss_target));
+  cJSON_AddItemToObject(par, "acc_target", json_num(A->o.acc_target));
+  cJSON_AddNumberToObject(par, "acc_fraction", A->o.acc_fraction);
+  cJSON_AddNumberToObject(par, "smooth", A->o.smooth);
+  cJSON_AddNumberToObject(par, "bootstrap", A->o.bootstrap);
   cJSON *groups = cJSON_AddArrayToObject(root, "groups");
-  for (int i = 0; i < R->ng; i++) {
-    const Group *g = &R->g[i];
+  for (int i = 0; i < A->ng; i++) {
+    const Group *g = &A->g[i];
     cJSON *o = cJSON_CreateObject(), *vals = cJSON_AddObjectToObject(o, "values");
     cJSON_AddItemToArray(groups, o);
     cJSON_AddStringToObject(o, "group", g->key);
@@ -319,64 +263,128 @@ static int write_json(const Report *R, const char *path, FILE *out) {
     cJSON_AddNumberToObject(o, "unfinished", g->unfinished);
     cJSON_AddNumberToObject(o, "failed", g->failed);
     cJSON_AddNumberToObject(o, "diverged", g->diverged);
-    cJSON_AddNumberToObject(o, "never_reached_loss_threshold", g->loss_never);
-    for (int k = 0; k < NREPORT_METRICS; k++) add_stats(o, METRIC[k].name, GK, (double[3]){g->mean[k], g->std[k], g->median[k]});
+    for (int k = 0; k < NSTATS; k++) {
+      cJSON *m = cJSON_AddObjectToObject(o, STAT[k].name);
+      cJSON_AddItemToObject(m, "mean", json_num(g->mean[k]));
+      cJSON_AddItemToObject(m, "std", json_num(g->std[k]));
+      cJSON_AddItemToObject(m, "median", json_num(g->median[k]));
+    }
   }
   cJSON *comps = cJSON_AddArrayToObject(root, "comparisons");
-  for (int i = 0; i < R->nc; i++) {
-    const Comparison *c = &R->c[i];
+  for (int i = 0; i < A->nc; i++) {
+    const Comparison *c = &A->c[i];
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToArray(comps, o);
     cJSON_AddStringToObject(o, "key", d->colname[c->col]);
-    cJSON_AddStringToObject(o, "from", R->g[c->g1].key);
-    cJSON_AddStringToObject(o, "to", R->g[c->g2].key);
-    cJSON_AddNumberToObject(o, "pairs", c->n);
-    for (int k = 0; k < NREPORT_METRICS; k++) {
-      cJSON *m = cJSON_AddObjectToObject(o, METRIC[k].name);
-      cJSON_AddNumberToObject(m, "mean_difference", c->mean[k]);
-      cJSON_AddItemToObject(m, "ci95", cJSON_CreateDoubleArray((double[2]){c->lo[k], c->hi[k]}, 2));
-      cJSON_AddNumberToObject(m, "p_wilcoxon", c->p[k]);
+    cJSON_AddStringToObject(o, "from", A->g[c->g1].key);
+    cJSON_AddStringToObject(o, "to", A->g[c->g2].key);
+    cJSON_AddNumberToObject(o, "pairs", c->pairs);
+    for (int w = 0; w < NTARGETS; w++) {
+      const Speed *s = &c->speed[w];
+      cJSON *m = cJSON_AddObjectToObject(o, TARGET_NAME[w]);
+      cJSON_AddItemToObject(m, "target", json_num(s->target));
+      cJSON_AddItemToObject(m, "km_median", cJSON_CreateDoubleArray(s->median, 2));
+      cJSON_AddItemToObject(m, "median_reached", cJSON_CreateIntArray(s->median_reached, 2));
+      cJSON_AddItemToObject(m, "never_reached", cJSON_CreateIntArray(s->never, 2));
+      cJSON_AddItemToObject(m, "runs", cJSON_CreateIntArray(s->n, 2));
+      cJSON_AddItemToObject(m, "median_difference", json_num(s->diff));
+      cJSON *ci = cJSON_AddArrayToObject(m, "ci95");
+      cJSON_AddItemToArray(ci, json_num(s->lo));
+      cJSON_AddItemToArray(ci, json_num(s->hi));
+      cJSON_AddItemToObject(m, "p_wilcoxon", json_num(s->p));
+    }
+    for (int k = 0; k < NSTATS; k++) {
+      const Paired *p = &c->stat[k];
+      cJSON *m = cJSON_AddObjectToObject(o, STAT[k].name);
+      cJSON_AddItemToObject(m, "mean_difference", json_num(p->diff));
+      cJSON *ci = cJSON_AddArrayToObject(m, "ci95");
+      cJSON_AddItemToArray(ci, json_num(p->lo));
+      cJSON_AddItemToArray(ci, json_num(p->hi));
+      cJSON_AddItemToObject(m, "p_wilcoxon", json_num(p->p));
+    }
+    cJSON_AddItemToObject(o, "failed", cJSON_CreateIntArray((int[2]){A->g[c->g1].failed, A->g[c->g2].failed}, 2));
+    char *v = verdict(A, c);
+    cJSON_AddStringToObject(o, "verdict", v ? v : "");
+    free(v);
+    if (c->warning[0]) cJSON_AddStringToObject(o, "warning", c->warning);
+  }
+  return root;
+}
+
+static void csv_field(FILE *out, const char *s) {
+  fputc('"', out);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', out);
+    fputc(*s, out);
+  }
+  fputc('"', out);
+}
+
+static void write_csv(const Analysis *A, const char *label, FILE *out, int first) {
+  if (first) fprintf(out, "file,table,group,other,runs,unfinished,failed,statistic,value,low,high,p\n");
+  for (int i = 0; i < A->ng; i++) {
+    const Group *g = &A->g[i];
+    for (int k = 0; k < NSTATS; k++) {
+      csv_field(out, label);
+      fprintf(out, ",group,");
+      csv_field(out, g->key);
+      fprintf(out, ",,%d,%d,%d,%s,%.10g,%.10g,%.10g,\n", g->n, g->unfinished, g->failed, STAT[k].name, g->mean[k],
+              g->mean[k] - g->std[k], g->mean[k] + g->std[k]);
     }
   }
-  char *text = cJSON_Print(root);
-  cJSON_Delete(root);
-  if (!text) return -1;
-  fprintf(out, "%s\n", text);
-  cJSON_free(text);
-  return 0;
-}
-
-static void write_csv(const Report *R, FILE *out) {
-  fprintf(out, "table,group,other,runs,unfinished,failed,metric,mean,std_or_ci_low,median_or_ci_high,p\n");
-  for (int i = 0; i < R->ng; i++) {
-    const Group *g = &R->g[i];
-    for (int k = 0; k < NREPORT_METRICS; k++)
-      fprintf(out, "group,\"%s\",,%d,%d,%d,%s,%.10g,%.10g,%.10g,\n", g->key, g->n, g->unfinished, g->failed,
-              METRIC[k].name, g->mean[k], g->std[k], g->median[k]);
-  }
-  for (int i = 0; i < R->nc; i++) {
-    const Comparison *c = &R->c[i];
-    for (int k = 0; k < NREPORT_METRICS; k++)
-      fprintf(out, "comparison,\"%s\",\"%s\",%d,,,%s,%.10g,%.10g,%.10g,%.6g\n", R->g[c->g1].key, R->g[c->g2].key, c->n,
-              METRIC[k].name, c->mean[k], c->lo[k], c->hi[k], c->p[k]);
+  for (int i = 0; i < A->nc; i++) {
+    const Comparison *c = &A->c[i];
+    for (int k = 0; k < NSTATS + NTARGETS; k++) {
+      const char *name = k < NSTATS ? STAT[k].name : TARGET_NAME[k - NSTATS];
+      double v = k < NSTATS ? c->stat[k].diff : c->speed[k - NSTATS].diff, lo = k < NSTATS ? c->stat[k].lo : c->speed[k - NSTATS].lo;
+      double hi = k < NSTATS ? c->stat[k].hi : c->speed[k - NSTATS].hi, p = k < NSTATS ? c->stat[k].p : c->speed[k - NSTATS].p;
+      csv_field(out, label);
+      fprintf(out, ",comparison,");
+      csv_field(out, A->g[c->g1].key);
+      fputc(',', out);
+      csv_field(out, A->g[c->g2].key);
+      fprintf(out, ",%d,,,%s,%.10g,%.10g,%.10g,%.6g\n", c->pairs, name, v, lo, hi, p);
+    }
   }
 }
 
-int report_write(const char *path, const ResultsData *d, const ReportOptions *o, FILE *out, Err *e) {
-  Report R = {0};
-  R.d = d;
-  R.o = o;
-  R.threshold = isnan(o->loss_threshold) ? default_threshold(d) : o->loss_threshold;
-  int rc = build_groups(&R, e);
-  if (!rc) rc = build_comparisons(&R, e);
-  if (!rc) {
-    if (o->format == FMT_JSON) rc = write_json(&R, path, out) ? errf(e, "out of memory printing JSON") : 0;
-    else if (o->format == FMT_CSV) write_csv(&R, out);
-    else write_table(&R, path, out, o->format == FMT_MARKDOWN);
+int report_write(const char *const *paths, int n, const ReportOptions *o, FILE *out, Err *e) {
+  cJSON *all = o->format == FMT_JSON && n > 1 ? cJSON_CreateObject() : NULL;
+  cJSON *files = all ? cJSON_AddArrayToObject(all, "files") : NULL;
+  int rc = 0;
+  for (int i = 0; i < n && !rc; i++) {
+    ResultsData d;
+    if (results_load(paths[i], &d, e)) return -1;
+    AnalysisOptions ao;
+    char label[256];
+    Analysis A;
+    rc = report_file_options(o, &d, paths[i], &ao, label, sizeof label, e);
+    if (!rc) rc = analysis_run(&A, &d, &ao, e);
+    if (!rc) {
+      if (o->format == FMT_JSON) {
+        cJSON *j = json_file(&A, label, paths[i]);
+        if (files) cJSON_AddItemToArray(files, j);
+        else {
+          char *text = cJSON_Print(j);
+          if (text) fprintf(out, "%s\n", text);
+          else rc = errf(e, "out of memory printing JSON");
+          cJSON_free(text);
+          cJSON_Delete(j);
+        }
+      } else if (o->format == FMT_CSV) {
+        write_csv(&A, label, out, i == 0);
+      } else {
+        write_text(&A, label, paths[i], out, o->format == FMT_MARKDOWN);
+      }
+      analysis_free(&A);
+    }
+    results_data_free(&d);
   }
-  for (int i = 0; i < R.ng; i++) free(R.g[i].runs);
-  free(R.g);
-  free(R.c);
-  free(R.rm);
+  if (all && !rc) {
+    char *text = cJSON_Print(all);
+    if (text) fprintf(out, "%s\n", text);
+    cJSON_free(text);
+  }
+  cJSON_Delete(all);
   return rc;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Faults in a running sweep (shared/repro h5, m1, m8 and their neighbours):
+"""Faults in a running sweep (shared/repro h5, m1, m8 and their neighbours), and the report's
+stability when a finished sweep grows:
 - a run whose loss goes non-finite (optimizer.eps 0) stops at once as "diverged", its
   metrics kept to that step; the sweep goes on and exits 0; the report counts it as failed
   and a diverged group never changes the healthy group's numbers;
@@ -135,6 +136,19 @@ for delay in (0.02, 0.15, 0.4):
     p.send_signal(signal.SIGUSR1)
     so, se = p.communicate(timeout=120)
     check(p.returncode == 3, f"USR1 after {delay} s: exit {p.returncode}, want 3: {se[-300:]}")
+
+# ---- a grid value added to a finished sweep leaves the comparison of the old groups alone
+grow_a = config("grow_a.json", {"optimizer.correct_bias": [True, False], "train.learning_rate": [3e-3]})
+grow_b = config("grow_b.json", {"optimizer.correct_bias": [True, False], "train.learning_rate": [3e-3, 1e-2]})
+gh5 = os.path.join(WORK, "grow.h5")
+check(sweep(grow_a, gh5).returncode == 0, "grow: base sweep")
+before = [c for c in report(gh5)["comparisons"] if c["key"] == "optimizer.correct_bias"]
+check(sweep(grow_b, gh5).returncode == 0, "grow: grown sweep")
+after = report(gh5)["comparisons"]
+same_pair = [c for c in after if before and c["from"] == before[0]["from"] and c["to"] == before[0]["to"]]
+check(len(before) == 1 and len(after) > 1 and same_pair and
+      json.dumps(before[0], sort_keys=True) == json.dumps(same_pair[0], sort_keys=True),
+      f"growing the grid changed the old comparison: {before} vs {same_pair}")
 
 # ---- rank 0's message is printed even though rank 1 finishes first
 bad = config("badmodel.json", {}, seeds=[1])

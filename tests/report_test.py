@@ -2,7 +2,9 @@
 """`bertsweep report` on synthetic results files with known answers: a group made to converge
 faster comes out faster with p < 0.05; groups drawn from one distribution do not; failed runs
 (final accuracy <= majority baseline) are counted exactly; unfinished runs are counted and
-left out of the statistics.
+left out of the statistics; a group stuck at chance is never "faster" (targets are common to
+the two groups, runs that never reach them are censored); a third group in the file does not
+change the comparison of the other two; several files make one report.
 
 usage: report_test.py BERTSWEEP WORKDIR
 """
@@ -21,14 +23,17 @@ BIN, WORK = sys.argv[1], sys.argv[2]
 os.makedirs(WORK, exist_ok=True)
 
 
-def write(path, groups, seeds, steps=200, every=10, rng=None):
-    """groups: list of (bool grid value, tau, final_accs, unfinished_seeds)."""
+def write(path, groups, seeds, steps=200, every=10, rng=None, flat=(), values=None):
+    """groups: list of (grid value, tau, final_accs, unfinished_seeds); flat: values whose runs
+    never learn (loss stays at its start); values: the column as strings instead of booleans."""
     runs, loss, acc, est = [], [], [], []
     evals = steps // every
     for value, tau, finals, unfinished in groups:
         for k, s in enumerate(seeds):
             t = np.arange(1, steps + 1)
             l = 0.3 + 1.5 * np.exp(-t / tau) + 0.05 * rng.standard_normal(steps)
+            if value in flat:
+                l = 1.8 + 0.05 * rng.standard_normal(steps)
             a = finals[k] * (1 - np.exp(-np.arange(1, evals + 1) * every / tau))
             st = np.arange(1, evals + 1) * every
             done = s not in unfinished
@@ -41,7 +46,9 @@ def write(path, groups, seeds, steps=200, every=10, rng=None):
             loss.append(l)
             acc.append(a)
             est.append(st)
-    dt = np.dtype([("run_id", "<i4"), ("seed", "<i4"), ("optimizer.correct_bias", "?"), ("status", "S8"),
+    if values:
+        runs = [(r[0], r[1], values[[g[0] for g in groups].index(r[2])]) + r[3:] for r in runs]
+    dt = np.dtype([("run_id", "<i4"), ("seed", "<i4"), ("optimizer.correct_bias", "S8" if values else "?"), ("status", "S8"),
                    ("steps_done", "<i8"), ("total_steps", "<i8"), ("best_dev_accuracy", "<f8"),
                    ("final_dev_accuracy", "<f8"), ("majority_baseline", "<f8")])
     with h5py.File(path, "w") as f:
@@ -72,20 +79,63 @@ check(g["true"]["runs"] == 11 and g["true"]["unfinished"] == 1, f"unfinished run
 check(g["false"]["runs"] == 12 and g["false"]["unfinished"] == 0, "group false runs")
 c = j["comparisons"][0]
 check(c["pairs"] == 11, f"pairs {c['pairs']} (the unfinished seed has no pair)")
-s = c["steps_to_loss_threshold"]
-check(s["mean_difference"] < 0 and s["p_wilcoxon"] < 0.05 and s["ci95"][1] < 0,
+s = c["steps_to_loss_target"]
+check(s["median_difference"] < 0 and s["p_wilcoxon"] < 0.05 and s["ci95"][1] < 0,
       f"faster group not found faster: {s}")
 check(c["train_loss_auc"]["mean_difference"] < 0 and c["train_loss_auc"]["p_wilcoxon"] < 0.05, "AUC not lower")
+check("is faster" in c["verdict"] and "optimizer.correct_bias=false is faster" in c["verdict"], f"verdict: {c['verdict']}")
 
 p2 = os.path.join(WORK, "same.h5")
 write(p2, [(True, 40.0, [0.8] * 12, set()), (False, 40.0, [0.8] * 12, set())], seeds, rng=rng)
 j = report(p2)
 c = j["comparisons"][0]
-for m in ("steps_to_loss_threshold", "train_loss_auc", "late_loss_std"):
+for m in ("steps_to_loss_target", "train_loss_auc", "late_loss_std"):
+    diff = c[m].get("mean_difference", c[m].get("median_difference"))
     check(c[m]["p_wilcoxon"] > 0.05, f"same distribution but {m} p = {c[m]['p_wilcoxon']}")
-    check(c[m]["ci95"][0] <= 0 <= c[m]["ci95"][1], f"same distribution but {m} CI {c[m]['ci95']} excludes 0")
+    check(c[m]["ci95"][0] <= 0 <= c[m]["ci95"][1], f"same distribution but {m} CI {c[m]['ci95']} excludes 0 ({diff})")
 
-for fmt, marker in (("table", "Paired comparisons"), ("markdown", "| group |"), ("csv", "table,group")):
+# a group stuck at chance (accuracy 0.2 = majority, loss flat) against one that learns slowly:
+# the stuck group reaches its own 90% in no time, but never the common target
+stuck = os.path.join(WORK, "stuck.h5")
+write(stuck, [(True, 80.0, [0.8] * 12, set()), (False, 5.0, [0.2] * 12, set())], seeds, rng=rng, flat={False})
+j = report(stuck)
+c = j["comparisons"][0]
+acc = c["steps_to_acc_target"]
+check(acc["never_reached"] == [0, 12] and acc["median_difference"] > 0, f"stuck group reaches the target: {acc}")
+check("optimizer.correct_bias=false is faster" not in c["verdict"] and "optimizer.correct_bias=false is slower" in c["verdict"],
+      f"the stuck group is reported faster: {c['verdict']}")
+check(c["steps_to_loss_target"]["median_difference"] > 0, f"stuck loss 'faster': {c['steps_to_loss_target']}")
+g = {x["values"]["optimizer.correct_bias"]: x for x in j["groups"]}
+check(g["false"]["failed"] == 12, "stuck runs all failed")
+
+# a third group added to the file leaves the comparison of the first two as it was
+three = os.path.join(WORK, "three.h5")
+rng3 = np.random.default_rng(7)
+write(three, [(True, 60.0, slow_final, set()), (False, 20.0, fast_final, set())], seeds, rng=rng3)
+rng3 = np.random.default_rng(7)
+grown = os.path.join(WORK, "grown.h5")
+write(grown, [(True, 60.0, slow_final, set()), (False, 20.0, fast_final, set()), ("third", 5.0, [0.9] * 12, set())],
+      seeds, rng=rng3, values=[b"true", b"false", b"third"])
+a = report(three)["comparisons"][0]
+b = [x for x in report(grown)["comparisons"] if x["from"] == a["from"] and x["to"] == a["to"]]
+check(b and json.dumps(a, sort_keys=True) == json.dumps(b[0], sort_keys=True), f"a third group changed it: {a} vs {b}")
+
+# several files, one report
+r = subprocess.run([BIN, "report", p1, p2, "--format", "json"], capture_output=True, text=True)
+check(r.returncode == 0 and [f["label"] for f in json.loads(r.stdout)["files"]] == ["faster.h5", "same.h5"],
+      f"two files: {r.stderr or r.stdout[:200]}")
+# declared parameters: what the command line says is what is used, and printed
+j = report(p1, "--loss-target", "0.9", "--acc-target", "0.5")
+check(j["parameters"]["loss_target"] == 0.9 and j["comparisons"][0]["steps_to_loss_target"]["target"] == 0.9 and
+      j["comparisons"][0]["steps_to_acc_target"]["target"] == 0.5, f"fixed targets: {j['parameters']}")
+for bad in (["--loss-target", "abc"], ["--smooth", "2.5"], ["--bootstrap", "10"], ["--format", "xml"]):
+    r = subprocess.run([BIN, "report", p1, *bad], capture_output=True, text=True)
+    check(r.returncode == 2 and bad[0] in r.stderr, f"{bad}: exit {r.returncode} {r.stderr!r}")
+r = subprocess.run([BIN, "report", "--help"], capture_output=True, text=True)
+check(r.returncode == 0 and all(o in r.stdout for o in ("--format", "--loss-target", "--acc-target", "--acc-fraction",
+                                                        "--smooth", "--bootstrap", "default")), "report --help")
+
+for fmt, marker in (("table", "Verdicts"), ("markdown", "| group |"), ("csv", "file,table,group")):
     r = subprocess.run([BIN, "report", p1, "--format", fmt], capture_output=True, text=True)
     check(r.returncode == 0 and marker in r.stdout, f"--format {fmt}: {r.stderr or r.stdout[:200]}")
 plots = os.path.join(WORK, "plots")
