@@ -1,12 +1,17 @@
 #!/usr/bin/python3
-"""Plots a bertsweep results file the way the seed's report did: training loss and dev accuracy
-over steps, one figure per swept key, thin lines per run and the mean +- one standard deviation
-per value of the key (other keys pooled). Unfinished runs are left out and counted in the title.
+"""Plots a bertsweep results file as the seed's report did — training loss (moving average)
+and dev accuracy over steps — with one figure per swept key. Each figure has one column of
+panels per setting of the other keys (held fixed, never pooled), the key's values as colours,
+thin lines per seed, and the mean across seeds with its 95% interval (mean +- 1.96 standard
+errors). Dev-accuracy panels show the majority-class baseline and chance (1 / labels). Runs
+still running are drawn dashed as far as they got; diverged runs are drawn up to where they
+stopped and counted in the legend.
 
 usage: plot_results.py RESULTS.h5 OUTDIR [--smooth 10] [--max-step N]
 (a file can be read while its sweep runs)
 """
 import argparse
+import json
 import os
 import warnings
 
@@ -17,26 +22,40 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+
+# /runs columns that are not grid keys (`bertsweep schema` lists them), for files without a sweep_config
 FIXED = {"run_id", "seed", "status", "steps_done", "total_steps", "best_dev_accuracy", "best_step",
-         "final_dev_accuracy", "final_train_loss", "majority_baseline", "wall_seconds", "rank"}
+         "final_dev_accuracy", "final_train_loss", "majority_baseline", "wall_seconds", "rank", "host", "cpu", "blas",
+         "threads", "libraries", "started", "finished"}
 
 
 def smooth(y, w):
     if w <= 1:
         return y
-    c = np.cumsum(np.insert(np.nan_to_num(y), 0, 0.0))
     out = np.full_like(y, np.nan)
-    out[w - 1:] = (c[w:] - c[:-w]) / w
+    for i in range(w - 1, len(y)):
+        win = y[i - w + 1:i + 1]
+        if np.isfinite(win).all():
+            out[i] = win.mean()
     return out
 
 
 def band(ax, x, ys, color, label):
-    ys = np.array(ys)
+    ys = np.array(ys, dtype=float)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        m, s = np.nanmean(ys, axis=0), np.nanstd(ys, axis=0)
+        n = np.sum(np.isfinite(ys), axis=0)
+        m = np.nanmean(ys, axis=0)
+        se = np.nanstd(ys, axis=0, ddof=1) / np.sqrt(np.maximum(n, 1))
     ax.plot(x, m, color=color, lw=2, label=label)
-    ax.fill_between(x, m - s, m + s, color=color, alpha=0.2, lw=0)
+    ok = n >= 2
+    ax.fill_between(x, np.where(ok, m - 1.96 * se, np.nan), np.where(ok, m + 1.96 * se, np.nan), color=color,
+                    alpha=0.2, lw=0)
+
+
+def text(v):
+    return v.decode() if isinstance(v, bytes) else str(v).lower() if isinstance(v, (bool, np.bool_)) else f"{v:g}" \
+        if isinstance(v, (float, np.floating)) else str(v)
 
 
 def main():
@@ -50,45 +69,71 @@ def main():
     with h5py.File(a.results, "r") as f:
         runs = f["runs"][:]
         loss, acc, est = f["train/loss"][:], f["eval/accuracy"][:], f["eval/step"][:]
-    keys = [k for k in runs.dtype.names if k not in FIXED] or [None]
-    done = runs["status"] == b"done"
+        grid = list(json.loads(f.attrs["sweep_config"]).get("sweep", {}).get("grid", {}).keys()) \
+            if "sweep_config" in f.attrs else []
+        configs = f["runs"].attrs.get("run_configs", None)
+    keys = [k for k in grid if k in runs.dtype.names] or [k for k in runs.dtype.names if k not in FIXED] or [None]
+    status = np.array([s.decode() if isinstance(s, bytes) else s for s in runs["status"]])
+    shown = np.isin(status, ["done", "running", "diverged"])
+    nlabels = None
+    if configs is not None and len(configs):
+        lab = json.loads(configs[0]).get("data", {}).get("labels")
+        try:
+            p = os.path.join(os.path.dirname(os.path.abspath(a.results)), lab) if lab else None
+            nlabels = sum(1 for line in open(p) if line.strip()) if p and os.path.exists(p) else None
+        except OSError:
+            nlabels = None
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     written = []
     for key in keys:
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-        values = sorted(set(runs[key].tolist())) if key else [None]
-        for i, v in enumerate(values):
-            sel = np.where(done & ((runs[key] == v) if key else True))[0]
-            if len(sel) == 0:
-                continue
-            col = colors[i % len(colors)]
-            T = int(runs["total_steps"][sel].max())
-            if a.max_step:
-                T = min(T, a.max_step)
-            x = np.arange(1, T + 1)
-            ys = [smooth(loss[r, :T], a.smooth) for r in sel]
-            for y in ys:
-                ax1.plot(x, y, color=col, lw=0.5, alpha=0.35)
-            name = (v.decode() if isinstance(v, bytes) else v) if key else "all runs"
-            band(ax1, x, ys, col, f"{key}={name} ({len(sel)} runs)" if key else name)
-            ne = int((est[sel[0]] >= 0).sum())
-            ex = est[sel[0], :ne]
-            keep = ex <= T
-            accs = [acc[r, :ne][keep] for r in sel]
-            for y in accs:
-                ax2.plot(ex[keep], y, color=col, lw=0.5, alpha=0.35)
-            band(ax2, ex[keep], accs, col, f"{key}={name}" if key else name)
-        unfinished = int((~done).sum())
-        ax1.set(xlabel="step", ylabel=f"training loss (moving average of {a.smooth})", title="training loss")
-        ax2.set(xlabel="step", ylabel="dev accuracy", title="dev accuracy")
-        for ax in (ax1, ax2):
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-        fig.suptitle(f"{os.path.basename(a.results)}: by {key or 'run'}"
-                     + (f" ({unfinished} unfinished runs left out)" if unfinished else ""))
+        others = [k for k in keys if k and k != key]
+        settings = sorted(set(tuple(text(r[k]) for k in others) for r in runs)) if others else [()]
+        fig, axes = plt.subplots(2, len(settings), figsize=(5.5 * len(settings) + 1, 8), squeeze=False)
+        for col, setting in enumerate(settings):
+            ax1, ax2 = axes[0, col], axes[1, col]
+            in_setting = np.array([all(text(r[k]) == v for k, v in zip(others, setting)) for r in runs])
+            values = sorted(set(text(v) for v in runs[key])) if key else ["all runs"]
+            majority = []
+            for i, v in enumerate(values):
+                sel = np.where(shown & in_setting & ((np.array([text(x) for x in runs[key]]) == v) if key else True))[0]
+                if len(sel) == 0:
+                    continue
+                c = colors[i % len(colors)]
+                T = int(runs["total_steps"][sel].max())
+                if a.max_step:
+                    T = min(T, a.max_step)
+                x = np.arange(1, T + 1)
+                ys = [smooth(loss[r, :T], a.smooth) for r in sel]
+                for r, y in zip(sel, ys):
+                    ax1.plot(x, y, color=c, lw=0.5, alpha=0.35, ls="--" if status[r] == "running" else "-")
+                n_run = int((status[sel] == "running").sum())
+                n_div = int((status[sel] == "diverged").sum())
+                extra = "".join([f", {n_run} running" if n_run else "", f", {n_div} diverged" if n_div else ""])
+                band(ax1, x, ys, c, f"{key}={v}: mean, 95% CI ({len(sel)} seeds{extra})" if key else v)
+                ne = int((est[sel] >= 0).sum(axis=1).max())
+                ex = est[sel[np.argmax((est[sel] >= 0).sum(axis=1))], :ne]
+                keep = (ex <= T) & (ex >= 0)
+                accs = [np.where(est[r, :ne][keep] >= 0, acc[r, :ne][keep], np.nan) for r in sel]
+                for r, y in zip(sel, accs):
+                    ax2.plot(ex[keep], y, color=c, lw=0.5, alpha=0.35, ls="--" if status[r] == "running" else "-")
+                band(ax2, ex[keep], accs, c, f"{key}={v}" if key else v)
+                majority += [m for m in runs["majority_baseline"][sel] if np.isfinite(m)]
+            if majority:
+                ax2.axhline(np.mean(majority), color="k", ls=":", lw=1, label="majority-class baseline")
+            if nlabels:
+                ax2.axhline(1 / nlabels, color="grey", ls="-.", lw=1, label=f"chance (1/{nlabels})")
+            where = ", ".join(f"{k}={v}" for k, v in zip(others, setting))
+            ax1.set(xlabel="step", ylabel=f"training loss (moving average of {a.smooth} steps)",
+                    title=f"training loss{' — ' + where if where else ''}")
+            ax2.set(xlabel="step", ylabel="dev accuracy", title=f"dev accuracy{' — ' + where if where else ''}")
+            for ax in (ax1, ax2):
+                ax.grid(alpha=0.3)
+                ax.legend(fontsize=7)
+        fig.suptitle(f"{os.path.basename(a.results)}: by {key or 'run'} (thin: one seed each; dashed: still running; "
+                     f"band: 95% interval of the mean across seeds)", fontsize=10)
         fig.tight_layout()
         out = os.path.join(a.outdir, f"{(key or 'runs').replace('.', '_')}.png")
-        fig.savefig(out, dpi=110)
+        fig.savefig(out, dpi=100)
         plt.close(fig)
         written.append(out)
     print("\n".join(written))
