@@ -14,6 +14,7 @@ static const char *USAGE =
     "                                              the whole grid into one HDF5 file\n"
     "  bertsweep report FILE.h5 [FILE.h5 ...] [--format table|markdown|json|csv] [options]\n"
     "                                              per-group statistics and paired comparisons\n"
+    "  bertsweep stop FILE.h5                      ask the sweep writing FILE.h5 to checkpoint and exit (5)\n"
     "  bertsweep check FILE.h5                     verify a results file (exit 1 on damage)\n"
     "  bertsweep check --salvage FILE.h5 NEW.h5    copy what is readable into a new file\n"
     "  bertsweep schema [--format markdown|json]   every dataset of the results file, described\n"
@@ -21,7 +22,36 @@ static const char *USAGE =
     "  bertsweep --help | --version\n"
     "\n"
     "exit codes: 0 done, 1 error, 2 usage, 3 stopped by a signal (checkpointed; rerun to resume),\n"
-    "            4 stopped by a results-file write error such as a full disk (rerun to resume)\n";
+    "            4 stopped by a results-file write error such as a full disk, 5 stopped by\n"
+    "            `bertsweep stop` (rerun to resume after 3, 4 or 5)\n";
+
+/* Each subcommand's --help: every option with its default. check, report and stop print
+   their own. */
+static const struct {
+  const char *cmd, *help;
+} HELP[] = {
+    {"train", "usage: bertsweep train CONFIG.json [--save DIR] [--metrics FILE.tsv]\n"
+              "  One run of the config (its \"sweep\" and \"output\" are ignored); a line per step to stdout.\n"
+              "  --save DIR          write the fine-tuned model as an HF directory (default: not saved)\n"
+              "  --metrics FILE.tsv  also write step, loss, lr, grad norm and evaluations as TSV (default: none)\n"},
+    {"plan", "usage: bertsweep plan CONFIG.json [--output FILE]\n"
+             "  The runs a sweep config expands to, their steps and evaluations, and the results file's size.\n"
+             "  --output FILE       the results file (default: the config's \"output\")\n"},
+    {"sweep", "usage: mpirun -np N bertsweep sweep CONFIG.json [--output FILE] [--restart] [--progress SECONDS]\n"
+              "  Every run of the config into one HDF5 results file; rerunning resumes.\n"
+              "  --output FILE       the results file (default: the config's \"output\")\n"
+              "  --restart           move an existing results file aside (FILE.replaced-DATE) and start over\n"
+              "  --progress SECONDS  a progress line on rank 0 this often (default 2; 0: none)\n"
+              "  Environment: OMP_NUM_THREADS threads per rank (default: the rank's cores);\n"
+              "  BERTSWEEP_LOCK_STALE seconds after which a silent lock is stale (default 600).\n"},
+    {"schema", "usage: bertsweep schema [--format markdown|json]\n"
+               "  Every dataset and /runs column of a results file (default format: markdown).\n"},
+    {"pretrain", "usage: bertsweep pretrain --corpus FILE --out DIR [options]\n"
+                 "  Masked-LM pre-training of a small BERT on a text file, one example per line.\n"
+                 "  --steps 3000  --batch 32  --seq 128  --lr 5e-4  --warmup 0.06  --weight-decay 0.01\n"
+                 "  --layers 4  --hidden 256  --heads 4  --vocab-size 8000  --min-count 3  --seed 1\n"
+                 "  --threads 0 (all cores)  --save-every 500  --log-every 20   (defaults shown)\n"},
+};
 
 int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -32,10 +62,11 @@ int main(int argc, char **argv) {
     puts("bertsweep " BERTSWEEP_VERSION);
     return EXIT_OK;
   }
-  if (argc >= 3 && strcmp(argv[1], "check") != 0 && strcmp(argv[1], "report") != 0 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-    fputs(USAGE, stdout);
-    return EXIT_OK;
-  }
+  for (size_t i = 0; argc >= 3 && i < sizeof HELP / sizeof *HELP; i++)
+    if (strcmp(argv[1], HELP[i].cmd) == 0 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+      fputs(HELP[i].help, stdout);
+      return EXIT_OK;
+    }
   Err e = {{0}};
   int code;
   if (strcmp(argv[1], "train") == 0) code = cmd_train(argc - 2, argv + 2, &e);
@@ -44,6 +75,7 @@ int main(int argc, char **argv) {
   else if (strcmp(argv[1], "pretrain") == 0) code = cmd_pretrain(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "report") == 0) code = cmd_report(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "check") == 0) code = cmd_check(argc - 2, argv + 2, &e);
+  else if (strcmp(argv[1], "stop") == 0) code = cmd_stop(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "schema") == 0) code = cmd_schema(argc - 2, argv + 2, &e);
   else {
     fprintf(stderr, "bertsweep: unknown command '%s'\n%s", argv[1], USAGE);

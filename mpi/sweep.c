@@ -26,6 +26,10 @@ enum { RUN_FAILED = 0, RUN_DONE = 1, RUN_STOPPED = 2, RUN_IOERROR = 3, RUN_DIVER
 #define BUF_EVALS 64
 
 int sweep_default_threads(MPI_Comm comm) {
+  /* an explicit OMP_NUM_THREADS wins (the Slurm wrapper sets it: cores / ranks per node) */
+  const char *env = getenv("OMP_NUM_THREADS");
+  int explicit_n = env ? atoi(env) : 0;
+  if (explicit_n > 0) return explicit_n;
   MPI_Comm node;
   int local = 1;
   if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
@@ -55,9 +59,9 @@ typedef struct {
   int *slot_run;      /* [nslots] run index holding the slot, -1 free */
   const int *slot_of; /* [nruns] checkpoint slot of a run at start, -1 none */
   int *worker_done;   /* [size] worker got its final answer */
-  int finished_workers, stop_mode;
+  int finished_workers, stop_mode, user_stop;
   Progress prog;
-  double last_print;
+  double last_print, last_stop_check;
 } Ctx;
 
 static void describe_libraries(char *out, size_t size) {
@@ -109,8 +113,22 @@ static void handle_done(Ctx *c, int src, const double *msg) {
 }
 
 /* Answers requests and collects reports; never blocks. */
+/* `bertsweep stop FILE` leaves FILE.stop; looked for once a second. */
+static int stop_file_present(Ctx *c) {
+  double t = clock_seconds();
+  if (t - c->last_stop_check < 1.0) return 0;
+  c->last_stop_check = t;
+  char path[4200];
+  snprintf(path, sizeof path, "%s.stop", c->res->path);
+  return access(path, F_OK) == 0;
+}
+
 static void service(Ctx *c) {
   if (signals_pending()) enter_stop_mode(c);
+  if (!c->stop_mode && stop_file_present(c)) {
+    c->user_stop = 1;
+    enter_stop_mode(c);
+  }
   if (c->opt->lock) lock_heartbeat(c->opt->lock);
   for (;;) {
     int flag;
@@ -500,6 +518,8 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
   MPI_Allreduce(&c.failures, &failures, 1, MPI_INT, MPI_SUM, comm);
   MPI_Allreduce(&io_rank, &first_io, 1, MPI_INT, MPI_MIN, comm);
   out->stopped = all[1];
+  out->user_stop = c.user_stop;
+  MPI_Bcast(&out->user_stop, 1, MPI_INT, 0, comm);
   out->io_error = first_io < c.size;
   MPI_Bcast(&out->done_before, 1, MPI_INT, 0, comm);
   MPI_Bcast(&out->resumed, 1, MPI_INT, 0, comm);

@@ -18,6 +18,7 @@ typedef struct {
   int resumed;      /* runs continued from a checkpoint */
   int stopped;      /* 1 when a signal stopped the sweep */
   int io_error;     /* 1 when the results file could not be written (the sweep stopped) */
+  int user_stop;    /* 1 when `bertsweep stop` asked for the stop */
 } SweepOutcome;
 
 /* Runs every run of s whose status (from the file) is not "done". status[i] is the file's
@@ -26,7 +27,8 @@ typedef struct {
 int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *opt, char (*status)[STATUS_LEN],
               const int *slot_of, SweepOutcome *out, Err *e);
 
-/* Threads for this rank: the cores it was given, shared among the ranks on its node. */
+/* Threads for this rank: OMP_NUM_THREADS when set, else the cores it was given, shared among
+   the ranks on its node. */
 int sweep_default_threads(MPI_Comm comm);
 
 /* `bertsweep sweep` as parsed from the command line. */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "io/lockfile.h"
 #include "jobs/job.h"
 #include "mpi/sweep.h"
@@ -52,6 +53,9 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
     goto out;
   }
   if (!bcast_ok(comm, rank != 0 || lock_acquire(&lock, s.output, e) == 0)) goto out;
+  char stop_path[4200];
+  snprintf(stop_path, sizeof stop_path, "%s.stop", s.output);
+  if (rank == 0) unlink(stop_path); /* running the command again is the answer to an old stop */
   /* preflight on rank 0: the first run's model and data open, before any file changes */
   int ok = 1;
   if (rank == 0) {
@@ -84,6 +88,14 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
     errctx(e, "the sweep stopped; running runs keep their last checkpoint: fix the cause and run the same command "
               "to resume");
     code = EXIT_IO;
+    goto out;
+  }
+  if (oc.stopped && oc.user_stop) {
+    if (rank == 0) {
+      printf("# stopped by `bertsweep stop`: running runs checkpointed; run the same command to resume\n");
+      unlink(stop_path);
+    }
+    code = EXIT_USER_STOP;
     goto out;
   }
   if (oc.stopped) {

@@ -1,32 +1,50 @@
 #!/usr/bin/env bash
-# Runs `bertsweep sweep` inside a Slurm allocation: one rank per node, all of the node's cores
-# to that rank, the pre-timeout signal forwarded to the ranks, and a requeue when the sweep
-# stopped for it. BERTSWEEP (default: bertsweep on PATH, else the build tree) and
-# SBATCH_SCRIPT_DIR may be overridden; submit through sweep-*.sbatch.
+# Runs `bertsweep sweep` inside a Slurm allocation: RANKS_PER_NODE ranks per node (default 1),
+# each with cores / RANKS_PER_NODE threads (set explicitly, and recorded per run in the results
+# file), progress every 60 s, the pre-timeout USR1 forwarded to the ranks, and a requeue when
+# the sweep stopped for it (exit 3). A stop asked for with `bertsweep stop FILE.h5` exits 5 and
+# stays stopped. BERTSWEEP (default: bertsweep on PATH, else the build tree) may be
+# overridden; submit through sweep-*.sbatch.
 set -u
 config=$1
 shift
 here=$(dirname "$(readlink -f "$0")")
 bin=${BERTSWEEP:-$(command -v bertsweep || echo "$here/../build/bertsweep")}
 nodes=${SLURM_JOB_NUM_NODES:-1}
+per_node=${RANKS_PER_NODE:-1}
 cpus=${SLURM_CPUS_ON_NODE:-$(nproc)}
-export OMP_NUM_THREADS=$cpus OMPI_MCA_rmaps_base_oversubscribe=1
+threads=$((cpus / per_node))
+[ "$threads" -ge 1 ] || threads=1
+export OMP_NUM_THREADS=$threads OMPI_MCA_rmaps_base_oversubscribe=1
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-echo "# $(date -Is) job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-$(hostname)}: $nodes rank(s) x $cpus threads"
+echo "# $(date -Is) job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-$(hostname)}:" \
+     "$nodes node(s) x $per_node rank(s) x $threads threads"
 
-# mpirun forwards USR1 to the ranks; they checkpoint at their next step and exit with 3.
-mpirun -np "$nodes" --map-by ppr:1:node --bind-to none -x OMP_NUM_THREADS \
-  "$bin" sweep "$config" "$@" &
+# mpirun forwards USR1 to the ranks; they checkpoint at their next step and exit with 3. The
+# traps go first, so that a signal in the first moments is forwarded, not fatal to the script.
+pid=
+early=0
+trap 'echo "# $(date -Is) time limit near: asking the sweep to checkpoint"; early=1; [ -n "$pid" ] && kill -USR1 $pid' USR1
+trap '[ -n "$pid" ] && kill -TERM $pid' TERM
+mpirun -np $((nodes * per_node)) --map-by "ppr:$per_node:node" --bind-to none -x OMP_NUM_THREADS \
+  "$bin" sweep "$config" --progress 60 "$@" &
 pid=$!
-trap 'echo "# $(date -Is) time limit near: asking the sweep to checkpoint"; kill -USR1 $pid' USR1
-trap 'kill -TERM $pid' TERM
+[ "$early" = 1 ] && { sleep 1; kill -USR1 $pid; }
 while :; do
   wait $pid
   rc=$?
-  kill -0 $pid 2>/dev/null || break # wait returns early when a trapped signal arrives
+  [ "$rc" -le 128 ] && break # mpirun ended (a trapped signal makes wait return 128 + signal)
+  if ! kill -0 $pid 2>/dev/null; then
+    wait $pid # it ended just as the signal arrived: this wait returns its real status
+    rc=$?
+    break
+  fi
 done
-if [ "$rc" -eq 3 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
-  echo "# $(date -Is) checkpointed; requeueing job $SLURM_JOB_ID"
-  scontrol requeue "$SLURM_JOB_ID"
-fi
+case "$rc" in
+  3) if [ -n "${SLURM_JOB_ID:-}" ]; then
+       echo "# $(date -Is) checkpointed for the time limit; requeueing job $SLURM_JOB_ID"
+       scontrol requeue "$SLURM_JOB_ID"
+     fi ;;
+  5) echo "# $(date -Is) stopped by 'bertsweep stop'; not requeued (resubmit to resume)" ;;
+esac
 exit "$rc"

@@ -24,6 +24,8 @@ _Noreturn void bs_assert_fail(const char *cond, const char *file, int line);
 /* Process exit codes. EXIT_STOPPED: a stop signal, every running run checkpointed; EXIT_IO: the results file
    could not be written (disk full, quota): stopped, the last checkpoints kept. Rerunning
    the same command resumes after either. */
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3, EXIT_IO = 4 };
+/* EXIT_USER_STOP: `bertsweep stop` asked it to stop: checkpointed like EXIT_STOPPED, but a
+   Slurm wrapper must not requeue it. */
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3, EXIT_IO = 4, EXIT_USER_STOP = 5 };
 
 #endif

@@ -150,6 +150,25 @@ check(len(before) == 1 and len(after) > 1 and same_pair and
       json.dumps(before[0], sort_keys=True) == json.dumps(same_pair[0], sort_keys=True),
       f"growing the grid changed the old comparison: {before} vs {same_pair}")
 
+# ---- `bertsweep stop`: checkpoint, exit 5, resume later; OMP_NUM_THREADS is honoured and recorded
+out = os.path.join(WORK, "userstop.h5")
+p = subprocess.Popen(MPI + [BIN, "sweep", long_cfg, "--output", out, "--progress", "0"], stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+t0 = time.time()
+while not os.path.exists(out + ".lock") and time.time() - t0 < 60:
+    time.sleep(0.05)
+time.sleep(0.5)
+st = subprocess.run([BIN, "stop", out], capture_output=True, text=True)
+so, se = p.communicate(timeout=120)
+check(st.returncode == 0 and p.returncode == 5 and "bertsweep stop" in so, f"user stop: {st.stderr} exit {p.returncode} {se[-300:]}")
+check(not os.path.exists(out + ".stop") and not os.path.exists(out + ".lock"), "user stop leaves no stop or lock file")
+with h5py.File(out, "r") as f:
+    check(set(f["runs"]["threads"][f["runs"]["status"] != b"pending"]) <= {1}, "OMP_NUM_THREADS=1 recorded")
+r = sweep(long_cfg, out)
+check(r.returncode == 0 and "resumed" in r.stdout, f"resume after a user stop: {r.stderr[-300:]}")
+st = subprocess.run([BIN, "stop", out], capture_output=True, text=True)
+check(st.returncode == 1 and "no sweep is writing it" in st.stderr, f"stop without a sweep: {st.stderr}")
+
 # ---- rank 0's message is printed even though rank 1 finishes first
 bad = config("badmodel.json", {}, seeds=[1])
 c = json.load(open(bad))

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A real single-node Slurm (Debian's munge, slurmctld, slurmd) on this machine runs the
-# slurm/ scripts with sbatch: a sweep to completion, and a sweep that hits its time limit,
-# gets the pre-timeout USR1, checkpoints, requeues and completes with metrics bit-identical
-# to an uninterrupted run. Exit 77 (skipped) when the daemons cannot start here.
+# slurm/ scripts with sbatch: a sweep to completion (asking for all the node's memory); two
+# ranks per node with explicit threads; a sweep that hits its time limit, gets the pre-timeout
+# USR1, checkpoints, requeues and completes with metrics bit-identical to an uninterrupted
+# run; a USR1 in the first second; a user stop (`bertsweep stop`) that stays stopped.
+# Exit 77 (skipped) when the daemons cannot start here.
 #
 # usage: slurm_test.sh BERTSWEEP FIXTURE_DIR WORKDIR
 set -u
@@ -129,5 +131,34 @@ a, b = h5py.File("long.h5", "r"), h5py.File("long_ref.h5", "r")
 ok = all(a[k][:].tobytes() == b[k][:].tobytes() for k in ("train/loss", "eval/accuracy", "eval/step"))
 sys.exit(0 if ok and all(s == b"done" for s in a["runs"]["status"]) else 1)
 PY' "time-limited sweep differs from the uninterrupted one"
+
+# 3. two ranks on the node, each with half the cores, recorded per run
+job=$(RANKS_PER_NODE=2 sbatch --parsable "$SRC/slurm/sweep-1node.sbatch" "$WORK/short.json" --output two.h5)
+state=$(wait_job "$job" 300)
+half=$((cpus / 2)); [ "$half" -ge 1 ] || half=1
+check '[ "$state" = COMPLETED ]' "two ranks per node ended $state: $(tail -5 bertsweep-$job.log 2>/dev/null)"
+check 'grep -q "1 node(s) x 2 rank(s) x $half threads" bertsweep-$job.log' "two ranks per node: $(head -1 bertsweep-$job.log)"
+check '/usr/bin/python3 -c "import h5py,sys; r=h5py.File(\"two.h5\")[\"runs\"][:]; sys.exit(not (set(r[\"threads\"])=={$half} and set(r[\"rank\"])=={0,1}))"' \
+  "two ranks per node: threads or ranks not as asked"
+check 'scontrol show job "$job" | grep -q "MinMemoryNode=0\|mem=$mem\|MinMemoryNode=${mem}M"' "the job did not ask for the node's memory"
+
+# 4. USR1 within the first second of the job: the ranks checkpoint (exit 3, requeue), never die
+job=$(sbatch --parsable "$SRC/slurm/sweep-1node.sbatch" "$WORK/short.json" --output early.h5)
+for i in $(seq 100); do [ "$(squeue -h -j "$job" -o %T 2>/dev/null)" = RUNNING ] && break; sleep 0.1; done
+scancel --batch -s USR1 "$job"
+state=$(wait_job "$job" 300)
+check '[ "$state" = COMPLETED ]' "early USR1: ended $state: $(tail -5 bertsweep-$job.log 2>/dev/null)"
+check '! grep -q "exited on signal\|rc=138" bertsweep-$job.log' "early USR1 killed the ranks"
+
+# 5. a user stop stays stopped: exit 5, no requeue; the same command then resumes
+job=$(sbatch --parsable "$SRC/slurm/sweep-1node.sbatch" "$WORK/long.json" --output stopped.h5)
+for i in $(seq 120); do [ -e stopped.h5.lock ] && break; sleep 0.5; done
+sleep 2
+"$BIN" stop stopped.h5 >/dev/null
+state=$(wait_job "$job" 120)
+log=bertsweep-$job.log
+check '[ "$state" = FAILED ] && sacct -n -X -j "$job" -o ExitCode | grep -q "5:0"' "user stop: $state $(sacct -n -X -j $job -o ExitCode)"
+check 'grep -q "not requeued" $log && ! grep -q "requeueing" $log' "user stop was requeued: $(tail -4 $log)"
+check '[ ! -e stopped.h5.stop ] && "$BIN" check stopped.h5 >/dev/null' "after the user stop: a stale stop file or damage"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
