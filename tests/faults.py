@@ -169,6 +169,18 @@ check(r.returncode == 0 and "resumed" in r.stdout, f"resume after a user stop: {
 st = subprocess.run([BIN, "stop", out], capture_output=True, text=True)
 check(st.returncode == 1 and "no sweep is writing it" in st.stderr, f"stop without a sweep: {st.stderr}")
 
+# ---- a string grid value of 300 bytes is stored and reported whole
+longdir = os.path.join(WORK, "m" * 150, "n" * 150)
+os.makedirs(os.path.dirname(longdir), exist_ok=True)
+os.symlink(os.path.join(WORK, "model"), longdir)
+rel = os.path.relpath(longdir, WORK)
+lcfg = config("longvalue.json", {"model.path": ["model", rel]}, seeds=[1], epochs=1)
+lh5 = os.path.join(WORK, "longvalue.h5")
+r = sweep(lcfg, lh5, np_=0)
+rep = report(lh5)
+check(r.returncode == 0 and any(g["values"]["model.path"] == rel for g in rep.get("groups", [])),
+      f"300-byte grid value: {r.stderr[-300:]} {str(rep)[:300]}")
+
 # ---- rank 0's message is printed even though rank 1 finishes first
 bad = config("badmodel.json", {}, seeds=[1])
 c = json.load(open(bad))
