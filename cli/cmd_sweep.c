@@ -31,7 +31,7 @@ int cmd_plan(int argc, char **argv, Err *e) {
   }
   if (!config) { errf(e, "usage: bertsweep plan CONFIG.json [--output FILE]"); return EXIT_USAGE; }
   Sweep s;
-  if (sweep_load(&s, config, output, e)) return EXIT_ERROR;
+  if (sweep_load_lenient(&s, config, output, 1, e)) return EXIT_ERROR;
   long total = 0;
   printf("%-6s %-8s %-6s %s\n", "run", "steps", "evals", "settings");
   for (int i = 0; i < s.nruns; i++) {
@@ -42,12 +42,20 @@ int cmd_plan(int argc, char **argv, Err *e) {
   }
   char size[32], slot[32];
   human(size, sizeof size, file_bytes(&s));
-  human(slot, sizeof slot, 2.0 * 3 * 4 * (double)s.max_nparams);
+  if (s.max_nparams > 0) human(slot, sizeof slot, 2.0 * 3 * 4 * (double)s.max_nparams);
+  else snprintf(slot, sizeof slot, "an unknown size");
   printf("\n%d runs (%d grid points x %d seeds), %ld steps in all, longest %ld\n", s.nruns, s.nruns / s.nseeds,
          s.nseeds, total, s.max_steps);
   printf("results file: %s (about %s of metrics; while it runs, plus %s per checkpoint slot: one per rank and one per "
          "run waiting to resume)\n",
          s.output[0] ? s.output : "(no \"output\" given)", size, slot);
+  if (s.missing & MISSING_DATA)
+    printf("note: a training set was not found; steps follow from data.train_size\n");
+  if (s.missing & MISSING_LABELS)
+    printf("note: a labels file was not found; the classifier's size assumes 2 labels\n");
+  if (s.missing & MISSING_MODEL)
+    printf("note: a model was not found; checkpoint slot sizes are unknown\n");
+  printf("time: not estimated (no step-time calibration exists for this machine yet)\n");
   sweep_free(&s);
   return EXIT_OK;
 }

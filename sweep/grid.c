@@ -140,12 +140,15 @@ static int set_dotted(cJSON *root, const char *dotted, const char *json) {
 /* What steps and checkpoint sizes need, cached: train set size, label count, model shape. */
 typedef struct {
   char train[4096], labels[4096], model[4096];
-  int n, nlabels;
+  int n, nlabels, missing;
   BertConfig cfg;
 } InfoCache;
 
+/* What a run's plan needs from its data and model. lenient (plan): a missing data set counts
+   data.train_size examples, missing labels count as 2, a missing model has no size; each
+   sets its bit in *missing (MISSING_*). */
 static int run_info(const RunConfig *cfg, InfoCache *cache, int *ncache, int *n, long *nparams, BertConfig *model,
-                    Err *e) {
+                    int lenient, int *missing, Err *e) {
   InfoCache *c = NULL;
   for (int i = 0; i < *ncache && !c; i++)
     if (!strcmp(cache[i].train, cfg->train) && !strcmp(cache[i].labels, cfg->labels) && !strcmp(cache[i].model, cfg->model_path))
@@ -159,24 +162,34 @@ static int run_info(const RunConfig *cfg, InfoCache *cache, int *ncache, int *n,
     snprintf(c->model, sizeof c->model, "%s", cfg->model_path);
     Dataset d;
     LabelSet ls;
-    if (dataset_read(&d, cfg->train, &cfg->fmt, e)) { c->train[0] = 0; return -1; }
-    c->n = d.n;
-    int bad = cfg->labels[0] ? labels_read(&ls, cfg->labels, e) : labels_from_data(&ls, &d, e);
-    dataset_free(&d);
-    if (bad) { c->train[0] = 0; return -1; }
-    c->nlabels = ls.n;
-    labels_free(&ls);
+    int have_data = dataset_read(&d, cfg->train, &cfg->fmt, e) == 0;
+    if (!have_data && !(lenient && cfg->train_size > 0)) { c->train[0] = 0; return -1; }
+    c->n = have_data ? d.n : cfg->train_size;
+    int bad = cfg->labels[0] ? labels_read(&ls, cfg->labels, e) : have_data ? labels_from_data(&ls, &d, e) : -1;
+    if (have_data) dataset_free(&d);
+    if (bad && !lenient) { c->train[0] = 0; return -1; }
+    c->nlabels = bad ? 2 : ls.n;
+    if (!bad) labels_free(&ls);
+    c->missing = (have_data ? 0 : MISSING_DATA) | (bad ? MISSING_LABELS : 0);
     HfDir hf;
-    if (hf_open(&hf, cfg->model_path, e)) { c->train[0] = 0; return -1; }
-    c->cfg = hf.cfg;
-    hf_close(&hf);
+    if (hf_open(&hf, cfg->model_path, e)) {
+      if (!lenient) { c->train[0] = 0; return -1; }
+      c->missing |= MISSING_MODEL;
+    } else {
+      c->cfg = hf.cfg;
+      hf_close(&hf);
+    }
   }
+  *missing |= c->missing;
   *model = c->cfg;
   model->num_labels = c->nlabels;
-  Bert layout;
-  if (bert_layout(&layout, model, e)) return -1;
-  *nparams = (long)layout.nparams;
-  bert_free(&layout);
+  *nparams = 0;
+  if (!(c->missing & MISSING_MODEL)) {
+    Bert layout;
+    if (bert_layout(&layout, model, e)) return -1;
+    *nparams = (long)layout.nparams;
+    bert_free(&layout);
+  }
   *n = cfg->train_size > 0 && cfg->train_size < c->n ? cfg->train_size : c->n;
   return 0;
 }
@@ -227,7 +240,7 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
     int rc = bad || !r->config_json ? errf(e, "out of memory") : runconfig_parse(cfg, c, s->path, e);
     cJSON_Delete(c);
     int tn = 0;
-    if (!rc) rc = run_info(cfg, cache, &ncache, &tn, &r->nparams, &r->model, e);
+    if (!rc) rc = run_info(cfg, cache, &ncache, &tn, &r->nparams, &r->model, s->lenient, &s->missing, e);
     if (rc) {
       free(cache);
       free(cfg);
@@ -251,7 +264,12 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
 }
 
 int sweep_load(Sweep *s, const char *path, const char *output_override, Err *e) {
+  return sweep_load_lenient(s, path, output_override, 0, e);
+}
+
+int sweep_load_lenient(Sweep *s, const char *path, const char *output_override, int lenient, Err *e) {
   memset(s, 0, sizeof *s);
+  s->lenient = lenient;
   snprintf(s->path, sizeof s->path, "%s", path);
   cJSON *root = read_json_file(path, e);
   if (!root) return -1;

@@ -41,12 +41,17 @@ typedef struct {
   PlannedRun *runs;
   long max_steps, max_nparams;
   int checkpoints;      /* 1 when any run checkpoints (train.checkpoint_every > 0) */
+  int lenient, missing; /* plan only: what could not be read (MISSING_*) */
   int final_run;        /* the first run that saves its final weights, or -1 */
   int max_evals;
 } Sweep;
 
 /* Reads, validates and expands; output_override (may be NULL) replaces "output". */
 int sweep_load(Sweep *s, const char *path, const char *output_override, Err *e);
+/* The same, but (lenient) a missing data set, labels file or model is noted in s->missing
+   instead of refused: steps come from data.train_size, checkpoint sizes are unknown. */
+enum { MISSING_DATA = 1, MISSING_LABELS = 2, MISSING_MODEL = 4 };
+int sweep_load_lenient(Sweep *s, const char *path, const char *output_override, int lenient, Err *e);
 void sweep_free(Sweep *s);
 /* The run's full config, parsed from its config_json (relative paths against s->path). */
 int sweep_run_config(const Sweep *s, const PlannedRun *r, RunConfig *cfg, Err *e);

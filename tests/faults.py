@@ -181,6 +181,12 @@ rep = report(lh5)
 check(r.returncode == 0 and any(g["values"]["model.path"] == rel for g in rep.get("groups", [])),
       f"300-byte grid value: {r.stderr[-300:]} {str(rep)[:300]}")
 
+# ---- plan works before the data and model are downloaded, when data.train_size fixes the steps
+tnews = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "tnews-bias-correction.json")
+r = subprocess.run([BIN, "plan", tnews], capture_output=True, text=True)
+check(r.returncode == 0 and "40 runs" in r.stdout and "data.train_size" in r.stdout and "unknown" in r.stdout,
+      f"plan without data: {r.returncode} {r.stdout[-400:]} {r.stderr}")
+
 # ---- rank 0's message is printed even though rank 1 finishes first
 bad = config("badmodel.json", {}, seeds=[1])
 c = json.load(open(bad))
