@@ -173,7 +173,7 @@ int runconfig_parse(RunConfig *cfg, const void *root_, const char *src, Err *e) 
   defaults(cfg);
   if (!cJSON_IsObject(root)) return errf(e, "%s: the config must be a JSON object", src);
   for (const cJSON *sec = root->child; sec; sec = sec->next) {
-    if (strcmp(sec->string, "sweep") == 0 || strcmp(sec->string, "output") == 0) continue;
+    if (strcmp(sec->string, "sweep") == 0 || strcmp(sec->string, "output") == 0 || strcmp(sec->string, "report") == 0) continue;
     size_t s = 0;
     while (s < NSECTIONS && strcmp(SECTIONS[s], sec->string) != 0) s++;
     if (s == NSECTIONS) return errf(e, "%s: unknown key \"%s\"", src, sec->string);

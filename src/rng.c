@@ -71,3 +71,8 @@ void rng_dropout_mask(float *mask, long n, float p, uint64_t seed, uint64_t stre
     for (int j = 0; j < 4 && b * 4 + j < n; j++) mask[b * 4 + j] = out[j] >= thresh ? scale : 0.0f;
   }
 }
+
+double rng_uniform53(Rng *r) {
+  uint32_t a = rng_u32(r) >> 5, b = rng_u32(r) >> 6; /* 27 + 26 bits */
+  return ((double)a * 67108864.0 + (double)b) / 9007199254740992.0;
+}

@@ -17,6 +17,7 @@ typedef struct {
 void rng_init(Rng *r, uint64_t seed, uint64_t stream);
 uint32_t rng_u32(Rng *r);
 float rng_uniform(Rng *r);               /* [0, 1) with 24 random bits */
+double rng_uniform53(Rng *r);            /* [0, 1) with 53 random bits */
 float rng_normal(Rng *r, float std);     /* Box-Muller */
 uint32_t rng_below(Rng *r, uint32_t n);  /* unbiased in [0, n) */
 void rng_shuffle(Rng *r, int *a, int n); /* Fisher-Yates */
@@ -34,5 +35,6 @@ enum {
 #define STREAM_SHUFFLE(epoch) ((1ull << 32) | (uint64_t)(epoch))
 #define STREAM_DROPOUT(step, site) ((2ull << 40) | ((uint64_t)(step) << 12) | (uint64_t)(site))
 #define STREAM_MIXOUT(step, site) ((3ull << 40) | ((uint64_t)(step) << 12) | (uint64_t)(site))
+#define STREAM_SWEEP_RANDOM(key) ((4ull << 40) | (uint64_t)(key)) /* sweep.random's k-th key */
 
 #endif

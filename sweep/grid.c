@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include "io/fileutil.h"
 #include "jobs/job.h"
+#include "src/rng.h"
 #include "sweep/grid.h"
 
 int n_evals_for(long total_steps, int eval_every) {
@@ -16,7 +17,7 @@ void run_label(const Sweep *s, const PlannedRun *r, char *out, size_t size) {
   size_t len = 0;
   out[0] = 0;
   for (int a = 0; a < s->naxes && len < size; a++)
-    len += (size_t)snprintf(out + len, size - len, "%s=%s ", s->axes[a].key, s->axes[a].vals[r->choice[a]]);
+    len += (size_t)snprintf(out + len, size - len, "%s=%s ", s->axes[a].key, s->axes[a].colvals[r->choice[a]]);
   if (len < size) snprintf(out + len, size - len, "seed=%d", r->seed);
 }
 
@@ -73,15 +74,52 @@ static int parse_seeds(Sweep *s, const cJSON *seeds, Err *e) {
   return 0;
 }
 
-static int parse_axis(Sweep *s, const cJSON *it, GridAxis *ax, Err *e) {
+static int is_section(const char *key) {
+  static const char *const SECTIONS[] = {"model", "data", "train", "optimizer", "reinit"};
+  for (size_t i = 0; i < sizeof SECTIONS / sizeof *SECTIONS; i++)
+    if (strcmp(key, SECTIONS[i]) == 0) return 1;
+  return 0;
+}
+
+/* Values that are whole sections ("data": [{"name": "tnews", ...}, ...]): each must be an
+   object with a string "name", which the results file's column shows. */
+static int parse_whole_axis(Sweep *s, const cJSON *it, GridAxis *ax, Err *e) {
+  ax->whole = 1;
+  ax->type = COL_STR;
+  int k = 0;
+  for (const cJSON *v = it->child; v; v = v->next, k++) {
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(v, "name");
+    if (!cJSON_IsObject(v) || !cJSON_IsString(name) || !name->valuestring[0])
+      return errf(e, "%s: \"sweep.grid.%s\"[%d] must be an object with a \"name\"", s->path, ax->key, k);
+    cJSON *copy = cJSON_Duplicate(v, 1);
+    if (!copy) return errf(e, "out of memory");
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "name");
+    ax->vals[k] = cJSON_PrintUnformatted(copy);
+    ax->colvals[k] = cJSON_PrintUnformatted(name);
+    cJSON_Delete(copy);
+    if (!ax->vals[k] || !ax->colvals[k]) return errf(e, "out of memory");
+    if ((int)strlen(name->valuestring) + 1 > ax->strsize) ax->strsize = (int)strlen(name->valuestring) + 1;
+  }
+  for (int i = 0; i < ax->nvals; i++)
+    for (int j = 0; j < i; j++)
+      if (strcmp(ax->colvals[i], ax->colvals[j]) == 0)
+        return errf(e, "%s: \"sweep.grid.%s\" names %s twice", s->path, ax->key, ax->colvals[i]);
+  return 0;
+}
+
+static int parse_axis(Sweep *s, const cJSON *it, GridAxis *ax, const char *where, Err *e) {
   snprintf(ax->key, sizeof ax->key, "%s", it->string);
-  if (strcmp(ax->key, "train.seed") == 0) return errf(e, "%s: sweep seeds with \"sweep.seeds\", not \"sweep.grid\"", s->path);
-  if (!runconfig_key_known(ax->key)) return errf(e, "%s: unknown key \"%s\" in \"sweep.grid\"", s->path, ax->key);
+  ax->leader = (int)(ax - s->axes);
+  if (strcmp(ax->key, "train.seed") == 0) return errf(e, "%s: sweep seeds with \"sweep.seeds\", not \"%s\"", s->path, where);
+  int section = is_section(ax->key);
+  if (!section && !runconfig_key_known(ax->key)) return errf(e, "%s: unknown key \"%s\" in \"%s\"", s->path, ax->key, where);
   if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) == 0)
-    return errf(e, "%s: \"sweep.grid.%s\" must be a non-empty list of values", s->path, ax->key);
+    return errf(e, "%s: \"%s.%s\" must be a non-empty list of values", s->path, where, ax->key);
   ax->nvals = cJSON_GetArraySize(it);
   ax->vals = calloc((size_t)ax->nvals, sizeof(char *));
-  if (!ax->vals) return errf(e, "out of memory");
+  ax->colvals = calloc((size_t)ax->nvals, sizeof(char *));
+  if (!ax->vals || !ax->colvals) return errf(e, "out of memory");
+  if (section) return parse_whole_axis(s, it, ax, e);
   int nb = 0, nn = 0, ns = 0, integral = 1, k = 0;
   for (const cJSON *v = it->child; v; v = v->next, k++) {
     nb += cJSON_IsBool(v);
@@ -91,17 +129,119 @@ static int parse_axis(Sweep *s, const cJSON *it, GridAxis *ax, Err *e) {
       integral &= v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 9e15;
     }
     if (cJSON_IsString(v) && (int)strlen(v->valuestring) + 1 > ax->strsize) ax->strsize = (int)strlen(v->valuestring) + 1;
-    if (!(ax->vals[k] = cJSON_PrintUnformatted(v))) return errf(e, "out of memory");
+    if (!(ax->vals[k] = cJSON_PrintUnformatted(v)) || !(ax->colvals[k] = strdup(ax->vals[k]))) return errf(e, "out of memory");
   }
   if (nb == ax->nvals) ax->type = COL_BOOL;
   else if (nn == ax->nvals) ax->type = integral ? COL_INT : COL_FLOAT;
   else if (ns == ax->nvals) ax->type = COL_STR;
-  else return errf(e, "%s: \"sweep.grid.%s\" mixes value types", s->path, ax->key);
-  for (int i = 0; i < ax->nvals; i++)
+  else return errf(e, "%s: \"%s.%s\" mixes value types", s->path, where, ax->key);
+  for (int i = 0; strcmp(where, "sweep.grid") == 0 && i < ax->nvals; i++) /* zip and random: per point */
     for (int j = 0; j < i; j++)
       if (strcmp(ax->vals[i], ax->vals[j]) == 0)
-        return errf(e, "%s: \"sweep.grid.%s\" lists %s twice", s->path, ax->key, ax->vals[i]);
+        return errf(e, "%s: \"%s.%s\" lists %s twice", s->path, where, ax->key, ax->vals[i]);
   return 0;
+}
+
+/* Two points of a zip or random group with the same values would be one run twice. */
+static int distinct_points(const Sweep *s, int first, const char *where, Err *e) {
+  int n = s->axes[first].nvals;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < i; j++) {
+      int same = 1;
+      for (int a = first; a < s->naxes && same; a++) same = strcmp(s->axes[a].vals[i], s->axes[a].vals[j]) == 0;
+      if (same) return errf(e, "%s: \"%s\" has points %d and %d with the same values", s->path, where, j, i);
+    }
+  return 0;
+}
+
+static GridAxis *new_axis(Sweep *s, const char *key, Err *e) {
+  for (int a = 0; a < s->naxes; a++)
+    if (strcmp(s->axes[a].key, key) == 0) {
+      errf(e, "%s: \"%s\" is swept twice (grid, zip and random keys must differ)", s->path, key);
+      return NULL;
+    }
+  if (s->naxes == MAX_AXES) {
+    errf(e, "%s: more than %d swept keys", s->path, MAX_AXES);
+    return NULL;
+  }
+  return &s->axes[s->naxes++];
+}
+
+/* "sweep.zip": {"k1": [...], "k2": [...]}: the lists move together (same length). */
+static int parse_zip(Sweep *s, const cJSON *z, Err *e) {
+  if (!cJSON_IsObject(z) || !z->child) return errf(e, "%s: \"sweep.zip\" must be an object of equally long lists", s->path);
+  int first = s->naxes;
+  for (const cJSON *it = z->child; it; it = it->next) {
+    GridAxis *ax = new_axis(s, it->string, e);
+    if (!ax || parse_axis(s, it, ax, "sweep.zip", e)) return -1;
+    ax->leader = first;
+    if (ax->nvals != s->axes[first].nvals)
+      return errf(e, "%s: \"sweep.zip\" lists differ in length (%s: %d, %s: %d)", s->path, s->axes[first].key,
+                  s->axes[first].nvals, ax->key, ax->nvals);
+  }
+  return distinct_points(s, first, "sweep.zip", e);
+}
+
+/* One sampled value of a distribution as JSON text. */
+static char *sample(const cJSON *dist, Rng *r, const char *key, const char *path, Err *e) {
+  const cJSON *u = cJSON_GetObjectItemCaseSensitive(dist, "uniform"), *l = cJSON_GetObjectItemCaseSensitive(dist, "log_uniform");
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(dist, "choice"), *range = u ? u : l;
+  char text[64];
+  if (cJSON_GetArraySize(dist) == 1 && range && cJSON_GetArraySize(range) == 2 && cJSON_IsNumber(range->child) &&
+      cJSON_IsNumber(range->child->next)) {
+    double lo = range->child->valuedouble, hi = range->child->next->valuedouble, x = rng_uniform53(r);
+    if (!(lo < hi) || (l && !(lo > 0))) {
+      errf(e, "%s: \"sweep.random.params.%s\": the range must be [low, high] with low < high%s", path, key,
+           l ? " and low > 0" : "");
+      return NULL;
+    }
+    double v = u ? lo + x * (hi - lo) : exp(log(lo) + x * (log(hi) - log(lo)));
+    snprintf(text, sizeof text, "%.17g", v);
+    return strdup(text);
+  }
+  if (cJSON_GetArraySize(dist) == 1 && cJSON_IsArray(c) && cJSON_GetArraySize(c) > 0)
+    return cJSON_PrintUnformatted(cJSON_GetArrayItem(c, (int)rng_below(r, (uint32_t)cJSON_GetArraySize(c))));
+  errf(e, "%s: \"sweep.random.params.%s\" must be {\"uniform\": [a, b]}, {\"log_uniform\": [a, b]} or "
+          "{\"choice\": [...]}", path, key);
+  return NULL;
+}
+
+/* "sweep.random": {"count": N, "seed": S, "params": {key: distribution}}: N points, each key's
+   values drawn from (S, the key's place): a larger count keeps the first points. */
+static int parse_random(Sweep *s, const cJSON *rnd, Err *e) {
+  const cJSON *count = cJSON_GetObjectItemCaseSensitive(rnd, "count"), *seed = cJSON_GetObjectItemCaseSensitive(rnd, "seed");
+  const cJSON *params = cJSON_GetObjectItemCaseSensitive(rnd, "params");
+  for (const cJSON *it = cJSON_IsObject(rnd) ? rnd->child : NULL; it; it = it->next)
+    if (strcmp(it->string, "count") && strcmp(it->string, "seed") && strcmp(it->string, "params"))
+      return errf(e, "%s: unknown key \"sweep.random.%s\" (count, seed, params)", s->path, it->string);
+  if (!cJSON_IsObject(rnd) || !cJSON_IsNumber(count) || count->valuedouble < 1 || count->valuedouble > 100000 ||
+      count->valuedouble != floor(count->valuedouble) || (seed && (!cJSON_IsNumber(seed) || seed->valuedouble < 0)) ||
+      !cJSON_IsObject(params) || !params->child)
+    return errf(e, "%s: \"sweep.random\" needs \"count\" (1..100000), \"params\" (an object) and an optional "
+                   "\"seed\" >= 0", s->path);
+  int n = (int)count->valuedouble, first = s->naxes, k = 0;
+  cJSON *lists = cJSON_CreateObject();
+  if (!lists) return errf(e, "out of memory");
+  int rc = 0;
+  for (const cJSON *p = params->child; p && !rc; p = p->next, k++) {
+    Rng r;
+    rng_init(&r, seed ? (uint64_t)seed->valuedouble : 0, STREAM_SWEEP_RANDOM(k));
+    cJSON *list = cJSON_AddArrayToObject(lists, p->string);
+    for (int i = 0; list && i < n && !rc; i++) {
+      char *v = sample(p, &r, p->string, s->path, e);
+      cJSON *item = v ? cJSON_Parse(v) : NULL;
+      free(v);
+      if (!item) rc = -1;
+      else cJSON_AddItemToArray(list, item);
+    }
+  }
+  for (const cJSON *it = lists->child; it && !rc; it = it->next) {
+    GridAxis *ax = new_axis(s, it->string, e);
+    if (!ax || parse_axis(s, it, ax, "sweep.random.params", e)) rc = -1;
+    else ax->leader = first;
+  }
+  cJSON_Delete(lists);
+  return rc ? rc : distinct_points(s, first, "sweep.random", e);
 }
 
 static int parse_sweep_section(Sweep *s, const cJSON *sw, Err *e) {
@@ -112,14 +252,31 @@ static int parse_sweep_section(Sweep *s, const cJSON *sw, Err *e) {
       if (parse_seeds(s, it, e)) return -1;
     } else if (strcmp(it->string, "grid") == 0) {
       if (!cJSON_IsObject(it)) return errf(e, "%s: \"sweep.grid\" must be an object", s->path);
-      for (const cJSON *ax = it->child; ax; ax = ax->next) {
-        if (s->naxes == MAX_AXES) return errf(e, "%s: more than %d grid keys", s->path, MAX_AXES);
-        if (parse_axis(s, ax, &s->axes[s->naxes++], e)) return -1;
+      for (const cJSON *axj = it->child; axj; axj = axj->next) {
+        GridAxis *ax = new_axis(s, axj->string, e);
+        if (!ax || parse_axis(s, axj, ax, "sweep.grid", e)) return -1;
       }
+    } else if (strcmp(it->string, "zip") == 0) {
+      if (parse_zip(s, it, e)) return -1;
+    } else if (strcmp(it->string, "random") == 0) {
+      if (parse_random(s, it, e)) return -1;
     } else {
-      return errf(e, "%s: unknown key \"sweep.%s\"", s->path, it->string);
+      return errf(e, "%s: unknown key \"sweep.%s\" (seeds, grid, zip, random)", s->path, it->string);
     }
   }
+  return 0;
+}
+
+/* Merges the keys of the object json into section sec of root. */
+static int merge_section(cJSON *root, const char *sec, const char *json) {
+  cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, sec), *v = cJSON_Parse(json);
+  if (!obj && !(obj = cJSON_AddObjectToObject(root, sec))) { cJSON_Delete(v); return -1; }
+  if (!v) return -1;
+  for (cJSON *it = v->child; it; it = it->next) {
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, it->string);
+    cJSON_AddItemToObject(obj, it->string, cJSON_Duplicate(it, 1));
+  }
+  cJSON_Delete(v);
   return 0;
 }
 
@@ -205,6 +362,7 @@ int sweep_run_config(const Sweep *s, const PlannedRun *r, RunConfig *cfg, Err *e
 static int expand(Sweep *s, cJSON *root, Err *e) {
   long n = s->nseeds;
   for (int a = 0; a < s->naxes; a++) { /* checked: 16 keys of 16 values would overflow */
+    if (s->axes[a].leader != a) continue;
     if (n > SWEEP_MAX_RUNS / s->axes[a].nvals)
       return errf(e, "%s: the grid and seeds expand to more than %ld runs (the most one sweep takes); split the "
                      "sweep", s->path, SWEEP_MAX_RUNS);
@@ -223,19 +381,24 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
     r->id = r->row = i;
     r->seed = s->seeds[i % s->nseeds];
     int rest = i / s->nseeds;
-    for (int a = s->naxes - 1; a >= 0; a--) { /* first axis outermost */
+    for (int a = s->naxes - 1; a >= 0; a--) { /* first axis outermost; zipped axes follow */
+      if (s->axes[a].leader != a) continue;
       choice[a] = rest % s->axes[a].nvals;
       rest /= s->axes[a].nvals;
     }
+    for (int a = 0; a < s->naxes; a++) choice[a] = choice[s->axes[a].leader];
     memcpy(r->choice, choice, sizeof choice);
     cJSON *c = cJSON_Duplicate(root, 1);
     if (!c) return errf(e, "out of memory");
     cJSON_DeleteItemFromObjectCaseSensitive(c, "sweep");
     cJSON_DeleteItemFromObjectCaseSensitive(c, "output");
+    cJSON_DeleteItemFromObjectCaseSensitive(c, "report");
     char seed[16];
     snprintf(seed, sizeof seed, "%d", r->seed);
     int bad = set_dotted(c, "train.seed", seed);
-    for (int a = 0; a < s->naxes && !bad; a++) bad = set_dotted(c, s->axes[a].key, s->axes[a].vals[choice[a]]);
+    for (int a = 0; a < s->naxes && !bad; a++)
+      bad = s->axes[a].whole ? merge_section(c, s->axes[a].key, s->axes[a].vals[choice[a]])
+                             : set_dotted(c, s->axes[a].key, s->axes[a].vals[choice[a]]);
     r->config_json = bad ? NULL : cJSON_PrintUnformatted(c);
     int rc = bad || !r->config_json ? errf(e, "out of memory") : runconfig_parse(cfg, c, s->path, e);
     cJSON_Delete(c);
@@ -293,6 +456,7 @@ int sweep_load_lenient(Sweep *s, const char *path, const char *output_override, 
   if (base) {
     cJSON_DeleteItemFromObjectCaseSensitive(base, "sweep");
     cJSON_DeleteItemFromObjectCaseSensitive(base, "output");
+    cJSON_DeleteItemFromObjectCaseSensitive(base, "report");
     s->base_json = cJSON_PrintUnformatted(base);
     cJSON_Delete(base);
   }
@@ -307,7 +471,9 @@ done:
 void sweep_free(Sweep *s) {
   for (int a = 0; a < s->naxes; a++) {
     for (int i = 0; s->axes[a].vals && i < s->axes[a].nvals; i++) cJSON_free(s->axes[a].vals[i]);
+    for (int i = 0; s->axes[a].colvals && i < s->axes[a].nvals; i++) free(s->axes[a].colvals[i]);
     free(s->axes[a].vals);
+    free(s->axes[a].colvals);
   }
   for (int i = 0; s->runs && i < s->nruns; i++) cJSON_free(s->runs[i].config_json);
   free(s->runs);

@@ -1,6 +1,7 @@
-/* A sweep config (README: "A config, key by key"): the base run config plus sweep.seeds and
-   sweep.grid.
-   Expands into runs: the Cartesian product of the grid (first key outermost) times seeds. */
+/* A sweep config (README: "A config, key by key"): the base run config plus sweep.seeds,
+   sweep.grid (keys crossed), sweep.zip (keys that move together) and sweep.random (points
+   sampled from distributions, their keys moving together). Expands into runs: the product of
+   the independent axes (first outermost) times seeds. */
 #ifndef BS_GRID_H
 #define BS_GRID_H
 #include "io/results.h"
@@ -10,11 +11,14 @@
 #define MAX_AXES 16
 
 typedef struct {
-  char key[128]; /* dotted run-config key */
+  char key[128]; /* dotted run-config key, or a section ("data") for whole-object values */
   int type;      /* COL_* */
   int strsize;   /* bytes for COL_STR, including NUL */
   int nvals;
-  char **vals;   /* each value as compact JSON text */
+  char **vals;   /* each value as compact JSON text (for a section: the object without "name") */
+  char **colvals;/* the value as the results file's column shows it (a section: its "name") */
+  int leader;    /* the axis whose choice this one follows (zip, random); itself when independent */
+  int whole;     /* 1: key is a section, values are objects merged into it */
 } GridAxis;
 
 typedef struct {

@@ -21,8 +21,8 @@ static int base_diff(const char *old_json, const char *new_json, char *out, size
   int n = 0;
   out[0] = 0;
   if (a && b && fa && fb) {
-    const char *skip[] = {"sweep", "output"};
-    for (int i = 0; i < 2; i++) {
+    const char *skip[] = {"sweep", "output", "report"};
+    for (int i = 0; i < 3; i++) {
       cJSON_DeleteItemFromObjectCaseSensitive(a, skip[i]);
       cJSON_DeleteItemFromObjectCaseSensitive(b, skip[i]);
     }
@@ -56,13 +56,17 @@ static int base_diff(const char *old_json, const char *new_json, char *out, size
 }
 
 /* The grid keys, in order, as one string. */
+/* The swept keys (grid, zip, random) in order, as one string. */
 static void grid_keys(const char *sweep_json, char *out, size_t size) {
   cJSON *root = cJSON_Parse(sweep_json);
-  const cJSON *g = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "sweep"), "grid");
+  const cJSON *sw = cJSON_GetObjectItemCaseSensitive(root, "sweep");
+  const cJSON *lists[3] = {cJSON_GetObjectItemCaseSensitive(sw, "grid"), cJSON_GetObjectItemCaseSensitive(sw, "zip"),
+                           cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sw, "random"), "params")};
   size_t len = 0;
   out[0] = 0;
-  for (const cJSON *it = g ? g->child : NULL; it && len < size; it = it->next)
-    len += (size_t)snprintf(out + len, size - len, "%s%s", len ? " " : "", it->string);
+  for (int l = 0; l < 3; l++)
+    for (const cJSON *it = lists[l] ? lists[l]->child : NULL; it && len < size; it = it->next)
+      len += (size_t)snprintf(out + len, size - len, "%s%s", len ? " " : "", it->string);
   cJSON_Delete(root);
 }
 
@@ -130,7 +134,7 @@ int plan_build(const Sweep *s, const ResultsInfo *info, int size, Plan *p, Err *
   for (int j = 0; info && j < info->nruns; j++) p->cfgs[j] = info->run_configs[j];
   for (int i = 0; i < s->nruns; i++) {
     const PlannedRun *r = &s->runs[i];
-    for (int a = 0; a < s->naxes; a++) p->vals[i * s->naxes + a] = s->axes[a].vals[r->choice[a]];
+    for (int a = 0; a < s->naxes; a++) p->vals[i * s->naxes + a] = s->axes[a].colvals[r->choice[a]];
     p->rows[r->row] = (RunRow){.run_id = r->row, .seed = r->seed, .rank = -1, .values = p->vals + i * s->naxes,
                                .total_steps = r->total_steps, .best_step = -1, .status = "pending",
                                .best_acc = NAN, .final_acc = NAN, .final_loss = NAN, .majority = NAN,
