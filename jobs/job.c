@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* qsort_r */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,22 @@ static int open_model(Job *j, Err *e) {
   return acts_alloc(&j->acts, &c, Bmax, cfg->max_seq_length, e);
 }
 
+/* The dev set's indices, longest first (ties in file order): batches of similar lengths pad
+   little, and dynamic padding cuts each batch to its longest example. */
+static int by_length(const void *a, const void *b, void *x_) {
+  const Encoded *x = x_;
+  int ia = *(const int *)a, ib = *(const int *)b, la = x->len[ia], lb = x->len[ib];
+  return la != lb ? lb - la : ia - ib;
+}
+
+static int *dev_by_length(const Encoded *x) {
+  int *order = malloc(sizeof(int) * (size_t)(x->n ? x->n : 1));
+  if (!order) return NULL;
+  for (int i = 0; i < x->n; i++) order[i] = i;
+  qsort_r(order, (size_t)x->n, sizeof(int), by_length, (void *)x);
+  return order;
+}
+
 int job_open(Job *j, const RunConfig *cfg, Err *e) {
   memset(j, 0, sizeof *j);
   j->cfg = *cfg;
@@ -165,11 +182,15 @@ int job_open(Job *j, const RunConfig *cfg, Err *e) {
   j->warmup_steps = cfg->warmup_steps > 0 ? cfg->warmup_steps : (long)ceil(cfg->warmup_ratio * (double)j->total_steps);
   int B = j->acts.Bmax, T = cfg->max_seq_length;
   j->order = malloc(sizeof(int) * (size_t)j->train.n);
+  j->dev_order = dev_by_length(&j->dev);
   j->bids = malloc(sizeof(int) * (size_t)B * T);
   j->btypes = malloc(sizeof(int) * (size_t)B * T);
   j->bmask = malloc(sizeof(int) * (size_t)B * T);
   j->blabels = malloc(sizeof(int) * (size_t)B);
-  if (!j->order || !j->bids || !j->btypes || !j->bmask || !j->blabels) { errf(e, "out of memory"); goto fail; }
+  if (!j->order || !j->dev_order || !j->bids || !j->btypes || !j->bmask || !j->blabels) {
+    errf(e, "out of memory");
+    goto fail;
+  }
   int *count = calloc((size_t)j->labels.n, sizeof(int));
   if (!count) { errf(e, "out of memory"); goto fail; }
   for (int i = 0; i < j->dev.n; i++) count[j->dev.label[i]]++;
@@ -184,6 +205,7 @@ fail:
 
 void job_close(Job *j) {
   free(j->order);
+  free(j->dev_order);
   free(j->bids);
   free(j->btypes);
   free(j->bmask);
@@ -253,10 +275,11 @@ void job_eval(Job *j, EvalMetrics *out) {
   double loss = 0.0;
   for (int s = 0; pred && idx && s < x->n; s += j->cfg.eval_batch_size) {
     int B = x->n - s < j->cfg.eval_batch_size ? x->n - s : j->cfg.eval_batch_size;
-    for (int b = 0; b < B; b++) idx[b] = s + b;
+    for (int b = 0; b < B; b++) idx[b] = j->dev_order[s + b];
     Batch b = stage(j, x, idx, B);
     loss += (double)bert_forward(&j->m, &j->acts, &b, NULL) * B;
-    for (int i = 0; i < B; i++) pred[s + i] = metrics_argmax(j->acts.logits + (long)i * j->m.cfg.num_labels, j->m.cfg.num_labels);
+    for (int i = 0; i < B; i++)
+      pred[idx[i]] = metrics_argmax(j->acts.logits + (long)i * j->m.cfg.num_labels, j->m.cfg.num_labels);
   }
   if (!pred || !idx) {
     out->accuracy = out->loss = out->macro_f1 = NAN;

@@ -28,6 +28,7 @@ typedef struct {
   int steps_per_epoch;
   long total_steps, warmup_steps, step; /* step: updates done */
   int *order, order_epoch; /* [train.n] shuffled train indices of epoch order_epoch */
+  int *dev_order;          /* [dev.n] dev indices, longest first: evaluation batches */
   int *bids, *btypes, *bmask; /* [batch_size * T] batch staging */
   int *blabels;            /* [batch_size] */
   float *init_params;      /* [nparams] weights when fine-tuning starts: prior decay and Mixout targets */
