@@ -406,6 +406,18 @@ int results_write_row(Results *r, const RunRow *row, Err *e) {
   return 0;
 }
 
+int results_row_threads(Results *r, int row, int *threads, Err *e) {
+  if (row < 0 || row >= r->lay.nruns) return errf(e, "%s: internal: row %d out of range", r->path, row);
+  if (h5_read_at(r->runs, r->run_type, -1, row, 1, r->row)) return h5err(e, "%s: reading /runs row %d", r->path, row);
+  size_t off = r->shape.size;
+  for (int f = 0; f < NFIXED; f++) off -= fixed_size(f);
+  for (int f = 0; f < F_THREADS; f++) off += fixed_size(f);
+  int32_t t;
+  memcpy(&t, r->row + off, 4);
+  *threads = t;
+  return 0;
+}
+
 int results_write_final(Results *r, int row, const float *params, long n, Err *e) {
   if (r->final <= 0 || n > r->lay.final_size) return errf(e, "%s: no room for final weights of run %d", r->path, row);
   if (h5_write_at(r->final, H5T_NATIVE_FLOAT, row, 0, n, params))
@@ -438,7 +450,7 @@ int results_slot_state_fits(const SlotState *st, long row, long total_steps, lon
          t >= 0 && t <= step && (v[SS_HALF] == 0 || v[SS_HALF] == 1) && v[SS_NFLOATS] == (double)nparams &&
          v[SS_BEST_STEP] == floor(v[SS_BEST_STEP]) && v[SS_BEST_STEP] >= -1 && v[SS_BEST_STEP] <= step &&
          isfinite(v[SS_WALL]) && v[SS_WALL] >= 0 && v[SS_CRC] == floor(v[SS_CRC]) && v[SS_CRC] >= 0 &&
-         v[SS_CRC] <= 4294967295.0;
+         v[SS_CRC] <= 4294967295.0 && (v[SS_EVAL_PENDING] == 0 || v[SS_EVAL_PENDING] == 1);
 }
 
 static int slot_ok(Results *r, int slot, long n, Err *e) {

@@ -117,6 +117,8 @@ int results_write_steps(Results *r, int run, long step0, int n, const float *los
 int results_write_evals(Results *r, int run, int idx0, int n, const long *step, const float *acc,
                         const float *loss, const float *f1, Err *e);
 int results_write_row(Results *r, const RunRow *row, Err *e);
+/* The thread count the row records (0: none yet). */
+int results_row_threads(Results *r, int row, int *threads, Err *e);
 
 /* 1 when every field of a checkpoint state fits the run it claims (row, its planned steps,
    its parameter count): integers where integers belong, every value in range, NaN nowhere. */

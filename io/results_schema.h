@@ -52,7 +52,8 @@ int results_status_parse(const char *name);
 
 /* One checkpoint slot's state: 16 float64 written independently after the slot's data. */
 enum { SS_RUN, SS_STEP, SS_OPT_T, SS_HALF, SS_BEST_ACC, SS_BEST_STEP, SS_FINAL_ACC, SS_FINAL_LOSS, SS_NFLOATS,
-       SS_CRC, SS_WALL, NSLOTSTATE = 16 };
+       SS_CRC, SS_WALL, SS_EVAL_PENDING, NSLOTSTATE = 16 };
+/* SS_EVAL_PENDING 1: a stop came during the evaluation due at SS_STEP; a resume runs it first. */
 
 /* The schema as JSON (format "json") or a Markdown table ("markdown"); malloc'd. */
 char *results_schema_text(const char *format);

@@ -269,11 +269,18 @@ void job_step(Job *j, StepMetrics *out) {
   j->step++;
 }
 
-void job_eval(Job *j, EvalMetrics *out) {
+void job_eval(Job *j, EvalMetrics *out) { job_eval_stoppable(j, out, NULL, NULL); }
+
+int job_eval_stoppable(Job *j, EvalMetrics *out, JobStopFn stop, void *ctx) {
   const Encoded *x = &j->dev;
   int *pred = malloc(sizeof(int) * (size_t)x->n), *idx = malloc(sizeof(int) * (size_t)j->acts.Bmax);
   double loss = 0.0;
   for (int s = 0; pred && idx && s < x->n; s += j->cfg.eval_batch_size) {
+    if (stop && stop(ctx)) {
+      free(pred);
+      free(idx);
+      return 1;
+    }
     int B = x->n - s < j->cfg.eval_batch_size ? x->n - s : j->cfg.eval_batch_size;
     for (int b = 0; b < B; b++) idx[b] = j->dev_order[s + b];
     Batch b = stage(j, x, idx, B);
@@ -298,6 +305,7 @@ void job_eval(Job *j, EvalMetrics *out) {
   }
   free(pred);
   free(idx);
+  return 0;
 }
 
 int job_finished(const Job *j) {

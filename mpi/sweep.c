@@ -206,6 +206,7 @@ typedef struct {
 
 typedef struct {
   int run, slot, half; /* half: where the next checkpoint goes */
+  int eval_pending;    /* the evaluation due at the current step was abandoned for a stop */
   const PlannedRun *p;
   RunConfig cfg; /* parsed from p->config_json when the run starts */
   RunRow row;
@@ -244,6 +245,7 @@ static int checkpoint(Ctx *c, RunState *rs, Job *j, Err *e) {
   st.v[SS_NFLOATS] = (double)n;
   st.v[SS_CRC] = results_ckpt_crc(j->m.params, j->opt.m, j->opt.v, n);
   st.v[SS_WALL] = rs->row.wall_seconds;
+  st.v[SS_EVAL_PENDING] = rs->eval_pending;
   if (results_ckpt_commit(c->res, rs->slot, &st, e)) return -1;
   rs->half ^= 1;
   return 0;
@@ -278,12 +280,36 @@ static int restore(Ctx *c, RunState *rs, Job *j, Err *e) {
      s / eval_every of them behind it (the last evaluation is after the final step, which
      is never checkpointed) */
   rs->buf.eval0 = j->cfg.eval_every > 0 ? (int)(st.v[SS_STEP] / j->cfg.eval_every) : 0;
+  rs->eval_pending = st.v[SS_EVAL_PENDING] == 1;
+  if (rs->eval_pending) /* that evaluation is not in the file yet: it is the next one */
+    rs->buf.eval0 = j->cfg.eval_every > 0 ? (int)((st.v[SS_STEP] - 1) / j->cfg.eval_every) : 0;
   return 1;
 }
 
-static void record_eval(RunState *rs, Job *j) {
+typedef struct {
+  Ctx *c;
+  RunState *rs;
+  const Job *j;
+} EvalStop;
+
+/* Between evaluation batches: a stop request is honoured there too (a dev pass of 10k
+   examples can outlast a time limit's grace period). */
+static int eval_should_stop(void *ctx) {
+  EvalStop *es = ctx;
+  if (fault_hit("stopeval", es->rs->run, es->j->step)) raise(SIGUSR1);
+  poll_stop(es->c);
+  return es->c->stop_requested;
+}
+
+/* 1 when a stop abandoned the evaluation (rs->eval_pending is then set). */
+static int record_eval(Ctx *c, RunState *rs, Job *j) {
   EvalMetrics ev;
-  job_eval(j, &ev);
+  EvalStop es = {c, rs, j};
+  if (job_eval_stoppable(j, &ev, eval_should_stop, &es)) {
+    rs->eval_pending = 1;
+    return 1;
+  }
+  rs->eval_pending = 0;
   MetricBuf *b = &rs->buf;
   b->estep[b->ne] = j->step;
   b->acc[b->ne] = (float)ev.accuracy;
@@ -292,6 +318,7 @@ static void record_eval(RunState *rs, Job *j) {
   rs->row.best_acc = j->best_acc;
   rs->row.best_step = j->best_step;
   rs->row.final_acc = ev.accuracy;
+  return 0;
 }
 
 /* Trains to the end, to a stop or to a non-finite loss or gradient norm; returns RUN_DONE,
@@ -299,6 +326,10 @@ static void record_eval(RunState *rs, Job *j) {
 static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
   double t0 = clock_seconds() - rs->row.wall_seconds, last_flush = clock_seconds(), last_report = 0;
   const int every = j->cfg.checkpoint_every;
+  if (rs->eval_pending) { /* resumed from a stop during an evaluation: that evaluation first */
+    if (record_eval(c, rs, j)) return checkpoint(c, rs, j, e) ? -1 : RUN_STOPPED;
+    if (job_finished(j)) return RUN_DONE;
+  }
   while (!job_finished(j)) {
     poll_stop(c);
     if (c->stop_requested) return checkpoint(c, rs, j, e) ? -1 : RUN_STOPPED;
@@ -311,7 +342,7 @@ static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
     rs->row.steps_done = j->step;
     rs->row.final_loss = m.loss;
     if (!isfinite(m.loss) || !isfinite(m.grad_norm)) return RUN_DIVERGED; /* metrics kept to here */
-    if (job_eval_due(j)) record_eval(rs, j);
+    if (job_eval_due(j) && record_eval(c, rs, j)) return checkpoint(c, rs, j, e) ? -1 : RUN_STOPPED;
     double t = clock_seconds();
     rs->row.wall_seconds = t - t0;
     if (job_finished(j)) break;
@@ -347,6 +378,11 @@ static int start_run(Ctx *c, RunState *rs, Job *j, Err *e) {
     job_close(j);
     return RUN_IOERROR;
   }
+  int before = 0;
+  if (r == 1 && results_row_threads(c->res, rs->p->row, &before, e) == 0 && before > 0 && before != rs->row.threads)
+    fprintf(stderr, "bertsweep: warning: run %d checkpointed with %d threads resumes with %d: OpenBLAS blocks its "
+                    "sums differently, so its numbers will not be bit-identical to an uninterrupted run's\n",
+            rs->p->row, before, rs->row.threads);
   rs->row.majority = j->majority_acc;
   if (results_write_row(c->res, &rs->row, e)) {
     job_close(j);

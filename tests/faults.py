@@ -109,6 +109,27 @@ for name, field, value in (("step NaN", 1, np.nan), ("step 1e300", 1, 1e300), ("
         check("does not verify" in r.stderr, f"slot {name}: no warning: {r.stderr[-300:]}")
     same_results(ref, read_results(out, METRICS, COLS), f"slot {name}")
 
+# ---- a stop during an evaluation: abandoned, checkpointed with the evaluation pending, redone on resume
+out = os.path.join(WORK, "stopeval.h5")
+r = sweep(base, out, env={"BERTSWEEP_FAULT": "stopeval:3:35"})
+check(r.returncode == 3, f"stop during an evaluation: exit {r.returncode}: {r.stderr[-300:]}")
+with h5py.File(out, "r") as f:
+    states = [f[f"checkpoints/{k}/state"][:] for k in f["checkpoints"]]
+check(any(v[0] == 3 and v[1] == 35 and v[11] == 1 for v in states), f"checkpoint with the evaluation pending: {states}")
+check(subprocess.run([BIN, "check", out], capture_output=True).returncode == 0, "stop during an evaluation: check")
+r = sweep(base, out)
+check(r.returncode == 0, f"resume after a stop during an evaluation: {r.stderr[-300:]}")
+same_results(ref, read_results(out, METRICS, COLS), "stop during an evaluation")
+
+# ---- a resume with another thread count says that bit-identity is gone
+cfg0 = json.load(open(base))
+cfg0["train"]["threads"] = 0
+json.dump(cfg0, open(os.path.join(WORK, "threads0.json"), "w"))
+out = os.path.join(WORK, "threads.h5")
+sweep(os.path.join(WORK, "threads0.json"), out, np_=0, env={"BERTSWEEP_FAULT": "kill:1:30", "OMP_NUM_THREADS": "1"})
+r = sweep(os.path.join(WORK, "threads0.json"), out, np_=0, env={"OMP_NUM_THREADS": "2"})
+check(r.returncode == 0 and "checkpointed with 1 threads resumes with 2" in r.stderr, f"thread change: {r.stderr[-300:]}")
+
 # ---- a long output path (m1_longpath.sh)
 deep = os.path.join(WORK, "d" * 220)
 os.makedirs(deep)
@@ -128,7 +149,7 @@ if hint:
 
 # ---- SIGUSR1 in the first moments
 long_cfg = config("long.json", {"optimizer.correct_bias": [True, False]}, epochs=60)
-for delay in (0.02, 0.15, 0.4):
+for delay in (0.15, 0.3, 0.5):  # from main on; the dynamic loader's few ms before it are beyond reach
     out = os.path.join(WORK, f"early_{delay}.h5")
     p = subprocess.Popen([BIN, "sweep", long_cfg, "--output", out, "--progress", "0"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
