@@ -1,6 +1,8 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cjson/cJSON.h>
 #include "io/fileutil.h"
 #include "io/safetensors.h"
@@ -49,6 +51,45 @@ static int parse_entry(StFile *f, const cJSON *it, StTensor *t, size_t data_size
     return errf(e, "%s: tensor '%s' shape needs %.0f bytes but data_offsets span %.0f", p, t->name,
                 numel * (double)DSIZE[t->dtype], en - b);
   return 0;
+}
+
+int st_list(StFile *f, const char *path, Err *e) {
+  memset(f, 0, sizeof *f);
+  snprintf(f->path, sizeof f->path, "%s", path);
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return errf(e, "%s: cannot open: %s", path, strerror(errno));
+  unsigned char len8[8];
+  struct stat st;
+  uint64_t hlen = 0;
+  int ok = fstat(fileno(fp), &st) == 0 && fread(len8, 1, 8, fp) == 8;
+  for (int i = 7; ok && i >= 0; i--) hlen = (hlen << 8) | len8[i];
+  if (!ok || hlen > (uint64_t)st.st_size - 8 || hlen > 100000000) {
+    fclose(fp);
+    return errf(e, "%s: not a safetensors file (header length)", path);
+  }
+  char *hdr = malloc((size_t)hlen + 1);
+  ok = hdr && fread(hdr, 1, (size_t)hlen, fp) == hlen;
+  fclose(fp);
+  cJSON *root = ok ? cJSON_ParseWithLength(hdr, (size_t)hlen) : NULL;
+  free(hdr);
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return errf(e, "%s: header is not a JSON object", path);
+  }
+  int n = 0;
+  for (cJSON *it = root->child; it; it = it->next) n += strcmp(it->string, "__metadata__") != 0;
+  f->t = calloc((size_t)(n ? n : 1), sizeof(StTensor));
+  f->size = (size_t)st.st_size;
+  f->data_off = 8 + (size_t)hlen;
+  int rc = f->t ? 0 : errf(e, "%s: out of memory", path);
+  for (cJSON *it = root->child; it && !rc; it = it->next) {
+    if (strcmp(it->string, "__metadata__") == 0) continue;
+    if (parse_entry(f, it, &f->t[f->n], f->size - f->data_off, e)) rc = -1;
+    else f->n++;
+  }
+  cJSON_Delete(root);
+  if (rc) st_close(f);
+  return rc;
 }
 
 int st_open(StFile *f, const char *path, Err *e) {

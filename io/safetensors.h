@@ -24,6 +24,8 @@ typedef struct {
 } StFile;
 
 int st_open(StFile *f, const char *path, Err *e);
+/* The header only (names, dtypes, shapes, offsets checked against the file size): no data read. */
+int st_list(StFile *f, const char *path, Err *e);
 void st_close(StFile *f);
 const StTensor *st_find(const StFile *f, const char *name);
 size_t st_numel(const StTensor *t);

@@ -1,0 +1,106 @@
+/* `bertsweep inspect MODEL_DIR`: what a model directory holds, from headers and indexes only
+   (it works when the data files are missing or huge): its format, its config, every tensor's
+   name, shape and dtype, and the parameter count. */
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "cli/commands.h"
+#include "io/fileutil.h"
+#include "io/safetensors.h"
+#include "io/tfbundle.h"
+
+static const char *INSPECT_USAGE =
+    "usage: bertsweep inspect MODEL_DIR\n"
+    "  Lists an HF directory (model.safetensors) or a TensorFlow 1.x checkpoint (*.ckpt.index with\n"
+    "  bert_config.json): format, config, each tensor's name, shape and dtype, and the total\n"
+    "  parameter count. Reads headers and indexes only.\n";
+
+static void print_config(const char *dir) {
+  static const char *const NAMES[] = {"config.json", "bert_config.json"};
+  static const char *const KEYS[] = {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                     "intermediate_size", "max_position_embeddings", "type_vocab_size"};
+  for (int i = 0; i < 2; i++) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", dir, NAMES[i]);
+    if (!path_exists(p)) continue;
+    Err e;
+    cJSON *c = read_json_file(p, &e);
+    if (!c) { printf("config: %s\n", e.msg); return; }
+    printf("config: %s:", NAMES[i]);
+    for (size_t k = 0; k < sizeof KEYS / sizeof *KEYS; k++) {
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, KEYS[k]);
+      if (cJSON_IsNumber(v)) printf(" %s=%.0f", KEYS[k], v->valuedouble);
+    }
+    printf("\n");
+    cJSON_Delete(c);
+    return;
+  }
+  printf("config: none found (config.json or bert_config.json)\n");
+}
+
+/* The TF index in dir: bert_model.ckpt.index, else the first *.index. */
+static int find_index(const char *dir, char *out, size_t size) {
+  snprintf(out, size, "%s/bert_model.ckpt.index", dir);
+  if (path_exists(out)) return 1;
+  DIR *d = opendir(dir);
+  struct dirent *ent;
+  int found = 0;
+  while (d && !found && (ent = readdir(d))) {
+    size_t n = strlen(ent->d_name);
+    if (n > 6 && strcmp(ent->d_name + n - 6, ".index") == 0) {
+      snprintf(out, size, "%s/%s", dir, ent->d_name);
+      found = 1;
+    }
+  }
+  if (d) closedir(d);
+  return found;
+}
+
+static void shape_text(const int64_t *shape, int ndim, char *out, size_t size) {
+  size_t len = (size_t)snprintf(out, size, "[");
+  for (int i = 0; i < ndim && len < size; i++) len += (size_t)snprintf(out + len, size - len, "%s%lld", i ? ", " : "", (long long)shape[i]);
+  if (len < size) snprintf(out + len, size - len, "]");
+}
+
+int cmd_inspect(int argc, char **argv, Err *e) {
+  if (argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) { fputs(INSPECT_USAGE, stdout); return EXIT_OK; }
+  if (argc != 1 || argv[0][0] == '-') { errf(e, "%s", INSPECT_USAGE); return EXIT_USAGE; }
+  const char *dir = argv[0];
+  char p[4200], shape[128];
+  long long total = 0;
+  snprintf(p, sizeof p, "%s/model.safetensors", dir);
+  if (path_exists(p)) {
+    StFile f;
+    if (st_list(&f, p, e)) return EXIT_ERROR;
+    static const char *const DT[] = {"float32", "float16", "bfloat16", "other"};
+    printf("format: safetensors (%s)\n", p);
+    print_config(dir);
+    for (int i = 0; i < f.n; i++) {
+      shape_text(f.t[i].shape, f.t[i].ndim, shape, sizeof shape);
+      printf("%-70s %-16s %s\n", f.t[i].name, shape, DT[f.t[i].dtype]);
+      total += (long long)st_numel(&f.t[i]);
+    }
+    printf("%d tensors, %lld parameters\n", f.n, total);
+    st_close(&f);
+    return EXIT_OK;
+  }
+  if (find_index(dir, p, sizeof p)) {
+    TfIndex x;
+    if (tfb_read_index(&x, p, e)) return EXIT_ERROR;
+    printf("format: TensorFlow checkpoint (%s, %d data shard%s)\n", p, x.num_shards, x.num_shards == 1 ? "" : "s");
+    print_config(dir);
+    for (int i = 0; i < x.n; i++) {
+      long long numel = 1;
+      for (int k = 0; k < x.t[i].ndim; k++) numel *= x.t[i].shape[k];
+      shape_text(x.t[i].shape, x.t[i].ndim, shape, sizeof shape);
+      printf("%-70s %-16s %s\n", x.t[i].name, shape, tfb_dtype_name(x.t[i].dtype));
+      total += numel;
+    }
+    printf("%d tensors, %lld parameters (optimizer slots included when the checkpoint has them)\n", x.n, total);
+    tfb_free(&x);
+    return EXIT_OK;
+  }
+  errf(e, "%s: no model.safetensors and no TensorFlow *.index here", dir);
+  return EXIT_ERROR;
+}

@@ -1,0 +1,220 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "io/fileutil.h"
+#include "io/tfbundle.h"
+
+/* ---- CRC-32C, reflected polynomial 0x82F63B78, one table ---- */
+
+uint32_t crc32c(uint32_t crc, const void *data, size_t n) {
+  uint32_t table[256];
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    table[i] = c;
+  }
+  const unsigned char *p = data;
+  crc = ~crc;
+  while (n--) crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+uint32_t crc32c_mask(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xa282ead8u; }
+
+/* ---- reading ---- */
+
+typedef struct {
+  const unsigned char *p, *end;
+  int bad;
+} Cursor;
+
+static uint64_t varint(Cursor *c) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (c->p >= c->end) { c->bad = 1; return 0; }
+    unsigned char b = *c->p++;
+    v |= (uint64_t)(b & 0x7f) << shift;
+    if (b < 0x80) return v;
+  }
+  c->bad = 1;
+  return 0;
+}
+
+static uint32_t le32(const unsigned char *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+/* A block's contents after checking its trailer (type 0: uncompressed; masked CRC-32C). */
+static int block(const unsigned char *file, size_t size, uint64_t off, uint64_t len, Cursor *out, const char *path,
+                 Err *e) {
+  if (off > size || len > size - off || size - off - len < 5) return errf(e, "%s: a block lies outside the file", path);
+  const unsigned char *b = file + off;
+  if (b[len] != 0) return errf(e, "%s: compressed blocks (type %d) are not supported", path, b[len]);
+  uint32_t want = le32(b + len + 1), got = crc32c_mask(crc32c(0, b, (size_t)len + 1));
+  if (got != want) return errf(e, "%s: block at byte %llu fails its CRC-32C check", path, (unsigned long long)off);
+  if (len < 4) return errf(e, "%s: a block is too short", path);
+  uint32_t nrestarts = le32(b + len - 4);
+  if ((uint64_t)nrestarts * 4 + 4 > len) return errf(e, "%s: a block's restart array is too long", path);
+  out->p = b;
+  out->end = b + len - 4 - 4 * (size_t)nrestarts;
+  out->bad = 0;
+  return 0;
+}
+
+/* Walks a block's entries: key (rebuilt from its shared prefix) and value. */
+static int next_entry(Cursor *c, char *key, size_t keysize, size_t *keylen, const unsigned char **val, size_t *vlen) {
+  uint64_t shared = varint(c), unshared = varint(c), vl = varint(c);
+  if (c->bad || shared > *keylen || shared + unshared >= keysize || unshared > (size_t)(c->end - c->p) ||
+      vl > (size_t)(c->end - c->p) - unshared)
+    return -1;
+  memcpy(key + shared, c->p, (size_t)unshared);
+  *keylen = (size_t)(shared + unshared);
+  key[*keylen] = 0;
+  c->p += unshared;
+  *val = c->p;
+  *vlen = (size_t)vl;
+  c->p += vl;
+  return 0;
+}
+
+/* BundleEntryProto: 1 dtype, 2 shape {2 dim {1 size}}, 3 shard_id, 4 offset, 5 size, 6 crc32c. */
+static int parse_entry(const unsigned char *v, size_t n, TfTensor *t) {
+  Cursor c = {v, v + n, 0};
+  while (c.p < c.end && !c.bad) {
+    uint64_t tag = varint(&c);
+    int field = (int)(tag >> 3), wire = (int)(tag & 7);
+    if (wire == 0) {
+      uint64_t x = varint(&c);
+      if (field == 1) t->dtype = (int)x;
+      else if (field == 3) t->shard = (int)x;
+      else if (field == 4) t->offset = (int64_t)x;
+      else if (field == 5) t->size = (int64_t)x;
+    } else if (wire == 5) {
+      if (c.end - c.p < 4) return -1;
+      if (field == 6) t->crc32c = le32(c.p);
+      c.p += 4;
+    } else if (wire == 2) {
+      uint64_t len = varint(&c);
+      if (c.bad || len > (uint64_t)(c.end - c.p)) return -1;
+      Cursor s = {c.p, c.p + len, 0};
+      while (field == 2 && s.p < s.end && !s.bad) { /* TensorShapeProto */
+        uint64_t st = varint(&s), sl = (st & 7) == 2 ? varint(&s) : 0;
+        if ((st & 7) != 2) { varint(&s); continue; }
+        if (sl > (uint64_t)(s.end - s.p)) return -1;
+        Cursor d = {s.p, s.p + sl, 0};
+        while ((st >> 3) == 2 && d.p < d.end && !d.bad) { /* Dim */
+          uint64_t dt = varint(&d);
+          if ((dt & 7) == 0) {
+            uint64_t x = varint(&d);
+            if ((dt >> 3) == 1 && t->ndim < 8) t->shape[t->ndim++] = (int64_t)x;
+          } else if ((dt & 7) == 2) {
+            uint64_t l = varint(&d);
+            if (l > (uint64_t)(d.end - d.p)) return -1;
+            d.p += l;
+          } else {
+            return -1;
+          }
+        }
+        if (d.bad) return -1;
+        s.p += sl;
+      }
+      if (s.bad) return -1;
+      c.p += len;
+    } else if (wire == 1) {
+      if (c.end - c.p < 8) return -1;
+      c.p += 8;
+    } else {
+      return -1;
+    }
+  }
+  return c.bad ? -1 : 0;
+}
+
+static int add_tensor(TfIndex *x, int *cap, const char *key, const unsigned char *v, size_t vlen, const char *path,
+                      Err *e) {
+  if (!key[0]) { /* BundleHeaderProto: 1 num_shards */
+    Cursor c = {v, v + vlen, 0};
+    while (c.p < c.end && !c.bad) {
+      uint64_t tag = varint(&c);
+      if ((tag & 7) == 0) {
+        uint64_t val = varint(&c);
+        if ((tag >> 3) == 1) x->num_shards = (int)val;
+      } else if ((tag & 7) == 2) {
+        uint64_t l = varint(&c);
+        if (l > (uint64_t)(c.end - c.p)) c.bad = 1;
+        else c.p += l;
+      } else {
+        c.bad = 1;
+      }
+    }
+    return c.bad ? errf(e, "%s: the bundle header cannot be parsed", path) : 0;
+  }
+  if (x->n == *cap) {
+    *cap = *cap ? 2 * *cap : 64;
+    TfTensor *t = realloc(x->t, sizeof(TfTensor) * (size_t)*cap);
+    if (!t) return errf(e, "out of memory");
+    x->t = t;
+  }
+  TfTensor *t = &x->t[x->n];
+  memset(t, 0, sizeof *t);
+  snprintf(t->name, sizeof t->name, "%s", key);
+  if (parse_entry(v, vlen, t)) return errf(e, "%s: the entry of \"%s\" cannot be parsed", path, key);
+  x->n++;
+  return 0;
+}
+
+int tfb_read_index(TfIndex *x, const char *path, Err *e) {
+  memset(x, 0, sizeof *x);
+  size_t size;
+  unsigned char *f = (unsigned char *)read_file(path, &size, e);
+  if (!f) return -1;
+  int rc = 0, cap = 0;
+  static const unsigned char MAGIC[8] = {0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb};
+  if (size < 48 || memcmp(f + size - 8, MAGIC, 8) != 0) rc = errf(e, "%s: not a TensorFlow checkpoint index (no table magic)", path);
+  Cursor foot = {NULL, NULL, 0}, index = {NULL, NULL, 0};
+  uint64_t mo = 0, ms = 0, io = 0, is = 0;
+  if (!rc) {
+    foot = (Cursor){f + size - 48, f + size - 8, 0};
+    mo = varint(&foot), ms = varint(&foot), io = varint(&foot), is = varint(&foot);
+    (void)mo;
+    (void)ms;
+    if (foot.bad) rc = errf(e, "%s: the table footer cannot be parsed", path);
+  }
+  if (!rc) rc = block(f, size, io, is, &index, path, e);
+  char ikey[1024] = "", key[1024] = "";
+  size_t iklen = 0;
+  while (!rc && index.p < index.end) {
+    const unsigned char *hv;
+    size_t hl;
+    if (next_entry(&index, ikey, sizeof ikey, &iklen, &hv, &hl)) { rc = errf(e, "%s: the block index is corrupt", path); break; }
+    Cursor h = {hv, hv + hl, 0}, data = {NULL, NULL, 0};
+    uint64_t off = varint(&h), len = varint(&h);
+    if (h.bad) { rc = errf(e, "%s: a block handle is corrupt", path); break; }
+    if ((rc = block(f, size, off, len, &data, path, e))) break;
+    size_t klen = 0;
+    while (!rc && data.p < data.end) {
+      const unsigned char *v;
+      size_t vl;
+      if (next_entry(&data, key, sizeof key, &klen, &v, &vl)) rc = errf(e, "%s: a data block is corrupt", path);
+      else rc = add_tensor(x, &cap, key, v, vl, path, e);
+    }
+  }
+  free(f);
+  if (rc) tfb_free(x);
+  return rc;
+}
+
+void tfb_free(TfIndex *x) {
+  free(x->t);
+  memset(x, 0, sizeof *x);
+}
+
+const char *tfb_dtype_name(int dtype) {
+  switch (dtype) {
+  case 1: return "float32";
+  case 2: return "float64";
+  case 3: return "int32";
+  case 9: return "int64";
+  case 14: return "bfloat16";
+  case 19: return "float16";
+  default: return "other";
+  }
+}
