@@ -6,6 +6,12 @@
 # stays stopped. BERTSWEEP (default: bertsweep on PATH, else the build tree) may be
 # overridden; submit through sweep-*.sbatch.
 set -u
+# mpirun forwards USR1 to the ranks; they checkpoint at their next step and exit with 3. The
+# traps go first, so that a signal in the first moments is forwarded, not fatal to the script.
+pid=
+early=0
+trap 'echo "# $(date -Is) time limit near: asking the sweep to checkpoint"; early=1; [ -n "$pid" ] && kill -USR1 $pid' USR1
+trap '[ -n "$pid" ] && kill -TERM $pid' TERM
 config=$1
 shift
 here=$(dirname "$(readlink -f "$0")")
@@ -20,12 +26,6 @@ export OMP_NUM_THREADS=$threads OMPI_MCA_rmaps_base_oversubscribe=1
 echo "# $(date -Is) job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-$(hostname)}:" \
      "$nodes node(s) x $per_node rank(s) x $threads threads"
 
-# mpirun forwards USR1 to the ranks; they checkpoint at their next step and exit with 3. The
-# traps go first, so that a signal in the first moments is forwarded, not fatal to the script.
-pid=
-early=0
-trap 'echo "# $(date -Is) time limit near: asking the sweep to checkpoint"; early=1; [ -n "$pid" ] && kill -USR1 $pid' USR1
-trap '[ -n "$pid" ] && kill -TERM $pid' TERM
 mpirun -np $((nodes * per_node)) --map-by "ppr:$per_node:node" --bind-to none -x OMP_NUM_THREADS \
   "$bin" sweep "$config" --progress 60 "$@" &
 pid=$!

@@ -144,7 +144,7 @@ check 'scontrol show job "$job" | grep -q "MinMemoryNode=0\|mem=$mem\|MinMemoryN
 
 # 4. USR1 within the first second of the job: the ranks checkpoint (exit 3, requeue), never die
 job=$(sbatch --parsable "$SRC/slurm/sweep-1node.sbatch" "$WORK/short.json" --output early.h5)
-for i in $(seq 100); do [ "$(squeue -h -j "$job" -o %T 2>/dev/null)" = RUNNING ] && break; sleep 0.1; done
+for i in $(seq 300); do grep -q "rank(s) x" "bertsweep-$job.log" 2>/dev/null && break; sleep 0.1; done # the wrapper's traps are set
 scancel --batch -s USR1 "$job"
 state=$(wait_job "$job" 300)
 check '[ "$state" = COMPLETED ]' "early USR1: ended $state: $(tail -5 bertsweep-$job.log 2>/dev/null)"
@@ -157,7 +157,7 @@ sleep 2
 "$BIN" stop stopped.h5 >/dev/null
 state=$(wait_job "$job" 120)
 log=bertsweep-$job.log
-check '[ "$state" = FAILED ] && sacct -n -X -j "$job" -o ExitCode | grep -q "5:0"' "user stop: $state $(sacct -n -X -j $job -o ExitCode)"
+check '[ "$state" = FAILED ] && scontrol show job "$job" | grep -q "ExitCode=5:0"' "user stop: $state $(scontrol show job $job | grep -o "ExitCode=[^ ]*")"
 check 'grep -q "not requeued" $log && ! grep -q "requeueing" $log' "user stop was requeued: $(tail -4 $log)"
 check '[ ! -e stopped.h5.stop ] && "$BIN" check stopped.h5 >/dev/null' "after the user stop: a stale stop file or damage"
 echo "$passed passed, $failed failed"
