@@ -147,16 +147,29 @@ if hint:
     h = subprocess.run(["bash", "-c", hint[0].lstrip("# ")], capture_output=True, text=True)
     check(h.returncode == 0 and "done" in h.stdout, f"the hint runs as printed: {h.stderr[-300:]}")
 
-# ---- SIGUSR1 in the first moments
+# ---- SIGUSR1 in the first moments: as soon as the process catches it (main's first act), and a little later
+def catches_usr1(pid):
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("SigCgt:"):
+                return int(line.split()[1], 16) & (1 << (signal.SIGUSR1 - 1))
+    except OSError:
+        pass
+    return 0
+
+
 long_cfg = config("long.json", {"optimizer.correct_bias": [True, False]}, epochs=60)
-for delay in (0.15, 0.3, 0.5):  # from main on; the dynamic loader's few ms before it are beyond reach
+for delay in (0.0, 0.2, 0.5):
     out = os.path.join(WORK, f"early_{delay}.h5")
     p = subprocess.Popen([BIN, "sweep", long_cfg, "--output", out, "--progress", "0"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not catches_usr1(p.pid) and p.poll() is None and time.time() - t0 < 30:
+        time.sleep(0.001)
     time.sleep(delay)
     p.send_signal(signal.SIGUSR1)
     so, se = p.communicate(timeout=120)
-    check(p.returncode == 3, f"USR1 after {delay} s: exit {p.returncode}, want 3: {se[-300:]}")
+    check(p.returncode == 3, f"USR1 {delay} s after the handler: exit {p.returncode}, want 3: {se[-300:]}")
 
 # ---- a grid value added to a finished sweep leaves the comparison of the old groups alone
 grow_a = config("grow_a.json", {"optimizer.correct_bias": [True, False], "train.learning_rate": [3e-3]})
