@@ -13,5 +13,6 @@ int cmd_check(int argc, char **argv, Err *e);
 int cmd_schema(int argc, char **argv, Err *e);
 int cmd_stop(int argc, char **argv, Err *e);
 int cmd_inspect(int argc, char **argv, Err *e);
+int cmd_tokenize(int argc, char **argv, Err *e);
 
 #endif

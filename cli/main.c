@@ -19,6 +19,7 @@ static const char *USAGE =
     "  bertsweep check --salvage FILE.h5 NEW.h5    copy what is readable into a new file\n"
     "  bertsweep schema [--format markdown|json]   every dataset of the results file, described\n"
     "  bertsweep inspect MODEL_DIR                 a model's format, config and tensors (headers only)\n"
+    "  bertsweep tokenize MODEL_DIR TEXT [PAIR]    tokens, ids and types as a run encodes them\n"
     "  bertsweep pretrain --corpus FILE --out DIR  masked-LM pre-training of a small BERT\n"
     "  bertsweep --help | --version\n"
     "\n"
@@ -78,6 +79,7 @@ int main(int argc, char **argv) {
   else if (strcmp(argv[1], "check") == 0) code = cmd_check(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "stop") == 0) code = cmd_stop(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "inspect") == 0) code = cmd_inspect(argc - 2, argv + 2, &e);
+  else if (strcmp(argv[1], "tokenize") == 0) code = cmd_tokenize(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "schema") == 0) code = cmd_schema(argc - 2, argv + 2, &e);
   else {
     fprintf(stderr, "bertsweep: unknown command '%s'\n%s", argv[1], USAGE);

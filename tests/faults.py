@@ -14,6 +14,7 @@ stability when a finished sweep grows:
 usage: faults.py BERTSWEEP FIXTURE_DIR WORKDIR
 """
 import json
+import math
 import os
 import shutil
 import signal
@@ -220,6 +221,22 @@ tnews = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs"
 r = subprocess.run([BIN, "plan", tnews], capture_output=True, text=True)
 check(r.returncode == 0 and "40 runs" in r.stdout and "data.train_size" in r.stdout and "unknown" in r.stdout,
       f"plan without data: {r.returncode} {r.stdout[-400:]} {r.stderr}")
+
+# ---- inspect (headers and indexes only) and tokenize
+tfdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "tf-chinese-bert-wwm-index")
+r = subprocess.run([BIN, "inspect", tfdir], capture_output=True, text=True)
+check(r.returncode == 0 and "bert/embeddings/word_embeddings" in r.stdout and "[21128, 768]" in r.stdout and
+      "207 tensors" in r.stdout and "num_hidden_layers=12" in r.stdout, f"inspect TF: {r.stdout[-300:]} {r.stderr}")
+r = subprocess.run([BIN, "inspect", os.path.join(WORK, "model")], capture_output=True, text=True)
+import struct  # noqa: E402
+raw = open(os.path.join(WORK, "model", "model.safetensors"), "rb").read()
+hdr = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])
+want = sum(math.prod(v["shape"]) for k, v in hdr.items() if k != "__metadata__")
+check(r.returncode == 0 and f"{want} parameters" in r.stdout, f"inspect safetensors: want {want}: {r.stdout[-200:]}")
+r = subprocess.run([BIN, "tokenize", os.path.join(WORK, "model"), "的一是", "不了"], capture_output=True, text=True)
+rows = [ln.split() for ln in r.stdout.splitlines()[2:]]
+check(r.returncode == 0 and [x[1] for x in rows] == ["[CLS]", "的", "一", "是", "[SEP]", "不", "了", "[SEP]"] and
+      [x[3] for x in rows] == ["0"] * 5 + ["1"] * 3, f"tokenize: {r.stdout} {r.stderr}")
 
 # ---- rank 0's message is printed even though rank 1 finishes first
 bad = config("badmodel.json", {}, seeds=[1])
