@@ -113,20 +113,26 @@ static void handle_done(Ctx *c, int src, const double *msg) {
 }
 
 /* Answers requests and collects reports; never blocks. */
-/* `bertsweep stop FILE` leaves FILE.stop; looked for once a second. */
+/* Looked for once a second: FILE.stop, left by `bertsweep stop FILE` (1: a user stop), and the
+   file named by BERTSWEEP_STOP_REQUEST, which the Slurm wrapper creates when the time limit
+   nears (2: a stop as for a signal, without the race of a signal that arrives before the
+   ranks have installed their handlers). */
 static int stop_file_present(Ctx *c) {
   double t = clock_seconds();
   if (t - c->last_stop_check < 1.0) return 0;
   c->last_stop_check = t;
   char path[4200];
   snprintf(path, sizeof path, "%s.stop", c->res->path);
-  return access(path, F_OK) == 0;
+  if (access(path, F_OK) == 0) return 1;
+  const char *req = getenv("BERTSWEEP_STOP_REQUEST");
+  return req && req[0] && access(req, F_OK) == 0 ? 2 : 0;
 }
 
 static void service(Ctx *c) {
   if (signals_pending()) enter_stop_mode(c);
-  if (!c->stop_mode && stop_file_present(c)) {
-    c->user_stop = 1;
+  int request = c->stop_mode ? 0 : stop_file_present(c);
+  if (request) {
+    c->user_stop = request == 1;
     enter_stop_mode(c);
   }
   if (c->opt->lock) lock_heartbeat(c->opt->lock);

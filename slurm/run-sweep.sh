@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Runs `bertsweep sweep` inside a Slurm allocation: RANKS_PER_NODE ranks per node (default 1),
 # each with cores / RANKS_PER_NODE threads (set explicitly, and recorded per run in the results
-# file), progress every 60 s, the pre-timeout USR1 forwarded to the ranks, and a requeue when
-# the sweep stopped for it (exit 3). A stop asked for with `bertsweep stop FILE.h5` exits 5 and
+# file), progress every 60 s, the pre-timeout USR1 passed on to the sweep as a stop request,
+# and a requeue when the sweep stopped for it (exit 3). A stop asked for with `bertsweep stop FILE.h5` exits 5 and
 # stays stopped. BERTSWEEP (default: bertsweep on PATH, else the build tree) may be
 # overridden; submit through sweep-*.sbatch.
 set -u
-# mpirun forwards USR1 to the ranks; they checkpoint at their next step and exit with 3. The
-# traps go first, so that a signal in the first moments is forwarded, not fatal to the script.
+# The pre-timeout USR1 reaches this script; it asks the sweep to stop through a request file
+# that rank 0 looks for every second (BERTSWEEP_STOP_REQUEST): no signal can then reach a rank
+# before it has installed its handlers. The ranks checkpoint and exit with 3. The trap goes
+# first, so that a signal in the first moments is not fatal to the script either.
+request=$PWD/.bertsweep-stop-${SLURM_JOB_ID:-$$}
+rm -f "$request"
+export BERTSWEEP_STOP_REQUEST=$request
 pid=
-early=0
-trap 'echo "# $(date -Is) time limit near: asking the sweep to checkpoint"; early=1; [ -n "$pid" ] && kill -USR1 $pid' USR1
+trap 'echo "# $(date -Is) time limit near: asking the sweep to checkpoint"; touch "$request"' USR1
 trap '[ -n "$pid" ] && kill -TERM $pid' TERM
 config=$1
 shift
@@ -27,9 +31,8 @@ echo "# $(date -Is) job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}) o
      "$nodes node(s) x $per_node rank(s) x $threads threads"
 
 mpirun -np $((nodes * per_node)) --map-by "ppr:$per_node:node" --bind-to none -x OMP_NUM_THREADS \
-  "$bin" sweep "$config" --progress 60 "$@" &
+  -x BERTSWEEP_STOP_REQUEST "$bin" sweep "$config" --progress 60 "$@" &
 pid=$!
-[ "$early" = 1 ] && { sleep 1; kill -USR1 $pid; }
 while :; do
   wait $pid
   rc=$?
@@ -40,6 +43,7 @@ while :; do
     break
   fi
 done
+rm -f "$request"
 case "$rc" in
   3) if [ -n "${SLURM_JOB_ID:-}" ]; then
        echo "# $(date -Is) checkpointed for the time limit; requeueing job $SLURM_JOB_ID"
