@@ -65,7 +65,14 @@ int cmd_sweep(int argc, char **argv, Err *e) {
   SweepArgs a = {.progress_every = 2.0};
   for (int i = 0; i < argc; i++) {
     if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) a.output = argv[++i];
-    else if (strcmp(argv[i], "--progress") == 0 && i + 1 < argc) a.progress_every = atof(argv[++i]);
+    else if (strcmp(argv[i], "--progress") == 0 && i + 1 < argc) {
+      char *end;
+      a.progress_every = strtod(argv[++i], &end);
+      if (end == argv[i] || *end || !(a.progress_every >= 0 && a.progress_every <= 1e6)) {
+        errf(e, "sweep: --progress needs seconds >= 0, not \"%s\"", argv[i]);
+        return EXIT_USAGE;
+      }
+    }
     else if (strcmp(argv[i], "--restart") == 0) a.restart = 1;
     else if (argv[i][0] == '-') { errf(e, "sweep: unknown option %s", argv[i]); return EXIT_USAGE; }
     else a.config = argv[i];

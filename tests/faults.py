@@ -222,6 +222,10 @@ r = subprocess.run([BIN, "plan", tnews], capture_output=True, text=True)
 check(r.returncode == 0 and "40 runs" in r.stdout and "data.train_size" in r.stdout and "unknown" in r.stdout,
       f"plan without data: {r.returncode} {r.stdout[-400:]} {r.stderr}")
 
+# ---- numeric options reject garbage
+r = subprocess.run([BIN, "sweep", base, "--progress", "abc"], capture_output=True, text=True)
+check(r.returncode == 2 and "--progress" in r.stderr, f"--progress abc: {r.returncode} {r.stderr!r}")
+
 # ---- inspect (headers and indexes only) and tokenize
 tfdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "tf-chinese-bert-wwm-index")
 r = subprocess.run([BIN, "inspect", tfdir], capture_output=True, text=True)
