@@ -9,18 +9,21 @@ static const char *PRETRAIN_USAGE =
     "usage: bertsweep pretrain --corpus FILE --out DIR [--vocab-size 8000] [--min-count 3]\n"
     "         [--layers 4] [--hidden 256] [--heads 4] [--seq 128] [--batch 32] [--steps 3000]\n"
     "         [--lr 5e-4] [--warmup 0.06] [--weight-decay 0.01] [--seed 1] [--threads N]\n"
-    "         [--save-every 500] [--log-every 20]";
+    "         [--save-every 500] [--log-every 20] [--whole-word 1] [--resume]\n"
+    "  --resume continues from OUT/pretrain_state.safetensors (written at every save) when it\n"
+    "  exists; the other options must be those the pre-training began with.";
 
 int cmd_pretrain(int argc, char **argv, Err *e) {
   PretrainConfig c;
   pretrain_defaults(&c);
   for (int i = 0; i < argc; i++) {
     const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(k, "--resume")) { c.resume = 1; continue; }
     int *ip = !strcmp(k, "--vocab-size") ? &c.vocab_size : !strcmp(k, "--min-count") ? &c.min_count
             : !strcmp(k, "--layers") ? &c.layers : !strcmp(k, "--hidden") ? &c.hidden : !strcmp(k, "--heads") ? &c.heads
             : !strcmp(k, "--seq") ? &c.seq : !strcmp(k, "--batch") ? &c.batch : !strcmp(k, "--threads") ? &c.threads
             : !strcmp(k, "--save-every") ? &c.save_every : !strcmp(k, "--log-every") ? &c.log_every
-            : !strcmp(k, "--seed") ? &c.seed : NULL;
+            : !strcmp(k, "--seed") ? &c.seed : !strcmp(k, "--whole-word") ? &c.whole_word : NULL;
     double *dp = !strcmp(k, "--lr") ? &c.lr : !strcmp(k, "--warmup") ? &c.warmup_ratio
                : !strcmp(k, "--weight-decay") ? &c.weight_decay : NULL;
     if (!v) { errf(e, "pretrain: %s needs a value\n%s", k, PRETRAIN_USAGE); return EXIT_USAGE; }
@@ -31,6 +34,10 @@ int cmd_pretrain(int argc, char **argv, Err *e) {
     else if (ip) *ip = (int)strtol(v, &end, 10);
     else if (dp) *dp = strtod(v, &end);
     else { errf(e, "pretrain: unknown option %s\n%s", k, PRETRAIN_USAGE); return EXIT_USAGE; }
+    if ((ip || dp || !strcmp(k, "--steps")) && (end == v || *end)) {
+      errf(e, "pretrain: %s needs a number, not '%s'", k, v);
+      return EXIT_USAGE;
+    }
     i++;
   }
   if (!c.corpus || !c.out) { errf(e, "%s", PRETRAIN_USAGE); return EXIT_USAGE; }

@@ -7,6 +7,7 @@
 #include <time.h>
 #include "jobs/job.h"
 #include "src/clock.h"
+#include "src/machine.h"
 #include "cli/commands.h"
 
 int cmd_train(int argc, char **argv, Err *e) {
@@ -30,6 +31,8 @@ int cmd_train(int argc, char **argv, Err *e) {
     return EXIT_ERROR;
   }
   if (mf) fprintf(mf, "step\tloss\tlr\tgrad_norm\taccuracy\teval_loss\tmacro_f1\n");
+  char advice[512];
+  if (machine_blas_advice(advice, sizeof advice)) fprintf(stderr, "bertsweep: warning: %s\n", advice);
   printf("# run: %d train / %d dev examples, %d labels, %ld steps (%d per epoch), warmup %ld, %d threads\n",
          j.train.n, j.dev.n, j.labels.n, j.total_steps, j.steps_per_epoch, j.warmup_steps, omp_get_max_threads());
   printf("%-8s %-10s %-10s %-10s %s\n", "step", "loss", "lr", "grad_norm", "dev");

@@ -3,8 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "io/fileutil.h"
 #include "src/clock.h"
+#include "src/fault.h"
 #include "io/hfmodel.h"
 #include "jobs/pretrain.h"
 #include "src/mlm.h"
@@ -12,12 +14,11 @@
 #include "src/rng.h"
 #include "src/vocab_build.h"
 
-#define STREAM_MASKING(step) ((4ull << 40) | (uint64_t)(step))
 
 void pretrain_defaults(PretrainConfig *c) {
   *c = (PretrainConfig){.vocab_size = 8000, .min_count = 3, .layers = 4, .hidden = 256, .heads = 4, .seq = 128,
                         .batch = 32, .threads = 0, .save_every = 500, .log_every = 20, .steps = 3000, .lr = 5e-4,
-                        .warmup_ratio = 0.06, .weight_decay = 0.01, .seed = 1};
+                        .warmup_ratio = 0.06, .weight_decay = 0.01, .seed = 1, .whole_word = 1};
 }
 
 typedef struct {
@@ -71,19 +72,30 @@ typedef struct {
   Acts a;
   Optim om, oh;
   int *ids, *types, *mask, *pos, *target, *order;
+  long order_epoch;
+  unsigned char *is_piece; /* [nv] token starts with "##" */
 } Pre;
 
-/* The batch of update k with its masking (from (seed, k) alone). Returns the masked count. */
+/* Whole-word masking (HF's DataCollatorForWholeWordMask): a word is a token and the "##"
+   pieces that follow it; with a character vocabulary every Chinese character is its own word. */
+static int word_len(const Pre *p, const int *src, int t, int len) {
+  int n = 1;
+  while (p->c->whole_word && t + n < len && p->is_piece[src[t + n]]) n++;
+  return n;
+}
+
+/* The batch of update k with its masking: a pure function of (seed, k). Returns the masked count. */
 static int make_batch(Pre *p, long k, Batch *b) {
   const PretrainConfig *c = p->c;
   const int T = c->seq, N = p->data.n, B = c->batch;
   long first = k * B;
-  int epoch = (int)(first / N);
-  if (k == 0 || (first % N) < B) { /* a new epoch began within this batch: reshuffle for it */
+  long epoch = first / N;
+  if (p->order_epoch != epoch) { /* the order of an epoch depends on (seed, epoch) alone */
     for (int i = 0; i < N; i++) p->order[i] = i;
     Rng r;
     rng_init(&r, (uint64_t)c->seed, STREAM_SHUFFLE(epoch));
     rng_shuffle(&r, p->order, N);
+    p->order_epoch = epoch;
   }
   Rng r;
   rng_init(&r, (uint64_t)c->seed, STREAM_MASKING(k));
@@ -93,27 +105,63 @@ static int make_batch(Pre *p, long k, Batch *b) {
     maxlen = p->data.len[s] > maxlen ? p->data.len[s] : maxlen;
   }
   for (int i = 0; i < B; i++) {
-    int s = p->order[(first + i) % N];
+    int s = p->order[(first + i) % N], len = p->data.len[s];
     const int *src = p->data.ids + (long)s * T;
     for (int t = 0; t < maxlen; t++) {
-      int id = src[t], o = i * maxlen + t;
+      int o = i * maxlen + t;
       p->types[o] = 0;
-      p->mask[o] = t < p->data.len[s];
-      p->ids[o] = id;
+      p->mask[o] = t < len;
+      p->ids[o] = src[t];
+    }
+    for (int t = 0, w; t < len; t += w) {
+      w = word_len(p, src, t, len);
+      int id = src[t];
       if (id == p->tok.cls || id == p->tok.sep || id == p->tok.pad) continue;
       if (rng_uniform(&r) >= 0.15f) continue;
-      p->pos[M] = o;
-      p->target[M++] = id;
-      float u = rng_uniform(&r);
-      if (u < 0.8f) p->ids[o] = p->tok.mask;
-      else if (u < 0.9f) p->ids[o] = 106 + (int)rng_below(&r, (uint32_t)(p->nv - 106));
+      float u = rng_uniform(&r); /* 80% [MASK], 10% a random token, 10% kept; one choice per word */
+      for (int j = t; j < t + w; j++) {
+        int o = i * maxlen + j;
+        p->pos[M] = o;
+        p->target[M++] = src[j];
+        if (u < 0.8f) p->ids[o] = p->tok.mask;
+        else if (u < 0.9f) p->ids[o] = 106 + (int)rng_below(&r, (uint32_t)(p->nv - 106));
+      }
     }
   }
   *b = (Batch){B, maxlen, p->ids, p->types, p->mask, NULL};
   return M;
 }
 
-static int save(Pre *p, Err *e) {
+/* The resumable state, one safetensors file: what a resume must match (meta), the weights and
+   both AdamW moments. Written after the model directory, so a kill between the two leaves a
+   state that resumes and re-exports. */
+#define STATE_FILE "pretrain_state.safetensors"
+enum { M_STEP, M_SECONDS, M_LAYERS, M_HIDDEN, M_HEADS, M_SEQ, M_BATCH, M_STEPS, M_SEED, M_VOCAB, M_SEQUENCES,
+       M_LR, M_WARMUP, M_WD, M_WHOLE_WORD, M_N };
+static const char *META_NAMES[M_N] = {"step", "seconds", "--layers", "--hidden", "--heads", "--seq", "--batch",
+                                      "--steps", "--seed", "vocabulary size", "sequence count", "--lr",
+                                      "--warmup", "--weight-decay", "--whole-word"};
+
+static void meta_fill(const Pre *p, long step, double secs, float *meta) {
+  const PretrainConfig *c = p->c;
+  const double v[M_N] = {(double)step, secs, c->layers, c->hidden, c->heads, c->seq, c->batch, (double)c->steps,
+                         c->seed, p->nv, p->data.n, c->lr, c->warmup_ratio, c->weight_decay, c->whole_word};
+  for (int i = 0; i < M_N; i++) meta[i] = (float)v[i];
+}
+
+static int state_tensors(Pre *p, float *meta, StOut *st) {
+  const int64_t nm = (int64_t)p->m.nparams, nh = (int64_t)p->head.n;
+  st[0] = (StOut){"meta", meta, 1, {M_N}};
+  st[1] = (StOut){"model", p->m.params, 1, {nm}};
+  st[2] = (StOut){"model.adam_m", p->om.m, 1, {nm}};
+  st[3] = (StOut){"model.adam_v", p->om.v, 1, {nm}};
+  st[4] = (StOut){"head", p->head.params, 1, {nh}};
+  st[5] = (StOut){"head.adam_m", p->oh.m, 1, {nh}};
+  st[6] = (StOut){"head.adam_v", p->oh.v, 1, {nh}};
+  return 7;
+}
+
+static int save(Pre *p, long step, double secs, Err *e) {
   StOut extra[5];
   for (int i = 0; i < 5; i++) {
     const ParamInfo *pi = &p->head.info[i];
@@ -123,7 +171,66 @@ static int save(Pre *p, Err *e) {
   char path[4200];
   snprintf(path, sizeof path, "%s/tokenizer_config.json", p->c->out);
   const char *tc = "{\"do_lower_case\": false, \"tokenize_chinese_chars\": true}\n";
-  return write_file_atomic(path, tc, strlen(tc), e);
+  if (write_file_atomic(path, tc, strlen(tc), e)) return -1;
+  float meta[M_N];
+  StOut st[8];
+  meta_fill(p, step, secs, meta);
+  snprintf(path, sizeof path, "%s/" STATE_FILE, p->c->out);
+  return st_write_f32(path, st, state_tensors(p, meta, st), e);
+}
+
+/* Loads OUT/pretrain_state.safetensors when there is one: *k0 = the updates it holds. */
+static int resume(Pre *p, long *k0, double *secs, Err *e) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/" STATE_FILE, p->c->out);
+  *k0 = 0;
+  *secs = 0;
+  if (access(path, F_OK) != 0) return 0;
+  StFile f;
+  if (st_open(&f, path, e)) return errctx(e, "pretrain --resume");
+  float meta[M_N], now[M_N];
+  StOut st[8];
+  int n = state_tensors(p, meta, st), rc = 0;
+  for (int i = 0; i < n && !rc; i++) {
+    const StTensor *t = st_find(&f, st[i].name);
+    if (!t || t->dtype != ST_F32 || st_numel(t) != (size_t)st[i].shape[0])
+      rc = errf(e, "%s: tensor '%s' missing or of the wrong size", path, st[i].name);
+    else
+      st_read_f32(&f, t, (float *)st[i].data);
+  }
+  st_close(&f);
+  if (rc) return rc;
+  meta_fill(p, 0, 0, now);
+  for (int i = M_LAYERS; i < M_N; i++)
+    if (meta[i] != now[i])
+      return errf(e, "%s: %s was %g when this pre-training began, %g now; use another --out or the same options",
+                  path, META_NAMES[i], (double)meta[i], (double)now[i]);
+  *k0 = (long)meta[M_STEP];
+  *secs = meta[M_SECONDS];
+  p->om.t = p->oh.t = *k0;
+  return 0;
+}
+
+/* Keeps the log's header and the rows of the first k0 updates (a kill can leave later ones). */
+static int log_truncate(const char *path, long k0, Err *e) {
+  size_t size;
+  char *buf = read_file(path, &size, e), **lines = NULL;
+  if (!buf) return -1;
+  int n = split_lines(buf, size, path, &lines, e);
+  size_t cap = size + 1, len = 0;
+  char *out = n < 0 ? NULL : malloc(cap);
+  int rc = n < 0 ? -1 : out ? 0 : errf(e, "out of memory");
+  for (int i = 0; i < n && !rc; i++) {
+    char *end;
+    long step = strtol(lines[i], &end, 10);
+    if (end != lines[i] && step > k0) break;
+    len += (size_t)snprintf(out + len, cap - len, "%s\n", lines[i]);
+  }
+  if (!rc) rc = write_file_atomic(path, out, len, e);
+  free(out);
+  free(lines);
+  free(buf);
+  return rc;
 }
 
 static int setup(Pre *p, Err *e) {
@@ -135,6 +242,8 @@ static int setup(Pre *p, Err *e) {
   if (!rc) rc = (p->nv = vocab_build(lines, nl, c->vocab_size, c->min_count, &p->vocab, e)) < 0 ? -1 : 0;
   if (!rc) rc = tok_init(&p->tok, p->vocab, p->nv, 0, "built vocabulary", e);
   if (!rc) rc = pack(&p->tok, lines, nl, c->seq, &p->data, e);
+  if (!rc && !(p->is_piece = calloc((size_t)p->nv, 1))) rc = errf(e, "out of memory");
+  for (int i = 0; !rc && i < p->nv; i++) p->is_piece[i] = !strncmp(p->vocab[i], "##", 2);
   free(lines);
   free(buf);
   if (rc) return -1;
@@ -156,12 +265,13 @@ static int setup(Pre *p, Err *e) {
   p->pos = malloc(sizeof(int) * BT);
   p->target = malloc(sizeof(int) * BT);
   p->order = malloc(sizeof(int) * (size_t)p->data.n);
+  p->order_epoch = -1;
   if (!p->ids || !p->types || !p->mask || !p->pos || !p->target || !p->order) return errf(e, "out of memory");
   return 0;
 }
 
 static void teardown(Pre *p) {
-  free(p->ids); free(p->types); free(p->mask); free(p->pos); free(p->target); free(p->order);
+  free(p->ids); free(p->types); free(p->mask); free(p->pos); free(p->target); free(p->order); free(p->is_piece);
   free(p->data.ids); free(p->data.len);
   optim_free(&p->om);
   optim_free(&p->oh);
@@ -176,22 +286,31 @@ int pretrain_run(const PretrainConfig *c, Err *e) {
   if (c->threads > 0) omp_set_num_threads(c->threads);
   Pre p = {0};
   p.c = c;
-  if (setup(&p, e)) { teardown(&p); return errctx(e, "pretrain"); }
+  long k0 = 0;
+  double secs0 = 0;
   char logpath[4200];
-  if (mkdir_p(c->out, e)) { teardown(&p); return -1; }
   snprintf(logpath, sizeof logpath, "%s/pretrain_log.tsv", c->out);
-  FILE *log = fopen(logpath, "w");
+  if (setup(&p, e) || mkdir_p(c->out, e) || (c->resume && resume(&p, &k0, &secs0, e)) ||
+      (k0 > 0 && log_truncate(logpath, k0, e))) {
+    teardown(&p);
+    return errctx(e, "pretrain");
+  }
+  FILE *log = fopen(logpath, k0 > 0 ? "a" : "w");
   if (!log) { teardown(&p); return errf(e, "%s: cannot create", logpath); }
-  fprintf(log, "# corpus %s: %d sequences of <= %d tokens; vocab %d; %d layers, hidden %d, %d heads; batch %d, "
-               "lr %g, %ld steps, %d threads\nstep\tmlm_loss\tmasked_acc\tlr\tseconds\n",
-          c->corpus, p.data.n, c->seq, p.nv, c->layers, c->hidden, c->heads, c->batch, c->lr, c->steps,
-          omp_get_max_threads());
-  printf("pretrain: %d sequences, vocab %d, %zu parameters, %ld steps\n", p.data.n, p.nv, p.m.nparams, c->steps);
+  if (k0 == 0)
+    fprintf(log, "# corpus %s: %d sequences of <= %d tokens; vocab %d; %d layers, hidden %d, %d heads; batch %d, "
+                 "lr %g, warmup %g, %ld steps, whole-word masking %s, %d threads\n"
+                 "step\tmlm_loss\tmasked_acc\tlr\tseconds\n",
+            c->corpus, p.data.n, c->seq, p.nv, c->layers, c->hidden, c->heads, c->batch, c->lr, c->warmup_ratio,
+            c->steps, c->whole_word ? "on" : "off", omp_get_max_threads());
+  printf("pretrain: %d sequences, vocab %d, %zu parameters, %ld steps%s\n", p.data.n, p.nv, p.m.nparams, c->steps,
+         k0 ? "" : " from the start");
+  if (k0) printf("pretrain: resuming after update %ld (%.0f s so far)\n", k0, secs0);
   long warm = (long)(c->warmup_ratio * (double)c->steps + 0.999);
-  double t0 = clock_seconds(), lsum = 0;
+  double t0 = clock_seconds() - secs0, lsum = 0;
   long msum = 0, csum = 0;
   int rc = 0;
-  for (long k = 0; k < c->steps && !rc; k++) {
+  for (long k = k0; k < c->steps && !rc; k++) {
     Batch b;
     int M = make_batch(&p, k, &b), correct = 0;
     Mode mode = {1, (uint64_t)c->seed, k};
@@ -219,10 +338,12 @@ int pretrain_run(const PretrainConfig *c, Err *e) {
       lsum = 0;
       msum = csum = 0;
     }
-    if (c->save_every > 0 && (k + 1) % c->save_every == 0) rc = save(&p, e);
+    if ((c->save_every > 0 && (k + 1) % c->save_every == 0) || k + 1 == c->steps)
+      rc = save(&p, k + 1, clock_seconds() - t0, e);
+    fault_kill("killpretrain", 0, k + 1); /* tests: SIGKILL after update k+1 */
   }
-  if (!rc) rc = save(&p, e);
-  fclose(log);
+  if (!rc && k0 >= c->steps) printf("pretrain: already done (%ld updates)\n", k0);
+  if (fclose(log) && !rc) rc = errf(e, "%s: write failed", logpath);
   teardown(&p);
   return rc;
 }

@@ -1,5 +1,5 @@
 /* Masked-LM pre-training (BERT's recipe without next-sentence prediction): poems packed into
-   sequences [CLS] a [SEP] b [SEP] ...; 15% of tokens chosen, of those 80% [MASK], 10% a random
+   sequences [CLS] a [SEP] b [SEP] ...; 15% of words chosen (a word: a token and its "##" pieces), of those 80% [MASK], 10% a random
    token, 10% kept; the MLM head's decoder tied to the word embeddings. */
 #ifndef BS_PRETRAIN_H
 #define BS_PRETRAIN_H
@@ -11,6 +11,8 @@ typedef struct {
   long steps;
   double lr, warmup_ratio, weight_decay;
   int seed;
+  int whole_word; /* mask a word's "##" pieces together */
+  int resume;     /* continue from OUT/pretrain_state.safetensors when it exists */
 } PretrainConfig;
 
 void pretrain_defaults(PretrainConfig *c);

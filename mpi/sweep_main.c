@@ -8,6 +8,7 @@
 #include "jobs/job.h"
 #include "mpi/sweep.h"
 #include "src/fault.h"
+#include "src/machine.h"
 #include "sweep/sweep_file.h"
 
 static int all_ranks_ok(MPI_Comm comm, int ok) {
@@ -69,9 +70,12 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   if (!bcast_ok(comm, ok)) goto out;
   if (!all_ranks_ok(comm, sweep_file_plan(&s, size, &plan, &info, e) == 0)) goto out;
   if (results_open(&res, s.output, comm, e)) goto out;
-  if (rank == 0)
+  char advice[512];
+  if (rank == 0) {
     printf("# sweep %s: %d runs, up to %ld steps each, on %d rank(s); results in %s\n", s.path, s.nruns, s.max_steps,
            size, s.output);
+    if (machine_blas_advice(advice, sizeof advice)) fprintf(stderr, "bertsweep: warning: %s\n", advice);
+  }
   SweepOutcome oc;
   double t0 = MPI_Wtime();
   int rc = sweep_run(&s, &res, comm, &opt, plan.status, plan.slot_of, &oc, e);

@@ -1,113 +1,179 @@
 #!/usr/bin/python3
-"""Builds the demo data from the npm package chinese-poetry (MIT licence), deterministically.
+"""Builds the demo task and the pre-training corpus from Debian 12 packages, deterministically.
 
-Fine-tuning task (data/demo/): 15-class authorship of Song-dynasty shi poems
-(dist/quantangshi/poet.song.*.json): the 15 most prolific named poets; exact duplicates
-removed; a poem series (same poet, same title up to 其一/其二/...) never split across
-train and dev. Written as CLUE-style JSON lines (label, label_desc, sentence, keywords)
-with labels.json and the licence notice. Train pool: up to 1000 poems per poet (the sweep
-subsamples 1k of them); dev: 200 per poet.
+Fine-tuning task (data/demo/): which program a Chinese (zh_CN) user-interface message belongs
+to — 12 programs from 12 subject areas (image editing, accounting, genealogy, ...). The texts
+are the programs' own gettext translations (msgstr of the .mo catalogues their Debian packages
+ship): short phrases like news titles, topical by vocabulary. Cleaning: accelerators, markup,
+format directives and whitespace removed; 8 to 64 characters with at least 5 Chinese ones; a
+text found in two programs is dropped from both. Written as CLUE-style JSON lines
+(label, label_desc, sentence, keywords=the catalogue) with labels.json and the licence notes.
+Train pool: up to 600 messages per program (a sweep samples 1k of the pool); dev: 100 per
+program, chosen by a hash of the text, never in train.
 
-Pre-training corpus (data/pretrain/corpus.txt, not committed): the disjoint Tang shi
-(poet.tang.*.json), Song ci and Yuan qu, one poem per line, with any poem of the
-fine-tuning poets' shi removed.
+Pre-training corpus (data/pretrain/corpus.txt, not committed): every zh_CN message of every
+catalogue in the packages below (the dev messages removed), the GNOME user help, LibreOffice's
+help and the Chinese manual pages, one paragraph per line.
 
-usage: build_demo_data.py [--package DIR_OR_TGZ] [--out REPO_ROOT]
-(without --package it runs `npm pack chinese-poetry@2.0.1` into data/.cache)
+usage: build_demo_data.py [--debs DIR] [--out REPO_ROOT]
+(without --debs it runs `apt-get download` for PACKAGES into /var/tmp/bertsweep-demo-debs)
 """
 import argparse
 import glob
+import gzip
 import hashlib
+import html
 import json
 import os
 import re
+import struct
 import subprocess
 import tarfile
+import io
 
-VERSION = "2.0.1"
-N_CLASSES, TRAIN_PER, DEV_PER = 15, 1000, 200
-ANON = {"佚名", "無名氏", "无名氏", "不詳", "失名"}
-
-
-def fetch(cache):
-    os.makedirs(cache, exist_ok=True)
-    tgz = os.path.join(cache, f"chinese-poetry-{VERSION}.tgz")
-    if not os.path.exists(tgz):
-        subprocess.run(["npm", "pack", f"chinese-poetry@{VERSION}", "--silent"], cwd=cache, check=True,
-                       stdout=subprocess.DEVNULL)
-    return tgz
-
-
-def unpack(pkg, cache):
-    if os.path.isdir(pkg):
-        return pkg
-    root = os.path.join(cache, "package")
-    if not os.path.isdir(root):
-        with tarfile.open(pkg) as t:
-            t.extractall(cache, filter="data") if hasattr(tarfile, "data_filter") else t.extractall(cache)
-    return root
-
-
-def files(root, pattern):
-    def num(p):
-        m = re.search(r"\.(\d+)\.json$", p)
-        return int(m.group(1)) if m else 0
-    return sorted(glob.glob(os.path.join(root, "dist", pattern)), key=num)
+# label, subject (label_desc), catalogue names (.mo basenames), Debian package
+TASK = [
+    ("100", "图像编辑 (GIMP)", ["gimp20", "gimp20-std-plug-ins", "gimp20-script-fu"], "gimp-data"),
+    ("101", "财务记账 (GnuCash)", ["gnucash"], "gnucash-common"),
+    ("102", "家谱管理 (Gramps)", ["gramps"], "gramps"),
+    ("103", "电子邮件与日历 (Evolution)", ["evolution"], "evolution-common"),
+    ("104", "即时通讯 (Pidgin)", ["pidgin"], "pidgin-data"),
+    ("105", "电子表格 (Gnumeric)", ["gnumeric-1.12.55"], "gnumeric-common"),
+    ("106", "视频播放 (VLC)", ["vlc"], "vlc-l10n"),
+    ("107", "音频编辑 (Audacity)", ["audacity"], "audacity-data"),
+    ("108", "网络连接 (NetworkManager)", ["NetworkManager"], "network-manager"),
+    ("109", "文件传输 (FileZilla)", ["filezilla"], "filezilla-common"),
+    ("110", "文明策略游戏 (Freeciv)", ["freeciv-core"], "freeciv-data"),
+    ("111", "奇幻战棋游戏 (Wesnoth)", ["wesnoth", "wesnoth-help", "wesnoth-units", "wesnoth-lib"],
+     "wesnoth-1.16-data"),
+]
+# more zh_CN text for pre-training only
+EXTRA = ["inkscape", "darktable", "shotwell-common", "rhythmbox-data", "brasero-common",
+         "gparted-common", "gnome-control-center-data", "gnome-chess", "libreoffice-l10n-zh-cn",
+         "libreoffice-help-zh-cn", "gnome-user-docs", "manpages-zh"]
+TRAIN_PER, DEV_PER = 600, 100
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def poems(paths):
-    for p in paths:
-        for d in json.load(open(p, encoding="utf-8")):
-            text = "".join(d.get("paragraphs") or [])
-            if text:
-                yield d.get("author", ""), d.get("title", "") or d.get("rhythmic", ""), text
+def fetch(debs):
+    os.makedirs(debs, exist_ok=True)
+    for pkg in [t[3] for t in TASK] + EXTRA:
+        if not glob.glob(os.path.join(debs, pkg + "_*.deb")):
+            subprocess.run(["apt-get", "download", "-q", pkg], cwd=debs, check=True,
+                           stdout=subprocess.DEVNULL)
 
 
-SERIES = re.compile(r"[其第]?[一二三四五六七八九十百]+首?$|[（(].*?[)）]$|\s+")
+def deb_files(path, want):
+    """(name, bytes) of the members of a .deb's data archive whose path satisfies want()."""
+    data = subprocess.run(["dpkg-deb", "--fsys-tarfile", path], check=True,
+                          stdout=subprocess.PIPE).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        for m in t:
+            if m.isfile() and want(m.name):
+                yield m.name, t.extractfile(m).read()
 
 
-def series_key(author, title):
-    return author + "|" + SERIES.sub("", title)
+def mo_strings(blob):
+    """msgstr of every translated entry of a GNU .mo catalogue (first plural form)."""
+    magic = struct.unpack("<I", blob[:4])[0]
+    end = "<" if magic == 0x950412de else ">"
+    n, orig, trans = struct.unpack(end + "III", blob[8:20])
+    for i in range(1, n):  # entry 0 is the header
+        olen, ooff = struct.unpack(end + "II", blob[orig + 8 * i: orig + 8 * i + 8])
+        tlen, toff = struct.unpack(end + "II", blob[trans + 8 * i: trans + 8 * i + 8])
+        msgid = blob[ooff:ooff + olen].split(b"\0")[0]
+        msgstr = blob[toff:toff + tlen].split(b"\0")[0]
+        if msgstr and msgstr != msgid:
+            yield msgstr.decode("utf-8", "replace")
 
 
-def in_dev(key):
-    return int(hashlib.sha1(key.encode()).hexdigest(), 16) % 5 == 0
+MARKUP = re.compile(r"<[^>]{0,80}>|&[a-z]+;|\[/?[a-z]+[^\]]{0,40}\]")
+ACCEL = re.compile(r"[(（]\s*[_&][A-Za-z0-9]\s*[)）]|_(?=[A-Za-z0-9])|&(?=[A-Za-z])")
+FORMAT = re.compile(r"%(\d+\$)?[-+ #0]*\d*(\.\d+)?(l|ll|h|z)?[sdifuxXcgeEp%]|%\w+%|\{[\w.]*\}|%\d")
+
+
+def clean(s):
+    s = html.unescape(MARKUP.sub(" ", s))
+    s = FORMAT.sub(" ", ACCEL.sub("", s))
+    return " ".join(s.replace("\\n", " ").split()).strip(" .:：…")
+
+
+def task_texts(debs):
+    """{label: sorted unique texts} for the fine-tuning task; ambiguous texts removed."""
+    owner = {}
+    for label, _, cats, pkg in TASK:
+        (deb,) = glob.glob(os.path.join(debs, pkg + "_*.deb"))
+        for name, blob in deb_files(deb, lambda n: "/zh_CN/LC_MESSAGES/" in n and n.endswith(".mo")):
+            if os.path.basename(name)[:-3] not in cats:
+                continue
+            for s in mo_strings(blob):
+                t = clean(s)
+                if 8 <= len(t) <= 64 and len(CJK.findall(t)) >= 5:
+                    owner.setdefault(t, set()).add(label)
+    texts = {label: [] for label, *_ in TASK}
+    for t, labels in owner.items():
+        if len(labels) == 1:
+            texts[next(iter(labels))].append(t)
+    return {k: sorted(v) for k, v in texts.items()}
+
+
+def rank(text):
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def split(texts):
+    train, dev = [], []
+    for label, subject, cats, _ in TASK:
+        pool = sorted(texts[label], key=rank)
+        if len(pool) < TRAIN_PER + DEV_PER:
+            raise SystemExit(f"{subject}: only {len(pool)} messages")
+        mk = lambda t: {"label": label, "label_desc": subject, "sentence": t, "keywords": cats[0]}
+        dev += [mk(t) for t in pool[:DEV_PER]]
+        train += [mk(t) for t in pool[DEV_PER:DEV_PER + TRAIN_PER]]
+    key = lambda r: rank(r["sentence"])
+    return sorted(train, key=key), sorted(dev, key=key)
+
+
+TAGS = re.compile(r"<[^>]*>")
+TROFF = re.compile(r"^\.\S+\s*|\\f[BIRP]|\\\(\w\w|\\[-e&|^]|\\s[-+]?\d")
+
+
+def paragraphs(name, blob):
+    """Plain-text paragraphs of a help page, HTML file, manual page or .mo catalogue."""
+    if name.endswith(".mo"):
+        yield from (clean(s) for s in mo_strings(blob))
+        return
+    if name.endswith(".gz"):
+        blob = gzip.decompress(blob)
+    text = blob.decode("utf-8", "replace")
+    if name.endswith((".page", ".html", ".xhp", ".xml")):
+        for block in re.split(r"</(?:p|title|li|item|h\d|td|desc)>", text):
+            yield " ".join(html.unescape(TAGS.sub(" ", block)).split())
+    else:  # troff
+        for block in re.split(r"\n\.(?:PP|SH|SS|TP|IP|LP|P)\b", text):
+            yield " ".join(TROFF.sub("", ln) for ln in block.splitlines() if not ln.startswith('.\\"')).strip()
+
+
+def corpus(debs, exclude):
+    zh = lambda n: ("zh_CN" in n or "zh-CN" in n) and n.endswith((".mo", ".page", ".html", ".gz"))
+    seen = set()
+    for pkg in [t[3] for t in TASK] + EXTRA:
+        (deb,) = glob.glob(os.path.join(debs, pkg + "_*.deb"))
+        for name, blob in sorted(deb_files(deb, zh)):
+            for p in paragraphs(name, blob):
+                if len(CJK.findall(p)) >= 2 and p not in exclude and p not in seen:
+                    seen.add(p)
+                    yield p
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--package")
+    ap.add_argument("--debs", default="/var/tmp/bertsweep-demo-debs")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     a = ap.parse_args()
-    cache = os.path.join(a.out, "data", ".cache")
-    root = unpack(a.package or fetch(cache), cache)
-
-    seen, song = set(), []
-    for author, title, text in poems(files(root, "quantangshi/poet.song.*.json")):
-        if text in seen or author in ANON:
-            continue
-        seen.add(text)
-        song.append((author, title, text))
-    counts = {}
-    for author, _, _ in song:
-        counts[author] = counts.get(author, 0) + 1
-    poets = sorted(counts, key=lambda x: (-counts[x], x))[:N_CLASSES]
-    label = {p: str(100 + i) for i, p in enumerate(poets)}
-
-    train, dev = [], []
-    per_train, per_dev = {p: 0 for p in poets}, {p: 0 for p in poets}
-    # deterministic order: by hash, so the caps take an unbiased sample of each poet
-    for author, title, text in sorted(song, key=lambda x: hashlib.sha1((x[0] + x[2]).encode()).hexdigest()):
-        if author not in label:
-            continue
-        row = {"label": label[author], "label_desc": author, "sentence": text, "keywords": title}
-        if in_dev(series_key(author, title)):
-            if per_dev[author] < DEV_PER:
-                dev.append(row)
-                per_dev[author] += 1
-        elif per_train[author] < TRAIN_PER:
-            train.append(row)
-            per_train[author] += 1
+    fetch(a.debs)
+    texts = task_texts(a.debs)
+    train, dev = split(texts)
 
     out = os.path.join(a.out, "data", "demo")
     os.makedirs(out, exist_ok=True)
@@ -116,25 +182,33 @@ def main():
             for r in rows:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
     with open(os.path.join(out, "labels.json"), "w", encoding="utf-8") as f:
-        for p in poets:
-            f.write(json.dumps({"label": label[p], "label_desc": p, "poems": counts[p]}, ensure_ascii=False) + "\n")
-    lic = open(os.path.join(root, "LICENSE"), encoding="utf-8").read()
+        for label, subject, cats, pkg in TASK:
+            f.write(json.dumps({"label": label, "label_desc": subject, "package": pkg,
+                                "catalogues": cats, "messages": len(texts[label])},
+                               ensure_ascii=False) + "\n")
+    versions = {os.path.basename(p).split("_")[0]: os.path.basename(p).split("_")[1]
+                for p in glob.glob(os.path.join(a.debs, "*.deb"))}
     with open(os.path.join(out, "LICENSE"), "w", encoding="utf-8") as f:
-        f.write(f"The texts in this folder come from the npm package chinese-poetry {VERSION}\n"
-                "(https://github.com/chinese-poetry/chinese-poetry), under its licence:\n\n" + lic)
+        f.write("The texts in this folder are Simplified Chinese translations of program messages,\n"
+                "taken from the gettext catalogues of these Debian 12 (bookworm) packages, each\n"
+                "under its program's licence (see /usr/share/doc/PACKAGE/copyright in Debian):\n\n")
+        for label, subject, cats, pkg in TASK:
+            f.write(f"  {pkg} {versions[pkg]}: {subject}\n")
+        f.write("\nAll of these programs are free software (GPL-2+ or GPL-3+, LGPL for parts).\n"
+                "Rebuild with scripts/build_demo_data.py.\n")
 
-    finetune = {r["sentence"] for r in train + dev} | {t for au, _, t in song if au in label}
     pre = os.path.join(a.out, "data", "pretrain")
     os.makedirs(pre, exist_ok=True)
-    n = 0
+    n = chars = 0
     with open(os.path.join(pre, "corpus.txt"), "w", encoding="utf-8") as f:
-        for pattern in ("quantangshi/poet.tang.*.json", "songci/ci.song.*.json", "yuanqu/yuanqu.json"):
-            for _, _, text in poems(files(root, pattern)):
-                if text not in finetune:
-                    f.write(text.replace("\n", "") + "\n")
-                    n += 1
-    print(f"demo: {len(train)} train / {len(dev)} dev poems, {len(poets)} poets: {' '.join(poets)}")
-    print(f"pre-training corpus: {n} poems -> {pre}/corpus.txt")
+        for p in corpus(a.debs, {r["sentence"] for r in dev}):
+            f.write(p + "\n")
+            n += 1
+            chars += len(p)
+    print(f"demo: {len(train)} train / {len(dev)} dev messages, {len(TASK)} programs")
+    for label, subject, *_ in TASK:
+        print(f"  {label} {subject}: {len(texts[label])}")
+    print(f"pre-training corpus: {n} paragraphs, {chars} characters -> {pre}/corpus.txt")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,15 @@
    OPENBLAS_CORETYPE). */
 #ifndef BS_MACHINE_H
 #define BS_MACHINE_H
+#include <stddef.h>
 
 typedef struct {
   char host[64], cpu[64], blas[64];
 } MachineInfo;
 
 void machine_describe(MachineInfo *m);
+/* When OpenBLAS runs an old kernel on a CPU with AVX2 or AVX-512, writes advice (which
+   OPENBLAS_CORETYPE to set) into out and returns 1; else 0. */
+int machine_blas_advice(char *out, size_t size);
 
 #endif

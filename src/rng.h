@@ -36,5 +36,6 @@ enum {
 #define STREAM_DROPOUT(step, site) ((2ull << 40) | ((uint64_t)(step) << 12) | (uint64_t)(site))
 #define STREAM_MIXOUT(step, site) ((3ull << 40) | ((uint64_t)(step) << 12) | (uint64_t)(site))
 #define STREAM_SWEEP_RANDOM(key) ((4ull << 40) | (uint64_t)(key)) /* sweep.random's k-th key */
+#define STREAM_MASKING(step) ((5ull << 40) | (uint64_t)(step))  /* pre-training masks of update step */
 
 #endif
