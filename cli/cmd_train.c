@@ -35,6 +35,7 @@ int cmd_train(int argc, char **argv, Err *e) {
   if (machine_blas_advice(advice, sizeof advice)) fprintf(stderr, "bertsweep: warning: %s\n", advice);
   printf("# run: %d train / %d dev examples, %d labels, %ld steps (%d per epoch), warmup %ld, %d threads\n",
          j.train.n, j.dev.n, j.labels.n, j.total_steps, j.steps_per_epoch, j.warmup_steps, omp_get_max_threads());
+  printf("# baselines (dev accuracy): majority class %.4f, bag-of-words %.4f\n", j.majority_acc, j.bow_acc);
   printf("%-8s %-10s %-10s %-10s %s\n", "step", "loss", "lr", "grad_norm", "dev");
   double t0 = clock_seconds();
   while (!job_finished(&j)) {

@@ -9,7 +9,10 @@ static const char *USAGE =
     "usage:\n"
     "  bertsweep train CONFIG.json [--save DIR] [--metrics FILE.tsv]\n"
     "                                              one run, metrics to stdout\n"
-    "  bertsweep plan  CONFIG.json [--output FILE] the expanded runs, steps and file size\n"
+    "  bertsweep plan  CONFIG.json [--output FILE] [--ranks N] [--ranks-per-node R] [--threads T]\n"
+    "                                              the expanded runs, steps, file size and time\n"
+    "  bertsweep bench CONFIG.json [--steps 20] [--threads T]\n"
+    "                                              time this node's steps and evaluations for plan\n"
     "  mpirun -np N bertsweep sweep CONFIG.json [--output FILE] [--restart] [--progress SECONDS]\n"
     "                                              the whole grid into one HDF5 file\n"
     "  bertsweep report FILE.h5 [FILE.h5 ...] [--format table|markdown|json|csv] [options]\n"
@@ -36,9 +39,19 @@ static const struct {
               "  One run of the config (its \"sweep\" and \"output\" are ignored); a line per step to stdout.\n"
               "  --save DIR          write the fine-tuned model as an HF directory (default: not saved)\n"
               "  --metrics FILE.tsv  also write step, loss, lr, grad norm and evaluations as TSV (default: none)\n"},
-    {"plan", "usage: bertsweep plan CONFIG.json [--output FILE]\n"
-             "  The runs a sweep config expands to, their steps and evaluations, and the results file's size.\n"
-             "  --output FILE       the results file (default: the config's \"output\")\n"},
+    {"plan", "usage: bertsweep plan CONFIG.json [--output FILE] [--ranks N] [--ranks-per-node R] [--threads T]\n"
+             "  The runs a sweep config expands to, their steps and evaluations, the results file's size, and\n"
+             "  the time it takes, from this node's calibration (`bertsweep bench CONFIG.json`).\n"
+             "  Works without the data when data.train_size is given.\n"
+             "  --output FILE       the results file (default: the config's \"output\")\n"
+             "  --ranks N           ranks the sweep will run on (default 1)\n"
+             "  --ranks-per-node R  for node-hours (default: N, one node)\n"
+             "  --threads T         threads per rank (default: OMP_NUM_THREADS, else 1)\n"},
+    {"bench", "usage: bertsweep bench CONFIG.json [--steps 20] [--threads T]\n"
+              "  Times a training step (mean of --steps after 2 warm-up steps) and one dev evaluation for each\n"
+              "  distinct run shape of the sweep, at T threads (default: OMP_NUM_THREADS or all cores), and\n"
+              "  stores them in BERTSWEEP_CALIBRATION (default ~/.cache/bertsweep/calibration.json), keyed by\n"
+              "  CPU, BLAS kernel, threads, model shape, batch, sequence length and data, for `plan`.\n"},
     {"sweep", "usage: mpirun -np N bertsweep sweep CONFIG.json [--output FILE] [--restart] [--progress SECONDS]\n"
               "  Every run of the config into one HDF5 results file; rerunning resumes.\n"
               "  --output FILE       the results file (default: the config's \"output\")\n"
@@ -73,6 +86,7 @@ int main(int argc, char **argv) {
   int code;
   if (strcmp(argv[1], "train") == 0) code = cmd_train(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "plan") == 0) code = cmd_plan(argc - 2, argv + 2, &e);
+  else if (strcmp(argv[1], "bench") == 0) code = cmd_bench(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "sweep") == 0) code = cmd_sweep(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "pretrain") == 0) code = cmd_pretrain(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "report") == 0) code = cmd_report(argc - 2, argv + 2, &e);

@@ -231,7 +231,7 @@ int results_salvage(const char *path, const char *out_path, FILE *out, Err *e) {
     rows[r] = (RunRow){.run_id = r, .seed = seed ? atoi(seed) : 0, .rank = -1,
                        .values = (const char *const *)vals + (size_t)r * (size_t)ncols, .total_steps = in->total_steps[r],
                        .best_step = -1, .status = "pending", .best_acc = NAN, .final_acc = NAN, .final_loss = NAN,
-                       .majority = NAN, .started = NAN, .finished = NAN};
+                       .majority = NAN, .bow = NAN, .started = NAN, .finished = NAN};
     free(seed);
   }
   for (int k = 0; !rc && in->format_version == RESULTS_FORMAT_VERSION && k < in->lay.nslots; k++) {

@@ -134,10 +134,11 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   d->best_acc = malloc(sizeof(double) * n);
   d->final_acc = malloc(sizeof(double) * n);
   d->majority = malloc(sizeof(double) * n);
+  d->bow = malloc(sizeof(double) * n);
   d->loss = malloc(sizeof(float) * n * (size_t)(d->max_steps ? d->max_steps : 1));
   d->acc = malloc(sizeof(float) * n * (size_t)(d->max_evals ? d->max_evals : 1));
   d->estep = malloc(sizeof(long) * n * (size_t)(d->max_evals ? d->max_evals : 1));
-  if (!d->seed || !d->status || !d->total_steps || !d->steps_done || !d->best_acc || !d->final_acc || !d->majority ||
+  if (!d->seed || !d->status || !d->total_steps || !d->steps_done || !d->best_acc || !d->final_acc || !d->majority || !d->bow ||
       !d->loss || !d->acc || !d->estep) {
     rc = errf(e, "%s: out of memory", path);
     goto done;
@@ -152,6 +153,8 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   H5Tclose(st);
   if (!bad && read_member(runs, "majority_baseline", H5T_NATIVE_DOUBLE, d->majority))
     for (int i = 0; i < d->nruns; i++) d->majority[i] = 0.0; /* files from before the column existed */
+  if (!bad && read_member(runs, "bow_baseline", H5T_NATIVE_DOUBLE, d->bow))
+    for (int i = 0; i < d->nruns; i++) d->bow[i] = NAN;
   for (int i = 0; i < d->nruns; i++) d->status[i][STATUS_LEN - 1] = 0;
   bad = bad || (d->nruns && d->max_steps && read_2d(f, "train/loss", H5T_NATIVE_FLOAT, d->loss)) ||
         (d->nruns && d->max_evals && (read_2d(f, "eval/accuracy", H5T_NATIVE_FLOAT, d->acc) ||
@@ -176,7 +179,7 @@ void results_data_free(ResultsData *d) {
   }
   free(d->values);
   free(d->seed); free(d->status); free(d->total_steps); free(d->steps_done);
-  free(d->best_acc); free(d->final_acc); free(d->majority);
+  free(d->best_acc); free(d->final_acc); free(d->majority); free(d->bow);
   free(d->loss); free(d->acc); free(d->estep);
   free(d->sweep_json);
   free(d->cpu); free(d->blas); free(d->libs); free(d->threads);

@@ -30,7 +30,7 @@ typedef struct {
   int *seed;
   char (*status)[STATUS_LEN];
   long *total_steps, *steps_done;
-  double *best_acc, *final_acc, *majority;
+  double *best_acc, *final_acc, *majority, *bow;
   float *loss;        /* [nruns * max_steps] */
   float *acc;         /* [nruns * max_evals] */
   long *estep;        /* [nruns * max_evals], -1 where none */

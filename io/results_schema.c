@@ -32,6 +32,8 @@ const ColumnSpec RESULTS_FIXED[NFIXED] = {
     [F_FINAL_ACC] = {"final_dev_accuracy", CT_F64, "dev accuracy at the last evaluation"},
     [F_FINAL_LOSS] = {"final_train_loss", CT_F64, "training loss of the last step"},
     [F_MAJORITY] = {"majority_baseline", CT_F64, "dev accuracy of always predicting the most frequent label"},
+    [F_BOW] = {"bow_baseline", CT_F64,
+               "dev accuracy of a logistic regression on token unigrams and bigrams fitted on the run's training examples"},
     [F_WALL] = {"wall_seconds", CT_F64, "seconds the run has trained"},
     [F_RANK] = {"rank", CT_I32, "MPI rank that last ran it (-1: none)"},
     [F_HOST] = {"host", CT_STR, "host that last ran it", 64},

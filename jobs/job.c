@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "jobs/job.h"
+#include "src/bow.h"
 #include "src/metrics.h"
 #include "src/mixout.h"
 #include "src/rng.h"
@@ -197,6 +198,9 @@ int job_open(Job *j, const RunConfig *cfg, Err *e) {
   j->majority_label = argmax_int(count, j->labels.n);
   j->majority_acc = j->dev.n ? (double)count[j->majority_label] / j->dev.n : 0.0;
   free(count);
+  BowData bt = {j->train.n, j->train.T, j->train.ids, j->train.len, j->train.label};
+  BowData bd = {j->dev.n, j->dev.T, j->dev.ids, j->dev.len, j->dev.label};
+  if ((j->bow_acc = bow_accuracy(&bt, &bd, j->labels.n, e)) < 0) goto fail;
   return 0;
 fail:
   job_close(j);

@@ -38,6 +38,7 @@ typedef struct {
   int since_best;          /* evaluations since the best, for early stopping */
   int majority_label;      /* most frequent dev label, for the failed-run baseline */
   double majority_acc;     /* its share of the dev set */
+  double bow_acc;          /* dev accuracy of the bag-of-words baseline (src/bow.h) */
 } Job;
 
 typedef struct {

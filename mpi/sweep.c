@@ -390,6 +390,7 @@ static int start_run(Ctx *c, RunState *rs, Job *j, Err *e) {
                     "sums differently, so its numbers will not be bit-identical to an uninterrupted run's\n",
             rs->p->row, before, rs->row.threads);
   rs->row.majority = j->majority_acc;
+  rs->row.bow = j->bow_acc;
   if (results_write_row(c->res, &rs->row, e)) {
     job_close(j);
     return RUN_IOERROR;
@@ -423,7 +424,7 @@ static void run_one(Ctx *c, int run, int slot) {
                      .threads = threads, .started = (double)time(NULL), .finished = NAN,
                      .run_id = rs->p->row, .seed = rs->p->seed, .rank = c->rank, .total_steps = rs->p->total_steps,
                      .best_step = -1, .status = "running", .best_acc = NAN, .final_acc = NAN, .final_loss = NAN,
-                     .majority = NAN};
+                     .majority = NAN, .bow = NAN};
   omp_set_num_threads(threads);
   Job j;
   int status = start_run(c, rs, &j, &e);

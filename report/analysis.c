@@ -85,6 +85,20 @@ static void summarize(Analysis *A, Group *g) {
   free(x);
 }
 
+/* Mean majority-class and bag-of-words dev accuracy over the group's runs that have them. */
+static void baselines(const ResultsData *d, Group *g) {
+  double sm = 0, sb = 0;
+  int nm = 0, nb = 0;
+  for (int i = 0; i < g->n; i++) {
+    int r = g->runs[i];
+    if (isfinite(d->majority[r])) { sm += d->majority[r]; nm++; }
+    if (isfinite(d->bow[r])) { sb += d->bow[r]; nb++; }
+  }
+  g->majority = nm ? sm / nm : NAN;
+  g->bow = nb ? sb / nb : NAN;
+}
+
+
 static int build_groups(Analysis *A, Err *e) {
   const ResultsData *d = A->d;
   size_t n = (size_t)(d->nruns ? d->nruns : 1);
@@ -113,7 +127,10 @@ static int build_groups(Analysis *A, Err *e) {
     g->diverged += m->diverged;
     if (m->done) g->runs[g->n++] = r;
   }
-  for (int i = 0; i < A->ng; i++) summarize(A, &A->g[i]);
+  for (int i = 0; i < A->ng; i++) {
+    summarize(A, &A->g[i]);
+    baselines(A->d, &A->g[i]);
+  }
   return 0;
 }
 

@@ -37,6 +37,7 @@ typedef struct {
   int finished, *fin; /* done or diverged: the runs convergence speed counts */
   int unfinished, failed, diverged;
   double mean[NSTATS], std[NSTATS], median[NSTATS];
+  double majority, bow; /* baselines' dev accuracy, mean over the done runs */
 } Group;
 
 /* Steps to a target: per group a Kaplan–Meier median and how many never got there; per pair

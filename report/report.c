@@ -203,11 +203,14 @@ static void group_table(const Analysis *A, FILE *out, int md) {
   if (md) {
     fprintf(out, "| group | runs | unfinished | failed | diverged |");
     for (int k = 0; k < NSTATS; k++) fprintf(out, " %s mean ± std (median) |", STAT[k].head);
+    fprintf(out, " majority class | bag-of-words |");
     fprintf(out, "\n|---|---|---|---|---|");
     for (int k = 0; k < NSTATS; k++) fprintf(out, "---|");
+    fprintf(out, "---|---|");
   } else {
     fprintf(out, "%-*s runs unfin failed diverg", kw, "group");
     for (int k = 0; k < NSTATS; k++) fprintf(out, "  %-24s", STAT[k].head);
+    fprintf(out, "  majority  bag-of-words");
   }
   fprintf(out, "\n");
   for (int i = 0; i < A->ng; i++) {
@@ -223,6 +226,11 @@ static void group_table(const Analysis *A, FILE *out, int md) {
       if (md) fprintf(out, " %s |", cell);
       else fprintf(out, "  %-24s", cell);
     }
+    char bm[32], bb[32];
+    fnum(bm, sizeof bm, g->majority, 3);
+    fnum(bb, sizeof bb, g->bow, 3);
+    if (md) fprintf(out, " %s | %s |", bm, bb);
+    else fprintf(out, "  %-8s  %s", bm, bb);
     fprintf(out, "\n");
   }
 }
@@ -263,6 +271,8 @@ static cJSON *json_file(const Analysis *A, const char *label, const char *path) 
     cJSON_AddNumberToObject(o, "unfinished", g->unfinished);
     cJSON_AddNumberToObject(o, "failed", g->failed);
     cJSON_AddNumberToObject(o, "diverged", g->diverged);
+    cJSON_AddItemToObject(o, "majority_baseline", json_num(g->majority));
+    cJSON_AddItemToObject(o, "bow_baseline", json_num(g->bow));
     for (int k = 0; k < NSTATS; k++) {
       cJSON *m = cJSON_AddObjectToObject(o, STAT[k].name);
       cJSON_AddItemToObject(m, "mean", json_num(g->mean[k]));

@@ -137,7 +137,7 @@ int plan_build(const Sweep *s, const ResultsInfo *info, int size, Plan *p, Err *
     for (int a = 0; a < s->naxes; a++) p->vals[i * s->naxes + a] = s->axes[a].colvals[r->choice[a]];
     p->rows[r->row] = (RunRow){.run_id = r->row, .seed = r->seed, .rank = -1, .values = p->vals + i * s->naxes,
                                .total_steps = r->total_steps, .best_step = -1, .status = "pending",
-                               .best_acc = NAN, .final_acc = NAN, .final_loss = NAN, .majority = NAN,
+                               .best_acc = NAN, .final_acc = NAN, .final_loss = NAN, .majority = NAN, .bow = NAN,
                                .started = NAN, .finished = NAN};
     p->cfgs[r->row] = r->config_json;
     int known = info && r->row < info->nruns;

@@ -1,0 +1,93 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "io/calibration.h"
+#include "io/fileutil.h"
+
+static const char *base_name(const char *p) {
+  const char *s = strrchr(p, '/');
+  return s ? s + 1 : p;
+}
+
+void calibration_key(const MachineInfo *m, int threads, const BertConfig *b, const RunConfig *c, char *out,
+                     size_t size) {
+  snprintf(out, size, "%s | %s | %d threads | L%d H%d A%d I%d V%d labels %d | batch %d seq %d | %s %s %d", m->cpu,
+           m->blas, threads, b->layers, b->hidden, b->heads, b->intermediate, b->vocab_size, b->num_labels, c->batch_size,
+           c->max_seq_length, base_name(c->train), base_name(c->dev), c->dev_size);
+}
+
+int calibration_path(char *out, size_t size, Err *e) {
+  const char *env = getenv("BERTSWEEP_CALIBRATION"), *home = getenv("HOME");
+  if (env && env[0]) snprintf(out, size, "%s", env);
+  else if (home && home[0]) snprintf(out, size, "%s/.cache/bertsweep/calibration.json", home);
+  else return errf(e, "no calibration file: set BERTSWEEP_CALIBRATION or HOME");
+  return 0;
+}
+
+/* The file's JSON object (an empty one when the file does not exist); NULL on damage. */
+static cJSON *load_all(const char *path, Err *e) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return cJSON_CreateObject();
+  fclose(f);
+  cJSON *root = read_json_file(path, e);
+  if (root && !cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    errf(e, "%s: not a JSON object", path);
+    return NULL;
+  }
+  return root;
+}
+
+int calibration_load(const char *key, Calibration *c, Err *e) {
+  char path[4096];
+  if (calibration_path(path, sizeof path, e)) return 0;
+  cJSON *root = load_all(path, e);
+  if (!root) return errctx(e, "calibration");
+  const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "step_seconds"),
+              *ev = cJSON_GetObjectItemCaseSensitive(it, "eval_seconds"),
+              *n = cJSON_GetObjectItemCaseSensitive(it, "steps_timed"),
+              *h = cJSON_GetObjectItemCaseSensitive(it, "host"), *d = cJSON_GetObjectItemCaseSensitive(it, "measured");
+  int found = cJSON_IsNumber(st) && cJSON_IsNumber(ev) && st->valuedouble > 0 && ev->valuedouble >= 0;
+  if (found) {
+    memset(c, 0, sizeof *c);
+    c->step_s = st->valuedouble;
+    c->eval_s = ev->valuedouble;
+    c->steps_timed = cJSON_IsNumber(n) ? n->valueint : 0;
+    snprintf(c->host, sizeof c->host, "%s", cJSON_IsString(h) ? h->valuestring : "?");
+    snprintf(c->measured, sizeof c->measured, "%s", cJSON_IsString(d) ? d->valuestring : "?");
+  }
+  cJSON_Delete(root);
+  return found;
+}
+
+int calibration_store(const char *key, const Calibration *c, Err *e) {
+  char path[4096], dir[4096];
+  if (calibration_path(path, sizeof path, e)) return -1;
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash && slash != dir) {
+    *slash = 0;
+    if (mkdir_p(dir, e)) return -1;
+  }
+  cJSON *root = load_all(path, e), *it = cJSON_CreateObject();
+  if (!root || !it) {
+    cJSON_Delete(root);
+    cJSON_Delete(it);
+    return errctx(e, "calibration");
+  }
+  cJSON_AddNumberToObject(it, "step_seconds", c->step_s);
+  cJSON_AddNumberToObject(it, "eval_seconds", c->eval_s);
+  cJSON_AddNumberToObject(it, "steps_timed", c->steps_timed);
+  cJSON_AddStringToObject(it, "host", c->host);
+  cJSON_AddStringToObject(it, "measured", c->measured);
+  cJSON_DeleteItemFromObjectCaseSensitive(root, key);
+  cJSON_AddItemToObject(root, key, it);
+  char *text = cJSON_Print(root);
+  cJSON_Delete(root);
+  if (!text) return errf(e, "%s: out of memory", path);
+  int rc = write_file_atomic(path, text, strlen(text), e);
+  cJSON_free(text);
+  return rc;
+}
