@@ -75,25 +75,53 @@ static int parse_config(HfDir *d, Err *e) {
   return rc;
 }
 
-static void parse_tokenizer_config(HfDir *d) {
+/* tokenizer_config.json's BasicTokenizer options: do_lower_case, tokenize_chinese_chars,
+   strip_accents (true, false or null) and never_split (a list of words); other keys are HF's
+   business. */
+static int parse_tokenizer_config(HfDir *d, Err *e) {
   char path[4200];
+  tok_default_options(&d->tok_opts);
   snprintf(path, sizeof path, "%s/tokenizer_config.json", d->dir);
-  if (!path_exists(path)) return;
-  Err ignore;
-  cJSON *root = read_json_file(path, &ignore);
-  const cJSON *lc = cJSON_GetObjectItemCaseSensitive(root, "do_lower_case");
-  if (cJSON_IsBool(lc)) {
+  if (!path_exists(path)) return 0;
+  cJSON *root = read_json_file(path, e);
+  if (!root) return -1;
+  int rc = cJSON_IsObject(root) ? 0 : errf(e, "%s: not a JSON object", path);
+  const cJSON *lc = cJSON_GetObjectItemCaseSensitive(root, "do_lower_case"),
+              *cc = cJSON_GetObjectItemCaseSensitive(root, "tokenize_chinese_chars"),
+              *sa = cJSON_GetObjectItemCaseSensitive(root, "strip_accents"),
+              *ns = cJSON_GetObjectItemCaseSensitive(root, "never_split");
+  if (!rc && lc && !cJSON_IsBool(lc)) rc = errf(e, "%s: \"do_lower_case\" must be true or false", path);
+  if (!rc && cc && !cJSON_IsBool(cc)) rc = errf(e, "%s: \"tokenize_chinese_chars\" must be true or false", path);
+  if (!rc && sa && !cJSON_IsBool(sa) && !cJSON_IsNull(sa))
+    rc = errf(e, "%s: \"strip_accents\" must be true, false or null", path);
+  if (!rc && ns && !cJSON_IsArray(ns) && !cJSON_IsNull(ns)) rc = errf(e, "%s: \"never_split\" must be a list of strings", path);
+  if (!rc && lc) {
     d->has_lower_case = 1;
     d->do_lower_case = cJSON_IsTrue(lc);
   }
+  if (!rc && cc) d->tok_opts.chinese_chars = cJSON_IsTrue(cc);
+  if (!rc && sa && cJSON_IsBool(sa)) d->tok_opts.strip_accents = cJSON_IsTrue(sa);
+  int n = !rc && cJSON_IsArray(ns) ? cJSON_GetArraySize(ns) : 0;
+  if (n && !(d->never_split = calloc((size_t)n, sizeof(char *)))) rc = errf(e, "%s: out of memory", path);
+  for (int i = 0; !rc && i < n; i++) {
+    const cJSON *w = cJSON_GetArrayItem(ns, i);
+    if (!cJSON_IsString(w) || !w->valuestring[0]) rc = errf(e, "%s: \"never_split\"[%d] must be a non-empty string", path, i);
+    else if (!(d->never_split[i] = strdup(w->valuestring))) rc = errf(e, "%s: out of memory", path);
+    else d->tok_opts.n_never_split = i + 1;
+  }
+  d->tok_opts.never_split = d->never_split;
   cJSON_Delete(root);
+  return rc;
 }
 
 int hf_open(HfDir *d, const char *dir, Err *e) {
   memset(d, 0, sizeof *d);
   snprintf(d->dir, sizeof d->dir, "%s", dir);
   if (parse_config(d, e)) return -1;
-  parse_tokenizer_config(d);
+  if (parse_tokenizer_config(d, e)) {
+    hf_close(d);
+    return -1;
+  }
   char path[4200];
   snprintf(path, sizeof path, "%s/vocab.txt", dir);
   size_t size;
@@ -111,6 +139,10 @@ int hf_open(HfDir *d, const char *dir, Err *e) {
 }
 
 void hf_close(HfDir *d) {
+  for (int i = 0; d->never_split && i < d->tok_opts.n_never_split; i++) free(d->never_split[i]);
+  free(d->never_split);
+  d->never_split = NULL;
+  d->tok_opts.n_never_split = 0;
   free(d->vocab_buf);
   free(d->vocab);
   d->vocab_buf = NULL;

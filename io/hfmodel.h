@@ -11,6 +11,8 @@ typedef struct {
   BertConfig cfg;     /* num_labels left as in config.json (or 2) */
   int has_lower_case; /* tokenizer_config.json sets do_lower_case */
   int do_lower_case;
+  TokOptions tok_opts; /* the rest of tokenizer_config.json's BasicTokenizer options */
+  char **never_split;  /* owns tok_opts.never_split's words */
   char *vocab_buf;    /* owns the vocab lines */
   char **vocab;
   int vocab_n;

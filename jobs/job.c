@@ -175,6 +175,7 @@ int job_open(Job *j, const RunConfig *cfg, Err *e) {
   char vsrc[4200];
   snprintf(vsrc, sizeof vsrc, "%s/vocab.txt", cfg->model_path);
   if (tok_init(&j->tok, j->hf.vocab, j->hf.vocab_n, lower, vsrc, e)) goto fail;
+  j->tok.opt = j->hf.tok_opts;
   if (load_split(&j->train, cfg->train, cfg, &j->labels, 1, &j->tok, e)) goto fail;
   if (load_split(&j->dev, cfg->dev, cfg, &j->labels, 0, &j->tok, e)) goto fail;
   if (open_model(j, e)) goto fail;

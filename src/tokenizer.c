@@ -28,8 +28,11 @@ static int required(const Tokenizer *t, const char *tok, const char *source, Err
   return id;
 }
 
+void tok_default_options(TokOptions *o) { *o = (TokOptions){1, -1, 1, NULL, 0}; }
+
 int tok_init(Tokenizer *t, char **lines, int n, int do_lower_case, const char *source, Err *e) {
   memset(t, 0, sizeof *t);
+  tok_default_options(&t->opt);
   t->n = n;
   t->tokens = lines;
   t->do_lower_case = do_lower_case;
@@ -65,9 +68,12 @@ void tok_free(Tokenizer *t) {
 
 /* ---- character classes, as HF tokenization_bert ---- */
 
+/* HF's _is_whitespace (Zs and \t\n\r) plus the line and paragraph separators (Zl, Zp:
+   U+2028, U+2029), on which HF's whitespace_tokenize (Python's str.split) splits too. */
 static int is_whitespace(int32_t c) {
   if (c == ' ' || c == '\t' || c == '\n' || c == '\r') return 1;
-  return utf8proc_category(c) == UTF8PROC_CATEGORY_ZS;
+  utf8proc_category_t k = utf8proc_category(c);
+  return k == UTF8PROC_CATEGORY_ZS || k == UTF8PROC_CATEGORY_ZL || k == UTF8PROC_CATEGORY_ZP;
 }
 
 static int is_control(int32_t c) {
@@ -122,13 +128,19 @@ static int decode(const char *text, Cps *out) {
   return 0;
 }
 
-/* lower-case + NFD + drop Mn (HF _run_strip_accents) for word w[0..n) into out. */
-static int lower_strip(const int32_t *w, int n, Cps *out) {
+/* Word w[0..n) into out: lower-cased when lower, then NFD without Mn (HF _run_strip_accents)
+   when strip. */
+static int lower_strip(const int32_t *w, int n, int lower, int strip, Cps *out) {
   utf8proc_uint8_t *buf = malloc((size_t)n * 4 + 1), *nfd;
   if (!buf) return -1;
   utf8proc_ssize_t len = 0;
-  for (int i = 0; i < n; i++) len += utf8proc_encode_char(utf8proc_tolower(w[i]), buf + len);
+  for (int i = 0; i < n; i++) len += utf8proc_encode_char(lower ? utf8proc_tolower(w[i]) : w[i], buf + len);
   buf[len] = 0;
+  if (!strip) {
+    int rc = decode((const char *)buf, out);
+    free(buf);
+    return rc;
+  }
   nfd = utf8proc_NFD(buf);
   free(buf);
   if (!nfd) return -1;
@@ -141,29 +153,59 @@ static int lower_strip(const int32_t *w, int n, Cps *out) {
   return rc;
 }
 
-static int is_special(const Tokenizer *t, const int32_t *w, int n) {
-  static const char *const specials[] = {"[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"};
-  for (size_t s = 0; s < sizeof specials / sizeof *specials; s++) {
-    int len = (int)strlen(specials[s]), i;
-    if (len != n) continue;
-    for (i = 0; i < n && w[i] == (unsigned char)specials[s][i]; i++);
-    if (i == n) return 1;
+static const char *const SPECIALS[] = {"[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"};
+
+static int same(const int32_t *w, int n, const char *s) {
+  int i = 0;
+  for (; i < n && s[i] && w[i] == (unsigned char)s[i]; i++);
+  return i == n && !s[i];
+}
+
+/* Length of the special token that starts at w (of n code points left), or 0. */
+static int special_at(const int32_t *w, int n) {
+  if (n < 5 || w[0] != '[') return 0;
+  for (size_t s = 0; s < sizeof SPECIALS / sizeof *SPECIALS; s++) {
+    int len = (int)strlen(SPECIALS[s]);
+    if (len <= n && same(w, len, SPECIALS[s])) return len;
   }
+  return 0;
+}
+
+/* A word BasicTokenizer leaves whole: a special token or one of never_split. */
+static int is_kept_whole(const Tokenizer *t, const int32_t *w, int n) {
+  if (special_at(w, n) == n) return 1;
+  for (int k = 0; k < t->opt.n_never_split; k++)
+    if (same(w, n, t->opt.never_split[k])) return 1;
   return 0;
 }
 
 typedef void (*WordFn)(void *ctx, const int32_t *w, int n);
 
-/* Runs BasicTokenizer over text, calling fn for each basic token. */
+/* Runs HF's tokenize() over text, calling fn for each basic token: special tokens split out
+   wherever they stand (HF's added-tokens trie), NFC, then BasicTokenizer on the rest. */
 static int basic_tokenize(const Tokenizer *t, const char *text, WordFn fn, void *ctx) {
   Cps in = {0}, spaced = {0};
-  int rc = decode(text, &in);
-  for (int i = 0; rc == 0 && i < in.n; i++) { /* clean_text + tokenize_chinese_chars */
+  utf8proc_uint8_t *nfc = t->opt.nfc ? utf8proc_NFC((const utf8proc_uint8_t *)text) : NULL;
+  int rc = decode(nfc ? (const char *)nfc : text, &in); /* invalid UTF-8 has no NFC: used as it is */
+  free(nfc);
+  const int lower = t->do_lower_case, strip = lower ? t->opt.strip_accents != 0 : t->opt.strip_accents == 1;
+  for (int i = 0; rc == 0 && i < in.n; i++) { /* specials, clean_text, tokenize_chinese_chars */
     int32_t c = in.c[i];
-    if (c == 0 || c == 0xFFFD || is_control(c)) continue;
-    if (is_whitespace(c)) rc = push(&spaced, ' ');
-    else if (is_cjk(c)) rc = push(&spaced, ' ') || push(&spaced, c) || push(&spaced, ' ');
-    else rc = push(&spaced, c);
+    int sp = special_at(in.c + i, in.n - i);
+    if (sp) {
+      rc = push(&spaced, ' ');
+      for (int k = 0; rc == 0 && k < sp; k++) rc = push(&spaced, in.c[i + k]);
+      rc = rc || push(&spaced, ' ');
+      i += sp - 1;
+    } else if (c == 0 || c == 0xFFFD || is_control(c)) {
+      continue;
+    } else if (is_whitespace(c)) {
+      rc = push(&spaced, ' ');
+    } else if (t->opt.chinese_chars && is_cjk(c)) {
+      rc = push(&spaced, ' ') || push(&spaced, c) || push(&spaced, ' ');
+    } else {
+      rc = push(&spaced, c);
+    }
   }
   for (int i = 0; rc == 0 && i < spaced.n;) {
     if (spaced.c[i] == ' ') { i++; continue; }
@@ -172,11 +214,11 @@ static int basic_tokenize(const Tokenizer *t, const char *text, WordFn fn, void 
     const int32_t *w = spaced.c + i;
     int wn = j - i;
     Cps low = {0};
-    if (is_special(t, w, wn)) {
+    if (is_kept_whole(t, w, wn)) {
       fn(ctx, w, wn);
     } else {
-      if (t->do_lower_case) {
-        if ((rc = lower_strip(w, wn, &low)) != 0) break;
+      if (lower || strip) {
+        if ((rc = lower_strip(w, wn, lower, strip, &low)) != 0) break;
         w = low.c;
         wn = low.n;
       }

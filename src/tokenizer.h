@@ -1,9 +1,21 @@
-/* BERT tokenizer: HF BasicTokenizer (clean, CJK split, optional lower-case + accent strip,
-   punctuation split) followed by greedy longest-match-first WordPiece. Unicode categories,
-   case mapping and NFD come from utf8proc. */
+/* BERT tokenizer as HF's slow BertTokenizer: special tokens ([CLS], [SEP], [PAD], [UNK],
+   [MASK]) split out of the text wherever they stand, NFC, then BasicTokenizer (clean, CJK
+   split, optional lower-case and accent strip, punctuation split) and greedy longest-match-
+   first WordPiece. Unicode categories, case mapping, NFC and NFD come from utf8proc. */
 #ifndef BS_TOKENIZER_H
 #define BS_TOKENIZER_H
 #include "src/err.h"
+
+/* tokenizer_config.json's BasicTokenizer options (HF names). */
+typedef struct {
+  int chinese_chars;  /* tokenize_chinese_chars: a space around every CJK character (default 1) */
+  int strip_accents;  /* -1: when lower-casing (HF's null, the default), 0: never, 1: always */
+  int nfc;            /* NFC-normalise first, as transformers >= 4.29's BertTokenizer (default 1) */
+  char **never_split; /* words kept whole (borrowed; HF's never_split) */
+  int n_never_split;
+} TokOptions;
+
+void tok_default_options(TokOptions *o);
 
 typedef struct {
   int n;          /* vocabulary size */
@@ -12,6 +24,7 @@ typedef struct {
   int nslots;     /* power of two */
   int do_lower_case;
   int unk, cls, sep, pad, mask; /* special ids; mask may be -1 */
+  TokOptions opt;                /* defaults from tok_init; the caller may replace them */
 } Tokenizer;
 
 /* Builds from the lines of a vocab (ids = line numbers). source names the file in errors. */

@@ -55,6 +55,31 @@ int main(void) {
   longw[100] = 'a';
   longw[101] = 0;
   expect(longw, "[UNK]");                                        /* over 100 chars: [UNK] */
+  /* HF splits special tokens out of the text wherever they stand (its added-tokens trie) */
+  expect("ab[SEP]c", "ab [SEP] c");
+  expect("我[MASK]门", "我 [MASK] 门");
+  expect("[CLS][SEP]", "[CLS] [SEP]");
+  expect("[sep]", "[UNK] [UNK] [UNK]");                          /* case matters: "[", "sep", "]" */
+  expect("ab\xe2\x80\xa8" "c", "ab c");                           /* U+2028 (Zl): str.split() splits */
+  expect("ab\xe2\x80\xa9" "c", "ab c");                           /* U+2029 (Zp) */
+  expect("cafe\xcc\x81", "café");                                 /* e + U+0301: NFC gives é (>= 4.29) */
+  tok.opt.nfc = 0;
+  expect("cafe\xcc\x81", "[UNK]");                                /* without NFC: no such piece */
+  tok.opt.nfc = 1;
+  tok.opt.chinese_chars = 0;
+  expect("我爱", "[UNK]");                                        /* one word "我爱": no "##爱" */
+  expect("我 爱", "我 爱");
+  tok.opt.chinese_chars = 1;
+  tok.opt.strip_accents = 1;                                      /* strip without lower-casing */
+  expect("café", "cafe");
+  expect("Café", "[UNK]");
+  tok.opt.strip_accents = -1;
+  char *never[] = {"don't"};
+  tok.opt.never_split = never;
+  tok.opt.n_never_split = 1;
+  expect("don't", "[UNK]");                                       /* kept whole, then WordPiece */
+  expect("don't!", "don ' t [UNK]");                              /* only the whole word ("!" not in vocab) */
+  tok.opt.n_never_split = 0;
   tok_free(&tok);
 
   /* do_lower_case = true: lower-case, NFD, strip Mn */
@@ -66,6 +91,10 @@ int main(void) {
   expect("GPT-3模型", "gpt - 3 模 型");
   expect("É", "[UNK]");                                          /* stripped to "e", not in vocab */
   expect("[CLS]", "[CLS]");                                      /* never lower-cased */
+  expect("HELLO[SEP]WORLD", "hello [SEP] world");                /* split out before lower-casing */
+  tok.opt.strip_accents = 0;                                      /* lower-case, keep accents */
+  expect("Café", "café");
+  tok.opt.strip_accents = -1;
 
   /* sentence pairs: [CLS] a [SEP] b [SEP], longest-first truncation, types and mask */
   int ids[8], types[8], mask[8];
