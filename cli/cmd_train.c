@@ -68,7 +68,7 @@ int cmd_train(int argc, char **argv, Err *e) {
     errf(e, "%s: write error", metrics);
     code = EXIT_ERROR;
   }
-  if (save && hf_save(save, &j.m, j.hf.vocab, j.hf.vocab_n, NULL, 0, 1, e)) code = EXIT_ERROR;
+  if (save && hf_save(save, &j.m, j.hf.vocab, j.hf.vocab_n, NULL, 0, 1, j.labels.names, e)) code = EXIT_ERROR;
   job_close(&j);
   return code;
 }

@@ -7,6 +7,7 @@
 int cmd_train(int argc, char **argv, Err *e);
 int cmd_plan(int argc, char **argv, Err *e);
 int cmd_bench(int argc, char **argv, Err *e);
+int cmd_export(int argc, char **argv, Err *e);
 int cmd_sweep(int argc, char **argv, Err *e);
 int cmd_pretrain(int argc, char **argv, Err *e);
 int cmd_report(int argc, char **argv, Err *e);

@@ -21,6 +21,7 @@ static const char *USAGE =
     "  bertsweep check FILE.h5                     verify a results file (exit 1 on damage)\n"
     "  bertsweep check --salvage FILE.h5 NEW.h5    copy what is readable into a new file\n"
     "  bertsweep schema [--format markdown|json]   every dataset of the results file, described\n"
+    "  bertsweep export FILE.h5 --run N OUT_DIR    a run's final weights as a HuggingFace model directory\n"
     "  bertsweep inspect MODEL_DIR                 a model's format, config and tensors (headers only)\n"
     "  bertsweep tokenize MODEL_DIR TEXT [PAIR]    tokens, ids and types as a run encodes them\n"
     "  bertsweep pretrain --corpus FILE --out DIR  masked-LM pre-training of a small BERT\n"
@@ -47,6 +48,11 @@ static const struct {
              "  --ranks N           ranks the sweep will run on (default 1)\n"
              "  --ranks-per-node R  for node-hours (default: N, one node)\n"
              "  --threads T         threads per rank (default: OMP_NUM_THREADS, else 1)\n"},
+    {"export", "usage: bertsweep export RESULTS.h5 --run N OUT_DIR\n"
+               "  Writes run N's final weights (saved when its config set train.save_final_weights) as a\n"
+               "  HuggingFace directory: config.json with the label names, model.safetensors, vocab.txt and\n"
+               "  tokenizer_config.json. `bertsweep train` loads it again, classifier included; transformers\n"
+               "  loads it as BertForSequenceClassification. Needs the run's model and data files.\n"},
     {"bench", "usage: bertsweep bench CONFIG.json [--steps 20] [--threads T]\n"
               "  Times a training step (mean of --steps after 2 warm-up steps) and one dev evaluation for each\n"
               "  distinct run shape of the sweep, at T threads (default: OMP_NUM_THREADS or all cores), and\n"
@@ -87,6 +93,7 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "train") == 0) code = cmd_train(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "plan") == 0) code = cmd_plan(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "bench") == 0) code = cmd_bench(argc - 2, argv + 2, &e);
+  else if (strcmp(argv[1], "export") == 0) code = cmd_export(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "sweep") == 0) code = cmd_sweep(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "pretrain") == 0) code = cmd_pretrain(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "report") == 0) code = cmd_report(argc - 2, argv + 2, &e);

@@ -204,7 +204,7 @@ int hf_load_weights(const HfDir *d, Bert *m, int *has_head, Err *e) {
   return rc;
 }
 
-static int write_config(const char *dir, const BertConfig *c, int with_classifier, Err *e) {
+static int write_config(const char *dir, const BertConfig *c, int with_classifier, char *const *labels, Err *e) {
   cJSON *r = cJSON_CreateObject();
   if (!r) return errf(e, "out of memory");
   cJSON_AddStringToObject(r, "model_type", "bert");
@@ -222,12 +222,13 @@ static int write_config(const char *dir, const BertConfig *c, int with_classifie
   cJSON_AddNumberToObject(r, "hidden_dropout_prob", c->hidden_dropout);
   cJSON_AddNumberToObject(r, "attention_probs_dropout_prob", c->attn_dropout);
   cJSON_AddStringToObject(r, "hidden_act", c->act == ACT_GELU ? "gelu" : "gelu_new");
-  cJSON *id2label = cJSON_AddObjectToObject(r, "id2label");
+  cJSON *id2label = cJSON_AddObjectToObject(r, "id2label"), *label2id = cJSON_AddObjectToObject(r, "label2id");
   for (int i = 0; i < c->num_labels; i++) {
     char k[16], v[24];
     snprintf(k, sizeof k, "%d", i);
     snprintf(v, sizeof v, "LABEL_%d", i);
-    cJSON_AddStringToObject(id2label, k, v);
+    cJSON_AddStringToObject(id2label, k, labels ? labels[i] : v);
+    cJSON_AddNumberToObject(label2id, labels ? labels[i] : v, i);
   }
   char *text = cJSON_Print(r);
   cJSON_Delete(r);
@@ -240,9 +241,9 @@ static int write_config(const char *dir, const BertConfig *c, int with_classifie
 }
 
 int hf_save(const char *dir, const Bert *m, char *const *vocab, int vocab_n, const StOut *extra, int nextra,
-            int with_classifier, Err *e) {
+            int with_classifier, char *const *labels, Err *e) {
   if (mkdir(dir, 0777) != 0 && errno != EEXIST) return errf(e, "%s: cannot create directory: %s", dir, strerror(errno));
-  if (write_config(dir, &m->cfg, with_classifier, e)) return -1;
+  if (write_config(dir, &m->cfg, with_classifier, labels, e)) return -1;
   size_t len = 0;
   for (int i = 0; i < vocab_n; i++) len += strlen(vocab[i]) + 1;
   char *v = malloc(len + 1), *p = v;

@@ -27,9 +27,9 @@ void hf_close(HfDir *d);
    Sets *has_head when classifier.weight/bias of the right shape were loaded. */
 int hf_load_weights(const HfDir *d, Bert *m, int *has_head, Err *e);
 
-/* Writes config.json, vocab.txt and model.safetensors (names with the "bert." prefix), the
+/* Writes config.json (id2label and label2id from labels, or LABEL_i when NULL), vocab.txt and model.safetensors (names with the "bert." prefix), the
    classifier when asked, and extra tensors (the MLM head) as they are named. */
 int hf_save(const char *dir, const Bert *m, char *const *vocab, int vocab_n, const StOut *extra, int nextra,
-            int with_classifier, Err *e);
+            int with_classifier, char *const *labels, Err *e);
 
 #endif

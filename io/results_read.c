@@ -324,3 +324,30 @@ void results_info_free(ResultsInfo *info) {
   free(info->config_path);
   memset(info, 0, sizeof *info);
 }
+
+int results_read_final(const char *path, int row, float *dst, long n, Err *e) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return h5fail(e, path, "cannot open");
+  int rc = 0;
+  if (H5Lexists(f, "final_weights", H5P_DEFAULT) <= 0) {
+    rc = errf(e, "%s: no /final_weights (no run of the sweep set train.save_final_weights)", path);
+  } else {
+    hid_t d = H5Dopen2(f, "final_weights", H5P_DEFAULT), fs = d >= 0 ? H5Dget_space(d) : -1;
+    hsize_t dims[2] = {0, 0}, start[2] = {(hsize_t)row, 0}, count[2] = {1, (hsize_t)n};
+    if (fs < 0 || H5Sget_simple_extent_dims(fs, dims, NULL) != 2) rc = h5fail(e, path, "reading /final_weights");
+    else if ((hsize_t)row >= dims[0] || dims[1] != (hsize_t)n)
+      rc = errf(e, "%s: /final_weights is %llu x %llu; run %d with %ld parameters does not fit", path,
+                (unsigned long long)dims[0], (unsigned long long)dims[1], row, n);
+    else {
+      hid_t ms = H5Screate_simple(2, count, NULL);
+      if (ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+          H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, dst) < 0)
+        rc = h5fail(e, path, "reading /final_weights");
+      if (ms >= 0) H5Sclose(ms);
+    }
+    if (fs >= 0) H5Sclose(fs);
+    if (d >= 0) H5Dclose(d);
+  }
+  H5Fclose(f);
+  return rc;
+}

@@ -41,6 +41,8 @@ typedef struct {
 } ResultsData;
 
 int results_load(const char *path, ResultsData *d, Err *e);
+/* Row row of /final_weights (n floats) into dst. */
+int results_read_final(const char *path, int row, float *dst, long n, Err *e);
 void results_data_free(ResultsData *d);
 
 #endif

@@ -167,7 +167,7 @@ static int save(Pre *p, long step, double secs, Err *e) {
     const ParamInfo *pi = &p->head.info[i];
     extra[i] = (StOut){pi->name, p->head.params + pi->offset, pi->cols == 1 ? 1 : 2, {pi->rows, pi->cols}};
   }
-  if (hf_save(p->c->out, &p->m, p->vocab, p->nv, extra, 5, 0, e)) return -1;
+  if (hf_save(p->c->out, &p->m, p->vocab, p->nv, extra, 5, 0, NULL, e)) return -1;
   char path[4200];
   snprintf(path, sizeof path, "%s/tokenizer_config.json", p->c->out);
   const char *tc = "{\"do_lower_case\": false, \"tokenize_chinese_chars\": true}\n";

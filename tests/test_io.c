@@ -32,7 +32,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   snprintf(p, sizeof p, "%s/saved", argv[2]);
-  CHECK(hf_save(p, &m, hf.vocab, hf.vocab_n, NULL, 0, 1, &e) == 0, "hf_save: %s", e.msg);
+  CHECK(hf_save(p, &m, hf.vocab, hf.vocab_n, NULL, 0, 1, NULL, &e) == 0, "hf_save: %s", e.msg);
   CHECK(hf_open(&hf2, p, &e) == 0, "reopen: %s", e.msg);
   CHECK(hf2.vocab_n == hf.vocab_n && memcmp(&hf2.cfg, &hf.cfg, sizeof hf.cfg) == 0, "config or vocab changed");
   CHECK(bert_alloc(&m2, &hf2.cfg, &e) == 0 && hf_load_weights(&hf2, &m2, &head, &e) == 0 && head, "reload: %s", e.msg);
