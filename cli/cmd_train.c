@@ -31,6 +31,9 @@ int cmd_train(int argc, char **argv, Err *e) {
     return EXIT_ERROR;
   }
   if (mf) fprintf(mf, "step\tloss\tlr\tgrad_norm\taccuracy\teval_loss\tmacro_f1\n");
+  if (j.pooler_missing)
+    fprintf(stderr, "bertsweep: warning: %s has no pooler (bert.pooler.dense.*): initialised as transformers does "
+                    "(normal, std initializer_range; bias 0)\n", cfg.model_path);
   char advice[512];
   if (machine_blas_advice(advice, sizeof advice)) fprintf(stderr, "bertsweep: warning: %s\n", advice);
   printf("# run: %d train / %d dev examples, %d labels, %ld steps (%d per epoch), warmup %ld, %d threads\n",

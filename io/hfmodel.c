@@ -171,19 +171,25 @@ static const StTensor *lookup(const StFile *f, const char *name) {
   return NULL;
 }
 
-int hf_load_weights(const HfDir *d, Bert *m, int *has_head, Err *e) {
+int hf_load_weights(const HfDir *d, Bert *m, int *has_head, int *has_pooler, Err *e) {
   char path[4200];
   snprintf(path, sizeof path, "%s/model.safetensors", d->dir);
   StFile f;
   if (st_open(&f, path, e)) return -1;
   *has_head = 0;
-  int rc = 0;
+  int rc = 0, pooler_found = 0, pooler_total = 0;
+  for (int i = 0; i < m->ntensors; i++)
+    if (m->info[i].group == m->cfg.layers) {
+      pooler_total++;
+      pooler_found += lookup(&f, m->info[i].name) != NULL;
+    }
+  *has_pooler = pooler_found > 0; /* none: saved from BertForMaskedLM or BertModel(add_pooling_layer=False) */
   for (int i = 0; i < m->ntensors && !rc; i++) {
     const ParamInfo *pi = &m->info[i];
-    int is_head = pi->group == m->cfg.layers + 1;
+    int is_head = pi->group == m->cfg.layers + 1, is_pooler = pi->group == m->cfg.layers;
     const StTensor *t = is_head ? st_find(&f, pi->name) : lookup(&f, pi->name);
     if (!t) {
-      if (!is_head) rc = errf(e, "%s: missing tensor '%s'", path, pi->name);
+      if (!is_head && !(is_pooler && !*has_pooler)) rc = errf(e, "%s: missing tensor '%s'", path, pi->name);
       continue;
     }
     int64_t r = t->ndim >= 1 ? t->shape[0] : 1, c = t->ndim == 2 ? t->shape[1] : 1;

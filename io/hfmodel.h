@@ -24,8 +24,9 @@ void hf_close(HfDir *d);
 
 /* Loads model.safetensors into m (allocated by the caller with d->cfg and the task's
    num_labels). Accepts "bert." prefixes and LayerNorm gamma/beta; ignores cls.*.
-   Sets *has_head when classifier.weight/bias of the right shape were loaded. */
-int hf_load_weights(const HfDir *d, Bert *m, int *has_head, Err *e);
+   Sets *has_head when classifier.weight/bias of the right shape were loaded, and *has_pooler
+   when the pooler was there (a checkpoint without one loads; the caller initialises it). */
+int hf_load_weights(const HfDir *d, Bert *m, int *has_head, int *has_pooler, Err *e);
 
 /* Writes config.json (id2label and label2id from labels, or LABEL_i when NULL), vocab.txt and model.safetensors (names with the "bert." prefix), the
    classifier when asked, and extra tensors (the MLM head) as they are named. */

@@ -220,7 +220,7 @@ static void fill_fixed(unsigned char *row, size_t off, const RunRow *x) {
   const void *src[NFIXED] = {
       [F_STATUS] = x->status, [F_STEPS_DONE] = &sd, [F_TOTAL] = &tot, [F_BEST_ACC] = &x->best_acc,
       [F_BEST_STEP] = &bs, [F_FINAL_ACC] = &x->final_acc, [F_FINAL_LOSS] = &x->final_loss,
-      [F_MAJORITY] = &x->majority, [F_BOW] = &x->bow, [F_WALL] = &x->wall_seconds, [F_RANK] = &rank, [F_HOST] = x->host,
+      [F_MAJORITY] = &x->majority, [F_BOW] = &x->bow, [F_INIT] = x->initialised, [F_WALL] = &x->wall_seconds, [F_RANK] = &rank, [F_HOST] = x->host,
       [F_CPU] = x->cpu, [F_BLAS] = x->blas, [F_THREADS] = &threads, [F_LIBS] = x->libs, [F_STARTED] = &x->started,
       [F_FINISHED] = &x->finished};
   for (int f = 0; f < NFIXED; f++) {

@@ -50,6 +50,7 @@ typedef struct {
   double best_acc, final_acc, final_loss, wall_seconds;
   double majority; /* dev accuracy of always predicting the most frequent label */
   double bow;      /* dev accuracy of the bag-of-words baseline */
+  const char *initialised; /* tensors initialised rather than loaded (NULL: empty) */
   const char *host, *cpu, *blas, *libs; /* provenance (NULL: empty) */
   int threads;
   double started, finished; /* seconds since 1970 (NaN: not yet) */

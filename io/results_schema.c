@@ -34,6 +34,8 @@ const ColumnSpec RESULTS_FIXED[NFIXED] = {
     [F_MAJORITY] = {"majority_baseline", CT_F64, "dev accuracy of always predicting the most frequent label"},
     [F_BOW] = {"bow_baseline", CT_F64,
                "dev accuracy of a logistic regression on token unigrams and bigrams fitted on the run's training examples"},
+    [F_INIT] = {"initialised", CT_STR,
+                "tensors initialised rather than loaded from the checkpoint: classifier, pooler, or all (random_init)", 32},
     [F_WALL] = {"wall_seconds", CT_F64, "seconds the run has trained"},
     [F_RANK] = {"rank", CT_I32, "MPI rank that last ran it (-1: none)"},
     [F_HOST] = {"host", CT_STR, "host that last ran it", 64},

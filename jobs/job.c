@@ -121,11 +121,15 @@ static int open_model(Job *j, Err *e) {
   if (cfg->reinit_top_layers > c.layers)
     return errf(e, "reinit.top_layers %d exceeds the model's %d layers", cfg->reinit_top_layers, c.layers);
   if (bert_alloc(&j->m, &c, e)) return -1;
-  int has_head = 0;
-  if (hf_load_weights(&j->hf, &j->m, &has_head, e)) return -1;
+  int has_head = 0, has_pooler = 1;
+  if (hf_load_weights(&j->hf, &j->m, &has_head, &has_pooler, e)) return -1;
   Bert *m = &j->m;
+  j->pooler_missing = !has_pooler;
   if (cfg->random_init) bert_init_all(m, (uint64_t)cfg->seed);
-  else bert_reinit(m, !has_head, cfg->reinit_pooler, cfg->reinit_top_layers, (uint64_t)cfg->seed);
+  else bert_reinit(m, !has_head, cfg->reinit_pooler || !has_pooler, cfg->reinit_top_layers, (uint64_t)cfg->seed);
+  /* what HF would list as "newly initialized" weights */
+  snprintf(j->initialised, sizeof j->initialised, "%s%s%s", cfg->random_init ? "all" : has_head ? "" : "classifier",
+           !cfg->random_init && !has_head && !has_pooler ? "," : "", cfg->random_init || has_pooler ? "" : "pooler");
   if (optim_init(&j->opt, &cfg->opt, m->nparams, e)) return -1;
   j->opt.cfg.weight_decay = (float)cfg->weight_decay;
   if (cfg->opt.prior_decay || cfg->mixout > 0) {

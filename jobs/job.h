@@ -39,6 +39,8 @@ typedef struct {
   int majority_label;      /* most frequent dev label, for the failed-run baseline */
   double majority_acc;     /* its share of the dev set */
   double bow_acc;          /* dev accuracy of the bag-of-words baseline (src/bow.h) */
+  char initialised[32];    /* tensors initialised rather than loaded: "classifier", "classifier,pooler", "all" */
+  int pooler_missing;      /* the checkpoint had no pooler (initialised, with a warning) */
 } Job;
 
 typedef struct {

@@ -391,6 +391,7 @@ static int start_run(Ctx *c, RunState *rs, Job *j, Err *e) {
             rs->p->row, before, rs->row.threads);
   rs->row.majority = j->majority_acc;
   rs->row.bow = j->bow_acc;
+  rs->row.initialised = j->initialised;
   if (results_write_row(c->res, &rs->row, e)) {
     job_close(j);
     return RUN_IOERROR;

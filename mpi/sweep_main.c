@@ -63,6 +63,10 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
     Job j;
     RunConfig *cfg = malloc(sizeof *cfg);
     ok = cfg && sweep_run_config(&s, &s.runs[0], cfg, e) == 0 && job_open(&j, cfg, e) == 0;
+    if (ok && j.pooler_missing)
+      fprintf(stderr, "bertsweep: warning: %s has no pooler (bert.pooler.dense.*): every run initialises it as "
+                      "transformers does (normal, std initializer_range; bias 0); /runs column \"initialised\" says so\n",
+              cfg->model_path);
     if (ok) job_close(&j);
     free(cfg);
     ok = ok && sweep_file_prepare(&s, size, restart, e) == 0;

@@ -65,11 +65,11 @@ int main(int argc, char **argv) {
   Err e;
   HfDir hf;
   Bert m;
-  int head;
+  int head, pooler;
   if (hf_open(&hf, argv[1], &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
   BertConfig c = hf.cfg;
   c.hidden_dropout = c.attn_dropout = c.classifier_dropout = 0.3f;
-  if (bert_alloc(&m, &c, &e) || hf_load_weights(&hf, &m, &head, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
+  if (bert_alloc(&m, &c, &e) || hf_load_weights(&hf, &m, &head, &pooler, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
   enum { B = 3, T = 8 };
   int ids[B * T], types[B * T], mask[B * T], labels[B] = {0, 1, 2};
   for (int i = 0; i < B * T; i++) {

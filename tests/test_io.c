@@ -26,8 +26,8 @@ int main(int argc, char **argv) {
   /* HF directory round trip */
   HfDir hf, hf2;
   Bert m, m2;
-  int head;
-  if (hf_open(&hf, argv[1], &e) || bert_alloc(&m, &hf.cfg, &e) || hf_load_weights(&hf, &m, &head, &e)) {
+  int head, pooler;
+  if (hf_open(&hf, argv[1], &e) || bert_alloc(&m, &hf.cfg, &e) || hf_load_weights(&hf, &m, &head, &pooler, &e)) {
     fprintf(stderr, "%s\n", e.msg);
     return 2;
   }
@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
   CHECK(hf_save(p, &m, hf.vocab, hf.vocab_n, NULL, 0, 1, NULL, &e) == 0, "hf_save: %s", e.msg);
   CHECK(hf_open(&hf2, p, &e) == 0, "reopen: %s", e.msg);
   CHECK(hf2.vocab_n == hf.vocab_n && memcmp(&hf2.cfg, &hf.cfg, sizeof hf.cfg) == 0, "config or vocab changed");
-  CHECK(bert_alloc(&m2, &hf2.cfg, &e) == 0 && hf_load_weights(&hf2, &m2, &head, &e) == 0 && head, "reload: %s", e.msg);
+  CHECK(bert_alloc(&m2, &hf2.cfg, &e) == 0 && hf_load_weights(&hf2, &m2, &head, &pooler, &e) == 0 && head, "reload: %s", e.msg);
   CHECK(memcmp(m.params, m2.params, sizeof(float) * m.nparams) == 0, "weights changed in the round trip");
   bert_free(&m2);
   hf_close(&hf2);

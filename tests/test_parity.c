@@ -80,8 +80,8 @@ int main(int argc, char **argv) {
   if (hf_open(&hf, argv[1], &e) || st_open(&ref, path, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
   BertConfig c = hf.cfg;
   c.hidden_dropout = c.attn_dropout = c.classifier_dropout = 0.0f; /* dropout off for parity */
-  int has_head = 0;
-  if (bert_alloc(&m, &c, &e) || hf_load_weights(&hf, &m, &has_head, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
+  int has_head = 0, pooler = 0;
+  if (bert_alloc(&m, &c, &e) || hf_load_weights(&hf, &m, &has_head, &pooler, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
   CHECK(has_head, "classifier.weight/bias present in the checkpoint were not loaded");
 
   size_t n;
