@@ -64,6 +64,8 @@ static void run_stats(const ResultsData *d, int r, RunStats *m) {
     free(late);
   }
   m->s[S_ACC_OSC] = acc_oscillation(acc_of(d, r), n_evals(d, r));
+  if (m->failed) /* a run stuck at the majority class is flat, not steady: steadiness counts runs that learned */
+    m->s[S_LATE_STD] = m->s[S_ACC_OSC] = NAN;
 }
 
 static void group_key(const ResultsData *d, int r, char *out, size_t size) {
@@ -295,8 +297,11 @@ static void compare(Analysis *A, Comparison *cp) {
     if (isfinite(targets[w])) paired(x, cp->pairs, A->o.bootstrap, 777 + (uint64_t)w, 1, &sp->diff, &sp->lo, &sp->hi, &sp->p);
     else sp->diff = sp->lo = sp->hi = sp->p = NAN;
   }
+  cp->learned_pairs = 0;
+  for (int i = 0; i < cp->pairs; i++) cp->learned_pairs += !A->rs[pa[i]].failed && !A->rs[pb[i]].failed;
   for (int k = 0; k < NSTATS; k++) {
-    for (int i = 0; i < cp->pairs; i++) x[i] = A->rs[pb[i]].s[k] - A->rs[pa[i]].s[k]; /* NaN (diverged) skipped */
+    /* NaN (diverged; failed for steadiness) skipped */
+    for (int i = 0; i < cp->pairs; i++) x[i] = A->rs[pb[i]].s[k] - A->rs[pa[i]].s[k];
     paired(x, cp->pairs, A->o.bootstrap, 12345 + (uint64_t)k, 0, &cp->stat[k].diff, &cp->stat[k].lo, &cp->stat[k].hi,
            &cp->stat[k].p);
   }

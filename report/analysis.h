@@ -58,6 +58,7 @@ typedef struct {
 typedef struct {
   int col, g1, g2;     /* groups g1, g2 differ exactly in grid column col */
   int pairs;           /* seeds finished in both groups */
+  int learned_pairs;   /* of those, pairs in which neither run failed: the steadiness statistics' pairs */
   Speed speed[NTARGETS];
   Paired stat[NSTATS];
   char warning[512];   /* the paired runs ran on different CPUs, BLAS kernels, threads or libraries */

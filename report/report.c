@@ -157,16 +157,22 @@ static char *verdict(const Analysis *A, const Comparison *c) {
   speed_text(&t, &c->speed[T_ACC], "Dev accuracy reaches", vbk);
   stat_text(&t, A, c, S_FINAL, "Final dev accuracy");
   add(&t, ": %s. ", word(w, sizeof w, vbk, c->stat[S_FINAL].diff, c->stat[S_FINAL].p, 0, "higher", "lower"));
-  stat_text(&t, A, c, S_LATE_STD, "Late training-loss std");
-  add(&t, ", ");
-  stat_text(&t, A, c, S_ACC_OSC, "dev-accuracy oscillation");
   const Paired *p1 = &c->stat[S_LATE_STD], *p2 = &c->stat[S_ACC_OSC];
   int steadier = (p1->p < 0.05 && p1->diff < 0) || (p2->p < 0.05 && p2->diff < 0);
   int less = (p1->p < 0.05 && p1->diff > 0) || (p2->p < 0.05 && p2->diff > 0);
-  if (steadier || less)
-    add(&t, ": %s is %s. ", vbk, steadier && !less ? "steadier" : less && !steadier ? "less steady" : "steadier by one measure, less by the other");
-  else
-    add(&t, ": no clear difference in steadiness. ");
+  if (c->learned_pairs < 2) {
+    add(&t, "Steadiness not compared: %d pair(s) in which both runs learned (a run stuck at the majority class is "
+            "flat, not steady). ", c->learned_pairs);
+  } else {
+    if (c->learned_pairs < c->pairs) add(&t, "Over the %d pairs in which both runs learned: ", c->learned_pairs);
+    stat_text(&t, A, c, S_LATE_STD, c->learned_pairs < c->pairs ? "late training-loss std" : "Late training-loss std");
+    add(&t, ", ");
+    stat_text(&t, A, c, S_ACC_OSC, "dev-accuracy oscillation");
+    if (steadier || less)
+      add(&t, ": %s is %s. ", vbk, steadier && !less ? "steadier" : less && !steadier ? "less steady" : "steadier by one measure, less by the other");
+    else
+      add(&t, ": no clear difference in steadiness. ");
+  }
   add(&t, "Failed runs %d/%d vs %d/%d", a->failed, a->finished, b->failed, b->finished);
   if (a->diverged || b->diverged) add(&t, " (diverged %d vs %d)", a->diverged, b->diverged);
   add(&t, ".");
@@ -192,7 +198,8 @@ static void header(const Analysis *A, const char *label, const char *path, FILE 
   fprintf(out, "%s%s (%s): %d runs (%d done, %d diverged and counted as failed, %d unfinished and left out), %d groups\n",
           md ? "### " : "", label, path, d->nruns, done, diverged, d->nruns - done - diverged, A->ng);
   fprintf(out, "%sparameters: loss target %s (moving average of %d steps); accuracy target %s; failed = final "
-               "accuracy <= majority-class baseline, or diverged; 95%% intervals from %d bootstrap resamples; "
+               "accuracy <= majority-class baseline, or diverged; steadiness (late loss std, acc oscillation) counts runs that "
+               "learned; 95%% intervals from %d bootstrap resamples; "
                "p: Wilcoxon signed-rank, paired by seed\n\n",
           md ? "" : "", lt, o->smooth, at, o->bootstrap);
 }
@@ -289,6 +296,7 @@ static cJSON *json_file(const Analysis *A, const char *label, const char *path) 
     cJSON_AddStringToObject(o, "from", A->g[c->g1].key);
     cJSON_AddStringToObject(o, "to", A->g[c->g2].key);
     cJSON_AddNumberToObject(o, "pairs", c->pairs);
+    cJSON_AddNumberToObject(o, "learned_pairs", c->learned_pairs);
     for (int w = 0; w < NTARGETS; w++) {
       const Speed *s = &c->speed[w];
       cJSON *m = cJSON_AddObjectToObject(o, TARGET_NAME[w]);

@@ -50,7 +50,12 @@ TASK = [
 # more zh_CN text for pre-training only
 EXTRA = ["inkscape", "darktable", "shotwell-common", "rhythmbox-data", "brasero-common",
          "gparted-common", "gnome-control-center-data", "gnome-chess", "libreoffice-l10n-zh-cn",
-         "libreoffice-help-zh-cn", "gnome-user-docs", "manpages-zh"]
+         "libreoffice-help-zh-cn", "gnome-user-docs", "manpages-zh", "debian-reference-zh-cn",
+         "debian-handbook", "plasma-workspace-data", "kdenlive-data", "krita-data", "digikam-data",
+         "kstars-data", "okular-extra-backends", "dolphin", "konsole", "evolution-data-server-common",
+         "gnome-software-common", "nautilus-data", "libgtk-3-common", "aptitude-common",
+         "coreutils", "freecad-common", "kicad-doc-zh", "gnome-maps", "gnome-builder", "geany-common",
+         "qgis-common", "marble-data", "kalzium-data", "kgeography-data", "cantor"]
 TRAIN_PER, DEV_PER = 600, 100
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -155,7 +160,7 @@ def paragraphs(name, blob):
 
 
 def corpus(debs, exclude):
-    zh = lambda n: ("zh_CN" in n or "zh-CN" in n) and n.endswith((".mo", ".page", ".html", ".gz"))
+    zh = lambda n: (re.search(r"zh[_-]cn|/zh/", n, re.I) is not None) and n.endswith((".mo", ".page", ".html", ".gz"))
     seen = set()
     for pkg in [t[3] for t in TASK] + EXTRA:
         (deb,) = glob.glob(os.path.join(debs, pkg + "_*.deb"))

@@ -107,6 +107,11 @@ check("optimizer.correct_bias=false is faster" not in c["verdict"] and "optimize
 check(c["steps_to_loss_target"]["median_difference"] > 0, f"stuck loss 'faster': {c['steps_to_loss_target']}")
 g = {x["values"]["optimizer.correct_bias"]: x for x in j["groups"]}
 check(g["false"]["failed"] == 12, "stuck runs all failed")
+# a flat, stuck run is not a steady one: steadiness counts runs that learned only
+check("is steadier" not in c["verdict"] and "Steadiness not compared" in c["verdict"] and c["learned_pairs"] == 0,
+      f"stuck runs reported steadier: {c['verdict']}")
+check(g["false"]["late_loss_std"]["mean"] is None and g["true"]["late_loss_std"]["mean"] is not None,
+      f"stuck group's late loss std counted: {g['false']['late_loss_std']}")
 
 # a third group added to the file leaves the comparison of the first two as it was
 three = os.path.join(WORK, "three.h5")
