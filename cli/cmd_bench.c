@@ -53,6 +53,8 @@ int cmd_bench(int argc, char **argv, Err *e) {
   int ndone = 0, rc = EXIT_OK;
   if (calibration_path(path, sizeof path, e)) { sweep_free(&s); return EXIT_ERROR; }
   printf("# bench on %s: %s, %s, %d thread(s); calibrations go to %s\n", m.host, m.cpu, m.blas, threads, path);
+  char advice[512];
+  if (machine_blas_advice(advice, sizeof advice)) fprintf(stderr, "bertsweep: warning: %s\n", advice);
   for (int i = 0; i < s.nruns && rc == EXIT_OK; i++) {
     RunConfig *cfg = malloc(sizeof *cfg);
     if (!cfg || sweep_run_config(&s, &s.runs[i], cfg, e)) { free(cfg); rc = EXIT_ERROR; break; }

@@ -3,7 +3,7 @@
 and dev accuracy over steps — with one figure per swept key. Each figure has one column of
 panels per setting of the other keys (held fixed, never pooled), the key's values as colours,
 thin lines per seed, and the mean across seeds with its 95% interval (mean +- 1.96 standard
-errors). Dev-accuracy panels show the majority-class baseline and chance (1 / labels). Runs
+errors). Dev-accuracy panels show the majority-class and bag-of-words baselines and chance (1 / labels). Runs
 still running are drawn dashed as far as they got; diverged runs are drawn up to where they
 stopped and counted in the legend.
 
@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 # /runs columns that are not grid keys (`bertsweep schema` lists them), for files without a sweep_config
 FIXED = {"run_id", "seed", "status", "steps_done", "total_steps", "best_dev_accuracy", "best_step",
-         "final_dev_accuracy", "final_train_loss", "majority_baseline", "wall_seconds", "rank", "host", "cpu", "blas",
+         "final_dev_accuracy", "final_train_loss", "majority_baseline", "bow_baseline", "initialised", "wall_seconds", "rank", "host", "cpu", "blas",
          "threads", "libraries", "started", "finished"}
 
 
@@ -93,7 +93,7 @@ def main():
             ax1, ax2 = axes[0, col], axes[1, col]
             in_setting = np.array([all(text(r[k]) == v for k, v in zip(others, setting)) for r in runs])
             values = sorted(set(text(v) for v in runs[key])) if key else ["all runs"]
-            majority = []
+            majority, bow = [], []
             for i, v in enumerate(values):
                 sel = np.where(shown & in_setting & ((np.array([text(x) for x in runs[key]]) == v) if key else True))[0]
                 if len(sel) == 0:
@@ -118,8 +118,12 @@ def main():
                     ax2.plot(ex[keep], y, color=c, lw=0.5, alpha=0.35, ls="--" if status[r] == "running" else "-")
                 band(ax2, ex[keep], accs, c, f"{key}={v}" if key else v)
                 majority += [m for m in runs["majority_baseline"][sel] if np.isfinite(m)]
+                if "bow_baseline" in runs.dtype.names:
+                    bow += [m for m in runs["bow_baseline"][sel] if np.isfinite(m)]
             if majority:
                 ax2.axhline(np.mean(majority), color="k", ls=":", lw=1, label="majority-class baseline")
+            if bow:
+                ax2.axhline(np.mean(bow), color="k", ls="--", lw=1, label="bag-of-words baseline")
             if nlabels:
                 ax2.axhline(1 / nlabels, color="grey", ls="-.", lw=1, label=f"chance (1/{nlabels})")
             where = ", ".join(f"{k}={v}" for k, v in zip(others, setting))

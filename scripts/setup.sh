@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The first command: installs Debian's packages, builds bertsweep, runs the demo sweep (the
-# seed's two experiments on the bundled Chinese poetry task and tiny pre-trained Chinese BERT),
-# then prints its report and writes its plots. Rerunning it resumes or reuses the results.
+# seed's question, Adam's bias correction on/off with 10 seeds each, on the bundled Chinese
+# program-message task and tiny pre-trained Chinese BERT), then prints its report and writes
+# its plots. Rerunning it resumes or reuses the results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -19,6 +20,8 @@ cat <<MSG
 
 The results are in results/demo.h5 (one HDF5 file: /runs, /train/loss, /eval/accuracy, ...).
   report again:   build/bertsweep report results/demo.h5 --format markdown
-  plots:          results/demo-plots/optimizer_correct_bias.png, results/demo-plots/reinit_pooler.png
+  plots:          results/demo-plots/optimizer_correct_bias.png
+  more demos:     configs/demo-pooler.json, configs/demo-pretrained-vs-random.json, configs/demo-lr.json
+                  (mpirun -np 2 build/bertsweep sweep CONFIG --progress 10; about 6 minutes each)
   in Python:      /usr/bin/python3 -c "import h5py, pandas; f = h5py.File('results/demo.h5'); print(pandas.DataFrame(f['runs'][:]))"
 MSG
