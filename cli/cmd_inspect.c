@@ -72,20 +72,25 @@ int cmd_inspect(int argc, char **argv, Err *e) {
   const char *dir = argv[0];
   char p[4200], shape[128];
   long long total = 0;
+  char q[4200];
   snprintf(p, sizeof p, "%s/model.safetensors", dir);
-  if (path_exists(p)) {
-    StFile f;
-    if (st_list(&f, p, e)) return EXIT_ERROR;
+  snprintf(q, sizeof q, "%s/model.safetensors.index.json", dir);
+  if (path_exists(p) || path_exists(q)) {
+    StSet s;
+    if (st_set_open(&s, dir, 1, e)) return EXIT_ERROR;
     static const char *const DT[] = {"float32", "float16", "bfloat16", "other"};
-    printf("format: safetensors (%s)\n", p);
+    printf("format: safetensors (%s%s)\n", s.source, s.n > 1 ? ", sharded" : "");
     print_config(dir);
-    for (int i = 0; i < f.n; i++) {
-      shape_text(f.t[i].shape, f.t[i].ndim, shape, sizeof shape);
-      printf("%-70s %-16s %s\n", f.t[i].name, shape, DT[f.t[i].dtype]);
-      total += (long long)st_numel(&f.t[i]);
-    }
-    printf("%d tensors, %lld parameters\n", f.n, total);
-    st_close(&f);
+    int n = 0;
+    for (int k = 0; k < s.n; k++)
+      for (int i = 0; i < s.f[k].n; i++, n++) {
+        const StTensor *t = &s.f[k].t[i];
+        shape_text(t->shape, t->ndim, shape, sizeof shape);
+        printf("%-70s %-16s %s\n", t->name, shape, DT[t->dtype]);
+        total += (long long)st_numel(t);
+      }
+    printf("%d tensors in %d file(s), %lld parameters\n", n, s.n, total);
+    st_set_close(&s);
     return EXIT_OK;
   }
   if (find_index(dir, p, sizeof p)) {

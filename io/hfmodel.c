@@ -150,7 +150,7 @@ void hf_close(HfDir *d) {
 }
 
 /* Our name -> the names a checkpoint may use for it. */
-static const StTensor *lookup(const StFile *f, const char *name) {
+static const StTensor *lookup(const StSet *f, const char *name, const StFile **file) {
   char alt[320], swapped[300];
   snprintf(swapped, sizeof swapped, "%s", name);
   char *ln = strstr(swapped, "LayerNorm.");
@@ -165,29 +165,26 @@ static const StTensor *lookup(const StFile *f, const char *name) {
   cands[2] = alt;
   cands[3] = alt2;
   for (int i = 0; i < 4; i++) {
-    const StTensor *t = st_find(f, cands[i]);
+    const StTensor *t = st_set_find(f, cands[i], file);
     if (t) return t;
   }
   return NULL;
 }
 
 int hf_load_weights(const HfDir *d, Bert *m, int *has_head, int *has_pooler, Err *e) {
-  char path[4200];
-  snprintf(path, sizeof path, "%s/model.safetensors", d->dir);
-  StFile f;
-  if (st_open(&f, path, e)) return -1;
+  StSet f;
+  if (st_set_open(&f, d->dir, 0, e)) return -1;
+  const char *path = f.source;
+  const StFile *file = NULL;
   *has_head = 0;
-  int rc = 0, pooler_found = 0, pooler_total = 0;
+  int rc = 0, pooler_found = 0;
   for (int i = 0; i < m->ntensors; i++)
-    if (m->info[i].group == m->cfg.layers) {
-      pooler_total++;
-      pooler_found += lookup(&f, m->info[i].name) != NULL;
-    }
+    if (m->info[i].group == m->cfg.layers) pooler_found += lookup(&f, m->info[i].name, &file) != NULL;
   *has_pooler = pooler_found > 0; /* none: saved from BertForMaskedLM or BertModel(add_pooling_layer=False) */
   for (int i = 0; i < m->ntensors && !rc; i++) {
     const ParamInfo *pi = &m->info[i];
     int is_head = pi->group == m->cfg.layers + 1, is_pooler = pi->group == m->cfg.layers;
-    const StTensor *t = is_head ? st_find(&f, pi->name) : lookup(&f, pi->name);
+    const StTensor *t = is_head ? st_set_find(&f, pi->name, &file) : lookup(&f, pi->name, &file);
     if (!t) {
       if (!is_head && !(is_pooler && !*has_pooler)) rc = errf(e, "%s: missing tensor '%s'", path, pi->name);
       continue;
@@ -201,12 +198,12 @@ int hf_load_weights(const HfDir *d, Bert *m, int *has_head, int *has_pooler, Err
         rc = errf(e, "%s: tensor '%s' has shape [%lld, %lld], expected [%d, %d]", path, t->name, (long long)r,
                   (long long)c, pi->rows, pi->cols);
     } else {
-      st_read_f32(&f, t, m->params + pi->offset);
+      st_read_f32(file, t, m->params + pi->offset);
       if (is_head) (*has_head)++;
     }
   }
   *has_head = *has_head == 2;
-  st_close(&f);
+  st_set_close(&f);
   return rc;
 }
 

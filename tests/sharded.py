@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+"""Sharded safetensors checkpoints (model.safetensors.index.json + shards, as transformers'
+save_pretrained writes them past max_shard_size): a run on the sharded copy of a model equals
+a run on the single file bit for bit; inspect lists every shard's tensors; a truncated shard, a
+weight_map that puts a tensor in the wrong shard, and a shard path leaving the directory are
+refused with messages naming the file.
+
+usage: sharded.py BERTSWEEP FIXTURE_DIR WORKDIR"""
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done  # noqa: E402
+
+BIN, FIX, WORK = sys.argv[1:4]
+shutil.rmtree(WORK, ignore_errors=True)
+shutil.copytree(FIX, WORK)
+single, sharded = os.path.join(WORK, "model"), os.path.join(WORK, "model_sharded")
+shutil.copytree(single, sharded)
+os.remove(os.path.join(sharded, "model.safetensors"))
+raw = open(os.path.join(single, "model.safetensors"), "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+hdr = {k: v for k, v in json.loads(raw[8:8 + n]).items() if k != "__metadata__"}
+names = sorted(hdr)
+parts = [names[: len(names) // 2], names[len(names) // 2:]]
+weight_map = {}
+
+
+def write_shard(path, keys):
+    body, out = b"", {}
+    for k in keys:
+        a, b = hdr[k]["data_offsets"]
+        out[k] = dict(hdr[k], data_offsets=[len(body), len(body) + b - a])
+        body += raw[8 + n + a: 8 + n + b]
+    h = json.dumps(out).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(h)) + h + body)
+
+
+for i, keys in enumerate(parts):
+    fname = f"model-{i + 1:05d}-of-00002.safetensors"
+    write_shard(os.path.join(sharded, fname), keys)
+    weight_map.update({k: fname for k in keys})
+index = os.path.join(sharded, "model.safetensors.index.json")
+json.dump({"metadata": {"total_size": len(raw)}, "weight_map": weight_map}, open(index, "w"))
+
+cfg = json.load(open(os.path.join(WORK, "tiny.json")))
+cfg["train"]["epochs"] = 2
+
+
+def train(model, name):
+    c = json.loads(json.dumps(cfg))
+    c["model"]["path"] = model
+    p, tsv = os.path.join(WORK, name + ".json"), os.path.join(WORK, name + ".tsv")
+    json.dump(c, open(p, "w"))
+    r = subprocess.run([BIN, "train", p, "--metrics", tsv], capture_output=True, text=True)
+    return r, (open(tsv).read() if r.returncode == 0 else "")
+
+
+r1, a = train("model", "single")
+r2, b = train("model_sharded", "sharded")
+check(r1.returncode == 0 and r2.returncode == 0, f"train: {r1.stderr[-200:]} {r2.stderr[-300:]}")
+check(a and a == b, "the sharded checkpoint's run differs from the single file's")
+
+r = subprocess.run([BIN, "inspect", sharded], capture_output=True, text=True)
+r0 = subprocess.run([BIN, "inspect", single], capture_output=True, text=True)
+check(r.returncode == 0 and "sharded" in r.stdout and "in 2 file(s)" in r.stdout, f"inspect: {r.stdout[-300:]} {r.stderr}")
+check(r0.stdout.splitlines()[-1].split(",")[-1] == r.stdout.splitlines()[-1].split(",")[-1],
+      f"parameter counts differ: {r0.stdout.splitlines()[-1]} vs {r.stdout.splitlines()[-1]}")
+
+
+def refused(what, want):
+    r, _ = train("model_sharded", "bad")
+    check(r.returncode != 0 and want in r.stderr, f"{what}: {r.returncode} {r.stderr[-300:]}")
+
+
+shard2 = os.path.join(sharded, "model-00002-of-00002.safetensors")
+good = open(shard2, "rb").read()
+open(shard2, "wb").write(good[:-64])
+refused("truncated shard", "model-00002-of-00002.safetensors")
+open(shard2, "wb").write(good)
+moved = dict(weight_map)
+moved[parts[1][0]] = "model-00001-of-00002.safetensors"
+json.dump({"weight_map": moved}, open(index, "w"))
+refused("tensor in the wrong shard", "weight_map puts")
+json.dump({"weight_map": {k: "../model/model.safetensors" for k in weight_map}}, open(index, "w"))
+refused("shard outside the directory", "same directory")
+json.dump({"weight_map": weight_map}, open(index, "w"))
+r, _ = train("model_sharded", "again")
+check(r.returncode == 0, f"restored index: {r.stderr[-200:]}")
+done()
