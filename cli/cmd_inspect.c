@@ -15,7 +15,7 @@
 
 static const char *INSPECT_USAGE =
     "usage: bertsweep inspect MODEL_DIR\n"
-    "  Lists an HF directory (model.safetensors) or a TensorFlow 1.x checkpoint (*.ckpt.index with\n"
+    "  Lists an HF directory (model.safetensors or its shards) or a TensorFlow 1.x checkpoint (*.ckpt.index with\n"
     "  bert_config.json): format, config, each tensor's name, shape and dtype, and the total\n"
     "  parameter count. Reads headers and indexes only.\n";
 
