@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "io/fileutil.h"
 #include "io/safetensors.h"
+#include "io/weights.h"
 #include "io/hfmodel.h"
 #include "io/tfbundle.h"
 #include "src/tokenizer.h"
@@ -72,14 +73,12 @@ int cmd_inspect(int argc, char **argv, Err *e) {
   const char *dir = argv[0];
   char p[4200], shape[128];
   long long total = 0;
-  char q[4200];
-  snprintf(p, sizeof p, "%s/model.safetensors", dir);
-  snprintf(q, sizeof q, "%s/model.safetensors.index.json", dir);
-  if (path_exists(p) || path_exists(q)) {
+  if (st_set_exists(dir)) {
     StSet s;
     if (st_set_open(&s, dir, 1, e)) return EXIT_ERROR;
     static const char *const DT[] = {"float32", "float16", "bfloat16", "other"};
-    printf("format: safetensors (%s%s)\n", s.source, s.n > 1 ? ", sharded" : "");
+    printf("format: %s (%s%s)\n", strstr(s.source, "pytorch_model") ? "pytorch_model.bin" : "safetensors", s.source,
+           s.n > 1 ? ", sharded" : "");
     print_config(dir);
     int n = 0;
     for (int k = 0; k < s.n; k++)

@@ -7,6 +7,7 @@
 #include "io/fileutil.h"
 #include "io/hfmodel.h"
 #include "io/safetensors.h"
+#include "io/weights.h"
 #include "src/ops.h"
 
 static int get_int(const cJSON *root, const char *key, int dflt, int *out, const char *path, Err *e) {

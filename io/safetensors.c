@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <cjson/cJSON.h>
 #include "io/fileutil.h"
 #include "io/safetensors.h"
@@ -217,68 +216,4 @@ int st_write_f32(const char *path, const StOut *ts, int n, Err *e) {
   int rc = write_file_atomic(path, buf, total, e);
   free(buf);
   return rc;
-}
-
-/* ---- one file, or shards named by an index's weight_map ---- */
-
-static int shard_name_ok(const char *s) {
-  return s[0] && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
-}
-
-int st_set_open(StSet *s, const char *dir, int header_only, Err *e) {
-  memset(s, 0, sizeof *s);
-  snprintf(s->source, sizeof s->source, "%s/model.safetensors", dir);
-  if (access(s->source, F_OK) == 0) {
-    if (!(s->f = calloc(1, sizeof(StFile)))) return errf(e, "out of memory");
-    s->n = 1;
-    return header_only ? st_list(&s->f[0], s->source, e) : st_open(&s->f[0], s->source, e);
-  }
-  snprintf(s->source, sizeof s->source, "%s/model.safetensors.index.json", dir);
-  if (access(s->source, F_OK) != 0)
-    return errf(e, "%s: no model.safetensors and no model.safetensors.index.json", dir);
-  cJSON *root = read_json_file(s->source, e);
-  if (!root) return -1;
-  const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
-  int rc = cJSON_IsObject(map) && map->child ? 0 : errf(e, "%s: no \"weight_map\" object of tensor names", s->source);
-  int cap = 0;
-  for (const cJSON *it = map ? map->child : NULL; it && !rc; it = it->next) cap++;
-  if (!rc && !(s->f = calloc((size_t)cap, sizeof(StFile)))) rc = errf(e, "out of memory");
-  for (const cJSON *it = map ? map->child : NULL; it && !rc; it = it->next) {
-    if (!cJSON_IsString(it) || !shard_name_ok(it->valuestring)) {
-      rc = errf(e, "%s: weight_map[\"%s\"] must name a file in the same directory", s->source, it->string);
-      break;
-    }
-    int k = 0;
-    char p[4200];
-    snprintf(p, sizeof p, "%s/%s", dir, it->valuestring);
-    while (k < s->n && strcmp(s->f[k].path, p) != 0) k++;
-    if (k == s->n) {
-      rc = header_only ? st_list(&s->f[k], p, e) : st_open(&s->f[k], p, e);
-      if (rc) break;
-      s->n++;
-    }
-    if (!st_find(&s->f[k], it->string))
-      rc = errf(e, "%s: weight_map puts '%s' in %s, which has no such tensor", s->source, it->string, it->valuestring);
-  }
-  cJSON_Delete(root);
-  if (rc) st_set_close(s);
-  return rc;
-}
-
-void st_set_close(StSet *s) {
-  for (int i = 0; s->f && i < s->n; i++) st_close(&s->f[i]);
-  free(s->f);
-  s->f = NULL;
-  s->n = 0;
-}
-
-const StTensor *st_set_find(const StSet *s, const char *name, const StFile **file) {
-  for (int i = 0; i < s->n; i++) {
-    const StTensor *t = st_find(&s->f[i], name);
-    if (t) {
-      if (file) *file = &s->f[i];
-      return t;
-    }
-  }
-  return NULL;
 }

@@ -38,18 +38,6 @@ typedef struct {
   int ndim;
   int64_t shape[4];
 } StOut;
-/* A checkpoint directory's weights: model.safetensors, or the shards that
-   model.safetensors.index.json's weight_map names (each shard checked to hold its tensors). */
-typedef struct {
-  char source[4200]; /* the file or the index, for messages */
-  StFile *f;
-  int n;
-} StSet;
-int st_set_open(StSet *s, const char *dir, int header_only, Err *e);
-void st_set_close(StSet *s);
-/* The tensor and (file) the shard that holds it, or NULL. */
-const StTensor *st_set_find(const StSet *s, const char *name, const StFile **file);
-
 /* Writes F32 tensors (atomically: path.tmp then rename). */
 int st_write_f32(const char *path, const StOut *ts, int n, Err *e);
 

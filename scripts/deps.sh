@@ -2,7 +2,7 @@
 # Installs bertsweep's build and test dependencies from Debian 12's packages (idempotent).
 set -euo pipefail
 PKGS=(cmake pkg-config build-essential openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
-      libopenblas-openmp-dev libcjson-dev libutf8proc-dev zlib1g-dev python3-pandas python3-xarray python3-h5netcdf
+      libopenblas-openmp-dev libcjson-dev libutf8proc-dev libzip-dev zlib1g-dev python3-pandas python3-xarray python3-h5netcdf
       python3-torch python3-h5py python3-numpy python3-matplotlib)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -19,6 +19,9 @@
 #include "io/results.h"
 #include "io/runconfig.h"
 #include "io/safetensors.h"
+#include "io/torchbin.h"
+#include <zip.h>
+#include "tests/fuzz_torchbin_seed.h"
 #include "src/clock.h"
 #include "src/tokenizer.h"
 #include "tests/check.h"
@@ -125,6 +128,45 @@ static void fuzz_safetensors(const char *path, const unsigned char *seed, size_t
   }
 }
 
+/* A torch.save zip whose pickle is a mutation of a real one: the pickle machine must refuse or
+   read it, never crash; what it reads must be the tensors' size. Seed values checked once. */
+static void fuzz_torchbin(const char *path, unsigned char *buf, size_t cap, int mutated) {
+  size_t n = sizeof TB_PKL;
+  memcpy(buf, TB_PKL, n);
+  if (mutated) n = mutate(buf, n, cap < 4096 ? cap : 4096);
+  int zerr;
+  zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+  zip_source_t *a = z ? zip_source_buffer(z, buf, n, 0) : NULL, *b = a ? zip_source_buffer(z, TB_S0, sizeof TB_S0, 0) : NULL,
+               *c = b ? zip_source_buffer(z, TB_S1, sizeof TB_S1, 0) : NULL;
+  if (!c || zip_file_add(z, "t/data.pkl", a, ZIP_FL_OVERWRITE) < 0 || zip_file_add(z, "t/data/0", b, ZIP_FL_OVERWRITE) < 0 ||
+      zip_file_add(z, "t/data/1", c, ZIP_FL_OVERWRITE) < 0 || zip_close(z) < 0) {
+    fprintf(stderr, "fuzz: cannot write %s\n", path);
+    exit(2);
+  }
+  StFile f;
+  Err e;
+  if (torchbin_open(&f, path, &e) == 0) {
+    size_t total = 0;
+    for (int i = 0; i < f.n; i++) total += st_numel(&f.t[i]) * (f.t[i].dtype == ST_F32 ? 4 : f.t[i].dtype == ST_OTHER ? 8 : 2);
+    CHECK(total == f.size, "torchbin: tensors of %zu bytes in a buffer of %zu", total, f.size);
+    if (!mutated) {
+      float a6[6], b3[3], h2[2];
+      const StTensor *ta = st_find(&f, "a.weight"), *tb = st_find(&f, "b.bias"), *th = st_find(&f, "c.half");
+      CHECK(ta && tb && th && ta->ndim == 2 && ta->shape[0] == 3 && ta->shape[1] == 2, "torchbin seed: shapes");
+      if (ta && tb && th) {
+        st_read_f32(&f, ta, a6);
+        st_read_f32(&f, tb, b3);
+        st_read_f32(&f, th, h2);
+        CHECK(a6[0] == 0 && a6[1] == 3 && a6[2] == 1 && a6[5] == 5 && b3[0] == 3 && b3[2] == 5 && h2[0] == 1.5f &&
+                  h2[1] == -2.0f, "torchbin seed: a transposed view, a shared storage's slice and float16 read wrong");
+      }
+    }
+    st_close(&f);
+  } else {
+    CHECK(mutated, "torchbin: the unmutated seed was refused: %s", e.msg);
+  }
+}
+
 static void fuzz_slot_state(void) {
   static const double SPECIAL[] = {0, 1, -1, 0.5, 7, 28, 80, 1e300, -1e300, 4294967296.0, 23907};
   SlotState st;
@@ -174,7 +216,10 @@ int main(int argc, char **argv) {
   snprintf(tsv, sizeof tsv, "%s/fuzz.tsv", work);
   snprintf(vocab, sizeof vocab, "%s/vocab.txt", work);
   snprintf(st, sizeof st, "%s/model.safetensors", work);
-  long n[5] = {0};
+  long n[6] = {0};
+  char tbin[4200];
+  snprintf(tbin, sizeof tbin, "%s/fuzz.bin", work);
+  fuzz_torchbin(tbin, buf, cap, 0);
   double t0 = clock_seconds();
   while (clock_seconds() - t0 < budget) {
     for (int i = 0; i < 20; i++) {
@@ -190,9 +235,11 @@ int main(int argc, char **argv) {
     }
     fuzz_safetensors(st, sft, sn, buf, cap);
     n[3]++;
+    fuzz_torchbin(tbin, buf, cap, 1);
+    n[5]++;
   }
-  printf("fuzzed %ld configs, %ld data files, %ld vocabularies, %ld safetensors headers, %ld slot states in %.0f s\n",
-         n[0], n[1], n[2], n[3], n[4], clock_seconds() - t0);
+  printf("fuzzed %ld configs, %ld data files, %ld vocabularies, %ld safetensors headers, %ld slot states, %ld "
+         ".bin pickles in %.0f s\n", n[0], n[1], n[2], n[3], n[4], n[5], clock_seconds() - t0);
   CHECK(n[0] > 100 && n[3] > 5, "too few inputs tried");
   free(buf);
   free(cfg);
