@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "io/fileutil.h"
 #include "src/clock.h"
 #include "src/fault.h"
@@ -74,6 +75,7 @@ typedef struct {
   int *ids, *types, *mask, *pos, *target, *order;
   long order_epoch;
   unsigned char *is_piece; /* [nv] token starts with "##" */
+  uint32_t corpus_crc;
 } Pre;
 
 /* Whole-word masking (HF's DataCollatorForWholeWordMask): a word is a token and the "##"
@@ -137,15 +139,17 @@ static int make_batch(Pre *p, long k, Batch *b) {
    state that resumes and re-exports. */
 #define STATE_FILE "pretrain_state.safetensors"
 enum { M_STEP, M_SECONDS, M_LAYERS, M_HIDDEN, M_HEADS, M_SEQ, M_BATCH, M_STEPS, M_SEED, M_VOCAB, M_SEQUENCES,
-       M_LR, M_WARMUP, M_WD, M_WHOLE_WORD, M_N };
+       M_LR, M_WARMUP, M_WD, M_WHOLE_WORD, M_CORPUS_LO, M_CORPUS_HI, M_N };
 static const char *META_NAMES[M_N] = {"step", "seconds", "--layers", "--hidden", "--heads", "--seq", "--batch",
                                       "--steps", "--seed", "vocabulary size", "sequence count", "--lr",
-                                      "--warmup", "--weight-decay", "--whole-word"};
+                                      "--warmup", "--weight-decay", "--whole-word",
+                                      "the corpus's CRC-32 (low half)", "the corpus's CRC-32 (high half)"};
 
 static void meta_fill(const Pre *p, long step, double secs, float *meta) {
   const PretrainConfig *c = p->c;
   const double v[M_N] = {(double)step, secs, c->layers, c->hidden, c->heads, c->seq, c->batch, (double)c->steps,
-                         c->seed, p->nv, p->data.n, c->lr, c->warmup_ratio, c->weight_decay, c->whole_word};
+                         c->seed, p->nv, p->data.n, c->lr, c->warmup_ratio, c->weight_decay, c->whole_word,
+                         (double)(p->corpus_crc & 0xffff), (double)(p->corpus_crc >> 16)}; /* exact in float */
   for (int i = 0; i < M_N; i++) meta[i] = (float)v[i];
 }
 
@@ -190,10 +194,12 @@ static int resume(Pre *p, long *k0, double *secs, Err *e) {
   if (st_open(&f, path, e)) return errctx(e, "pretrain --resume");
   float meta[M_N], now[M_N];
   StOut st[8];
-  int n = state_tensors(p, meta, st), rc = 0;
+  int n = state_tensors(p, meta, st), rc = 0, nmeta = M_N;
   for (int i = 0; i < n && !rc; i++) {
     const StTensor *t = st_find(&f, st[i].name);
-    if (!t || t->dtype != ST_F32 || st_numel(t) != (size_t)st[i].shape[0])
+    size_t want = (size_t)st[i].shape[0], got = t ? st_numel(t) : 0;
+    if (i == 0 && got == M_CORPUS_LO) nmeta = M_CORPUS_LO; /* a state from before the corpus CRC was kept */
+    if (!t || t->dtype != ST_F32 || (got != want && !(i == 0 && got == M_CORPUS_LO)))
       rc = errf(e, "%s: tensor '%s' missing or of the wrong size", path, st[i].name);
     else
       st_read_f32(&f, t, (float *)st[i].data);
@@ -201,7 +207,8 @@ static int resume(Pre *p, long *k0, double *secs, Err *e) {
   st_close(&f);
   if (rc) return rc;
   meta_fill(p, 0, 0, now);
-  for (int i = M_LAYERS; i < M_N; i++)
+  if (nmeta < M_N) fprintf(stderr, "bertsweep: warning: %s predates the corpus check: make sure the corpus is the one it began with\n", path);
+  for (int i = M_LAYERS; i < nmeta; i++)
     if (meta[i] != now[i])
       return errf(e, "%s: %s was %g when this pre-training began, %g now; use another --out or the same options",
                   path, META_NAMES[i], (double)meta[i], (double)now[i]);
@@ -238,6 +245,7 @@ static int setup(Pre *p, Err *e) {
   size_t size;
   char *buf = read_file(c->corpus, &size, e), **lines = NULL;
   if (!buf) return -1;
+  p->corpus_crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)buf, (uInt)size); /* a resume needs the same text */
   int nl = split_lines(buf, size, c->corpus, &lines, e), rc = nl < 0 ? -1 : 0;
   if (!rc) rc = (p->nv = vocab_build(lines, nl, c->vocab_size, c->min_count, &p->vocab, e)) < 0 ? -1 : 0;
   if (!rc) rc = tok_init(&p->tok, p->vocab, p->nv, 0, "built vocabulary", e);
