@@ -1,0 +1,61 @@
+#!/usr/bin/python3
+"""`bertsweep pretrain`: killed (SIGKILL after update 25, between two saves) and run again with
+--resume, it ends with the same model, bit for bit, and the same log as an uninterrupted run;
+a resume with another option or another corpus is refused naming it; the masked-LM loss falls.
+
+usage: pretrain_test.py BERTSWEEP FIXTURE_DIR WORKDIR"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done  # noqa: E402
+
+BIN, FIX, WORK = sys.argv[1:4]
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
+corpus = os.path.join(WORK, "corpus.txt")
+texts = [json.loads(x)["sentence"] for x in open(os.path.join(FIX, "train.jsonl"), encoding="utf-8")]
+open(corpus, "w", encoding="utf-8").write("\n".join(texts * 3) + "\n")
+ARGS = ["--corpus", corpus, "--vocab-size", "500", "--min-count", "1", "--layers", "2", "--hidden", "32", "--heads",
+        "2", "--seq", "32", "--batch", "8", "--steps", "40", "--save-every", "10", "--log-every", "5", "--threads", "1",
+        "--lr", "2e-3"]
+
+
+def pretrain(out, *extra, fault=None):
+    env = dict(os.environ)
+    if fault:
+        env["BERTSWEEP_FAULT"] = fault
+    return subprocess.run([BIN, "pretrain", *ARGS, "--out", os.path.join(WORK, out), *extra], capture_output=True,
+                          text=True, env=env)
+
+
+def log_rows(out):
+    rows = [ln.split("\t") for ln in open(os.path.join(WORK, out, "pretrain_log.tsv")) if ln[0].isdigit()]
+    return [r[:4] for r in rows]  # step, loss, accuracy, lr (not the seconds)
+
+
+r = pretrain("a")
+check(r.returncode == 0, f"pretrain: {r.stderr[-300:]}")
+r = pretrain("b", fault="killpretrain:0:25")
+check(r.returncode == -9, f"the fault hook should SIGKILL after update 25: {r.returncode}")
+check(len(log_rows("b")) == 5, f"killed run logged {len(log_rows('b'))} rows, expected 5")
+r = pretrain("b", "--resume")
+check(r.returncode == 0 and "resuming after update 20" in r.stdout, f"resume: {r.stdout[-200:]} {r.stderr[-200:]}")
+a = open(os.path.join(WORK, "a", "model.safetensors"), "rb").read()
+b = open(os.path.join(WORK, "b", "model.safetensors"), "rb").read()
+check(a == b, "a killed and resumed pre-training differs from an uninterrupted one")
+check(log_rows("a") == log_rows("b"), "the resumed log differs (rows lost or repeated)")
+loss = [float(x[1]) for x in log_rows("a")]
+check(loss[-1] < loss[0] - 0.5, f"masked-LM loss does not fall: {loss[0]} -> {loss[-1]}")
+r = pretrain("b", "--resume", "--lr", "1e-3")
+check(r.returncode != 0 and "--lr was 0.002" in r.stderr, f"changed --lr: {r.stderr[-200:]}")
+# the same characters in another order: vocabulary and packing unchanged, only the text differs
+open(corpus, "w", encoding="utf-8").write("\n".join([texts[0][::-1]] + texts[1:] + texts * 2) + "\n")
+r = pretrain("b", "--resume")
+check(r.returncode != 0 and "corpus's CRC-32" in r.stderr, f"changed corpus: {r.stderr[-200:]}")
+r = pretrain("c", "--steps", "4O")
+check(r.returncode == 2 and "--steps needs a number" in r.stderr, f"--steps 4O: {r.stderr[-200:]}")
+done()
