@@ -43,23 +43,6 @@ static void print_config(const char *dir) {
   printf("config: none found (config.json or bert_config.json)\n");
 }
 
-/* The TF index in dir: bert_model.ckpt.index, else the first *.index. */
-static int find_index(const char *dir, char *out, size_t size) {
-  snprintf(out, size, "%s/bert_model.ckpt.index", dir);
-  if (path_exists(out)) return 1;
-  DIR *d = opendir(dir);
-  struct dirent *ent;
-  int found = 0;
-  while (d && !found && (ent = readdir(d))) {
-    size_t n = strlen(ent->d_name);
-    if (n > 6 && strcmp(ent->d_name + n - 6, ".index") == 0) {
-      snprintf(out, size, "%s/%s", dir, ent->d_name);
-      found = 1;
-    }
-  }
-  if (d) closedir(d);
-  return found;
-}
 
 static void shape_text(const int64_t *shape, int ndim, char *out, size_t size) {
   size_t len = (size_t)snprintf(out, size, "[");
@@ -92,7 +75,7 @@ int cmd_inspect(int argc, char **argv, Err *e) {
     st_set_close(&s);
     return EXIT_OK;
   }
-  if (find_index(dir, p, sizeof p)) {
+  if (st_find_tf_index(dir, p, sizeof p)) {
     TfIndex x;
     if (tfb_read_index(&x, p, e)) return EXIT_ERROR;
     printf("format: TensorFlow checkpoint (%s, %d data shard%s)\n", p, x.num_shards, x.num_shards == 1 ? "" : "s");

@@ -34,6 +34,11 @@ static int get_float(const cJSON *root, const char *key, float dflt, float *out,
 static int parse_config(HfDir *d, Err *e) {
   char path[4200];
   snprintf(path, sizeof path, "%s/config.json", d->dir);
+  if (!path_exists(path)) { /* Google's TF releases name it bert_config.json (same keys) */
+    char alt[4200];
+    snprintf(alt, sizeof alt, "%s/bert_config.json", d->dir);
+    if (path_exists(alt)) snprintf(path, sizeof path, "%s", alt);
+  }
   cJSON *root = read_json_file(path, e);
   if (!root) return -1;
   if (!cJSON_IsObject(root)) {

@@ -1,3 +1,4 @@
+#define _FILE_OFFSET_BITS 64
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,4 +218,105 @@ const char *tfb_dtype_name(int dtype) {
   case 19: return "float16";
   default: return "other";
   }
+}
+
+/* ---- data shards, with TF's variable names mapped to HF's ---- */
+
+/* HF's name for a TF variable, and whether its kernel must be transposed; 0 when the variable is
+   not part of a BertModel + classifier (the cls heads, optimizer slots, global_step, ...). */
+static int hf_name(const char *tf, char *out, size_t size, int *transpose) {
+  *transpose = 0;
+  if (!strcmp(tf, "output_weights")) { snprintf(out, size, "classifier.weight"); return 1; }
+  if (!strcmp(tf, "output_bias")) { snprintf(out, size, "classifier.bias"); return 1; }
+  if (strncmp(tf, "bert/", 5) || strstr(tf, "adam_") || strstr(tf, "Momentum") || strstr(tf, "/Adam")) return 0;
+  size_t len = 0;
+  out[0] = 0;
+  for (const char *p = tf; *p && len + 16 < size;) {
+    const char *q = strchr(p, '/');
+    size_t n = q ? (size_t)(q - p) : strlen(p);
+    char part[256];
+    snprintf(part, sizeof part, "%.*s", (int)n, p);
+    const char *mapped = part;
+    char layer[64];
+    if (!strncmp(part, "layer_", 6)) { snprintf(layer, sizeof layer, "layer.%s", part + 6); mapped = layer; }
+    else if (!q && !strcmp(part, "kernel")) { mapped = "weight"; *transpose = 1; }
+    else if (!q && !strcmp(part, "gamma")) mapped = "weight";
+    else if (!q && !strcmp(part, "beta")) mapped = "bias";
+    else if (!q && strstr(tf, "_embeddings") && strstr(part, "_embeddings")) { /* bert/embeddings/word_embeddings */
+      len += (size_t)snprintf(out + len, size - len, "%s%s.weight", len ? "." : "", part);
+      return 1;
+    }
+    len += (size_t)snprintf(out + len, size - len, "%s%s", len ? "." : "", mapped);
+    p = q ? q + 1 : p + n;
+  }
+  return 1;
+}
+
+int tfb_load(StFile *f, const char *index_path, Err *e) {
+  memset(f, 0, sizeof *f);
+  snprintf(f->path, sizeof f->path, "%s", index_path);
+  TfIndex x;
+  if (tfb_read_index(&x, index_path, e)) return -1;
+  char prefix[4096];
+  size_t pl = strlen(index_path);
+  snprintf(prefix, sizeof prefix, "%.*s", (int)(pl > 6 ? pl - 6 : pl), index_path); /* strip ".index" */
+  size_t total = 0;
+  for (int i = 0; i < x.n; i++) total += (size_t)x.t[i].size;
+  int rc = 0;
+  if (!(f->t = calloc((size_t)(x.n ? x.n : 1), sizeof(StTensor))) || !(f->buf = malloc(total ? total : 1)))
+    rc = errf(e, "%s: out of memory for %zu bytes", index_path, total);
+  size_t off = 0;
+  FILE *shard = NULL;
+  int open_shard = -1;
+  for (int i = 0; i < x.n && !rc; i++) {
+    const TfTensor *t = &x.t[i];
+    int transpose, st = t->dtype == 1 ? ST_F32 : t->dtype == 19 ? ST_F16 : t->dtype == 14 ? ST_BF16 : -1;
+    char name[256];
+    if (st < 0 || !hf_name(t->name, name, sizeof name, &transpose)) continue;
+    size_t es = st == ST_F32 ? 4 : 2, numel = 1;
+    for (int k = 0; k < t->ndim; k++) numel *= (size_t)t->shape[k];
+    if ((int64_t)(numel * es) != t->size || t->ndim > 2 || t->shard < 0 || t->shard >= x.num_shards) {
+      rc = errf(e, "%s: \"%s\" has %lld bytes for %zu elements or an impossible shard", index_path, t->name,
+                (long long)t->size, numel);
+      break;
+    }
+    char dpath[4200];
+    snprintf(dpath, sizeof dpath, "%s.data-%05d-of-%05d", prefix, t->shard, x.num_shards);
+    if (open_shard != t->shard) {
+      if (shard) fclose(shard);
+      if (!(shard = fopen(dpath, "rb"))) { rc = errf(e, "%s: cannot open (the checkpoint's data shard)", dpath); break; }
+      open_shard = t->shard;
+    }
+    unsigned char *raw = malloc(numel ? numel * es : 1);
+    if (!raw) { rc = errf(e, "out of memory"); break; }
+    if (fseeko(shard, (off_t)t->offset, SEEK_SET) != 0 || fread(raw, 1, numel * es, shard) != numel * es)
+      rc = errf(e, "%s: \"%s\" lies past the end of the shard (truncated?)", dpath, t->name);
+    else if (crc32c_mask(crc32c(0, raw, numel * es)) != t->crc32c)
+      rc = errf(e, "%s: \"%s\" fails its CRC-32C check (damaged data)", dpath, t->name);
+    if (!rc) {
+      StTensor *o = &f->t[f->n++];
+      snprintf(o->name, sizeof o->name, "%s", name);
+      o->dtype = st;
+      o->ndim = t->ndim;
+      o->begin = off;
+      o->end = off + numel * es;
+      if (transpose && t->ndim == 2) { /* TF kernel [in, out] -> HF weight [out, in] */
+        int64_t r = t->shape[0], c = t->shape[1];
+        o->shape[0] = c;
+        o->shape[1] = r;
+        for (int64_t a = 0; a < r; a++)
+          for (int64_t b = 0; b < c; b++) memcpy(f->buf + off + (size_t)(b * r + a) * es, raw + (size_t)(a * c + b) * es, es);
+      } else {
+        for (int k = 0; k < t->ndim; k++) o->shape[k] = t->shape[k];
+        memcpy(f->buf + off, raw, numel * es);
+      }
+      off += numel * es;
+    }
+    free(raw);
+  }
+  if (shard) fclose(shard);
+  f->size = off;
+  tfb_free(&x);
+  if (rc) st_close(f);
+  return rc;
 }

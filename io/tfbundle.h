@@ -7,6 +7,7 @@
 #define BS_TFBUNDLE_H
 #include <stddef.h>
 #include <stdint.h>
+#include "io/safetensors.h"
 #include "src/err.h"
 
 typedef struct {
@@ -28,6 +29,12 @@ typedef struct {
 int tfb_read_index(TfIndex *x, const char *path, Err *e);
 void tfb_free(TfIndex *x);
 const char *tfb_dtype_name(int dtype);
+
+/* The tensors of a BertModel (+ classifier) from NAME.index and its data shards
+   NAME.data-0000S-of-0000N, under HF's names: kernels transposed, LayerNorm gamma/beta as
+   weight/bias, output_weights/output_bias as the classifier; the cls heads, optimizer slots and
+   non-float variables left out. Every tensor's CRC-32C is checked. */
+int tfb_load(StFile *f, const char *index_path, Err *e);
 
 /* CRC-32C (Castagnoli), and TF/LevelDB's masking of stored CRCs. */
 uint32_t crc32c(uint32_t crc, const void *data, size_t n);

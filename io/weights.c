@@ -1,9 +1,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "io/fileutil.h"
+#include "io/tfbundle.h"
 #include "io/torchbin.h"
 #include "io/weights.h"
 
@@ -22,6 +24,24 @@ enum { NFORMATS = sizeof FORMATS / sizeof FORMATS[0] };
 
 static int shard_name_ok(const char *s) {
   return s[0] && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+/* The TF index in dir: bert_model.ckpt.index, else the first *.index. */
+int st_find_tf_index(const char *dir, char *out, size_t size) {
+  snprintf(out, size, "%s/bert_model.ckpt.index", dir);
+  if (access(out, F_OK) == 0) return 1;
+  DIR *d = opendir(dir);
+  struct dirent *ent;
+  int found = 0;
+  while (d && !found && (ent = readdir(d))) {
+    size_t n = strlen(ent->d_name);
+    if (n > 6 && strcmp(ent->d_name + n - 6, ".index") == 0) {
+      snprintf(out, size, "%s/%s", dir, ent->d_name);
+      found = 1;
+    }
+  }
+  if (d) closedir(d);
+  return found;
 }
 
 int st_set_exists(const char *dir) {
@@ -44,9 +64,14 @@ int st_set_open(StSet *s, const char *dir, int header_only, Err *e) {
     snprintf(s->source, sizeof s->source, "%s/%s", dir, FORMATS[k].index);
     if (access(s->source, F_OK) == 0) { fmt = k; sharded = 1; }
   }
+  if (fmt < 0 && st_find_tf_index(dir, s->source, sizeof s->source)) { /* TF 1.x: NAME.index + data shards */
+    if (!(s->f = calloc(1, sizeof(StFile)))) return errf(e, "out of memory");
+    s->n = 1;
+    return header_only ? errf(e, "%s: a TensorFlow checkpoint: list it with tfb_read_index", s->source)
+                       : tfb_load(&s->f[0], s->source, e);
+  }
   if (fmt < 0)
-    return errf(e, "%s: no model.safetensors, pytorch_model.bin or their *.index.json (TensorFlow checkpoints: "
-                   "`bertsweep inspect` lists them, training from them is not supported yet)", dir);
+    return errf(e, "%s: no model.safetensors, pytorch_model.bin, their *.index.json, or TensorFlow *.index", dir);
   Loader load = header_only ? FORMATS[fmt].header : FORMATS[fmt].full;
   if (!sharded) {
     if (!(s->f = calloc(1, sizeof(StFile)))) return errf(e, "out of memory");

@@ -1,5 +1,5 @@
 /* A checkpoint directory's weights, whatever the format: model.safetensors, pytorch_model.bin,
-   or the shards that their *.index.json's weight_map names (each shard checked to hold the
+   a TensorFlow 1.x checkpoint (NAME.index + data shards), or the shards that their *.index.json's weight_map names (each shard checked to hold the
    tensors the map gives it, shard paths kept inside the directory). */
 #ifndef BS_WEIGHTS_H
 #define BS_WEIGHTS_H
@@ -16,7 +16,9 @@ int st_set_open(StSet *s, const char *dir, int header_only, Err *e);
 void st_set_close(StSet *s);
 /* The tensor and (file) the shard that holds it, or NULL. */
 const StTensor *st_set_find(const StSet *s, const char *name, const StFile **file);
-/* 1 when dir holds weights in a format st_set_open reads. */
+/* The TF index in dir (bert_model.ckpt.index, else the first *.index) into out; 0 when none. */
+int st_find_tf_index(const char *dir, char *out, size_t size);
+/* 1 when dir holds HF-format weights (safetensors or .bin, whole or sharded). */
 int st_set_exists(const char *dir);
 
 #endif

@@ -1,0 +1,172 @@
+#!/usr/bin/python3
+"""TensorFlow 1.x checkpoints (Google's and HFL's Chinese BERT releases): a tensor bundle that
+this test writes following TF's format (a LevelDB-style table index with masked CRC-32C block
+trailers, BundleEntryProtos with each tensor's CRC-32C, one data shard; kernels stored [in, out];
+LayerNorm gamma/beta; cls/* heads, Adam slots and global_step present to be ignored;
+bert_config.json instead of config.json) trains to the same numbers, bit for bit, as the same
+weights in safetensors. A damaged tensor, a truncated shard and a missing shard are refused.
+CRC-32C itself is checked against the published test vectors (RFC 3720 B.4).
+
+usage: tf_checkpoint.py BERTSWEEP FIXTURE_DIR WORKDIR"""
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done  # noqa: E402
+
+BIN, FIX, WORK = sys.argv[1:4]
+shutil.rmtree(WORK, ignore_errors=True)
+shutil.copytree(FIX, WORK)
+
+TABLE = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    TABLE.append(c)
+
+
+def crc32c(b):
+    c = 0xFFFFFFFF
+    for x in b:
+        c = TABLE[(c ^ x) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def mask(c):
+    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+check(crc32c(b"123456789") == 0xE3069283 and crc32c(bytes(32)) == 0x8A9136AA and crc32c(b"\xff" * 32) == 0x62A8AB43
+      and crc32c(bytes(range(32))) == 0x46DD794E, "crc32c test vectors")
+
+
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def field(num, wire, payload):
+    tag = varint(num << 3 | wire)
+    return tag + (varint(payload) if wire == 0 else varint(len(payload)) + payload if wire == 2 else payload)
+
+
+def block(entries):
+    body = b""
+    for k, v in entries:
+        body += varint(0) + varint(len(k)) + varint(len(v)) + k + v
+    body += struct.pack("<II", 0, 1)  # one restart point at 0
+    return body, body + b"\0" + struct.pack("<I", mask(crc32c(body + b"\0")))
+
+
+def write_bundle(prefix, tensors):
+    """tensors: [(name, dtype, array)] -> prefix.index and prefix.data-00000-of-00001."""
+    data, entries = b"", []
+    for name, dtype, a in tensors:
+        raw = a.tobytes()
+        shape = b"".join(field(2, 2, field(1, 0, d)) for d in a.shape)
+        e = field(1, 0, dtype) + field(2, 2, shape) + field(4, 0, len(data)) + field(5, 0, len(raw)) + \
+            field(6, 5, struct.pack("<I", mask(crc32c(raw))))
+        if len(data) == 0:  # proto3 omits zero fields: offset 0 absent, as TF writes it
+            e = field(1, 0, dtype) + field(2, 2, shape) + field(5, 0, len(raw)) + field(6, 5, struct.pack("<I", mask(crc32c(raw))))
+        entries.append((name.encode(), e))
+        data += raw
+    header = field(1, 0, 1) + field(3, 2, field(1, 0, 1))  # num_shards 1, version {producer 1}
+    entries = [(b"", header)] + sorted(entries)
+    body, blk = block(entries)
+    _, meta = block([])
+    index_body, index = block([(entries[-1][0] + b"\xff", varint(0) + varint(len(body)))])
+    footer = varint(len(blk)) + varint(len(meta) - 5) + varint(len(blk) + len(meta)) + varint(len(index_body))
+    footer += bytes(40 - len(footer)) + struct.pack("<Q", 0xDB4775248B80FB57)
+    open(prefix + ".index", "wb").write(blk + meta + index + footer)
+    open(prefix + ".data-00000-of-00001", "wb").write(data)
+
+
+src = os.path.join(WORK, "model")
+raw = open(os.path.join(src, "model.safetensors"), "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+hdr = {k: v for k, v in json.loads(raw[8:8 + n]).items() if k != "__metadata__"}
+arrays = {k: np.frombuffer(raw[8 + n + v["data_offsets"][0]: 8 + n + v["data_offsets"][1]], np.float32)
+          .reshape(v["shape"]) for k, v in hdr.items()}
+
+
+def tf_name(hf):
+    if hf.startswith("classifier."):
+        return "output_weights" if hf.endswith("weight") else "output_bias", False
+    parts = hf.split(".")
+    out, i = [], 0
+    while i < len(parts):
+        if parts[i] == "layer" and i + 1 < len(parts) and parts[i + 1].isdigit():
+            out.append("layer_" + parts[i + 1])
+            i += 2
+            continue
+        out.append(parts[i])
+        i += 1
+    last = out[-1]
+    if "_embeddings" in out[-2]:
+        return "/".join(out[:-1]), False
+    if out[-2] == "LayerNorm":
+        return "/".join(out[:-1] + ["gamma" if last == "weight" else "beta"]), False
+    if last == "weight":
+        return "/".join(out[:-1] + ["kernel"]), True
+    return "/".join(out), False
+
+
+tensors = []
+for k, a in arrays.items():
+    name, transpose = tf_name(k)
+    tensors.append((name, 1, np.ascontiguousarray(a.T if transpose else a)))
+extra = [("cls/predictions/output_bias", 1, np.ones(109, np.float32)),
+         ("bert/encoder/layer_0/attention/self/query/kernel/adam_m", 1, np.ones((32, 32), np.float32)),
+         ("global_step", 9, np.array(1000, np.int64))]
+tf = os.path.join(WORK, "tf")
+os.makedirs(tf)
+shutil.copy(os.path.join(src, "vocab.txt"), tf)
+shutil.copy(os.path.join(src, "config.json"), os.path.join(tf, "bert_config.json"))
+write_bundle(os.path.join(tf, "bert_model.ckpt"), tensors + extra)
+
+r = subprocess.run([BIN, "inspect", tf], capture_output=True, text=True)
+check(r.returncode == 0 and "bert/encoder/layer_1/output/dense/kernel" in r.stdout and "global_step" in r.stdout,
+      f"inspect: {r.stdout[-300:]} {r.stderr[-200:]}")
+cfg = json.load(open(os.path.join(WORK, "tiny.json")))
+cfg["train"]["epochs"] = 2
+
+
+def train(model, name):
+    c = json.loads(json.dumps(cfg))
+    c["model"]["path"] = model
+    p, tsv = os.path.join(WORK, name + ".json"), os.path.join(WORK, name + ".tsv")
+    json.dump(c, open(p, "w"))
+    r = subprocess.run([BIN, "train", p, "--metrics", tsv], capture_output=True, text=True)
+    return r, (open(tsv).read() if r.returncode == 0 else "")
+
+
+_, ref = train("model", "ref")
+r, got = train("tf", "tf")
+check(r.returncode == 0 and got and got == ref, f"the TF checkpoint's run differs: {r.stderr[-300:]}")
+
+data = os.path.join(tf, "bert_model.ckpt.data-00000-of-00001")
+good = open(data, "rb").read()
+bad = bytearray(good)
+bad[100] ^= 0x01
+open(data, "wb").write(bytes(bad))
+r, _ = train("tf", "bad")
+check(r.returncode != 0 and "CRC-32C" in r.stderr, f"a flipped bit: {r.stderr[-300:]}")
+open(data, "wb").write(good[: len(good) // 2])
+r, _ = train("tf", "trunc")
+check(r.returncode != 0 and "past the end" in r.stderr, f"a truncated shard: {r.stderr[-300:]}")
+os.remove(data)
+r, _ = train("tf", "missing")
+check(r.returncode != 0 and "data-00000-of-00001" in r.stderr, f"a missing shard: {r.stderr[-300:]}")
+done()
