@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, train_with_model  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 shutil.rmtree(WORK, ignore_errors=True)
@@ -48,17 +48,10 @@ for i, keys in enumerate(parts):
 index = os.path.join(sharded, "model.safetensors.index.json")
 json.dump({"metadata": {"total_size": len(raw)}, "weight_map": weight_map}, open(index, "w"))
 
-cfg = json.load(open(os.path.join(WORK, "tiny.json")))
-cfg["train"]["epochs"] = 2
 
 
 def train(model, name):
-    c = json.loads(json.dumps(cfg))
-    c["model"]["path"] = model
-    p, tsv = os.path.join(WORK, name + ".json"), os.path.join(WORK, name + ".tsv")
-    json.dump(c, open(p, "w"))
-    r = subprocess.run([BIN, "train", p, "--metrics", tsv], capture_output=True, text=True)
-    return r, (open(tsv).read() if r.returncode == 0 else "")
+    return train_with_model(BIN, WORK, model, name)
 
 
 r1, a = train("model", "single")

@@ -34,3 +34,19 @@ def same_results(ref, got, what):
     bad = [k for k in ref if not k.startswith("_") and
            (got[k].shape != ref[k].shape or got[k].tobytes() != ref[k].tobytes())]
     check(not bad, f"{what}: differs from the uninterrupted sweep in {bad}")
+
+
+def train_with_model(binary, work, model, name, epochs=2):
+    """`bertsweep train` of the tiny fixture's config (work/tiny.json) with model.path = model
+    (relative to work) and its epochs; returns the process and its --metrics TSV text ("" on
+    failure), the thing the checkpoint-format tests compare bit for bit."""
+    import json
+    import os
+    import subprocess
+    c = json.load(open(os.path.join(work, "tiny.json")))
+    c["train"]["epochs"] = epochs
+    c["model"]["path"] = model
+    p, tsv = os.path.join(work, name + ".json"), os.path.join(work, name + ".tsv")
+    json.dump(c, open(p, "w"))
+    r = subprocess.run([binary, "train", p, "--metrics", tsv], capture_output=True, text=True)
+    return r, (open(tsv).read() if r.returncode == 0 else "")

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, train_with_model  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 shutil.rmtree(WORK, ignore_errors=True)
@@ -139,17 +139,10 @@ write_bundle(os.path.join(tf, "bert_model.ckpt"), tensors + extra)
 r = subprocess.run([BIN, "inspect", tf], capture_output=True, text=True)
 check(r.returncode == 0 and "bert/encoder/layer_1/output/dense/kernel" in r.stdout and "global_step" in r.stdout,
       f"inspect: {r.stdout[-300:]} {r.stderr[-200:]}")
-cfg = json.load(open(os.path.join(WORK, "tiny.json")))
-cfg["train"]["epochs"] = 2
 
 
 def train(model, name):
-    c = json.loads(json.dumps(cfg))
-    c["model"]["path"] = model
-    p, tsv = os.path.join(WORK, name + ".json"), os.path.join(WORK, name + ".tsv")
-    json.dump(c, open(p, "w"))
-    r = subprocess.run([BIN, "train", p, "--metrics", tsv], capture_output=True, text=True)
-    return r, (open(tsv).read() if r.returncode == 0 else "")
+    return train_with_model(BIN, WORK, model, name)
 
 
 _, ref = train("model", "ref")

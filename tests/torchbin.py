@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, train_with_model  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 shutil.rmtree(WORK, ignore_errors=True)
@@ -83,17 +83,10 @@ def safetensors_f16():
     return struct.pack("<Q", len(h)) + h + body
 
 
-cfg = json.load(open(os.path.join(WORK, "tiny.json")))
-cfg["train"]["epochs"] = 2
 
 
 def train(model, name):
-    c = json.loads(json.dumps(cfg))
-    c["model"]["path"] = model
-    p, tsv = os.path.join(WORK, name + ".json"), os.path.join(WORK, name + ".tsv")
-    json.dump(c, open(p, "w"))
-    r = subprocess.run([BIN, "train", p, "--metrics", tsv], capture_output=True, text=True)
-    return r, (open(tsv).read() if r.returncode == 0 else "")
+    return train_with_model(BIN, WORK, model, name)
 
 
 _, ref = train("model", "ref")
