@@ -42,8 +42,7 @@ int main(int argc, char **argv) {
   }
   MachineInfo mi;
   machine_describe(&mi);
-  for (char *q = mi.cpu; *q; q++) *q = *q == ' ' ? '_' : *q;
-  for (char *q = mi.blas; *q; q++) *q = *q == ' ' ? '_' : *q;
+  machine_one_word(&mi);
   printf("impl=bertsweep cpu=%s blas=%s layers=%d hidden=%d examples=%d tokens=%ld batch=%d threads=%d eval_s=%.4f "
          "examples_per_s=%.1f accuracy=%.4f\n",
          mi.cpu, mi.blas, j.m.cfg.layers, j.m.cfg.hidden, j.dev.n, tokens, batch, threads, best, j.dev.n / best,

@@ -104,8 +104,7 @@ int main(int argc, char **argv) {
   double flops = 3.0 * fwd_flops(&c, B, T);
   MachineInfo mi;
   machine_describe(&mi);
-  for (char *q = mi.cpu; *q; q++) *q = *q == ' ' ? '_' : *q;
-  for (char *q = mi.blas; *q; q++) *q = *q == ' ' ? '_' : *q;
+  machine_one_word(&mi);
   printf("impl=bertsweep cpu=%s blas=%s model=%s layers=%d hidden=%d batch=%d seq=%d threads=%d step_s=%.4f tokens_per_s=%.1f "
          "gflops=%.2f gemm_share=%.2f\n",
          mi.cpu, mi.blas, which, c.layers, c.hidden, B, T, threads, best, B * T / best, flops / best / 1e9, g / best);

@@ -28,27 +28,28 @@ static void plan_time(const Sweep *s, int ranks, int per_node, int threads, Err 
   MachineInfo m;
   machine_describe(&m);
   double train = 0, eval = 0, longest = 0;
-  int missing = 0, bad = 0;
+  int missing = 0;
   Calibration c = {0}, first = {0};
-  for (int i = 0; i < s->nruns && !bad; i++) {
+  void *cal = calibration_open(e);
+  if (!cal) { printf("time: not estimated (%s)\n", e->msg); return; }
+  for (int i = 0; i < s->nruns; i++) {
     RunConfig *cfg = malloc(sizeof *cfg);
     char key[1024];
     Err e2;
     int found = 0;
     if (cfg && sweep_run_config(s, &s->runs[i], cfg, &e2) == 0) {
       calibration_key(&m, threads, &s->runs[i].model, cfg, key, sizeof key);
-      found = calibration_load(key, &c, e);
-      bad = found < 0;
+      found = calibration_find(cal, key, &c);
     }
     free(cfg);
-    if (found <= 0) { missing++; continue; }
+    if (!found) { missing++; continue; }
     if (!first.step_s) first = c;
     double tr = (double)s->runs[i].total_steps * c.step_s, ev = (double)s->runs[i].n_evals * c.eval_s;
     train += tr;
     eval += ev;
     longest = tr + ev > longest ? tr + ev : longest;
   }
-  if (bad) { printf("time: not estimated (%s)\n", e->msg); return; }
+  calibration_close(cal);
   if (missing == s->nruns) {
     printf("time: not estimated: no calibration for these runs on this CPU (%s), BLAS kernel (%s) and %d thread(s); "
            "run `bertsweep bench %s%s` on a node like the sweep's\n", m.cpu, m.blas, threads, s->path,

@@ -39,12 +39,18 @@ static cJSON *load_all(const char *path, Err *e) {
   return root;
 }
 
-int calibration_load(const char *key, Calibration *c, Err *e) {
+void *calibration_open(Err *e) {
   char path[4096];
-  if (calibration_path(path, sizeof path, e)) return 0;
+  if (calibration_path(path, sizeof path, e)) return cJSON_CreateObject(); /* no file: nothing calibrated */
   cJSON *root = load_all(path, e);
-  if (!root) return errctx(e, "calibration");
-  const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+  if (!root) errctx(e, "calibration");
+  return root;
+}
+
+void calibration_close(void *all) { cJSON_Delete(all); }
+
+int calibration_find(const void *all, const char *key, Calibration *c) {
+  const cJSON *it = cJSON_GetObjectItemCaseSensitive(all, key);
   const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "step_seconds"),
               *ev = cJSON_GetObjectItemCaseSensitive(it, "eval_seconds"),
               *n = cJSON_GetObjectItemCaseSensitive(it, "steps_timed"),
@@ -58,7 +64,6 @@ int calibration_load(const char *key, Calibration *c, Err *e) {
     snprintf(c->host, sizeof c->host, "%s", cJSON_IsString(h) ? h->valuestring : "?");
     snprintf(c->measured, sizeof c->measured, "%s", cJSON_IsString(d) ? d->valuestring : "?");
   }
-  cJSON_Delete(root);
   return found;
 }
 

@@ -22,8 +22,11 @@ void calibration_key(const MachineInfo *m, int threads, const BertConfig *b, con
                      size_t size);
 /* The file's path; -1 (e set) when neither variable is set. */
 int calibration_path(char *out, size_t size, Err *e);
-/* 1 and *c when the key is in the file, 0 when it (or the file) is not, -1 on a damaged file. */
-int calibration_load(const char *key, Calibration *c, Err *e);
+/* The whole file, read once (an empty set when there is none); NULL with e set when damaged. */
+void *calibration_open(Err *e);
+void calibration_close(void *all);
+/* 1 and *c when key is calibrated in all, else 0. */
+int calibration_find(const void *all, const char *key, Calibration *c);
 /* Adds or replaces the key's entry (atomic rewrite of the file). */
 int calibration_store(const char *key, const Calibration *c, Err *e);
 

@@ -68,3 +68,8 @@ void machine_describe(MachineInfo *m) {
   if (config) sscanf(config, "OpenBLAS %31s", version); /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." */
   snprintf(m->blas, sizeof m->blas, "OpenBLAS %s %s", version, core ? core : "?");
 }
+
+void machine_one_word(MachineInfo *m) {
+  for (char *q = m->cpu; *q; q++) *q = *q == ' ' ? '_' : *q;
+  for (char *q = m->blas; *q; q++) *q = *q == ' ' ? '_' : *q;
+}

@@ -10,6 +10,8 @@ typedef struct {
 } MachineInfo;
 
 void machine_describe(MachineInfo *m);
+/* The CPU and BLAS names with '_' for ' ', for key=value output (the benchmarks). */
+void machine_one_word(MachineInfo *m);
 /* When OpenBLAS runs an old kernel on a CPU with AVX2 or AVX-512, writes advice (which
    OPENBLAS_CORETYPE to set) into out and returns 1; else 0. */
 int machine_blas_advice(char *out, size_t size);
