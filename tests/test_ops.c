@@ -1,0 +1,85 @@
+/* Layer kernels against plain references: GELU (erf form) and its derivative against libm's
+   double-precision erf/exp, relative to each value (so the far negative tail counts);
+   the column reductions of linear_bwd and layernorm_bwd against a row-order loop, bit for
+   bit, at 1 and 2 threads. */
+#include <omp.h>
+#include <string.h>
+#include "src/ops.h"
+#include "src/rng.h"
+#include "tests/check.h"
+
+static void gelu_accuracy(void) {
+  const long n = 200001;
+  float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n), *d = malloc(sizeof(float) * n);
+  float *one = malloc(sizeof(float) * n);
+  for (long i = 0; i < n; i++) {
+    x[i] = -12.0f + 24.0f * (float)i / (float)(n - 1);
+    one[i] = 1.0f;
+  }
+  gelu_fwd(y, x, n, ACT_GELU);
+  gelu_bwd(d, one, x, n, ACT_GELU);
+  double worst_y = 0, worst_d = 0, at_y = 0, at_d = 0;
+  for (long i = 0; i < n; i++) {
+    double xv = x[i], cdf = 0.5 * erfc(-xv / sqrt(2.0)), pdf = exp(-0.5 * xv * xv) / 2.5066282746310002;
+    double want_y = xv * cdf, want_d = cdf + xv * pdf;
+    /* relative to the value (to the size of its two terms for the derivative, which crosses 0
+       at x = -0.75); the tail beyond |x| = 4 (Phi below 3e-5) to 5e-5, where rounding the
+       exponent's argument (~x^2/2) dominates */
+    double ey = fabs(y[i] - want_y) / fmax(fabs(want_y), 1e-37);
+    double ed = fabs(d[i] - want_d) / fmax(fabs(cdf) + fabs(xv * pdf), 1e-37);
+    double scale = fabs(xv) <= 4 ? 1.0 : 2e-6 / 5e-5;
+    if (fabs(want_y) < 1e-37) ey = fabs(y[i]) < 1e-36 ? 0 : 1;
+    if (ey * scale > worst_y) worst_y = ey * scale, at_y = xv;
+    if (ed * scale > worst_d) worst_d = ed * scale, at_d = xv;
+  }
+  CHECK(worst_y < 2e-6, "gelu: worst scaled relative error %.3g at x = %.4f", worst_y, at_y);
+  CHECK(worst_d < 2e-6, "gelu': worst scaled relative error %.3g at x = %.4f", worst_d, at_d);
+  float z = 0.0f, gz, dz;
+  gelu_fwd(&gz, &z, 1, ACT_GELU);
+  gelu_bwd(&dz, one, &z, 1, ACT_GELU);
+  CHECK(gz == 0.0f && dz == 0.5f, "gelu(0) = %g, gelu'(0) = %g", gz, dz);
+  free(x), free(y), free(d), free(one);
+}
+
+/* dw unused here: linear_bwd's db and layernorm_bwd's dg/db against loops in row order. */
+static void column_sums(void) {
+  const int n = 333, c = 200; /* c not a multiple of the 64-column blocks */
+  float *dy = malloc(sizeof(float) * n * c), *x = malloc(sizeof(float) * n * c);
+  float mean[333], rstd[333], g[200];
+  Rng r;
+  rng_init(&r, 5, 1);
+  for (long i = 0; i < (long)n * c; i++) dy[i] = rng_normal(&r, 1.0f), x[i] = rng_normal(&r, 2.0f);
+  for (int i = 0; i < n; i++) mean[i] = rng_normal(&r, 0.1f), rstd[i] = 0.5f + rng_uniform(&r);
+  for (int j = 0; j < c; j++) g[j] = 1.0f + rng_normal(&r, 0.1f);
+  float want_db[200], want_dg[200], want_lb[200];
+  for (int j = 0; j < c; j++) {
+    float s = 0, sg = 0, sb = 0;
+    for (int i = 0; i < n; i++) {
+      float dv = dy[(long)i * c + j];
+      s += dv;
+      sg += dv * (x[(long)i * c + j] - mean[i]) * rstd[i];
+      sb += dv;
+    }
+    want_db[j] = 1.0f + s, want_dg[j] = sg, want_lb[j] = sb;
+  }
+  float *w = malloc(sizeof(float) * c * 8), *dw = calloc((size_t)c * 8, sizeof(float));
+  float *dxl = malloc(sizeof(float) * n * c);
+  for (int i = 0; i < c * 8; i++) w[i] = 0.01f;
+  for (int th = 1; th <= 2; th++) {
+    omp_set_num_threads(th);
+    float db[200], dg[200], lb[200];
+    for (int j = 0; j < c; j++) db[j] = 1.0f, dg[j] = lb[j] = 0.0f;
+    linear_bwd(NULL, 0.0f, dw, db, dy, x, w, n, 8, c); /* in = 8 columns of x, out = c */
+    layernorm_bwd(dxl, dg, lb, dy, x, mean, rstd, g, n, c);
+    CHECK(memcmp(db, want_db, sizeof db) == 0, "linear_bwd bias gradient differs from row order (%d threads)", th);
+    CHECK(memcmp(dg, want_dg, sizeof dg) == 0, "layernorm_bwd dg differs from row order (%d threads)", th);
+    CHECK(memcmp(lb, want_lb, sizeof lb) == 0, "layernorm_bwd db differs from row order (%d threads)", th);
+  }
+  free(dy), free(x), free(w), free(dw), free(dxl);
+}
+
+int main(void) {
+  gelu_accuracy();
+  column_sums();
+  return check_done();
+}
