@@ -25,5 +25,6 @@ for m in "${models[@]}"; do
   echo "$c"
   echo "$t"
   cs=$(sed -n 's/.*step_s=\([0-9.]*\).*/\1/p' <<<"$c"); ts=$(sed -n 's/.*step_s=\([0-9.]*\).*/\1/p' <<<"$t")
-  awk -v c="$cs" -v t="$ts" -v m="$m" 'BEGIN { printf "model=%s speedup_vs_pytorch=%.2f (pytorch step / bertsweep step)\n", m, t / c }'
+  cr=$(sed -n 's/.*peak_rss_mb=\([0-9]*\).*/\1/p' <<<"$c"); tr=$(sed -n 's/.*peak_rss_mb=\([0-9]*\).*/\1/p' <<<"$t")
+  awk -v c="$cs" -v t="$ts" -v m="$m" -v cr="$cr" -v tr="$tr" 'BEGIN { printf "model=%s speedup_vs_pytorch=%.2f (pytorch step / bertsweep step) peak_rss_mb=%d vs %d (ratio %.2f)\n", m, t / c, cr, tr, cr / tr }'
 done

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include "src/bert.h"
 #include "src/clock.h"
@@ -91,6 +92,8 @@ int main(int argc, char **argv) {
     double dt = clock_seconds() - t0;
     if (s > 0 && dt < best) best = dt;
   }
+  struct rusage ru; /* peak memory of the steps, before the GEMM replay's buffers */
+  long peak_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024 : -1;
   size_t big = (size_t)B * T * (c.intermediate > c.hidden ? c.intermediate : c.hidden);
   size_t att = (size_t)B * c.heads * T * T;
   float *x = calloc(big > att ? big : att, sizeof(float)), *w = calloc(big > att ? big : att, sizeof(float));
@@ -106,8 +109,8 @@ int main(int argc, char **argv) {
   machine_describe(&mi);
   machine_one_word(&mi);
   printf("impl=bertsweep cpu=%s blas=%s model=%s layers=%d hidden=%d batch=%d seq=%d threads=%d step_s=%.4f tokens_per_s=%.1f "
-         "gflops=%.2f gemm_share=%.2f\n",
-         mi.cpu, mi.blas, which, c.layers, c.hidden, B, T, threads, best, B * T / best, flops / best / 1e9, g / best);
+         "gflops=%.2f gemm_share=%.2f peak_rss_mb=%ld\n",
+         mi.cpu, mi.blas, which, c.layers, c.hidden, B, T, threads, best, B * T / best, flops / best / 1e9, g / best, peak_mb);
   free(x); free(w); free(y); free(ids); free(types); free(mask);
   optim_free(&o);
   acts_free(&a);

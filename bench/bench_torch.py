@@ -4,6 +4,7 @@ same step (forward, backward, clip, AdamW) at the same thread count.
 
 usage: bench_torch.py base|small THREADS STEPS"""
 import math
+import resource
 import sys
 import time
 
@@ -69,7 +70,8 @@ def main():
         if s > 0:
             best = min(best, dt)
     print(f"impl=pytorch-{torch.__version__} model={which} layers={L} hidden={H} batch={B} seq={T} "
-          f"threads={threads} step_s={best:.4f} tokens_per_s={B * T / best:.1f}")
+          f"threads={threads} step_s={best:.4f} tokens_per_s={B * T / best:.1f} "
+          f"peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}")
 
 
 if __name__ == "__main__":

@@ -185,33 +185,39 @@ int acts_alloc(Acts *a, const BertConfig *c, int Bmax, int Tmax, Err *e) {
   if (!a->layer) return -1;
   /* Two passes over the same list: sum sizes, then hand out pointers. */
   for (int pass = 0; pass < 2; pass++) {
-    size_t off = 0;
+    size_t off = 0, boff = 0;
 #define TAKE(ptr, n) do { if (pass) (ptr) = a->buf + off; off += (n); } while (0)
+#define TAKEB(ptr, n) do { if (pass) (ptr) = a->bytes + boff; boff += (n); } while (0)
     TAKE(a->mask_add, BT);
     TAKE(a->emb_sum, BT * H); TAKE(a->emb_mean, BT); TAKE(a->emb_rstd, BT);
-    TAKE(a->emb_ln, BT * H); TAKE(a->emb_mask, BT * H); TAKE(a->emb_out, BT * H);
+    TAKE(a->emb_out, BT * H); TAKEB(a->emb_keep, BT * H);
     for (int l = 0; l < c->layers; l++) {
       LayerActs *A = &a->layer[l];
       TAKE(A->q, BT * H); TAKE(A->k, BT * H); TAKE(A->v, BT * H);
-      TAKE(A->probs, TT); TAKE(A->pdrop, TT); TAKE(A->pmask, TT);
-      TAKE(A->ctx, BT * H); TAKE(A->ao, BT * H); TAKE(A->ao_mask, BT * H); TAKE(A->res1, BT * H);
+      TAKE(A->probs, TT); TAKEB(A->pkeep, TT);
+      TAKE(A->ctx, BT * H); TAKEB(A->ao_keep, BT * H); TAKE(A->res1, BT * H);
       TAKE(A->ln1, BT * H); TAKE(A->ln1_mean, BT); TAKE(A->ln1_rstd, BT);
-      TAKE(A->ff1, BT * I); TAKE(A->ff1a, BT * I);
-      TAKE(A->ff2, BT * H); TAKE(A->ff2_mask, BT * H); TAKE(A->res2, BT * H);
+      TAKE(A->ff1, BT * I); TAKEB(A->ff2_keep, BT * H); TAKE(A->res2, BT * H);
       TAKE(A->ln2, BT * H); TAKE(A->ln2_mean, BT); TAKE(A->ln2_rstd, BT);
     }
     TAKE(a->cls_in, Bmax * H); TAKE(a->pool_pre, Bmax * H); TAKE(a->pooled, Bmax * H);
-    TAKE(a->pool_mask, Bmax * H); TAKE(a->pooled_drop, Bmax * H);
+    TAKEB(a->pool_keep, Bmax * H); TAKE(a->pooled_drop, Bmax * H);
     TAKE(a->logits, Bmax * C); TAKE(a->probs, Bmax * C); TAKE(a->dlogits, Bmax * C);
+    TAKE(a->ff_act, BT * I);
     TAKE(a->dx, BT * H); TAKE(a->dres, BT * H); TAKE(a->dln1, BT * H); TAKE(a->dtmp, BT * H);
     TAKE(a->dctx, BT * H); TAKE(a->dq, BT * H); TAKE(a->dk, BT * H); TAKE(a->dv, BT * H);
     TAKE(a->dff, BT * I); TAKE(a->dS, TT); TAKE(a->dcls, Bmax * H);
 #undef TAKE
+#undef TAKEB
     if (!pass) {
       a->size = off;
+      a->nbytes = boff;
       a->buf = xcalloc(off, sizeof(float), e);
-      if (!a->buf) {
+      a->bytes = a->buf ? xcalloc(boff, 1, e) : NULL;
+      if (!a->bytes) {
+        free(a->buf);
         free(a->layer);
+        a->buf = NULL;
         a->layer = NULL;
         return errctx(e, "activations for batch %d x seq %d", Bmax, Tmax);
       }
@@ -222,6 +228,7 @@ int acts_alloc(Acts *a, const BertConfig *c, int Bmax, int Tmax, Err *e) {
 
 void acts_free(Acts *a) {
   free(a->buf);
+  free(a->bytes);
   free(a->layer);
   memset(a, 0, sizeof *a);
 }
@@ -230,14 +237,16 @@ void acts_free(Acts *a) {
 
 /* Dropout sites: 0 embeddings; per layer l: 1+3l probs, 2+3l attention output, 3+3l FFN output;
    3L+1 classifier input. */
-static float *make_mask(float *buf, long n, float p, const Mode *mode, int site) {
+static uint8_t *make_keep(uint8_t *buf, long n, float p, const Mode *mode, int site) {
   if (!mode || !mode->train || p <= 0.0f) return NULL;
-  rng_dropout_mask(buf, n, p, mode->seed, STREAM_DROPOUT(mode->step, site));
+  rng_dropout_keep(buf, n, p, mode->seed, STREAM_DROPOUT(mode->step, site));
   return buf;
 }
 
-/* Backward must see exactly the masks of the forward: the flags decide as in make_mask. */
-static const float *used_mask(const float *buf, float p, int train) { return train && p > 0.0f ? buf : NULL; }
+/* Backward must see exactly the masks of the forward: the flags decide as in make_keep. */
+static const uint8_t *used_keep(const uint8_t *buf, float p, int train) { return train && p > 0.0f ? buf : NULL; }
+
+static float keep_scale(float p) { return 1.0f / (1.0f - p); }
 
 static void embed_fwd(Bert *m, Acts *a, const Batch *bt) {
   const int H = m->cfg.hidden, T = bt->T;
@@ -274,24 +283,24 @@ static void layer_fwd(Bert *m, Acts *a, int l, const float *x, int B, int T, con
   const BertConfig *c = &m->cfg;
   const int H = c->hidden, I = c->intermediate, NH = c->heads;
   const long BT = (long)B * T;
+  const float hs = keep_scale(c->hidden_dropout);
   const LayerView *P = &m->p.layer[l];
   LayerActs *A = &a->layer[l];
   linear_fwd(A->q, x, P->q.w, P->q.b, BT, H, H);
   linear_fwd(A->k, x, P->k.w, P->k.b, BT, H, H);
   linear_fwd(A->v, x, P->v.w, P->v.b, BT, H, H);
-  float *pm = make_mask(A->pmask, (long)B * NH * T * T, c->attn_dropout, mode, 1 + 3 * l);
-  attention_fwd(A->ctx, A->probs, A->pdrop, pm, A->q, A->k, A->v, a->mask_add, B, T, NH, H);
-  linear_fwd(A->ao, A->ctx, P->attn_out.w, P->attn_out.b, BT, H, H);
-  float *am = make_mask(A->ao_mask, BT * H, c->hidden_dropout, mode, 2 + 3 * l);
-  dropout_apply(A->res1, A->ao, am, BT * H);
-  add_inplace(A->res1, x, BT * H);
+  uint8_t *pk = make_keep(A->pkeep, (long)B * NH * T * T, c->attn_dropout, mode, 1 + 3 * l);
+  attention_fwd(A->ctx, A->probs, a->dS, pk, keep_scale(c->attn_dropout), A->q, A->k, A->v, a->mask_add, B, T,
+                NH, H);
+  linear_fwd(a->dtmp, A->ctx, P->attn_out.w, P->attn_out.b, BT, H, H);
+  uint8_t *ak = make_keep(A->ao_keep, BT * H, c->hidden_dropout, mode, 2 + 3 * l);
+  dropout_add(A->res1, a->dtmp, ak, hs, x, BT * H);
   layernorm_fwd(A->ln1, A->ln1_mean, A->ln1_rstd, A->res1, P->ln1.g, P->ln1.b, BT, H, c->ln_eps);
   linear_fwd(A->ff1, A->ln1, P->ffn_in.w, P->ffn_in.b, BT, H, I);
-  gelu_fwd(A->ff1a, A->ff1, BT * I, c->act);
-  linear_fwd(A->ff2, A->ff1a, P->ffn_out.w, P->ffn_out.b, BT, I, H);
-  float *fm = make_mask(A->ff2_mask, BT * H, c->hidden_dropout, mode, 3 + 3 * l);
-  dropout_apply(A->res2, A->ff2, fm, BT * H);
-  add_inplace(A->res2, A->ln1, BT * H);
+  gelu_fwd(a->ff_act, A->ff1, BT * I, c->act);
+  linear_fwd(a->dtmp, a->ff_act, P->ffn_out.w, P->ffn_out.b, BT, I, H);
+  uint8_t *fk = make_keep(A->ff2_keep, BT * H, c->hidden_dropout, mode, 3 + 3 * l);
+  dropout_add(A->res2, a->dtmp, fk, hs, A->ln1, BT * H);
   layernorm_fwd(A->ln2, A->ln2_mean, A->ln2_rstd, A->res2, P->ln2.g, P->ln2.b, BT, H, c->ln_eps);
 }
 
@@ -303,9 +312,9 @@ const float *bert_encode(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
   const long BT = (long)B * T;
   for (long i = 0; i < BT; i++) a->mask_add[i] = bt->mask[i] ? 0.0f : -10000.0f;
   embed_fwd(m, a, bt);
-  layernorm_fwd(a->emb_ln, a->emb_mean, a->emb_rstd, a->emb_sum, m->p.emb_ln.g, m->p.emb_ln.b, BT, H, c->ln_eps);
-  float *em = make_mask(a->emb_mask, BT * H, c->hidden_dropout, mode, 0);
-  dropout_apply(a->emb_out, a->emb_ln, em, BT * H);
+  layernorm_fwd(a->dtmp, a->emb_mean, a->emb_rstd, a->emb_sum, m->p.emb_ln.g, m->p.emb_ln.b, BT, H, c->ln_eps);
+  uint8_t *ek = make_keep(a->emb_keep, BT * H, c->hidden_dropout, mode, 0);
+  dropout_apply(a->emb_out, a->dtmp, ek, keep_scale(c->hidden_dropout), BT * H);
   const float *x = a->emb_out;
   for (int l = 0; l < L; l++) {
     layer_fwd(m, a, l, x, B, T, mode);
@@ -322,8 +331,8 @@ float bert_forward(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
   for (int b = 0; b < B; b++) memcpy(a->cls_in + (long)b * H, x + (long)b * T * H, sizeof(float) * H);
   linear_fwd(a->pool_pre, a->cls_in, m->p.pooler.w, m->p.pooler.b, B, H, H);
   tanh_fwd(a->pooled, a->pool_pre, (long)B * H);
-  float *cm = make_mask(a->pool_mask, (long)B * H, c->classifier_dropout, mode, 3 * L + 1);
-  dropout_apply(a->pooled_drop, a->pooled, cm, (long)B * H);
+  uint8_t *ck = make_keep(a->pool_keep, (long)B * H, c->classifier_dropout, mode, 3 * L + 1);
+  dropout_apply(a->pooled_drop, a->pooled, ck, keep_scale(c->classifier_dropout), (long)B * H);
   linear_fwd(a->logits, a->pooled_drop, m->p.classifier.w, m->p.classifier.b, B, H, C);
   if (!bt->labels) return 0.0f;
   return cross_entropy(a->dlogits, a->probs, a->logits, bt->labels, B, C);
@@ -333,22 +342,24 @@ static void layer_bwd(Bert *m, Acts *a, int l, const float *x, int B, int T) {
   const BertConfig *c = &m->cfg;
   const int H = c->hidden, I = c->intermediate, NH = c->heads;
   const long BT = (long)B * T;
+  const float hs = keep_scale(c->hidden_dropout);
   const LayerView *P = &m->p.layer[l];
   LayerView *G = &m->g.layer[l];
   LayerActs *A = &a->layer[l];
   /* a->dx holds d(layer output) on entry and d(layer input) on exit. */
   layernorm_bwd(a->dres, G->ln2.g, G->ln2.b, a->dx, A->res2, A->ln2_mean, A->ln2_rstd, P->ln2.g, BT, H);
   memcpy(a->dln1, a->dres, sizeof(float) * BT * H);
-  dropout_apply(a->dtmp, a->dres, used_mask(A->ff2_mask, c->hidden_dropout, a->train), BT * H);
-  linear_bwd(a->dff, 0.0f, G->ffn_out.w, G->ffn_out.b, a->dtmp, A->ff1a, P->ffn_out.w, BT, I, H);
+  dropout_apply(a->dtmp, a->dres, used_keep(A->ff2_keep, c->hidden_dropout, a->train), hs, BT * H);
+  gelu_fwd(a->ff_act, A->ff1, BT * I, c->act); /* the FFN output's input, recomputed */
+  linear_bwd(a->dff, 0.0f, G->ffn_out.w, G->ffn_out.b, a->dtmp, a->ff_act, P->ffn_out.w, BT, I, H);
   gelu_bwd(a->dff, a->dff, A->ff1, BT * I, c->act);
   linear_bwd(a->dln1, 1.0f, G->ffn_in.w, G->ffn_in.b, a->dff, A->ln1, P->ffn_in.w, BT, H, I);
   layernorm_bwd(a->dres, G->ln1.g, G->ln1.b, a->dln1, A->res1, A->ln1_mean, A->ln1_rstd, P->ln1.g, BT, H);
   memcpy(a->dx, a->dres, sizeof(float) * BT * H);
-  dropout_apply(a->dtmp, a->dres, used_mask(A->ao_mask, c->hidden_dropout, a->train), BT * H);
+  dropout_apply(a->dtmp, a->dres, used_keep(A->ao_keep, c->hidden_dropout, a->train), hs, BT * H);
   linear_bwd(a->dctx, 0.0f, G->attn_out.w, G->attn_out.b, a->dtmp, A->ctx, P->attn_out.w, BT, H, H);
-  attention_bwd(a->dq, a->dk, a->dv, a->dS, a->dctx, A->probs, A->pdrop,
-                used_mask(A->pmask, c->attn_dropout, a->train), A->q, A->k, A->v, B, T, NH, H);
+  attention_bwd(a->dq, a->dk, a->dv, a->dS, a->dctx, A->probs, used_keep(A->pkeep, c->attn_dropout, a->train),
+                keep_scale(c->attn_dropout), A->q, A->k, A->v, B, T, NH, H);
   linear_bwd(a->dx, 1.0f, G->q.w, G->q.b, a->dq, x, P->q.w, BT, H, H);
   linear_bwd(a->dx, 1.0f, G->k.w, G->k.b, a->dk, x, P->k.w, BT, H, H);
   linear_bwd(a->dx, 1.0f, G->v.w, G->v.b, a->dv, x, P->v.w, BT, H, H);
@@ -360,7 +371,8 @@ void bert_backward(Bert *m, Acts *a, const Batch *bt) {
   const long BT = (long)B * T;
   linear_bwd(a->dcls, 0.0f, m->g.classifier.w, m->g.classifier.b, a->dlogits, a->pooled_drop,
              m->p.classifier.w, B, H, C);
-  dropout_apply(a->dcls, a->dcls, used_mask(a->pool_mask, c->classifier_dropout, a->train), (long)B * H);
+  dropout_apply(a->dcls, a->dcls, used_keep(a->pool_keep, c->classifier_dropout, a->train),
+                keep_scale(c->classifier_dropout), (long)B * H);
   tanh_bwd(a->dcls, a->dcls, a->pooled, (long)B * H);
   linear_bwd(a->dtmp, 0.0f, m->g.pooler.w, m->g.pooler.b, a->dcls, a->cls_in, m->p.pooler.w, B, H, H);
   memset(a->dx, 0, sizeof(float) * BT * H);
@@ -373,7 +385,8 @@ void bert_encode_backward(Bert *m, Acts *a, const Batch *bt) {
   const int B = bt->B, T = bt->T, H = c->hidden, L = c->layers;
   const long BT = (long)B * T;
   for (int l = L - 1; l >= 0; l--) layer_bwd(m, a, l, l ? a->layer[l - 1].ln2 : a->emb_out, B, T);
-  dropout_apply(a->dtmp, a->dx, used_mask(a->emb_mask, c->hidden_dropout, a->train), BT * H);
+  dropout_apply(a->dtmp, a->dx, used_keep(a->emb_keep, c->hidden_dropout, a->train), keep_scale(c->hidden_dropout),
+                BT * H);
   layernorm_bwd(a->dres, m->g.emb_ln.g, m->g.emb_ln.b, a->dtmp, a->emb_sum, a->emb_mean, a->emb_rstd,
                 m->p.emb_ln.g, BT, H);
   embed_bwd(m, a->dres, bt);

@@ -65,30 +65,39 @@ void bert_reinit(Bert *m, int head, int pooler, int top_layers, uint64_t seed);
 
 /* Activations for up to Bmax x Tmax tokens, one buffer with named views (B = batch,
    T = padded length, H = hidden, I = intermediate, NH = heads, C = labels; row-major, token
-   index b*T + t). Masks hold the dropout scale (0 or 1/(1-p)) per element. */
+   index b*T + t). Kept for backward: what it reads, nothing it can cheaply recompute. Dropout
+   masks are one byte per element (1 = kept, scaled by 1/(1-p)), in a second buffer. */
 typedef struct {
   float *q, *k, *v;            /* (B, T, H) projections; head h is columns [h*H/NH, (h+1)*H/NH) */
-  float *probs, *pdrop, *pmask;/* (B, NH, T, T) softmax, after dropout, dropout mask */
+  float *probs;                /* (B, NH, T, T) softmax (before dropout) */
+  uint8_t *pkeep;              /* (B, NH, T, T) attention-dropout mask */
   float *ctx;                  /* (B, T, H) attention output per head, concatenated */
-  float *ao, *ao_mask, *res1;  /* (B, T, H) output projection, its dropout mask, + residual */
+  uint8_t *ao_keep;            /* (B, T, H) mask of the output projection's dropout */
+  float *res1;                 /* (B, T, H) dropout(output projection) + layer input */
   float *ln1, *ln1_mean, *ln1_rstd; /* (B, T, H), (B, T), (B, T) */
-  float *ff1, *ff1a;           /* (B, T, I) FFN input projection, after GELU */
-  float *ff2, *ff2_mask, *res2;/* (B, T, H) FFN output, its dropout mask, + residual */
+  float *ff1;                  /* (B, T, I) FFN input projection, before GELU (GELU recomputed) */
+  uint8_t *ff2_keep;           /* (B, T, H) mask of the FFN output's dropout */
+  float *res2;                 /* (B, T, H) dropout(FFN output) + ln1 */
   float *ln2, *ln2_mean, *ln2_rstd; /* (B, T, H), (B, T), (B, T): the layer's output */
 } LayerActs;
 typedef struct {
   int Bmax, Tmax;
-  float *buf;   /* everything below, contiguous */
+  float *buf;   /* the float views below, contiguous */
   size_t size;  /* floats in buf */
+  uint8_t *bytes; /* the masks, contiguous */
+  size_t nbytes;
   float *mask_add;             /* (B, T) 0 for tokens, -10000 for padding, added to scores */
-  float *emb_sum, *emb_mean, *emb_rstd, *emb_ln, *emb_mask, *emb_out; /* (B,T,H), (B,T), (B,T), (B,T,H) x3 */
+  float *emb_sum, *emb_mean, *emb_rstd, *emb_out; /* (B,T,H), (B,T), (B,T), (B,T,H) */
+  uint8_t *emb_keep;           /* (B, T, H) */
   LayerActs *layer;            /* [layers] */
-  float *cls_in, *pool_pre, *pooled, *pool_mask, *pooled_drop; /* (B, H) each */
+  float *cls_in, *pool_pre, *pooled, *pooled_drop; /* (B, H) each */
+  uint8_t *pool_keep;          /* (B, H) */
   float *logits, *probs, *dlogits; /* (B, C) each */
-  /* backward scratch */
+  /* scratch shared by all layers: forward temporaries, backward gradients */
+  float *ff_act;               /* (B, T, I) GELU output (forward, and recomputed in backward) */
   float *dx, *dres, *dln1, *dtmp, *dctx, *dq, *dk, *dv; /* (B, T, H) each */
   float *dff;                  /* (B, T, I) */
-  float *dS;                   /* (B, NH, T, T) */
+  float *dS;                   /* (B, NH, T, T) also the dropped-out probabilities in forward */
   float *dcls;                 /* (B, H) */
   int train; /* whether the last forward used dropout */
 } Acts;

@@ -205,62 +205,71 @@ void tanh_bwd(float *dx, const float *dy, const float *y, long n) {
   for (long i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
-void attention_fwd(float *ctx, float *probs, float *pdrop, const float *dmask, const float *q,
-                   const float *k, const float *v, const float *mask_add, int B, int T, int NH, int H) {
+/* Row-wise softmax of S (T x T) after adding the key mask. */
+static void softmax_rows(float *S, const float *mask_add, int T) {
+  for (int i = 0; i < T; i++) {
+    float *row = S + (long)i * T;
+    float mx = -INFINITY;
+    for (int j = 0; j < T; j++) {
+      row[j] += mask_add[j];
+      if (row[j] > mx) mx = row[j];
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < T; j++) {
+      row[j] = expf(row[j] - mx);
+      sum += row[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < T; j++) row[j] *= inv;
+  }
+}
+
+static void apply_keep(float *y, const float *x, const uint8_t *keep, float scale, long n) {
+  for (long i = 0; i < n; i++) y[i] = x[i] * (keep[i] ? scale : 0.0f);
+}
+
+void attention_fwd(float *ctx, float *probs, float *scratch, const uint8_t *keep, float scale_drop,
+                   const float *q, const float *k, const float *v, const float *mask_add, int B, int T, int NH,
+                   int H) {
   const int hd = H / NH;
   const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(static)
   for (int bh = 0; bh < B * NH; bh++) {
     int b = bh / NH, h = bh % NH;
-    long off = (long)b * T * H + (long)h * hd;
-    float *S = probs + (long)bh * T * T;
+    long off = (long)b * T * H + (long)h * hd, tt = (long)bh * T * T;
+    float *S = probs + tt;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q + off, H, k + off, H, 0.0f, S, T);
-    const float *ma = mask_add + (long)b * T;
-    for (int i = 0; i < T; i++) {
-      float *row = S + (long)i * T;
-      float mx = -INFINITY;
-      for (int j = 0; j < T; j++) {
-        row[j] += ma[j];
-        if (row[j] > mx) mx = row[j];
-      }
-      float sum = 0.0f;
-      for (int j = 0; j < T; j++) {
-        row[j] = expf(row[j] - mx);
-        sum += row[j];
-      }
-      float inv = 1.0f / sum;
-      for (int j = 0; j < T; j++) row[j] *= inv;
-    }
+    softmax_rows(S, mask_add + (long)b * T, T);
     const float *P = S;
-    if (dmask) {
-      float *Pd = pdrop + (long)bh * T * T;
-      const float *Md = dmask + (long)bh * T * T;
-      for (long i = 0; i < (long)T * T; i++) Pd[i] = S[i] * Md[i];
-      P = Pd;
+    if (keep) {
+      apply_keep(scratch + tt, S, keep + tt, scale_drop, (long)T * T);
+      P = scratch + tt;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, v + off, H, 0.0f, ctx + off, H);
   }
 }
 
 void attention_bwd(float *dq, float *dk, float *dv, float *dS, const float *dctx, const float *probs,
-                   const float *pdrop, const float *dmask, const float *q, const float *k,
-                   const float *v, int B, int T, int NH, int H) {
+                   const uint8_t *keep, float scale_drop, const float *q, const float *k, const float *v, int B,
+                   int T, int NH, int H) {
   const int hd = H / NH;
   const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(static)
   for (int bh = 0; bh < B * NH; bh++) {
     int b = bh / NH, h = bh % NH;
-    long off = (long)b * T * H + (long)h * hd;
-    const float *P = probs + (long)bh * T * T;
-    const float *Pd = dmask ? pdrop + (long)bh * T * T : P;
-    float *D = dS + (long)bh * T * T;
-    /* d(pdrop) = dctx v^T ; dv = pdrop^T dctx */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dctx + off, H, v + off, H, 0.0f, D, T);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, Pd, T, dctx + off, H, 0.0f, dv + off, H);
-    if (dmask) {
-      const float *M = dmask + (long)bh * T * T;
-      for (long i = 0; i < (long)T * T; i++) D[i] *= M[i];
+    long off = (long)b * T * H + (long)h * hd, tt = (long)bh * T * T;
+    const float *P = probs + tt;
+    float *D = dS + tt;
+    /* dv = pdrop^T dctx, pdrop recomputed from the kept bytes into D first */
+    const float *Pd = P;
+    if (keep) {
+      apply_keep(D, P, keep + tt, scale_drop, (long)T * T);
+      Pd = D;
     }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, Pd, T, dctx + off, H, 0.0f, dv + off, H);
+    /* d(pdrop) = dctx v^T, then through the dropout */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dctx + off, H, v + off, H, 0.0f, D, T);
+    if (keep) apply_keep(D, D, keep + tt, scale_drop, (long)T * T);
     /* softmax backward: dS = P * (dP - sum_j dP_j P_j) */
     for (int i = 0; i < T; i++) {
       float *dr = D + (long)i * T;
@@ -274,13 +283,18 @@ void attention_bwd(float *dq, float *dk, float *dv, float *dS, const float *dctx
   }
 }
 
-void dropout_apply(float *y, const float *x, const float *mask, long n) {
-  if (!mask) {
+void dropout_apply(float *y, const float *x, const uint8_t *keep, float scale, long n) {
+  if (!keep) {
     if (y != x) memcpy(y, x, sizeof(float) * n);
     return;
   }
 #pragma omp parallel for schedule(static)
-  for (long i = 0; i < n; i++) y[i] = x[i] * mask[i];
+  for (long i = 0; i < n; i += SPAN) apply_keep(y + i, x + i, keep + i, scale, n - i < SPAN ? n - i : SPAN);
+}
+
+void dropout_add(float *y, const float *x, const uint8_t *keep, float scale, const float *r, long n) {
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; i++) y[i] = (keep ? x[i] * (keep[i] ? scale : 0.0f) : x[i]) + r[i];
 }
 
 float cross_entropy(float *dlogits, float *probs, const float *logits, const int *labels, int n, int c) {
@@ -300,9 +314,4 @@ float cross_entropy(float *dlogits, float *probs, const float *logits, const int
     }
   }
   return (float)(total / n);
-}
-
-void add_inplace(float *y, const float *x, long n) {
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < n; i++) y[i] += x[i];
 }

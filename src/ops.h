@@ -4,6 +4,7 @@
    per column so results do not depend on the thread count. */
 #ifndef BS_OPS_H
 #define BS_OPS_H
+#include <stdint.h>
 
 void linear_fwd(float *y, const float *x, const float *w, const float *b, int n, int in, int out);
 /* dx = beta*dx + dy W (skipped when dx is NULL); dw += dy^T x; db += sum_rows dy. */
@@ -25,22 +26,25 @@ void tanh_fwd(float *y, const float *x, long n);
 void tanh_bwd(float *dx, const float *dy, const float *y, long n);
 
 /* Multi-head self-attention core on q,k,v [B*T, H]: probs = softmax(q k^T / sqrt(d) + mask),
-   pdrop = probs * dmask (dmask NULL: no dropout, pdrop == probs), ctx = pdrop v.
-   mask_add is [B, T]: 0 for tokens, -10000 for padding (HF v4 classic). */
-void attention_fwd(float *ctx, float *probs, float *pdrop, const float *dmask, const float *q,
-                   const float *k, const float *v, const float *mask_add, int B, int T, int NH, int H);
-/* dS is scratch [B, NH, T, T]. */
+   ctx = dropout(probs) v, where dropout keeps element i when keep[i] and scales it by
+   scale_drop (keep NULL: no dropout). mask_add is [B, T]: 0 for tokens, -10000 for padding
+   (HF v4 classic). scratch is [B, NH, T, T] (it holds the dropped-out probabilities). */
+void attention_fwd(float *ctx, float *probs, float *scratch, const uint8_t *keep, float scale_drop,
+                   const float *q, const float *k, const float *v, const float *mask_add, int B, int T, int NH,
+                   int H);
+/* dS is scratch [B, NH, T, T]; the dropped-out probabilities are recomputed from keep. */
 void attention_bwd(float *dq, float *dk, float *dv, float *dS, const float *dctx, const float *probs,
-                   const float *pdrop, const float *dmask, const float *q, const float *k,
-                   const float *v, int B, int T, int NH, int H);
+                   const uint8_t *keep, float scale_drop, const float *q, const float *k, const float *v, int B,
+                   int T, int NH, int H);
 
-/* y = x * mask (mask NULL: copy). */
-void dropout_apply(float *y, const float *x, const float *mask, long n);
+/* y = x * (keep ? scale : 0) per element (keep NULL: copy); y may alias x. */
+void dropout_apply(float *y, const float *x, const uint8_t *keep, float scale, long n);
+/* y = dropout(x) + r, the residual connection after a dropout. */
+void dropout_add(float *y, const float *x, const uint8_t *keep, float scale, const float *r, long n);
 
 /* Mean cross-entropy over rows; dlogits = (softmax - onehot) / n (skipped when NULL).
    Writes softmax probabilities into probs when not NULL. */
 float cross_entropy(float *dlogits, float *probs, const float *logits, const int *labels, int n, int c);
 
-void add_inplace(float *y, const float *x, long n);
 
 #endif

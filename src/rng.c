@@ -60,15 +60,31 @@ void rng_shuffle(Rng *r, int *a, int n) {
   }
 }
 
+static uint32_t drop_threshold(float p) {
+  double t = (double)p * 4294967296.0;
+  return (uint32_t)(t > 4294967295.0 ? 4294967295.0 : t);
+}
+
 void rng_dropout_mask(float *mask, long n, float p, uint64_t seed, uint64_t stream) {
   const float scale = 1.0f / (1.0f - p);
-  const uint32_t thresh = (uint32_t)((double)p * 4294967296.0 > 4294967295.0 ? 4294967295.0 : (double)p * 4294967296.0);
+  const uint32_t thresh = drop_threshold(p);
   long nblk = (n + 3) / 4;
 #pragma omp parallel for schedule(static)
   for (long b = 0; b < nblk; b++) {
     uint32_t out[4];
     block(seed, stream, (uint64_t)b, out);
     for (int j = 0; j < 4 && b * 4 + j < n; j++) mask[b * 4 + j] = out[j] >= thresh ? scale : 0.0f;
+  }
+}
+
+void rng_dropout_keep(uint8_t *keep, long n, float p, uint64_t seed, uint64_t stream) {
+  const uint32_t thresh = drop_threshold(p);
+  long nblk = (n + 3) / 4;
+#pragma omp parallel for schedule(static)
+  for (long b = 0; b < nblk; b++) {
+    uint32_t out[4];
+    block(seed, stream, (uint64_t)b, out);
+    for (int j = 0; j < 4 && b * 4 + j < n; j++) keep[b * 4 + j] = out[j] >= thresh;
   }
 }
 

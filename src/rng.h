@@ -25,6 +25,8 @@ void rng_shuffle(Rng *r, int *a, int n); /* Fisher-Yates */
 /* Fills mask[i] with 0 or 1/(1-p) (keep probability 1-p), element i drawn from word i of
    (seed, stream): independent of thread count. */
 void rng_dropout_mask(float *mask, long n, float p, uint64_t seed, uint64_t stream);
+/* The same draws as one byte each: keep[i] = 1 exactly where mask[i] would be 1/(1-p). */
+void rng_dropout_keep(uint8_t *keep, long n, float p, uint64_t seed, uint64_t stream);
 
 /* Streams: disjoint ranges of the 64-bit stream id. */
 enum {
