@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "jobs/job.h"
+#include "src/ops.h"
 #include "src/bow.h"
 #include "src/metrics.h"
 #include "src/mixout.h"
@@ -142,8 +143,8 @@ static int open_model(Job *j, Err *e) {
     j->mix_saved = malloc(sizeof(float) * m->nparams);
     if (!j->mix_scale || !j->mix_saved) return errf(e, "out of memory");
   }
-  int Bmax = cfg->batch_size > cfg->eval_batch_size ? cfg->batch_size : cfg->eval_batch_size;
-  return acts_alloc(&j->acts, &c, Bmax, cfg->max_seq_length, e);
+  if (acts_alloc(&j->acts, &c, cfg->batch_size, cfg->max_seq_length, e)) return -1;
+  return infer_alloc(&j->infer, &c, cfg->eval_batch_size, cfg->max_seq_length, e);
 }
 
 /* The dev set's indices, longest first (ties in file order): batches of similar lengths pad
@@ -186,7 +187,7 @@ int job_open(Job *j, const RunConfig *cfg, Err *e) {
   j->steps_per_epoch = (j->train.n + cfg->batch_size - 1) / cfg->batch_size;
   j->total_steps = job_total_steps_for(cfg, j->train.n);
   j->warmup_steps = cfg->warmup_steps > 0 ? cfg->warmup_steps : (long)ceil(cfg->warmup_ratio * (double)j->total_steps);
-  int B = j->acts.Bmax, T = cfg->max_seq_length;
+  int B = cfg->batch_size > cfg->eval_batch_size ? cfg->batch_size : cfg->eval_batch_size, T = cfg->max_seq_length;
   j->order = malloc(sizeof(int) * (size_t)j->train.n);
   j->dev_order = dev_by_length(&j->dev);
   j->bids = malloc(sizeof(int) * (size_t)B * T);
@@ -225,6 +226,7 @@ void job_close(Job *j) {
   j->opt.prior = NULL;
   optim_free(&j->opt);
   acts_free(&j->acts);
+  infer_free(&j->infer);
   bert_free(&j->m);
   encoded_free(&j->train);
   encoded_free(&j->dev);
@@ -282,7 +284,7 @@ void job_eval(Job *j, EvalMetrics *out) { job_eval_stoppable(j, out, NULL, NULL)
 
 int job_eval_stoppable(Job *j, EvalMetrics *out, JobStopFn stop, void *ctx) {
   const Encoded *x = &j->dev;
-  int *pred = malloc(sizeof(int) * (size_t)x->n), *idx = malloc(sizeof(int) * (size_t)j->acts.Bmax);
+  int *pred = malloc(sizeof(int) * (size_t)x->n), *idx = malloc(sizeof(int) * (size_t)j->infer.Bmax);
   double loss = 0.0;
   for (int s = 0; pred && idx && s < x->n; s += j->cfg.eval_batch_size) {
     if (stop && stop(ctx)) {
@@ -293,9 +295,10 @@ int job_eval_stoppable(Job *j, EvalMetrics *out, JobStopFn stop, void *ctx) {
     int B = x->n - s < j->cfg.eval_batch_size ? x->n - s : j->cfg.eval_batch_size;
     for (int b = 0; b < B; b++) idx[b] = j->dev_order[s + b];
     Batch b = stage(j, x, idx, B);
-    loss += (double)bert_forward(&j->m, &j->acts, &b, NULL) * B;
-    for (int i = 0; i < B; i++)
-      pred[idx[i]] = metrics_argmax(j->acts.logits + (long)i * j->m.cfg.num_labels, j->m.cfg.num_labels);
+    const int C = j->m.cfg.num_labels;
+    const float *logits = bert_infer(&j->m, &j->infer, &b);
+    loss += (double)cross_entropy(NULL, NULL, logits, b.labels, B, C) * B;
+    for (int i = 0; i < B; i++) pred[idx[i]] = metrics_argmax(logits + (long)i * C, C);
   }
   if (!pred || !idx) {
     out->accuracy = out->loss = out->macro_f1 = NAN;

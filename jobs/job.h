@@ -7,6 +7,7 @@
 #include "io/hfmodel.h"
 #include "io/runconfig.h"
 #include "src/bert.h"
+#include "src/infer.h"
 #include "src/optim.h"
 #include "src/tokenizer.h"
 
@@ -23,7 +24,8 @@ typedef struct {
   LabelSet labels;
   Encoded train, dev;
   Bert m;
-  Acts acts;
+  Acts acts;               /* training batches */
+  Infer infer;             /* evaluation batches */
   Optim opt;
   int steps_per_epoch;
   long total_steps, warmup_steps, step; /* step: updates done */

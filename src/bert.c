@@ -248,7 +248,11 @@ static const uint8_t *used_keep(const uint8_t *buf, float p, int train) { return
 
 static float keep_scale(float p) { return 1.0f / (1.0f - p); }
 
-static void embed_fwd(Bert *m, Acts *a, const Batch *bt) {
+void bert_mask_add(float *mask_add, const Batch *bt) {
+  for (long i = 0; i < (long)bt->B * bt->T; i++) mask_add[i] = bt->mask[i] ? 0.0f : -10000.0f;
+}
+
+void bert_embed_sum(const Bert *m, float *out, const Batch *bt) {
   const int H = m->cfg.hidden, T = bt->T;
   const long BT = (long)bt->B * T;
   for (long i = 0; i < BT; i++) /* the job refuses data the model cannot embed */
@@ -258,7 +262,7 @@ static void embed_fwd(Bert *m, Acts *a, const Batch *bt) {
     const float *we = m->p.word + (long)bt->ids[i] * H;
     const float *pe = m->p.pos + (long)(i % T) * H;
     const float *te = m->p.type + (long)bt->types[i] * H;
-    float *o = a->emb_sum + i * H;
+    float *o = out + i * H;
     for (int j = 0; j < H; j++) o[j] = we[j] + pe[j] + te[j];
   }
 }
@@ -310,8 +314,8 @@ const float *bert_encode(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
   const BertConfig *c = &m->cfg;
   const int B = bt->B, T = bt->T, H = c->hidden, L = c->layers;
   const long BT = (long)B * T;
-  for (long i = 0; i < BT; i++) a->mask_add[i] = bt->mask[i] ? 0.0f : -10000.0f;
-  embed_fwd(m, a, bt);
+  bert_mask_add(a->mask_add, bt);
+  bert_embed_sum(m, a->emb_sum, bt);
   layernorm_fwd(a->dtmp, a->emb_mean, a->emb_rstd, a->emb_sum, m->p.emb_ln.g, m->p.emb_ln.b, BT, H, c->ln_eps);
   uint8_t *ek = make_keep(a->emb_keep, BT * H, c->hidden_dropout, mode, 0);
   dropout_apply(a->emb_out, a->dtmp, ek, keep_scale(c->hidden_dropout), BT * H);

@@ -116,6 +116,11 @@ typedef struct {
   long step;
 } Mode;
 
+/* word + position + token-type embedding per token into out [B*T, H]. */
+void bert_embed_sum(const Bert *m, float *out, const Batch *b);
+/* 0 for tokens, -10000 for padding, [B*T]: added to the attention scores. */
+void bert_mask_add(float *mask_add, const Batch *b);
+
 /* Embeddings and encoder layers; returns the last hidden states [B*T, H] (inside a). */
 const float *bert_encode(Bert *m, Acts *a, const Batch *b, const Mode *mode);
 /* With a->dx = d(last hidden states): gradients of the encoder and embeddings. */

@@ -205,13 +205,13 @@ void tanh_bwd(float *dx, const float *dy, const float *y, long n) {
   for (long i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
-/* Row-wise softmax of S (T x T) after adding the key mask. */
-static void softmax_rows(float *S, const float *mask_add, int T) {
-  for (int i = 0; i < T; i++) {
+/* Row-wise softmax of S (rows x T) after adding the key mask (NULL: none). */
+static void softmax_rows(float *S, const float *mask_add, int T, int rows) {
+  for (int i = 0; i < rows; i++) {
     float *row = S + (long)i * T;
     float mx = -INFINITY;
     for (int j = 0; j < T; j++) {
-      row[j] += mask_add[j];
+      if (mask_add) row[j] += mask_add[j];
       if (row[j] > mx) mx = row[j];
     }
     float sum = 0.0f;
@@ -239,7 +239,7 @@ void attention_fwd(float *ctx, float *probs, float *scratch, const uint8_t *keep
     long off = (long)b * T * H + (long)h * hd, tt = (long)bh * T * T;
     float *S = probs + tt;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q + off, H, k + off, H, 0.0f, S, T);
-    softmax_rows(S, mask_add + (long)b * T, T);
+    softmax_rows(S, mask_add + (long)b * T, T, T);
     const float *P = S;
     if (keep) {
       apply_keep(scratch + tt, S, keep + tt, scale_drop, (long)T * T);
@@ -280,6 +280,40 @@ void attention_bwd(float *dq, float *dk, float *dv, float *dS, const float *dctx
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, D, T, k + off, H, 0.0f, dq + off, H);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, D, T, q + off, H, 0.0f, dk + off, H);
+  }
+}
+
+void attention_packed_fwd(float *ctx, float *scratch, const float *q, const float *k, const float *v,
+                          const long *off, const int *len, int B, int NH, int H) {
+  const int hd = H / NH;
+  const float scale = 1.0f / sqrtf((float)hd);
+  int T = 1;
+  for (int b = 0; b < B; b++) T = len[b] > T ? len[b] : T;
+#pragma omp parallel for schedule(dynamic)
+  for (int bh = 0; bh < B * NH; bh++) {
+    int b = bh / NH, h = bh % NH, n = len[b];
+    long o = off[b] * H + (long)h * hd;
+    float *S = scratch + (long)bh * T * T;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, scale, q + o, H, k + o, H, 0.0f, S, n);
+    softmax_rows(S, NULL, n, n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f, S, n, v + o, H, 0.0f, ctx + o, H);
+  }
+}
+
+void attention_packed_one_query_fwd(float *ctx, float *scores, const float *q, const float *k, const float *v,
+                                    const long *off, const int *len, int B, int NH, int H) {
+  const int hd = H / NH;
+  const float scale = 1.0f / sqrtf((float)hd);
+  int T = 1;
+  for (int b = 0; b < B; b++) T = len[b] > T ? len[b] : T;
+#pragma omp parallel for schedule(static)
+  for (int bh = 0; bh < B * NH; bh++) {
+    int b = bh / NH, h = bh % NH, n = len[b];
+    long o = off[b] * H + (long)h * hd;
+    float *s = scores + (long)bh * T;
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, n, hd, scale, k + o, H, q + (long)b * H + h * hd, 1, 0.0f, s, 1);
+    softmax_rows(s, NULL, n, 1);
+    cblas_sgemv(CblasRowMajor, CblasTrans, n, hd, 1.0f, v + o, H, s, 1, 0.0f, ctx + (long)b * H + h * hd, 1);
   }
 }
 

@@ -37,6 +37,15 @@ void attention_bwd(float *dq, float *dk, float *dv, float *dS, const float *dctx
                    const uint8_t *keep, float scale_drop, const float *q, const float *k, const float *v, int B,
                    int T, int NH, int H);
 
+/* The same without dropout on tokens packed without padding: sequence b is rows
+   [off[b], off[b] + len[b]) of q, k, v, ctx. scratch holds B*NH*T*T floats, T = max len. */
+void attention_packed_fwd(float *ctx, float *scratch, const float *q, const float *k, const float *v,
+                          const long *off, const int *len, int B, int NH, int H);
+/* One query per sequence (q and ctx are [B, H]) against its packed keys and values; scores is
+   scratch [B, NH, T]. */
+void attention_packed_one_query_fwd(float *ctx, float *scores, const float *q, const float *k, const float *v,
+                                    const long *off, const int *len, int B, int NH, int H);
+
 /* y = x * (keep ? scale : 0) per element (keep NULL: copy); y may alias x. */
 void dropout_apply(float *y, const float *x, const uint8_t *keep, float scale, long n);
 /* y = dropout(x) + r, the residual connection after a dropout. */

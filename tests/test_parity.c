@@ -9,6 +9,7 @@
 #include <string.h>
 #include "io/hfmodel.h"
 #include "io/safetensors.h"
+#include "src/infer.h"
 #include "src/mixout.h"
 #include "src/mlm.h"
 #include "src/optim.h"
@@ -96,6 +97,11 @@ int main(int argc, char **argv) {
   float loss = bert_forward(&m, &a, &b, NULL);
   check_tensor("logits", a.logits, "logits", (size_t)B * c.num_labels, 1e-5, 1e-6);
   check_tensor("loss", &loss, "loss", 1, 1e-5, 1e-6);
+  /* the evaluation path (no stored activations, last layer for [CLS] only): the same logits */
+  Infer inf;
+  if (infer_alloc(&inf, &c, B, T, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
+  check_tensor("inference logits", bert_infer(&m, &inf, &b), "logits", (size_t)B * c.num_labels, 1e-5, 1e-6);
+  infer_free(&inf);
   bert_backward(&m, &a, &b);
   for (int i = 0; i < m.ntensors; i++) {
     char rn[128];
