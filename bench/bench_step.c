@@ -87,8 +87,7 @@ int main(int argc, char **argv) {
     bert_zero_grad(&m);
     bert_forward(&m, &a, &bt, &mode);
     bert_backward(&m, &a, &bt);
-    optim_clip_grad_norm(m.grads, m.nparams, 1.0f);
-    optim_step(&o, &m, 2e-5f);
+    optim_step(&o, &m, 2e-5f, optim_clip_coef(optim_grad_norm(m.grads, m.nparams), 1.0f));
     double dt = clock_seconds() - t0;
     if (s > 0 && dt < best) best = dt;
   }

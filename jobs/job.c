@@ -274,9 +274,9 @@ void job_step(Job *j, StepMetrics *out) {
   out->loss = bert_forward(&j->m, &j->acts, &b, &mode);
   bert_backward(&j->m, &j->acts, &b);
   if (pm > 0) mixout_restore(&j->m, j->mix_saved, j->mix_scale);
-  out->grad_norm = optim_clip_grad_norm(j->m.grads, j->m.nparams, (float)cfg->max_grad_norm);
+  out->grad_norm = optim_grad_norm(j->m.grads, j->m.nparams);
   out->lr = optim_lr_schedule((float)cfg->learning_rate, k, j->warmup_steps, j->total_steps);
-  optim_step(&j->opt, &j->m, out->lr);
+  optim_step(&j->opt, &j->m, out->lr, optim_clip_coef(out->grad_norm, (float)cfg->max_grad_norm));
   j->step++;
 }
 

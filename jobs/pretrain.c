@@ -329,10 +329,10 @@ int pretrain_run(const PretrainConfig *c, Err *e) {
     memset(p.a.dx, 0, sizeof(float) * (size_t)b.B * b.T * c->hidden);
     if (M) mlm_backward(&p.head, &p.m, p.a.dx, p.pos, M);
     bert_encode_backward(&p.m, &p.a, &b);
-    optim_clip_grad_norm2(p.m.grads, p.m.nparams, p.head.grads, p.head.n, 1.0f);
+    const float clip = optim_clip_coef(optim_grad_norm2(p.m.grads, p.m.nparams, p.head.grads, p.head.n), 1.0f);
     float lr = optim_lr_schedule((float)c->lr, k, warm, c->steps);
-    optim_step(&p.om, &p.m, lr);
-    optim_step_tensors(&p.oh, p.head.info, 5, p.head.params, p.head.grads, c->layers, lr);
+    optim_step(&p.om, &p.m, lr, clip);
+    optim_step_tensors(&p.oh, p.head.info, 5, p.head.params, p.head.grads, c->layers, lr, clip);
     lsum += loss * M;
     msum += M;
     csum += correct;

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <cblas.h>
 #include "src/ops.h"
+#include "src/simd.h"
 
 /* acc[j] += sum_i x[i][j], each column summed in row order whatever the thread count;
    threads take blocks of columns and walk rows contiguously. */
@@ -146,15 +147,6 @@ static inline float normal_cdf(float x) {
   return x < 0.0f ? half_erfc : 1.0f - half_erfc;
 }
 
-/* The element-wise spans below are compiled for AVX-512 and AVX2 as well as the baseline;
-   the loader picks one per CPU. No fused multiply-add is formed (ISO C mode contracts
-   nothing), so all three give identical results. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
-
 VECTOR_CLONES static void gelu_erf_span(float *y, const float *x, long n) {
   for (long i = 0; i < n; i++) y[i] = x[i] * normal_cdf(x[i]);
 }
@@ -167,12 +159,10 @@ VECTOR_CLONES static void gelu_erf_bwd_span(float *dx, const float *dy, const fl
   }
 }
 
-enum { SPAN = 4096 };
-
 void gelu_fwd(float *y, const float *x, long n, int kind) {
   if (kind == ACT_GELU) {
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; i += SPAN) gelu_erf_span(y + i, x + i, n - i < SPAN ? n - i : SPAN);
+    for (long i = 0; i < n; i += SIMD_SPAN) gelu_erf_span(y + i, x + i, SPAN_LEN(n, i));
   } else {
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < n; i++) {
@@ -185,7 +175,7 @@ void gelu_fwd(float *y, const float *x, long n, int kind) {
 void gelu_bwd(float *dx, const float *dy, const float *x, long n, int kind) {
   if (kind == ACT_GELU) {
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; i += SPAN) gelu_erf_bwd_span(dx + i, dy + i, x + i, n - i < SPAN ? n - i : SPAN);
+    for (long i = 0; i < n; i += SIMD_SPAN) gelu_erf_bwd_span(dx + i, dy + i, x + i, SPAN_LEN(n, i));
   } else {
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < n; i++) {
@@ -323,7 +313,7 @@ void dropout_apply(float *y, const float *x, const uint8_t *keep, float scale, l
     return;
   }
 #pragma omp parallel for schedule(static)
-  for (long i = 0; i < n; i += SPAN) apply_keep(y + i, x + i, keep + i, scale, n - i < SPAN ? n - i : SPAN);
+  for (long i = 0; i < n; i += SIMD_SPAN) apply_keep(y + i, x + i, keep + i, scale, SPAN_LEN(n, i));
 }
 
 void dropout_add(float *y, const float *x, const uint8_t *keep, float scale, const float *r, long n) {

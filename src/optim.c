@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "src/optim.h"
+#include "src/simd.h"
 
 const char *const OPT_KIND_NAMES[NOPT_KINDS + 1] = {[OPT_HF_ADAMW] = "hf_adamw", [OPT_TORCH_ADAMW] = "torch_adamw",
                                                    [OPT_BERT_ADAM] = "bert_adam", [NOPT_KINDS] = NULL};
@@ -30,53 +31,75 @@ float optim_lr_scale(const OptConfig *cfg, const ParamInfo *pi, int layers) {
   return powf(cfg->llrd, (float)depth);
 }
 
-static void hf_adamw(const OptConfig *c, float *p, const float *g, float *m, float *v, size_t n, float lr, float wd,
-                     long t) {
-  float step = lr;
-  if (c->correct_bias) step = (float)(lr * sqrt(1.0 - pow(c->beta2, (double)t)) / (1.0 - pow(c->beta1, (double)t)));
-  const float b1 = c->beta1, b2 = c->beta2;
-#pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < n; i++) {
-    m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-    v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-    p[i] -= step * (m[i] / (sqrtf(v[i]) + c->eps));
+/* Each update reads the gradient as g * gs: gs is the clipping coefficient (1 when the norm is
+   within bounds, which leaves g exactly as it is). */
+
+VECTOR_CLONES static void hf_adamw_span(float *p, const float *g, float *m, float *v, long n, float b1, float b2,
+                                        float eps, float step, float lr, float wd, float gs) {
+  for (long i = 0; i < n; i++) {
+    const float gi = g[i] * gs;
+    m[i] = b1 * m[i] + (1.0f - b1) * gi;
+    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+    p[i] -= step * (m[i] / (sqrtf(v[i]) + eps));
     if (wd > 0.0f) p[i] -= lr * wd * p[i];
   }
 }
 
-static void torch_adamw(const OptConfig *c, float *p, const float *g, float *m, float *v, size_t n, float lr,
-                        float wd, long t) {
-  const double bc1 = 1.0 - pow(c->beta1, (double)t), bc2s = sqrt(1.0 - pow(c->beta2, (double)t));
-  const float step = (float)(lr / bc1), b1 = c->beta1, b2 = c->beta2;
+static void hf_adamw(const OptConfig *c, float *p, const float *g, float *m, float *v, long n, float lr, float wd,
+                     long t, float gs) {
+  float step = lr;
+  if (c->correct_bias) step = (float)(lr * sqrt(1.0 - pow(c->beta2, (double)t)) / (1.0 - pow(c->beta1, (double)t)));
 #pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < n; i++) {
+  for (long i = 0; i < n; i += SIMD_SPAN)
+    hf_adamw_span(p + i, g + i, m + i, v + i, SPAN_LEN(n, i), c->beta1, c->beta2, c->eps, step, lr, wd, gs);
+}
+
+VECTOR_CLONES static void torch_adamw_span(float *p, const float *g, float *m, float *v, long n, float b1, float b2,
+                                           float eps, float step, double bc2s, float lr, float wd, float gs) {
+  for (long i = 0; i < n; i++) {
+    const float gi = g[i] * gs;
     if (wd > 0.0f) p[i] -= lr * wd * p[i];
-    m[i] += (1.0f - b1) * (g[i] - m[i]);
-    v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-    float denom = (float)(sqrtf(v[i]) / bc2s) + c->eps;
+    m[i] += (1.0f - b1) * (gi - m[i]);
+    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+    float denom = (float)(sqrtf(v[i]) / bc2s) + eps;
     p[i] -= step * (m[i] / denom);
   }
 }
 
-static void bert_adam(const OptConfig *c, float *p, const float *g, float *m, float *v, size_t n, float lr,
-                      float wd) {
-  const float b1 = c->beta1, b2 = c->beta2;
+static void torch_adamw(const OptConfig *c, float *p, const float *g, float *m, float *v, long n, float lr,
+                        float wd, long t, float gs) {
+  const double bc1 = 1.0 - pow(c->beta1, (double)t), bc2s = sqrt(1.0 - pow(c->beta2, (double)t));
+  const float step = (float)(lr / bc1);
 #pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < n; i++) {
-    m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-    v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-    float update = m[i] / (sqrtf(v[i]) + c->eps);
+  for (long i = 0; i < n; i += SIMD_SPAN)
+    torch_adamw_span(p + i, g + i, m + i, v + i, SPAN_LEN(n, i), c->beta1, c->beta2, c->eps, step, bc2s, lr, wd, gs);
+}
+
+VECTOR_CLONES static void bert_adam_span(float *p, const float *g, float *m, float *v, long n, float b1, float b2,
+                                         float eps, float lr, float wd, float gs) {
+  for (long i = 0; i < n; i++) {
+    const float gi = g[i] * gs;
+    m[i] = b1 * m[i] + (1.0f - b1) * gi;
+    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+    float update = m[i] / (sqrtf(v[i]) + eps);
     if (wd > 0.0f) update += wd * p[i];
     p[i] -= lr * update;
   }
 }
 
-void optim_step(Optim *o, Bert *m, float lr) {
-  optim_step_tensors(o, m->info, m->ntensors, m->params, m->grads, m->cfg.layers, lr);
+static void bert_adam(const OptConfig *c, float *p, const float *g, float *m, float *v, long n, float lr, float wd,
+                      float gs) {
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; i += SIMD_SPAN)
+    bert_adam_span(p + i, g + i, m + i, v + i, SPAN_LEN(n, i), c->beta1, c->beta2, c->eps, lr, wd, gs);
+}
+
+void optim_step(Optim *o, Bert *m, float lr, float gscale) {
+  optim_step_tensors(o, m->info, m->ntensors, m->params, m->grads, m->cfg.layers, lr, gscale);
 }
 
 void optim_step_tensors(Optim *o, const ParamInfo *info, int n, float *params, const float *grads, int layers,
-                        float lr) {
+                        float lr, float gscale) {
   const OptConfig *c = &o->cfg;
   o->t++;
   for (int i = 0; i < n; i++) {
@@ -96,36 +119,47 @@ void optim_step_tensors(Optim *o, const ParamInfo *info, int n, float *params, c
     }
     const float wd_own = p0 ? 0.0f : wd;
     switch (c->kind) {
-    case OPT_HF_ADAMW: hf_adamw(c, p, g, mm, vv, pi->numel, plr, wd_own, o->t); break;
-    case OPT_TORCH_ADAMW: torch_adamw(c, p, g, mm, vv, pi->numel, plr, wd_own, o->t); break;
-    case OPT_BERT_ADAM: bert_adam(c, p, g, mm, vv, pi->numel, plr, wd_own); break;
+    case OPT_HF_ADAMW: hf_adamw(c, p, g, mm, vv, (long)pi->numel, plr, wd_own, o->t, gscale); break;
+    case OPT_TORCH_ADAMW: torch_adamw(c, p, g, mm, vv, (long)pi->numel, plr, wd_own, o->t, gscale); break;
+    case OPT_BERT_ADAM: bert_adam(c, p, g, mm, vv, (long)pi->numel, plr, wd_own, gscale); break;
     case NOPT_KINDS: BS_ASSERT(!"an optimizer kind");
     }
   }
 }
 
+/* Sum of squares in double over fixed chunks, the chunks' sums added in order: the same
+   number at any thread count. */
 static double sumsq(const float *g, size_t n) {
+  enum { CHUNK = 1 << 16 };
+  const long nc = (long)((n + CHUNK - 1) / CHUNK);
+  double *part = malloc(sizeof(double) * (size_t)(nc > 0 ? nc : 1));
   double ss = 0.0;
-  for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
+  if (!part) { /* no memory for the partial sums: one pass in order instead */
+    for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
+    return ss;
+  }
+#pragma omp parallel for schedule(static)
+  for (long c = 0; c < nc; c++) {
+    size_t lo = (size_t)c * CHUNK, hi = lo + CHUNK < n ? lo + CHUNK : n;
+    double s = 0.0;
+    for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
+    part[c] = s;
+  }
+  for (long c = 0; c < nc; c++) ss += part[c];
+  free(part);
   return ss;
 }
 
-static void scale(float *g, size_t n, float coef) {
-#pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < n; i++) g[i] *= coef;
+float optim_grad_norm2(const float *g1, size_t n1, const float *g2, size_t n2) {
+  return (float)sqrt(sumsq(g1, n1) + (g2 ? sumsq(g2, n2) : 0.0));
 }
 
-float optim_clip_grad_norm2(float *g1, size_t n1, float *g2, size_t n2, float max_norm) {
-  float norm = (float)sqrt(sumsq(g1, n1) + (g2 ? sumsq(g2, n2) : 0.0));
+float optim_grad_norm(const float *g, size_t n) { return optim_grad_norm2(g, n, NULL, 0); }
+
+float optim_clip_coef(float norm, float max_norm) {
   float coef = max_norm / (norm + 1e-6f);
-  if (max_norm > 0.0f && coef < 1.0f) {
-    scale(g1, n1, coef);
-    if (g2) scale(g2, n2, coef);
-  }
-  return norm;
+  return max_norm > 0.0f && coef < 1.0f ? coef : 1.0f;
 }
-
-float optim_clip_grad_norm(float *g, size_t n, float max_norm) { return optim_clip_grad_norm2(g, n, NULL, 0, max_norm); }
 
 float optim_lr_schedule(float base, long k, long warmup, long total) {
   if (k < warmup) return base * (float)k / (float)(warmup > 1 ? warmup : 1);

@@ -32,16 +32,18 @@ int optim_init(Optim *o, const OptConfig *cfg, size_t nparams, Err *e);
 void optim_free(Optim *o);
 /* Per-tensor lr multiplier for LLRD: classifier/pooler 1, layer l: d^(L-l), embeddings d^(L+1). */
 float optim_lr_scale(const OptConfig *cfg, const ParamInfo *pi, int layers);
-/* One update with learning rate lr of every parameter from m->grads. */
-void optim_step(Optim *o, Bert *m, float lr);
+/* One update with learning rate lr of every parameter from m->grads scaled by gscale (the
+   clipping coefficient; 1: as they are). The gradients themselves are left unchanged. */
+void optim_step(Optim *o, Bert *m, float lr, float gscale);
 /* The same over any tensor table (the MLM head's). */
 void optim_step_tensors(Optim *o, const ParamInfo *info, int n, float *params, const float *grads, int layers,
-                        float lr);
+                        float lr, float gscale);
 
-/* Returns the total L2 norm before clipping; scales grads by max/(norm+1e-6) when that is < 1. */
-float optim_clip_grad_norm(float *g, size_t n, float max_norm);
-/* The same over two buffers as one parameter set (encoder + MLM head). */
-float optim_clip_grad_norm2(float *g1, size_t n1, float *g2, size_t n2, float max_norm);
+/* The total L2 norm of the gradients (of two buffers as one parameter set: encoder + MLM head). */
+float optim_grad_norm(const float *g, size_t n);
+float optim_grad_norm2(const float *g1, size_t n1, const float *g2, size_t n2);
+/* torch.nn.utils.clip_grad_norm_'s factor: max/(norm+1e-6) when that is < 1, else 1. */
+float optim_clip_coef(float norm, float max_norm);
 
 /* HF get_linear_schedule_with_warmup: factor for update k (0-based) of total. */
 float optim_lr_schedule(float base, long k, long warmup, long total);

@@ -124,9 +124,9 @@ int main(int argc, char **argv) {
       bert_zero_grad(&m);
       losses[k] = bert_forward(&m, &a, &b, NULL);
       bert_backward(&m, &a, &b);
-      norms[k] = optim_clip_grad_norm(m.grads, m.nparams, var->clip);
+      norms[k] = optim_grad_norm(m.grads, m.nparams);
       clipped += var->clip > 0 && norms[k] > var->clip;
-      optim_step(&o, &m, optim_lr_schedule(var->lr, k, var->warmup, STEPS));
+      optim_step(&o, &m, optim_lr_schedule(var->lr, k, var->warmup, STEPS), optim_clip_coef(norms[k], var->clip));
     }
     optim_free(&o);
     char rn[160], what[160];
