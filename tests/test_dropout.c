@@ -43,6 +43,17 @@ static void mask_stats(void) {
     long same = 0;
     for (long i = 0; i < n; i++) same += (a[i] != 0) == (b[i] != 0);
     CHECK(same < n - 1000, "masks of different steps agree on %ld of %ld", same, n);
+    /* the byte masks the model uses: the same draws as the float masks, any length, any threads */
+    for (long len = n - 3; len <= n; len++)
+      for (int th = 1; th <= 2; th++) {
+        omp_set_num_threads(th);
+        uint8_t *k = malloc((size_t)len);
+        rng_dropout_keep(k, len, p, 7, STREAM_DROPOUT(3, 5));
+        long diff = 0;
+        for (long i = 0; i < len; i++) diff += k[i] != (a[i] != 0.0f);
+        CHECK(diff == 0, "p=%.1f n=%ld %d threads: byte mask differs from the float mask at %ld places", p, len, th, diff);
+        free(k);
+      }
   }
   free(a);
   free(b);
