@@ -1,30 +1,58 @@
 #!/usr/bin/env bash
-# Times one training step of bertsweep and of PyTorch (Debian's python3-torch) on the same
-# BERT shape, batch 16 x seq 128, at the same thread count, in one run, and prints the ratio.
-# usage: bench/bench.sh [base|small|both|eval] [threads] [steps]   (after a build into build/)
-#   eval: evaluation of configs/demo.json's dev set (600 messages, longest-first batches of 64)
-#         against PyTorch under torch.inference_mode() on the same batches
+# Times bertsweep against PyTorch (Debian's python3-torch) at the same thread count, in one run,
+# and prints the ratios (after a build into build/):
+#   bench/bench.sh small|base|both [threads] [steps]   one training step, batch 16 x seq 128
+#       (forward, backward, clipping, AdamW, dropout on), GEMM share, peak RSS
+#   bench/bench.sh eval [threads] [repeats]             evaluation of configs/demo.json's dev set
+#       (600 messages, longest-first batches of 64) against torch.inference_mode() on the same batches
+#   bench/bench.sh all [threads]                        all of the above, then one Markdown table
+# The CPU and the BLAS kernel are printed with every figure; OPENBLAS_CORETYPE is used as found.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:-both}; threads=${2:-$(nproc)}; steps=${3:-3}
-if [ "$which" = eval ]; then
+field() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+
+eval_pair() {
+  local lens c t
   lens=$(mktemp)
-  c=$(OMP_NUM_THREADS=$threads build/bench_eval configs/demo.json "$threads" 64 "$steps" "$lens")
-  t=$(OMP_NUM_THREADS=$threads /usr/bin/python3 bench/bench_eval_torch.py models/zh-apps-tiny "$lens" "$threads" 64 "$steps")
+  c=$(OMP_NUM_THREADS=$threads build/bench_eval configs/demo.json "$threads" 64 "$1" "$lens")
+  t=$(OMP_NUM_THREADS=$threads /usr/bin/python3 bench/bench_eval_torch.py models/zh-apps-tiny "$lens" "$threads" 64 "$1")
   rm -f "$lens"
-  echo "$c"
-  echo "$t"
-  cs=$(sed -n 's/.*eval_s=\([0-9.]*\).*/\1/p' <<<"$c"); ts=$(sed -n 's/.*eval_s=\([0-9.]*\).*/\1/p' <<<"$t")
-  awk -v c="$cs" -v t="$ts" 'BEGIN { printf "eval speedup_vs_pytorch_inference_mode=%.2f (pytorch time / bertsweep time)\n", t / c }'
-  exit 0
-fi
-models=("$which"); [ "$which" = both ] && models=(small base)
-for m in "${models[@]}"; do
-  c=$(OMP_NUM_THREADS=$threads build/bench_step "$m" "$threads" "$steps")
-  t=$(OMP_NUM_THREADS=$threads /usr/bin/python3 bench/bench_torch.py "$m" "$threads" "$steps")
-  echo "$c"
-  echo "$t"
-  cs=$(sed -n 's/.*step_s=\([0-9.]*\).*/\1/p' <<<"$c"); ts=$(sed -n 's/.*step_s=\([0-9.]*\).*/\1/p' <<<"$t")
-  cr=$(sed -n 's/.*peak_rss_mb=\([0-9]*\).*/\1/p' <<<"$c"); tr=$(sed -n 's/.*peak_rss_mb=\([0-9]*\).*/\1/p' <<<"$t")
-  awk -v c="$cs" -v t="$ts" -v m="$m" -v cr="$cr" -v tr="$tr" 'BEGIN { printf "model=%s speedup_vs_pytorch=%.2f (pytorch step / bertsweep step) peak_rss_mb=%d vs %d (ratio %.2f)\n", m, t / c, cr, tr, cr / tr }'
-done
+  echo "$c"; echo "$t"
+  awk -v c="$(field eval_s "$c")" -v t="$(field eval_s "$t")" \
+    'BEGIN { printf "eval speedup_vs_pytorch_inference_mode=%.2f (pytorch time / bertsweep time)\n", t / c }'
+}
+
+step_pair() {
+  local m=$1 c t
+  c=$(OMP_NUM_THREADS=$threads build/bench_step "$m" "$threads" "$2")
+  t=$(OMP_NUM_THREADS=$threads /usr/bin/python3 bench/bench_torch.py "$m" "$threads" "$2")
+  echo "$c"; echo "$t"
+  awk -v c="$(field step_s "$c")" -v t="$(field step_s "$t")" -v m="$m" \
+      -v cr="$(field peak_rss_mb "$c")" -v tr="$(field peak_rss_mb "$t")" \
+    'BEGIN { printf "model=%s speedup_vs_pytorch=%.2f (pytorch step / bertsweep step) peak_rss_mb=%d vs %d (ratio %.2f)\n", m, t / c, cr, tr, cr / tr }'
+}
+
+case "$which" in
+  eval) eval_pair "$steps" ;;
+  small|base) step_pair "$which" "$steps" ;;
+  both) step_pair small "$steps"; step_pair base "$steps" ;;
+  all)
+    out=$(step_pair small 5; step_pair base 2; eval_pair 5)
+    echo "$out"
+    c=$(grep -m1 '^impl=bertsweep' <<<"$out")
+    echo
+    echo "$(field cpu "$c" | tr _ ' '), $(field blas "$c" | tr _ ' ') kernel, $threads threads, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+    echo
+    echo "| what | bertsweep | PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') | speed ratio | GEMM share | peak RSS, bertsweep / PyTorch |"
+    echo "|---|---|---|---|---|---|"
+    for m in small base; do
+      c=$(grep "^impl=bertsweep.* model=$m " <<<"$out"); t=$(grep "^impl=pytorch.* model=$m " <<<"$out")
+      r=$(grep "^model=$m speedup" <<<"$out")
+      echo "| training step, $m, batch 16 × 128 | $(field step_s "$c") s | $(field step_s "$t") s | $(field speedup_vs_pytorch "$r")× | $(field gemm_share "$c") | $(field peak_rss_mb "$c") / $(field peak_rss_mb "$t") MB |"
+    done
+    c=$(grep "^impl=bertsweep.* eval_s=" <<<"$out"); t=$(grep "^impl=pytorch.*inference_mode" <<<"$out")
+    echo "| evaluation, demo dev set (600 messages), batch 64 | $(field eval_s "$c") s | $(field eval_s "$t") s (inference_mode) | $(field speedup_vs_pytorch_inference_mode "$(grep '^eval speedup' <<<"$out")")× | | |"
+    ;;
+  *) echo "usage: bench/bench.sh small|base|both|eval|all [threads] [steps]" >&2; exit 2 ;;
+esac
