@@ -13,7 +13,8 @@ program, chosen by a hash of the text, never in train.
 
 Pre-training corpus (data/pretrain/corpus.txt, not committed): every zh_CN message of every
 catalogue in the packages below (the dev messages removed), the GNOME user help, LibreOffice's
-help and the Chinese manual pages, one paragraph per line.
+help and the Chinese manual pages, one paragraph per line; a catalogue's short messages packed in
+its order into lines of up to 110 characters, so that each carries its program's context.
 
 usage: build_demo_data.py [--debs DIR] [--out REPO_ROOT]
 (without --debs it runs `apt-get download` for PACKAGES into /var/tmp/bertsweep-demo-debs)
@@ -159,16 +160,33 @@ def paragraphs(name, blob):
             yield " ".join(TROFF.sub("", ln) for ln in block.splitlines() if not ln.startswith('.\\"')).strip()
 
 
+PACK_CHARS = 110  # a line of packed catalogue messages: up to this many characters (~ tokens)
+
+
 def corpus(debs, exclude):
+    """Paragraphs, one per line. A catalogue's messages are short, so consecutive ones (in the
+    catalogue's order) are packed into lines of up to PACK_CHARS characters: a masked character
+    is then predicted with its program's other messages around it, which is what teaches the
+    model which words belong together in one program."""
     zh = lambda n: (re.search(r"zh[_-]cn|/zh/", n, re.I) is not None) and n.endswith((".mo", ".page", ".html", ".gz"))
     seen = set()
     for pkg in [t[3] for t in TASK] + EXTRA:
         (deb,) = glob.glob(os.path.join(debs, pkg + "_*.deb"))
         for name, blob in sorted(deb_files(deb, zh)):
+            line = ""
             for p in paragraphs(name, blob):
-                if len(CJK.findall(p)) >= 2 and p not in exclude and p not in seen:
-                    seen.add(p)
+                if len(CJK.findall(p)) < 2 or p in exclude or p in seen:
+                    continue
+                seen.add(p)
+                if not name.endswith(".mo"):
                     yield p
+                elif line and len(line) + 1 + len(p) > PACK_CHARS:
+                    yield line
+                    line = p
+                else:
+                    line = f"{line} {p}" if line else p
+            if line:
+                yield line
 
 
 def main():
