@@ -106,12 +106,13 @@ void layernorm_bwd(float *dx, float *dg, float *db, const float *dy, const float
 #define INV_SQRT2 0.7071067811865476f
 #define INV_SQRT_2PI 0.3989422804014327f
 
-/* exp(x) for x in [-87, 0] from arithmetic alone (no libm, no branches), so that the
+/* exp(x) for x <= 0 (0 below -87) from arithmetic alone (no libm, no branches), so that the
    compiler vectorises the loops below and every CPU gives the same bits: x = k ln2 + r with
    ln2 split in two (Cody-Waite), |r| <= ln2/2, e^r by its Taylor series to r^7 (relative
    error < 2e-8 there), 2^k put into the exponent field. */
 static inline float exp_neg(float x) {
-  x = x < -87.0f ? -87.0f : x;
+  const int under = x < -87.0f; /* below float's normal range: 0 */
+  x = under ? -87.0f : x;
   const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
   float k = (x * 1.44269504f + shifter) - shifter;
   float r = (x - k * 0.693145752f) - k * 1.42860677e-6f;
@@ -124,7 +125,7 @@ static inline float exp_neg(float x) {
   p = p * r + 1.0f;
   p = p * r + 1.0f;
   union { float f; int32_t i; } two_k = {.i = ((int32_t)k + 127) << 23};
-  return p * two_k.f;
+  return under ? 0.0f : p * two_k.f;
 }
 
 /* Phi(x) = 0.5 erfc(-x / sqrt 2), the normal CDF. erfc(z), z >= 0, by the Chebyshev fit of
@@ -195,7 +196,13 @@ void tanh_bwd(float *dx, const float *dy, const float *y, long n) {
   for (long i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
-/* Row-wise softmax of S (rows x T) after adding the key mask (NULL: none). */
+/* y = exp(x - mx) for x <= mx */
+VECTOR_CLONES static void exp_shifted_span(float *y, const float *x, float mx, int n) {
+  for (int j = 0; j < n; j++) y[j] = exp_neg(x[j] - mx);
+}
+
+/* Row-wise softmax of S (rows x T) after adding the key mask (NULL: none); the row sum in
+   order, the exponentials vectorised. */
 static void softmax_rows(float *S, const float *mask_add, int T, int rows) {
   for (int i = 0; i < rows; i++) {
     float *row = S + (long)i * T;
@@ -204,11 +211,9 @@ static void softmax_rows(float *S, const float *mask_add, int T, int rows) {
       if (mask_add) row[j] += mask_add[j];
       if (row[j] > mx) mx = row[j];
     }
+    exp_shifted_span(row, row, mx, T);
     float sum = 0.0f;
-    for (int j = 0; j < T; j++) {
-      row[j] = expf(row[j] - mx);
-      sum += row[j];
-    }
+    for (int j = 0; j < T; j++) sum += row[j];
     float inv = 1.0f / sum;
     for (int j = 0; j < T; j++) row[j] *= inv;
   }
