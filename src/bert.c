@@ -204,7 +204,7 @@ int acts_alloc(Acts *a, const BertConfig *c, int Bmax, int Tmax, Err *e) {
     TAKEB(a->pool_keep, Bmax * H); TAKE(a->pooled_drop, Bmax * H);
     TAKE(a->logits, Bmax * C); TAKE(a->probs, Bmax * C); TAKE(a->dlogits, Bmax * C);
     TAKE(a->ff_act, BT * I);
-    TAKE(a->dx, BT * H); TAKE(a->dres, BT * H); TAKE(a->dln1, BT * H); TAKE(a->dtmp, BT * H);
+    TAKE(a->dx, BT * H); TAKE(a->dln1, BT * H); TAKE(a->dtmp, BT * H);
     TAKE(a->dctx, BT * H); TAKE(a->dq, BT * H); TAKE(a->dk, BT * H); TAKE(a->dv, BT * H);
     TAKE(a->dff, BT * I); TAKE(a->dS, TT); TAKE(a->dcls, Bmax * H);
 #undef TAKE
@@ -351,16 +351,18 @@ static void layer_bwd(Bert *m, Acts *a, int l, const float *x, int B, int T) {
   LayerView *G = &m->g.layer[l];
   LayerActs *A = &a->layer[l];
   /* a->dx holds d(layer output) on entry and d(layer input) on exit. */
-  layernorm_bwd(a->dres, G->ln2.g, G->ln2.b, a->dx, A->res2, A->ln2_mean, A->ln2_rstd, P->ln2.g, BT, H);
-  memcpy(a->dln1, a->dres, sizeof(float) * BT * H);
-  dropout_apply(a->dtmp, a->dres, used_keep(A->ff2_keep, c->hidden_dropout, a->train), hs, BT * H);
+  /* d(res2) goes to the FFN (through the dropout) and, by the residual, to ln1: dln1 holds it
+     and then accumulates the FFN's input gradient */
+  layernorm_bwd(a->dln1, G->ln2.g, G->ln2.b, a->dx, A->res2, A->ln2_mean, A->ln2_rstd, P->ln2.g, BT, H);
+  dropout_apply(a->dtmp, a->dln1, used_keep(A->ff2_keep, c->hidden_dropout, a->train), hs, BT * H);
   gelu_fwd(a->ff_act, A->ff1, BT * I, c->act); /* the FFN output's input, recomputed */
   linear_bwd(a->dff, 0.0f, G->ffn_out.w, G->ffn_out.b, a->dtmp, a->ff_act, P->ffn_out.w, BT, I, H);
   gelu_bwd(a->dff, a->dff, A->ff1, BT * I, c->act);
   linear_bwd(a->dln1, 1.0f, G->ffn_in.w, G->ffn_in.b, a->dff, A->ln1, P->ffn_in.w, BT, H, I);
-  layernorm_bwd(a->dres, G->ln1.g, G->ln1.b, a->dln1, A->res1, A->ln1_mean, A->ln1_rstd, P->ln1.g, BT, H);
-  memcpy(a->dx, a->dres, sizeof(float) * BT * H);
-  dropout_apply(a->dtmp, a->dres, used_keep(A->ao_keep, c->hidden_dropout, a->train), hs, BT * H);
+  /* likewise d(res1): to the layer input by the residual (dx accumulates Q, K, V's input
+     gradients on top) and through the dropout to the attention output */
+  layernorm_bwd(a->dx, G->ln1.g, G->ln1.b, a->dln1, A->res1, A->ln1_mean, A->ln1_rstd, P->ln1.g, BT, H);
+  dropout_apply(a->dtmp, a->dx, used_keep(A->ao_keep, c->hidden_dropout, a->train), hs, BT * H);
   linear_bwd(a->dctx, 0.0f, G->attn_out.w, G->attn_out.b, a->dtmp, A->ctx, P->attn_out.w, BT, H, H);
   attention_bwd(a->dq, a->dk, a->dv, a->dS, a->dctx, A->probs, used_keep(A->pkeep, c->attn_dropout, a->train),
                 keep_scale(c->attn_dropout), A->q, A->k, A->v, B, T, NH, H);
@@ -391,9 +393,9 @@ void bert_encode_backward(Bert *m, Acts *a, const Batch *bt) {
   for (int l = L - 1; l >= 0; l--) layer_bwd(m, a, l, l ? a->layer[l - 1].ln2 : a->emb_out, B, T);
   dropout_apply(a->dtmp, a->dx, used_keep(a->emb_keep, c->hidden_dropout, a->train), keep_scale(c->hidden_dropout),
                 BT * H);
-  layernorm_bwd(a->dres, m->g.emb_ln.g, m->g.emb_ln.b, a->dtmp, a->emb_sum, a->emb_mean, a->emb_rstd,
+  layernorm_bwd(a->dln1, m->g.emb_ln.g, m->g.emb_ln.b, a->dtmp, a->emb_sum, a->emb_mean, a->emb_rstd,
                 m->p.emb_ln.g, BT, H);
-  embed_bwd(m, a->dres, bt);
+  embed_bwd(m, a->dln1, bt);
 }
 
 void bert_zero_grad(Bert *m) { memset(m->grads, 0, sizeof(float) * m->nparams); }

@@ -95,7 +95,7 @@ typedef struct {
   float *logits, *probs, *dlogits; /* (B, C) each */
   /* scratch shared by all layers: forward temporaries, backward gradients */
   float *ff_act;               /* (B, T, I) GELU output (forward, and recomputed in backward) */
-  float *dx, *dres, *dln1, *dtmp, *dctx, *dq, *dk, *dv; /* (B, T, H) each */
+  float *dx, *dln1, *dtmp, *dctx, *dq, *dk, *dv; /* (B, T, H) each */
   float *dff;                  /* (B, T, I) */
   float *dS;                   /* (B, NH, T, T) also the dropped-out probabilities in forward */
   float *dcls;                 /* (B, H) */
