@@ -278,12 +278,16 @@ void attention_bwd(float *dq, float *dk, float *dv, float *dS, const float *dctx
   }
 }
 
-void attention_packed_fwd(float *ctx, float *scratch, const float *q, const float *k, const float *v,
-                          const long *off, const int *len, int B, int NH, int H) {
-  const int hd = H / NH;
-  const float scale = 1.0f / sqrtf((float)hd);
+static int longest(const int *len, int B) {
   int T = 1;
   for (int b = 0; b < B; b++) T = len[b] > T ? len[b] : T;
+  return T;
+}
+
+void attention_packed_fwd(float *ctx, float *scratch, const float *q, const float *k, const float *v,
+                          const long *off, const int *len, int B, int NH, int H) {
+  const int hd = H / NH, T = longest(len, B);
+  const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(dynamic)
   for (int bh = 0; bh < B * NH; bh++) {
     int b = bh / NH, h = bh % NH, n = len[b];
@@ -297,10 +301,8 @@ void attention_packed_fwd(float *ctx, float *scratch, const float *q, const floa
 
 void attention_packed_one_query_fwd(float *ctx, float *scores, const float *q, const float *k, const float *v,
                                     const long *off, const int *len, int B, int NH, int H) {
-  const int hd = H / NH;
+  const int hd = H / NH, T = longest(len, B);
   const float scale = 1.0f / sqrtf((float)hd);
-  int T = 1;
-  for (int b = 0; b < B; b++) T = len[b] > T ? len[b] : T;
 #pragma omp parallel for schedule(static)
   for (int bh = 0; bh < B * NH; bh++) {
     int b = bh / NH, h = bh % NH, n = len[b];

@@ -2,21 +2,25 @@
 #include "src/rng.h"
 #include "src/simd.h"
 
-void philox4x32(const uint32_t ctr_in[4], const uint32_t key[2], uint32_t out[4]) {
-  uint32_t c0 = ctr_in[0], c1 = ctr_in[1], c2 = ctr_in[2], c3 = ctr_in[3];
-  uint32_t k0 = key[0], k1 = key[1];
+/* The ten rounds of Philox4x32 on counter (c0..c3) with key (k0, k1), in place. */
+static inline __attribute__((always_inline)) void philox_rounds(uint32_t *c0, uint32_t *c1, uint32_t *c2,
+                                                                uint32_t *c3, uint32_t k0, uint32_t k1) {
+#pragma GCC unroll 10
   for (int round = 0; round < 10; round++) {
-    uint64_t p0 = (uint64_t)0xD2511F53u * c0;
-    uint64_t p1 = (uint64_t)0xCD9E8D57u * c2;
-    uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
-    uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-    c1 = (uint32_t)p1;
-    c3 = (uint32_t)p0;
-    c0 = n0;
-    c2 = n2;
+    uint64_t p0 = (uint64_t)0xD2511F53u * *c0, p1 = (uint64_t)0xCD9E8D57u * *c2;
+    uint32_t n0 = (uint32_t)(p1 >> 32) ^ *c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ *c3 ^ k1;
+    *c1 = (uint32_t)p1;
+    *c3 = (uint32_t)p0;
+    *c0 = n0;
+    *c2 = n2;
     k0 += 0x9E3779B9u;
     k1 += 0xBB67AE85u;
   }
+}
+
+void philox4x32(const uint32_t ctr_in[4], const uint32_t key[2], uint32_t out[4]) {
+  uint32_t c0 = ctr_in[0], c1 = ctr_in[1], c2 = ctr_in[2], c3 = ctr_in[3];
+  philox_rounds(&c0, &c1, &c2, &c3, key[0], key[1]);
   out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
 }
 
@@ -86,18 +90,8 @@ VECTOR_CLONES static void keep_blocks(uint8_t *keep, uint64_t b0, long nb, uint3
   const uint32_t key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
   for (long i = 0; i < nb; i++) {
     uint64_t blk = b0 + (uint64_t)i;
-    uint32_t c0 = (uint32_t)blk, c1 = (uint32_t)(blk >> 32), c2 = s0, c3 = s1, k0 = key0, k1 = key1;
-#pragma GCC unroll 10
-    for (int round = 0; round < 10; round++) {
-      uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
-      uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-      c1 = (uint32_t)p1;
-      c3 = (uint32_t)p0;
-      c0 = n0;
-      c2 = n2;
-      k0 += 0x9E3779B9u;
-      k1 += 0xBB67AE85u;
-    }
+    uint32_t c0 = (uint32_t)blk, c1 = (uint32_t)(blk >> 32), c2 = s0, c3 = s1;
+    philox_rounds(&c0, &c1, &c2, &c3, key0, key1);
     keep[4 * i] = c0 >= thresh;
     keep[4 * i + 1] = c1 >= thresh;
     keep[4 * i + 2] = c2 >= thresh;
