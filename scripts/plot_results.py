@@ -13,6 +13,7 @@ usage: plot_results.py RESULTS.h5 OUTDIR [--smooth 10] [--max-step N]
 import argparse
 import json
 import os
+import textwrap
 import warnings
 
 import h5py
@@ -133,8 +134,10 @@ def main():
             for ax in (ax1, ax2):
                 ax.grid(alpha=0.3)
                 ax.legend(fontsize=7)
-        fig.suptitle(f"{os.path.basename(a.results)}: by {key or 'run'} (thin: one seed each; dashed: still running; "
-                     f"band: 95% interval of the mean across seeds)", fontsize=10)
+        title = (f"{os.path.basename(a.results)}: by {key or 'run'} (thin: one seed each; dashed: still running; "
+                 f"band: 95% interval of the mean across seeds)")
+        # wrapped to the figure's width (about 14 characters per inch at this size)
+        fig.suptitle(textwrap.fill(title, width=int(fig.get_figwidth() * 14)), fontsize=10)
         fig.tight_layout()
         out = os.path.join(a.outdir, f"{(key or 'runs').replace('.', '_')}.png")
         fig.savefig(out, dpi=100)
