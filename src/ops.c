@@ -106,13 +106,15 @@ void layernorm_bwd(float *dx, float *dg, float *db, const float *dy, const float
 #define INV_SQRT2 0.7071067811865476f
 #define INV_SQRT_2PI 0.3989422804014327f
 
-/* exp(x) for x <= 0 (0 below -87) from arithmetic alone (no libm, no branches), so that the
-   compiler vectorises the loops below and every CPU gives the same bits: x = k ln2 + r with
-   ln2 split in two (Cody-Waite), |r| <= ln2/2, e^r by its Taylor series to r^7 (relative
-   error < 2e-8 there), 2^k put into the exponent field. */
-static inline float exp_neg(float x) {
-  const int under = x < -87.0f; /* below float's normal range: 0 */
-  x = under ? -87.0f : x;
+/* exp(x) for x <= 0 (0 below -87; NaN stays NaN, so a diverging run still shows) from
+   arithmetic alone (no libm, no branches), so that the compiler vectorises the loops below and
+   every CPU gives the same bits: x = k ln2 + r with ln2 split in two (Cody-Waite),
+   |r| <= ln2/2, e^r by its Taylor series to r^7 (relative error < 2e-8 there), 2^k put into
+   the exponent field. The argument is clamped to [-87, 0] first (NaN to -87), so the
+   conversion to an integer and the shift are always defined. */
+static inline float exp_neg(float x_in) {
+  const int under = x_in < -87.0f, nan = x_in != x_in;
+  const float x = x_in > -87.0f ? (x_in < 0.0f ? x_in : 0.0f) : -87.0f;
   const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
   float k = (x * 1.44269504f + shifter) - shifter;
   float r = (x - k * 0.693145752f) - k * 1.42860677e-6f;
@@ -125,7 +127,7 @@ static inline float exp_neg(float x) {
   p = p * r + 1.0f;
   p = p * r + 1.0f;
   union { float f; int32_t i; } two_k = {.i = ((int32_t)k + 127) << 23};
-  return under ? 0.0f : p * two_k.f;
+  return nan ? x_in : under ? 0.0f : p * two_k.f;
 }
 
 /* Phi(x) = 0.5 erfc(-x / sqrt 2), the normal CDF. erfc(z), z >= 0, by the Chebyshev fit of

@@ -38,6 +38,13 @@ static void gelu_accuracy(void) {
   gelu_fwd(&gz, &z, 1, ACT_GELU);
   gelu_bwd(&dz, one, &z, 1, ACT_GELU);
   CHECK(gz == 0.0f && dz == 0.5f, "gelu(0) = %g, gelu'(0) = %g", gz, dz);
+  /* non-finite inputs: NaN stays NaN (a diverging run must still show), gelu(+inf) = +inf */
+  float special[3] = {NAN, INFINITY, -1e30f}, gs[3], ds[3], ones3[3] = {1, 1, 1};
+  gelu_fwd(gs, special, 3, ACT_GELU);
+  gelu_bwd(ds, ones3, special, 3, ACT_GELU);
+  CHECK(isnan(gs[0]) && isnan(ds[0]), "gelu(NaN) = %g, gelu'(NaN) = %g", gs[0], ds[0]);
+  CHECK(gs[1] == INFINITY, "gelu(inf) = %g", gs[1]); /* gelu'(inf) is 1 + inf * 0: NaN, as with libm */
+  CHECK(gs[2] == 0.0f && ds[2] == 0.0f, "gelu(-1e30) = %g, gelu'(-1e30) = %g", gs[2], ds[2]);
   free(x), free(y), free(d), free(one);
 }
 
