@@ -248,23 +248,19 @@ static const uint8_t *used_keep(const uint8_t *buf, float p, int train) { return
 
 static float keep_scale(float p) { return 1.0f / (1.0f - p); }
 
-void bert_mask_add(float *mask_add, const Batch *bt) {
-  for (long i = 0; i < (long)bt->B * bt->T; i++) mask_add[i] = bt->mask[i] ? 0.0f : -10000.0f;
+void bert_embed_token(const Bert *m, float *out, int id, int pos, int type) {
+  const int H = m->cfg.hidden;
+  /* the job refuses data the model cannot embed */
+  BS_ASSERT(id >= 0 && id < m->cfg.vocab_size && type >= 0 && type < m->cfg.type_vocab && pos < m->cfg.max_position);
+  const float *we = m->p.word + (long)id * H, *pe = m->p.pos + (long)pos * H, *te = m->p.type + (long)type * H;
+  for (int j = 0; j < H; j++) out[j] = we[j] + pe[j] + te[j];
 }
 
-void bert_embed_sum(const Bert *m, float *out, const Batch *bt) {
-  const int H = m->cfg.hidden, T = bt->T;
-  const long BT = (long)bt->B * T;
-  for (long i = 0; i < BT; i++) /* the job refuses data the model cannot embed */
-    BS_ASSERT(bt->ids[i] >= 0 && bt->ids[i] < m->cfg.vocab_size && bt->types[i] >= 0 && bt->types[i] < m->cfg.type_vocab);
+static void embed_fwd(const Bert *m, float *out, const Batch *bt) {
+  const long BT = (long)bt->B * bt->T;
 #pragma omp parallel for schedule(static)
-  for (long i = 0; i < BT; i++) {
-    const float *we = m->p.word + (long)bt->ids[i] * H;
-    const float *pe = m->p.pos + (long)(i % T) * H;
-    const float *te = m->p.type + (long)bt->types[i] * H;
-    float *o = out + i * H;
-    for (int j = 0; j < H; j++) o[j] = we[j] + pe[j] + te[j];
-  }
+  for (long i = 0; i < BT; i++)
+    bert_embed_token(m, out + i * m->cfg.hidden, bt->ids[i], (int)(i % bt->T), bt->types[i]);
 }
 
 static void embed_bwd(Bert *m, const float *d, const Batch *bt) {
@@ -314,8 +310,8 @@ const float *bert_encode(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
   const BertConfig *c = &m->cfg;
   const int B = bt->B, T = bt->T, H = c->hidden, L = c->layers;
   const long BT = (long)B * T;
-  bert_mask_add(a->mask_add, bt);
-  bert_embed_sum(m, a->emb_sum, bt);
+  for (long i = 0; i < BT; i++) a->mask_add[i] = bt->mask[i] ? 0.0f : -10000.0f;
+  embed_fwd(m, a->emb_sum, bt);
   layernorm_fwd(a->dtmp, a->emb_mean, a->emb_rstd, a->emb_sum, m->p.emb_ln.g, m->p.emb_ln.b, BT, H, c->ln_eps);
   uint8_t *ek = make_keep(a->emb_keep, BT * H, c->hidden_dropout, mode, 0);
   dropout_apply(a->emb_out, a->dtmp, ek, keep_scale(c->hidden_dropout), BT * H);

@@ -116,10 +116,8 @@ typedef struct {
   long step;
 } Mode;
 
-/* word + position + token-type embedding per token into out [B*T, H]. */
-void bert_embed_sum(const Bert *m, float *out, const Batch *b);
-/* 0 for tokens, -10000 for padding, [B*T]: added to the attention scores. */
-void bert_mask_add(float *mask_add, const Batch *b);
+/* out[0..H) = word + position + token-type embedding of one token. */
+void bert_embed_token(const Bert *m, float *out, int id, int pos, int type);
 
 /* Embeddings and encoder layers; returns the last hidden states [B*T, H] (inside a). */
 const float *bert_encode(Bert *m, Acts *a, const Batch *b, const Mode *mode);

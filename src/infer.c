@@ -74,17 +74,11 @@ static long pack(Infer *w, const Batch *bt) {
 }
 
 static void embed_packed(const Bert *m, float *out, const Infer *w, const Batch *bt) {
-  const int H = m->cfg.hidden;
 #pragma omp parallel for schedule(static)
   for (int b = 0; b < bt->B; b++)
     for (int t = 0; t < w->len[b]; t++) {
       long i = (long)b * bt->T + t;
-      BS_ASSERT(bt->ids[i] >= 0 && bt->ids[i] < m->cfg.vocab_size && bt->types[i] >= 0 &&
-                bt->types[i] < m->cfg.type_vocab);
-      const float *we = m->p.word + (long)bt->ids[i] * H, *pe = m->p.pos + (long)t * H;
-      const float *te = m->p.type + (long)bt->types[i] * H;
-      float *o = out + (w->off[b] + t) * H;
-      for (int j = 0; j < H; j++) o[j] = we[j] + pe[j] + te[j];
+      bert_embed_token(m, out + (w->off[b] + t) * m->cfg.hidden, bt->ids[i], t, bt->types[i]);
     }
 }
 

@@ -127,26 +127,20 @@ void optim_step_tensors(Optim *o, const ParamInfo *info, int n, float *params, c
   }
 }
 
-/* Sum of squares in double over fixed chunks, the chunks' sums added in order: the same
-   number at any thread count. */
+/* Sum of squares in double over NCHUNK fixed chunks (their bounds depend on n alone), the
+   chunks' sums added in order: the same number at any thread count. */
 static double sumsq(const float *g, size_t n) {
-  enum { CHUNK = 1 << 16 };
-  const long nc = (long)((n + CHUNK - 1) / CHUNK);
-  double *part = malloc(sizeof(double) * (size_t)(nc > 0 ? nc : 1));
-  double ss = 0.0;
-  if (!part) { /* no memory for the partial sums: one pass in order instead */
-    for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
-    return ss;
-  }
+  enum { NCHUNK = 256 };
+  const size_t per = (n + NCHUNK - 1) / NCHUNK;
+  double part[NCHUNK], ss = 0.0;
 #pragma omp parallel for schedule(static)
-  for (long c = 0; c < nc; c++) {
-    size_t lo = (size_t)c * CHUNK, hi = lo + CHUNK < n ? lo + CHUNK : n;
+  for (int c = 0; c < NCHUNK; c++) {
+    size_t lo = (size_t)c * per < n ? (size_t)c * per : n, hi = lo + per < n ? lo + per : n;
     double s = 0.0;
     for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
     part[c] = s;
   }
-  for (long c = 0; c < nc; c++) ss += part[c];
-  free(part);
+  for (int c = 0; c < NCHUNK; c++) ss += part[c];
   return ss;
 }
 
