@@ -6,11 +6,14 @@ config.json), float32, under torch.inference_mode(), on the very batches bench_e
 usage: bench_eval_torch.py MODEL_DIR LENGTHS_FILE THREADS BATCH REPEATS"""
 import json
 import math
+import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import best_of  # noqa: E402
 
 
 def main():
@@ -49,15 +52,12 @@ def main():
             x = F.layer_norm(F.linear(F.gelu(F.linear(x, wi, bi)), wo2, bo2) + x, (H,), g2, b2, 1e-12)
         return F.linear(torch.tanh(F.linear(x[:, 0], head[0], head[1])), head[2], head[3]).argmax(-1)
 
-    best = 1e30
+    def evaluate():
+        for ids, _, ext in batches:
+            forward(ids, ext)
+
     with torch.inference_mode():
-        for r in range(repeats + 1):
-            t0 = time.perf_counter()
-            for ids, _, ext in batches:
-                forward(ids, ext)
-            dt = time.perf_counter() - t0
-            if r > 0:
-                best = min(best, dt)
+        best = best_of(evaluate, repeats)
     print(f"impl=pytorch-{torch.__version__}-inference_mode layers={L} hidden={H} examples={len(lengths)} "
           f"tokens={sum(lengths)} batch={batch} threads={threads} eval_s={best:.4f} "
           f"examples_per_s={len(lengths) / best:.1f}")

@@ -4,12 +4,15 @@ same step (forward, backward, clip, AdamW) at the same thread count.
 
 usage: bench_torch.py base|small THREADS STEPS"""
 import math
+import os
 import resource
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import best_of  # noqa: E402
 
 
 def main():
@@ -62,13 +65,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
 
-    best = 1e30
-    for s in range(steps + 1):
-        t0 = time.perf_counter()
-        step()
-        dt = time.perf_counter() - t0
-        if s > 0:
-            best = min(best, dt)
+    best = best_of(step, steps)
     print(f"impl=pytorch-{torch.__version__} model={which} layers={L} hidden={H} batch={B} seq={T} "
           f"threads={threads} step_s={best:.4f} tokens_per_s={B * T / best:.1f} "
           f"peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}")

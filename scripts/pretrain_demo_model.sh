@@ -14,7 +14,8 @@ WORK=${WORK:-/var/tmp/bertsweep-pretrain}
 # experiments described there (the corpus file is rebuilt when the choice changes)
 want=${CORPUS:-apps}
 [ -f data/pretrain/corpus.txt ] && [ "$(cat data/pretrain/corpus.name 2>/dev/null)" = "$want" ] ||
-  { /usr/bin/python3 scripts/build_demo_data.py --corpus "$want" && echo "$want" > data/pretrain/corpus.name; }
+  { rm -f data/pretrain/corpus.name  # a rebuild killed halfway must not pass for a finished one
+    /usr/bin/python3 scripts/build_demo_data.py --corpus "$want" && echo "$want" > data/pretrain/corpus.name; }
 cmake --build build -j"$(nproc)" --target bertsweep >/dev/null
 mkdir -p "$WORK"
 build/bertsweep pretrain --corpus data/pretrain/corpus.txt --out "$WORK/zh-apps-tiny" --resume \
