@@ -292,16 +292,16 @@ static void layer_fwd(Bert *m, Acts *a, int l, const float *x, int B, int T, con
   uint8_t *pk = make_keep(A->pkeep, (long)B * NH * T * T, c->attn_dropout, mode, 1 + 3 * l);
   attention_fwd(A->ctx, A->probs, a->dS, pk, keep_scale(c->attn_dropout), A->q, A->k, A->v, a->mask_add, B, T,
                 NH, H);
-  linear_fwd(a->dtmp, A->ctx, P->attn_out.w, P->attn_out.b, BT, H, H);
+  linear_fwd(a->dtmp, A->ctx, P->attn_out.w, NULL, BT, H, H);
   uint8_t *ak = make_keep(A->ao_keep, BT * H, c->hidden_dropout, mode, 2 + 3 * l);
-  dropout_add(A->res1, a->dtmp, ak, hs, x, BT * H);
-  layernorm_fwd(A->ln1, A->ln1_mean, A->ln1_rstd, A->res1, P->ln1.g, P->ln1.b, BT, H, c->ln_eps);
-  linear_fwd(A->ff1, A->ln1, P->ffn_in.w, P->ffn_in.b, BT, H, I);
-  gelu_fwd(a->ff_act, A->ff1, BT * I, c->act);
-  linear_fwd(a->dtmp, a->ff_act, P->ffn_out.w, P->ffn_out.b, BT, I, H);
+  add_layernorm_fwd(A->ln1, A->res1, A->ln1_mean, A->ln1_rstd, a->dtmp, P->attn_out.b, ak, hs, x, P->ln1.g,
+                    P->ln1.b, BT, H, c->ln_eps);
+  linear_fwd(A->ff1, A->ln1, P->ffn_in.w, NULL, BT, H, I);
+  bias_gelu_fwd(a->ff_act, A->ff1, P->ffn_in.b, BT, I, c->act);
+  linear_fwd(a->dtmp, a->ff_act, P->ffn_out.w, NULL, BT, I, H);
   uint8_t *fk = make_keep(A->ff2_keep, BT * H, c->hidden_dropout, mode, 3 + 3 * l);
-  dropout_add(A->res2, a->dtmp, fk, hs, A->ln1, BT * H);
-  layernorm_fwd(A->ln2, A->ln2_mean, A->ln2_rstd, A->res2, P->ln2.g, P->ln2.b, BT, H, c->ln_eps);
+  add_layernorm_fwd(A->ln2, A->res2, A->ln2_mean, A->ln2_rstd, a->dtmp, P->ffn_out.b, fk, hs, A->ln1, P->ln2.g,
+                    P->ln2.b, BT, H, c->ln_eps);
 }
 
 static int g_train_flag(const Mode *mode) { return mode && mode->train; }

@@ -12,7 +12,7 @@ int infer_alloc(Infer *w, const BertConfig *c, int Bmax, int Tmax, Err *e) {
     size_t off = 0;
 #define TAKE(ptr, n) do { if (pass) (ptr) = w->buf + off; off += (n); } while (0)
     TAKE(w->x, BT * H); TAKE(w->y, BT * H); TAKE(w->z, BT * H);
-    TAKE(w->q, BT * H); TAKE(w->k, BT * H); TAKE(w->v, BT * H); TAKE(w->ctx, BT * H);
+    TAKE(w->qkv, BT * 3 * H); TAKE(w->ctx, BT * H); TAKE(w->w_in, 3 * H * H); TAKE(w->b_in, 3 * H);
     TAKE(w->ff, BT * I);
     TAKE(w->probs, (size_t)Bmax * c->heads * Tmax * Tmax);
     TAKE(w->mean, BT); TAKE(w->rstd, BT);
@@ -46,14 +46,12 @@ void infer_free(Infer *w) {
 static void layer_rest(const BertConfig *c, const LayerView *P, float *x, const float *ctx, float *y, float *z,
                        float *ff, float *mean, float *rstd, long n) {
   const int H = c->hidden, I = c->intermediate;
-  linear_fwd(y, ctx, P->attn_out.w, P->attn_out.b, n, H, H);
-  dropout_add(y, y, NULL, 1.0f, x, n * H);
-  layernorm_fwd(z, mean, rstd, y, P->ln1.g, P->ln1.b, n, H, c->ln_eps);
-  linear_fwd(ff, z, P->ffn_in.w, P->ffn_in.b, n, H, I);
-  gelu_fwd(ff, ff, n * I, c->act);
-  linear_fwd(y, ff, P->ffn_out.w, P->ffn_out.b, n, I, H);
-  dropout_add(y, y, NULL, 1.0f, z, n * H);
-  layernorm_fwd(x, mean, rstd, y, P->ln2.g, P->ln2.b, n, H, c->ln_eps);
+  linear_fwd(y, ctx, P->attn_out.w, NULL, n, H, H);
+  add_layernorm_fwd(z, y, mean, rstd, y, P->attn_out.b, NULL, 1.0f, x, P->ln1.g, P->ln1.b, n, H, c->ln_eps);
+  linear_fwd(ff, z, P->ffn_in.w, NULL, n, H, I);
+  bias_gelu_fwd(ff, ff, P->ffn_in.b, n, I, c->act);
+  linear_fwd(y, ff, P->ffn_out.w, NULL, n, I, H);
+  add_layernorm_fwd(x, y, mean, rstd, y, P->ffn_out.b, NULL, 1.0f, z, P->ln2.g, P->ln2.b, n, H, c->ln_eps);
 }
 
 /* Tokens of the batch packed without padding: sequence b's rows start at off[b] and number
@@ -82,6 +80,15 @@ static void embed_packed(const Bert *m, float *out, const Infer *w, const Batch 
     }
 }
 
+/* Stacks the n linear layers' weights [H, H] and biases [H] into w_in and b_in, so that one
+   GEMM computes them all: the same dot products as n GEMMs, in one pass over the input. */
+static void stack_linear(Infer *w, const LinearView *const *parts, int n, int H) {
+  for (int i = 0; i < n; i++) {
+    memcpy(w->w_in + (long)i * H * H, parts[i]->w, sizeof(float) * H * H);
+    memcpy(w->b_in + (long)i * H, parts[i]->b, sizeof(float) * H);
+  }
+}
+
 const float *bert_infer(const Bert *m, Infer *w, const Batch *bt) {
   const BertConfig *c = &m->cfg;
   const int B = bt->B, H = c->hidden, NH = c->heads, L = c->layers;
@@ -90,19 +97,20 @@ const float *bert_infer(const Bert *m, Infer *w, const Batch *bt) {
   layernorm_fwd(w->x, w->mean, w->rstd, w->y, m->p.emb_ln.g, m->p.emb_ln.b, N, H, c->ln_eps);
   for (int l = 0; l < L - 1; l++) {
     const LayerView *P = &m->p.layer[l];
-    linear_fwd(w->q, w->x, P->q.w, P->q.b, N, H, H);
-    linear_fwd(w->k, w->x, P->k.w, P->k.b, N, H, H);
-    linear_fwd(w->v, w->x, P->v.w, P->v.b, N, H, H);
-    attention_packed_fwd(w->ctx, w->probs, w->q, w->k, w->v, w->off, w->len, B, NH, H);
+    const LinearView *qkv[3] = {&P->q, &P->k, &P->v};
+    stack_linear(w, qkv, 3, H);
+    linear_fwd(w->qkv, w->x, w->w_in, w->b_in, N, H, 3 * H);
+    attention_packed_fwd(w->ctx, w->probs, w->qkv, w->qkv + H, w->qkv + 2 * H, 3 * H, w->off, w->len, B, NH, H);
     layer_rest(c, P, w->x, w->ctx, w->y, w->z, w->ff, w->mean, w->rstd, N);
   }
   for (int b = 0; b < B; b++) memcpy(w->cx + (long)b * H, w->x + w->off[b] * H, sizeof(float) * H);
   if (L > 0) {
     const LayerView *P = &m->p.layer[L - 1];
-    linear_fwd(w->k, w->x, P->k.w, P->k.b, N, H, H);
-    linear_fwd(w->v, w->x, P->v.w, P->v.b, N, H, H);
+    const LinearView *kv[2] = {&P->k, &P->v};
+    stack_linear(w, kv, 2, H);
+    linear_fwd(w->qkv, w->x, w->w_in, w->b_in, N, H, 2 * H);
     linear_fwd(w->cq, w->cx, P->q.w, P->q.b, B, H, H);
-    attention_packed_one_query_fwd(w->cctx, w->probs, w->cq, w->k, w->v, w->off, w->len, B, NH, H);
+    attention_packed_one_query_fwd(w->cctx, w->probs, w->cq, w->qkv, w->qkv + H, 2 * H, w->off, w->len, B, NH, H);
     layer_rest(c, P, w->cx, w->cctx, w->cy, w->cz, w->cff, w->mean, w->rstd, B);
   }
   linear_fwd(w->pooled, w->cx, m->p.pooler.w, m->p.pooler.b, B, H, H);

@@ -14,7 +14,9 @@ typedef struct {
   int *len;                   /* [B] its tokens (padding left out) */
   /* rows below are the batch's tokens packed without padding: at most B*T of them */
   float *x, *y, *z;           /* (B, T, H) layer input and output, residual sums, first LayerNorm */
-  float *q, *k, *v, *ctx;     /* (B, T, H) */
+  float *qkv;                 /* (B, T, 3H) queries, keys and values side by side */
+  float *ctx;                 /* (B, T, H) */
+  float *w_in, *b_in;         /* (3H, H), (3H): a layer's Q, K, V weights stacked for one GEMM */
   float *ff;                  /* (B, T, I) */
   float *probs;               /* (B, NH, T, T) */
   float *mean, *rstd;         /* (B, T) LayerNorm statistics (not needed, written) */

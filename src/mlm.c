@@ -70,8 +70,8 @@ float mlm_forward(MlmHead *h, const Bert *m, const float *hidden, const int *pos
                   int *correct) {
   const int H = h->H, V = h->V;
   for (int i = 0; i < M; i++) memcpy(h->x + (long)i * H, hidden + (long)pos[i] * H, sizeof(float) * H);
-  linear_fwd(h->h1, h->x, h->dense_w, h->dense_b, M, H, H);
-  gelu_fwd(h->h1a, h->h1, (long)M * H, m->cfg.act);
+  linear_fwd(h->h1, h->x, h->dense_w, NULL, M, H, H);
+  bias_gelu_fwd(h->h1a, h->h1, h->dense_b, M, H, m->cfg.act);
   layernorm_fwd(h->h2, h->mean, h->rstd, h->h1a, h->ln_g, h->ln_b, M, H, m->cfg.ln_eps);
   linear_fwd(h->logits, h->h2, m->p.word, h->bias, M, H, V);
   if (correct) {

@@ -40,45 +40,97 @@ void linear_bwd(float *dx, float beta, float *dw, float *db, const float *dy, co
   if (db) col_sums_add(db, dy, n, out);
 }
 
+/* Sum of x[0..c) in 16 lanes (lane l takes elements l, l+16, ...) folded in a fixed tree:
+   the same additions in the same order whatever the vector width, so every CPU gives the
+   same bits, and vectorised. */
+enum { LANES = 16 };
+static inline float lane_fold(float *s) {
+  for (int w = LANES / 2; w > 0; w /= 2)
+    for (int l = 0; l < w; l++) s[l] += s[l + w];
+  return s[0];
+}
+
+static inline float lane_sum(const float *x, int c) {
+  float s[LANES] = {0};
+  int j = 0;
+  for (; j + LANES <= c; j += LANES)
+    for (int l = 0; l < LANES; l++) s[l] += x[j + l];
+  for (int l = 0; j + l < c; l++) s[l] += x[j + l];
+  return lane_fold(s);
+}
+
+/* sum (x - m)^2 */
+static inline float lane_sum_sq_dev(const float *x, float m, int c) {
+  float s[LANES] = {0};
+  int j = 0;
+  for (; j + LANES <= c; j += LANES)
+    for (int l = 0; l < LANES; l++) s[l] += (x[j + l] - m) * (x[j + l] - m);
+  for (int l = 0; j + l < c; l++) s[l] += (x[j + l] - m) * (x[j + l] - m);
+  return lane_fold(s);
+}
+
+/* One row: mean, then the variance about it (two passes: no cancellation). */
+VECTOR_CLONES static void layernorm_row(float *y, float *mean, float *rstd, const float *x, const float *g,
+                                        const float *b, int c, float eps) {
+  const float m = lane_sum(x, c) / (float)c;
+  const float r = 1.0f / sqrtf(lane_sum_sq_dev(x, m, c) / (float)c + eps);
+  for (int j = 0; j < c; j++) y[j] = (x[j] - m) * r * g[j] + b[j];
+  *mean = m;
+  *rstd = r;
+}
+
 void layernorm_fwd(float *y, float *mean, float *rstd, const float *x, const float *g,
                    const float *b, int n, int c, float eps) {
 #pragma omp parallel for schedule(static)
+  for (int i = 0; i < n; i++)
+    layernorm_row(y + (long)i * c, mean + i, rstd + i, x + (long)i * c, g, b, c, eps);
+}
+
+/* res = dropout(y + bias) + r on one row (keep NULL: no dropout) */
+VECTOR_CLONES static void bias_dropout_residual_row(float *res, const float *y, const float *bias,
+                                                    const uint8_t *keep, float scale, const float *r, int c) {
+  if (keep)
+    for (int j = 0; j < c; j++) res[j] = (y[j] + bias[j]) * (keep[j] ? scale : 0.0f) + r[j];
+  else
+    for (int j = 0; j < c; j++) res[j] = (y[j] + bias[j]) + r[j];
+}
+
+void add_layernorm_fwd(float *out, float *res, float *mean, float *rstd, const float *y, const float *bias,
+                       const uint8_t *keep, float scale, const float *r, const float *g, const float *b, int n,
+                       int c, float eps) {
+#pragma omp parallel for schedule(static)
   for (int i = 0; i < n; i++) {
-    const float *xi = x + (long)i * c;
-    double s = 0.0, ss = 0.0;
-    for (int j = 0; j < c; j++) s += xi[j];
-    float m = (float)(s / c);
-    for (int j = 0; j < c; j++) {
-      double d = xi[j] - m;
-      ss += d * d;
-    }
-    float r = (float)(1.0 / sqrt(ss / c + eps));
-    float *yi = y + (long)i * c;
-    for (int j = 0; j < c; j++) yi[j] = (xi[j] - m) * r * g[j] + b[j];
-    mean[i] = m;
-    rstd[i] = r;
+    const long o = (long)i * c;
+    bias_dropout_residual_row(res + o, y + o, bias, keep ? keep + o : NULL, scale, r + o, c);
+    layernorm_row(out + o, mean + i, rstd + i, res + o, g, b, c, eps);
   }
+}
+
+/* dx for one row; dxhat = dy g, xhat = (x - m) r */
+VECTOR_CLONES static void layernorm_bwd_row(float *dx, const float *dy, const float *x, float m, float r,
+                                            const float *g, int c) {
+  float sd[LANES] = {0}, sdx[LANES] = {0};
+  int j = 0;
+  for (; j + LANES <= c; j += LANES)
+    for (int l = 0; l < LANES; l++) {
+      const float dxh = dy[j + l] * g[j + l];
+      sd[l] += dxh;
+      sdx[l] += dxh * ((x[j + l] - m) * r);
+    }
+  for (int l = 0; j + l < c; l++) {
+    const float dxh = dy[j + l] * g[j + l];
+    sd[l] += dxh;
+    sdx[l] += dxh * ((x[j + l] - m) * r);
+  }
+  const float md = lane_fold(sd) / (float)c, mdx = lane_fold(sdx) / (float)c;
+  for (int k = 0; k < c; k++) dx[k] = r * (dy[k] * g[k] - md - (x[k] - m) * r * mdx);
 }
 
 void layernorm_bwd(float *dx, float *dg, float *db, const float *dy, const float *x,
                    const float *mean, const float *rstd, const float *g, int n, int c) {
 #pragma omp parallel for schedule(static)
-  for (int i = 0; i < n; i++) {
-    const float *xi = x + (long)i * c, *dyi = dy + (long)i * c;
-    float m = mean[i], r = rstd[i];
-    double sd = 0.0, sdx = 0.0;
-    for (int j = 0; j < c; j++) {
-      float dxh = dyi[j] * g[j];
-      sd += dxh;
-      sdx += dxh * (xi[j] - m) * r;
-    }
-    float md = (float)(sd / c), mdx = (float)(sdx / c);
-    float *dxi = dx + (long)i * c;
-    for (int j = 0; j < c; j++) {
-      float xh = (xi[j] - m) * r;
-      dxi[j] = r * (dyi[j] * g[j] - md - xh * mdx);
-    }
-  }
+  for (int i = 0; i < n; i++)
+    layernorm_bwd_row(dx + (long)i * c, dy + (long)i * c, x + (long)i * c, mean[i], rstd[i], g, c);
   /* dg = sum_rows dy * xhat, db = sum_rows dy: column blocks, rows in order */
   enum { CB = 64 };
   const int nb = (c + CB - 1) / CB;
@@ -118,14 +170,11 @@ static inline float exp_neg(float x_in) {
   const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
   float k = (x * 1.44269504f + shifter) - shifter;
   float r = (x - k * 0.693145752f) - k * 1.42860677e-6f;
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  /* Estrin's scheme: the same polynomial in fewer dependent steps */
+  const float r2 = r * r, r4 = r2 * r2;
+  const float lo = (1.0f + r) + r2 * (0.5f + r * (1.0f / 6.0f));
+  const float hi = (1.0f / 24.0f + r * (1.0f / 120.0f)) + r2 * (1.0f / 720.0f + r * (1.0f / 5040.0f));
+  const float p = lo + r4 * hi;
   union { float f; int32_t i; } two_k = {.i = ((int32_t)k + 127) << 23};
   return nan ? x_in : under ? 0.0f : p * two_k.f;
 }
@@ -136,18 +185,18 @@ static inline float exp_neg(float x_in) {
 static inline float normal_cdf(float x) {
   float z = (x < 0.0f ? -x : x) * INV_SQRT2;
   float t = 1.0f / (1.0f + 0.5f * z);
-  float q = 0.17087277f;
-  q = q * t - 0.82215223f;
-  q = q * t + 1.48851587f;
-  q = q * t - 1.13520398f;
-  q = q * t + 0.27886807f;
-  q = q * t - 0.18628806f;
-  q = q * t + 0.09678418f;
-  q = q * t + 0.37409196f;
-  q = q * t + 1.00002368f;
-  q = q * t - 1.26551223f;
+  /* Estrin's scheme for the degree-9 polynomial in t (Horner's would chain 18 operations) */
+  const float t2 = t * t, t4 = t2 * t2, t8 = t4 * t4;
+  const float q01 = -1.26551223f + t * 1.00002368f, q23 = 0.37409196f + t * 0.09678418f;
+  const float q45 = -0.18628806f + t * 0.27886807f, q67 = -1.13520398f + t * 1.48851587f;
+  const float q89 = -0.82215223f + t * 0.17087277f;
+  const float q = ((q01 + t2 * q23) + t4 * (q45 + t2 * q67)) + t8 * q89;
   float half_erfc = 0.5f * t * exp_neg(q - z * z);
   return x < 0.0f ? half_erfc : 1.0f - half_erfc;
+}
+
+static float gelu_tanh(float x) {
+  return 0.5f * x * (1.0f + tanhf(SQRT_2_OVER_PI * (x + 0.044715f * x * x * x)));
 }
 
 VECTOR_CLONES static void gelu_erf_span(float *y, const float *x, long n) {
@@ -168,9 +217,30 @@ void gelu_fwd(float *y, const float *x, long n, int kind) {
     for (long i = 0; i < n; i += SIMD_SPAN) gelu_erf_span(y + i, x + i, SPAN_LEN(n, i));
   } else {
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; i++) {
-      float u = SQRT_2_OVER_PI * (x[i] + 0.044715f * x[i] * x[i] * x[i]);
-      y[i] = 0.5f * x[i] * (1.0f + tanhf(u));
+    for (long i = 0; i < n; i++) y[i] = gelu_tanh(x[i]);
+  }
+}
+
+/* x += bias, y = gelu(x) on one row; y may alias x */
+VECTOR_CLONES static void bias_gelu_erf_row(float *y, float *x, const float *bias, int c) {
+  for (int j = 0; j < c; j++) {
+    const float v = x[j] + bias[j];
+    x[j] = v;
+    y[j] = v * normal_cdf(v);
+  }
+}
+
+void bias_gelu_fwd(float *y, float *x, const float *bias, int n, int c, int kind) {
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < n; i++) {
+    float *xi = x + (long)i * c, *yi = y + (long)i * c;
+    if (kind == ACT_GELU) {
+      bias_gelu_erf_row(yi, xi, bias, c);
+    } else {
+      for (int j = 0; j < c; j++) {
+        xi[j] += bias[j];
+        yi[j] = gelu_tanh(xi[j]);
+      }
     }
   }
 }
@@ -286,33 +356,34 @@ static int longest(const int *len, int B) {
   return T;
 }
 
-void attention_packed_fwd(float *ctx, float *scratch, const float *q, const float *k, const float *v,
+void attention_packed_fwd(float *ctx, float *scratch, const float *q, const float *k, const float *v, int ld,
                           const long *off, const int *len, int B, int NH, int H) {
   const int hd = H / NH, T = longest(len, B);
   const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(dynamic)
   for (int bh = 0; bh < B * NH; bh++) {
     int b = bh / NH, h = bh % NH, n = len[b];
-    long o = off[b] * H + (long)h * hd;
+    long o = off[b] * ld + (long)h * hd;
     float *S = scratch + (long)bh * T * T;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, scale, q + o, H, k + o, H, 0.0f, S, n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, scale, q + o, ld, k + o, ld, 0.0f, S, n);
     softmax_rows(S, NULL, n, n);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f, S, n, v + o, H, 0.0f, ctx + o, H);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f, S, n, v + o, ld, 0.0f,
+                ctx + off[b] * H + (long)h * hd, H);
   }
 }
 
 void attention_packed_one_query_fwd(float *ctx, float *scores, const float *q, const float *k, const float *v,
-                                    const long *off, const int *len, int B, int NH, int H) {
+                                    int ld, const long *off, const int *len, int B, int NH, int H) {
   const int hd = H / NH, T = longest(len, B);
   const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(static)
   for (int bh = 0; bh < B * NH; bh++) {
     int b = bh / NH, h = bh % NH, n = len[b];
-    long o = off[b] * H + (long)h * hd;
+    long o = off[b] * ld + (long)h * hd;
     float *s = scores + (long)bh * T;
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, n, hd, scale, k + o, H, q + (long)b * H + h * hd, 1, 0.0f, s, 1);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, n, hd, scale, k + o, ld, q + (long)b * H + h * hd, 1, 0.0f, s, 1);
     softmax_rows(s, NULL, n, 1);
-    cblas_sgemv(CblasRowMajor, CblasTrans, n, hd, 1.0f, v + o, H, s, 1, 0.0f, ctx + (long)b * H + h * hd, 1);
+    cblas_sgemv(CblasRowMajor, CblasTrans, n, hd, 1.0f, v + o, ld, s, 1, 0.0f, ctx + (long)b * H + h * hd, 1);
   }
 }
 
@@ -323,11 +394,6 @@ void dropout_apply(float *y, const float *x, const uint8_t *keep, float scale, l
   }
 #pragma omp parallel for schedule(static)
   for (long i = 0; i < n; i += SIMD_SPAN) apply_keep(y + i, x + i, keep + i, scale, SPAN_LEN(n, i));
-}
-
-void dropout_add(float *y, const float *x, const uint8_t *keep, float scale, const float *r, long n) {
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < n; i++) y[i] = (keep ? x[i] * (keep[i] ? scale : 0.0f) : x[i]) + r[i];
 }
 
 float cross_entropy(float *dlogits, float *probs, const float *logits, const int *labels, int n, int c) {

@@ -6,6 +6,7 @@
 #define BS_OPS_H
 #include <stdint.h>
 
+/* b NULL: no bias (add_layernorm_fwd and bias_gelu_fwd add it in their pass) */
 void linear_fwd(float *y, const float *x, const float *w, const float *b, int n, int in, int out);
 /* dx = beta*dx + dy W (skipped when dx is NULL); dw += dy^T x; db += sum_rows dy. */
 void linear_bwd(float *dx, float beta, float *dw, float *db, const float *dy, const float *x,
@@ -18,8 +19,16 @@ void layernorm_fwd(float *y, float *mean, float *rstd, const float *x, const flo
 void layernorm_bwd(float *dx, float *dg, float *db, const float *dy, const float *x,
                    const float *mean, const float *rstd, const float *g, int n, int c);
 
+/* out = LayerNorm(res) with res = dropout(y + bias) + r, row by row (keep NULL: no dropout):
+   a sublayer's bias, dropout, residual and LayerNorm in one pass; res is kept for backward. */
+void add_layernorm_fwd(float *out, float *res, float *mean, float *rstd, const float *y, const float *bias,
+                       const uint8_t *keep, float scale, const float *r, const float *g, const float *b, int n,
+                       int c, float eps);
+
 enum { ACT_GELU = 0, ACT_GELU_TANH = 1 };
 void gelu_fwd(float *y, const float *x, long n, int kind);
+/* x += bias on each of n rows of c, then y = gelu(x) (y may alias x) */
+void bias_gelu_fwd(float *y, float *x, const float *bias, int n, int c, int kind);
 void gelu_bwd(float *dx, const float *dy, const float *x, long n, int kind); /* dx may alias dy */
 
 void tanh_fwd(float *y, const float *x, long n);
@@ -38,18 +47,17 @@ void attention_bwd(float *dq, float *dk, float *dv, float *dS, const float *dctx
                    int T, int NH, int H);
 
 /* The same without dropout on tokens packed without padding: sequence b is rows
-   [off[b], off[b] + len[b]) of q, k, v, ctx. scratch holds B*NH*T*T floats, T = max len. */
-void attention_packed_fwd(float *ctx, float *scratch, const float *q, const float *k, const float *v,
+   [off[b], off[b] + len[b]) of q, k, v (row stride ld, so they may be column blocks of one
+   matrix) and of ctx (stride H). scratch holds B*NH*T*T floats, T = max len. */
+void attention_packed_fwd(float *ctx, float *scratch, const float *q, const float *k, const float *v, int ld,
                           const long *off, const int *len, int B, int NH, int H);
-/* One query per sequence (q and ctx are [B, H]) against its packed keys and values; scores is
-   scratch [B, NH, T]. */
+/* One query per sequence (q and ctx are [B, H]) against its packed keys and values (row
+   stride ld); scores is scratch [B, NH, T]. */
 void attention_packed_one_query_fwd(float *ctx, float *scores, const float *q, const float *k, const float *v,
-                                    const long *off, const int *len, int B, int NH, int H);
+                                    int ld, const long *off, const int *len, int B, int NH, int H);
 
 /* y = x * (keep ? scale : 0) per element (keep NULL: copy); y may alias x. */
 void dropout_apply(float *y, const float *x, const uint8_t *keep, float scale, long n);
-/* y = dropout(x) + r, the residual connection after a dropout. */
-void dropout_add(float *y, const float *x, const uint8_t *keep, float scale, const float *r, long n);
 
 /* Mean cross-entropy over rows; dlogits = (softmax - onehot) / n (skipped when NULL).
    Writes softmax probabilities into probs when not NULL. */
