@@ -279,6 +279,15 @@ static void embed_bwd(Bert *m, const float *d, const Batch *bt) {
   }
 }
 
+void bert_stack_qkv(const LayerView *P, int first, int n, int H, float *w) {
+  const LinearView *part[3] = {&P->q, &P->k, &P->v};
+  const long HH = (long)H * H;
+  for (int i = 0; i < n; i++) {
+    memcpy(w + i * HH, part[first + i]->w, sizeof(float) * HH);
+    memcpy(w + n * HH + (long)i * H, part[first + i]->b, sizeof(float) * H);
+  }
+}
+
 static void layer_fwd(Bert *m, Acts *a, int l, const float *x, int B, int T, const Mode *mode) {
   const BertConfig *c = &m->cfg;
   const int H = c->hidden, I = c->intermediate, NH = c->heads;

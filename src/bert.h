@@ -116,6 +116,12 @@ typedef struct {
   long step;
 } Mode;
 
+/* Copies n of a layer's query, key and value projections, starting at first (0 q, 1 k, 2 v),
+   side by side: weights into w [n*H, H], then biases into w + n*H*H [n*H]. One GEMM then
+   computes all n: the same dot products as n GEMMs, in one pass over the input (the
+   evaluation forward does this; in training it measured no faster, see docs/decisions.md). */
+void bert_stack_qkv(const LayerView *P, int first, int n, int H, float *w);
+
 /* out[0..H) = word + position + token-type embedding of one token. */
 void bert_embed_token(const Bert *m, float *out, int id, int pos, int type);
 

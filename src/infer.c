@@ -12,7 +12,7 @@ int infer_alloc(Infer *w, const BertConfig *c, int Bmax, int Tmax, Err *e) {
     size_t off = 0;
 #define TAKE(ptr, n) do { if (pass) (ptr) = w->buf + off; off += (n); } while (0)
     TAKE(w->x, BT * H); TAKE(w->y, BT * H); TAKE(w->z, BT * H);
-    TAKE(w->qkv, BT * 3 * H); TAKE(w->ctx, BT * H); TAKE(w->w_in, 3 * H * H); TAKE(w->b_in, 3 * H);
+    TAKE(w->qkv, BT * 3 * H); TAKE(w->ctx, BT * H); TAKE(w->w_in, 3 * H * H + 3 * H);
     TAKE(w->ff, BT * I);
     TAKE(w->probs, (size_t)Bmax * c->heads * Tmax * Tmax);
     TAKE(w->mean, BT); TAKE(w->rstd, BT);
@@ -80,15 +80,6 @@ static void embed_packed(const Bert *m, float *out, const Infer *w, const Batch 
     }
 }
 
-/* Stacks the n linear layers' weights [H, H] and biases [H] into w_in and b_in, so that one
-   GEMM computes them all: the same dot products as n GEMMs, in one pass over the input. */
-static void stack_linear(Infer *w, const LinearView *const *parts, int n, int H) {
-  for (int i = 0; i < n; i++) {
-    memcpy(w->w_in + (long)i * H * H, parts[i]->w, sizeof(float) * H * H);
-    memcpy(w->b_in + (long)i * H, parts[i]->b, sizeof(float) * H);
-  }
-}
-
 const float *bert_infer(const Bert *m, Infer *w, const Batch *bt) {
   const BertConfig *c = &m->cfg;
   const int B = bt->B, H = c->hidden, NH = c->heads, L = c->layers;
@@ -97,18 +88,16 @@ const float *bert_infer(const Bert *m, Infer *w, const Batch *bt) {
   layernorm_fwd(w->x, w->mean, w->rstd, w->y, m->p.emb_ln.g, m->p.emb_ln.b, N, H, c->ln_eps);
   for (int l = 0; l < L - 1; l++) {
     const LayerView *P = &m->p.layer[l];
-    const LinearView *qkv[3] = {&P->q, &P->k, &P->v};
-    stack_linear(w, qkv, 3, H);
-    linear_fwd(w->qkv, w->x, w->w_in, w->b_in, N, H, 3 * H);
+    bert_stack_qkv(P, 0, 3, H, w->w_in);
+    linear_fwd(w->qkv, w->x, w->w_in, w->w_in + 3 * H * H, N, H, 3 * H);
     attention_packed_fwd(w->ctx, w->probs, w->qkv, w->qkv + H, w->qkv + 2 * H, 3 * H, w->off, w->len, B, NH, H);
     layer_rest(c, P, w->x, w->ctx, w->y, w->z, w->ff, w->mean, w->rstd, N);
   }
   for (int b = 0; b < B; b++) memcpy(w->cx + (long)b * H, w->x + w->off[b] * H, sizeof(float) * H);
   if (L > 0) {
     const LayerView *P = &m->p.layer[L - 1];
-    const LinearView *kv[2] = {&P->k, &P->v};
-    stack_linear(w, kv, 2, H);
-    linear_fwd(w->qkv, w->x, w->w_in, w->b_in, N, H, 2 * H);
+    bert_stack_qkv(P, 1, 2, H, w->w_in);
+    linear_fwd(w->qkv, w->x, w->w_in, w->w_in + 2 * H * H, N, H, 2 * H);
     linear_fwd(w->cq, w->cx, P->q.w, P->q.b, B, H, H);
     attention_packed_one_query_fwd(w->cctx, w->probs, w->cq, w->qkv, w->qkv + H, 2 * H, w->off, w->len, B, NH, H);
     layer_rest(c, P, w->cx, w->cctx, w->cy, w->cz, w->cff, w->mean, w->rstd, B);

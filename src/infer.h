@@ -16,7 +16,7 @@ typedef struct {
   float *x, *y, *z;           /* (B, T, H) layer input and output, residual sums, first LayerNorm */
   float *qkv;                 /* (B, T, 3H) queries, keys and values side by side */
   float *ctx;                 /* (B, T, H) */
-  float *w_in, *b_in;         /* (3H, H), (3H): a layer's Q, K, V weights stacked for one GEMM */
+  float *w_in;                /* (3H, H) + (3H): a layer's Q, K, V weights and biases stacked (bert_stack_qkv) */
   float *ff;                  /* (B, T, I) */
   float *probs;               /* (B, NH, T, T) */
   float *mean, *rstd;         /* (B, T) LayerNorm statistics (not needed, written) */
