@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* qsort_r */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,56 @@ long job_total_steps_for(const RunConfig *cfg, int train_n) {
   return spe * cfg->epochs;
 }
 
+/* Evaluation workers: one per thread when the batches' workspaces fit in EVAL_WORKSPACE
+   together (then a round of batches runs side by side, each on one thread: small models'
+   GEMMs are too small to share out well), otherwise one worker whose operations use every
+   thread. The logits are the same either way: OpenBLAS shares a GEMM out by rows and
+   columns, never along the sum, and every other operation is per row or element. */
+enum { EVAL_WORKSPACE_MB = 256 };
+
+static int eval_workers_open(Job *j, const BertConfig *c, Err *e) {
+  const RunConfig *cfg = &j->cfg;
+  const int EB = cfg->eval_batch_size, T = cfg->max_seq_length;
+  const int batches = (j->dev.n + EB - 1) / EB;
+  int n = omp_get_max_threads();
+  n = n < batches ? n : batches;
+  n = n > 1 ? n : 1;
+  if (!(j->eval = calloc((size_t)n, sizeof(EvalWorker)))) return errf(e, "out of memory");
+  for (int i = 0; i < n; i++) {
+    EvalWorker *w = &j->eval[i];
+    if (infer_alloc(&w->infer, c, EB, T, e)) return -1;
+    j->eval_workers = i + 1;
+    if (i == 0) {
+      const double mb = (double)w->infer.size * sizeof(float) / (1 << 20);
+      const int fit = (int)(EVAL_WORKSPACE_MB / (mb > 1.0 ? mb : 1.0));
+      n = n < fit ? n : fit > 1 ? fit : 1;
+    }
+    w->ids = malloc(sizeof(int) * (size_t)EB * T);
+    w->types = malloc(sizeof(int) * (size_t)EB * T);
+    w->mask = malloc(sizeof(int) * (size_t)EB * T);
+    w->labels = malloc(sizeof(int) * (size_t)EB);
+    w->idx = malloc(sizeof(int) * (size_t)EB);
+    if (!w->ids || !w->types || !w->mask || !w->labels || !w->idx)
+      return errf(e, "out of memory: evaluation staging for batch %d x seq %d", EB, T);
+  }
+  return 0;
+}
+
+static void eval_workers_free(Job *j) {
+  for (int i = 0; i < j->eval_workers; i++) {
+    EvalWorker *w = &j->eval[i];
+    infer_free(&w->infer);
+    free(w->ids);
+    free(w->types);
+    free(w->mask);
+    free(w->labels);
+    free(w->idx);
+  }
+  free(j->eval);
+  j->eval = NULL;
+  j->eval_workers = 0;
+}
+
 static int open_model(Job *j, Err *e) {
   const RunConfig *cfg = &j->cfg;
   BertConfig c = j->hf.cfg;
@@ -144,7 +195,7 @@ static int open_model(Job *j, Err *e) {
     if (!j->mix_scale || !j->mix_saved) return errf(e, "out of memory");
   }
   if (acts_alloc(&j->acts, &c, cfg->batch_size, cfg->max_seq_length, e)) return -1;
-  return infer_alloc(&j->infer, &c, cfg->eval_batch_size, cfg->max_seq_length, e);
+  return eval_workers_open(j, &c, e);
 }
 
 /* The dev set's indices, longest first (ties in file order): batches of similar lengths pad
@@ -187,7 +238,7 @@ int job_open(Job *j, const RunConfig *cfg, Err *e) {
   j->steps_per_epoch = (j->train.n + cfg->batch_size - 1) / cfg->batch_size;
   j->total_steps = job_total_steps_for(cfg, j->train.n);
   j->warmup_steps = cfg->warmup_steps > 0 ? cfg->warmup_steps : (long)ceil(cfg->warmup_ratio * (double)j->total_steps);
-  int B = cfg->batch_size > cfg->eval_batch_size ? cfg->batch_size : cfg->eval_batch_size, T = cfg->max_seq_length;
+  const int B = cfg->batch_size, T = cfg->max_seq_length;
   j->order = malloc(sizeof(int) * (size_t)j->train.n);
   j->dev_order = dev_by_length(&j->dev);
   j->bids = malloc(sizeof(int) * (size_t)B * T);
@@ -226,7 +277,7 @@ void job_close(Job *j) {
   j->opt.prior = NULL;
   optim_free(&j->opt);
   acts_free(&j->acts);
-  infer_free(&j->infer);
+  eval_workers_free(j);
   bert_free(&j->m);
   encoded_free(&j->train);
   encoded_free(&j->dev);
@@ -236,18 +287,18 @@ void job_close(Job *j) {
   memset(j, 0, sizeof *j);
 }
 
-/* Copies examples idx[0..B) into the staging arrays, padded to the longest of them. */
-static Batch stage(Job *j, const Encoded *x, const int *idx, int B) {
+/* Copies examples idx[0..B) into staging arrays, padded to the longest of them. */
+static Batch stage(const Encoded *x, const int *idx, int B, int *ids, int *types, int *mask, int *labels) {
   int T = 1;
   for (int b = 0; b < B; b++) T = x->len[idx[b]] > T ? x->len[idx[b]] : T;
   for (int b = 0; b < B; b++) {
     long src = (long)idx[b] * x->T, dst = (long)b * T;
-    memcpy(j->bids + dst, x->ids + src, sizeof(int) * T);
-    memcpy(j->btypes + dst, x->types + src, sizeof(int) * T);
-    memcpy(j->bmask + dst, x->mask + src, sizeof(int) * T);
-    j->blabels[b] = x->label[idx[b]];
+    memcpy(ids + dst, x->ids + src, sizeof(int) * T);
+    memcpy(types + dst, x->types + src, sizeof(int) * T);
+    memcpy(mask + dst, x->mask + src, sizeof(int) * T);
+    labels[b] = x->label[idx[b]];
   }
-  return (Batch){B, T, j->bids, j->btypes, j->bmask, j->blabels};
+  return (Batch){B, T, ids, types, mask, labels};
 }
 
 void job_step(Job *j, StepMetrics *out) {
@@ -263,7 +314,7 @@ void job_step(Job *j, StepMetrics *out) {
   }
   int start = pos * cfg->batch_size;
   int B = j->train.n - start < cfg->batch_size ? j->train.n - start : cfg->batch_size;
-  Batch b = stage(j, &j->train, j->order + start, B);
+  Batch b = stage(&j->train, j->order + start, B, j->bids, j->btypes, j->bmask, j->blabels);
   Mode mode = {1, (uint64_t)cfg->seed, k};
   bert_zero_grad(&j->m);
   const float pm = (float)cfg->mixout;
@@ -282,25 +333,38 @@ void job_step(Job *j, StepMetrics *out) {
 
 void job_eval(Job *j, EvalMetrics *out) { job_eval_stoppable(j, out, NULL, NULL); }
 
+/* Dev examples dev_order[s, s + B) on worker w: their predictions into pred; returns the
+   batch's loss summed over its examples. */
+static double eval_batch(const Job *j, EvalWorker *w, int s, int B, int *pred) {
+  const int C = j->m.cfg.num_labels;
+  for (int b = 0; b < B; b++) w->idx[b] = j->dev_order[s + b];
+  Batch bt = stage(&j->dev, w->idx, B, w->ids, w->types, w->mask, w->labels);
+  const float *logits = bert_infer(&j->m, &w->infer, &bt);
+  for (int i = 0; i < B; i++) pred[w->idx[i]] = metrics_argmax(logits + (long)i * C, C);
+  return (double)cross_entropy(NULL, NULL, logits, bt.labels, B, C) * B;
+}
+
 int job_eval_stoppable(Job *j, EvalMetrics *out, JobStopFn stop, void *ctx) {
   const Encoded *x = &j->dev;
-  int *pred = malloc(sizeof(int) * (size_t)x->n), *idx = malloc(sizeof(int) * (size_t)j->infer.Bmax);
-  double loss = 0.0;
-  for (int s = 0; pred && idx && s < x->n; s += j->cfg.eval_batch_size) {
+  const int EB = j->cfg.eval_batch_size, nb = (x->n + EB - 1) / EB, nw = j->eval_workers;
+  int *pred = malloc(sizeof(int) * (size_t)x->n);
+  double *batch_loss = malloc(sizeof(double) * (size_t)(nb > 0 ? nb : 1)), loss = 0.0;
+  for (int r = 0; pred && batch_loss && r < nb; r += nw) {
     if (stop && stop(ctx)) {
       free(pred);
-      free(idx);
+      free(batch_loss);
       return 1;
     }
-    int B = x->n - s < j->cfg.eval_batch_size ? x->n - s : j->cfg.eval_batch_size;
-    for (int b = 0; b < B; b++) idx[b] = j->dev_order[s + b];
-    Batch b = stage(j, x, idx, B);
-    const int C = j->m.cfg.num_labels;
-    const float *logits = bert_infer(&j->m, &j->infer, &b);
-    loss += (double)cross_entropy(NULL, NULL, logits, b.labels, B, C) * B;
-    for (int i = 0; i < B; i++) pred[idx[i]] = metrics_argmax(logits + (long)i * C, C);
+    const int cnt = nb - r < nw ? nb - r : nw;
+    /* inner parallel regions (operations, OpenBLAS) run on one thread each here */
+#pragma omp parallel for schedule(static, 1) num_threads(cnt) if (cnt > 1)
+    for (int i = 0; i < cnt; i++) {
+      const int s = (r + i) * EB, B = x->n - s < EB ? x->n - s : EB;
+      batch_loss[r + i] = eval_batch(j, &j->eval[i], s, B, pred);
+    }
   }
-  if (!pred || !idx) {
+  for (int b = 0; pred && batch_loss && b < nb; b++) loss += batch_loss[b];
+  if (!pred || !batch_loss) {
     out->accuracy = out->loss = out->macro_f1 = NAN;
   } else {
     out->loss = loss / x->n;
@@ -316,7 +380,7 @@ int job_eval_stoppable(Job *j, EvalMetrics *out, JobStopFn stop, void *ctx) {
     j->since_best++;
   }
   free(pred);
-  free(idx);
+  free(batch_loss);
   return 0;
 }
 

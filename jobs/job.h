@@ -17,6 +17,13 @@ typedef struct {
   int *label;                     /* [n] */
 } Encoded;
 
+/* Evaluation batches run side by side, one per worker, when their workspaces are small
+   (job_open decides how many): each worker has its own buffers and staging. */
+typedef struct {
+  Infer infer;
+  int *ids, *types, *mask, *labels, *idx; /* [Bmax*T] x 3, [Bmax] x 2: batch staging */
+} EvalWorker;
+
 typedef struct {
   RunConfig cfg;
   HfDir hf;
@@ -25,7 +32,8 @@ typedef struct {
   Encoded train, dev;
   Bert m;
   Acts acts;               /* training batches */
-  Infer infer;             /* evaluation batches */
+  EvalWorker *eval;        /* [eval_workers] evaluation batches */
+  int eval_workers;
   Optim opt;
   int steps_per_epoch;
   long total_steps, warmup_steps, step; /* step: updates done */
@@ -59,7 +67,8 @@ void job_close(Job *j);
 void job_step(Job *j, StepMetrics *out);
 /* Evaluates on the dev set (no dropout, no Mixout) and tracks the best evaluation. */
 void job_eval(Job *j, EvalMetrics *out);
-/* The same, asking stop(ctx) between batches: when it says stop, the evaluation is abandoned
+/* The same, asking stop(ctx) before each round of batches (one batch per worker; stop is
+   called on the calling thread only): when it says stop, the evaluation is abandoned
    (nothing of the job changes) and 1 is returned. */
 typedef int (*JobStopFn)(void *ctx);
 int job_eval_stoppable(Job *j, EvalMetrics *out, JobStopFn stop, void *ctx);
