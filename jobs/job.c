@@ -349,19 +349,34 @@ int job_eval_stoppable(Job *j, EvalMetrics *out, JobStopFn stop, void *ctx) {
   const int EB = j->cfg.eval_batch_size, nb = (x->n + EB - 1) / EB, nw = j->eval_workers;
   int *pred = malloc(sizeof(int) * (size_t)x->n);
   double *batch_loss = malloc(sizeof(double) * (size_t)(nb > 0 ? nb : 1)), loss = 0.0;
-  for (int r = 0; pred && batch_loss && r < nb; r += nw) {
-    if (stop && stop(ctx)) {
-      free(pred);
-      free(batch_loss);
-      return 1;
+  int stopped = 0;
+  if (pred && batch_loss) {
+    /* batches shared out as workers come free (longest first, so they even out); the
+       stop is polled on the calling thread (thread 0: MPI is FUNNELED) before each of its
+       batches, and the others see it before their next one. Inner parallel regions
+       (operations, OpenBLAS) run on one thread each here. */
+#pragma omp parallel num_threads(nw) if (nw > 1)
+    {
+      EvalWorker *w = &j->eval[omp_get_thread_num()];
+#pragma omp for schedule(dynamic, 1)
+      for (int b = 0; b < nb; b++) {
+        int halt;
+        if (stop && omp_get_thread_num() == 0 && stop(ctx)) {
+#pragma omp atomic write
+          stopped = 1;
+        }
+#pragma omp atomic read
+        halt = stopped;
+        if (halt) continue;
+        const int s = b * EB, B = x->n - s < EB ? x->n - s : EB;
+        batch_loss[b] = eval_batch(j, w, s, B, pred);
+      }
     }
-    const int cnt = nb - r < nw ? nb - r : nw;
-    /* inner parallel regions (operations, OpenBLAS) run on one thread each here */
-#pragma omp parallel for schedule(static, 1) num_threads(cnt) if (cnt > 1)
-    for (int i = 0; i < cnt; i++) {
-      const int s = (r + i) * EB, B = x->n - s < EB ? x->n - s : EB;
-      batch_loss[r + i] = eval_batch(j, &j->eval[i], s, B, pred);
-    }
+  }
+  if (stopped) {
+    free(pred);
+    free(batch_loss);
+    return 1;
   }
   for (int b = 0; pred && batch_loss && b < nb; b++) loss += batch_loss[b];
   if (!pred || !batch_loss) {

@@ -67,9 +67,8 @@ void job_close(Job *j);
 void job_step(Job *j, StepMetrics *out);
 /* Evaluates on the dev set (no dropout, no Mixout) and tracks the best evaluation. */
 void job_eval(Job *j, EvalMetrics *out);
-/* The same, asking stop(ctx) before each round of batches (one batch per worker; stop is
-   called on the calling thread only): when it says stop, the evaluation is abandoned
-   (nothing of the job changes) and 1 is returned. */
+/* The same, asking stop(ctx) between batches (on the calling thread only): when it says
+   stop, the evaluation is abandoned (nothing of the job changes) and 1 is returned. */
 typedef int (*JobStopFn)(void *ctx);
 int job_eval_stoppable(Job *j, EvalMetrics *out, JobStopFn stop, void *ctx);
 /* Whether an evaluation is due after j->step updates (every eval_every, and at the end). */
