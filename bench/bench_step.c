@@ -18,10 +18,14 @@
 #include "src/optim.h"
 #include "src/rng.h"
 
-/* Forward FLOPs of the encoder: dense layers 2*N*in*out, attention scores and context 2*2*B*T*T*H. */
+/* Forward FLOPs of the classifier's step: dense layers 2*N*in*out, attention scores and
+   context 2*2*B*T*T*H; the last layer for the [CLS] rows only (keys and values for every
+   token, the rest for B rows, one query per sequence), as bert_forward computes it. */
 static double fwd_flops(const BertConfig *c, int B, int T) {
   double N = (double)B * T, H = c->hidden, Im = c->intermediate;
-  return c->layers * (2 * N * (4 * H * H + 2 * H * Im) + 4.0 * B * T * (double)T * H) + 2.0 * B * (H * H + H * c->num_labels);
+  double full = 2 * N * (4 * H * H + 2 * H * Im) + 4.0 * B * T * (double)T * H;
+  double last = 2 * N * 2 * H * H + 2.0 * B * (2 * H * H + 2 * H * Im) + 4.0 * B * T * H;
+  return (c->layers > 0 ? (c->layers - 1) * full + last : 0.0) + 2.0 * B * (H * H + H * c->num_labels);
 }
 
 static void gemm(int m, int n, int k, float *a, float *b, float *cc, int ta, int tb) {
@@ -29,18 +33,28 @@ static void gemm(int m, int n, int k, float *a, float *b, float *cc, int ta, int
               ta ? m : k, b, tb ? k : n, 0.0f, cc, n);
 }
 
-/* The step's GEMMs (forward and both backward products of every dense layer and attention). */
+/* A dense layer's three products (forward, dx, dw) on rows rows. */
+static void dense(int rows, int out, int in, float *x, float *w, float *y) {
+  gemm(rows, out, in, x, w, y, 0, 1);
+  gemm(rows, in, out, y, w, x, 0, 0);
+  gemm(out, in, rows, y, x, w, 1, 0);
+}
+
+/* The step's GEMMs: forward and both backward products of every dense layer, and attention's
+   per-head products; the last layer's as bert_forward does them (keys and values on every
+   row, the rest on the B [CLS] rows; its one-query attention is matrix-vector work, left out). */
 static double gemm_only(const BertConfig *c, int B, int T, float *x, float *w, float *y) {
   const int N = B * T, H = c->hidden, Im = c->intermediate, hd = H / c->heads;
   double t0 = clock_seconds();
   for (int l = 0; l < c->layers; l++) {
-    int shapes[6][2] = {{H, H}, {H, H}, {H, H}, {H, H}, {Im, H}, {H, Im}};
-    for (int s = 0; s < 6; s++) {
-      int out = shapes[s][0], in = shapes[s][1];
-      gemm(N, out, in, x, w, y, 0, 1); /* forward */
-      gemm(N, in, out, y, w, x, 0, 0); /* dx */
-      gemm(out, in, N, y, x, w, 1, 0); /* dw */
-    }
+    const int last = l == c->layers - 1, rows = last ? B : N;
+    dense(N, H, H, x, w, y); /* key */
+    dense(N, H, H, x, w, y); /* value */
+    dense(rows, H, H, x, w, y); /* query */
+    dense(rows, H, H, x, w, y); /* attention output */
+    dense(rows, Im, H, x, w, y);
+    dense(rows, H, Im, x, w, y);
+    if (last) continue;
 #pragma omp parallel for
     for (int bh = 0; bh < B * c->heads; bh++) {
       float *S = y + (size_t)bh * T * T;

@@ -201,6 +201,9 @@ int acts_alloc(Acts *a, const BertConfig *c, int Bmax, int Tmax, Err *e) {
       TAKE(A->ln2, BT * H); TAKE(A->ln2_mean, BT); TAKE(A->ln2_rstd, BT);
     }
     TAKE(a->cls_in, Bmax * H); TAKE(a->pool_pre, Bmax * H); TAKE(a->pooled, Bmax * H);
+    TAKE(a->cls_x, Bmax * H); TAKE(a->dcls_x, Bmax * H); TAKE(a->dcls_out, Bmax * H);
+    TAKEB(a->cls_pkeep, (size_t)Bmax * c->heads * Tmax); TAKEB(a->cls_ao_keep, Bmax * H);
+    TAKEB(a->cls_ff2_keep, Bmax * H);
     TAKEB(a->pool_keep, Bmax * H); TAKE(a->pooled_drop, Bmax * H);
     TAKE(a->logits, Bmax * C); TAKE(a->probs, Bmax * C); TAKE(a->dlogits, Bmax * C);
     TAKE(a->ff_act, BT * I);
@@ -315,9 +318,10 @@ static void layer_fwd(Bert *m, Acts *a, int l, const float *x, int B, int T, con
 
 static int g_train_flag(const Mode *mode) { return mode && mode->train; }
 
-const float *bert_encode(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
+/* Embeddings and the first nl encoder layers; returns the output of the last of them. */
+static const float *encode_layers(Bert *m, Acts *a, const Batch *bt, const Mode *mode, int nl) {
   const BertConfig *c = &m->cfg;
-  const int B = bt->B, T = bt->T, H = c->hidden, L = c->layers;
+  const int B = bt->B, T = bt->T, H = c->hidden;
   const long BT = (long)B * T;
   for (long i = 0; i < BT; i++) a->mask_add[i] = bt->mask[i] ? 0.0f : -10000.0f;
   embed_fwd(m, a->emb_sum, bt);
@@ -325,7 +329,7 @@ const float *bert_encode(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
   uint8_t *ek = make_keep(a->emb_keep, BT * H, c->hidden_dropout, mode, 0);
   dropout_apply(a->emb_out, a->dtmp, ek, keep_scale(c->hidden_dropout), BT * H);
   const float *x = a->emb_out;
-  for (int l = 0; l < L; l++) {
+  for (int l = 0; l < nl; l++) {
     layer_fwd(m, a, l, x, B, T, mode);
     x = a->layer[l].ln2;
   }
@@ -333,11 +337,65 @@ const float *bert_encode(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
   return x;
 }
 
+const float *bert_encode(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
+  return encode_layers(m, a, bt, mode, m->cfg.layers);
+}
+
+/* rows b*T of x [B*T, w] into out [B, w] */
+static void gather_cls(float *out, const float *x, int B, int T, int w) {
+  for (int b = 0; b < B; b++) memcpy(out + (long)b * w, x + (long)b * T * w, sizeof(float) * w);
+}
+
+/* The rows r*stride (r < rows, width wide) of the mask make_keep would draw for a site */
+static uint8_t *make_keep_rows(uint8_t *buf, long rows, long width, long stride, float p, const Mode *mode,
+                               int site) {
+  if (!mode || !mode->train || p <= 0.0f) return NULL;
+  rng_dropout_keep_rows(buf, rows, width, stride, p, mode->seed, STREAM_DROPOUT(mode->step, site));
+  return buf;
+}
+
+/* The last layer for the [CLS] rows only: the pooler reads nothing else, so the other rows'
+   queries, attention output, FFN and LayerNorms never reach the loss (their keys and values
+   do). Its dropout masks are the [CLS] rows of the masks layer_fwd would draw (the same
+   counters, the rest never drawn): a run sees what it would with every row computed. x is the
+   layer's input [B*T, H]; the [CLS] outputs end in the layer's ln2 [B, H]. */
+static void cls_layer_fwd(Bert *m, Acts *a, const float *x, int B, int T, const Mode *mode) {
+  const BertConfig *c = &m->cfg;
+  const int H = c->hidden, I = c->intermediate, NH = c->heads, l = c->layers - 1;
+  const long BT = (long)B * T;
+  const float hs = keep_scale(c->hidden_dropout);
+  const LayerView *P = &m->p.layer[l];
+  LayerActs *A = &a->layer[l];
+  linear_fwd(A->k, x, P->k.w, P->k.b, BT, H, H);
+  linear_fwd(A->v, x, P->v.w, P->v.b, BT, H, H);
+  gather_cls(a->cls_x, x, B, T, H);
+  linear_fwd(A->q, a->cls_x, P->q.w, P->q.b, B, H, H);
+  /* query row 0 of each (b, h)'s T x T block */
+  uint8_t *pk = make_keep_rows(a->cls_pkeep, (long)B * NH, T, (long)T * T, c->attn_dropout, mode, 1 + 3 * l);
+  attention_cls_fwd(A->ctx, A->probs, a->dS, pk, keep_scale(c->attn_dropout), A->q, A->k, A->v, a->mask_add, B, T,
+                    NH, H);
+  linear_fwd(a->dtmp, A->ctx, P->attn_out.w, NULL, B, H, H);
+  uint8_t *ak = make_keep_rows(a->cls_ao_keep, B, H, (long)T * H, c->hidden_dropout, mode, 2 + 3 * l);
+  add_layernorm_fwd(A->ln1, A->res1, A->ln1_mean, A->ln1_rstd, a->dtmp, P->attn_out.b, ak, hs, a->cls_x, P->ln1.g,
+                    P->ln1.b, B, H, c->ln_eps);
+  linear_fwd(A->ff1, A->ln1, P->ffn_in.w, NULL, B, H, I);
+  bias_gelu_fwd(a->ff_act, A->ff1, P->ffn_in.b, B, I, c->act);
+  linear_fwd(a->dtmp, a->ff_act, P->ffn_out.w, NULL, B, I, H);
+  uint8_t *fk = make_keep_rows(a->cls_ff2_keep, B, H, (long)T * H, c->hidden_dropout, mode, 3 + 3 * l);
+  add_layernorm_fwd(A->ln2, A->res2, A->ln2_mean, A->ln2_rstd, a->dtmp, P->ffn_out.b, fk, hs, A->ln1, P->ln2.g,
+                    P->ln2.b, B, H, c->ln_eps);
+}
+
 float bert_forward(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
   const BertConfig *c = &m->cfg;
   const int B = bt->B, T = bt->T, H = c->hidden, L = c->layers, C = c->num_labels;
-  const float *x = bert_encode(m, a, bt, mode);
-  for (int b = 0; b < B; b++) memcpy(a->cls_in + (long)b * H, x + (long)b * T * H, sizeof(float) * H);
+  const float *x = encode_layers(m, a, bt, mode, L > 0 ? L - 1 : 0);
+  if (L > 0) {
+    cls_layer_fwd(m, a, x, B, T, mode);
+    memcpy(a->cls_in, a->layer[L - 1].ln2, sizeof(float) * B * H);
+  } else {
+    gather_cls(a->cls_in, x, B, T, H);
+  }
   linear_fwd(a->pool_pre, a->cls_in, m->p.pooler.w, m->p.pooler.b, B, H, H);
   tanh_fwd(a->pooled, a->pool_pre, (long)B * H);
   uint8_t *ck = make_keep(a->pool_keep, (long)B * H, c->classifier_dropout, mode, 3 * L + 1);
@@ -376,31 +434,71 @@ static void layer_bwd(Bert *m, Acts *a, int l, const float *x, int B, int T) {
   linear_bwd(a->dx, 1.0f, G->v.w, G->v.b, a->dv, x, P->v.w, BT, H, H);
 }
 
-void bert_backward(Bert *m, Acts *a, const Batch *bt) {
+/* cls_layer_fwd's backward: a->dcls_out [B, H] = d(the [CLS] outputs) on entry; a->dx
+   [B*T, H] = d(the layer input) on exit: every row from the keys and values, the [CLS] rows
+   also from the query and the residual. */
+static void cls_layer_bwd(Bert *m, Acts *a, const float *x, int B, int T) {
   const BertConfig *c = &m->cfg;
-  const int B = bt->B, T = bt->T, H = c->hidden, C = c->num_labels;
+  const int H = c->hidden, I = c->intermediate, NH = c->heads, l = c->layers - 1;
   const long BT = (long)B * T;
-  linear_bwd(a->dcls, 0.0f, m->g.classifier.w, m->g.classifier.b, a->dlogits, a->pooled_drop,
-             m->p.classifier.w, B, H, C);
-  dropout_apply(a->dcls, a->dcls, used_keep(a->pool_keep, c->classifier_dropout, a->train),
-                keep_scale(c->classifier_dropout), (long)B * H);
-  tanh_bwd(a->dcls, a->dcls, a->pooled, (long)B * H);
-  linear_bwd(a->dtmp, 0.0f, m->g.pooler.w, m->g.pooler.b, a->dcls, a->cls_in, m->p.pooler.w, B, H, H);
-  memset(a->dx, 0, sizeof(float) * BT * H);
-  for (int b = 0; b < B; b++) memcpy(a->dx + (long)b * T * H, a->dtmp + (long)b * H, sizeof(float) * H);
-  bert_encode_backward(m, a, bt);
+  const float hs = keep_scale(c->hidden_dropout);
+  const LayerView *P = &m->p.layer[l];
+  LayerView *G = &m->g.layer[l];
+  LayerActs *A = &a->layer[l];
+  layernorm_bwd(a->dln1, G->ln2.g, G->ln2.b, a->dcls_out, A->res2, A->ln2_mean, A->ln2_rstd, P->ln2.g, B, H);
+  dropout_apply(a->dtmp, a->dln1, used_keep(a->cls_ff2_keep, c->hidden_dropout, a->train), hs, (long)B * H);
+  gelu_fwd(a->ff_act, A->ff1, (long)B * I, c->act);
+  linear_bwd(a->dff, 0.0f, G->ffn_out.w, G->ffn_out.b, a->dtmp, a->ff_act, P->ffn_out.w, B, I, H);
+  gelu_bwd(a->dff, a->dff, A->ff1, (long)B * I, c->act);
+  linear_bwd(a->dln1, 1.0f, G->ffn_in.w, G->ffn_in.b, a->dff, A->ln1, P->ffn_in.w, B, H, I);
+  layernorm_bwd(a->dcls_x, G->ln1.g, G->ln1.b, a->dln1, A->res1, A->ln1_mean, A->ln1_rstd, P->ln1.g, B, H);
+  dropout_apply(a->dtmp, a->dcls_x, used_keep(a->cls_ao_keep, c->hidden_dropout, a->train), hs, (long)B * H);
+  linear_bwd(a->dctx, 0.0f, G->attn_out.w, G->attn_out.b, a->dtmp, A->ctx, P->attn_out.w, B, H, H);
+  attention_cls_bwd(a->dq, a->dk, a->dv, a->dS, a->dctx, A->probs,
+                    used_keep(a->cls_pkeep, c->attn_dropout, a->train), keep_scale(c->attn_dropout), A->q, A->k,
+                    A->v, B, T, NH, H);
+  linear_bwd(a->dx, 0.0f, G->k.w, G->k.b, a->dk, x, P->k.w, BT, H, H);
+  linear_bwd(a->dx, 1.0f, G->v.w, G->v.b, a->dv, x, P->v.w, BT, H, H);
+  linear_bwd(a->dcls_x, 1.0f, G->q.w, G->q.b, a->dq, a->cls_x, P->q.w, B, H, H);
+  for (int b = 0; b < B; b++) {
+    float *d = a->dx + (long)b * T * H;
+    const float *s = a->dcls_x + (long)b * H;
+    for (int j = 0; j < H; j++) d[j] += s[j];
+  }
 }
 
-void bert_encode_backward(Bert *m, Acts *a, const Batch *bt) {
+/* Layers nl-1 .. 0 and the embeddings, with a->dx = d(layer nl-1's output) on entry. */
+static void encode_backward_layers(Bert *m, Acts *a, const Batch *bt, int nl) {
   const BertConfig *c = &m->cfg;
-  const int B = bt->B, T = bt->T, H = c->hidden, L = c->layers;
+  const int B = bt->B, T = bt->T, H = c->hidden;
   const long BT = (long)B * T;
-  for (int l = L - 1; l >= 0; l--) layer_bwd(m, a, l, l ? a->layer[l - 1].ln2 : a->emb_out, B, T);
+  for (int l = nl - 1; l >= 0; l--) layer_bwd(m, a, l, l ? a->layer[l - 1].ln2 : a->emb_out, B, T);
   dropout_apply(a->dtmp, a->dx, used_keep(a->emb_keep, c->hidden_dropout, a->train), keep_scale(c->hidden_dropout),
                 BT * H);
   layernorm_bwd(a->dln1, m->g.emb_ln.g, m->g.emb_ln.b, a->dtmp, a->emb_sum, a->emb_mean, a->emb_rstd,
                 m->p.emb_ln.g, BT, H);
   embed_bwd(m, a->dln1, bt);
 }
+
+void bert_backward(Bert *m, Acts *a, const Batch *bt) {
+  const BertConfig *c = &m->cfg;
+  const int B = bt->B, T = bt->T, H = c->hidden, C = c->num_labels, L = c->layers;
+  const long BT = (long)B * T;
+  linear_bwd(a->dcls, 0.0f, m->g.classifier.w, m->g.classifier.b, a->dlogits, a->pooled_drop,
+             m->p.classifier.w, B, H, C);
+  dropout_apply(a->dcls, a->dcls, used_keep(a->pool_keep, c->classifier_dropout, a->train),
+                keep_scale(c->classifier_dropout), (long)B * H);
+  tanh_bwd(a->dcls, a->dcls, a->pooled, (long)B * H);
+  linear_bwd(a->dcls_out, 0.0f, m->g.pooler.w, m->g.pooler.b, a->dcls, a->cls_in, m->p.pooler.w, B, H, H);
+  if (L > 0) {
+    cls_layer_bwd(m, a, L > 1 ? a->layer[L - 2].ln2 : a->emb_out, B, T);
+  } else {
+    memset(a->dx, 0, sizeof(float) * BT * H);
+    for (int b = 0; b < B; b++) memcpy(a->dx + (long)b * T * H, a->dcls_out + (long)b * H, sizeof(float) * H);
+  }
+  encode_backward_layers(m, a, bt, L > 0 ? L - 1 : 0);
+}
+
+void bert_encode_backward(Bert *m, Acts *a, const Batch *bt) { encode_backward_layers(m, a, bt, m->cfg.layers); }
 
 void bert_zero_grad(Bert *m) { memset(m->grads, 0, sizeof(float) * m->nparams); }

@@ -91,6 +91,12 @@ typedef struct {
   uint8_t *emb_keep;           /* (B, T, H) */
   LayerActs *layer;            /* [layers] */
   float *cls_in, *pool_pre, *pooled, *pooled_drop; /* (B, H) each */
+  /* the classifier's forward computes its last layer for the [CLS] rows only (the pooler reads
+     nothing else): that layer's LayerActs then hold q, ctx, res1, ln1, ff1, res2, ln2 for B rows,
+     probs as (B, NH, T), and k, v and the masks in full */
+  float *cls_x, *dcls_x, *dcls_out; /* (B, H) the last layer's input rows, and gradients */
+  uint8_t *cls_pkeep;          /* (B, NH, T) the [CLS] query's attention-dropout mask */
+  uint8_t *cls_ao_keep, *cls_ff2_keep; /* (B, H) the [CLS] rows of the hidden-dropout masks */
   uint8_t *pool_keep;          /* (B, H) */
   float *logits, *probs, *dlogits; /* (B, C) each */
   /* scratch shared by all layers: forward temporaries, backward gradients */
@@ -125,7 +131,8 @@ void bert_stack_qkv(const LayerView *P, int first, int n, int H, float *w);
 /* out[0..H) = word + position + token-type embedding of one token. */
 void bert_embed_token(const Bert *m, float *out, int id, int pos, int type);
 
-/* Embeddings and encoder layers; returns the last hidden states [B*T, H] (inside a). */
+/* Embeddings and encoder layers; returns the last hidden states [B*T, H] (inside a). For
+   masked LM, which reads every row; bert_forward computes the last layer for [CLS] only. */
 const float *bert_encode(Bert *m, Acts *a, const Batch *b, const Mode *mode);
 /* With a->dx = d(last hidden states): gradients of the encoder and embeddings. */
 void bert_encode_backward(Bert *m, Acts *a, const Batch *b);

@@ -350,6 +350,62 @@ void attention_bwd(float *dq, float *dk, float *dv, float *dS, const float *dctx
   }
 }
 
+/* One query per sequence ([CLS]: q and ctx are [B, H]) against all T keys and values
+   ([B*T, H]) with the padding mask and dropout: row 0 of attention_fwd's computation. */
+void attention_cls_fwd(float *ctx, float *probs, float *scratch, const uint8_t *keep, float scale_drop,
+                       const float *q, const float *k, const float *v, const float *mask_add, int B, int T, int NH,
+                       int H) {
+  const int hd = H / NH;
+  const float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for schedule(static)
+  for (int bh = 0; bh < B * NH; bh++) {
+    const int b = bh / NH, h = bh % NH;
+    const long kv = (long)b * T * H + (long)h * hd, qc = (long)b * H + (long)h * hd, tt = (long)bh * T;
+    float *p = probs + tt;
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, T, hd, scale, k + kv, H, q + qc, 1, 0.0f, p, 1);
+    softmax_rows(p, mask_add + (long)b * T, T, 1);
+    const float *pd = p;
+    if (keep) {
+      apply_keep(scratch + tt, p, keep + tt, scale_drop, T);
+      pd = scratch + tt;
+    }
+    cblas_sgemv(CblasRowMajor, CblasTrans, T, hd, 1.0f, v + kv, H, pd, 1, 0.0f, ctx + qc, 1);
+  }
+}
+
+void attention_cls_bwd(float *dq, float *dk, float *dv, float *dS, const float *dctx, const float *probs,
+                       const uint8_t *keep, float scale_drop, const float *q, const float *k, const float *v, int B,
+                       int T, int NH, int H) {
+  const int hd = H / NH;
+  const float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for schedule(static)
+  for (int bh = 0; bh < B * NH; bh++) {
+    const int b = bh / NH, h = bh % NH;
+    const long kv = (long)b * T * H + (long)h * hd, qc = (long)b * H + (long)h * hd, tt = (long)bh * T;
+    const float *p = probs + tt, *dc = dctx + qc, *qh = q + qc;
+    float *d = dS + tt;
+    /* dv[j] = pdrop[j] dctx (an outer product: the one query's share of every value row) */
+    for (int j = 0; j < T; j++) {
+      const float pj = keep ? p[j] * (keep[tt + j] ? scale_drop : 0.0f) : p[j];
+      float *dvj = dv + kv + (long)j * H;
+      for (int e = 0; e < hd; e++) dvj[e] = pj * dc[e];
+    }
+    /* d(pdrop) = v dctx, through the dropout, then the softmax: dS = P (dP - sum_j dP_j P_j) */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, T, hd, 1.0f, v + kv, H, dc, 1, 0.0f, d, 1);
+    if (keep) apply_keep(d, d, keep + tt, scale_drop, T);
+    float dot = 0.0f;
+    for (int j = 0; j < T; j++) dot += d[j] * p[j];
+    for (int j = 0; j < T; j++) d[j] = p[j] * (d[j] - dot);
+    /* dq = scale dS k, dk[j] = scale dS[j] q */
+    cblas_sgemv(CblasRowMajor, CblasTrans, T, hd, scale, k + kv, H, d, 1, 0.0f, dq + qc, 1);
+    for (int j = 0; j < T; j++) {
+      const float sj = scale * d[j];
+      float *dkj = dk + kv + (long)j * H;
+      for (int e = 0; e < hd; e++) dkj[e] = sj * qh[e];
+    }
+  }
+}
+
 static int longest(const int *len, int B) {
   int T = 1;
   for (int b = 0; b < B; b++) T = len[b] > T ? len[b] : T;

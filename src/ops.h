@@ -46,6 +46,16 @@ void attention_bwd(float *dq, float *dk, float *dv, float *dS, const float *dctx
                    const uint8_t *keep, float scale_drop, const float *q, const float *k, const float *v, int B,
                    int T, int NH, int H);
 
+/* Row 0 of the above alone, the [CLS] query of each sequence: q, ctx and dq are [B, H], k, v,
+   dk and dv [B*T, H]; probs, keep, scratch and dS are [B, NH, T] (keep: the masks' query-0
+   rows). Backward writes dq, dk and dv (the keys' and values' gradients from this query). */
+void attention_cls_fwd(float *ctx, float *probs, float *scratch, const uint8_t *keep, float scale_drop,
+                       const float *q, const float *k, const float *v, const float *mask_add, int B, int T, int NH,
+                       int H);
+void attention_cls_bwd(float *dq, float *dk, float *dv, float *dS, const float *dctx, const float *probs,
+                       const uint8_t *keep, float scale_drop, const float *q, const float *k, const float *v, int B,
+                       int T, int NH, int H);
+
 /* The same without dropout on tokens packed without padding: sequence b is rows
    [off[b], off[b] + len[b]) of q, k, v (row stride ld, so they may be column blocks of one
    matrix) and of ctx (stride H). scratch holds B*NH*T*T floats, T = max len. */

@@ -112,6 +112,22 @@ void rng_dropout_keep(uint8_t *keep, long n, float p, uint64_t seed, uint64_t st
   }
 }
 
+void rng_dropout_keep_rows(uint8_t *keep, long rows, long width, long stride, float p, uint64_t seed,
+                           uint64_t stream) {
+  const uint32_t thresh = drop_threshold(p);
+#pragma omp parallel for schedule(static)
+  for (long r = 0; r < rows; r++) {
+    const long first = r * stride;
+    uint8_t *out = keep + r * width;
+    for (long i = first - first % 4; i < first + width; i += 4) {
+      uint32_t w[4];
+      block(seed, stream, (uint64_t)(i / 4), w);
+      for (int j = 0; j < 4; j++)
+        if (i + j >= first && i + j < first + width) out[i + j - first] = w[j] >= thresh;
+    }
+  }
+}
+
 double rng_uniform53(Rng *r) {
   uint32_t a = rng_u32(r) >> 5, b = rng_u32(r) >> 6; /* 27 + 26 bits */
   return ((double)a * 67108864.0 + (double)b) / 9007199254740992.0;

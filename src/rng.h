@@ -27,6 +27,10 @@ void rng_shuffle(Rng *r, int *a, int n); /* Fisher-Yates */
 void rng_dropout_mask(float *mask, long n, float p, uint64_t seed, uint64_t stream);
 /* The same draws as one byte each: keep[i] = 1 exactly where mask[i] would be 1/(1-p). */
 void rng_dropout_keep(uint8_t *keep, long n, float p, uint64_t seed, uint64_t stream);
+/* Rows of that mask alone: keep[r*width + j] = the full mask's element r*stride + j, for r in
+   [0, rows) and j in [0, width), without drawing the rest. */
+void rng_dropout_keep_rows(uint8_t *keep, long rows, long width, long stride, float p, uint64_t seed,
+                           uint64_t stream);
 
 /* Streams: disjoint ranges of the 64-bit stream id. */
 enum {

@@ -4,6 +4,7 @@
 #include <omp.h>
 #include <string.h>
 #include "io/hfmodel.h"
+#include "src/ops.h"
 #include "src/rng.h"
 #include "tests/check.h"
 
@@ -55,6 +56,16 @@ static void mask_stats(void) {
         free(k);
       }
   }
+  /* rows of a mask drawn alone (the [CLS] rows of the last layer), at odd offsets and widths */
+  {
+    enum { ROWS = 7, W = 13, STRIDE = 30 };
+    uint8_t full[ROWS * STRIDE], rows[ROWS * W];
+    rng_dropout_keep(full, ROWS * STRIDE, 0.3f, 9, STREAM_DROPOUT(2, 4));
+    rng_dropout_keep_rows(rows, ROWS, W, STRIDE, 0.3f, 9, STREAM_DROPOUT(2, 4));
+    int diff = 0;
+    for (int r = 0; r < ROWS; r++) diff += memcmp(rows + r * W, full + r * STRIDE, W) != 0;
+    CHECK(diff == 0, "rng_dropout_keep_rows: %d of %d rows differ from the full mask's", diff, ROWS);
+  }
   free(a);
   free(b);
   Rng r;
@@ -67,6 +78,24 @@ static void mask_stats(void) {
   }
   double mean = s / 200000, sd = sqrt(ss / 200000 - mean * mean);
   CHECK(fabs(mean) < 5 * 0.02 / sqrt(200000) && fabs(sd - 0.02) < 0.0003, "normal: mean %g sd %g", mean, sd);
+}
+
+/* The loss through bert_encode (every row of every layer), then pooler, dropout and
+   classifier as bert_forward applies them (dropout site 3L+1). */
+static float full_path_loss(Bert *m, Acts *a, const Batch *b, const Mode *mode) {
+  const int H = m->cfg.hidden, C = m->cfg.num_labels, L = m->cfg.layers;
+  const float *x = bert_encode(m, a, b, mode);
+  float cls[16 * 128], pooled[16 * 128], logits[16 * 8];
+  uint8_t keep[16 * 128];
+  BS_ASSERT(b->B <= 16 && H <= 128 && C <= 8);
+  for (int i = 0; i < b->B; i++) memcpy(cls + i * H, x + (long)i * b->T * H, sizeof(float) * H);
+  linear_fwd(pooled, cls, m->p.pooler.w, m->p.pooler.b, b->B, H, H);
+  tanh_fwd(pooled, pooled, (long)b->B * H);
+  const float p = m->cfg.classifier_dropout;
+  rng_dropout_keep(keep, (long)b->B * H, p, mode->seed, STREAM_DROPOUT(mode->step, 3 * L + 1));
+  dropout_apply(pooled, pooled, keep, 1.0f / (1.0f - p), (long)b->B * H);
+  linear_fwd(logits, pooled, m->p.classifier.w, m->p.classifier.b, b->B, H, C);
+  return cross_entropy(NULL, NULL, logits, b->labels, b->B, C);
 }
 
 int main(int argc, char **argv) {
@@ -97,13 +126,20 @@ int main(int argc, char **argv) {
   CHECK(l1 == l1b, "same seed and step gave losses %.9g and %.9g", l1, l1b);
   CHECK(l1 != l2 && l1 != l0, "dropout had no effect (%.6g %.6g %.6g)", l1, l2, l0);
 
+  /* the classifier's forward computes the last layer for [CLS] only: its loss must equal the
+     one every row gives (bert_encode, then the head by hand), under the same dropout masks */
+  CHECK(fabs(l1 - full_path_loss(&m, &a, &b, &m1)) <= 2e-6f * fabs(l1), "[CLS]-only last layer: loss %.9g, %.9g "
+        "with every row computed", l1, full_path_loss(&m, &a, &b, &m1));
+
   /* d loss / d p by central differences (double-step float32) vs backward, dropout on. */
   bert_zero_grad(&m);
   bert_forward(&m, &a, &b, &m1);
   bert_backward(&m, &a, &b);
-  const char *names[] = {"encoder.layer.1.attention.self.query.weight", "encoder.layer.0.output.dense.weight",
+  const char *names[] = {"encoder.layer.1.attention.self.query.weight", "encoder.layer.1.attention.self.key.weight",
+                         "encoder.layer.1.attention.self.value.bias", "encoder.layer.1.output.dense.weight",
+                         "encoder.layer.0.attention.self.key.weight", "encoder.layer.0.output.dense.weight",
                          "pooler.dense.weight", "embeddings.LayerNorm.weight"};
-  for (int t = 0; t < 4; t++) {
+  for (int t = 0; t < 8; t++) {
     const ParamInfo *pi = bert_find(&m, names[t]);
     double worst = 0;
     for (int k = 0; k < 5; k++) {
