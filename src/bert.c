@@ -418,9 +418,11 @@ static void layer_bwd(Bert *m, Acts *a, int l, const float *x, int B, int T) {
      and then accumulates the FFN's input gradient */
   layernorm_bwd(a->dln1, G->ln2.g, G->ln2.b, a->dx, A->res2, A->ln2_mean, A->ln2_rstd, P->ln2.g, BT, H);
   dropout_apply(a->dtmp, a->dln1, used_keep(A->ff2_keep, c->hidden_dropout, a->train), hs, BT * H);
-  gelu_fwd(a->ff_act, A->ff1, BT * I, c->act); /* the FFN output's input, recomputed */
+  /* the FFN output's input recomputed, and ff1 replaced by GELU's slope there (backward is
+     its last reader) */
+  gelu_value_and_slope(a->ff_act, A->ff1, BT * I, c->act);
   linear_bwd(a->dff, 0.0f, G->ffn_out.w, G->ffn_out.b, a->dtmp, a->ff_act, P->ffn_out.w, BT, I, H);
-  gelu_bwd(a->dff, a->dff, A->ff1, BT * I, c->act);
+  mul_inplace(a->dff, A->ff1, BT * I);
   linear_bwd(a->dln1, 1.0f, G->ffn_in.w, G->ffn_in.b, a->dff, A->ln1, P->ffn_in.w, BT, H, I);
   /* likewise d(res1): to the layer input by the residual (dx accumulates Q, K, V's input
      gradients on top) and through the dropout to the attention output */
@@ -447,9 +449,9 @@ static void cls_layer_bwd(Bert *m, Acts *a, const float *x, int B, int T) {
   LayerActs *A = &a->layer[l];
   layernorm_bwd(a->dln1, G->ln2.g, G->ln2.b, a->dcls_out, A->res2, A->ln2_mean, A->ln2_rstd, P->ln2.g, B, H);
   dropout_apply(a->dtmp, a->dln1, used_keep(a->cls_ff2_keep, c->hidden_dropout, a->train), hs, (long)B * H);
-  gelu_fwd(a->ff_act, A->ff1, (long)B * I, c->act);
+  gelu_value_and_slope(a->ff_act, A->ff1, (long)B * I, c->act);
   linear_bwd(a->dff, 0.0f, G->ffn_out.w, G->ffn_out.b, a->dtmp, a->ff_act, P->ffn_out.w, B, I, H);
-  gelu_bwd(a->dff, a->dff, A->ff1, (long)B * I, c->act);
+  mul_inplace(a->dff, A->ff1, (long)B * I);
   linear_bwd(a->dln1, 1.0f, G->ffn_in.w, G->ffn_in.b, a->dff, A->ln1, P->ffn_in.w, B, H, I);
   layernorm_bwd(a->dcls_x, G->ln1.g, G->ln1.b, a->dln1, A->res1, A->ln1_mean, A->ln1_rstd, P->ln1.g, B, H);
   dropout_apply(a->dtmp, a->dcls_x, used_keep(a->cls_ao_keep, c->hidden_dropout, a->train), hs, (long)B * H);

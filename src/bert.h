@@ -75,7 +75,8 @@ typedef struct {
   uint8_t *ao_keep;            /* (B, T, H) mask of the output projection's dropout */
   float *res1;                 /* (B, T, H) dropout(output projection) + layer input */
   float *ln1, *ln1_mean, *ln1_rstd; /* (B, T, H), (B, T), (B, T) */
-  float *ff1;                  /* (B, T, I) FFN input projection, before GELU (GELU recomputed) */
+  float *ff1;                  /* (B, T, I) FFN input projection, before GELU (GELU recomputed);
+                                  backward overwrites it with GELU's slope */
   uint8_t *ff2_keep;           /* (B, T, H) mask of the FFN output's dropout */
   float *res2;                 /* (B, T, H) dropout(FFN output) + ln1 */
   float *ln2, *ln2_mean, *ln2_rstd; /* (B, T, H), (B, T), (B, T): the layer's output */
@@ -139,7 +140,8 @@ void bert_encode_backward(Bert *m, Acts *a, const Batch *b);
 
 /* Forward to logits; returns mean cross-entropy (0 when b->labels is NULL). */
 float bert_forward(Bert *m, Acts *a, const Batch *b, const Mode *mode);
-/* Gradients of the loss of the last forward, accumulated into m->grads. */
+/* Gradients of the loss of the last forward, accumulated into m->grads. It consumes the
+   forward's activations: a second backward needs a forward first. */
 void bert_backward(Bert *m, Acts *a, const Batch *b);
 void bert_zero_grad(Bert *m);
 

@@ -245,6 +245,42 @@ void bias_gelu_fwd(float *y, float *x, const float *bias, int n, int c, int kind
   }
 }
 
+/* y = gelu(x) and x = gelu'(x) in one pass, for a backward that needs both */
+VECTOR_CLONES static void gelu_erf_both_span(float *y, float *x, long n) {
+  for (long i = 0; i < n; i++) {
+    const float v = x[i], pdf = INV_SQRT_2PI * exp_neg(-0.5f * v * v), cdf = normal_cdf(v);
+    y[i] = v * cdf;
+    x[i] = cdf + v * pdf;
+  }
+}
+
+VECTOR_CLONES static void mul_span(float *y, const float *a, long n) {
+  for (long i = 0; i < n; i++) y[i] *= a[i];
+}
+
+void gelu_value_and_slope(float *y, float *x, long n, int kind) {
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; i += SIMD_SPAN) {
+    const long len = SPAN_LEN(n, i);
+    if (kind == ACT_GELU) {
+      gelu_erf_both_span(y + i, x + i, len);
+    } else {
+      for (long k = i; k < i + len; k++) {
+        const float v = x[k], x3 = v * v * v;
+        const float t = tanhf(SQRT_2_OVER_PI * (v + 0.044715f * x3));
+        const float du = SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * v * v);
+        y[k] = gelu_tanh(v);
+        x[k] = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
+      }
+    }
+  }
+}
+
+void mul_inplace(float *y, const float *a, long n) {
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; i += SIMD_SPAN) mul_span(y + i, a + i, SPAN_LEN(n, i));
+}
+
 void gelu_bwd(float *dx, const float *dy, const float *x, long n, int kind) {
   if (kind == ACT_GELU) {
 #pragma omp parallel for schedule(static)

@@ -30,6 +30,11 @@ void gelu_fwd(float *y, const float *x, long n, int kind);
 /* x += bias on each of n rows of c, then y = gelu(x) (y may alias x) */
 void bias_gelu_fwd(float *y, float *x, const float *bias, int n, int c, int kind);
 void gelu_bwd(float *dx, const float *dy, const float *x, long n, int kind); /* dx may alias dy */
+/* y = gelu(x), and x replaced by gelu'(x): a backward's recomputed activation and its slope
+   from one pass (the same bits as gelu_fwd and gelu_bwd's factor); then mul_inplace(dy, x)
+   is gelu_bwd. */
+void gelu_value_and_slope(float *y, float *x, long n, int kind);
+void mul_inplace(float *y, const float *a, long n); /* y *= a */
 
 void tanh_fwd(float *y, const float *x, long n);
 void tanh_bwd(float *dx, const float *dy, const float *y, long n);
