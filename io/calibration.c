@@ -1,6 +1,11 @@
+#define _DEFAULT_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 #include "io/calibration.h"
 #include "io/fileutil.h"
@@ -67,15 +72,26 @@ int calibration_find(const void *all, const char *key, Calibration *c) {
   return found;
 }
 
-int calibration_store(const char *key, const Calibration *c, Err *e) {
-  char path[4096], dir[4096];
-  if (calibration_path(path, sizeof path, e)) return -1;
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (slash && slash != dir) {
-    *slash = 0;
-    if (mkdir_p(dir, e)) return -1;
+/* `bertsweep bench` often runs on every node of an allocation at once, and each store is a
+   read-modify-write of one file: without a lock, the last rename wins and the others' entries
+   are lost. The store holds an exclusive flock on PATH.lock (kept, empty) while it reads,
+   adds and writes. Returns the lock's descriptor, or -1 with e set. */
+static int lock_store(const char *path, Err *e) {
+  char lp[4200];
+  snprintf(lp, sizeof lp, "%s.lock", path);
+  int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return errf(e, "%s: cannot open: %s", lp, strerror(errno));
+  while (flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      int err = errno;
+      close(fd);
+      return errf(e, "%s: cannot lock: %s", lp, strerror(err));
+    }
   }
+  return fd;
+}
+
+static int store_locked(const char *path, const char *key, const Calibration *c, Err *e) {
   cJSON *root = load_all(path, e), *it = cJSON_CreateObject();
   if (!root || !it) {
     cJSON_Delete(root);
@@ -94,5 +110,21 @@ int calibration_store(const char *key, const Calibration *c, Err *e) {
   if (!text) return errf(e, "%s: out of memory", path);
   int rc = write_file_atomic(path, text, strlen(text), e);
   cJSON_free(text);
+  return rc;
+}
+
+int calibration_store(const char *key, const Calibration *c, Err *e) {
+  char path[4096], dir[4096];
+  if (calibration_path(path, sizeof path, e)) return -1;
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash && slash != dir) {
+    *slash = 0;
+    if (mkdir_p(dir, e)) return -1;
+  }
+  int fd = lock_store(path, e);
+  if (fd < 0) return -1;
+  int rc = store_locked(path, key, c, e);
+  close(fd); /* releases the lock */
   return rc;
 }

@@ -27,7 +27,8 @@ void *calibration_open(Err *e);
 void calibration_close(void *all);
 /* 1 and *c when key is calibrated in all, else 0. */
 int calibration_find(const void *all, const char *key, Calibration *c);
-/* Adds or replaces the key's entry (atomic rewrite of the file). */
+/* Adds or replaces the key's entry (atomic rewrite of the file, under a lock on FILE.lock, so
+   that concurrent stores from many nodes keep every entry). */
 int calibration_store(const char *key, const Calibration *c, Err *e);
 
 #endif

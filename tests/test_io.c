@@ -1,11 +1,15 @@
 /* io/ round trips and readers: a HF directory written by hf_save reloads bit for bit; TSV with
    a sentence pair and JSON lines with numeric labels read as expected; labels from a file keep
-   its order, from data they are sorted; per-class subsampling takes equal shares.
+   its order, from data they are sorted; per-class subsampling takes equal shares; calibration
+   stores from many processes at once keep every entry.
    argv[1]: a model directory (the parity fixture); argv[2]: a scratch directory. */
 #define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "io/calibration.h"
 #include "io/fileutil.h"
 #include "io/hfmodel.h"
 #include "jobs/job.h"
@@ -18,11 +22,57 @@ static void write_text(const char *path, const char *text) {
   fclose(f);
 }
 
+/* 8 processes store 6 keys each into one calibration file at once (as `bertsweep bench` on
+   every node of an allocation does): all 48 must be there afterwards. */
+static void calibration_concurrent(const char *dir) {
+  enum { PROCS = 8, KEYS = 6 };
+  char path[4200];
+  snprintf(path, sizeof path, "%s/calibration.json", dir);
+  remove(path);
+  setenv("BERTSWEEP_CALIBRATION", path, 1);
+  pid_t pid[PROCS];
+  for (int p = 0; p < PROCS; p++) {
+    if ((pid[p] = fork()) == 0) {
+      Err e;
+      int bad = 0;
+      for (int k = 0; k < KEYS; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "node %d shape %d", p, k);
+        Calibration c = {0.1 * (p + 1), 0.01 * (k + 1), 20, "node", "today"};
+        bad |= calibration_store(key, &c, &e) != 0;
+      }
+      _exit(bad);
+    }
+  }
+  int failed = 0;
+  for (int p = 0; p < PROCS; p++) {
+    int st = 1;
+    failed += pid[p] < 0 || waitpid(pid[p], &st, 0) != pid[p] || !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+  }
+  CHECK(failed == 0, "calibration: %d of %d storing processes failed", failed, PROCS);
+  Err e;
+  void *all = calibration_open(&e);
+  int found = 0;
+  for (int p = 0; all && p < PROCS; p++)
+    for (int k = 0; k < KEYS; k++) {
+      char key[64];
+      Calibration c;
+      snprintf(key, sizeof key, "node %d shape %d", p, k);
+      /* cJSON prints 15 significant digits when they read back within its epsilon */
+      found += calibration_find(all, key, &c) && fabs(c.step_s - 0.1 * (p + 1)) < 1e-12 &&
+               fabs(c.eval_s - 0.01 * (k + 1)) < 1e-12;
+    }
+  CHECK(found == PROCS * KEYS, "calibration: %d of %d entries survived concurrent stores", found, PROCS * KEYS);
+  calibration_close(all);
+  unsetenv("BERTSWEEP_CALIBRATION");
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) return 2;
   Err e;
   char p[4200];
   if (mkdir_p(argv[2], &e)) return 2;
+  calibration_concurrent(argv[2]);
   /* HF directory round trip */
   HfDir hf, hf2;
   Bert m, m2;
