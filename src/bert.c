@@ -291,11 +291,47 @@ void bert_stack_qkv(const LayerView *P, int first, int n, int H, float *w) {
   }
 }
 
+/* A layer after its attention, on rows rows of A->ctx: output projection, dropout (ak),
+   residual r, LayerNorm into A->ln1; FFN, dropout (fk), residual, LayerNorm into A->ln2. */
+static void layer_rest_fwd(const BertConfig *c, const LayerView *P, LayerActs *A, Acts *a, const float *r,
+                           const uint8_t *ak, const uint8_t *fk, long rows) {
+  const int H = c->hidden, I = c->intermediate;
+  const float hs = keep_scale(c->hidden_dropout);
+  linear_fwd(a->dtmp, A->ctx, P->attn_out.w, NULL, rows, H, H);
+  add_layernorm_fwd(A->ln1, A->res1, A->ln1_mean, A->ln1_rstd, a->dtmp, P->attn_out.b, ak, hs, r, P->ln1.g,
+                    P->ln1.b, rows, H, c->ln_eps);
+  linear_fwd(A->ff1, A->ln1, P->ffn_in.w, NULL, rows, H, I);
+  bias_gelu_fwd(a->ff_act, A->ff1, P->ffn_in.b, rows, I, c->act);
+  linear_fwd(a->dtmp, a->ff_act, P->ffn_out.w, NULL, rows, I, H);
+  add_layernorm_fwd(A->ln2, A->res2, A->ln2_mean, A->ln2_rstd, a->dtmp, P->ffn_out.b, fk, hs, A->ln1, P->ln2.g,
+                    P->ln2.b, rows, H, c->ln_eps);
+}
+
+/* Its backward: dout = d(A->ln2) in; d(r) into dr (may be dout) and d(A->ctx) into a->dctx. */
+static void layer_rest_bwd(const BertConfig *c, const LayerView *P, LayerView *G, LayerActs *A, Acts *a,
+                           const float *dout, float *dr, const uint8_t *ak, const uint8_t *fk, long rows) {
+  const int H = c->hidden, I = c->intermediate;
+  const float hs = keep_scale(c->hidden_dropout);
+  /* d(res2) goes to the FFN (through the dropout) and, by the residual, to ln1: dln1 holds it
+     and then accumulates the FFN's input gradient */
+  layernorm_bwd(a->dln1, G->ln2.g, G->ln2.b, dout, A->res2, A->ln2_mean, A->ln2_rstd, P->ln2.g, rows, H);
+  dropout_apply(a->dtmp, a->dln1, fk, hs, rows * H);
+  /* the FFN output's input recomputed, and ff1 replaced by GELU's slope there (backward is
+     its last reader) */
+  gelu_value_and_slope(a->ff_act, A->ff1, rows * I, c->act);
+  linear_bwd(a->dff, 0.0f, G->ffn_out.w, G->ffn_out.b, a->dtmp, a->ff_act, P->ffn_out.w, rows, I, H);
+  mul_inplace(a->dff, A->ff1, rows * I);
+  linear_bwd(a->dln1, 1.0f, G->ffn_in.w, G->ffn_in.b, a->dff, A->ln1, P->ffn_in.w, rows, H, I);
+  /* likewise d(res1): to r by the residual and through the dropout to the attention output */
+  layernorm_bwd(dr, G->ln1.g, G->ln1.b, a->dln1, A->res1, A->ln1_mean, A->ln1_rstd, P->ln1.g, rows, H);
+  dropout_apply(a->dtmp, dr, ak, hs, rows * H);
+  linear_bwd(a->dctx, 0.0f, G->attn_out.w, G->attn_out.b, a->dtmp, A->ctx, P->attn_out.w, rows, H, H);
+}
+
 static void layer_fwd(Bert *m, Acts *a, int l, const float *x, int B, int T, const Mode *mode) {
   const BertConfig *c = &m->cfg;
-  const int H = c->hidden, I = c->intermediate, NH = c->heads;
+  const int H = c->hidden, NH = c->heads;
   const long BT = (long)B * T;
-  const float hs = keep_scale(c->hidden_dropout);
   const LayerView *P = &m->p.layer[l];
   LayerActs *A = &a->layer[l];
   linear_fwd(A->q, x, P->q.w, P->q.b, BT, H, H);
@@ -304,16 +340,9 @@ static void layer_fwd(Bert *m, Acts *a, int l, const float *x, int B, int T, con
   uint8_t *pk = make_keep(A->pkeep, (long)B * NH * T * T, c->attn_dropout, mode, 1 + 3 * l);
   attention_fwd(A->ctx, A->probs, a->dS, pk, keep_scale(c->attn_dropout), A->q, A->k, A->v, a->mask_add, B, T,
                 NH, H);
-  linear_fwd(a->dtmp, A->ctx, P->attn_out.w, NULL, BT, H, H);
   uint8_t *ak = make_keep(A->ao_keep, BT * H, c->hidden_dropout, mode, 2 + 3 * l);
-  add_layernorm_fwd(A->ln1, A->res1, A->ln1_mean, A->ln1_rstd, a->dtmp, P->attn_out.b, ak, hs, x, P->ln1.g,
-                    P->ln1.b, BT, H, c->ln_eps);
-  linear_fwd(A->ff1, A->ln1, P->ffn_in.w, NULL, BT, H, I);
-  bias_gelu_fwd(a->ff_act, A->ff1, P->ffn_in.b, BT, I, c->act);
-  linear_fwd(a->dtmp, a->ff_act, P->ffn_out.w, NULL, BT, I, H);
   uint8_t *fk = make_keep(A->ff2_keep, BT * H, c->hidden_dropout, mode, 3 + 3 * l);
-  add_layernorm_fwd(A->ln2, A->res2, A->ln2_mean, A->ln2_rstd, a->dtmp, P->ffn_out.b, fk, hs, A->ln1, P->ln2.g,
-                    P->ln2.b, BT, H, c->ln_eps);
+  layer_rest_fwd(c, P, A, a, x, ak, fk, BT);
 }
 
 static int g_train_flag(const Mode *mode) { return mode && mode->train; }
@@ -361,9 +390,8 @@ static uint8_t *make_keep_rows(uint8_t *buf, long rows, long width, long stride,
    layer's input [B*T, H]; the [CLS] outputs end in the layer's ln2 [B, H]. */
 static void cls_layer_fwd(Bert *m, Acts *a, const float *x, int B, int T, const Mode *mode) {
   const BertConfig *c = &m->cfg;
-  const int H = c->hidden, I = c->intermediate, NH = c->heads, l = c->layers - 1;
+  const int H = c->hidden, NH = c->heads, l = c->layers - 1;
   const long BT = (long)B * T;
-  const float hs = keep_scale(c->hidden_dropout);
   const LayerView *P = &m->p.layer[l];
   LayerActs *A = &a->layer[l];
   linear_fwd(A->k, x, P->k.w, P->k.b, BT, H, H);
@@ -374,16 +402,9 @@ static void cls_layer_fwd(Bert *m, Acts *a, const float *x, int B, int T, const 
   uint8_t *pk = make_keep_rows(a->cls_pkeep, (long)B * NH, T, (long)T * T, c->attn_dropout, mode, 1 + 3 * l);
   attention_cls_fwd(A->ctx, A->probs, a->dS, pk, keep_scale(c->attn_dropout), A->q, A->k, A->v, a->mask_add, B, T,
                     NH, H);
-  linear_fwd(a->dtmp, A->ctx, P->attn_out.w, NULL, B, H, H);
   uint8_t *ak = make_keep_rows(a->cls_ao_keep, B, H, (long)T * H, c->hidden_dropout, mode, 2 + 3 * l);
-  add_layernorm_fwd(A->ln1, A->res1, A->ln1_mean, A->ln1_rstd, a->dtmp, P->attn_out.b, ak, hs, a->cls_x, P->ln1.g,
-                    P->ln1.b, B, H, c->ln_eps);
-  linear_fwd(A->ff1, A->ln1, P->ffn_in.w, NULL, B, H, I);
-  bias_gelu_fwd(a->ff_act, A->ff1, P->ffn_in.b, B, I, c->act);
-  linear_fwd(a->dtmp, a->ff_act, P->ffn_out.w, NULL, B, I, H);
   uint8_t *fk = make_keep_rows(a->cls_ff2_keep, B, H, (long)T * H, c->hidden_dropout, mode, 3 + 3 * l);
-  add_layernorm_fwd(A->ln2, A->res2, A->ln2_mean, A->ln2_rstd, a->dtmp, P->ffn_out.b, fk, hs, A->ln1, P->ln2.g,
-                    P->ln2.b, B, H, c->ln_eps);
+  layer_rest_fwd(c, P, A, a, a->cls_x, ak, fk, B);
 }
 
 float bert_forward(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
@@ -407,28 +428,15 @@ float bert_forward(Bert *m, Acts *a, const Batch *bt, const Mode *mode) {
 
 static void layer_bwd(Bert *m, Acts *a, int l, const float *x, int B, int T) {
   const BertConfig *c = &m->cfg;
-  const int H = c->hidden, I = c->intermediate, NH = c->heads;
+  const int H = c->hidden, NH = c->heads;
   const long BT = (long)B * T;
-  const float hs = keep_scale(c->hidden_dropout);
   const LayerView *P = &m->p.layer[l];
   LayerView *G = &m->g.layer[l];
   LayerActs *A = &a->layer[l];
-  /* a->dx holds d(layer output) on entry and d(layer input) on exit. */
-  /* d(res2) goes to the FFN (through the dropout) and, by the residual, to ln1: dln1 holds it
-     and then accumulates the FFN's input gradient */
-  layernorm_bwd(a->dln1, G->ln2.g, G->ln2.b, a->dx, A->res2, A->ln2_mean, A->ln2_rstd, P->ln2.g, BT, H);
-  dropout_apply(a->dtmp, a->dln1, used_keep(A->ff2_keep, c->hidden_dropout, a->train), hs, BT * H);
-  /* the FFN output's input recomputed, and ff1 replaced by GELU's slope there (backward is
-     its last reader) */
-  gelu_value_and_slope(a->ff_act, A->ff1, BT * I, c->act);
-  linear_bwd(a->dff, 0.0f, G->ffn_out.w, G->ffn_out.b, a->dtmp, a->ff_act, P->ffn_out.w, BT, I, H);
-  mul_inplace(a->dff, A->ff1, BT * I);
-  linear_bwd(a->dln1, 1.0f, G->ffn_in.w, G->ffn_in.b, a->dff, A->ln1, P->ffn_in.w, BT, H, I);
-  /* likewise d(res1): to the layer input by the residual (dx accumulates Q, K, V's input
-     gradients on top) and through the dropout to the attention output */
-  layernorm_bwd(a->dx, G->ln1.g, G->ln1.b, a->dln1, A->res1, A->ln1_mean, A->ln1_rstd, P->ln1.g, BT, H);
-  dropout_apply(a->dtmp, a->dx, used_keep(A->ao_keep, c->hidden_dropout, a->train), hs, BT * H);
-  linear_bwd(a->dctx, 0.0f, G->attn_out.w, G->attn_out.b, a->dtmp, A->ctx, P->attn_out.w, BT, H, H);
+  /* a->dx holds d(layer output) on entry and d(layer input) on exit: the residual's share
+     first, then Q, K and V's input gradients on top */
+  layer_rest_bwd(c, P, G, A, a, a->dx, a->dx, used_keep(A->ao_keep, c->hidden_dropout, a->train),
+                 used_keep(A->ff2_keep, c->hidden_dropout, a->train), BT);
   attention_bwd(a->dq, a->dk, a->dv, a->dS, a->dctx, A->probs, used_keep(A->pkeep, c->attn_dropout, a->train),
                 keep_scale(c->attn_dropout), A->q, A->k, A->v, B, T, NH, H);
   linear_bwd(a->dx, 1.0f, G->q.w, G->q.b, a->dq, x, P->q.w, BT, H, H);
@@ -441,21 +449,13 @@ static void layer_bwd(Bert *m, Acts *a, int l, const float *x, int B, int T) {
    also from the query and the residual. */
 static void cls_layer_bwd(Bert *m, Acts *a, const float *x, int B, int T) {
   const BertConfig *c = &m->cfg;
-  const int H = c->hidden, I = c->intermediate, NH = c->heads, l = c->layers - 1;
+  const int H = c->hidden, NH = c->heads, l = c->layers - 1;
   const long BT = (long)B * T;
-  const float hs = keep_scale(c->hidden_dropout);
   const LayerView *P = &m->p.layer[l];
   LayerView *G = &m->g.layer[l];
   LayerActs *A = &a->layer[l];
-  layernorm_bwd(a->dln1, G->ln2.g, G->ln2.b, a->dcls_out, A->res2, A->ln2_mean, A->ln2_rstd, P->ln2.g, B, H);
-  dropout_apply(a->dtmp, a->dln1, used_keep(a->cls_ff2_keep, c->hidden_dropout, a->train), hs, (long)B * H);
-  gelu_value_and_slope(a->ff_act, A->ff1, (long)B * I, c->act);
-  linear_bwd(a->dff, 0.0f, G->ffn_out.w, G->ffn_out.b, a->dtmp, a->ff_act, P->ffn_out.w, B, I, H);
-  mul_inplace(a->dff, A->ff1, (long)B * I);
-  linear_bwd(a->dln1, 1.0f, G->ffn_in.w, G->ffn_in.b, a->dff, A->ln1, P->ffn_in.w, B, H, I);
-  layernorm_bwd(a->dcls_x, G->ln1.g, G->ln1.b, a->dln1, A->res1, A->ln1_mean, A->ln1_rstd, P->ln1.g, B, H);
-  dropout_apply(a->dtmp, a->dcls_x, used_keep(a->cls_ao_keep, c->hidden_dropout, a->train), hs, (long)B * H);
-  linear_bwd(a->dctx, 0.0f, G->attn_out.w, G->attn_out.b, a->dtmp, A->ctx, P->attn_out.w, B, H, H);
+  layer_rest_bwd(c, P, G, A, a, a->dcls_out, a->dcls_x, used_keep(a->cls_ao_keep, c->hidden_dropout, a->train),
+                 used_keep(a->cls_ff2_keep, c->hidden_dropout, a->train), B);
   attention_cls_bwd(a->dq, a->dk, a->dv, a->dS, a->dctx, A->probs,
                     used_keep(a->cls_pkeep, c->attn_dropout, a->train), keep_scale(c->attn_dropout), A->q, A->k,
                     A->v, B, T, NH, H);
