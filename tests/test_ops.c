@@ -1,7 +1,8 @@
 /* Layer kernels against plain references: GELU (erf form) and its derivative against libm's
    double-precision erf/exp, relative to each value (so the far negative tail counts);
    the column reductions of linear_bwd and layernorm_bwd against a row-order loop, bit for
-   bit, at 1 and 2 threads. */
+   bit, at 1 and 2 threads; LayerNorm's row statistics against the 16-lane order it specifies,
+   bit for bit (so every vector width gives these bits), and against double precision. */
 #include <omp.h>
 #include <string.h>
 #include "src/ops.h"
@@ -85,8 +86,56 @@ static void column_sums(void) {
   free(dy), free(x), free(w), free(dw), free(dxl);
 }
 
+/* The sum layernorm_fwd specifies: lane l adds elements l, l+16, ... in order, then the lanes
+   fold in halves (8, 4, 2, 1). Written out with no vectorisation in mind. */
+static float lanes16(const float *v, int c) {
+  float s[16] = {0};
+  for (int j = 0; j < c; j++) s[j % 16] += v[j];
+  for (int w = 8; w > 0; w /= 2)
+    for (int l = 0; l < w; l++) s[l] += s[l + w];
+  return s[0];
+}
+
+static void layernorm_lanes(void) {
+  const int widths[] = {64, 100, 768}; /* 100: the partial last lane group */
+  Rng r;
+  rng_init(&r, 8, 2);
+  for (int t = 0; t < 3; t++) {
+    const int n = 37, c = widths[t];
+    float *x = malloc(sizeof(float) * n * c), *y = malloc(sizeof(float) * n * c), *dev = malloc(sizeof(float) * c);
+    float g[768], b[768], mean[37], rstd[37];
+    for (long i = 0; i < (long)n * c; i++) x[i] = 3.0f + rng_normal(&r, 2.0f);
+    for (int j = 0; j < c; j++) g[j] = 1.0f + rng_normal(&r, 0.1f), b[j] = rng_normal(&r, 0.1f);
+    layernorm_fwd(y, mean, rstd, x, g, b, n, c, 1e-12f);
+    int exact = 1;
+    double worst = 0.0;
+    for (int i = 0; i < n; i++) {
+      const float *xi = x + (long)i * c;
+      const float m = lanes16(xi, c) / (float)c;
+      for (int j = 0; j < c; j++) dev[j] = (xi[j] - m) * (xi[j] - m);
+      const float rs = 1.0f / sqrtf(lanes16(dev, c) / (float)c + 1e-12f);
+      exact &= m == mean[i] && rs == rstd[i];
+      for (int j = 0; j < c; j++) exact &= y[(long)i * c + j] == (xi[j] - m) * rs * g[j] + b[j];
+      double dm = 0.0, dv = 0.0;
+      for (int j = 0; j < c; j++) dm += xi[j];
+      dm /= c;
+      for (int j = 0; j < c; j++) dv += (xi[j] - dm) * (xi[j] - dm);
+      const double drs = 1.0 / sqrt(dv / c + 1e-12);
+      for (int j = 0; j < c; j++) {
+        const double want = (xi[j] - dm) * drs * g[j] + b[j];
+        const double err = fabs(y[(long)i * c + j] - want) / (1.0 + fabs(want));
+        worst = err > worst ? err : worst;
+      }
+    }
+    CHECK(exact, "layernorm width %d: not the 16-lane sums' bits", c);
+    CHECK(worst < 2e-6, "layernorm width %d: error %.3g against double precision", c, worst);
+    free(x), free(y), free(dev);
+  }
+}
+
 int main(void) {
   gelu_accuracy();
   column_sums();
+  layernorm_lanes();
   return check_done();
 }
