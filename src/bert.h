@@ -94,7 +94,8 @@ typedef struct {
   float *cls_in, *pool_pre, *pooled, *pooled_drop; /* (B, H) each */
   /* the classifier's forward computes its last layer for the [CLS] rows only (the pooler reads
      nothing else): that layer's LayerActs then hold q, ctx, res1, ln1, ff1, res2, ln2 for B rows,
-     probs as (B, NH, T), and k, v and the masks in full */
+     probs as (B, NH, T), k and v for every row; its masks are the cls_* rows below (the rest
+     of those masks is never drawn) */
   float *cls_x, *dcls_x, *dcls_out; /* (B, H) the last layer's input rows, and gradients */
   uint8_t *cls_pkeep;          /* (B, NH, T) the [CLS] query's attention-dropout mask */
   uint8_t *cls_ao_keep, *cls_ff2_keep; /* (B, H) the [CLS] rows of the hidden-dropout masks */
