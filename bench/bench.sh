@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times bertsweep against PyTorch (Debian's python3-torch) at the same thread count, in one run,
-# and prints the ratios (after a build into build/):
+# and prints the ratios (after a build into build/, or the build folder BUILD names):
 #   bench/bench.sh small|base|both [threads] [steps]   one training step, batch 16 x seq 128
 #       (forward, backward, clipping, AdamW, dropout on), GEMM share, peak RSS
 #   bench/bench.sh eval [threads] [repeats]             evaluation of configs/demo.json's dev set
@@ -9,13 +9,13 @@
 # The CPU and the BLAS kernel are printed with every figure; OPENBLAS_CORETYPE is used as found.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-which=${1:-both}; threads=${2:-$(nproc)}; steps=${3:-3}
+which=${1:-both}; threads=${2:-$(nproc)}; steps=${3:-3}; build=${BUILD:-build}
 field() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
 eval_pair() {
   local lens c t
   lens=$(mktemp)
-  c=$(OMP_NUM_THREADS=$threads build/bench_eval configs/demo.json "$threads" 64 "$1" "$lens")
+  c=$(OMP_NUM_THREADS=$threads "$build"/bench_eval configs/demo.json "$threads" 64 "$1" "$lens")
   t=$(OMP_NUM_THREADS=$threads /usr/bin/python3 bench/bench_eval_torch.py models/zh-apps-tiny "$lens" "$threads" 64 "$1")
   rm -f "$lens"
   echo "$c"; echo "$t"
@@ -25,7 +25,7 @@ eval_pair() {
 
 step_pair() {
   local m=$1 c t
-  c=$(OMP_NUM_THREADS=$threads build/bench_step "$m" "$threads" "$2")
+  c=$(OMP_NUM_THREADS=$threads "$build"/bench_step "$m" "$threads" "$2")
   t=$(OMP_NUM_THREADS=$threads /usr/bin/python3 bench/bench_torch.py "$m" "$threads" "$2")
   echo "$c"; echo "$t"
   awk -v c="$(field step_s "$c")" -v t="$(field step_s "$t")" -v m="$m" \

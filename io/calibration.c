@@ -75,18 +75,24 @@ int calibration_find(const void *all, const char *key, Calibration *c) {
 /* `bertsweep bench` often runs on every node of an allocation at once, and each store is a
    read-modify-write of one file: without a lock, the last rename wins and the others' entries
    are lost. The store holds an exclusive flock on PATH.lock (kept, empty) while it reads,
-   adds and writes. Returns the lock's descriptor, or -1 with e set. */
+   adds and writes; it waits at most LOCK_WAIT_S for another store (seconds long at most), so
+   a process stuck holding the lock gives an error naming it, not a hang. Returns the lock's
+   descriptor, or -1 with e set. */
+enum { LOCK_WAIT_S = 60 };
+
 static int lock_store(const char *path, Err *e) {
   char lp[4200];
   snprintf(lp, sizeof lp, "%s.lock", path);
   int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return errf(e, "%s: cannot open: %s", lp, strerror(errno));
-  while (flock(fd, LOCK_EX) != 0) {
-    if (errno != EINTR) {
-      int err = errno;
+  for (int waited_ms = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; waited_ms += 50) {
+    const int err = errno;
+    if ((err != EWOULDBLOCK && err != EINTR) || waited_ms >= LOCK_WAIT_S * 1000) {
       close(fd);
-      return errf(e, "%s: cannot lock: %s", lp, strerror(err));
+      return errf(e, "%s: cannot lock%s: %s", lp, err == EWOULDBLOCK ? " (held by another process for a minute)" : "",
+                  strerror(err));
     }
+    usleep(50000);
   }
   return fd;
 }

@@ -111,10 +111,10 @@ long job_total_steps_for(const RunConfig *cfg, int train_n) {
   return spe * cfg->epochs;
 }
 
-/* Evaluation workers: one per thread when the batches' workspaces fit in EVAL_WORKSPACE
-   together (then a round of batches runs side by side, each on one thread: small models'
-   GEMMs are too small to share out well), otherwise one worker whose operations use every
-   thread. The logits are the same either way: OpenBLAS shares a GEMM out by rows and
+/* Evaluation workers: one per thread (of those in force now) when their workspaces fit in
+   EVAL_WORKSPACE_MB together (then batches run side by side, each on one thread: small
+   models' GEMMs are too small to share out well), otherwise one worker whose operations use
+   every thread. The logits are the same either way: OpenBLAS shares a GEMM out by rows and
    columns, never along the sum, and every other operation is per row or element. */
 enum { EVAL_WORKSPACE_MB = 256 };
 

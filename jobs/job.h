@@ -18,7 +18,8 @@ typedef struct {
 } Encoded;
 
 /* Evaluation batches run side by side, one per worker, when their workspaces are small
-   (job_open decides how many): each worker has its own buffers and staging. */
+   (job_open decides how many, for the OpenMP thread count in force when it runs): each
+   worker has its own buffers and staging. */
 typedef struct {
   Infer infer;
   int *ids, *types, *mask, *labels, *idx; /* [Bmax*T] x 3, [Bmax] x 2: batch staging */
