@@ -9,9 +9,12 @@ static const char *PRETRAIN_USAGE =
     "usage: bertsweep pretrain --corpus FILE --out DIR [--vocab-size 8000] [--min-count 3]\n"
     "         [--layers 4] [--hidden 256] [--heads 4] [--seq 128] [--batch 32] [--steps 3000]\n"
     "         [--lr 5e-4] [--warmup 0.06] [--weight-decay 0.01] [--seed 1] [--threads N]\n"
-    "         [--save-every 500] [--log-every 20] [--whole-word 1] [--resume]\n"
+    "         [--save-every 500] [--log-every 20] [--whole-word 1] [--resume] [--init MODEL_DIR]\n"
     "  --resume continues from OUT/pretrain_state.safetensors (written at every save) when it\n"
-    "  exists; the other options must be those the pre-training began with.";
+    "  exists; the other options must be those the pre-training began with.\n"
+    "  --init continues pre-training a model directory (HF layout: config.json, vocab.txt, weights,\n"
+    "  cls.predictions.* when saved) on the corpus, with its vocabulary and shape: --layers,\n"
+    "  --hidden, --heads, --vocab-size and --min-count are then not used.";
 
 int cmd_pretrain(int argc, char **argv, Err *e) {
   PretrainConfig c;
@@ -30,6 +33,7 @@ int cmd_pretrain(int argc, char **argv, Err *e) {
     char *end;
     if (!strcmp(k, "--corpus")) c.corpus = v;
     else if (!strcmp(k, "--out")) c.out = v;
+    else if (!strcmp(k, "--init")) c.init = v;
     else if (!strcmp(k, "--steps")) c.steps = strtol(v, &end, 10);
     else if (ip) *ip = (int)strtol(v, &end, 10);
     else if (dp) *dp = strtod(v, &end);

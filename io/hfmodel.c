@@ -213,6 +213,27 @@ int hf_load_weights(const HfDir *d, Bert *m, int *has_head, int *has_pooler, Err
   return rc;
 }
 
+int hf_load_mlm_head(const HfDir *d, MlmHead *h, int *found, Err *e) {
+  StSet f;
+  if (st_set_open(&f, d->dir, 0, e)) return -1;
+  const StFile *file = NULL;
+  int rc = 0, n = 0;
+  for (int i = 0; i < 5; i++) n += lookup(&f, h->info[i].name, &file) != NULL;
+  *found = n == 5;
+  if (n && n < 5) rc = errf(e, "%s: %d of the 5 cls.predictions tensors (the masked-LM head)", f.source, n);
+  for (int i = 0; i < 5 && *found && !rc; i++) {
+    const ParamInfo *pi = &h->info[i];
+    const StTensor *t = lookup(&f, pi->name, &file);
+    int64_t r = t->ndim >= 1 ? t->shape[0] : 1, c = t->ndim == 2 ? t->shape[1] : 1;
+    if (t->dtype == ST_OTHER || t->ndim < 1 || t->ndim > 2 || r != pi->rows || c != pi->cols)
+      rc = errf(e, "%s: tensor '%s' is not F32/F16/BF16 of shape [%d, %d]", f.source, t->name, pi->rows, pi->cols);
+    else
+      st_read_f32(file, t, h->params + pi->offset);
+  }
+  st_set_close(&f);
+  return rc;
+}
+
 static int write_config(const char *dir, const BertConfig *c, int with_classifier, char *const *labels, Err *e) {
   cJSON *r = cJSON_CreateObject();
   if (!r) return errf(e, "out of memory");

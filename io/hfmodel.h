@@ -4,6 +4,7 @@
 #define BS_HFMODEL_H
 #include "io/safetensors.h"
 #include "src/bert.h"
+#include "src/mlm.h"
 #include "src/tokenizer.h"
 
 typedef struct {
@@ -27,6 +28,10 @@ void hf_close(HfDir *d);
    Sets *has_head when classifier.weight/bias of the right shape were loaded, and *has_pooler
    when the pooler was there (a checkpoint without one loads; the caller initialises it). */
 int hf_load_weights(const HfDir *d, Bert *m, int *has_head, int *has_pooler, Err *e);
+
+/* Loads the masked-LM head (cls.predictions.*, as BertForMaskedLM saves it) into h: *found = 1
+   when all five tensors are there, 0 when none is (h untouched); some of them is an error. */
+int hf_load_mlm_head(const HfDir *d, MlmHead *h, int *found, Err *e);
 
 /* Writes config.json (id2label and label2id from labels, or LABEL_i when NULL), vocab.txt and model.safetensors (names with the "bert." prefix), the
    classifier when asked, and extra tensors (the MLM head) as they are named. */

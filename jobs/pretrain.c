@@ -76,6 +76,7 @@ typedef struct {
   long order_epoch;
   unsigned char *is_piece; /* [nv] token starts with "##" */
   uint32_t corpus_crc;
+  int lower; /* lower-cases text (an --init model's tokenizer_config.json says so) */
 } Pre;
 
 /* Whole-word masking (HF's DataCollatorForWholeWordMask): a word is a token and the "##"
@@ -174,7 +175,8 @@ static int save(Pre *p, long step, double secs, Err *e) {
   if (hf_save(p->c->out, &p->m, p->vocab, p->nv, extra, 5, 0, NULL, e)) return -1;
   char path[4200];
   snprintf(path, sizeof path, "%s/tokenizer_config.json", p->c->out);
-  const char *tc = "{\"do_lower_case\": false, \"tokenize_chinese_chars\": true}\n";
+  const char *tc = p->lower ? "{\"do_lower_case\": true, \"tokenize_chinese_chars\": true}\n"
+                            : "{\"do_lower_case\": false, \"tokenize_chinese_chars\": true}\n";
   if (write_file_atomic(path, tc, strlen(tc), e)) return -1;
   float meta[M_N];
   StOut st[8];
@@ -240,30 +242,62 @@ static int log_truncate(const char *path, long k0, Err *e) {
   return rc;
 }
 
-static int setup(Pre *p, Err *e) {
-  const PretrainConfig *c = p->c;
+/* --init: the vocabulary, shape, weights and (when saved) MLM head of a model directory; the
+   shape options are replaced by the model's, so that a resume checks them. */
+static int load_init(Pre *p, PretrainConfig *c, Err *e) {
+  HfDir d;
+  if (hf_open(&d, c->init, e)) return -1;
+  int rc = 0;
+  if (d.vocab_n != d.cfg.vocab_size)
+    rc = errf(e, "%s/vocab.txt: %d tokens, config.json's vocab_size is %d (pre-training needs them equal)", c->init,
+              d.vocab_n, d.cfg.vocab_size);
+  else if (c->seq > d.cfg.max_position)
+    rc = errf(e, "--seq %d exceeds %s's max_position_embeddings %d", c->seq, c->init, d.cfg.max_position);
+  if (!rc && !(p->vocab = calloc((size_t)d.vocab_n, sizeof(char *)))) rc = errf(e, "out of memory");
+  for (int i = 0; !rc && i < d.vocab_n; i++, p->nv = i)
+    if (!(p->vocab[i] = strdup(d.vocab[i]))) rc = errf(e, "out of memory");
+  BertConfig bc = d.cfg;
+  bc.num_labels = 2;
+  c->layers = bc.layers, c->hidden = bc.hidden, c->heads = bc.heads, c->vocab_size = bc.vocab_size;
+  p->lower = d.has_lower_case && d.do_lower_case;
+  int has_head, has_pooler;
+  if (!rc) rc = bert_alloc(&p->m, &bc, e) || mlm_alloc(&p->head, &bc, c->batch * c->seq, e) ||
+                hf_load_weights(&d, &p->m, &has_head, &has_pooler, e);
+  int found = 0;
+  if (!rc) rc = hf_load_mlm_head(&d, &p->head, &found, e);
+  if (!rc && !found) {
+    mlm_init(&p->head, bc.init_range, (uint64_t)c->seed);
+    printf("pretrain: %s has no masked-LM head (cls.predictions.*): a new one is initialised\n", c->init);
+  }
+  hf_close(&d);
+  return rc ? errctx(e, "--init %s", c->init) : 0;
+}
+
+static int setup(Pre *p, PretrainConfig *c, Err *e) {
   size_t size;
   char *buf = read_file(c->corpus, &size, e), **lines = NULL;
   if (!buf) return -1;
   p->corpus_crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)buf, (uInt)size); /* a resume needs the same text */
   int nl = split_lines(buf, size, c->corpus, &lines, e), rc = nl < 0 ? -1 : 0;
-  if (!rc) rc = (p->nv = vocab_build(lines, nl, c->vocab_size, c->min_count, &p->vocab, e)) < 0 ? -1 : 0;
-  if (!rc) rc = tok_init(&p->tok, p->vocab, p->nv, 0, "built vocabulary", e);
+  if (!rc && c->init) rc = load_init(p, c, e);
+  else if (!rc) rc = (p->nv = vocab_build(lines, nl, c->vocab_size, c->min_count, &p->vocab, e)) < 0 ? -1 : 0;
+  if (!rc) rc = tok_init(&p->tok, p->vocab, p->nv, p->lower, c->init ? c->init : "built vocabulary", e);
   if (!rc) rc = pack(&p->tok, lines, nl, c->seq, &p->data, e);
   if (!rc && !(p->is_piece = calloc((size_t)p->nv, 1))) rc = errf(e, "out of memory");
   for (int i = 0; !rc && i < p->nv; i++) p->is_piece[i] = !strncmp(p->vocab[i], "##", 2);
   free(lines);
   free(buf);
   if (rc) return -1;
-  BertConfig bc = {p->nv, c->hidden, c->layers, c->heads, 4 * c->hidden, c->seq, 2, 2, 1e-12f, 0.02f,
-                   0.1f, 0.1f, 0.1f, 0};
-  if (bert_alloc(&p->m, &bc, e) || mlm_alloc(&p->head, &bc, c->batch * c->seq, e) ||
-      acts_alloc(&p->a, &bc, c->batch, c->seq, e))
-    return -1;
-  /* init streams 1000 + group: models/poetry-zh-tiny was trained with these */
-  for (int g = -1; g <= c->layers + 1; g++) bert_init_group(&p->m, g, (uint64_t)c->seed, 1000 + (uint64_t)(g + 1));
-  memset(p->m.p.word, 0, sizeof(float) * (size_t)c->hidden); /* [PAD]'s row, as HF's padding_idx */
-  mlm_init(&p->head, bc.init_range, (uint64_t)c->seed);
+  if (!c->init) {
+    BertConfig bc = {p->nv, c->hidden, c->layers, c->heads, 4 * c->hidden, c->seq, 2, 2, 1e-12f, 0.02f,
+                     0.1f, 0.1f, 0.1f, 0};
+    if (bert_alloc(&p->m, &bc, e) || mlm_alloc(&p->head, &bc, c->batch * c->seq, e)) return -1;
+    /* init streams 1000 + group: models/poetry-zh-tiny was trained with these */
+    for (int g = -1; g <= c->layers + 1; g++) bert_init_group(&p->m, g, (uint64_t)c->seed, 1000 + (uint64_t)(g + 1));
+    memset(p->m.p.word, 0, sizeof(float) * (size_t)c->hidden); /* [PAD]'s row, as HF's padding_idx */
+    mlm_init(&p->head, bc.init_range, (uint64_t)c->seed);
+  }
+  if (acts_alloc(&p->a, &p->m.cfg, c->batch, c->seq, e)) return -1;
   OptConfig oc = {OPT_HF_ADAMW, 1, 0.9f, 0.999f, 1e-6f, (float)c->weight_decay, 1.0f, 0};
   if (optim_init(&p->om, &oc, p->m.nparams, e) || optim_init(&p->oh, &oc, p->head.n, e)) return -1;
   size_t BT = (size_t)c->batch * c->seq;
@@ -290,7 +324,9 @@ static void teardown(Pre *p) {
   if (p->vocab) vocab_free(p->vocab, p->nv);
 }
 
-int pretrain_run(const PretrainConfig *c, Err *e) {
+int pretrain_run(const PretrainConfig *given, Err *e) {
+  PretrainConfig cfg = *given; /* --init replaces the shape options by the model's */
+  const PretrainConfig *c = &cfg;
   if (c->threads > 0) omp_set_num_threads(c->threads);
   Pre p = {0};
   p.c = c;
@@ -298,7 +334,7 @@ int pretrain_run(const PretrainConfig *c, Err *e) {
   double secs0 = 0;
   char logpath[4200];
   snprintf(logpath, sizeof logpath, "%s/pretrain_log.tsv", c->out);
-  if (setup(&p, e) || mkdir_p(c->out, e) || (c->resume && resume(&p, &k0, &secs0, e)) ||
+  if (setup(&p, &cfg, e) || mkdir_p(c->out, e) || (c->resume && resume(&p, &k0, &secs0, e)) ||
       (k0 > 0 && log_truncate(logpath, k0, e))) {
     teardown(&p);
     return errctx(e, "pretrain");
@@ -306,10 +342,10 @@ int pretrain_run(const PretrainConfig *c, Err *e) {
   FILE *log = fopen(logpath, k0 > 0 ? "a" : "w");
   if (!log) { teardown(&p); return errf(e, "%s: cannot create", logpath); }
   if (k0 == 0)
-    fprintf(log, "# corpus %s: %d sequences of <= %d tokens; vocab %d; %d layers, hidden %d, %d heads; batch %d, "
+    fprintf(log, "# corpus %s%s%s: %d sequences of <= %d tokens; vocab %d; %d layers, hidden %d, %d heads; batch %d, "
                  "lr %g, warmup %g, %ld steps, whole-word masking %s, %d threads\n"
                  "step\tmlm_loss\tmasked_acc\tlr\tseconds\n",
-            c->corpus, p.data.n, c->seq, p.nv, c->layers, c->hidden, c->heads, c->batch, c->lr, c->warmup_ratio,
+            c->corpus, c->init ? ", starting from " : "", c->init ? c->init : "", p.data.n, c->seq, p.nv, c->layers, c->hidden, c->heads, c->batch, c->lr, c->warmup_ratio,
             c->steps, c->whole_word ? "on" : "off", omp_get_max_threads());
   printf("pretrain: %d sequences, vocab %d, %zu parameters, %ld steps%s\n", p.data.n, p.nv, p.m.nparams, c->steps,
          k0 ? "" : " from the start");

@@ -13,6 +13,7 @@ typedef struct {
   int seed;
   int whole_word; /* mask a word's "##" pieces together */
   int resume;     /* continue from OUT/pretrain_state.safetensors when it exists */
+  const char *init; /* start from this model directory's weights and vocabulary (NULL: new model) */
 } PretrainConfig;
 
 void pretrain_defaults(PretrainConfig *c);

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """`bertsweep pretrain`: killed (SIGKILL after update 25, between two saves) and run again with
 --resume, it ends with the same model, bit for bit, and the same log as an uninterrupted run;
-a resume with another option or another corpus is refused naming it; the masked-LM loss falls.
+a resume with another option or another corpus is refused naming it; the masked-LM loss falls;
+--init continues from a model directory: its weights, masked-LM head, vocabulary and shape.
 
 usage: pretrain_test.py BERTSWEEP FIXTURE_DIR WORKDIR"""
 import json
@@ -56,6 +57,19 @@ check(r.returncode != 0 and "--lr was 0.002" in r.stderr, f"changed --lr: {r.std
 open(corpus, "w", encoding="utf-8").write("\n".join([texts[0][::-1]] + texts[1:] + texts * 2) + "\n")
 r = pretrain("b", "--resume")
 check(r.returncode != 0 and "corpus's CRC-32" in r.stderr, f"changed corpus: {r.stderr[-200:]}")
+# --init: one update at learning rate 0 (all warmup) leaves a's weights and head as they were, bit
+# for bit, and starts at a's trained loss; the shape options give way to the model's
+r = pretrain("d", "--init", os.path.join(WORK, "a"), "--steps", "1", "--warmup", "0.5", "--layers", "3")
+check(r.returncode == 0, f"pretrain --init: {r.stderr[-300:]}")
+for f in ("model.safetensors", "vocab.txt"):
+    same = open(os.path.join(WORK, "a", f), "rb").read() == open(os.path.join(WORK, "d", f), "rb").read()
+    check(same, f"--init with lr 0 changed {f}")
+check(json.load(open(os.path.join(WORK, "d", "config.json")))["num_hidden_layers"] == 2, "--init did not keep the shape")
+d_loss = float(log_rows("d")[0][1])
+check(d_loss < loss[0] - 0.5 and abs(d_loss - loss[-1]) < 0.6,
+      f"--init's first loss {d_loss} is not a's trained loss ({loss[0]} at the start, {loss[-1]} at the end)")
+r = pretrain("e", "--init", os.path.join(WORK, "nowhere"))
+check(r.returncode == 1 and "nowhere" in r.stderr, f"--init of a missing directory: {r.stderr[-200:]}")
 r = pretrain("c", "--steps", "4O")
 check(r.returncode == 2 and "--steps needs a number" in r.stderr, f"--steps 4O: {r.stderr[-200:]}")
 done()
