@@ -19,7 +19,7 @@
 void pretrain_defaults(PretrainConfig *c) {
   *c = (PretrainConfig){.vocab_size = 8000, .min_count = 3, .layers = 4, .hidden = 256, .heads = 4, .seq = 128,
                         .batch = 32, .threads = 0, .save_every = 500, .log_every = 20, .steps = 3000, .lr = 5e-4,
-                        .warmup_ratio = 0.06, .weight_decay = 0.01, .seed = 1, .whole_word = 1};
+                        .warmup_ratio = 0.06, .weight_decay = 0.01, .seed = 1, .whole_word = 1, .chinese_chars = 1};
 }
 
 typedef struct {
@@ -76,7 +76,8 @@ typedef struct {
   long order_epoch;
   unsigned char *is_piece; /* [nv] token starts with "##" */
   uint32_t corpus_crc;
-  int lower; /* lower-cases text (an --init model's tokenizer_config.json says so) */
+  int lower;         /* lower-cases text (an --init model's tokenizer_config.json says so) */
+  int chinese_chars; /* tokenize_chinese_chars: a CJK character is a word of its own */
 } Pre;
 
 /* Whole-word masking (HF's DataCollatorForWholeWordMask): a word is a token and the "##"
@@ -175,9 +176,10 @@ static int save(Pre *p, long step, double secs, Err *e) {
   if (hf_save(p->c->out, &p->m, p->vocab, p->nv, extra, 5, 0, NULL, e)) return -1;
   char path[4200];
   snprintf(path, sizeof path, "%s/tokenizer_config.json", p->c->out);
-  const char *tc = p->lower ? "{\"do_lower_case\": true, \"tokenize_chinese_chars\": true}\n"
-                            : "{\"do_lower_case\": false, \"tokenize_chinese_chars\": true}\n";
-  if (write_file_atomic(path, tc, strlen(tc), e)) return -1;
+  char tc[128];
+  int n = snprintf(tc, sizeof tc, "{\"do_lower_case\": %s, \"tokenize_chinese_chars\": %s}\n",
+                   p->lower ? "true" : "false", p->chinese_chars ? "true" : "false");
+  if (write_file_atomic(path, tc, (size_t)n, e)) return -1;
   float meta[M_N];
   StOut st[8];
   meta_fill(p, step, secs, meta);
@@ -260,6 +262,10 @@ static int load_init(Pre *p, PretrainConfig *c, Err *e) {
   bc.num_labels = 2;
   c->layers = bc.layers, c->hidden = bc.hidden, c->heads = bc.heads, c->vocab_size = bc.vocab_size;
   p->lower = d.has_lower_case && d.do_lower_case;
+  p->chinese_chars = d.tok_opts.chinese_chars;
+  if (!rc && !p->chinese_chars && c->whole_word)
+    rc = errf(e, "its tokenizer_config.json sets tokenize_chinese_chars false: use --whole-word 0 (a run of Chinese "
+                 "text would be one word)");
   int has_head, has_pooler;
   if (!rc) rc = bert_alloc(&p->m, &bc, e) || mlm_alloc(&p->head, &bc, c->batch * c->seq, e) ||
                 hf_load_weights(&d, &p->m, &has_head, &has_pooler, e);
@@ -273,15 +279,35 @@ static int load_init(Pre *p, PretrainConfig *c, Err *e) {
   return rc ? errctx(e, "--init %s", c->init) : 0;
 }
 
+/* --vocab: the vocabulary of a vocab.txt, one token per line (ids = line numbers). */
+static int load_vocab(Pre *p, PretrainConfig *c, Err *e) {
+  size_t size;
+  char *buf = read_file(c->vocab, &size, e), **lines = NULL;
+  int n = buf ? split_lines(buf, size, c->vocab, &lines, e) : -1, rc = n < 0 ? -1 : 0;
+  if (!rc && n > 0 && !lines[n - 1][0]) n--; /* the trailing newline */
+  if (!rc && n < 106) rc = errf(e, "%s: %d tokens; a vocabulary in bert-base-chinese's layout has at least 106", c->vocab, n);
+  if (!rc && !(p->vocab = calloc((size_t)n, sizeof(char *)))) rc = errf(e, "out of memory");
+  for (int i = 0; !rc && i < n; i++, p->nv = i)
+    if (!(p->vocab[i] = strdup(lines[i]))) rc = errf(e, "out of memory");
+  c->vocab_size = p->nv;
+  free(lines);
+  free(buf);
+  return rc;
+}
+
 static int setup(Pre *p, PretrainConfig *c, Err *e) {
   size_t size;
   char *buf = read_file(c->corpus, &size, e), **lines = NULL;
   if (!buf) return -1;
   p->corpus_crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)buf, (uInt)size); /* a resume needs the same text */
   int nl = split_lines(buf, size, c->corpus, &lines, e), rc = nl < 0 ? -1 : 0;
+  p->chinese_chars = c->chinese_chars;
   if (!rc && c->init) rc = load_init(p, c, e);
+  else if (!rc && c->vocab) rc = load_vocab(p, c, e);
   else if (!rc) rc = (p->nv = vocab_build(lines, nl, c->vocab_size, c->min_count, &p->vocab, e)) < 0 ? -1 : 0;
-  if (!rc) rc = tok_init(&p->tok, p->vocab, p->nv, p->lower, c->init ? c->init : "built vocabulary", e);
+  const char *vsrc = c->init ? c->init : c->vocab ? c->vocab : "built vocabulary";
+  if (!rc) rc = tok_init(&p->tok, p->vocab, p->nv, p->lower, vsrc, e);
+  p->tok.opt.chinese_chars = p->chinese_chars;
   if (!rc) rc = pack(&p->tok, lines, nl, c->seq, &p->data, e);
   if (!rc && !(p->is_piece = calloc((size_t)p->nv, 1))) rc = errf(e, "out of memory");
   for (int i = 0; !rc && i < p->nv; i++) p->is_piece[i] = !strncmp(p->vocab[i], "##", 2);

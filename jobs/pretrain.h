@@ -14,6 +14,8 @@ typedef struct {
   int whole_word; /* mask a word's "##" pieces together */
   int resume;     /* continue from OUT/pretrain_state.safetensors when it exists */
   const char *init; /* start from this model directory's weights and vocabulary (NULL: new model) */
+  const char *vocab; /* a new model's vocab.txt (NULL: built from the corpus) */
+  int chinese_chars; /* tokenize_chinese_chars (1: every CJK character a word; 0: WordPiece runs of them) */
 } PretrainConfig;
 
 void pretrain_defaults(PretrainConfig *c);

@@ -2,7 +2,9 @@
 """`bertsweep pretrain`: killed (SIGKILL after update 25, between two saves) and run again with
 --resume, it ends with the same model, bit for bit, and the same log as an uninterrupted run;
 a resume with another option or another corpus is refused naming it; the masked-LM loss falls;
---init continues from a model directory: its weights, masked-LM head, vocabulary and shape.
+--init continues from a model directory: its weights, masked-LM head, vocabulary and shape;
+--vocab with --chinese-chars 0 trains a model that reads Chinese as the multi-character pieces
+scripts/build_word_vocab.py chose, and saves the tokenizer option with it.
 
 usage: pretrain_test.py BERTSWEEP FIXTURE_DIR WORKDIR"""
 import json
@@ -70,6 +72,36 @@ check(d_loss < loss[0] - 0.5 and abs(d_loss - loss[-1]) < 0.6,
       f"--init's first loss {d_loss} is not a's trained loss ({loss[0]} at the start, {loss[-1]} at the end)")
 r = pretrain("e", "--init", os.path.join(WORK, "nowhere"))
 check(r.returncode == 1 and "nowhere" in r.stderr, f"--init of a missing directory: {r.stderr[-200:]}")
+# a word vocabulary: the characters of a's vocabulary, their "##" forms and frequent n-grams
+wvocab = os.path.join(WORK, "wvocab.txt")
+script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "build_word_vocab.py")
+r = subprocess.run([sys.executable, script, corpus, os.path.join(WORK, "a", "vocab.txt"), wvocab, "--min-count", "3",
+                    "--min-pmi", "1", "--max-words", "50"], capture_output=True, text=True)
+check(r.returncode == 0, f"build_word_vocab.py: {r.stderr[-300:]}")
+chars = open(os.path.join(WORK, "a", "vocab.txt"), encoding="utf-8").read().split("\n")[:-1]
+words = open(wvocab, encoding="utf-8").read().split("\n")[:-1]
+check(words[:len(chars)] == chars, "the word vocabulary moved the characters' ids")
+cjk = [t for t in chars if len(t) == 1 and "\u4e00" <= t <= "\u9fff"]
+check(cjk and all("##" + t in words for t in cjk), "a character lacks its '##' form")
+multi = [t for t in words[len(chars):] if not t.startswith("##")]
+check(len(multi) >= 10 and all(len(t) >= 2 and "##" + t in words for t in multi), f"words: {multi[:10]}")
+r = pretrain("f", "--vocab", wvocab, "--chinese-chars", "0", "--whole-word", "0", "--steps", "10")
+check(r.returncode == 0, f"pretrain --vocab: {r.stderr[-300:]}")
+# the corpus read as words takes fewer tokens, so fewer 32-token sequences than a's characters
+nseq = lambda out: int(open(os.path.join(WORK, out, "pretrain_log.tsv")).readline().split(": ")[1].split()[0])  # noqa
+check(nseq("f") < nseq("a"), f"--chinese-chars 0 packed {nseq('f')} sequences, characters {nseq('a')}")
+check(open(os.path.join(WORK, "f", "vocab.txt"), encoding="utf-8").read().split("\n")[:-1] == words,
+      "the model's vocab.txt is not the --vocab file")
+tc = json.load(open(os.path.join(WORK, "f", "tokenizer_config.json")))
+check(tc.get("tokenize_chinese_chars") is False, f"tokenizer_config.json: {tc}")
+w = multi[0]
+r = subprocess.run([BIN, "tokenize", os.path.join(WORK, "f"), w + w], capture_output=True, text=True)
+toks = [ln.split()[1] for ln in r.stdout.splitlines() if ln[:1].isdigit()]
+check(r.returncode == 0 and w in toks and "##" + w in toks, f"'{w + w}' tokenized as {toks}: {r.stderr[-200:]}")
+r = pretrain("h", "--init", os.path.join(WORK, "f"))
+check(r.returncode == 1 and "--whole-word 0" in r.stderr, f"--init of a word model with whole-word masking: {r.stderr[-200:]}")
+r = pretrain("g", "--vocab", wvocab, "--chinese-chars", "0")
+check(r.returncode == 2 and "--whole-word 0" in r.stderr, f"--chinese-chars 0 with whole-word masking: {r.stderr[-200:]}")
 r = pretrain("c", "--steps", "4O")
 check(r.returncode == 2 and "--steps needs a number" in r.stderr, f"--steps 4O: {r.stderr[-200:]}")
 done()
