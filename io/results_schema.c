@@ -33,7 +33,8 @@ const ColumnSpec RESULTS_FIXED[NFIXED] = {
     [F_FINAL_LOSS] = {"final_train_loss", CT_F64, "training loss of the last step"},
     [F_MAJORITY] = {"majority_baseline", CT_F64, "dev accuracy of always predicting the most frequent label"},
     [F_BOW] = {"bow_baseline", CT_F64,
-               "dev accuracy of a logistic regression on token unigrams and bigrams fitted on the run's training examples"},
+               "dev accuracy of a logistic regression on token unigrams and bigrams (a Chinese character is a token, "
+               "whatever the model's tokenizer) fitted on the run's training examples"},
     [F_INIT] = {"initialised", CT_STR,
                 "tensors initialised rather than loaded from the checkpoint: classifier, pooler, or all (random_init)", 32},
     [F_WALL] = {"wall_seconds", CT_F64, "seconds the run has trained"},

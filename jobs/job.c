@@ -83,7 +83,10 @@ static int encode(Encoded *x, const Dataset *d, const int *idx, int n, const Tok
   return 0;
 }
 
-static int load_split(Encoded *x, const char *path, const RunConfig *cfg, LabelSet *ls, int is_train,
+/* Reads, subsamples and encodes a split into x; into chars too (unless NULL) when the tokenizer
+   keeps runs of Chinese whole (tokenize_chinese_chars false): the same examples a character per
+   CJK token, for the bag-of-words baseline, which counts characters and character pairs. */
+static int load_split(Encoded *x, Encoded *chars, const char *path, const RunConfig *cfg, LabelSet *ls, int is_train,
                       const Tokenizer *t, Err *e) {
   Dataset d;
   if (dataset_read(&d, path, &cfg->fmt, e)) return -1;
@@ -100,6 +103,11 @@ static int load_split(Encoded *x, const char *path, const RunConfig *cfg, LabelS
     rc = idx ? 0 : -1;
   }
   if (!rc) rc = encode(x, &d, idx, n, t, cfg->max_seq_length, e);
+  if (!rc && chars && !t->opt.chinese_chars) {
+    Tokenizer per_char = *t; /* shares the vocabulary, read only */
+    per_char.opt.chinese_chars = 1;
+    rc = encode(chars, &d, idx, n, &per_char, cfg->max_seq_length, e);
+  }
   free(idx);
   dataset_free(&d);
   return rc;
@@ -215,6 +223,7 @@ static int *dev_by_length(const Encoded *x) {
 }
 
 int job_open(Job *j, const RunConfig *cfg, Err *e) {
+  Encoded bow_train = {0}, bow_dev = {0};
   memset(j, 0, sizeof *j);
   j->cfg = *cfg;
   j->order_epoch = -1;
@@ -232,8 +241,8 @@ int job_open(Job *j, const RunConfig *cfg, Err *e) {
   snprintf(vsrc, sizeof vsrc, "%s/vocab.txt", cfg->model_path);
   if (tok_init(&j->tok, j->hf.vocab, j->hf.vocab_n, lower, vsrc, e)) goto fail;
   j->tok.opt = j->hf.tok_opts;
-  if (load_split(&j->train, cfg->train, cfg, &j->labels, 1, &j->tok, e)) goto fail;
-  if (load_split(&j->dev, cfg->dev, cfg, &j->labels, 0, &j->tok, e)) goto fail;
+  if (load_split(&j->train, &bow_train, cfg->train, cfg, &j->labels, 1, &j->tok, e)) goto fail;
+  if (load_split(&j->dev, &bow_dev, cfg->dev, cfg, &j->labels, 0, &j->tok, e)) goto fail;
   if (open_model(j, e)) goto fail;
   j->steps_per_epoch = (j->train.n + cfg->batch_size - 1) / cfg->batch_size;
   j->total_steps = job_total_steps_for(cfg, j->train.n);
@@ -255,11 +264,16 @@ int job_open(Job *j, const RunConfig *cfg, Err *e) {
   j->majority_label = argmax_int(count, j->labels.n);
   j->majority_acc = j->dev.n ? (double)count[j->majority_label] / j->dev.n : 0.0;
   free(count);
-  BowData bt = {j->train.n, j->train.T, j->train.ids, j->train.len, j->train.label};
-  BowData bd = {j->dev.n, j->dev.T, j->dev.ids, j->dev.len, j->dev.label};
+  const Encoded *tr = bow_train.ids ? &bow_train : &j->train, *dv = bow_dev.ids ? &bow_dev : &j->dev;
+  BowData bt = {tr->n, tr->T, tr->ids, tr->len, tr->label};
+  BowData bd = {dv->n, dv->T, dv->ids, dv->len, dv->label};
   if ((j->bow_acc = bow_accuracy(&bt, &bd, j->labels.n, e)) < 0) goto fail;
+  encoded_free(&bow_train);
+  encoded_free(&bow_dev);
   return 0;
 fail:
+  encoded_free(&bow_train);
+  encoded_free(&bow_dev);
   job_close(j);
   return -1;
 }

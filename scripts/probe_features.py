@@ -8,8 +8,9 @@ unigrams and bigrams (the report's bag-of-words baseline) runs on the same split
 compared on equal terms. The split is this script's own (1,000 training and 600 dev messages drawn
 with Python's random.seed(42) from data/demo's pools), not the sweep's sample; each line is the
 best of three penalties chosen on the dev set, for the probe and the baseline alike.
-Tokenisation is per character (the model's vocabulary, [UNK] otherwise), as bertsweep encodes
-Chinese text; Latin words are split into letters here, which the demo's messages rarely contain.
+Tokenisation follows the model's tokenizer_config.json as BertTokenizer does (split at spaces and
+punctuation, around each Chinese character unless tokenize_chinese_chars is false, then greedy
+WordPiece), without lower-casing, accent stripping or never_split (the demo models use none).
 
 usage: probe_features.py MODEL_DIR [DATA_DIR]   (DATA_DIR default data/demo; CPU, a few seconds)
 """
@@ -18,11 +19,18 @@ import math
 import random
 import struct
 import sys
+import unicodedata
 from collections import Counter
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+
+def is_cjk(ch):
+    c = ord(ch)
+    return (0x4E00 <= c <= 0x9FFF or 0x3400 <= c <= 0x4DBF or 0x20000 <= c <= 0x2A6DF or 0x2A700 <= c <= 0x2B81F or
+            0x2B820 <= c <= 0x2CEAF or 0xF900 <= c <= 0xFAFF or 0x2F800 <= c <= 0x2FA1F)
 
 
 def load_weights(model_dir):
@@ -48,11 +56,43 @@ class Encoder:
         self.cfg = json.load(open(f"{model_dir}/config.json"))
         self.w = load_weights(model_dir)
         self.vocab = {t.rstrip("\n"): i for i, t in enumerate(open(f"{model_dir}/vocab.txt", encoding="utf-8"))}
+        try:
+            tc = json.load(open(f"{model_dir}/tokenizer_config.json"))
+        except FileNotFoundError:
+            tc = {}
+        self.chinese_chars = tc.get("tokenize_chinese_chars", True)
+
+    def words(self, text):
+        out, cur = [], []
+        for ch in text:
+            alone = unicodedata.category(ch).startswith("P") or (self.chinese_chars and is_cjk(ch))
+            if ch.isspace() or alone:
+                out += ["".join(cur)] if cur else []
+                out += [ch] if alone else []
+                cur = []
+            else:
+                cur.append(ch)
+        return out + (["".join(cur)] if cur else [])
+
+    def wordpiece(self, word):
+        if len(word) > 100:
+            return [self.vocab["[UNK]"]]
+        ids, i = [], 0
+        while i < len(word):
+            for j in range(len(word), i, -1):
+                piece = word[i:j] if i == 0 else "##" + word[i:j]
+                if piece in self.vocab:
+                    ids.append(self.vocab[piece])
+                    i = j
+                    break
+            else:
+                return [self.vocab["[UNK]"]]
+        return ids
 
     def ids(self, text, max_len=64):
         v = self.vocab
-        chars = [v.get(ch, v["[UNK]"]) for ch in text if not ch.isspace()]
-        return torch.tensor([v["[CLS]"]] + chars[:max_len - 2] + [v["[SEP]"]])
+        pieces = [i for w in self.words(text) for i in self.wordpiece(w)]
+        return torch.tensor([v["[CLS]"]] + pieces[:max_len - 2] + [v["[SEP]"]])
 
     def layers(self, text):
         """The hidden states after the embeddings and after each layer, [T, H] each."""

@@ -1,7 +1,8 @@
 /* A bag-of-words baseline for classification: multinomial logistic regression on the presence
-   of token unigrams and bigrams (the model tokenizer's ids, so characters and character pairs
-   for Chinese), fitted on the training examples and scored on the dev examples. The report
-   prints it beside the majority class: a fine-tuned BERT that loses to it says little. */
+   of token unigrams and bigrams (the model tokenizer's ids, each Chinese character a token of
+   its own even where the model reads words: jobs/job.c encodes them so), fitted on the training
+   examples and scored on the dev examples. The report prints it beside the majority class: a
+   fine-tuned BERT that loses to it says little. */
 #ifndef BS_BOW_H
 #define BS_BOW_H
 #include "src/err.h"

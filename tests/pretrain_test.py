@@ -9,6 +9,7 @@ scripts/build_word_vocab.py chose, and saves the tokenizer option with it.
 usage: pretrain_test.py BERTSWEEP FIXTURE_DIR WORKDIR"""
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -98,6 +99,39 @@ w = multi[0]
 r = subprocess.run([BIN, "tokenize", os.path.join(WORK, "f"), w + w], capture_output=True, text=True)
 toks = [ln.split()[1] for ln in r.stdout.splitlines() if ln[:1].isdigit()]
 check(r.returncode == 0 and w in toks and "##" + w in toks, f"'{w + w}' tokenized as {toks}: {r.stderr[-200:]}")
+# the bag-of-words baseline counts characters whatever the tokenizer. A task that the word model's
+# own tokens cannot carry from training to dev: label 1 when the character Z is in the text, at
+# the start of the text in training (the word model's token "Z") and inside it on dev ("##Z").
+# On characters (and on a) the baseline gets it; on f's tokens it could not.
+random.seed(5)
+in_words = {ch for t in multi for ch in t}
+pool = [t for t in cjk if t not in in_words]
+z, pool = pool[0], pool[1:]
+def text(first, z_inside):  # noqa: E302
+    body = random.sample(pool, 6)
+    return (z if first else "") + "".join(body[:3]) + (z if z_inside else "") + "".join(body[3:])
+def split(path, starts):  # noqa: E302
+    rows = [{"label": str(i % 2), "sentence": text(starts and i % 2, not starts and i % 2)} for i in range(40)]
+    open(path, "w", encoding="utf-8").write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+split(os.path.join(WORK, "z_train.jsonl"), True)  # noqa: E305
+split(os.path.join(WORK, "z_dev.jsonl"), False)
+def bow_baseline(model):  # noqa: E302
+    cfg = json.load(open(os.path.join(FIX, "tiny.json")))
+    cfg["model"]["path"] = os.path.join(WORK, model)
+    cfg["data"].update(train=os.path.join(WORK, "z_train.jsonl"), dev=os.path.join(WORK, "z_dev.jsonl"),
+                       train_size=40, max_seq_length=16)
+    cfg["data"].pop("labels")
+    cfg["train"].update(epochs=1, eval_every=100)
+    path = os.path.join(WORK, f"bow_{model}.json")
+    json.dump(cfg, open(path, "w"))
+    r = subprocess.run([BIN, "train", path], capture_output=True, text=True)
+    line = [ln for ln in r.stdout.splitlines() if "bag-of-words" in ln]
+    check(r.returncode == 0 and line, f"train with {model}: {r.stderr[-300:]}")
+    return float(line[0].split("bag-of-words")[1].split()[0])
+
+
+bow_a, bow_f = bow_baseline("a"), bow_baseline("f")
+check(bow_a >= 0.9 and bow_f == bow_a, f"bag-of-words baseline: {bow_a} (characters) vs {bow_f} (words)")
 r = pretrain("h", "--init", os.path.join(WORK, "f"))
 check(r.returncode == 1 and "--whole-word 0" in r.stderr, f"--init of a word model with whole-word masking: {r.stderr[-200:]}")
 r = pretrain("g", "--vocab", wvocab, "--chinese-chars", "0")
