@@ -71,7 +71,11 @@ static const struct {
                  "  Masked-LM pre-training of a small BERT on a text file, one example per line.\n"
                  "  --steps 3000  --batch 32  --seq 128  --lr 5e-4  --warmup 0.06  --weight-decay 0.01\n"
                  "  --layers 4  --hidden 256  --heads 4  --vocab-size 8000  --min-count 3  --seed 1\n"
-                 "  --threads 0 (all cores)  --save-every 500  --log-every 20   (defaults shown)\n"},
+                 "  --threads 0 (all cores)  --save-every 500  --log-every 20  --whole-word 1   (defaults shown)\n"
+                 "  --resume              continue from OUT's state (saved at every --save-every) with the same options\n"
+                 "  --init MODEL_DIR      continue pre-training that model (its weights, MLM head, vocabulary, shape)\n"
+                 "  --vocab VOCAB.txt     a new model's vocabulary instead of one built from the corpus\n"
+                 "  --chinese-chars 0     read runs of Chinese as WordPieces of the vocabulary (with --whole-word 0)\n"},
 };
 
 int main(int argc, char **argv) {
