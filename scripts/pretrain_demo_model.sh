@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Reproduces models/zh-apps-tiny: masked-LM pre-training of a 4-layer, hidden-128 Chinese BERT on
-# the zh_CN program messages, help pages and manual pages of Debian 12 packages (the demo's dev
-# messages left out; see scripts/build_demo_data.py). About 30 minutes on 2 cores with an
-# AVX-512 OpenBLAS kernel (set OPENBLAS_CORETYPE=SkylakeX where OpenBLAS picks Prescott).
+# Reproduces models/zh-apps-tiny: masked-LM pre-training of a 4-layer, hidden-128 Chinese BERT that
+# reads words (WordPieces of frequent character n-grams, tokenize_chinese_chars false) on the zh_CN
+# program messages, help pages and manual pages of Debian 12 packages (the demo's dev messages left
+# out; see scripts/build_demo_data.py). About 30 minutes on 2 cores with an AVX-512 OpenBLAS kernel
+# (set OPENBLAS_CORETYPE=SkylakeX where OpenBLAS picks Prescott).
 #
+# Steps: the corpus; its character vocabulary (bertsweep's own builder: one update of a throwaway
+# model, whose vocab.txt is all we keep); the word vocabulary (scripts/build_word_vocab.py: those
+# characters, their "##" forms and 4,000 frequent, cohesive n-grams); then pre-training.
 # Resumable: the state is saved every 200 updates under $WORK (outside the repository); run the
 # script again after an interruption and it continues from there. When it is done, the model
 # directory is copied into models/zh-apps-tiny.
@@ -18,10 +22,18 @@ want=${CORPUS:-apps}
     /usr/bin/python3 scripts/build_demo_data.py --corpus "$want" && echo "$want" > data/pretrain/corpus.name; }
 cmake --build build -j"$(nproc)" --target bertsweep >/dev/null
 mkdir -p "$WORK"
+threads=${THREADS:-$(nproc)}
+if [ ! -f "$WORK/zh-apps-tiny-words.txt" ]; then
+  build/bertsweep pretrain --corpus data/pretrain/corpus.txt --out "$WORK/char-vocab" --vocab-size 8000 --min-count 3 \
+    --layers 1 --hidden 8 --heads 1 --seq 128 --batch 1 --steps 1 --threads "$threads" >/dev/null
+  /usr/bin/python3 scripts/build_word_vocab.py data/pretrain/corpus.txt "$WORK/char-vocab/vocab.txt" \
+    "$WORK/zh-apps-tiny-words.tmp" --max-words 4000 --min-count 20 --min-pmi 4
+  mv "$WORK/zh-apps-tiny-words.tmp" "$WORK/zh-apps-tiny-words.txt"
+fi
 build/bertsweep pretrain --corpus data/pretrain/corpus.txt --out "$WORK/zh-apps-tiny" --resume \
-  --vocab-size 8000 --min-count 3 --layers 4 --hidden 128 --heads 2 --seq 128 --batch 32 \
-  --steps "${STEPS:-6000}" --lr 1e-3 --warmup 0.06 --weight-decay 0.01 --seed 1 --whole-word 1 \
-  --threads "${THREADS:-$(nproc)}" --save-every 200 --log-every 50
+  --vocab "$WORK/zh-apps-tiny-words.txt" --chinese-chars 0 --whole-word 0 --layers 4 --hidden 128 --heads 2 \
+  --seq 128 --batch 32 --steps "${STEPS:-6000}" --lr 1e-3 --warmup 0.06 --weight-decay 0.01 --seed 1 \
+  --threads "$threads" --save-every 200 --log-every 100
 mkdir -p models/zh-apps-tiny
 for f in config.json vocab.txt model.safetensors tokenizer_config.json pretrain_log.tsv; do
   cp "$WORK/zh-apps-tiny/$f" models/zh-apps-tiny/

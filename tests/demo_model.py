@@ -1,6 +1,7 @@
 """The shipped demo model and task (models/zh-apps-tiny, data/demo) load and learn: a short
 fine-tune (400 examples, 2 epochs, lr 1e-3) must beat the majority class clearly, and the
-bag-of-words baseline printed beside it must be a real classifier on this task. About 20 s.
+bag-of-words baseline printed beside it must be a real classifier on this task; the model reads
+Chinese as words of its vocabulary. About 20 s.
 
 usage: demo_model.py BERTSWEEP REPO_ROOT WORKDIR"""
 import json
@@ -45,6 +46,10 @@ if b and acc:
 vocab = open(os.path.join(model, "vocab.txt"), encoding="utf-8").read().split("\n")
 conf = json.load(open(os.path.join(model, "config.json")))
 check(conf["vocab_size"] == len([v for v in vocab if v]), "config.json vocab_size matches vocab.txt")
+# the model reads words: a dev message becomes the vocabulary's multi-character pieces
+r = subprocess.run([exe, "tokenize", model, "文件可能无效或已被破坏"], capture_output=True, text=True)
+toks = [ln.split()[1] for ln in r.stdout.splitlines() if ln[:1].isdigit()]
+check(toks == ["[CLS]", "文件", "##可能", "##无效", "##或", "##已被", "##破坏", "[SEP]"], f"tokens: {toks} {r.stderr[-200:]}")
 labels = [json.loads(x)["label"] for x in open(os.path.join(data, "labels.json"), encoding="utf-8")]
 check(len(labels) == 12, f"{len(labels)} labels")
 done()
