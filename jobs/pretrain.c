@@ -285,7 +285,6 @@ static int load_vocab(Pre *p, PretrainConfig *c, Err *e) {
   char *buf = read_file(c->vocab, &size, e), **lines = NULL;
   int n = buf ? split_lines(buf, size, c->vocab, &lines, e) : -1, rc = n < 0 ? -1 : 0;
   if (!rc && n > 0 && !lines[n - 1][0]) n--; /* the trailing newline */
-  if (!rc && n < 106) rc = errf(e, "%s: %d tokens; a vocabulary in bert-base-chinese's layout has at least 106", c->vocab, n);
   if (!rc && !(p->vocab = calloc((size_t)n, sizeof(char *)))) rc = errf(e, "out of memory");
   for (int i = 0; !rc && i < n; i++, p->nv = i)
     if (!(p->vocab[i] = strdup(lines[i]))) rc = errf(e, "out of memory");
@@ -306,6 +305,8 @@ static int setup(Pre *p, PretrainConfig *c, Err *e) {
   else if (!rc && c->vocab) rc = load_vocab(p, c, e);
   else if (!rc) rc = (p->nv = vocab_build(lines, nl, c->vocab_size, c->min_count, &p->vocab, e)) < 0 ? -1 : 0;
   const char *vsrc = c->init ? c->init : c->vocab ? c->vocab : "built vocabulary";
+  if (!rc && p->nv < 106) /* masking draws random tokens from id 106 on (after [unused], specials, <S>, <T>) */
+    rc = errf(e, "%s: %d tokens; a vocabulary in bert-base-chinese's layout has at least 106", vsrc, p->nv);
   if (!rc) rc = tok_init(&p->tok, p->vocab, p->nv, p->lower, vsrc, e);
   p->tok.opt.chinese_chars = p->chinese_chars;
   if (!rc) rc = pack(&p->tok, lines, nl, c->seq, &p->data, e);
