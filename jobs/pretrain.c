@@ -75,7 +75,7 @@ typedef struct {
   int *ids, *types, *mask, *pos, *target, *order;
   long order_epoch;
   unsigned char *is_piece; /* [nv] token starts with "##" */
-  uint32_t corpus_crc;
+  uint32_t corpus_crc, vocab_crc; /* a resume needs the same text and the same vocabulary */
   int lower;         /* lower-cases text (an --init model's tokenizer_config.json says so) */
   int chinese_chars; /* tokenize_chinese_chars: a CJK character is a word of its own */
 } Pre;
@@ -141,17 +141,21 @@ static int make_batch(Pre *p, long k, Batch *b) {
    state that resumes and re-exports. */
 #define STATE_FILE "pretrain_state.safetensors"
 enum { M_STEP, M_SECONDS, M_LAYERS, M_HIDDEN, M_HEADS, M_SEQ, M_BATCH, M_STEPS, M_SEED, M_VOCAB, M_SEQUENCES,
-       M_LR, M_WARMUP, M_WD, M_WHOLE_WORD, M_CORPUS_LO, M_CORPUS_HI, M_N };
+       M_LR, M_WARMUP, M_WD, M_WHOLE_WORD, M_CORPUS_LO, M_CORPUS_HI, M_CHINESE_CHARS, M_VOCAB_LO, M_VOCAB_HI, M_N };
+/* older states hold the first M_CORPUS_LO (before the corpus check) or M_CHINESE_CHARS entries */
 static const char *META_NAMES[M_N] = {"step", "seconds", "--layers", "--hidden", "--heads", "--seq", "--batch",
                                       "--steps", "--seed", "vocabulary size", "sequence count", "--lr",
                                       "--warmup", "--weight-decay", "--whole-word",
-                                      "the corpus's CRC-32 (low half)", "the corpus's CRC-32 (high half)"};
+                                      "the corpus's CRC-32 (low half)", "the corpus's CRC-32 (high half)",
+                                      "--chinese-chars", "the vocabulary's CRC-32 (low half)",
+                                      "the vocabulary's CRC-32 (high half)"};
 
 static void meta_fill(const Pre *p, long step, double secs, float *meta) {
   const PretrainConfig *c = p->c;
   const double v[M_N] = {(double)step, secs, c->layers, c->hidden, c->heads, c->seq, c->batch, (double)c->steps,
                          c->seed, p->nv, p->data.n, c->lr, c->warmup_ratio, c->weight_decay, c->whole_word,
-                         (double)(p->corpus_crc & 0xffff), (double)(p->corpus_crc >> 16)}; /* exact in float */
+                         (double)(p->corpus_crc & 0xffff), (double)(p->corpus_crc >> 16), p->chinese_chars,
+                         (double)(p->vocab_crc & 0xffff), (double)(p->vocab_crc >> 16)}; /* exact in float */
   for (int i = 0; i < M_N; i++) meta[i] = (float)v[i];
 }
 
@@ -202,8 +206,9 @@ static int resume(Pre *p, long *k0, double *secs, Err *e) {
   for (int i = 0; i < n && !rc; i++) {
     const StTensor *t = st_find(&f, st[i].name);
     size_t want = (size_t)st[i].shape[0], got = t ? st_numel(t) : 0;
-    if (i == 0 && got == M_CORPUS_LO) nmeta = M_CORPUS_LO; /* a state from before the corpus CRC was kept */
-    if (!t || t->dtype != ST_F32 || (got != want && !(i == 0 && got == M_CORPUS_LO)))
+    int older = i == 0 && (got == M_CORPUS_LO || got == M_CHINESE_CHARS);
+    if (older) nmeta = (int)got;
+    if (!t || t->dtype != ST_F32 || (got != want && !older))
       rc = errf(e, "%s: tensor '%s' missing or of the wrong size", path, st[i].name);
     else
       st_read_f32(&f, t, (float *)st[i].data);
@@ -211,7 +216,7 @@ static int resume(Pre *p, long *k0, double *secs, Err *e) {
   st_close(&f);
   if (rc) return rc;
   meta_fill(p, 0, 0, now);
-  if (nmeta < M_N) fprintf(stderr, "bertsweep: warning: %s predates the corpus check: make sure the corpus is the one it began with\n", path);
+  if (nmeta == M_CORPUS_LO) fprintf(stderr, "bertsweep: warning: %s predates the corpus check: make sure the corpus is the one it began with\n", path);
   for (int i = M_LAYERS; i < nmeta; i++)
     if (meta[i] != now[i])
       return errf(e, "%s: %s was %g when this pre-training began, %g now; use another --out or the same options",
@@ -309,6 +314,10 @@ static int setup(Pre *p, PretrainConfig *c, Err *e) {
     rc = errf(e, "%s: %d tokens; a vocabulary in bert-base-chinese's layout has at least 106", vsrc, p->nv);
   if (!rc) rc = tok_init(&p->tok, p->vocab, p->nv, p->lower, vsrc, e);
   p->tok.opt.chinese_chars = p->chinese_chars;
+  p->vocab_crc = (uint32_t)crc32(0L, Z_NULL, 0);
+  for (int i = 0; !rc && i < p->nv; i++)
+    p->vocab_crc = (uint32_t)crc32(crc32(p->vocab_crc, (const Bytef *)p->vocab[i], (uInt)strlen(p->vocab[i])),
+                                   (const Bytef *)"\n", 1);
   if (!rc) rc = pack(&p->tok, lines, nl, c->seq, &p->data, e);
   if (!rc && !(p->is_piece = calloc((size_t)p->nv, 1))) rc = errf(e, "out of memory");
   for (int i = 0; !rc && i < p->nv; i++) p->is_piece[i] = !strncmp(p->vocab[i], "##", 2);

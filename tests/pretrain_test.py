@@ -132,6 +132,18 @@ def bow_baseline(model):  # noqa: E302
 
 bow_a, bow_f = bow_baseline("a"), bow_baseline("f")
 check(bow_a >= 0.9 and bow_f == bow_a, f"bag-of-words baseline: {bow_a} (characters) vs {bow_f} (words)")
+# a resume checks the tokenizer option and the vocabulary itself, not just its size
+WARGS = ["--vocab", wvocab, "--chinese-chars", "0", "--whole-word", "0", "--steps", "10", "--resume"]
+r = pretrain("f", *WARGS)
+check(r.returncode == 0 and "already done" in r.stdout, f"resume of a finished word model: {r.stdout[-200:]} {r.stderr[-200:]}")
+r = pretrain("f", *WARGS[:3], "1", *WARGS[4:])
+check(r.returncode != 0 and ("--chinese-chars was 0" in r.stderr or "sequence count was" in r.stderr),
+      f"changed --chinese-chars: {r.stderr[-200:]}")
+swapped = words[:-2] + [words[-1], words[-2]]
+open(wvocab, "w", encoding="utf-8").write("\n".join(swapped) + "\n")
+r = pretrain("f", *WARGS)
+check(r.returncode != 0 and "vocabulary's CRC-32" in r.stderr, f"reordered vocabulary: {r.stderr[-200:]}")
+open(wvocab, "w", encoding="utf-8").write("\n".join(words) + "\n")
 r = pretrain("h", "--init", os.path.join(WORK, "f"))
 check(r.returncode == 1 and "--whole-word 0" in r.stderr, f"--init of a word model with whole-word masking: {r.stderr[-200:]}")
 r = pretrain("g", "--vocab", wvocab, "--chinese-chars", "0")
