@@ -9,7 +9,8 @@ const StatSpec STAT[NSTATS] = {
     [S_BEST] = {"best_dev_accuracy", "best acc", "highest dev accuracy of the run", 4, 1},
     [S_FINAL] = {"final_dev_accuracy", "final acc", "dev accuracy at the last evaluation", 4, 1},
     [S_AUC] = {"train_loss_auc", "loss AUC", "mean training loss over all steps (lower: faster overall)", 4, -1},
-    [S_LATE_STD] = {"late_loss_std", "late loss std", "std of the training loss over the last 20% of steps", 4, -1},
+    [S_LATE_STD] = {"late_loss_std", "late loss std",
+                    "std of the training loss about its straight-line trend over the last 20% of steps", 4, -1},
     [S_ACC_OSC] = {"dev_acc_oscillation", "acc oscill.",
                    "mean |change| of dev accuracy between evaluations after its first peak (95% of its best)", 4, -1},
 };
@@ -24,6 +25,21 @@ static double mean_range(const float *y, long a, long b) {
   for (long i = a; i < b; i++)
     if (isfinite(y[i])) { s += y[i]; n++; }
   return n ? s / (double)n : NAN;
+}
+
+/* Std of y[0..n) about its least-squares line: the noise of the loss, not its progress (a run
+   still descending fast would otherwise look unsteady, and one that learns slowly steady). */
+static double detrended_std(const float *y, long n) {
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  long m = 0;
+  for (long i = 0; i < n; i++)
+    if (isfinite(y[i])) { sx += i; sy += y[i]; sxx += (double)i * i; sxy += (double)i * y[i]; m++; }
+  if (m < 3) return NAN;
+  const double den = m * sxx - sx * sx, b = den > 0 ? (m * sxy - sx * sy) / den : 0, a = (sy - b * sx) / m;
+  double ss = 0;
+  for (long i = 0; i < n; i++)
+    if (isfinite(y[i])) ss += (y[i] - a - b * i) * (y[i] - a - b * i);
+  return sqrt(ss / (double)(m - 2));
 }
 
 static int n_evals(const ResultsData *d, int r) {
@@ -57,12 +73,7 @@ static void run_stats(const ResultsData *d, int r, RunStats *m) {
   m->s[S_FINAL] = d->final_acc[r];
   m->s[S_AUC] = mean_range(y, 0, T);
   long k = T / 5 > 1 ? T / 5 : 1;
-  double *late = malloc(sizeof(double) * (size_t)k);
-  if (late) {
-    for (long i = 0; i < k; i++) late[i] = y[T - k + i];
-    m->s[S_LATE_STD] = stats_std(late, (int)k);
-    free(late);
-  }
+  m->s[S_LATE_STD] = detrended_std(y + T - k, k);
   m->s[S_ACC_OSC] = acc_oscillation(acc_of(d, r), n_evals(d, r));
   if (m->failed) /* a run stuck at the majority class is flat, not steady: steadiness counts runs that learned */
     m->s[S_LATE_STD] = m->s[S_ACC_OSC] = NAN;

@@ -94,6 +94,22 @@ for m in ("steps_to_loss_target", "train_loss_auc", "late_loss_std"):
     check(c[m]["p_wilcoxon"] > 0.05, f"same distribution but {m} p = {c[m]['p_wilcoxon']}")
     check(c[m]["ci95"][0] <= 0 <= c[m]["ci95"][1], f"same distribution but {m} CI {c[m]['ci95']} excludes 0 ({diff})")
 
+# steadiness is noise about the trend: a group whose loss still falls steeply over the last 20%
+# of steps (a ramp of -0.5 added there) with the same noise (0.05) as one that has flattened is
+# not less steady, though the raw std of its late loss is three times as high
+desc = os.path.join(WORK, "descending.h5")
+write(desc, [(True, 5.0, [0.8] * 12, set()), (False, 5.0, [0.8] * 12, set())], seeds, rng=np.random.default_rng(11))
+with h5py.File(desc, "r+") as f:
+    loss = f["train/loss"][:]
+    loss[12:, 160:] += np.linspace(0.0, -0.5, 40, dtype=np.float32)
+    f["train/loss"][...] = loss
+    raw = loss[:, 160:].std(axis=1, ddof=1)
+check(raw[12:].mean() > 2 * raw[:12].mean(), f"the test's premise: raw late std {raw[12:].mean()} vs {raw[:12].mean()}")
+cmp = report(desc)["comparisons"][0]
+c = cmp["late_loss_std"]
+check(abs(c["mean_difference"]) < 0.01 and "is less steady" not in cmp["verdict"],
+      f"a descending loss counted as unsteady: {c} {cmp['verdict'][-160:]}")
+
 # a group stuck at chance (accuracy 0.2 = majority, loss flat) against one that learns slowly:
 # the stuck group reaches its own 90% in no time, but never the common target
 stuck = os.path.join(WORK, "stuck.h5")
