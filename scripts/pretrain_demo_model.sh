@@ -23,15 +23,16 @@ want=${CORPUS:-apps}
 cmake --build build -j"$(nproc)" --target bertsweep >/dev/null
 mkdir -p "$WORK"
 threads=${THREADS:-$(nproc)}
-if [ ! -f "$WORK/zh-apps-tiny-words.txt" ]; then
+words="$WORK/zh-apps-tiny-words-$want.txt" # per corpus: another corpus must not reuse this one's words
+if [ ! -f "$words" ]; then
   build/bertsweep pretrain --corpus data/pretrain/corpus.txt --out "$WORK/char-vocab" --vocab-size 8000 --min-count 3 \
     --layers 1 --hidden 8 --heads 1 --seq 128 --batch 1 --steps 1 --threads "$threads" >/dev/null
   /usr/bin/python3 scripts/build_word_vocab.py data/pretrain/corpus.txt "$WORK/char-vocab/vocab.txt" \
-    "$WORK/zh-apps-tiny-words.tmp" --max-words 4000 --min-count 20 --min-pmi 4
-  mv "$WORK/zh-apps-tiny-words.tmp" "$WORK/zh-apps-tiny-words.txt"
+    "$words.tmp" --max-words 4000 --min-count 20 --min-pmi 4
+  mv "$words.tmp" "$words"
 fi
 build/bertsweep pretrain --corpus data/pretrain/corpus.txt --out "$WORK/zh-apps-tiny" --resume \
-  --vocab "$WORK/zh-apps-tiny-words.txt" --chinese-chars 0 --whole-word 0 --layers 4 --hidden 128 --heads 2 \
+  --vocab "$words" --chinese-chars 0 --whole-word 0 --layers 4 --hidden 128 --heads 2 \
   --seq 128 --batch 32 --steps "${STEPS:-6000}" --lr 1e-3 --warmup 0.06 --weight-decay 0.01 --seed 1 \
   --threads "$threads" --save-every 200 --log-every 100
 mkdir -p models/zh-apps-tiny
