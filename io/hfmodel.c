@@ -177,6 +177,12 @@ static const StTensor *lookup(const StSet *f, const char *name, const StFile **f
   return NULL;
 }
 
+/* 1 when t is a float tensor of pi's shape ([rows] or [rows, cols]). */
+static int tensor_fits(const StTensor *t, const ParamInfo *pi) {
+  int64_t r = t->ndim >= 1 ? t->shape[0] : 1, c = t->ndim == 2 ? t->shape[1] : 1;
+  return t->dtype != ST_OTHER && t->ndim >= 1 && t->ndim <= 2 && r == pi->rows && c == pi->cols;
+}
+
 int hf_load_weights(const HfDir *d, Bert *m, int *has_head, int *has_pooler, Err *e) {
   StSet f;
   if (st_set_open(&f, d->dir, 0, e)) return -1;
@@ -196,10 +202,9 @@ int hf_load_weights(const HfDir *d, Bert *m, int *has_head, int *has_pooler, Err
       continue;
     }
     int64_t r = t->ndim >= 1 ? t->shape[0] : 1, c = t->ndim == 2 ? t->shape[1] : 1;
-    int shape_ok = t->ndim >= 1 && t->ndim <= 2 && r == pi->rows && c == pi->cols;
     if (t->dtype == ST_OTHER) {
       rc = errf(e, "%s: tensor '%s' has a dtype other than F32/F16/BF16", path, t->name);
-    } else if (!shape_ok) {
+    } else if (!tensor_fits(t, pi)) {
       if (!is_head)
         rc = errf(e, "%s: tensor '%s' has shape [%lld, %lld], expected [%d, %d]", path, t->name, (long long)r,
                   (long long)c, pi->rows, pi->cols);
@@ -224,8 +229,7 @@ int hf_load_mlm_head(const HfDir *d, MlmHead *h, int *found, Err *e) {
   for (int i = 0; i < 5 && *found && !rc; i++) {
     const ParamInfo *pi = &h->info[i];
     const StTensor *t = lookup(&f, pi->name, &file);
-    int64_t r = t->ndim >= 1 ? t->shape[0] : 1, c = t->ndim == 2 ? t->shape[1] : 1;
-    if (t->dtype == ST_OTHER || t->ndim < 1 || t->ndim > 2 || r != pi->rows || c != pi->cols)
+    if (!tensor_fits(t, pi))
       rc = errf(e, "%s: tensor '%s' is not F32/F16/BF16 of shape [%d, %d]", f.source, t->name, pi->rows, pi->cols);
     else
       st_read_f32(file, t, h->params + pi->offset);
