@@ -7,9 +7,7 @@ recorded (one update at learning rate 1e-30, then an evaluation). Refusals name 
 usage: export_test.py BERTSWEEP FIXTURE_DIR WORKDIR"""
 import json
 import os
-import re
 import shutil
-import struct
 import subprocess
 import sys
 
@@ -17,7 +15,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, safetensors_arrays  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 shutil.rmtree(WORK, ignore_errors=True)
@@ -38,11 +36,7 @@ check(r.returncode == 0, f"export: {r.stderr[-400:]}")
 
 
 def safetensors(p):
-    raw = open(p, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    hdr = json.loads(raw[8:8 + n])
-    return {k: np.frombuffer(raw[8 + n + v["data_offsets"][0]: 8 + n + v["data_offsets"][1]], np.float32)
-            for k, v in hdr.items() if k != "__metadata__"}
+    return {k: v.ravel() for k, v in safetensors_arrays(p).items()}
 
 
 with h5py.File(res, "r") as f:

@@ -26,7 +26,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, read_results, same_results  # noqa: E402
+from testlib import check, done, read_results, safetensors_read, same_results  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
@@ -232,10 +232,8 @@ r = subprocess.run([BIN, "inspect", tfdir], capture_output=True, text=True)
 check(r.returncode == 0 and "bert/embeddings/word_embeddings" in r.stdout and "[21128, 768]" in r.stdout and
       "207 tensors" in r.stdout and "num_hidden_layers=12" in r.stdout, f"inspect TF: {r.stdout[-300:]} {r.stderr}")
 r = subprocess.run([BIN, "inspect", os.path.join(WORK, "model")], capture_output=True, text=True)
-import struct  # noqa: E402
-raw = open(os.path.join(WORK, "model", "model.safetensors"), "rb").read()
-hdr = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])
-want = sum(math.prod(v["shape"]) for k, v in hdr.items() if k != "__metadata__")
+hdr = safetensors_read(os.path.join(WORK, "model", "model.safetensors"))[0]
+want = sum(math.prod(v["shape"]) for v in hdr.values())
 check(r.returncode == 0 and f"{want} parameters" in r.stdout, f"inspect safetensors: want {want}: {r.stdout[-200:]}")
 r = subprocess.run([BIN, "tokenize", os.path.join(WORK, "model"), "的一是", "不了"], capture_output=True, text=True)
 rows = [ln.split() for ln in r.stdout.splitlines()[2:]]

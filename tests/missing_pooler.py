@@ -8,31 +8,21 @@ usage: missing_pooler.py BERTSWEEP FIXTURE_DIR WORKDIR"""
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, read_results  # noqa: E402
+from testlib import check, done, read_results, safetensors_read, safetensors_write_subset  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 shutil.rmtree(WORK, ignore_errors=True)
 shutil.copytree(FIX, WORK)
 full, bare = os.path.join(WORK, "model"), os.path.join(WORK, "model_nopooler")
 shutil.copytree(full, bare)
-raw = open(os.path.join(full, "model.safetensors"), "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-hdr = json.loads(raw[8:8 + n])
-keep = {k: v for k, v in hdr.items() if k != "__metadata__" and "pooler" not in k}
-check(len(keep) < len(hdr), "the fixture has pooler tensors to remove")
-body, out_hdr = b"", {}
-for k, v in keep.items():
-    a, b = v["data_offsets"]
-    out_hdr[k] = dict(v, data_offsets=[len(body), len(body) + b - a])
-    body += raw[8 + n + a: 8 + n + b]
-h = json.dumps(out_hdr).encode()
-h += b" " * ((8 - len(h) % 8) % 8)
-open(os.path.join(bare, "model.safetensors"), "wb").write(struct.pack("<Q", len(h)) + h + body)
+src = safetensors_read(os.path.join(full, "model.safetensors"))
+keep = [k for k in src[0] if "pooler" not in k]
+check(len(keep) < len(src[0]), "the fixture has pooler tensors to remove")
+safetensors_write_subset(os.path.join(bare, "model.safetensors"), src, keep)
 
 cfg = json.load(open(os.path.join(WORK, "tiny.json")))
 cfg["train"]["epochs"] = 2

@@ -9,12 +9,11 @@ usage: sharded.py BERTSWEEP FIXTURE_DIR WORKDIR"""
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, train_with_model  # noqa: E402
+from testlib import check, done, safetensors_read, safetensors_write_subset, train_with_model  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 shutil.rmtree(WORK, ignore_errors=True)
@@ -22,31 +21,18 @@ shutil.copytree(FIX, WORK)
 single, sharded = os.path.join(WORK, "model"), os.path.join(WORK, "model_sharded")
 shutil.copytree(single, sharded)
 os.remove(os.path.join(sharded, "model.safetensors"))
-raw = open(os.path.join(single, "model.safetensors"), "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-hdr = {k: v for k, v in json.loads(raw[8:8 + n]).items() if k != "__metadata__"}
-names = sorted(hdr)
+src = safetensors_read(os.path.join(single, "model.safetensors"))
+names = sorted(src[0])
 parts = [names[: len(names) // 2], names[len(names) // 2:]]
 weight_map = {}
 
 
-def write_shard(path, keys):
-    body, out = b"", {}
-    for k in keys:
-        a, b = hdr[k]["data_offsets"]
-        out[k] = dict(hdr[k], data_offsets=[len(body), len(body) + b - a])
-        body += raw[8 + n + a: 8 + n + b]
-    h = json.dumps(out).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    open(path, "wb").write(struct.pack("<Q", len(h)) + h + body)
-
-
 for i, keys in enumerate(parts):
     fname = f"model-{i + 1:05d}-of-00002.safetensors"
-    write_shard(os.path.join(sharded, fname), keys)
+    safetensors_write_subset(os.path.join(sharded, fname), src, keys)
     weight_map.update({k: fname for k in keys})
 index = os.path.join(sharded, "model.safetensors.index.json")
-json.dump({"metadata": {"total_size": len(raw)}, "weight_map": weight_map}, open(index, "w"))
+json.dump({"metadata": {"total_size": len(src[1])}, "weight_map": weight_map}, open(index, "w"))
 
 
 

@@ -50,3 +50,37 @@ def train_with_model(binary, work, model, name, epochs=2):
     json.dump(c, open(p, "w"))
     r = subprocess.run([binary, "train", p, "--metrics", tsv], capture_output=True, text=True)
     return r, (open(tsv).read() if r.returncode == 0 else "")
+
+
+def safetensors_read(path):
+    """A safetensors file as (header, raw bytes, offset of its data): header maps tensor names
+    to {dtype, shape, data_offsets} (relative to the offset), "__metadata__" left out."""
+    import json
+    import struct
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    hdr = {k: v for k, v in json.loads(raw[8:8 + n]).items() if k != "__metadata__"}
+    return hdr, raw, 8 + n
+
+
+def safetensors_arrays(path):
+    """A float32 safetensors file's tensors as numpy arrays (copies, of their shapes) by name."""
+    import numpy as np
+    hdr, raw, base = safetensors_read(path)
+    return {k: np.frombuffer(raw[base + v["data_offsets"][0]: base + v["data_offsets"][1]], np.float32)
+            .reshape(v["shape"]).copy() for k, v in hdr.items()}
+
+
+def safetensors_write_subset(path, src, keys):
+    """Writes the tensors keys of src (safetensors_read's triple) into a new safetensors file."""
+    import json
+    import struct
+    hdr, raw, base = src
+    body, out = b"", {}
+    for k in keys:
+        a, b = hdr[k]["data_offsets"]
+        out[k] = dict(hdr[k], data_offsets=[len(body), len(body) + b - a])
+        body += raw[base + a: base + b]
+    h = json.dumps(out).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(h)) + h + body)

@@ -8,7 +8,6 @@ weights in safetensors. A damaged tensor, a truncated shard and a missing shard 
 CRC-32C itself is checked against the published test vectors (RFC 3720 B.4).
 
 usage: tf_checkpoint.py BERTSWEEP FIXTURE_DIR WORKDIR"""
-import json
 import os
 import shutil
 import struct
@@ -18,7 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, train_with_model  # noqa: E402
+from testlib import check, done, safetensors_arrays, train_with_model  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 shutil.rmtree(WORK, ignore_errors=True)
@@ -94,11 +93,7 @@ def write_bundle(prefix, tensors):
 
 
 src = os.path.join(WORK, "model")
-raw = open(os.path.join(src, "model.safetensors"), "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-hdr = {k: v for k, v in json.loads(raw[8:8 + n]).items() if k != "__metadata__"}
-arrays = {k: np.frombuffer(raw[8 + n + v["data_offsets"][0]: 8 + n + v["data_offsets"][1]], np.float32)
-          .reshape(v["shape"]) for k, v in hdr.items()}
+arrays = safetensors_arrays(os.path.join(src, "model.safetensors"))
 
 
 def tf_name(hf):

@@ -21,17 +21,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, train_with_model  # noqa: E402
+from testlib import check, done, safetensors_arrays, train_with_model  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 shutil.rmtree(WORK, ignore_errors=True)
 shutil.copytree(FIX, WORK)
 src = os.path.join(WORK, "model")
-raw = open(os.path.join(src, "model.safetensors"), "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-hdr = {k: v for k, v in json.loads(raw[8:8 + n]).items() if k != "__metadata__"}
-arrays = {k: np.frombuffer(raw[8 + n + v["data_offsets"][0]: 8 + n + v["data_offsets"][1]], np.float32)
-          .reshape(v["shape"]).copy() for k, v in hdr.items()}
+arrays = safetensors_arrays(os.path.join(src, "model.safetensors"))
 
 
 def model_dir(name, files):
