@@ -127,8 +127,22 @@ void optim_step_tensors(Optim *o, const ParamInfo *info, int n, float *params, c
   }
 }
 
-/* Sum of squares in double over NCHUNK fixed chunks (their bounds depend on n alone), the
-   chunks' sums added in order: the same number at any thread count. */
+/* Sum of squares of g[0, n) in double, in SUMSQ_LANES lanes (lane k takes the elements
+   i = k mod SUMSQ_LANES) added in order at the end: vector code at every width with the same
+   bits, since the product of two floats is exact in double. */
+enum { SUMSQ_LANES = 16 };
+VECTOR_CLONES static double sumsq_span(const float *g, size_t n) {
+  double acc[SUMSQ_LANES] = {0.0}, s = 0.0;
+  size_t i = 0;
+  for (; i + SUMSQ_LANES <= n; i += SUMSQ_LANES)
+    for (int k = 0; k < SUMSQ_LANES; k++) acc[k] += (double)g[i + k] * g[i + k];
+  for (int k = 0; k < SUMSQ_LANES; k++) s += acc[k];
+  for (; i < n; i++) s += (double)g[i] * g[i];
+  return s;
+}
+
+/* Sum of squares over NCHUNK fixed chunks (their bounds depend on n alone), the chunks' sums
+   added in order: the same number at any thread count. */
 static double sumsq(const float *g, size_t n) {
   enum { NCHUNK = 256 };
   const size_t per = (n + NCHUNK - 1) / NCHUNK;
@@ -136,9 +150,7 @@ static double sumsq(const float *g, size_t n) {
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < NCHUNK; c++) {
     size_t lo = (size_t)c * per < n ? (size_t)c * per : n, hi = lo + per < n ? lo + per : n;
-    double s = 0.0;
-    for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
-    part[c] = s;
+    part[c] = sumsq_span(g + lo, hi - lo);
   }
   for (int c = 0; c < NCHUNK; c++) ss += part[c];
   return ss;

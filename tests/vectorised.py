@@ -16,7 +16,7 @@ from testlib import check, done
 # the kernels that must have clones (src/ops.c, src/optim.c, src/rng.c)
 EXPECTED = {"gelu_erf_span", "gelu_erf_bwd_span", "bias_gelu_erf_row", "exp_shifted_span", "layernorm_row",
             "layernorm_bwd_row", "bias_dropout_residual_row", "hf_adamw_span", "torch_adamw_span",
-            "bert_adam_span", "keep_blocks"}
+            "bert_adam_span", "keep_blocks", "sumsq_span"}
 REG = {"avx2": "%ymm", "avx512f": "%zmm"}
 
 
