@@ -21,7 +21,8 @@ cat <<MSG
 The results are in results/demo.h5 (one HDF5 file: /runs, /train/loss, /eval/accuracy, ...).
   report again:   build/bertsweep report results/demo.h5 --format markdown
   plots:          results/demo-plots/optimizer_correct_bias.png
-  more demos:     configs/demo-pooler.json, configs/demo-pretrained-vs-random.json, configs/demo-lr.json
+  more demos:     configs/demo-pooler.json, configs/demo-pretrained-vs-random.json, configs/demo-lr.json,
+                  configs/demo-lr-nowarmup.json
                   (mpirun -np 2 build/bertsweep sweep CONFIG --progress 10; about 9 minutes each)
   in Python:      /usr/bin/python3 -c "import h5py, pandas; f = h5py.File('results/demo.h5'); print(pandas.DataFrame(f['runs'][:]))"
 MSG
