@@ -3,8 +3,8 @@
 prints the final dev accuracy of each: configs/demo.json (bias correction on) with the model, the
 epochs, the learning rate, the batch size, the warmup and the seed replaced — at batch 16
 without warmup: 3 epochs at 2e-4, 8 at 2e-4 (the previous demo), 10 at 1e-3; at batch 8 with 10%
-warmup: 8 epochs at 3e-4 (the demo); seeds 1 and 2. Two runs at a time, one thread each (`bertsweep train`), about 6 minutes for a 4 x 128 model
-on 2 cores.
+warmup: 8 epochs at 3e-4 (the demo); seeds 1 and 2. Two runs at a time, one thread each
+(`bertsweep train`), about 6 minutes for a 4 x 128 model on 2 cores.
 
 usage: finetune_recipes.py MODEL_DIR [BERTSWEEP]   (BERTSWEEP default build/bertsweep)
 """

@@ -48,4 +48,4 @@ for f in config.json vocab.txt model.safetensors tokenizer_config.json; do
 done
 cp "$WORK/zh-apps-tiny/pretrain_log.tsv" models/zh-apps-tiny/pretrain_log_stage1.tsv
 cp "$WORK/zh-apps-tiny-2/pretrain_log.tsv" models/zh-apps-tiny/pretrain_log_stage2.tsv
-echo "models/zh-apps-tiny updated from $WORK/zh-apps-tiny"
+echo "models/zh-apps-tiny updated from $WORK/zh-apps-tiny-2 (logs of both stages)"

@@ -10,11 +10,15 @@
 set -u
 BIN=$(readlink -f "$1"); FIX=$(readlink -f "$2"); WORK=$3
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
+cleanup() {
+  [ -f "$WORK/slurmd.pid" ] && kill "$(cat "$WORK/slurmd.pid")" 2>/dev/null
+  [ -f "$WORK/slurmctld.pid" ] && kill "$(cat "$WORK/slurmctld.pid")" 2>/dev/null
+  [ -f "$WORK/munge/munged.pid" ] && kill "$(cat "$WORK/munge/munged.pid")" 2>/dev/null
+  sleep 1
+}
 # a run killed at ctest's timeout (SIGKILL) leaves its daemons behind on this test's fixed ports:
 # stop them first, or every later run would skip
-for f in "$WORK/slurmd.pid" "$WORK/slurmctld.pid" "$WORK/munge/munged.pid"; do
-  [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null && sleep 1
-done
+cleanup
 rm -rf "$WORK"; mkdir -p "$WORK"; WORK=$(readlink -f "$WORK")
 cp -r "$FIX"/. "$WORK"/
 passed=0; failed=0
@@ -30,12 +34,6 @@ for p in slurmctld slurmd slurm-client munge; do
 done
 [ "$(id -u)" -eq 0 ] || skip "needs root to run slurmd"
 
-cleanup() {
-  [ -f "$WORK/slurmd.pid" ] && kill "$(cat "$WORK/slurmd.pid")" 2>/dev/null
-  [ -f "$WORK/slurmctld.pid" ] && kill "$(cat "$WORK/slurmctld.pid")" 2>/dev/null
-  [ -f "$WORK/munge/munged.pid" ] && kill "$(cat "$WORK/munge/munged.pid")" 2>/dev/null
-  sleep 1
-}
 trap cleanup EXIT
 trap 'exit 143' TERM INT # the EXIT trap then stops the daemons
 host=$(hostname -s); cpus=$(nproc); mem=$(awk '/MemTotal/ {print int($2/1024) - 512}' /proc/meminfo)
