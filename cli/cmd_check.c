@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "io/fileutil.h"
+#include "io/lockfile.h"
 #include "io/results_check.h"
 #include "io/results_schema.h"
 #include "cli/commands.h"
@@ -11,7 +12,8 @@ static const char *CHECK_USAGE =
     "usage: bertsweep check FILE.h5\n"
     "       bertsweep check --salvage FILE.h5 OUT.h5\n"
     "  Reads every dataset and live checkpoint of a results file and checks that rows, metrics\n"
-    "  and checkpoint states agree; exits 0 when no damage is found, 1 otherwise.\n"
+    "  and checkpoint states agree; exits 0 when no damage is found, 1 otherwise, 6 when a running\n"
+    "  sweep holds the file (FILE.h5.lock) and the file cannot be judged while it changes.\n"
     "  --salvage  copy everything still readable in FILE.h5 into a new file OUT.h5 that a resume\n"
     "             accepts (unreadable runs become pending, checkpoints that fail their checksum\n"
     "             are dropped); also converts files of older bertsweep versions.\n";
@@ -28,6 +30,12 @@ int cmd_check(int argc, char **argv, Err *e) {
     else { errf(e, "check: too many files\n%s", CHECK_USAGE); return EXIT_USAGE; }
   }
   if (!path || salvaging != (salvage != NULL)) { errf(e, "%s", CHECK_USAGE); return EXIT_USAGE; }
+  char who[800];
+  if (lock_live(path, who, sizeof who)) { /* a file mid-write: a row can lag the checkpoint being committed */
+    errf(e, "%s: a sweep is writing it (%s); check it when that sweep has stopped (`bertsweep stop %s`)", path, who,
+         path);
+    return EXIT_BUSY;
+  }
   if (salvage) {
     if (path_exists(salvage)) { errf(e, "%s: already exists (salvage writes a new file)", salvage); return EXIT_ERROR; }
     return results_salvage(path, salvage, stdout, e) ? EXIT_ERROR : EXIT_OK;

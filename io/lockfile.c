@@ -64,27 +64,75 @@ static int process_alive(long pid) {
   return state != 'Z' && state != 'X' && strstr(stat, "(bertsweep)") != NULL;
 }
 
-/* Why the lock at path is stale (NULL: it is live). */
-static const char *stale_reason(const LockInfo *li, const LockInfo *me, double age) {
-  if (strcmp(li->host, me->host) == 0 && !process_alive(li->pid)) return "its process is gone";
+/* Writers the lock text lists on host that are alive; for a lock without writer lines (an
+   older bertsweep's), its main process when that ran on host. */
+static int writers_alive(const char *text, const LockInfo *li, const char *host) {
+  int listed = 0, alive = 0;
+  for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+    char h[256];
+    long pid;
+    if (sscanf(p, "writer=%255s %ld", h, &pid) != 2) continue;
+    listed++;
+    alive += strcmp(h, host) == 0 && process_alive(pid);
+  }
+  if (!listed && strcmp(li->host, host) == 0) alive = process_alive(li->pid);
+  return alive;
+}
+
+/* Why the lock is stale (NULL: it is live). A writer alive on this host always makes it live. */
+static const char *stale_reason(const char *text, const LockInfo *li, const LockInfo *me, double age) {
+  if (writers_alive(text, li, me->host)) return NULL;
+  if (strcmp(li->host, me->host) == 0) return "its processes are gone";
   if (me->job[0] && strcmp(li->job, me->job) == 0) return "it is this Slurm job's (requeued)";
   if (age > stale_seconds()) return "its heartbeat stopped";
   return NULL;
 }
 
-static int write_lock(const char *path, const LockInfo *me, int *fd_out, Err *e) {
+static int write_lock(const char *path, const LockInfo *me, const LockWriter *w, int n, int *fd_out, Err *e) {
+  size_t cap = 512 + (size_t)n * 300;
+  char *text = malloc(cap);
+  if (!text) return errf(e, "out of memory");
+  size_t len = (size_t)snprintf(text, cap, "host=%s\npid=%ld\nslurm_job=%s\nstarted=%s\n", me->host, me->pid, me->job,
+                                me->started);
+  for (int i = 0; i < n; i++) len += (size_t)snprintf(text + len, cap - len, "writer=%s %ld\n", w[i].host, w[i].pid);
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) return errno == EEXIST ? 1 : errf(e, "%s: cannot create the lock: %s", path, strerror(errno));
-  char text[512];
-  int n = snprintf(text, sizeof text, "host=%s\npid=%ld\nslurm_job=%s\nstarted=%s\n", me->host, me->pid, me->job,
-                   me->started);
-  if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
+  if (fd < 0) {
+    free(text);
+    return errno == EEXIST ? 1 : errf(e, "%s: cannot create the lock: %s", path, strerror(errno));
+  }
+  int bad = write(fd, text, len) != (ssize_t)len || fsync(fd) != 0;
+  free(text);
+  if (bad) {
     int err = errno;
     close(fd);
     unlink(path);
     return errf(e, "%s: cannot write the lock: %s", path, strerror(err));
   }
   *fd_out = fd;
+  return 0;
+}
+
+/* The lock's text (malloc'd) and its inode and age: 0, 1 when there is no lock, -1 on error. */
+static int read_lock(const char *path, char **text, ino_t *ino, double *age) {
+  *text = NULL;
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? 1 : -1;
+  struct stat st;
+  char *buf = NULL;
+  ssize_t got = -1;
+  if (fstat(fd, &st) == 0 && st.st_size < (1 << 24) && (buf = malloc((size_t)st.st_size + 1)))
+    got = read(fd, buf, (size_t)st.st_size);
+  int err = errno;
+  close(fd);
+  if (got < 0) {
+    free(buf);
+    errno = buf ? err : ENOMEM;
+    return -1;
+  }
+  buf[got] = 0;
+  *text = buf;
+  *ino = st.st_ino;
+  *age = difftime(time(NULL), st.st_mtime);
   return 0;
 }
 
@@ -103,41 +151,66 @@ static int take_over(const char *path, ino_t judged, Err *e) {
   return 0;
 }
 
-int lock_acquire(WriterLock *l, const char *results_path, Err *e) {
+static void describe(const LockInfo *li, double age, char *out, size_t size) {
+  snprintf(out, size, "host %s, pid %ld%s%s, since %s; heartbeat %.0f s ago", li->host, li->pid,
+           li->job[0] ? ", Slurm job " : "", li->job, li->started, age);
+}
+
+void lock_writer_self(LockWriter *w) {
+  memset(w, 0, sizeof *w);
+  gethostname(w->host, sizeof w->host - 1);
+  w->pid = (long)getpid();
+}
+
+int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writers, int n, Err *e) {
   snprintf(l->path, sizeof l->path, "%s.lock", results_path);
   l->fd = -1;
   LockInfo me;
   my_info(&me);
   for (int attempt = 0; attempt < 3; attempt++) {
-    int rc = write_lock(l->path, &me, &l->fd, e);
+    int rc = write_lock(l->path, &me, writers, n, &l->fd, e);
     if (rc <= 0) {
       l->last_beat = clock_seconds();
       return rc;
     }
-    char text[1024] = "";
-    struct stat st;
-    int fd = open(l->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
-    int have = fd >= 0 && fstat(fd, &st) == 0;
-    if (fd >= 0) close(fd);
-    if (fd < 0 && errno == ENOENT) continue;
-    if (!have) return errf(e, "%s: cannot read the lock: %s", l->path, strerror(errno));
-    text[n > 0 ? n : 0] = 0;
+    char *text;
+    ino_t ino = 0;
+    double age = 0;
+    rc = read_lock(l->path, &text, &ino, &age);
+    if (rc == 1) continue;
+    if (rc < 0) return errf(e, "%s: cannot read the lock: %s", l->path, strerror(errno));
     LockInfo li;
-    double age = difftime(time(NULL), st.st_mtime);
     int parsed = parse_info(text, &li) == 0;
-    /* a holder on this host that was just killed may take a moment to go */
-    for (int wait = 0; parsed && wait < 20 && strcmp(li.host, me.host) == 0 && process_alive(li.pid); wait++)
-      usleep(100000);
-    const char *why = parsed ? stale_reason(&li, &me, age) : "it is unreadable";
-    if (!why)
-      return errf(e, "%s: another sweep is writing it (host %s, pid %ld%s%s, since %s; heartbeat %.0f s ago). "
-                     "If that sweep is gone, remove %s",
-                  results_path, li.host, li.pid, li.job[0] ? ", Slurm job " : "", li.job, li.started, age, l->path);
+    /* the ranks of a sweep killed a moment ago take a moment to go (a rank outlives a
+       killed mpirun by a second or two, writing) */
+    for (int wait = 0; parsed && wait < 50 && writers_alive(text, &li, me.host); wait++) usleep(100000);
+    const char *why = parsed ? stale_reason(text, &li, &me, age) : "it is unreadable";
+    int alive = parsed ? writers_alive(text, &li, me.host) : 0;
+    free(text);
+    if (!why) {
+      char who[800];
+      describe(&li, age, who, sizeof who);
+      return errf(e, "%s: another sweep is writing it (%s%s). If that sweep is gone, remove %s", results_path, who,
+                  alive ? "; its processes on this host are alive" : "", l->path);
+    }
     fprintf(stderr, "bertsweep: taking over %s: %s (host %s, pid %ld)\n", l->path, why, li.host, li.pid);
-    if (take_over(l->path, st.st_ino, e)) return -1;
+    if (take_over(l->path, ino, e)) return -1;
   }
   return errf(e, "%s: could not take the lock", l->path);
+}
+
+int lock_live(const char *results_path, char *what, size_t size) {
+  char path[4200], *text;
+  snprintf(path, sizeof path, "%s.lock", results_path);
+  ino_t ino;
+  double age = 0;
+  if (read_lock(path, &text, &ino, &age)) return 0;
+  LockInfo li, me;
+  my_info(&me);
+  int live = parse_info(text, &li) == 0 && !stale_reason(text, &li, &me, age);
+  if (live) describe(&li, age, what, size);
+  free(text);
+  return live;
 }
 
 void lock_heartbeat(WriterLock *l) {

@@ -1,11 +1,21 @@
 /* One writer per results file: FILE.lock names the host, process and Slurm job that write
-   it. Not HDF5's file locking (off on many cluster file systems): a plain file created with
-   O_EXCL, kept fresh by a heartbeat. A lock is stale, and taken over, when its process is
-   gone (same host), when it belongs to this same Slurm job (a requeue), or when its
-   heartbeat is older than BERTSWEEP_LOCK_STALE seconds (default 600). */
+   it, and every process (rank) that writes into the file. Not HDF5's file locking (off on
+   many cluster file systems): a plain file created with O_EXCL, kept fresh by a heartbeat.
+   A lock is stale, and taken over, when every writer it lists on this host is gone (and its
+   main process ran here), when it belongs to this same Slurm job (a requeue), or when its
+   heartbeat is older than BERTSWEEP_LOCK_STALE seconds (default 600). A rank outlives a
+   killed mpirun by a moment and may still write: every listed writer counts, not rank 0
+   alone. */
 #ifndef BS_LOCKFILE_H
 #define BS_LOCKFILE_H
+#include <stddef.h>
 #include "src/err.h"
+
+/* One process that writes the results file. */
+typedef struct {
+  char host[256];
+  long pid;
+} LockWriter;
 
 typedef struct {
   char path[4200];
@@ -13,9 +23,16 @@ typedef struct {
   double last_beat;  /* clock_seconds() of the last heartbeat */
 } WriterLock;
 
-int lock_acquire(WriterLock *l, const char *results_path, Err *e);
+/* This process as a writer. */
+void lock_writer_self(LockWriter *w);
+/* Takes FILE.lock for the n writers (writers[0] is this process), waiting a few seconds for
+   the writers of a just-killed holder on this host to go. */
+int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writers, int n, Err *e);
 /* Refreshes the lock's time stamp at most every 30 s. */
 void lock_heartbeat(WriterLock *l);
 void lock_release(WriterLock *l);
+/* 1 when a live sweep holds results_path's lock (what: who, for a message), 0 when no lock
+   or a stale one. */
+int lock_live(const char *results_path, char *what, size_t size);
 
 #endif

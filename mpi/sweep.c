@@ -54,6 +54,7 @@ typedef struct {
   int failures, stopped, io_error;
   Err io_err;         /* the first results-file error on this rank */
   int stop_requested; /* this rank must stop at its next step boundary */
+  pid_t launcher;     /* the parent that started this rank (mpirun, orted, slurmstepd); 0: none watched */
   /* rank 0 only */
   int *queue, qhead, qn;
   int *slot_run;      /* [nslots] run index holding the slot, -1 free */
@@ -171,7 +172,18 @@ static void service(Ctx *c) {
 
 /* ---- any rank: between steps ---- */
 
+/* A rank whose launcher died (mpirun killed) lives on for a moment: it stops at once, at a
+   step boundary (the file is consistent between any two writes; the runs resume from
+   their checkpoints), instead of writing on beside a sweep restarted meanwhile. */
+static void check_launcher(const Ctx *c) {
+  if (!c->launcher || getppid() == c->launcher) return;
+  fprintf(stderr, "bertsweep: rank %d: its launcher (pid %ld) is gone; stopping without further writes\n", c->rank,
+          (long)c->launcher);
+  _exit(EXIT_STOPPED);
+}
+
 static void poll_stop(Ctx *c) {
+  check_launcher(c);
   if (c->rank == 0) {
     service(c);
     return;
@@ -518,6 +530,7 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
   MPI_Comm_rank(comm, &c.rank);
   MPI_Comm_size(comm, &c.size);
   c.threads = sweep_default_threads(comm);
+  c.launcher = c.size > 1 ? getppid() : 0; /* a single process has no launcher to lose (nohup, a closed shell) */
   machine_describe(&c.machine);
   describe_libraries(c.libs, sizeof c.libs);
   memset(out, 0, sizeof *out);

@@ -22,6 +22,17 @@ static int bcast_ok(MPI_Comm comm, int ok) {
   return ok;
 }
 
+/* Rank 0 takes the results file's lock for every rank (each one writes into the file). */
+static int take_lock(WriterLock *lock, const char *output, int rank, int size, MPI_Comm comm, Err *e) {
+  LockWriter me, *all = rank == 0 ? calloc((size_t)size, sizeof *all) : NULL;
+  lock_writer_self(&me);
+  MPI_Gather(&me, (int)sizeof me, MPI_BYTE, all, (int)sizeof me, MPI_BYTE, 0, comm);
+  if (rank != 0) return 0;
+  int rc = all ? lock_acquire(lock, output, all, size, e) : errf(e, "out of memory");
+  free(all);
+  return rc;
+}
+
 /* s in single quotes for a POSIX shell ('\'' for each quote inside). */
 static void shell_quote(const char *s, char *out, size_t size) {
   size_t n = 0;
@@ -53,7 +64,7 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
     errf(e, "%s: no \"output\" given (or pass --output FILE)", config);
     goto out;
   }
-  if (!bcast_ok(comm, rank != 0 || lock_acquire(&lock, s.output, e) == 0)) goto out;
+  if (!bcast_ok(comm, take_lock(&lock, s.output, rank, size, comm, e) == 0)) goto out;
   char stop_path[4200];
   snprintf(stop_path, sizeof stop_path, "%s.stop", s.output);
   if (rank == 0) unlink(stop_path); /* running the command again is the answer to an old stop */

@@ -1,12 +1,15 @@
 #!/usr/bin/python3
-"""Crash safety of the results file: the whole sweep (mpirun and both ranks, one process
-group) is killed with SIGKILL at 30+ moments spread over its life — while the file is being
+"""Crash safety of the results file: the whole sweep (mpirun and both ranks: every process
+of its session, as a node crash does; Open MPI puts each rank in a process group of its
+own) is killed with SIGKILL at 30+ moments spread over its life — while the file is being
 created, mid-run, mid-checkpoint, while finished checkpoints are being dropped at the end,
 and while a resume that grows the grid rewrites the file. After each kill the file (when
 there is one) passes `bertsweep check`; the same command then completes, the file passes
 `check` again, and every metric and /runs column equals an uninterrupted sweep's bit for
 bit. The file reads with xarray (h5netcdf) mid-sweep and at the end, and a finished file
-holds no checkpoint data.
+holds no checkpoint data. Then mpirun alone is killed at 8 moments (its ranks live on for a
+moment): `check` at once either passes or refuses a file still being written (exit 6), and
+a resume started at once waits for the dying ranks and ends bit-identical.
 
 usage: crash_safety.py BERTSWEEP FIXTURE_DIR WORKDIR
 """
@@ -52,21 +55,53 @@ def run(cfg, out, env=None):
     return subprocess.run(command(cfg, out), capture_output=True, text=True, env=e, timeout=300)
 
 
-def killed_at(cfg, out, seconds=None, env=None):
-    """Starts the sweep in its own process group; SIGKILLs the group after `seconds`, or
-    waits for a fault hook to kill it. Returns the exit status."""
+def session(sid):
+    """Live (not zombie) processes of session sid."""
+    pids = []
+    for d in os.listdir("/proc"):
+        try:
+            stat = open(f"/proc/{d}/stat").read() if d.isdigit() else ""
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if fields and fields[0] != "Z" and int(fields[3]) == sid:
+            pids.append(int(d))
+    return pids
+
+
+def kill_session(sid):
+    """SIGKILLs every process of the session at once (as a node crash or Slurm's cgroup
+    kill would) and waits until none is left."""
+    t = time.time()
+    while time.time() - t < 30:
+        left = session(sid)
+        if not left:
+            return
+        for q in left:
+            try:
+                os.kill(q, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+    check(False, f"session {sid}: processes survive SIGKILL: {session(sid)}")
+
+
+def killed_at(cfg, out, seconds=None, env=None, launcher_only=False):
+    """Starts the sweep in a session of its own; after `seconds` SIGKILLs every process of it
+    (or mpirun alone), or waits for a fault hook to kill it. Returns the exit status."""
     e = dict(os.environ, **(env or {}))
     p = subprocess.Popen(command(cfg, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=e,
                          start_new_session=True)
     try:
         p.wait(timeout=seconds if seconds is not None else 120)
     except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
+        if launcher_only:
+            p.kill()
+            p.wait()
+            return p.returncode
+        kill_session(p.pid)
         p.wait()
-    try:  # whatever the fault hook left behind
-        os.killpg(p.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    kill_session(p.pid)  # whatever the fault hook left behind
     return p.returncode
 
 
@@ -87,8 +122,9 @@ def same(ref, out, what):
     check(got["_slots"] == 0, f"{what}: {got['_slots']} checkpoint slots left in a finished file")
 
 
-def resume_and_compare(cfg, out, ref, what):
-    file_check(out, what + " (after the kill)")
+def resume_and_compare(cfg, out, ref, what, check_first=True):
+    if check_first:
+        file_check(out, what + " (after the kill)")
     r = run(cfg, out)
     msgs = [ln for ln in r.stderr.splitlines() if ln.startswith("bertsweep")]
     check(r.returncode == 0, f"{what}: rerun failed ({r.returncode}): {msgs}")
@@ -172,6 +208,39 @@ for i in range(4):
     kills += 1
     resume_and_compare(grown, out, grown_ref, f"grow, kill at {0.2 + 0.25 * i:.2f} T")
 
-check(kills >= 30, f"only {kills} kill moments")
+# 4. mpirun alone killed. Open MPI's ranks would run on (seen: a rank still training and in
+#    fsync a second later); each rank watches its launcher and exits at its next step.
+long_cfg = write_config("long.json", BASE_GRID, lrs=[3e-3])
+cfg = json.load(open(long_cfg))
+cfg["train"]["epochs"] = 400
+json.dump(cfg, open(long_cfg, "w"), indent=1)
+out = os.path.join(WORK, "orphans.h5")
+p = subprocess.Popen(command(long_cfg, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+t = time.time()
+while not os.path.exists(out) and time.time() - t < 60:
+    time.sleep(0.02)
+time.sleep(1.0)
+check(p.poll() is None and len(session(p.pid)) >= 3, "orphans: the long sweep ended before the kill")
+p.kill()
+p.wait()
+time.sleep(1.0)
+left = session(p.pid)
+check(not left, f"orphans: ranks alive 1 s after mpirun was killed: {left}")
+kill_session(p.pid)
+
+#    A kill of mpirun alone at 8 moments: its ranks outlive it for a moment. `check` at once passes or says
+#    the file is still being written; a resume at once waits for them and ends identical.
+for i in range(8):
+    out = os.path.join(WORK, f"launcher{i}.h5")
+    frac = 0.15 + 0.1 * i
+    killed_at(base, out, seconds=T * frac, launcher_only=True)
+    kills += 1
+    if os.path.exists(out):
+        r = subprocess.run([BIN, "check", out], capture_output=True, text=True)
+        check(r.returncode == 0 or (r.returncode == 6 and "a sweep is writing it" in r.stderr),
+              f"launcher killed at {frac:.2f} T: check at once: exit {r.returncode}: {r.stdout[-300:]} {r.stderr[-300:]}")
+    resume_and_compare(base, out, ref, f"launcher killed at {frac:.2f} T", check_first=False)
+
+check(kills >= 38, f"only {kills} kill moments")
 print(f"{kills} kills, reference sweep {T:.2f} s")
 done()
