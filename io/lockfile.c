@@ -48,8 +48,9 @@ static double stale_seconds(void) {
 }
 
 /* 1 when pid is a live bertsweep process on this host (not gone, not a zombie, not a
-   reused pid running another program). */
-static int process_alive(long pid) {
+   reused pid running another program); *ppid: its parent, 0 when unknown. */
+static int process_alive(long pid, long *ppid) {
+  *ppid = 0;
   if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) return 0;
   char path[64], stat[512] = "";
   snprintf(path, sizeof path, "/proc/%ld/stat", pid);
@@ -61,27 +62,34 @@ static int process_alive(long pid) {
   const char *close_paren = strrchr(stat, ')');
   if (!close_paren || close_paren[1] != ' ') return 1;
   char state = close_paren[2];
+  if (sscanf(close_paren + 3, "%ld", ppid) != 1) *ppid = 0;
   return state != 'Z' && state != 'X' && strstr(stat, "(bertsweep)") != NULL;
 }
 
-/* Writers the lock text lists on host that are alive; for a lock without writer lines (an
-   older bertsweep's), its main process when that ran on host. */
-static int writers_alive(const char *text, const LockInfo *li, const char *host) {
+/* Writers the lock text lists on host that are alive (*orphans: how many of them lost the
+   parent that launched them: ranks of a killed mpirun, about to exit); for a lock without
+   writer lines (an older bertsweep's), its main process when that ran on host. */
+static int writers_alive(const char *text, const LockInfo *li, const char *host, int *orphans) {
   int listed = 0, alive = 0;
+  long ppid;
+  *orphans = 0;
   for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
     char h[256];
-    long pid;
-    if (sscanf(p, "writer=%255s %ld", h, &pid) != 2) continue;
+    long pid, launcher = 0;
+    if (sscanf(p, "writer=%255s %ld %ld", h, &pid, &launcher) < 2) continue;
     listed++;
-    alive += strcmp(h, host) == 0 && process_alive(pid);
+    if (strcmp(h, host) != 0 || !process_alive(pid, &ppid)) continue;
+    alive++;
+    *orphans += launcher > 0 && ppid != launcher;
   }
-  if (!listed && strcmp(li->host, host) == 0) alive = process_alive(li->pid);
+  if (!listed && strcmp(li->host, host) == 0) alive = process_alive(li->pid, &ppid);
   return alive;
 }
 
 /* Why the lock is stale (NULL: it is live). A writer alive on this host always makes it live. */
 static const char *stale_reason(const char *text, const LockInfo *li, const LockInfo *me, double age) {
-  if (writers_alive(text, li, me->host)) return NULL;
+  int orphans;
+  if (writers_alive(text, li, me->host, &orphans)) return NULL;
   if (strcmp(li->host, me->host) == 0) return "its processes are gone";
   if (me->job[0] && strcmp(li->job, me->job) == 0) return "it is this Slurm job's (requeued)";
   if (age > stale_seconds()) return "its heartbeat stopped";
@@ -94,7 +102,7 @@ static int write_lock(const char *path, const LockInfo *me, const LockWriter *w,
   if (!text) return errf(e, "out of memory");
   size_t len = (size_t)snprintf(text, cap, "host=%s\npid=%ld\nslurm_job=%s\nstarted=%s\n", me->host, me->pid, me->job,
                                 me->started);
-  for (int i = 0; i < n; i++) len += (size_t)snprintf(text + len, cap - len, "writer=%s %ld\n", w[i].host, w[i].pid);
+  for (int i = 0; i < n; i++) len += (size_t)snprintf(text + len, cap - len, "writer=%s %ld %ld\n", w[i].host, w[i].pid, w[i].ppid);
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
     free(text);
@@ -160,6 +168,7 @@ void lock_writer_self(LockWriter *w) {
   memset(w, 0, sizeof *w);
   gethostname(w->host, sizeof w->host - 1);
   w->pid = (long)getpid();
+  w->ppid = (long)getppid();
 }
 
 int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writers, int n, Err *e) {
@@ -181,11 +190,16 @@ int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writ
     if (rc < 0) return errf(e, "%s: cannot read the lock: %s", l->path, strerror(errno));
     LockInfo li;
     int parsed = parse_info(text, &li) == 0;
-    /* the ranks of a sweep killed a moment ago take a moment to go (a rank outlives a
-       killed mpirun by a second or two, writing) */
-    for (int wait = 0; parsed && wait < 50 && writers_alive(text, &li, me.host); wait++) usleep(100000);
+    /* a holder killed a moment ago takes a moment to go; the ranks of a killed mpirun
+       (orphans) live on to their next step boundary, where they exit */
+    int alive = 0, orphans = 0;
+    for (int wait = 0; parsed && (alive = writers_alive(text, &li, me.host, &orphans)) > 0; wait++) {
+      if (wait == 20 && orphans == alive)
+        fprintf(stderr, "bertsweep: waiting for %d rank(s) of a killed sweep on %s to exit\n", alive, li.host);
+      if (wait >= (orphans == alive ? 600 : 20)) break;
+      usleep(100000);
+    }
     const char *why = parsed ? stale_reason(text, &li, &me, age) : "it is unreadable";
-    int alive = parsed ? writers_alive(text, &li, me.host) : 0;
     free(text);
     if (!why) {
       char who[800];

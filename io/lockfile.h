@@ -14,7 +14,7 @@
 /* One process that writes the results file. */
 typedef struct {
   char host[256];
-  long pid;
+  long pid, ppid; /* ppid: the launcher (mpirun, orted, slurmstepd); its change marks an orphan */
 } LockWriter;
 
 typedef struct {
@@ -25,8 +25,9 @@ typedef struct {
 
 /* This process as a writer. */
 void lock_writer_self(LockWriter *w);
-/* Takes FILE.lock for the n writers (writers[0] is this process), waiting a few seconds for
-   the writers of a just-killed holder on this host to go. */
+/* Takes FILE.lock for the n writers (writers[0] is this process), waiting 2 s for the
+   writers of a just-killed holder on this host to go, and up to 60 s while every live one is
+   an orphan (its launcher died; it exits at its next step). */
 int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writers, int n, Err *e);
 /* Refreshes the lock's time stamp at most every 30 s. */
 void lock_heartbeat(WriterLock *l);

@@ -91,7 +91,8 @@ table = readme.split("<!-- schema:begin -->\n")[1].split("<!-- schema:end -->")[
 check(table == subprocess.run([BIN, "schema"], capture_output=True, text=True).stdout,
       "README's results-file table differs from `bertsweep schema` (paste its output between the markers)")
 
-# ---- h1: one writer at a time
+# ---- h1: one writer at a time. The first sweep's ranks are frozen (SIGSTOP) while the
+#      others try the file, so that it cannot end meanwhile.
 long_cfg = config("long.json", epochs=100)
 out = os.path.join(WORK, "concurrent.h5")
 first = subprocess.Popen(MPI + [BIN, "sweep", long_cfg, "--output", out, "--progress", "0"], stdout=subprocess.PIPE,
@@ -99,11 +100,29 @@ first = subprocess.Popen(MPI + [BIN, "sweep", long_cfg, "--output", out, "--prog
 t = time.time()
 while not os.path.exists(out) and time.time() - t < 60:
     time.sleep(0.05)
-second = sweep(long_cfg, out, np_=0)
 host = os.uname().nodename
+lines = open(out + ".lock").read().splitlines()
+writers = [int(ln.split()[1]) for ln in lines if ln.startswith(f"writer={host} ")]
+check(len(writers) == 2 and all(open(f"/proc/{w}/comm").read().strip() == "bertsweep" for w in writers),
+      f"lock writers: {lines}")
+for w in writers:
+    os.kill(w, signal.SIGSTOP)
+second = sweep(long_cfg, out, np_=0)
 check(second.returncode == 1 and "another sweep is writing it" in second.stderr and f"host {host}" in second.stderr
       and "pid " in second.stderr, f"second writer: exit {second.returncode}: {errors(second)}")
-os.killpg(first.pid, signal.SIGKILL)  # the holder dies: its lock must not block the resume
+c = bcheck(out)
+check(c.returncode == 6 and "a sweep is writing it" in c.stderr, f"check of a live file: exit {c.returncode}: {c.stderr}")
+# a lock whose main process is gone but which names a live rank on this host is not stale
+fake = os.path.join(WORK, "fake.h5")
+open(fake + ".lock", "w").write(f"host={host}\npid=999999999\nslurm_job=\nstarted=2026-01-01T00:00:00Z\n"
+                                f"writer={host} 999999999\nwriter={host} {writers[1]}\n")
+r = sweep(long_cfg, fake, np_=0)
+check(r.returncode == 1 and "its processes on this host are alive" in r.stderr and not os.path.exists(fake),
+      f"lock with a live rank: {errors(r)}")
+os.remove(fake + ".lock")
+for w in writers:
+    os.kill(w, signal.SIGCONT)
+os.killpg(first.pid, signal.SIGKILL)  # mpirun dies; its ranks exit at their next step
 first.communicate()
 check(os.path.exists(out + ".lock"), "a killed sweep leaves its lock behind (the case to handle)")
 r = sweep(long_cfg, out)
@@ -117,6 +136,28 @@ check(r.returncode == 1 and "host elsewhere, pid 1" in r.stderr, f"fresh foreign
 os.utime(out + ".lock", (time.time() - 700, time.time() - 700))
 r = sweep(long_cfg, out, np_=0)
 check(r.returncode == 0 and "heartbeat stopped" in r.stderr, f"stale foreign lock: {errors(r)}")
+
+# ---- a lock whose live writer lost its launcher (an orphaned rank, about to exit): a resume
+#      waits for it, saying so, and takes over once it is gone. The "orphan" is a real
+#      bertsweep process (a singleton sweep of another file) that the lock says was started
+#      by pid 1.
+busy = subprocess.Popen([BIN, "sweep", long_cfg, "--output", os.path.join(WORK, "busy.h5"), "--progress", "0"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+t = time.time()
+while not os.path.exists(os.path.join(WORK, "busy.h5.lock")) and time.time() - t < 60:
+    time.sleep(0.05)
+out = os.path.join(WORK, "orphan.h5")
+open(out + ".lock", "w").write(f"host={host}\npid=999999999\nslurm_job=\nstarted=2026-01-01T00:00:00Z\n"
+                               f"writer={host} 999999999 1\nwriter={host} {busy.pid} 1\n")
+resume = subprocess.Popen(MPI + [BIN, "sweep", base, "--output", out, "--progress", "0"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+time.sleep(4)
+check(resume.poll() is None, "a resume did not wait for an orphaned writer")
+busy.kill()
+busy.wait()
+_, err = resume.communicate(timeout=300)
+check(resume.returncode == 0 and "waiting for 1 rank(s) of a killed sweep" in err and "taking over" in err,
+      f"resume beside an orphaned writer: exit {resume.returncode}: {err[-800:]}")
 
 # ---- write errors mid-checkpoint (fault hook: the data write of run 3's step-35 checkpoint fails)
 out = os.path.join(WORK, "enospc.h5")
