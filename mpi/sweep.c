@@ -530,7 +530,8 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
   MPI_Comm_rank(comm, &c.rank);
   MPI_Comm_size(comm, &c.size);
   c.threads = sweep_default_threads(comm);
-  c.launcher = c.size > 1 ? getppid() : 0; /* a single process has no launcher to lose (nohup, a closed shell) */
+  /* a process started without a launcher has none to lose (a closed shell, nohup) */
+  c.launcher = c.size > 1 || opt->launched ? getppid() : 0;
   machine_describe(&c.machine);
   describe_libraries(c.libs, sizeof c.libs);
   memset(out, 0, sizeof *out);

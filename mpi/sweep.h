@@ -11,6 +11,7 @@
 typedef struct {
   double progress_every; /* seconds between progress lines on rank 0 (0: never) */
   WriterLock *lock;      /* rank 0: the results file's lock, kept fresh while running */
+  int launched;          /* started by a launcher (mpirun, srun) even as a single rank: watch it */
 } SweepOptions;
 
 typedef struct {
@@ -36,6 +37,7 @@ typedef struct {
   const char *config, *output; /* output: NULL for the config's "output" */
   int restart;
   double progress_every;
+  int launched; /* set by sweep_mpi: the environment named a launcher before MPI_Init */
 } SweepArgs;
 /* The whole sweep on every rank of comm (collective); returns an EXIT_* code, the message in
    e on rank 0. */

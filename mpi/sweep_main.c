@@ -47,7 +47,7 @@ static void shell_quote(const char *s, char *out, size_t size) {
 }
 
 int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
-  SweepOptions opt = {.progress_every = a->progress_every};
+  SweepOptions opt = {.progress_every = a->progress_every, .launched = a->launched};
   const int restart = a->restart;
   const char *config = a->config;
   if (fault_check_env()) { errf(e, "BERTSWEEP_FAULT must look like kind:A:B (e.g. kill:2:30)"); return EXIT_USAGE; }
@@ -142,7 +142,10 @@ out:
 }
 
 
-int sweep_mpi(const SweepArgs *a, Err *e) {
+int sweep_mpi(const SweepArgs *args, Err *e) {
+  /* a launcher puts these in each rank's environment; a singleton has none */
+  SweepArgs launched = *args, *a = &launched;
+  launched.launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK");
   /* bertsweep uses no shared file pointers; Open MPI's lockedfile component overflows a
      buffer on output paths of 234+ characters (open-mpi/ompi#13565) */
   setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);
