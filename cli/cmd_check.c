@@ -32,8 +32,9 @@ int cmd_check(int argc, char **argv, Err *e) {
   if (!path || salvaging != (salvage != NULL)) { errf(e, "%s", CHECK_USAGE); return EXIT_USAGE; }
   char who[800];
   if (lock_live(path, who, sizeof who)) { /* a file mid-write: a row can lag the checkpoint being committed */
-    errf(e, "%s: a sweep is writing it (%s); check it when that sweep has stopped (`bertsweep stop %s`)", path, who,
-         path);
+    errf(e, "%s: a sweep is writing it (%s); check it when that sweep has stopped (`bertsweep stop %s`), or, if it "
+            "is gone, remove %s.lock",
+         path, who, path, path);
     return EXIT_BUSY;
   }
   if (salvage) {
