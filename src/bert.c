@@ -1,3 +1,4 @@
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,18 +267,26 @@ static void embed_fwd(const Bert *m, float *out, const Batch *bt) {
     bert_embed_token(m, out + i * m->cfg.hidden, bt->ids[i], (int)(i % bt->T), bt->types[i]);
 }
 
+/* Scatter-add into the embedding tables, tokens in order for every element (the same bits at
+   any thread count): the threads split the hidden columns, not the tokens. */
 static void embed_bwd(Bert *m, const float *d, const Batch *bt) {
   const int H = m->cfg.hidden, T = bt->T;
   const long BT = (long)bt->B * T;
-  for (long i = 0; i < BT; i++) {
-    float *gw = m->g.word + (long)bt->ids[i] * H;
-    float *gp = m->g.pos + (long)(i % T) * H;
-    float *gt = m->g.type + (long)bt->types[i] * H;
-    const float *di = d + i * H;
-    for (int j = 0; j < H; j++) {
-      gw[j] += di[j];
-      gp[j] += di[j];
-      gt[j] += di[j];
+#pragma omp parallel
+  {
+    const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int per = ((H + nt - 1) / nt + 15) / 16 * 16, j0 = t * per < H ? t * per : H,
+              j1 = j0 + per < H ? j0 + per : H;
+    for (long i = 0; i < BT; i++) {
+      float *gw = m->g.word + (long)bt->ids[i] * H;
+      float *gp = m->g.pos + (long)(i % T) * H;
+      float *gt = m->g.type + (long)bt->types[i] * H;
+      const float *di = d + i * H;
+      for (int j = j0; j < j1; j++) {
+        gw[j] += di[j];
+        gp[j] += di[j];
+        gt[j] += di[j];
+      }
     }
   }
 }
@@ -503,4 +512,9 @@ void bert_backward(Bert *m, Acts *a, const Batch *bt) {
 
 void bert_encode_backward(Bert *m, Acts *a, const Batch *bt) { encode_backward_layers(m, a, bt, m->cfg.layers); }
 
-void bert_zero_grad(Bert *m) { memset(m->grads, 0, sizeof(float) * m->nparams); }
+void bert_zero_grad(Bert *m) {
+  enum { CHUNK = 1 << 18 };
+  const long n = (long)m->nparams;
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; i += CHUNK) memset(m->grads + i, 0, sizeof(float) * (size_t)(n - i < CHUNK ? n - i : CHUNK));
+}
