@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "cli/commands.h"
 #include "io/fileutil.h"
+#include "io/lockfile.h"
 
 static const char *STOP_USAGE =
     "usage: bertsweep stop FILE.h5\n"
@@ -28,6 +29,13 @@ int cmd_stop(int argc, char **argv, Err *e) {
   snprintf(stop, sizeof stop, "%s.stop", argv[0]);
   if (!path_exists(lock)) {
     errf(e, "%s: no sweep is writing it (no %s); nothing to stop", argv[0], lock);
+    return EXIT_ERROR;
+  }
+  char who[800];
+  if (!lock_live(argv[0], who, sizeof who)) {
+    errf(e, "%s: no sweep is writing it (%s is left by one that is gone; the next run of the sweep takes it over); "
+            "nothing to stop",
+         argv[0], lock);
     return EXIT_ERROR;
   }
   gethostname(host, sizeof host - 1);

@@ -52,6 +52,14 @@ def errors(r):
     return "\n".join(ln for ln in r.stderr.splitlines() if ln.startswith("bertsweep"))
 
 
+def running(pid):
+    """pid is a live process (not a zombie)."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def bcheck(path):
     return subprocess.run([BIN, "check", path], capture_output=True, text=True)
 
@@ -125,6 +133,12 @@ for w in writers:
 os.killpg(first.pid, signal.SIGKILL)  # mpirun dies; its ranks exit at their next step
 first.communicate()
 check(os.path.exists(out + ".lock"), "a killed sweep leaves its lock behind (the case to handle)")
+t = time.time()  # its ranks exit at their next step (or Open MPI ends them): a stale lock then
+while any(running(w) for w in writers) and time.time() - t < 20:
+    time.sleep(0.05)
+st = subprocess.run([BIN, "stop", out], capture_output=True, text=True)
+check(st.returncode == 1 and "nothing to stop" in st.stderr and not os.path.exists(out + ".stop"),
+      f"stop of a killed sweep's file: exit {st.returncode}: {st.stderr}")
 r = sweep(long_cfg, out)
 check(r.returncode == 0 and "taking over" in r.stderr, f"resume after a killed holder: {errors(r)}")
 check(not os.path.exists(out + ".lock"), "the lock is removed at the end")
