@@ -25,10 +25,11 @@ static int bcast_ok(MPI_Comm comm, int ok) {
 /* Rank 0 takes the results file's lock for every rank (each one writes into the file). */
 static int take_lock(WriterLock *lock, const char *output, int rank, int size, MPI_Comm comm, Err *e) {
   LockWriter me, *all = rank == 0 ? calloc((size_t)size, sizeof *all) : NULL;
+  if (!bcast_ok(comm, rank != 0 || all != NULL)) return rank == 0 ? errf(e, "out of memory") : 0;
   lock_writer_self(&me);
   MPI_Gather(&me, (int)sizeof me, MPI_BYTE, all, (int)sizeof me, MPI_BYTE, 0, comm);
   if (rank != 0) return 0;
-  int rc = all ? lock_acquire(lock, output, all, size, e) : errf(e, "out of memory");
+  int rc = lock_acquire(lock, output, all, size, e);
   free(all);
   return rc;
 }
@@ -143,16 +144,15 @@ out:
 
 
 int sweep_mpi(const SweepArgs *args, Err *e) {
-  /* a launcher puts these in each rank's environment; a singleton has none */
-  SweepArgs launched = *args, *a = &launched;
-  launched.launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK");
+  SweepArgs a = *args; /* a launcher puts these in each rank's environment; a singleton has none */
+  a.launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK");
   /* bertsweep uses no shared file pointers; Open MPI's lockedfile component overflows a
      buffer on output paths of 234+ characters (open-mpi/ompi#13565) */
   setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);
   int provided, rank;
   MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  int code = sweep_main(a, rank, MPI_COMM_WORLD, e);
+  int code = sweep_main(&a, rank, MPI_COMM_WORLD, e);
   /* collective errors print once, on rank 0; the other ranks exit 0 so that mpirun waits
      for rank 0 to print instead of killing it when another rank exits first */
   if (rank != 0) {
