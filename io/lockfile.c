@@ -128,13 +128,16 @@ static int read_lock(const char *path, char **text, ino_t *ino, double *age) {
   struct stat st;
   char *buf = NULL;
   ssize_t got = -1;
-  if (fstat(fd, &st) == 0 && st.st_size < (1 << 24) && (buf = malloc((size_t)st.st_size + 1)))
-    got = read(fd, buf, (size_t)st.st_size);
+  if (fstat(fd, &st) == 0) { /* else errno says why */
+    if (st.st_size >= (1 << 24)) errno = EFBIG; /* no lock is that long */
+    else if (!(buf = malloc((size_t)st.st_size + 1))) errno = ENOMEM;
+    else got = read(fd, buf, (size_t)st.st_size);
+  }
   int err = errno;
   close(fd);
   if (got < 0) {
     free(buf);
-    errno = buf ? err : ENOMEM;
+    errno = err;
     return -1;
   }
   buf[got] = 0;

@@ -179,7 +179,7 @@ static void check_launcher(const Ctx *c) {
   if (!c->launcher || getppid() == c->launcher) return;
   fprintf(stderr, "bertsweep: rank %d: its launcher (pid %ld) is gone; stopping without further writes\n", c->rank,
           (long)c->launcher);
-  _exit(EXIT_STOPPED);
+  _exit(EXIT_ERROR); /* not EXIT_STOPPED: nothing was checkpointed (and no launcher reads it) */
 }
 
 static void poll_stop(Ctx *c) {

@@ -24,7 +24,7 @@ import time
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, read_results, same_results  # noqa: E402
+from testlib import check, done, proc_stat, read_results, same_results  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
@@ -57,16 +57,8 @@ def run(cfg, out, env=None):
 
 def session(sid):
     """Live (not zombie) processes of session sid."""
-    pids = []
-    for d in os.listdir("/proc"):
-        try:
-            stat = open(f"/proc/{d}/stat").read() if d.isdigit() else ""
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if fields and fields[0] != "Z" and int(fields[3]) == sid:
-            pids.append(int(d))
-    return pids
+    stats = {int(d): proc_stat(d) for d in os.listdir("/proc") if d.isdigit()}
+    return [pid for pid, f in stats.items() if f and int(f[3]) == sid]
 
 
 def kill_session(sid):

@@ -26,7 +26,7 @@ import time
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, read_results, same_results  # noqa: E402
+from testlib import check, done, proc_stat, read_results, same_results  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
@@ -50,14 +50,6 @@ def sweep(cfg, out, np_=2, env=None, extra=()):
 
 def errors(r):
     return "\n".join(ln for ln in r.stderr.splitlines() if ln.startswith("bertsweep"))
-
-
-def running(pid):
-    """pid is a live process (not a zombie)."""
-    try:
-        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def bcheck(path):
@@ -134,7 +126,7 @@ os.killpg(first.pid, signal.SIGKILL)  # mpirun dies; its ranks exit at their nex
 first.communicate()
 check(os.path.exists(out + ".lock"), "a killed sweep leaves its lock behind (the case to handle)")
 t = time.time()  # its ranks exit at their next step (or Open MPI ends them): a stale lock then
-while any(running(w) for w in writers) and time.time() - t < 20:
+while any(proc_stat(w) for w in writers) and time.time() - t < 20:
     time.sleep(0.05)
 st = subprocess.run([BIN, "stop", out], capture_output=True, text=True)
 check(st.returncode == 1 and "nothing to stop" in st.stderr and not os.path.exists(out + ".stop"),

@@ -13,6 +13,17 @@ def check(cond, msg):
         print("FAIL", msg, flush=True)
 
 
+def proc_stat(pid):
+    """The fields of /proc/PID/stat after the command name (state, ppid, pgrp, session, ...),
+    or None when pid is gone or a zombie."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()
+    return fields if fields and fields[0] != "Z" else None
+
+
 def done():
     print(f"{_counts['passed']} passed, {_counts['failed']} failed")
     sys.exit(1 if _counts["failed"] else 0)
