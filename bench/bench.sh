@@ -2,7 +2,8 @@
 # Times bertsweep against PyTorch (Debian's python3-torch) at the same thread count, in one run,
 # and prints the ratios (after a build into build/, or the build folder BUILD names):
 #   bench/bench.sh small|base|both [threads] [steps]   one training step, batch 16 x seq 128
-#       (forward, backward, clipping, AdamW, dropout on), GEMM share, peak RSS
+#       (forward, backward, clipping, AdamW, dropout on), GEMM share (in the step, and the GEMM
+#       shapes replayed alone), peak RSS
 #   bench/bench.sh eval [threads] [repeats]             evaluation of configs/demo.json's dev set
 #       (600 messages, longest-first batches of 64) against torch.inference_mode() on the same batches
 #   bench/bench.sh all [threads]                        all of the above, then one Markdown table
@@ -44,12 +45,12 @@ case "$which" in
     echo
     echo "$(field cpu "$c" | tr _ ' '), $(field blas "$c" | tr _ ' ') kernel, $threads threads, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
     echo
-    echo "| what | bertsweep | PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') | speed ratio | GEMM share | peak RSS, bertsweep / PyTorch |"
+    echo "| what | bertsweep | PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') | speed ratio | GEMM share in the step (replayed alone) | peak RSS, bertsweep / PyTorch |"
     echo "|---|---|---|---|---|---|"
     for m in small base; do
       c=$(grep "^impl=bertsweep.* model=$m " <<<"$out"); t=$(grep "^impl=pytorch.* model=$m " <<<"$out")
       r=$(grep "^model=$m speedup" <<<"$out")
-      echo "| training step, $m, batch 16 × 128 | $(field step_s "$c") s | $(field step_s "$t") s | $(field speedup_vs_pytorch "$r")× | $(field gemm_share "$c") | $(field peak_rss_mb "$c") / $(field peak_rss_mb "$t") MB |"
+      echo "| training step, $m, batch 16 × 128 | $(field step_s "$c") s | $(field step_s "$t") s | $(field speedup_vs_pytorch "$r")× | $(field gemm_share_in_step "$c") ($(field gemm_share "$c")) | $(field peak_rss_mb "$c") / $(field peak_rss_mb "$t") MB |"
     done
     c=$(grep "^impl=bertsweep.* eval_s=" <<<"$out"); t=$(grep "^impl=pytorch.*inference_mode" <<<"$out")
     echo "| evaluation, demo dev set (600 messages), batch 64 | $(field eval_s "$c") s | $(field eval_s "$t") s (inference_mode) | $(field speedup_vs_pytorch_inference_mode "$(grep '^eval speedup' <<<"$out")")× | | |"
