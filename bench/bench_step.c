@@ -4,8 +4,9 @@
    - gemm_share: the step's GEMM shapes replayed alone through cblas_sgemm (on buffers reused
      call after call, so operands are warmer than in the step: a lower bound);
    - gemm_share_in_step: the time the step itself spends inside cblas_sgemm, timed by the
-     wrapper below (calls made inside a parallel region, one per thread, count their summed
-     time divided by the thread count).
+     wrapper below: a GEMM called outside parallel regions counts its wall time, those that
+     threads call inside one count for the thread that ran them, and the busiest thread's
+     total is the step's GEMM time.
 
    usage: bench_step [base|small] [threads] [steps] [nogemm]   (one line of key=value results;
    nogemm skips the GEMM replay and prints gemm_share=nan) */
@@ -22,6 +23,7 @@
 #include <time.h>
 #include "src/bert.h"
 #include "src/clock.h"
+#include "src/gemm.h"
 #include "src/machine.h"
 #include "src/optim.h"
 #include "src/rng.h"
@@ -33,7 +35,8 @@ typedef void (*SgemmFn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, cons
                         const blasint, const blasint, const blasint, const float, const float *, const blasint,
                         const float *, const blasint, const float, float *, const blasint);
 static SgemmFn real_sgemm;
-static atomic_llong gemm_ns_serial, gemm_ns_parallel;
+enum { MAX_THREADS = 256 };
+static atomic_llong gemm_ns_serial, gemm_ns_thread[MAX_THREADS];
 
 static long long now_ns(void) {
   struct timespec t;
@@ -47,12 +50,15 @@ void cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta, const 
                  const blasint ldc) {
   const long long t0 = now_ns();
   real_sgemm(o, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  atomic_fetch_add(omp_in_parallel() ? &gemm_ns_parallel : &gemm_ns_serial, now_ns() - t0);
+  const long long dt = now_ns() - t0;
+  const int t = omp_get_thread_num();
+  atomic_fetch_add(omp_in_parallel() ? &gemm_ns_thread[t < MAX_THREADS ? t : 0] : &gemm_ns_serial, dt);
 }
 
-/* Seconds of the step's wall time in GEMM so far */
-static double gemm_wall_s(int threads) {
-  return (atomic_load(&gemm_ns_serial) + (double)atomic_load(&gemm_ns_parallel) / threads) * 1e-9;
+/* GEMM time so far, each thread's own, in seconds */
+static void gemm_times(int threads, double *per_thread) {
+  for (int t = 0; t < threads; t++)
+    per_thread[t] = (atomic_load(&gemm_ns_serial) + atomic_load(&gemm_ns_thread[t])) * 1e-9;
 }
 
 /* Forward FLOPs of the classifier's step: dense layers 2*N*in*out, attention scores and
@@ -65,32 +71,44 @@ static double fwd_flops(const BertConfig *c, int B, int T) {
   return (c->layers > 0 ? (c->layers - 1) * full + last : 0.0) + 2.0 * B * (H * H + H * c->num_labels);
 }
 
-static void gemm(int m, int n, int k, float *a, float *b, float *cc, int ta, int tb) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a,
-              ta ? m : k, b, tb ? k : n, 0.0f, cc, n);
+/* Replay buffers: x an input, w a weight, y an output, dx and dw the backward's outputs, each
+   room for [B*T, max(H, I, 3H)] floats */
+typedef struct {
+  float *x, *w, *y, *dx, *dw;
+} Bufs;
+
+/* count dense layers of the same shape on rows rows, forward, as linears_fwd runs them */
+static void dense_fwd(int count, int rows, int out, int in, const Bufs *b) {
+  Gemm g[3];
+  for (int i = 0; i < count; i++) g[i] = (Gemm){0, 1, rows, out, in, 1.0f, b->x, in, b->w, in, 0.0f, b->y + (long)i * rows * out, out};
+  gemm_run(g, count);
 }
 
-/* A dense layer's three products (forward, dx, dw) on rows rows. */
-static void dense(int rows, int out, int in, float *x, float *w, float *y) {
-  gemm(rows, out, in, x, w, y, 0, 1);
-  gemm(rows, in, out, y, w, x, 0, 0);
-  gemm(out, in, rows, y, x, w, 1, 0);
+/* A dense layer's backward products (dw and dx), as linear_bwd runs them */
+static void dense_bwd(int rows, int out, int in, const Bufs *b) {
+  const Gemm g[2] = {{1, 0, out, in, rows, 1.0f, b->y, out, b->x, in, 1.0f, b->dw, in},
+                     {0, 0, rows, in, out, 1.0f, b->y, out, b->w, in, 1.0f, b->dx, in}};
+  gemm_run(g, 2);
 }
 
 /* The step's GEMMs: forward and both backward products of every dense layer, and attention's
    per-head products; the last layer's as bert_forward does them (keys and values on every
    row, the rest on the B [CLS] rows; its one-query attention is matrix-vector work, left out). */
-static double gemm_only(const BertConfig *c, int B, int T, float *x, float *w, float *y) {
+static double gemm_only(const BertConfig *c, int B, int T, const Bufs *b) {
+  float *x = b->x, *w = b->w, *y = b->y;
   const int N = B * T, H = c->hidden, Im = c->intermediate, hd = H / c->heads;
   double t0 = clock_seconds();
   for (int l = 0; l < c->layers; l++) {
     const int last = l == c->layers - 1, rows = last ? B : N;
-    dense(N, H, H, x, w, y); /* key */
-    dense(N, H, H, x, w, y); /* value */
-    dense(rows, H, H, x, w, y); /* query */
-    dense(rows, H, H, x, w, y); /* attention output */
-    dense(rows, Im, H, x, w, y);
-    dense(rows, H, Im, x, w, y);
+    dense_fwd(last ? 2 : 3, N, H, H, b); /* key, value (and query) */
+    if (last) dense_fwd(1, rows, H, H, b); /* query */
+    dense_fwd(1, rows, H, H, b); /* attention output */
+    dense_fwd(1, rows, Im, H, b);
+    dense_fwd(1, rows, H, Im, b);
+    for (int i = 0; i < 2; i++) dense_bwd(N, H, H, b); /* key, value */
+    for (int i = 0; i < 2; i++) dense_bwd(rows, H, H, b); /* query, attention output */
+    dense_bwd(rows, Im, H, b);
+    dense_bwd(rows, H, Im, b);
     if (last) continue;
 #pragma omp parallel for
     for (int bh = 0; bh < B * c->heads; bh++) {
@@ -108,6 +126,10 @@ int main(int argc, char **argv) {
   const char *which = argc > 1 ? argv[1] : "small";
   int threads = argc > 2 ? atoi(argv[2]) : omp_get_max_threads(), steps = argc > 3 ? atoi(argv[3]) : 3;
   omp_set_num_threads(threads);
+  if (threads < 1 || threads > MAX_THREADS) {
+    fprintf(stderr, "bench_step: threads must be 1..%d\n", MAX_THREADS);
+    return 2;
+  }
   real_sgemm = (SgemmFn)dlsym(RTLD_NEXT, "cblas_sgemm");
   if (!real_sgemm) {
     fprintf(stderr, "bench_step: OpenBLAS's cblas_sgemm not found: %s\n", dlerror());
@@ -138,7 +160,9 @@ int main(int argc, char **argv) {
   Batch bt = {B, T, ids, types, mask, labels};
   double best = 1e30, in_step = NAN;
   for (int s = 0; s <= steps; s++) { /* step 0 warms up */
-    double t0 = clock_seconds(), g0 = gemm_wall_s(threads);
+    double g0[MAX_THREADS], g1[MAX_THREADS];
+    gemm_times(threads, g0);
+    double t0 = clock_seconds();
     Mode mode = {1, 7, s};
     bert_zero_grad(&m);
     bert_forward(&m, &a, &bt, &mode);
@@ -147,19 +171,25 @@ int main(int argc, char **argv) {
     double dt = clock_seconds() - t0;
     if (s > 0 && dt < best) {
       best = dt;
-      in_step = (gemm_wall_s(threads) - g0) / dt;
+      gemm_times(threads, g1);
+      in_step = 0.0;
+      for (int t = 0; t < threads; t++) in_step = fmax(in_step, (g1[t] - g0[t]) / dt);
     }
   }
   struct rusage ru; /* peak memory of the steps, before the GEMM replay's buffers */
   long peak_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024 : -1;
-  size_t big = (size_t)B * T * (c.intermediate > c.hidden ? c.intermediate : c.hidden);
-  size_t att = (size_t)B * c.heads * T * T;
-  float *x = calloc(big > att ? big : att, sizeof(float)), *w = calloc(big > att ? big : att, sizeof(float));
-  float *y = calloc(big > att ? big : att, sizeof(float));
+  const int widest = c.intermediate > 3 * c.hidden ? c.intermediate : 3 * c.hidden;
+  const size_t big = (size_t)B * T * widest, att = (size_t)B * c.heads * T * T, len = big > att ? big : att;
+  Bufs bufs = {calloc(len, sizeof(float)), calloc(len, sizeof(float)), calloc(len, sizeof(float)),
+               calloc(len, sizeof(float)), calloc(len, sizeof(float))};
+  if (!bufs.x || !bufs.w || !bufs.y || !bufs.dx || !bufs.dw) {
+    fprintf(stderr, "bench_step: out of memory for the GEMM replay\n");
+    return 1;
+  }
   double g = NAN;
   int replay = !(argc > 4 && !strcmp(argv[4], "nogemm"));
   for (int s = 0; s < 3 * replay; s++) { /* best of three: the first also faults the pages in */
-    double t = gemm_only(&c, B, T, x, w, y);
+    double t = gemm_only(&c, B, T, &bufs);
     g = s == 0 || t < g ? t : g;
   }
   double flops = 3.0 * fwd_flops(&c, B, T);
@@ -169,7 +199,7 @@ int main(int argc, char **argv) {
   printf("impl=bertsweep cpu=%s blas=%s model=%s layers=%d hidden=%d batch=%d seq=%d threads=%d step_s=%.4f tokens_per_s=%.1f "
          "gflops=%.2f gemm_share=%.2f gemm_share_in_step=%.2f peak_rss_mb=%ld\n",
          mi.cpu, mi.blas, which, c.layers, c.hidden, B, T, threads, best, B * T / best, flops / best / 1e9, g / best, in_step, peak_mb);
-  free(x); free(w); free(y); free(ids); free(types); free(mask);
+  free(bufs.x); free(bufs.w); free(bufs.y); free(bufs.dx); free(bufs.dw); free(ids); free(types); free(mask);
   optim_free(&o);
   acts_free(&a);
   bert_free(&m);

@@ -343,9 +343,9 @@ static void layer_fwd(Bert *m, Acts *a, int l, const float *x, int B, int T, con
   const long BT = (long)B * T;
   const LayerView *P = &m->p.layer[l];
   LayerActs *A = &a->layer[l];
-  linear_fwd(A->q, x, P->q.w, P->q.b, BT, H, H);
-  linear_fwd(A->k, x, P->k.w, P->k.b, BT, H, H);
-  linear_fwd(A->v, x, P->v.w, P->v.b, BT, H, H);
+  float *const y[3] = {A->q, A->k, A->v};
+  const float *const w[3] = {P->q.w, P->k.w, P->v.w}, *const bias[3] = {P->q.b, P->k.b, P->v.b};
+  linears_fwd(3, y, x, w, bias, BT, H, H);
   uint8_t *pk = make_keep(A->pkeep, (long)B * NH * T * T, c->attn_dropout, mode, 1 + 3 * l);
   attention_fwd(A->ctx, A->probs, a->dS, pk, keep_scale(c->attn_dropout), A->q, A->k, A->v, a->mask_add, B, T,
                 NH, H);
@@ -403,8 +403,9 @@ static void cls_layer_fwd(Bert *m, Acts *a, const float *x, int B, int T, const 
   const long BT = (long)B * T;
   const LayerView *P = &m->p.layer[l];
   LayerActs *A = &a->layer[l];
-  linear_fwd(A->k, x, P->k.w, P->k.b, BT, H, H);
-  linear_fwd(A->v, x, P->v.w, P->v.b, BT, H, H);
+  float *const y[2] = {A->k, A->v};
+  const float *const w[2] = {P->k.w, P->v.w}, *const bias[2] = {P->k.b, P->v.b};
+  linears_fwd(2, y, x, w, bias, BT, H, H);
   gather_cls(a->cls_x, x, B, T, H);
   linear_fwd(A->q, a->cls_x, P->q.w, P->q.b, B, H, H);
   /* query row 0 of each (b, h)'s T x T block */

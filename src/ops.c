@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cblas.h>
+#include "src/gemm.h"
 #include "src/ops.h"
 #include "src/simd.h"
 
@@ -24,19 +25,28 @@ static void col_sums_add(float *acc, const float *x, int n, int c) {
 }
 
 void linear_fwd(float *y, const float *x, const float *w, const float *b, int n, int in, int out) {
-  float beta = 0.0f;
-  if (b) {
+  linears_fwd(1, &y, x, &w, &b, n, in, out);
+}
+
+void linears_fwd(int count, float *const *y, const float *x, const float *const *w, const float *const *b, int n,
+                 int in, int out) {
+  Gemm g[3];
+  for (int i = 0; i < count; i++) {
+    if (b[i]) {
 #pragma omp parallel for schedule(static)
-    for (int i = 0; i < n; i++) memcpy(y + (long)i * out, b, sizeof(float) * out);
-    beta = 1.0f;
+      for (int r = 0; r < n; r++) memcpy(y[i] + (long)r * out, b[i], sizeof(float) * out);
+    }
+    g[i] = (Gemm){0, 1, n, out, in, 1.0f, x, in, w[i], in, b[i] ? 1.0f : 0.0f, y[i], out};
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, beta, y, out);
+  gemm_run(g, count);
 }
 
 void linear_bwd(float *dx, float beta, float *dw, float *db, const float *dy, const float *x,
                 const float *w, int n, int in, int out) {
-  if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in, beta, dx, in);
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+  /* dw and dx are independent: with two threads each takes one */
+  const Gemm g[2] = {{1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in},
+                     {0, 0, n, in, out, 1.0f, dy, out, w, in, beta, dx, in}};
+  gemm_run(g, dx ? 2 : 1);
   if (db) col_sums_add(db, dy, n, out);
 }
 

@@ -8,6 +8,10 @@
 
 /* b NULL: no bias (add_layernorm_fwd and bias_gelu_fwd add it in their pass) */
 void linear_fwd(float *y, const float *x, const float *w, const float *b, int n, int in, int out);
+/* count (at most 3) layers on the same input, y[i] = x w[i]^T + b[i], their GEMMs run side
+   by side (src/gemm.h) */
+void linears_fwd(int count, float *const *y, const float *x, const float *const *w, const float *const *b, int n,
+                 int in, int out);
 /* dx = beta*dx + dy W (skipped when dx is NULL); dw += dy^T x; db += sum_rows dy. */
 void linear_bwd(float *dx, float beta, float *dw, float *db, const float *dy, const float *x,
                 const float *w, int n, int in, int out);

@@ -2,9 +2,16 @@
    double-precision erf/exp, relative to each value (so the far negative tail counts);
    the column reductions of linear_bwd and layernorm_bwd against a row-order loop, bit for
    bit, at 1 and 2 threads; LayerNorm's row statistics against the 16-lane order it specifies,
-   bit for bit (so every vector width gives these bits), and against double precision. */
+   bit for bit (so every vector width gives these bits), and against double precision.
+   GEMMs shared out over threads (src/gemm.c) against one single-threaded OpenBLAS call (to
+   rounding: some OpenBLAS kernels round differently by call shape) and the same again bit for
+   bit; a whole training step's gradients at 1 and 2 threads (to rounding), and twice at 2
+   threads (bit for bit). */
+#include <cblas.h>
 #include <omp.h>
 #include <string.h>
+#include "src/bert.h"
+#include "src/gemm.h"
 #include "src/ops.h"
 #include "src/rng.h"
 #include "tests/check.h"
@@ -133,9 +140,108 @@ static void layernorm_lanes(void) {
   }
 }
 
+static float *random_floats(long n, uint64_t seed) {
+  float *x = malloc(sizeof(float) * n);
+  Rng r;
+  rng_init(&r, seed, 0);
+  for (long i = 0; x && i < n; i++) x[i] = rng_uniform(&r) - 0.5f;
+  return x;
+}
+
+/* gemm_run's outputs at 1 and 2 threads, for every transpose and both betas, with rows that
+   are not a multiple of the split's 16: every element within rounding of OpenBLAS called once
+   on one thread (a row or column placed wrong is off by the values' scale), and a repeat
+   bit for bit */
+static void gemm_split(void) {
+  const int M = 203, N = 67, K = 130, ld = 211; /* ld > every extent: strides are exercised */
+  const long size = (long)M * ld;
+  float *A = random_floats((long)ld * ld, 1), *B = random_floats((long)ld * ld, 2), *C0 = random_floats(size, 3);
+  float *want = malloc(sizeof(float) * size), *got = malloc(sizeof(float) * 3 * size);
+  float *again = malloc(sizeof(float) * 3 * size);
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++)
+      for (int beta = 0; beta < 2; beta++) {
+        omp_set_num_threads(1);
+        memcpy(want, C0, sizeof(float) * size);
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 0.7f, A,
+                    ld, B, ld, (float)beta, want, ld);
+        for (int threads = 1; threads <= 2; threads++)
+          for (int count = 1; count <= 3; count++) { /* count GEMMs side by side */
+            omp_set_num_threads(threads);
+            Gemm g[3];
+            for (int rep = 0; rep < 2; rep++) {
+              float *out = rep ? again : got;
+              for (int i = 0; i < count; i++) {
+                memcpy(out + i * size, C0, sizeof(float) * size);
+                g[i] = (Gemm){ta, tb, M, N, K, 0.7f, A, ld, B, ld, (float)beta, out + i * size, ld};
+              }
+              gemm_run(g, count);
+            }
+            double worst = 0.0;
+            for (int i = 0; i < count; i++) worst = fmax(worst, rel_err(got + i * size, want, size, 1.0));
+            CHECK(worst < 1e-6, "gemm_run ta=%d tb=%d beta=%d, %d GEMMs, %d threads: error %.3g", ta, tb, beta,
+                  count, threads, worst);
+            CHECK(memcmp(got, again, sizeof(float) * count * size) == 0,
+                  "gemm_run ta=%d tb=%d beta=%d, %d GEMMs, %d threads: a repeat differs", ta, tb, beta, count,
+                  threads);
+          }
+      }
+  omp_set_num_threads(2);
+  free(A); free(B); free(C0); free(want); free(got); free(again);
+}
+
+/* One training step's gradients (dropout on, padding, B*T not a multiple of 16) */
+static float *step_grads(int threads, long *nparams) {
+  BertConfig c = {300, 64, 2, 4, 128, 64, 3, 3, 1e-12f, 0.02f, 0.1f, 0.1f, 0.1f, 0};
+  enum { B = 5, T = 13 };
+  int ids[B * T], types[B * T] = {0}, mask[B * T], labels[B] = {0, 1, 2, 1, 0};
+  for (int i = 0; i < B * T; i++) {
+    ids[i] = 1 + (i * 37) % 299;
+    mask[i] = i % T < T - i / T;
+  }
+  Batch bt = {B, T, ids, types, mask, labels};
+  omp_set_num_threads(threads);
+  Bert m;
+  Acts a;
+  Err e;
+  if (bert_alloc(&m, &c, &e) || acts_alloc(&a, &c, B, T, &e)) {
+    CHECK(0, "step_grads: %s", e.msg);
+    return NULL;
+  }
+  for (int g = -1; g <= c.layers + 1; g++) bert_init_group(&m, g, 1, 100 + (uint64_t)(g + 1));
+  Mode mode = {1, 7, 3};
+  bert_zero_grad(&m);
+  bert_forward(&m, &a, &bt, &mode);
+  bert_backward(&m, &a, &bt);
+  float *grads = malloc(sizeof(float) * m.nparams);
+  if (grads) memcpy(grads, m.grads, sizeof(float) * m.nparams);
+  *nparams = m.nparams;
+  acts_free(&a);
+  bert_free(&m);
+  return grads;
+}
+
+/* at 1 and 2 threads to rounding, at 2 threads twice bit for bit */
+static void step_threads(void) {
+  long n = 0;
+  float *one = step_grads(1, &n), *two = step_grads(2, &n), *two_again = step_grads(2, &n);
+  if (!one || !two || !two_again) return;
+  long nonzero = 0;
+  for (long i = 0; i < n; i++) nonzero += one[i] != 0.0f;
+  CHECK(nonzero > n / 2, "a step's gradients: only %ld of %ld nonzero", nonzero, n);
+  const double err = rel_err(two, one, (size_t)n, 1e-3);
+  CHECK(err < 1e-5, "a step's gradients at 1 and 2 threads: relative error %.3g", err);
+  CHECK(memcmp(two, two_again, sizeof(float) * n) == 0, "a step's gradients at 2 threads differ between repeats");
+  free(one);
+  free(two);
+  free(two_again);
+}
+
 int main(void) {
   gelu_accuracy();
   column_sums();
   layernorm_lanes();
+  gemm_split();
+  step_threads();
   return check_done();
 }
