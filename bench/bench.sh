@@ -39,7 +39,7 @@ case "$which" in
   small|base) step_pair "$which" "$steps" ;;
   both) step_pair small "$steps"; step_pair base "$steps" ;;
   all)
-    out=$(step_pair small 5; step_pair base 2; eval_pair 5)
+    out=$(step_pair small 20; step_pair base 2; eval_pair 5)
     echo "$out"
     c=$(grep -m1 '^impl=bertsweep' <<<"$out")
     echo
