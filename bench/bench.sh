@@ -6,7 +6,9 @@
 #       shapes replayed alone), peak RSS
 #   bench/bench.sh eval [threads] [repeats]             evaluation of configs/demo.json's dev set
 #       (600 messages, longest-first batches of 64) against torch.inference_mode() on the same batches
-#   bench/bench.sh all [threads]                        all of the above, then one Markdown table
+#   bench/bench.sh gemm [threads]                       a dense layer's GEMMs side by side on the
+#       threads (src/gemm.c) against one after the other, each threaded by OpenBLAS
+#   bench/bench.sh all [threads]                        the step and evaluation, then one Markdown table
 # The CPU and the BLAS kernel are printed with every figure; OPENBLAS_CORETYPE is used as found.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +40,7 @@ case "$which" in
   eval) eval_pair "$steps" ;;
   small|base) step_pair "$which" "$steps" ;;
   both) step_pair small "$steps"; step_pair base "$steps" ;;
+  gemm) OMP_NUM_THREADS=$threads "$build"/bench_gemm "$threads" 10 ;;
   all)
     out=$(step_pair small 20; step_pair base 2; eval_pair 5)
     echo "$out"
@@ -55,5 +58,5 @@ case "$which" in
     c=$(grep "^impl=bertsweep.* eval_s=" <<<"$out"); t=$(grep "^impl=pytorch.*inference_mode" <<<"$out")
     echo "| evaluation, demo dev set (600 messages), batch 64 | $(field eval_s "$c") s | $(field eval_s "$t") s (inference_mode) | $(field speedup_vs_pytorch_inference_mode "$(grep '^eval speedup' <<<"$out")")× | | |"
     ;;
-  *) echo "usage: bench/bench.sh small|base|both|eval|all [threads] [steps]" >&2; exit 2 ;;
+  *) echo "usage: bench/bench.sh small|base|both|eval|gemm|all [threads] [steps]" >&2; exit 2 ;;
 esac

@@ -125,11 +125,11 @@ static double gemm_only(const BertConfig *c, int B, int T, const Bufs *b) {
 int main(int argc, char **argv) {
   const char *which = argc > 1 ? argv[1] : "small";
   int threads = argc > 2 ? atoi(argv[2]) : omp_get_max_threads(), steps = argc > 3 ? atoi(argv[3]) : 3;
-  omp_set_num_threads(threads);
   if (threads < 1 || threads > MAX_THREADS) {
     fprintf(stderr, "bench_step: threads must be 1..%d\n", MAX_THREADS);
     return 2;
   }
+  omp_set_num_threads(threads);
   real_sgemm = (SgemmFn)dlsym(RTLD_NEXT, "cblas_sgemm");
   if (!real_sgemm) {
     fprintf(stderr, "bench_step: OpenBLAS's cblas_sgemm not found: %s\n", dlerror());

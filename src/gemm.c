@@ -21,9 +21,9 @@ void gemm_run(const Gemm *g, int n) {
     return;
   }
 #pragma omp parallel num_threads(nt)
-  {
-    const int t = omp_get_thread_num(), whole = n - n % nt;
-    for (int i = t; i < whole; i += nt) gemm_part(&g[i], 0, 1);
-    for (int i = whole; i < n; i++) gemm_part(&g[i], t, nt);
+  { /* the team actually given (fewer than asked when OMP_DYNAMIC is on) shares the work */
+    const int team = omp_get_num_threads(), t = omp_get_thread_num(), whole = n - n % team;
+    for (int i = t; i < whole; i += team) gemm_part(&g[i], 0, 1);
+    for (int i = whole; i < n; i++) gemm_part(&g[i], t, team);
   }
 }

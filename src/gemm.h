@@ -19,8 +19,10 @@ typedef struct {
    GEMM_TEAM_THREADS threads, each thread runs single-threaded GEMMs of its own: whole GEMMs
    round robin while they divide evenly, then a share of every remaining GEMM's rows (one
    thread never waits on another's packing, as in OpenBLAS's threading). With more threads,
-   or inside a parallel region, each GEMM is one OpenBLAS call. Every element is the same dot
-   product over K either way, so the bits do not depend on the split. */
+   or inside a parallel region, each GEMM is one OpenBLAS call. The split depends only on the
+   shapes and the thread count, so a run repeats bit for bit; across thread counts the bits
+   agree under OpenBLAS's Prescott, Haswell and Sandybridge kernels, not under SkylakeX's
+   (its small-matrix path rounds by call shape). */
 void gemm_run(const Gemm *g, int n);
 
 enum { GEMM_TEAM_THREADS = 2 };

@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cblas.h>
+#include "src/err.h"
 #include "src/gemm.h"
 #include "src/ops.h"
 #include "src/simd.h"
@@ -30,14 +31,15 @@ void linear_fwd(float *y, const float *x, const float *w, const float *b, int n,
 
 void linears_fwd(int count, float *const *y, const float *x, const float *const *w, const float *const *b, int n,
                  int in, int out) {
-  Gemm g[3];
-  for (int i = 0; i < count; i++) {
-    if (b[i]) {
+  enum { MAX_LINEARS = 3 };
+  BS_ASSERT(count >= 1 && count <= MAX_LINEARS);
+  Gemm g[MAX_LINEARS];
 #pragma omp parallel for schedule(static)
-      for (int r = 0; r < n; r++) memcpy(y[i] + (long)r * out, b[i], sizeof(float) * out);
-    }
+  for (int r = 0; r < n; r++)
+    for (int i = 0; i < count; i++)
+      if (b[i]) memcpy(y[i] + (long)r * out, b[i], sizeof(float) * out);
+  for (int i = 0; i < count; i++)
     g[i] = (Gemm){0, 1, n, out, in, 1.0f, x, in, w[i], in, b[i] ? 1.0f : 0.0f, y[i], out};
-  }
   gemm_run(g, count);
 }
 

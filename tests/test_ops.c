@@ -158,7 +158,9 @@ static void gemm_split(void) {
   float *A = random_floats((long)ld * ld, 1), *B = random_floats((long)ld * ld, 2), *C0 = random_floats(size, 3);
   float *want = malloc(sizeof(float) * size), *got = malloc(sizeof(float) * 3 * size);
   float *again = malloc(sizeof(float) * 3 * size);
-  for (int ta = 0; ta < 2; ta++)
+  const int ok = A && B && C0 && want && got && again;
+  CHECK(ok, "gemm_split: out of memory");
+  for (int ta = 0; ok && ta < 2; ta++)
     for (int tb = 0; tb < 2; tb++)
       for (int beta = 0; beta < 2; beta++) {
         omp_set_num_threads(1);
@@ -214,6 +216,7 @@ static float *step_grads(int threads, long *nparams) {
   bert_forward(&m, &a, &bt, &mode);
   bert_backward(&m, &a, &bt);
   float *grads = malloc(sizeof(float) * m.nparams);
+  CHECK(grads != NULL, "step_grads: out of memory");
   if (grads) memcpy(grads, m.grads, sizeof(float) * m.nparams);
   *nparams = m.nparams;
   acts_free(&a);
@@ -225,7 +228,12 @@ static float *step_grads(int threads, long *nparams) {
 static void step_threads(void) {
   long n = 0;
   float *one = step_grads(1, &n), *two = step_grads(2, &n), *two_again = step_grads(2, &n);
-  if (!one || !two || !two_again) return;
+  if (!one || !two || !two_again) { /* step_grads has failed a check */
+    free(one);
+    free(two);
+    free(two_again);
+    return;
+  }
   long nonzero = 0;
   for (long i = 0; i < n; i++) nonzero += one[i] != 0.0f;
   CHECK(nonzero > n / 2, "a step's gradients: only %ld of %ld nonzero", nonzero, n);
