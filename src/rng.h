@@ -27,6 +27,13 @@ void rng_shuffle(Rng *r, int *a, int n); /* Fisher-Yates */
 void rng_dropout_mask(float *mask, long n, float p, uint64_t seed, uint64_t stream);
 /* The same draws as one byte each: keep[i] = 1 exactly where mask[i] would be 1/(1-p). */
 void rng_dropout_keep(uint8_t *keep, long n, float p, uint64_t seed, uint64_t stream);
+/* The same bytes for blocks [b0, b0 + nb) of four words each (keep[4i..4i+3] from block b0 + i),
+   by one implementation: rng_dropout_keep uses the best the CPU has; tests compare them all. */
+typedef enum { RNG_KEEP_PLAIN, RNG_KEEP_AVX2, RNG_KEEP_AVX512 } RngKeepImpl;
+RngKeepImpl rng_keep_best(void);
+int rng_keep_supported(RngKeepImpl impl);
+void rng_keep_blocks(RngKeepImpl impl, uint8_t *keep, uint64_t b0, long nb, float p, uint64_t seed,
+                     uint64_t stream);
 /* Rows of that mask alone: keep[r*width + j] = the full mask's element r*stride + j, for r in
    [0, rows) and j in [0, width), without drawing the rest. */
 void rng_dropout_keep_rows(uint8_t *keep, long rows, long width, long stride, float p, uint64_t seed,

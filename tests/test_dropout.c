@@ -22,6 +22,44 @@ static void kat(void) {
   }
 }
 
+/* Every implementation of the byte masks the CPU can run (AVX-512, AVX2, one block at a time)
+   against Philox itself: any start block, counts that are not multiples of the vector width,
+   a start whose counter's low word would wrap within the call, keys and streams with high
+   bits set, drop rates from 0 to 0.9. */
+static void keep_impls(void) {
+  static const char *const names[] = {"plain", "avx2", "avx512"};
+  const uint64_t starts[] = {0, 5, 1000003, ((uint64_t)1 << 32) - 40, ((uint64_t)1 << 32) - 7, ((uint64_t)3 << 32) + 11};
+  const float ps[] = {0.0f, 0.1f, 0.5f, 0.9f};
+  const uint64_t seed = 0x9E3779B97F4A7C15ull, stream = STREAM_DROPOUT(123456, 7);
+  enum { NB = 77 };
+  uint8_t got[4 * NB];
+  for (int impl = RNG_KEEP_PLAIN; impl <= RNG_KEEP_AVX512; impl++) {
+    if (!rng_keep_supported((RngKeepImpl)impl)) {
+      printf("keep masks: this CPU has no %s; not checked\n", names[impl]);
+      continue;
+    }
+    for (size_t s = 0; s < sizeof starts / sizeof *starts; s++)
+      for (size_t q = 0; q < sizeof ps / sizeof *ps; q++)
+        for (long nb = NB - 17; nb <= NB; nb += 17) {
+          memset(got, 0xAB, sizeof got);
+          rng_keep_blocks((RngKeepImpl)impl, got, starts[s], nb, ps[q], seed, stream);
+          const uint32_t thresh = (uint32_t)((double)ps[q] * 4294967296.0);
+          long diff = 0;
+          for (long i = 0; i < nb; i++) {
+            const uint64_t blk = starts[s] + (uint64_t)i;
+            const uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)};
+            const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+            uint32_t w[4];
+            philox4x32(ctr, key, w);
+            for (int j = 0; j < 4; j++) diff += got[4 * i + j] != (w[j] >= thresh);
+          }
+          for (long i = 4 * nb; i < 4 * NB; i++) diff += got[i] != 0xAB; /* nothing written past the end */
+          CHECK(diff == 0, "%s keep masks, blocks [%llu, +%ld), p=%.1f: %ld bytes differ from Philox's", names[impl],
+                (unsigned long long)starts[s], nb, ps[q], diff);
+        }
+  }
+}
+
 static void mask_stats(void) {
   const long n = 1000000;
   float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
@@ -100,6 +138,7 @@ static float full_path_loss(Bert *m, Acts *a, const Batch *b, const Mode *mode) 
 
 int main(int argc, char **argv) {
   kat();
+  keep_impls();
   mask_stats();
   if (argc < 2) return check_done();
   Err e;
