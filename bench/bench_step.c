@@ -8,6 +8,9 @@
      threads call inside one count for the thread that ran them, and the busiest thread's
      total is the step's GEMM time.
 
+   The best step's phases are printed too: zeroing the gradients, forward, backward, the
+   gradient norm (for clipping), the optimizer.
+
    usage: bench_step [base|small] [threads] [steps] [nogemm]   (one line of key=value results;
    nogemm skips the GEMM replay and prints gemm_share=nan) */
 #define _GNU_SOURCE
@@ -158,19 +161,27 @@ int main(int argc, char **argv) {
   }
   for (int b = 0; b < B; b++) labels[b] = b % c.num_labels;
   Batch bt = {B, T, ids, types, mask, labels};
-  double best = 1e30, in_step = NAN;
+  double best = 1e30, in_step = NAN, phase[5] = {0};
   for (int s = 0; s <= steps; s++) { /* step 0 warms up */
     double g0[MAX_THREADS], g1[MAX_THREADS];
     gemm_times(threads, g0);
-    double t0 = clock_seconds();
+    double t[6];
+    t[0] = clock_seconds();
     Mode mode = {1, 7, s};
     bert_zero_grad(&m);
+    t[1] = clock_seconds();
     bert_forward(&m, &a, &bt, &mode);
+    t[2] = clock_seconds();
     bert_backward(&m, &a, &bt);
-    optim_step(&o, &m, 2e-5f, optim_clip_coef(optim_grad_norm(m.grads, m.nparams), 1.0f));
-    double dt = clock_seconds() - t0;
+    t[3] = clock_seconds();
+    const float norm = optim_grad_norm(m.grads, m.nparams);
+    t[4] = clock_seconds();
+    optim_step(&o, &m, 2e-5f, optim_clip_coef(norm, 1.0f));
+    t[5] = clock_seconds();
+    double dt = t[5] - t[0];
     if (s > 0 && dt < best) {
       best = dt;
+      for (int p = 0; p < 5; p++) phase[p] = t[p + 1] - t[p];
       gemm_times(threads, g1);
       in_step = 0.0;
       for (int t = 0; t < threads; t++) in_step = fmax(in_step, (g1[t] - g0[t]) / dt);
@@ -197,8 +208,10 @@ int main(int argc, char **argv) {
   machine_describe(&mi);
   machine_one_word(&mi);
   printf("impl=bertsweep cpu=%s blas=%s model=%s layers=%d hidden=%d batch=%d seq=%d threads=%d step_s=%.4f tokens_per_s=%.1f "
-         "gflops=%.2f gemm_share=%.2f gemm_share_in_step=%.2f peak_rss_mb=%ld\n",
-         mi.cpu, mi.blas, which, c.layers, c.hidden, B, T, threads, best, B * T / best, flops / best / 1e9, g / best, in_step, peak_mb);
+         "gflops=%.2f gemm_share=%.2f gemm_share_in_step=%.2f peak_rss_mb=%ld zero_grad_s=%.4f forward_s=%.4f backward_s=%.4f "
+         "grad_norm_s=%.4f optimizer_s=%.4f\n",
+         mi.cpu, mi.blas, which, c.layers, c.hidden, B, T, threads, best, B * T / best, flops / best / 1e9, g / best, in_step, peak_mb,
+         phase[0], phase[1], phase[2], phase[3], phase[4]);
   free(bufs.x); free(bufs.w); free(bufs.y); free(bufs.dx); free(bufs.dw); free(ids); free(types); free(mask);
   optim_free(&o);
   acts_free(&a);

@@ -316,28 +316,83 @@ void tanh_bwd(float *dx, const float *dy, const float *y, long n) {
   for (long i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
-/* y = exp(x - mx) for x <= mx */
-VECTOR_CLONES static void exp_shifted_span(float *y, const float *x, float mx, int n) {
-  for (int j = 0; j < n; j++) y[j] = exp_neg(x[j] - mx);
+/* Row sums and dot products run in order (j = 0, 1, ...) so that their bits are those of a
+   plain loop; a single such chain waits on each addition's latency, so ROW_GROUP rows are
+   summed side by side, each in its own order. */
+enum { ROW_GROUP = 8 };
+
+/* max of x[0..n) in 16 lanes, folded: the value a scan in order finds (NaNs are skipped either
+   way; of a -0/+0 tie either serves, x - max being the same) */
+static inline float lane_max(const float *x, int n) {
+  float m[LANES];
+  for (int l = 0; l < LANES; l++) m[l] = -INFINITY;
+  int j = 0;
+  for (; j + LANES <= n; j += LANES)
+    for (int l = 0; l < LANES; l++) m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
+  for (int l = 0; j + l < n; l++) m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
+  for (int w = LANES / 2; w > 0; w /= 2)
+    for (int l = 0; l < w; l++) m[l] = m[l + w] > m[l] ? m[l + w] : m[l];
+  return m[0];
 }
 
-/* Row-wise softmax of S (rows x T) after adding the key mask (NULL: none); the row sum in
-   order, the exponentials vectorised. */
-static void softmax_rows(float *S, const float *mask_add, int T, int rows) {
-  for (int i = 0; i < rows; i++) {
-    float *row = S + (long)i * T;
-    float mx = -INFINITY;
-    for (int j = 0; j < T; j++) {
-      if (mask_add) row[j] += mask_add[j];
-      if (row[j] > mx) mx = row[j];
-    }
-    exp_shifted_span(row, row, mx, T);
-    float sum = 0.0f;
-    for (int j = 0; j < T; j++) sum += row[j];
-    float inv = 1.0f / sum;
+/* s[r] = sum_j a_r[j] (b_r[j] when b: a_r[j] b_r[j]) in order of j, for rows r < g of a and b
+   (row stride T) */
+static inline void group_sums(float *s, const float *a, const float *b, int T, int g) {
+  if (g == ROW_GROUP) {
+    float acc[ROW_GROUP] = {0};
+    for (int j = 0; j < T; j++)
+      for (int r = 0; r < ROW_GROUP; r++) acc[r] += b ? a[(long)r * T + j] * b[(long)r * T + j] : a[(long)r * T + j];
+    for (int r = 0; r < ROW_GROUP; r++) s[r] = acc[r];
+    return;
+  }
+  for (int r = 0; r < g; r++) {
+    float acc = 0.0f;
+    for (int j = 0; j < T; j++) acc += b ? a[(long)r * T + j] * b[(long)r * T + j] : a[(long)r * T + j];
+    s[r] = acc;
+  }
+}
+
+/* Softmax of rows [0, g) of S (g <= ROW_GROUP, row length T) after adding the key mask (NULL:
+   none) */
+VECTOR_CLONES static void softmax_group(float *S, const float *mask_add, int T, int g) {
+  float sum[ROW_GROUP];
+  for (int r = 0; r < g; r++) {
+    float *row = S + (long)r * T;
+    if (mask_add)
+      for (int j = 0; j < T; j++) row[j] += mask_add[j];
+    const float mx = lane_max(row, T);
+    for (int j = 0; j < T; j++) row[j] = exp_neg(row[j] - mx);
+  }
+  group_sums(sum, S, NULL, T, g);
+  for (int r = 0; r < g; r++) {
+    float *row = S + (long)r * T;
+    const float inv = 1.0f / sum[r];
     for (int j = 0; j < T; j++) row[j] *= inv;
   }
 }
+
+void softmax_rows(float *S, const float *mask_add, int T, int rows) {
+  for (int i = 0; i < rows; i += ROW_GROUP)
+    softmax_group(S + (long)i * T, mask_add, T, rows - i < ROW_GROUP ? rows - i : ROW_GROUP);
+}
+
+/* Softmax backward on rows [0, g) of D (g <= ROW_GROUP): D = P * (D - sum_j D_j P_j) */
+VECTOR_CLONES static void softmax_bwd_group(float *D, const float *P, int T, int g) {
+  float dot[ROW_GROUP];
+  group_sums(dot, D, P, T, g);
+  for (int r = 0; r < g; r++) {
+    float *dr = D + (long)r * T;
+    const float *pr = P + (long)r * T;
+    for (int j = 0; j < T; j++) dr[j] = pr[j] * (dr[j] - dot[r]);
+  }
+}
+
+void softmax_bwd_rows(float *D, const float *P, int T, int rows) {
+  for (int i = 0; i < rows; i += ROW_GROUP)
+    softmax_bwd_group(D + (long)i * T, P + (long)i * T, T, rows - i < ROW_GROUP ? rows - i : ROW_GROUP);
+}
+
+float exp_nonpositive(float x) { return exp_neg(x); }
 
 static void apply_keep(float *y, const float *x, const uint8_t *keep, float scale, long n) {
   for (long i = 0; i < n; i++) y[i] = x[i] * (keep[i] ? scale : 0.0f);
@@ -386,13 +441,7 @@ void attention_bwd(float *dq, float *dk, float *dv, float *dS, const float *dctx
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dctx + off, H, v + off, H, 0.0f, D, T);
     if (keep) apply_keep(D, D, keep + tt, scale_drop, (long)T * T);
     /* softmax backward: dS = P * (dP - sum_j dP_j P_j) */
-    for (int i = 0; i < T; i++) {
-      float *dr = D + (long)i * T;
-      const float *pr = P + (long)i * T;
-      float dot = 0.0f;
-      for (int j = 0; j < T; j++) dot += dr[j] * pr[j];
-      for (int j = 0; j < T; j++) dr[j] = pr[j] * (dr[j] - dot);
-    }
+    softmax_bwd_rows(D, P, T, T);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, D, T, k + off, H, 0.0f, dq + off, H);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, D, T, q + off, H, 0.0f, dk + off, H);
   }
@@ -441,9 +490,7 @@ void attention_cls_bwd(float *dq, float *dk, float *dv, float *dS, const float *
     /* d(pdrop) = v dctx, through the dropout, then the softmax: dS = P (dP - sum_j dP_j P_j) */
     cblas_sgemv(CblasRowMajor, CblasNoTrans, T, hd, 1.0f, v + kv, H, dc, 1, 0.0f, d, 1);
     if (keep) apply_keep(d, d, keep + tt, scale_drop, T);
-    float dot = 0.0f;
-    for (int j = 0; j < T; j++) dot += d[j] * p[j];
-    for (int j = 0; j < T; j++) d[j] = p[j] * (d[j] - dot);
+    softmax_bwd_rows(d, p, T, 1);
     /* dq = scale dS k, dk[j] = scale dS[j] q */
     cblas_sgemv(CblasRowMajor, CblasTrans, T, hd, scale, k + kv, H, d, 1, 0.0f, dq + qc, 1);
     for (int j = 0; j < T; j++) {

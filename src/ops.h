@@ -43,6 +43,14 @@ void mul_inplace(float *y, const float *a, long n); /* y *= a */
 void tanh_fwd(float *y, const float *x, long n);
 void tanh_bwd(float *dx, const float *dy, const float *y, long n);
 
+/* Softmax of each row of S (rows x T, in place) after adding mask_add (NULL: none), and its
+   backward D = P * (D - sum_j D_j P_j) on rows of D and P: every row's sum and dot product
+   added in order of j, so the bits are those of plain loops. */
+void softmax_rows(float *S, const float *mask_add, int T, int rows);
+void softmax_bwd_rows(float *D, const float *P, int T, int rows);
+/* exp(x) for x <= 0 as the softmax and GELU compute it (0 below -87, NaN stays NaN) */
+float exp_nonpositive(float x);
+
 /* Multi-head self-attention core on q,k,v [B*T, H]: probs = softmax(q k^T / sqrt(d) + mask),
    ctx = dropout(probs) v, where dropout keeps element i when keep[i] and scales it by
    scale_drop (keep NULL: no dropout). mask_add is [B, T]: 0 for tokens, -10000 for padding
