@@ -9,6 +9,7 @@
 #   bench/bench.sh gemm [threads]                       a dense layer's GEMMs side by side on the
 #       threads (src/gemm.c) against one after the other, each threaded by OpenBLAS
 #   bench/bench.sh all [threads]                        the step and evaluation, then one Markdown table
+#       and the phases of each model's best step
 # The CPU and the BLAS kernel are printed with every figure; OPENBLAS_CORETYPE is used as found.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +58,11 @@ case "$which" in
     done
     c=$(grep "^impl=bertsweep.* eval_s=" <<<"$out"); t=$(grep "^impl=pytorch.*inference_mode" <<<"$out")
     echo "| evaluation, demo dev set (600 messages), batch 64 | $(field eval_s "$c") s | $(field eval_s "$t") s (inference_mode) | $(field speedup_vs_pytorch_inference_mode "$(grep '^eval speedup' <<<"$out")")× | | |"
+    echo
+    for m in small base; do
+      c=$(grep "^impl=bertsweep.* model=$m " <<<"$out")
+      echo "bertsweep's $m step, phases of the best one: zeroing the gradients $(field zero_grad_s "$c") s, forward $(field forward_s "$c") s, backward $(field backward_s "$c") s, gradient norm $(field grad_norm_s "$c") s, optimizer $(field optimizer_s "$c") s"
+    done
     ;;
   *) echo "usage: bench/bench.sh small|base|both|eval|gemm|all [threads] [steps]" >&2; exit 2 ;;
 esac
