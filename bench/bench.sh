@@ -8,6 +8,8 @@
 #       (600 messages, longest-first batches of 64) against torch.inference_mode() on the same batches
 #   bench/bench.sh gemm [threads]                       a dense layer's GEMMs side by side on the
 #       threads (src/gemm.c) against one after the other, each threaded by OpenBLAS
+#   bench/bench.sh masks [threads]                      a training step's dropout masks drawn by each
+#       implementation the CPU has (src/rng.c), against the one-block-at-a-time code
 #   bench/bench.sh all [threads]                        the step and evaluation, then one Markdown table
 #       and the phases of each model's best step
 # The CPU and the BLAS kernel are printed with every figure; OPENBLAS_CORETYPE is used as found.
@@ -42,6 +44,7 @@ case "$which" in
   small|base) step_pair "$which" "$steps" ;;
   both) step_pair small "$steps"; step_pair base "$steps" ;;
   gemm) OMP_NUM_THREADS=$threads "$build"/bench_gemm "$threads" 10 ;;
+  masks) OMP_NUM_THREADS=$threads "$build"/bench_masks "$threads" 10 ;;
   all)
     out=$(step_pair small 20; step_pair base 2; eval_pair 5)
     echo "$out"

@@ -6,19 +6,26 @@
 #define RNG_X86 1 /* AVX2 and AVX-512 versions of the dropout draws, picked at run time */
 #endif
 
-/* The ten rounds of Philox4x32 on counter (c0..c3) with key (k0, k1), in place. */
+/* Philox4x32-10: ten rounds, two multipliers, the key bumped by two Weyl increments per round */
+enum { PHILOX_ROUNDS = 10 };
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+/* The rounds on counter (c0..c3) with key (k0, k1), in place. */
 static inline __attribute__((always_inline)) void philox_rounds(uint32_t *c0, uint32_t *c1, uint32_t *c2,
                                                                 uint32_t *c3, uint32_t k0, uint32_t k1) {
 #pragma GCC unroll 10
-  for (int round = 0; round < 10; round++) {
-    uint64_t p0 = (uint64_t)0xD2511F53u * *c0, p1 = (uint64_t)0xCD9E8D57u * *c2;
+  for (int round = 0; round < PHILOX_ROUNDS; round++) {
+    uint64_t p0 = (uint64_t)PHILOX_M0 * *c0, p1 = (uint64_t)PHILOX_M1 * *c2;
     uint32_t n0 = (uint32_t)(p1 >> 32) ^ *c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ *c3 ^ k1;
     *c1 = (uint32_t)p1;
     *c3 = (uint32_t)p0;
     *c0 = n0;
     *c2 = n2;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
+    k0 += PHILOX_W0;
+    k1 += PHILOX_W1;
   }
 }
 
@@ -98,14 +105,22 @@ static void keep_blocks_plain(uint8_t *keep, uint64_t b0, long nb, uint32_t thre
 }
 
 #ifdef RNG_X86
+/* Each round's key words from the seed, as philox_rounds steps them */
+static void round_keys(uint64_t seed, uint32_t k0[PHILOX_ROUNDS], uint32_t k1[PHILOX_ROUNDS]) {
+  k0[0] = (uint32_t)seed;
+  k1[0] = (uint32_t)(seed >> 32);
+  for (int r = 1; r < PHILOX_ROUNDS; r++) {
+    k0[r] = k0[r - 1] + PHILOX_W0;
+    k1[r] = k1[r - 1] + PHILOX_W1;
+  }
+}
+
 /* Philox on 16 (AVX-512) or 8 (AVX2) blocks at once, one block per 32-bit lane: the 32 x 32 ->
    64-bit products are vpmuludq on the even lanes and on the odd lanes shifted down, their
    high and low halves blended back into lanes; the four words are compared with the threshold
    and packed into one 32-bit lane each (bytes 4i..4i+3 of keep, little-endian). Integer
    arithmetic only: the same bytes as keep_blocks_plain. The caller keeps the block counter's
    low word from wrapping within a call. */
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
 
 __attribute__((target("avx512f"))) static inline __m512i mul_hilo16(__m512i a, __m512i m, __m512i *lo) {
   const __m512i even = _mm512_mul_epu32(a, m), odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
@@ -120,17 +135,18 @@ __attribute__((target("avx512f"))) static long keep_blocks16(uint8_t *keep, uint
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i hi_ctr = _mm512_set1_epi32((int)(uint32_t)(b0 >> 32));
   const __m512i s0 = _mm512_set1_epi32((int)(uint32_t)stream), s1 = _mm512_set1_epi32((int)(uint32_t)(stream >> 32));
-  __m512i k0[10], k1[10];
-  uint32_t key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
-  for (int r = 0; r < 10; r++, key0 += 0x9E3779B9u, key1 += 0xBB67AE85u) {
-    k0[r] = _mm512_set1_epi32((int)key0);
-    k1[r] = _mm512_set1_epi32((int)key1);
+  uint32_t key0[PHILOX_ROUNDS], key1[PHILOX_ROUNDS];
+  round_keys(seed, key0, key1);
+  __m512i k0[PHILOX_ROUNDS], k1[PHILOX_ROUNDS];
+  for (int r = 0; r < PHILOX_ROUNDS; r++) {
+    k0[r] = _mm512_set1_epi32((int)key0[r]);
+    k1[r] = _mm512_set1_epi32((int)key1[r]);
   }
   long i = 0;
   for (; i + 16 <= nb; i += 16) {
     __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)(b0 + (uint64_t)i)), lane);
     __m512i c1 = hi_ctr, c2 = s0, c3 = s1;
-    for (int r = 0; r < 10; r++) {
+    for (int r = 0; r < PHILOX_ROUNDS; r++) {
       __m512i lo0, lo2;
       const __m512i hi0 = mul_hilo16(c0, m0, &lo0), hi2 = mul_hilo16(c2, m1, &lo2);
       c0 = _mm512_ternarylogic_epi32(hi2, c1, k0[r], 0x96); /* three-way xor */
@@ -164,17 +180,18 @@ __attribute__((target("avx2"))) static long keep_blocks8(uint8_t *keep, uint64_t
   const __m256i th = _mm256_set1_epi32((int)thresh), lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i hi_ctr = _mm256_set1_epi32((int)(uint32_t)(b0 >> 32));
   const __m256i s0 = _mm256_set1_epi32((int)(uint32_t)stream), s1 = _mm256_set1_epi32((int)(uint32_t)(stream >> 32));
-  __m256i k0[10], k1[10];
-  uint32_t key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
-  for (int r = 0; r < 10; r++, key0 += 0x9E3779B9u, key1 += 0xBB67AE85u) {
-    k0[r] = _mm256_set1_epi32((int)key0);
-    k1[r] = _mm256_set1_epi32((int)key1);
+  uint32_t key0[PHILOX_ROUNDS], key1[PHILOX_ROUNDS];
+  round_keys(seed, key0, key1);
+  __m256i k0[PHILOX_ROUNDS], k1[PHILOX_ROUNDS];
+  for (int r = 0; r < PHILOX_ROUNDS; r++) {
+    k0[r] = _mm256_set1_epi32((int)key0[r]);
+    k1[r] = _mm256_set1_epi32((int)key1[r]);
   }
   long i = 0;
   for (; i + 8 <= nb; i += 8) {
     __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)(b0 + (uint64_t)i)), lane);
     __m256i c1 = hi_ctr, c2 = s0, c3 = s1;
-    for (int r = 0; r < 10; r++) {
+    for (int r = 0; r < PHILOX_ROUNDS; r++) {
       __m256i lo0, lo2;
       const __m256i hi0 = mul_hilo8(c0, m0, &lo0), hi2 = mul_hilo8(c2, m1, &lo2);
       c0 = _mm256_xor_si256(_mm256_xor_si256(hi2, c1), k0[r]);
@@ -223,8 +240,11 @@ void rng_keep_blocks(RngKeepImpl impl, uint8_t *keep, uint64_t b0, long nb, floa
 }
 
 void rng_dropout_keep(uint8_t *keep, long n, float p, uint64_t seed, uint64_t stream) {
+  rng_dropout_keep_by(rng_keep_best(), keep, n, p, seed, stream);
+}
+
+void rng_dropout_keep_by(RngKeepImpl impl, uint8_t *keep, long n, float p, uint64_t seed, uint64_t stream) {
   enum { SPAN = 1024 }; /* blocks per task */
-  const RngKeepImpl impl = rng_keep_best();
   const long full = n / 4;
 #pragma omp parallel for schedule(static)
   for (long b = 0; b < full; b += SPAN)

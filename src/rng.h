@@ -34,6 +34,8 @@ RngKeepImpl rng_keep_best(void);
 int rng_keep_supported(RngKeepImpl impl);
 void rng_keep_blocks(RngKeepImpl impl, uint8_t *keep, uint64_t b0, long nb, float p, uint64_t seed,
                      uint64_t stream);
+/* rng_dropout_keep by the implementation named (the benchmark times each) */
+void rng_dropout_keep_by(RngKeepImpl impl, uint8_t *keep, long n, float p, uint64_t seed, uint64_t stream);
 /* Rows of that mask alone: keep[r*width + j] = the full mask's element r*stride + j, for r in
    [0, rows) and j in [0, width), without drawing the rest. */
 void rng_dropout_keep_rows(uint8_t *keep, long rows, long width, long stride, float p, uint64_t seed,
