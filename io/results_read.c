@@ -21,9 +21,16 @@ static int read_member(hid_t runs, const char *name, hid_t mtype, void *buf) {
   return ok ? 0 : -1;
 }
 
-static int read_2d(hid_t f, const char *name, hid_t type, void *buf) {
-  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-  int ok = d >= 0 && H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0;
+/* Reads dataset name, which must be [rows, cols] (rank 1 when cols < 0): a file written by
+   someone else may disagree with itself, and the buffer is sized by what the caller expects. */
+static int read_2d_of(hid_t f, const char *name, hid_t type, void *buf, hsize_t rows, long cols) {
+  hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = d >= 0 ? H5Dget_space(d) : -1;
+  hsize_t dims[2] = {0, 0};
+  int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+  int ok = rank == (cols < 0 ? 1 : 2) && H5Sget_simple_extent_dims(sp, dims, NULL) == rank && dims[0] == rows &&
+           (cols < 0 || dims[1] == (hsize_t)cols);
+  if (sp >= 0) H5Sclose(sp);
+  ok = ok && H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0;
   if (d >= 0) H5Dclose(d);
   return ok ? 0 : -1;
 }
@@ -138,11 +145,22 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   d->loss = malloc(sizeof(float) * n * (size_t)(d->max_steps ? d->max_steps : 1));
   d->acc = malloc(sizeof(float) * n * (size_t)(d->max_evals ? d->max_evals : 1));
   d->estep = malloc(sizeof(long) * n * (size_t)(d->max_evals ? d->max_evals : 1));
-  if (!d->seed || !d->status || !d->total_steps || !d->steps_done || !d->best_acc || !d->final_acc || !d->majority || !d->bow ||
+  d->eloss = malloc(sizeof(float) * n * (size_t)(d->max_evals ? d->max_evals : 1));
+  if (!d->eloss || !d->seed || !d->status || !d->total_steps || !d->steps_done || !d->best_acc || !d->final_acc || !d->majority || !d->bow ||
       !d->loss || !d->acc || !d->estep) {
     rc = errf(e, "%s: out of memory", path);
     goto done;
   }
+  sp = H5Dget_space(runs);
+  hsize_t nrows = 0;
+  if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, &nrows, NULL) != 1 ||
+      nrows != dims[0] || (hsize_t)d->nruns != nrows) {
+    if (sp >= 0) H5Sclose(sp);
+    rc = errf(e, "%s: /runs, /train/loss and /eval/accuracy disagree on the number of runs: not a consistent "
+                 "results file", path);
+    goto done;
+  }
+  H5Sclose(sp);
   hid_t st = H5Tcopy(H5T_C_S1);
   H5Tset_size(st, STATUS_LEN);
   int bad = read_member(runs, "seed", H5T_NATIVE_INT, d->seed) || read_member(runs, "status", st, d->status) ||
@@ -156,9 +174,14 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   if (!bad && read_member(runs, "bow_baseline", H5T_NATIVE_DOUBLE, d->bow))
     for (int i = 0; i < d->nruns; i++) d->bow[i] = NAN;
   for (int i = 0; i < d->nruns; i++) d->status[i][STATUS_LEN - 1] = 0;
-  bad = bad || (d->nruns && d->max_steps && read_2d(f, "train/loss", H5T_NATIVE_FLOAT, d->loss)) ||
-        (d->nruns && d->max_evals && (read_2d(f, "eval/accuracy", H5T_NATIVE_FLOAT, d->acc) ||
-                                      read_2d(f, "eval/step", H5T_NATIVE_LONG, d->estep)));
+  const hsize_t R = (hsize_t)d->nruns;
+  bad = bad || (d->nruns && d->max_steps && read_2d_of(f, "train/loss", H5T_NATIVE_FLOAT, d->loss, R, d->max_steps)) ||
+        (d->nruns && d->max_evals && (read_2d_of(f, "eval/accuracy", H5T_NATIVE_FLOAT, d->acc, R, d->max_evals) ||
+                                      read_2d_of(f, "eval/step", H5T_NATIVE_LONG, d->estep, R, d->max_evals)));
+  /* dev loss: absent from files written by other tools (NaN then) */
+  if (!bad && (!d->nruns || !d->max_evals || H5Lexists(f, "eval/loss", H5P_DEFAULT) <= 0 ||
+               read_2d_of(f, "eval/loss", H5T_NATIVE_FLOAT, d->eloss, R, d->max_evals)))
+    for (size_t i = 0; i < n * (size_t)d->max_evals; i++) d->eloss[i] = NAN;
   if (bad) rc = h5fail(e, path, "reading the runs table and metrics");
   else rc = read_grid(runs, d, e, path);
   d->sweep_json = h5_read_str_attr(f, "sweep_config");
@@ -180,7 +203,7 @@ void results_data_free(ResultsData *d) {
   free(d->values);
   free(d->seed); free(d->status); free(d->total_steps); free(d->steps_done);
   free(d->best_acc); free(d->final_acc); free(d->majority); free(d->bow);
-  free(d->loss); free(d->acc); free(d->estep);
+  free(d->loss); free(d->acc); free(d->estep); free(d->eloss);
   free(d->sweep_json);
   free(d->cpu); free(d->blas); free(d->libs); free(d->threads);
   memset(d, 0, sizeof *d);

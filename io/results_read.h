@@ -34,6 +34,7 @@ typedef struct {
   float *loss;        /* [nruns * max_steps] */
   float *acc;         /* [nruns * max_evals] */
   long *estep;        /* [nruns * max_evals], -1 where none */
+  float *eloss;       /* [nruns * max_evals] dev loss, NaN where none */
   char *sweep_json;   /* the sweep's config */
   /* provenance, NULL in files written before it was recorded */
   char (*cpu)[64], (*blas)[64], (*libs)[96];

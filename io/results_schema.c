@@ -34,7 +34,7 @@ const ColumnSpec RESULTS_FIXED[NFIXED] = {
     [F_MAJORITY] = {"majority_baseline", CT_F64, "dev accuracy of always predicting the most frequent label"},
     [F_BOW] = {"bow_baseline", CT_F64,
                "dev accuracy of a logistic regression on token unigrams and bigrams (a Chinese character is a token, "
-               "whatever the model's tokenizer) fitted on the run's training examples"},
+               "whatever the model's tokenizer) of the whole text, not max_seq_length tokens, fitted on the run's training examples"},
     [F_INIT] = {"initialised", CT_STR,
                 "tensors initialised rather than loaded from the checkpoint: classifier, pooler, or all (random_init)", 32},
     [F_WALL] = {"wall_seconds", CT_F64, "seconds the run has trained"},

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE /* qsort_r */
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -83,10 +84,47 @@ static int encode(Encoded *x, const Dataset *d, const int *idx, int n, const Tok
   return 0;
 }
 
-/* Reads, subsamples and encodes a split into x; into chars too (unless NULL) when the tokenizer
-   keeps runs of Chinese whole (tokenize_chinese_chars false): the same examples a character per
-   CJK token, for the bag-of-words baseline, which counts characters and character pairs. */
-static int load_split(Encoded *x, Encoded *chars, const char *path, const RunConfig *cfg, LabelSet *ls, int is_train,
+/* The examples whole, for the bag-of-words baseline (the model reads max_seq_length tokens,
+   the baseline every token of the text): ids and lengths only, rows as long as the longest
+   example. A token consumes at least one byte of its text, so bytes + 3 bounds its length. */
+static int encode_whole(Encoded *x, const Dataset *d, const int *idx, int n, const Tokenizer *t, Err *e) {
+  memset(x, 0, sizeof *x);
+  size_t cap = 3;
+  for (int i = 0; i < n; i++) {
+    int s = idx[i];
+    size_t c = strlen(d->text_a[s]) + (d->text_b[s] ? strlen(d->text_b[s]) : 0) + 3;
+    cap = c > cap ? c : cap;
+  }
+  if (cap > INT_MAX / 2) return errf(e, "%s: an example of %zu bytes is too long", d->path, cap);
+  int *ids = malloc(sizeof(int) * cap), *types = malloc(sizeof(int) * cap), *mask = malloc(sizeof(int) * cap);
+  x->len = malloc(sizeof(int) * (size_t)(n ? n : 1));
+  x->label = malloc(sizeof(int) * (size_t)(n ? n : 1));
+  int rc = ids && types && mask && x->len && x->label ? 0 : errf(e, "out of memory encoding %d examples", n);
+  int T = 1;
+  for (int i = 0; i < n && !rc; i++) { /* pass 1: each example's length */
+    int s = idx[i];
+    x->len[i] = tok_encode_pair(t, d->text_a[s], d->text_b[s], (int)cap, ids, types, mask);
+    if (x->len[i] < 0) rc = errf(e, "%s:%d: cannot tokenize", d->path, d->line[s]);
+    else T = x->len[i] > T ? x->len[i] : T;
+    x->label[i] = d->label_id[s];
+  }
+  if (!rc && !(x->ids = malloc(sizeof(int) * (size_t)n * (size_t)T + 1)))
+    rc = errf(e, "out of memory encoding %d whole examples of up to %d tokens", n, T);
+  for (int i = 0; i < n && !rc; i++) /* pass 2: into rows of T; no example is cut */
+    tok_encode_pair(t, d->text_a[idx[i]], d->text_b[idx[i]], T, x->ids + (size_t)i * T, types, mask);
+  x->n = n;
+  x->T = T;
+  free(ids);
+  free(types);
+  free(mask);
+  if (rc) encoded_free(x);
+  return rc;
+}
+
+/* Reads, subsamples and encodes a split into x, and into whole (unless NULL) the same examples
+   uncut, a character per CJK token, for the bag-of-words baseline, which counts characters and
+   character pairs of the whole text. */
+static int load_split(Encoded *x, Encoded *whole, const char *path, const RunConfig *cfg, LabelSet *ls, int is_train,
                       const Tokenizer *t, Err *e) {
   Dataset d;
   if (dataset_read(&d, path, &cfg->fmt, e)) return -1;
@@ -103,10 +141,10 @@ static int load_split(Encoded *x, Encoded *chars, const char *path, const RunCon
     rc = idx ? 0 : -1;
   }
   if (!rc) rc = encode(x, &d, idx, n, t, cfg->max_seq_length, e);
-  if (!rc && chars && !t->opt.chinese_chars) {
+  if (!rc && whole) {
     Tokenizer per_char = *t; /* shares the vocabulary, read only */
     per_char.opt.chinese_chars = 1;
-    rc = encode(chars, &d, idx, n, &per_char, cfg->max_seq_length, e);
+    rc = encode_whole(whole, &d, idx, n, &per_char, e);
   }
   free(idx);
   dataset_free(&d);
@@ -264,7 +302,7 @@ int job_open(Job *j, const RunConfig *cfg, Err *e) {
   j->majority_label = argmax_int(count, j->labels.n);
   j->majority_acc = j->dev.n ? (double)count[j->majority_label] / j->dev.n : 0.0;
   free(count);
-  const Encoded *tr = bow_train.ids ? &bow_train : &j->train, *dv = bow_dev.ids ? &bow_dev : &j->dev;
+  const Encoded *tr = &bow_train, *dv = &bow_dev;
   BowData bt = {tr->n, tr->T, tr->ids, tr->len, tr->label};
   BowData bd = {dv->n, dv->T, dv->ids, dv->len, dv->label};
   if ((j->bow_acc = bow_accuracy(&bt, &bd, j->labels.n, e)) < 0) goto fail;

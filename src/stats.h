@@ -11,11 +11,48 @@ void stats_bootstrap_ci(const double *x, int n, int iters, double level, uint64_
 /* The same for the mean (median 0) or the median (median 1); non-finite values skipped. */
 void stats_bootstrap_ci_stat(const double *x, int n, int iters, double level, uint64_t seed, int median, double *lo,
                              double *hi);
-/* Two-sided Wilcoxon signed-rank test of paired differences d against 0 (zeros dropped, ties
-   get average ranks): exact for up to 25 non-zero differences without ties, else the normal
-   approximation with tie correction and continuity correction. Returns the p-value (1 when
-   no non-zero differences). */
+/* Two-sided p of the signed-rank test of d against 0: stats_signed_rank_p(d, n, 0). */
 double stats_wilcoxon(const double *d, int n);
+/* The Wilcoxon signed-rank test of paired differences, its Hodges–Lehmann estimate and the
+   confidence interval that inverts it, so that estimate, interval and p always agree.
+   d[i]: a difference (rounded to multiples of grid first when grid > 0, so that differences
+   equal in the measurement's units tie exactly); +-INFINITY: a censored difference whose sign
+   is known (worst-rank: tied above every finite one); NaN: undetermined, left out. Zeros are
+   dropped (Wilcoxon's method, SciPy's default), ties get mid-ranks, and p comes from the exact
+   permutation distribution of the mid-ranks for up to STATS_EXACT_MAX non-zero differences,
+   else from the normal approximation with continuity correction. */
+enum { STATS_EXACT_MAX = 25 };
+typedef struct {
+  int n;            /* differences given */
+  int used;         /* non-zero, determinate: the ranks of the test */
+  int zeros, undetermined, worst; /* dropped as 0, dropped as NaN, kept at the worst rank (+-inf) */
+  int exact;        /* 1: exact distribution; 0: normal approximation */
+  double p;         /* two-sided; 1 when used == 0 */
+  double p_min;     /* smallest p any data could give with `used` ranks: 2 / 2^used */
+  double estimate;  /* Hodges–Lehmann: median of the Walsh averages of the finite differences */
+  double lo, hi;    /* the shifts theta the test of d - theta does not reject at 1 - level (may be +-inf;
+                       lo = hi = +-inf: every shift rejected, the censored signs decide) */
+} SignedRank;
+int stats_signed_rank(const double *d, int n, double grid, double level, SignedRank *out);
+/* The two-sided p of the signed-rank test of d - theta (d as above, already on its grid). */
+double stats_signed_rank_p(const double *d, int n, double theta);
+
+/* Holm's step-down adjustment of p[0..n) into adj (NaN entries skipped and not counted). */
+void stats_holm(const double *p, int n, double *adj);
+/* The standard normal quantile (0 < q < 1). */
+double stats_norm_quantile(double q);
+/* Power of the signed-rank test, from the normal approximation with the test's efficiency
+   3/pi relative to the paired t-test (exact for normal differences, asymptotically): the
+   smallest shift detectable with probability `power` at two-sided level alpha with n pairs
+   whose differences have standard deviation sd, and the pairs needed for a shift delta. Both
+   respect that no n with 2 / 2^n > alpha can reject (INFINITY / that floor). */
+double stats_signed_rank_mde(double sd, int n, double alpha, double power);
+int stats_signed_rank_pairs(double sd, double delta, double alpha, double power);
+/* Spearman's rank correlation of (x, y) over pairs where both are finite (mid-ranks), and its
+   two-sided p from Student's t with n - 2 degrees of freedom (as scipy.stats.spearmanr). *used:
+   pairs counted. rho NaN when fewer than 3 or either side is constant. */
+void stats_spearman(const double *x, const double *y, int n, double *rho, double *p, int *used);
+
 /* Steps until a moving average (window w) of y[0..n) first falls to threshold; -1 if never. */
 long stats_first_below(const float *y, long n, int w, double threshold);
 
