@@ -10,16 +10,23 @@ static const char *REPORT_USAGE =
     "usage: bertsweep report FILE.h5 [FILE.h5 ...] [options]\n"
     "  Groups each file's runs by their grid values; compares groups that differ in one key, run\n"
     "  against run (paired by seed), and says in words what the data support.\n"
-    "  --format table|markdown|json|csv  output (default table)\n"
+    "  --format table|markdown|json|csv|runs-csv  output (default table); csv: one row per group\n"
+    "                      statistic, comparison outcome and correlation; runs-csv: one row per run with\n"
+    "                      its grid values, resolved config and per-run statistics (for pandas and R)\n"
     "  --loss-target X     training loss that counts as converged (default: per comparison, midway\n"
     "                      between the two groups' initial and final loss)\n"
     "  --acc-target X      dev accuracy that counts as learned (default: per comparison, the majority\n"
     "                      baseline plus --acc-fraction of the way to the better group's best accuracy)\n"
     "  --acc-fraction F    for the default accuracy target (default 0.9)\n"
     "  --smooth N          moving-average window of the loss, in steps (default 10)\n"
-    "  --bootstrap N       resamples for the 95% intervals (default 10000)\n"
-    "  A sweep config's \"report\" section (loss_target, acc_target, acc_fraction, smooth, bootstrap,\n"
-    "  label) sets the same for its file; the command line wins.\n";
+    "  --effect STEPS      the primary difference to plan seeds for: the report prints how many pairs\n"
+    "                      detect it with 80% power (default: the observed shift)\n"
+    "  A sweep config's \"report\" section (loss_target, acc_target, acc_fraction, smooth, effect, label)\n"
+    "  sets the same for its file; the command line wins.\n"
+    "  Statistics: one primary outcome per comparison (steps to the loss target), the rest secondary;\n"
+    "  exact Wilcoxon signed-rank p (paired by seed), Hodges-Lehmann shift with the exact 95% interval;\n"
+    "  Holm over the report's primary tests and, separately, its secondary tests. A verdict needs an\n"
+    "  adjusted p < 0.05 and an interval excluding 0; with 5 pairs or fewer nothing can be tested.\n";
 
 static int number(const char *opt, const char *v, double lo, double hi, double *out, Err *e) {
   char *end = NULL;
@@ -34,19 +41,22 @@ static int number(const char *opt, const char *v, double lo, double hi, double *
 static int option(ReportOptions *o, const char *k, const char *v, Err *e) {
   double x = 0;
   if (!strcmp(k, "--format")) {
-    o->format = !v ? -1 : !strcmp(v, "table") ? FMT_TABLE : !strcmp(v, "csv") ? FMT_CSV : !strcmp(v, "json") ? FMT_JSON
-              : !strcmp(v, "markdown") ? FMT_MARKDOWN : -1;
-    return o->format < 0 ? errf(e, "report: --format is table, markdown, json or csv") : 0;
+    for (int f = 0; f < NREPORT_FORMATS; f++)
+      if (v && !strcmp(v, REPORT_FORMAT_NAME[f])) {
+        o->format = (ReportFormat)f;
+        return 0;
+      }
+    return errf(e, "report: --format is table, markdown, json, csv or runs-csv");
   }
   if (!strcmp(k, "--loss-target")) { o->set |= SET_LOSS; return number(k, v, 0, 1e9, &o->a.loss_target, e); }
   if (!strcmp(k, "--acc-target")) { o->set |= SET_ACC; return number(k, v, 0, 1, &o->a.acc_target, e); }
   if (!strcmp(k, "--acc-fraction")) { o->set |= SET_FRACTION; return number(k, v, 1e-9, 1, &o->a.acc_fraction, e); }
-  if (!strcmp(k, "--smooth") || !strcmp(k, "--bootstrap")) {
-    int smooth = !strcmp(k, "--smooth");
-    if (number(k, v, smooth ? 1 : 100, 1e6, &x, e)) return -1;
+  if (!strcmp(k, "--effect")) { o->set |= SET_EFFECT; return number(k, v, 1e-9, 1e12, &o->a.effect, e); }
+  if (!strcmp(k, "--smooth")) {
+    if (number(k, v, 1, 1e6, &x, e)) return -1;
     if (x != floor(x)) return errf(e, "report: %s needs a whole number, not \"%s\"", k, v);
-    o->set |= smooth ? SET_SMOOTH : SET_BOOTSTRAP;
-    *(smooth ? &o->a.smooth : &o->a.bootstrap) = (int)x;
+    o->set |= SET_SMOOTH;
+    o->a.smooth = (int)x;
     return 0;
   }
   return errf(e, "report: unknown option %s\n%s", k, REPORT_USAGE);

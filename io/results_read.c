@@ -35,6 +35,15 @@ static int read_2d_of(hid_t f, const char *name, hid_t type, void *buf, hsize_t 
   return ok ? 0 : -1;
 }
 
+/* The shortest text that reads back as x (as Python's repr): two values never share a text,
+   and 0.0003 stays 0.0003. */
+static void shortest_double(char *out, size_t size, double x) {
+  for (int digits = 6; digits <= 17; digits++) {
+    snprintf(out, size, "%.*g", digits, x);
+    if (strtod(out, NULL) == x) return;
+  }
+}
+
 /* The grid columns: the members between "seed" and "status", as text. */
 static int read_grid(hid_t runs, ResultsData *d, Err *e, const char *path) {
   hid_t ft = H5Dget_type(runs);
@@ -59,13 +68,15 @@ static int read_grid(hid_t runs, ResultsData *d, Err *e, const char *path) {
     snprintf(d->colname[d->ncols], sizeof d->colname[0], "%s", name);
     hid_t mt = H5Tget_member_type(ft, (unsigned)i);
     H5T_class_t cls = H5Tget_class(mt);
+    d->coltype[d->ncols] = cls == H5T_FLOAT ? COLV_FLOAT : cls == H5T_INTEGER ? COLV_INT : cls == H5T_ENUM ? COLV_BOOL
+                                                                                                       : COLV_STRING;
     size_t sz = H5Tget_size(mt);
     hid_t native = cls == H5T_FLOAT ? H5Tcopy(H5T_NATIVE_DOUBLE) : cls == H5T_INTEGER ? H5Tcopy(H5T_NATIVE_INT64)
                                                                                         : H5Tcopy(mt);
     char *text = malloc(sz + 64);
     bad = !text || read_member(runs, name, native, buf) < 0;
     for (int r = 0; r < d->nruns && !bad; r++) {
-      if (cls == H5T_FLOAT) snprintf(text, sz + 64, "%g", ((double *)buf)[r]);
+      if (cls == H5T_FLOAT) shortest_double(text, sz + 64, ((double *)buf)[r]);
       else if (cls == H5T_INTEGER) snprintf(text, sz + 64, "%lld", (long long)((int64_t *)buf)[r]);
       else if (cls == H5T_ENUM) snprintf(text, sz + 64, "%s", ((signed char *)buf)[r] ? "true" : "false");
       else snprintf(text, sz + 64, "%.*s", (int)sz, (char *)buf + (size_t)r * sz);
@@ -185,6 +196,7 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   if (bad) rc = h5fail(e, path, "reading the runs table and metrics");
   else rc = read_grid(runs, d, e, path);
   d->sweep_json = h5_read_str_attr(f, "sweep_config");
+  d->run_configs = d->nruns ? h5_read_str_array_attr(runs, "run_configs", d->nruns) : NULL;
   if (!rc && read_provenance(runs, d)) rc = h5fail(e, path, "reading the provenance columns of /runs");
 done:
   if (runs >= 0) H5Dclose(runs);
@@ -205,6 +217,8 @@ void results_data_free(ResultsData *d) {
   free(d->best_acc); free(d->final_acc); free(d->majority); free(d->bow);
   free(d->loss); free(d->acc); free(d->estep); free(d->eloss);
   free(d->sweep_json);
+  for (int r = 0; d->run_configs && r < d->nruns; r++) free(d->run_configs[r]);
+  free(d->run_configs);
   free(d->cpu); free(d->blas); free(d->libs); free(d->threads);
   memset(d, 0, sizeof *d);
 }

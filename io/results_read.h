@@ -26,6 +26,7 @@ typedef struct {
   long max_steps;
   int max_evals;
   char colname[RESULTS_MAX_COLS][128];
+  enum { COLV_STRING, COLV_INT, COLV_FLOAT, COLV_BOOL } coltype[RESULTS_MAX_COLS]; /* how values[][c] reads */
   char ***values;     /* [nruns][ncols] grid values as text */
   int *seed;
   char (*status)[STATUS_LEN];
@@ -36,6 +37,7 @@ typedef struct {
   long *estep;        /* [nruns * max_evals], -1 where none */
   float *eloss;       /* [nruns * max_evals] dev loss, NaN where none */
   char *sweep_json;   /* the sweep's config */
+  char **run_configs; /* [nruns] each run's config as JSON; NULL when the file has none */
   /* provenance, NULL in files written before it was recorded */
   char (*cpu)[64], (*blas)[64], (*libs)[96];
   int *threads;

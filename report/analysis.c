@@ -1,23 +1,54 @@
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cjson/cJSON.h>
 #include "report/analysis.h"
-#include "src/stats.h"
 
 const StatSpec STAT[NSTATS] = {
-    [S_BEST] = {"best_dev_accuracy", "best acc", "highest dev accuracy of the run", 4, 1},
-    [S_FINAL] = {"final_dev_accuracy", "final acc", "dev accuracy at the last evaluation", 4, 1},
-    [S_AUC] = {"train_loss_auc", "loss AUC", "mean training loss over all steps (lower: faster overall)", 4, -1},
+    [S_BEST] = {"best_dev_accuracy", "best acc", "highest dev accuracy of the run", 4, 1, GRID_ACC},
+    [S_FINAL] = {"final_dev_accuracy", "final acc", "dev accuracy at the last evaluation", 4, 1, GRID_ACC},
+    [S_AUC] = {"train_loss_auc", "loss AUC", "mean training loss over all steps (lower: faster overall)", 4, -1, GRID_NONE},
     [S_LATE_STD] = {"late_loss_std", "late loss std",
-                    "std of the training loss about its straight-line trend over the last 20% of steps", 4, -1},
+                    "std of the training loss about its straight-line trend over the last 20% of steps (descriptive: "
+                    "runs at different loss levels are not comparable by it)", 4, -1, GRID_NONE},
     [S_ACC_OSC] = {"dev_acc_oscillation", "acc oscill.",
-                   "mean |change| of dev accuracy between evaluations after its first peak (95% of its best)", 4, -1},
+                   "mean |change| of dev accuracy between evaluations after its first peak (95% of its best)", 4, -1,
+                   GRID_NONE},
+    [S_DEV_MIN] = {"min_dev_loss", "min dev loss", "lowest dev-set cross-entropy over the evaluations", 4, -1, GRID_NONE},
+    [S_DEV_FINAL] = {"final_dev_loss", "final dev loss", "dev-set cross-entropy at the last evaluation", 4, -1, GRID_NONE},
+    [S_DEV_MIN_STEP] = {"min_dev_loss_step", "min dev loss step", "step of the lowest dev loss", 0, 0, GRID_EVAL},
 };
+static_assert(NSTATS == 8, "STAT has one entry per S_ statistic");
+
+const OutcomeSpec OUTCOME[NOUTCOMES] = {
+    [O_LOSS_SPEED] = {"steps_to_loss_target", "training loss reaches the target", "fits the training set faster",
+                      "fits the training set slower", -1, 1, 0, "steps"},
+    [O_ACC_SPEED] = {"steps_to_acc_target", "dev accuracy reaches the target", "faster", "slower", -1, 1, 0, "steps"},
+    [O_FINAL_ACC] = {"final_dev_accuracy", "final dev accuracy", "higher", "lower", S_FINAL, 0, 4, ""},
+    [O_BEST_ACC] = {"best_dev_accuracy", "best dev accuracy", "higher", "lower", S_BEST, 0, 4, ""},
+    [O_LOSS_AUC] = {"train_loss_auc", "mean training loss over the run", "lower", "higher", S_AUC, 1, 4, ""},
+    [O_NOISE] = {"loss_noise_at_equal_loss", "training-loss noise at equal loss", "steadier", "less steady", -1, 1, 4, ""},
+    [O_ACC_OSC] = {"dev_acc_oscillation", "dev-accuracy oscillation", "steadier in dev accuracy",
+                   "less steady in dev accuracy", S_ACC_OSC, 1, 4, ""},
+    [O_DEV_MIN] = {"min_dev_loss", "minimum dev loss", "lower", "higher", S_DEV_MIN, 1, 4, ""},
+    [O_DEV_FINAL] = {"final_dev_loss", "final dev loss", "lower", "higher", S_DEV_FINAL, 1, 4, ""},
+    [O_DEV_MIN_STEP] = {"min_dev_loss_step", "step of the minimum dev loss", "earlier", "later", S_DEV_MIN_STEP, 1, 0,
+                        "steps"},
+};
+static_assert(NOUTCOMES == 10, "OUTCOME has one entry per O_ outcome");
 
 static const float *loss_of(const ResultsData *d, int r) { return d->loss + (size_t)r * (size_t)d->max_steps; }
 static const float *acc_of(const ResultsData *d, int r) { return d->acc + (size_t)r * (size_t)d->max_evals; }
+static const float *eloss_of(const ResultsData *d, int r) { return d->eloss + (size_t)r * (size_t)d->max_evals; }
 static const long *estep_of(const ResultsData *d, int r) { return d->estep + (size_t)r * (size_t)d->max_evals; }
+
+/* steps_done as far as the arrays go: a hostile file may claim more steps than it holds */
+static long steps_of(const ResultsData *d, int r) {
+  long T = d->steps_done[r];
+  return T < 0 ? 0 : T > d->max_steps ? d->max_steps : T;
+}
 
 static double mean_range(const float *y, long a, long b) {
   double s = 0;
@@ -27,8 +58,7 @@ static double mean_range(const float *y, long a, long b) {
   return n ? s / (double)n : NAN;
 }
 
-/* Std of y[0..n) about its least-squares line: the noise of the loss, not its progress (a run
-   still descending fast would otherwise look unsteady, and one that learns slowly steady). */
+/* Std of y[0..n) about its least-squares line: the noise of the loss, not its progress. */
 static double detrended_std(const float *y, long n) {
   double sx = 0, sy = 0, sxx = 0, sxy = 0;
   long m = 0;
@@ -61,23 +91,65 @@ static double acc_oscillation(const float *a, int n) {
   return s / (n - 1 - peak);
 }
 
+/* Final and lowest dev loss, and the step of the lowest. */
+static void dev_loss(const ResultsData *d, int r, double *out) {
+  const float *l = eloss_of(d, r);
+  const long *st = estep_of(d, r);
+  int n = n_evals(d, r), at = -1;
+  out[S_DEV_FINAL] = out[S_DEV_MIN] = out[S_DEV_MIN_STEP] = NAN;
+  for (int k = 0; k < n; k++)
+    if (isfinite(l[k]) && (at < 0 || l[k] < l[at])) at = k;
+  if (at < 0) return;
+  out[S_DEV_MIN] = l[at];
+  out[S_DEV_MIN_STEP] = (double)st[at];
+  out[S_DEV_FINAL] = isfinite(l[n - 1]) ? l[n - 1] : NAN;
+}
+
 static void run_stats(const ResultsData *d, int r, RunStats *m) {
   for (int k = 0; k < NSTATS; k++) m->s[k] = NAN;
   m->done = strcmp(d->status[r], "done") == 0;
   m->diverged = strcmp(d->status[r], "diverged") == 0;
   m->failed = m->diverged || (m->done && !(d->final_acc[r] > d->majority[r] + 1e-9));
   if (!m->done) return;
-  long T = d->steps_done[r]; /* less than total_steps when early stopping ended the run */
+  long T = steps_of(d, r); /* less than total_steps when early stopping ended the run */
   const float *y = loss_of(d, r);
   m->s[S_BEST] = d->best_acc[r];
   m->s[S_FINAL] = d->final_acc[r];
   m->s[S_AUC] = mean_range(y, 0, T);
   long k = T / 5 > 1 ? T / 5 : 1;
-  m->s[S_LATE_STD] = detrended_std(y + T - k, k);
+  m->s[S_LATE_STD] = T >= k ? detrended_std(y + T - k, k) : NAN;
   m->s[S_ACC_OSC] = acc_oscillation(acc_of(d, r), n_evals(d, r));
+  dev_loss(d, r, m->s);
   if (m->failed) /* a run stuck at the majority class is flat, not steady: steadiness counts runs that learned */
     m->s[S_LATE_STD] = m->s[S_ACC_OSC] = NAN;
 }
+
+/* ---- the sweep's keys: grid, zipped, random ---- */
+
+static int col_of(const ResultsData *d, const char *name) {
+  for (int c = 0; c < d->ncols; c++)
+    if (strcmp(d->colname[c], name) == 0) return c;
+  return -1;
+}
+
+static void key_kinds(Analysis *A) {
+  const ResultsData *d = A->d;
+  cJSON *root = d->sweep_json ? cJSON_Parse(d->sweep_json) : NULL;
+  const cJSON *sw = cJSON_GetObjectItemCaseSensitive(root, "sweep");
+  const cJSON *zip = cJSON_GetObjectItemCaseSensitive(sw, "zip");
+  const cJSON *rnd = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sw, "random"), "params");
+  for (const cJSON *it = cJSON_IsObject(zip) ? zip->child : NULL; it; it = it->next) {
+    int c = it->string ? col_of(d, it->string) : -1;
+    if (c >= 0) A->col_zip[c] = 1; /* one "sweep.zip" object: one tuple */
+  }
+  for (const cJSON *it = cJSON_IsObject(rnd) ? rnd->child : NULL; it; it = it->next) {
+    int c = it->string ? col_of(d, it->string) : -1;
+    if (c >= 0) A->col_random[c] = cJSON_GetObjectItemCaseSensitive(it, "log_uniform") ? 2 : 1;
+  }
+  cJSON_Delete(root);
+}
+
+/* ---- groups ---- */
 
 static void group_key(const ResultsData *d, int r, char *out, size_t size) {
   size_t len = 0;
@@ -85,6 +157,12 @@ static void group_key(const ResultsData *d, int r, char *out, size_t size) {
   for (int c = 0; c < d->ncols && len < size; c++)
     len += (size_t)snprintf(out + len, size - len, "%s%s=%s", c ? " " : "", d->colname[c], d->values[r][c]);
   if (d->ncols == 0) snprintf(out, size, "all runs");
+}
+
+static int same_values(const ResultsData *d, int r, int s) {
+  for (int c = 0; c < d->ncols; c++)
+    if (strcmp(d->values[r][c], d->values[s][c]) != 0) return 0;
+  return 1;
 }
 
 static void summarize(Analysis *A, Group *g) {
@@ -111,7 +189,7 @@ static void baselines(const ResultsData *d, Group *g) {
   g->bow = nb ? sb / nb : NAN;
 }
 
-
+/* Groups are runs with equal grid values, compared value by value (not by a cut key). */
 static int build_groups(Analysis *A, Err *e) {
   const ResultsData *d = A->d;
   size_t n = (size_t)(d->nruns ? d->nruns : 1);
@@ -120,14 +198,12 @@ static int build_groups(Analysis *A, Err *e) {
   if (!A->g || !A->rs) return errf(e, "out of memory");
   for (int r = 0; r < d->nruns; r++) {
     run_stats(d, r, &A->rs[r]);
-    char key[1024];
-    group_key(d, r, key, sizeof key);
     Group *g = NULL;
     for (int i = 0; i < A->ng && !g; i++)
-      if (strcmp(A->g[i].key, key) == 0) g = &A->g[i];
+      if (same_values(d, A->g[i].first, r)) g = &A->g[i];
     if (!g) {
       g = &A->g[A->ng++];
-      snprintf(g->key, sizeof g->key, "%s", key);
+      group_key(d, r, g->key, sizeof g->key);
       g->first = r;
       g->runs = malloc(sizeof(int) * n);
       g->fin = malloc(sizeof(int) * n);
@@ -157,9 +233,10 @@ static double pooled_loss_target(const ResultsData *d, const Group *a, const Gro
   for (int gi = 0; gi < 2; gi++)
     for (int i = 0; i < gs[gi]->n; i++) {
       int r = gs[gi]->runs[i];
-      long T = d->steps_done[r], k0 = T / 20 > 1 ? T / 20 : 1, k1 = T / 10 > 1 ? T / 10 : 1;
+      long T = steps_of(d, r), k0 = T / 20 > 1 ? T / 20 : 1, k1 = T / 10 > 1 ? T / 10 : 1;
+      if (T < 2) continue;
       double x0 = mean_range(loss_of(d, r), 0, k0), x1 = mean_range(loss_of(d, r), T - k1, T);
-      if (T < 2 || !isfinite(x0) || !isfinite(x1)) continue;
+      if (!isfinite(x0) || !isfinite(x1)) continue;
       s0 += x0;
       s1 += x1;
       n++;
@@ -180,16 +257,23 @@ static double pooled_acc_target(const Analysis *A, const Group *a, const Group *
   return best > base ? base + A->o.acc_fraction * (best - base) : NAN;
 }
 
-/* Steps until run r reaches target t, or -1. */
+/* Steps until run r reaches target t (0: loss, 1: accuracy), or -1. */
 static long steps_to(const Analysis *A, int r, int which, double t) {
   const ResultsData *d = A->d;
   if (!isfinite(t)) return -1;
-  if (which == T_LOSS) return stats_first_below(loss_of(d, r), d->steps_done[r], A->o.smooth, t);
+  if (which == 0) return stats_first_below(loss_of(d, r), steps_of(d, r), A->o.smooth, t);
   const float *acc = acc_of(d, r);
   const long *st = estep_of(d, r);
   for (int k = 0; k < d->max_evals && st[k] >= 0; k++)
     if (acc[k] >= t) return st[k];
   return -1;
+}
+
+/* Where a run that never reached a target is censored, the same in Kaplan–Meier and in pairs:
+   where it stopped (early stopping included); a diverged run at its planned end, which it
+   could not have reached the target by either. */
+static long censored_at(const Analysis *A, int r) {
+  return A->rs[r].diverged ? A->d->total_steps[r] : A->d->steps_done[r];
 }
 
 /* Kaplan–Meier median of (time, reached) pairs: the first time the curve of "not reached
@@ -217,32 +301,150 @@ static double km_median(const double *t, const int *ev, int n, int *reached) {
   }
 }
 
-static void group_speed(const Analysis *A, const Group *g, int which, double target, Speed *sp, int side) {
+static void group_speed(const Analysis *A, const Group *g, int which, double target, double *median, int *reached,
+                        int *never) {
   double *t = malloc(sizeof(double) * (size_t)(g->finished ? g->finished : 1));
   int *ev = malloc(sizeof(int) * (size_t)(g->finished ? g->finished : 1));
-  sp->n[side] = g->finished;
-  sp->never[side] = 0;
-  for (int i = 0; t && ev && i < g->finished; i++) {
-    int r = g->fin[i];
-    long s = steps_to(A, r, which, target);
-    ev[i] = s >= 0;
-    t[i] = s >= 0 ? (double)s : (double)A->d->steps_done[r]; /* censored where the run stopped */
-    sp->never[side] += s < 0;
+  *never = 0;
+  *median = NAN;
+  *reached = 0;
+  if (t && ev && g->finished && isfinite(target)) {
+    for (int i = 0; i < g->finished; i++) {
+      long s = steps_to(A, g->fin[i], which, target);
+      ev[i] = s >= 0;
+      t[i] = s >= 0 ? (double)s : (double)censored_at(A, g->fin[i]);
+      *never += s < 0;
+    }
+    *median = km_median(t, ev, g->finished, reached);
   }
-  sp->median[side] = t && ev && g->finished ? km_median(t, ev, g->finished, &sp->median_reached[side]) : NAN;
   free(t);
   free(ev);
 }
 
-/* ---- paired comparisons ---- */
-
-static int differ_only_in(const ResultsData *d, const Group *a, const Group *b, int c) {
-  for (int k = 0; k < d->ncols; k++) {
-    int same = strcmp(d->values[a->first][k], d->values[b->first][k]) == 0;
-    if ((k == c) == same) return 0;
-  }
-  return 1;
+/* Paired difference of steps to a target (second - first): both reached, the difference; one
+   never did by a step at or past the other's, +-inf (its sign known, its size not: worst rank);
+   otherwise undetermined (NaN). */
+static double speed_diff(long ta, long ca, long tb, long cb) {
+  if (ta >= 0 && tb >= 0) return (double)(tb - ta);
+  if (ta >= 0) return cb >= ta ? INFINITY : NAN;
+  if (tb >= 0) return ca >= tb ? -INFINITY : NAN;
+  return NAN;
 }
+
+/* ---- grids: differences that are equal in the measurement's units must tie exactly ---- */
+
+/* 1/N for the smallest N (up to 100000) with every value a multiple of 1/N: accuracies are
+   counts over the dev set. 0 when none fits or nothing is finite. */
+static double acc_grid(const double *v, int n) {
+  int any = 0;
+  for (int i = 0; i < n; i++) any |= isfinite(v[i]);
+  for (int N = 1; any && N <= 100000; N++) {
+    int ok = 1;
+    for (int i = 0; i < n && ok; i++)
+      if (isfinite(v[i])) ok = fabs(v[i] * N - nearbyint(v[i] * N)) <= 1e-7 * N;
+    if (ok) return 1.0 / N;
+  }
+  return 0;
+}
+
+/* The usual gap between consecutive evaluations of the runs (the evaluation interval). */
+static double eval_grid(const ResultsData *d, const int *runs, int n) {
+  long best = 0, best_count = 0;
+  for (int i = 0; i < n; i++) {
+    const long *st = estep_of(d, runs[i]);
+    int m = n_evals(d, runs[i]);
+    for (int k = 1; k < m; k++) {
+      long gap = st[k] - st[k - 1], count = 0;
+      if (gap <= 0 || gap == best) continue;
+      for (int j = 0; j < n; j++) {
+        const long *sj = estep_of(d, runs[j]);
+        for (int q = 1; q < n_evals(d, runs[j]); q++) count += sj[q] - sj[q - 1] == gap;
+      }
+      if (count > best_count) { best = gap; best_count = count; }
+    }
+  }
+  return best > 0 ? (double)best : 1;
+}
+
+/* ---- steadiness at equal loss ---- */
+
+/* Lowest moving average (window w) of y[0..n). */
+static double min_smoothed(const float *y, long n, int w) {
+  double s = 0, best = INFINITY;
+  for (long i = 0; i < n; i++) {
+    s += y[i];
+    if (i >= w) s -= y[i - w];
+    if (i + 1 >= w && isfinite(s) && s / w < best) best = s / w;
+  }
+  return best;
+}
+
+/* The noise of run r's loss where its moving average first falls to level L: the std about the
+   straight-line trend of a window of W steps centred there, and that window's mean loss. */
+static int noise_at(const Analysis *A, int r, double L, long W, double *noise, double *level) {
+  const float *y = loss_of(A->d, r);
+  long T = steps_of(A->d, r), t = stats_first_below(y, T, A->o.smooth, L);
+  if (t < 0) return 0;
+  long c = t - A->o.smooth / 2, a = c - W / 2 < 0 ? 0 : c - W / 2, b = a + W > T ? T : a + W;
+  if (b - a < W / 2) return 0;
+  *noise = detrended_std(y + a, b - a);
+  *level = mean_range(y, a, b);
+  return isfinite(*noise) && isfinite(*level);
+}
+
+/* Median over a group's learned runs of their lowest smoothed loss. */
+static double group_floor(const Analysis *A, const int *runs, int n) {
+  double *x = malloc(sizeof(double) * (size_t)(n ? n : 1));
+  int m = 0;
+  for (int i = 0; x && i < n; i++)
+    if (!A->rs[runs[i]].failed) x[m++] = min_smoothed(loss_of(A->d, runs[i]), steps_of(A->d, runs[i]), A->o.smooth);
+  double f = x && m ? stats_median(x, m) : NAN;
+  free(x);
+  return f;
+}
+
+/* Levels between the higher of the two groups' floors F (at least half of each group's learned
+   runs get below it) and the loss target U: F + (U - F) x 1/4, 1/2, 3/4. Per pair, the mean
+   over the levels both runs reach of each run's noise there; diffs[i] = second - first. */
+static void noise_at_equal_loss(const Analysis *A, Comparison *cp, const int *pa, const int *pb, double *xa,
+                                double *xb) {
+  const ResultsData *d = A->d;
+  double F = fmax(group_floor(A, pa, cp->pairs), group_floor(A, pb, cp->pairs)), U = cp->target[0];
+  cp->nlevels = 0;
+  cp->level_gap = NAN;
+  for (int i = 0; i < cp->pairs; i++) xa[i] = xb[i] = NAN;
+  if (!(F < U)) return;
+  for (int j = 0; j < NLEVELS; j++) cp->levels[cp->nlevels++] = F + (U - F) * (j + 1) / (NLEVELS + 1.0);
+  long W = 0;
+  for (int i = 0; i < cp->pairs; i++) {
+    long T = d->total_steps[pa[i]] < d->total_steps[pb[i]] ? d->total_steps[pa[i]] : d->total_steps[pb[i]];
+    W = i == 0 || T < W ? T : W;
+  }
+  W = W / 10 > 20 ? W / 10 : 20;
+  double *gap = malloc(sizeof(double) * (size_t)(cp->pairs > 0 ? cp->pairs : 1));
+  int ng = 0;
+  for (int i = 0; gap && i < cp->pairs; i++) {
+    if (A->rs[pa[i]].failed || A->rs[pb[i]].failed) continue;
+    double sa = 0, sb = 0, sg = 0;
+    int k = 0;
+    for (int j = 0; j < cp->nlevels; j++) {
+      double na, la, nb, lb;
+      if (!noise_at(A, pa[i], cp->levels[j], W, &na, &la) || !noise_at(A, pb[i], cp->levels[j], W, &nb, &lb)) continue;
+      sa += na;
+      sb += nb;
+      sg += fabs(lb - la) / cp->levels[j];
+      k++;
+    }
+    if (!k) continue;
+    xa[i] = sa / k;
+    xb[i] = sb / k;
+    gap[ng++] = sg / k;
+  }
+  cp->level_gap = gap && ng ? stats_median(gap, ng) : NAN;
+  free(gap);
+}
+
+/* ---- paired comparisons ---- */
 
 /* Runs of a and b with the same seed (finished runs only). */
 static int pair_up(const ResultsData *d, const Group *a, const Group *b, int *pa, int *pb) {
@@ -255,13 +457,6 @@ static int pair_up(const ResultsData *d, const Group *a, const Group *b, int *pa
         break;
       }
   return n;
-}
-
-static void paired(const double *x, int n, int bootstrap, uint64_t seed, int median, double *diff, double *lo, double *hi,
-                   double *p) {
-  *diff = median ? stats_median(x, n) : stats_mean(x, n);
-  stats_bootstrap_ci_stat(x, n, bootstrap, 0.95, seed, median, lo, hi);
-  *p = n ? stats_wilcoxon(x, n) : NAN;
 }
 
 static void provenance_warning(const ResultsData *d, const int *pa, const int *pb, int n, char *out, size_t size) {
@@ -283,71 +478,276 @@ static void provenance_warning(const ResultsData *d, const int *pa, const int *p
   if (len && len < size) snprintf(out + len, size - len, ": numbers may differ for that reason alone");
 }
 
+/* One outcome from the per-pair values of the two groups (xa, xb) or their differences (diff). */
+static void outcome(Outcome *o, const double *xa, const double *xb, const double *diff, int n, double grid) {
+  o->grid = grid;
+  o->mean[0] = stats_mean(xa, n);
+  o->mean[1] = stats_mean(xb, n);
+  o->sd = stats_std(diff, n);
+  o->p_adj = NAN;
+  if (stats_signed_rank(diff, n, grid, 0.95, &o->t)) o->t.p = NAN;
+}
+
+static double grid_for(const Analysis *A, Grid g, const int *pa, const int *pb, int n, const double *xa,
+                       const double *xb, double *tmp) {
+  if (g == GRID_STEP) return 1;
+  if (g == GRID_EVAL) {
+    int *runs = malloc(sizeof(int) * (size_t)(2 * n + 1));
+    if (!runs) return 0;
+    memcpy(runs, pa, sizeof(int) * (size_t)n);
+    memcpy(runs + n, pb, sizeof(int) * (size_t)n);
+    double e = eval_grid(A->d, runs, 2 * n);
+    free(runs);
+    return e;
+  }
+  if (g == GRID_ACC) {
+    memcpy(tmp, xa, sizeof(double) * (size_t)n);
+    memcpy(tmp + n, xb, sizeof(double) * (size_t)n);
+    return acc_grid(tmp, 2 * n);
+  }
+  return 0;
+}
+
 static void compare(Analysis *A, Comparison *cp) {
   const ResultsData *d = A->d;
   const Group *a = &A->g[cp->g1], *b = &A->g[cp->g2];
   size_t cap = (size_t)(a->finished < b->finished ? a->finished : b->finished) + 1;
   int *pa = malloc(sizeof(int) * cap), *pb = malloc(sizeof(int) * cap);
-  double *x = malloc(sizeof(double) * cap);
-  if (!pa || !pb || !x) { free(pa); free(pb); free(x); return; }
+  double *xa = malloc(sizeof(double) * cap), *xb = malloc(sizeof(double) * cap), *x = malloc(sizeof(double) * cap * 2);
+  if (!pa || !pb || !xa || !xb || !x) goto out;
   cp->pairs = pair_up(d, a, b, pa, pb);
-  double targets[NTARGETS] = {isnan(A->o.loss_target) ? pooled_loss_target(d, a, b) : A->o.loss_target,
-                              isnan(A->o.acc_target) ? pooled_acc_target(A, a, b) : A->o.acc_target};
-  long never = 0; /* "never reached" counts as one step more than any run of the two groups */
-  for (int i = 0; i < cp->pairs; i++) never = (long)fmax((double)never, fmax(d->total_steps[pa[i]], d->total_steps[pb[i]]));
-  never++;
-  for (int w = 0; w < NTARGETS; w++) {
-    Speed *sp = &cp->speed[w];
-    sp->target = targets[w];
-    group_speed(A, a, w, targets[w], sp, 0);
-    group_speed(A, b, w, targets[w], sp, 1);
+  cp->target[0] = isnan(A->o.loss_target) ? pooled_loss_target(d, a, b) : A->o.loss_target;
+  cp->target[1] = isnan(A->o.acc_target) ? pooled_acc_target(A, a, b) : A->o.acc_target;
+  cp->finished[0] = a->finished;
+  cp->finished[1] = b->finished;
+  for (int w = 0; w < 2; w++) {
+    Outcome *o = &cp->out[w == 0 ? O_LOSS_SPEED : O_ACC_SPEED];
+    group_speed(A, a, w, cp->target[w], &cp->km[w][0], &cp->km_reached[w][0], &o->censored[0]);
+    group_speed(A, b, w, cp->target[w], &cp->km[w][1], &cp->km_reached[w][1], &o->censored[1]);
     for (int i = 0; i < cp->pairs; i++) {
-      long ta = steps_to(A, pa[i], w, targets[w]), tb = steps_to(A, pb[i], w, targets[w]);
-      x[i] = (double)((tb < 0 ? never : tb) - (ta < 0 ? never : ta));
+      long ta = steps_to(A, pa[i], w, cp->target[w]), tb = steps_to(A, pb[i], w, cp->target[w]);
+      xa[i] = ta >= 0 ? (double)ta : NAN;
+      xb[i] = tb >= 0 ? (double)tb : NAN;
+      x[i] = isfinite(cp->target[w]) ? speed_diff(ta, censored_at(A, pa[i]), tb, censored_at(A, pb[i])) : NAN;
     }
-    if (isfinite(targets[w])) paired(x, cp->pairs, A->o.bootstrap, 777 + (uint64_t)w, 1, &sp->diff, &sp->lo, &sp->hi, &sp->p);
-    else sp->diff = sp->lo = sp->hi = sp->p = NAN;
+    outcome(o, xa, xb, x, cp->pairs, w == 0 ? 1 : grid_for(A, GRID_EVAL, pa, pb, cp->pairs, NULL, NULL, NULL));
   }
   cp->learned_pairs = 0;
   for (int i = 0; i < cp->pairs; i++) cp->learned_pairs += !A->rs[pa[i]].failed && !A->rs[pb[i]].failed;
-  for (int k = 0; k < NSTATS; k++) {
-    /* NaN (diverged; failed for steadiness) skipped */
-    for (int i = 0; i < cp->pairs; i++) x[i] = A->rs[pb[i]].s[k] - A->rs[pa[i]].s[k];
-    paired(x, cp->pairs, A->o.bootstrap, 12345 + (uint64_t)k, 0, &cp->stat[k].diff, &cp->stat[k].lo, &cp->stat[k].hi,
-           &cp->stat[k].p);
+  for (int k = 0; k < NOUTCOMES; k++) {
+    int s = OUTCOME[k].stat;
+    if (s < 0) continue;
+    for (int i = 0; i < cp->pairs; i++) { /* NaN (diverged; failed for steadiness) drops the pair */
+      xa[i] = A->rs[pa[i]].s[s];
+      xb[i] = A->rs[pb[i]].s[s];
+    }
+    double g = grid_for(A, STAT[s].grid, pa, pb, cp->pairs, xa, xb, x);
+    for (int i = 0; i < cp->pairs; i++) x[i] = xb[i] - xa[i];
+    outcome(&cp->out[k], xa, xb, x, cp->pairs, g);
+  }
+  noise_at_equal_loss(A, cp, pa, pb, xa, xb);
+  for (int i = 0; i < cp->pairs; i++) x[i] = xb[i] - xa[i];
+  outcome(&cp->out[O_NOISE], xa, xb, x, cp->pairs, 0);
+  for (int w = 0; w < 2; w++) {
+    const Group *g = w ? b : a;
+    double s = 0;
+    int m = 0;
+    for (int i = 0; i < g->n; i++) {
+      int r = g->runs[i];
+      long T = steps_of(d, r), k = T / 5 > 1 ? T / 5 : 1;
+      double v = T >= k && !A->rs[r].failed ? mean_range(loss_of(d, r), T - k, T) : NAN;
+      if (isfinite(v)) { s += v; m++; }
+    }
+    cp->late_level[w] = m ? s / m : NAN;
   }
   provenance_warning(d, pa, pb, cp->pairs, cp->warning, sizeof cp->warning);
+out:
   free(pa);
   free(pb);
+  free(xa);
+  free(xb);
   free(x);
+}
+
+/* The columns in which groups a and b differ, when they make one comparison: one grid column,
+   or columns of the zipped tuple only. 0 when they do not (random keys are correlated, not
+   compared). */
+static int comparable(const Analysis *A, const Group *a, const Group *b, int *cols) {
+  const ResultsData *d = A->d;
+  int n = 0, zip = 0, other = 0;
+  for (int c = 0; c < d->ncols; c++) {
+    if (strcmp(d->values[a->first][c], d->values[b->first][c]) == 0) continue;
+    if (A->col_random[c] || n == 8) return 0;
+    cols[n++] = c;
+    if (A->col_zip[c]) zip++;
+    else other++;
+  }
+  return (other == 1 && zip == 0) || (other == 0 && zip > 0) ? n : 0;
 }
 
 static int build_comparisons(Analysis *A, Err *e) {
   const ResultsData *d = A->d;
   A->c = calloc((size_t)A->ng * (size_t)A->ng + 1, sizeof(Comparison));
   if (!A->c) return errf(e, "out of memory");
-  for (int c = 0; c < d->ncols; c++)
+  for (int first = 0; first < d->ncols; first++) /* ordered by the key's (first) column */
     for (int i = 0; i < A->ng; i++)
-      for (int j = i + 1; j < A->ng; j++)
-        if (differ_only_in(d, &A->g[i], &A->g[j], c)) {
-          Comparison *cp = &A->c[A->nc++];
-          cp->col = c;
-          cp->g1 = i;
-          cp->g2 = j;
-          compare(A, cp);
-        }
+      for (int j = i + 1; j < A->ng; j++) {
+        int cols[8], n = comparable(A, &A->g[i], &A->g[j], cols);
+        if (!n || cols[0] != first) continue;
+        Comparison *cp = &A->c[A->nc++];
+        cp->ncols = n;
+        memcpy(cp->cols, cols, sizeof(int) * (size_t)n);
+        size_t len = 0;
+        for (int k = 0; k < n && len < sizeof cp->key; k++)
+          len += (size_t)snprintf(cp->key + len, sizeof cp->key - len, "%s%s", k ? "+" : "", d->colname[cols[k]]);
+        cp->g1 = i;
+        cp->g2 = j;
+        compare(A, cp);
+      }
+  if (A->nc == 0) {
+    int random = 0;
+    for (int c = 0; c < d->ncols; c++) random += A->col_random[c] != 0;
+    snprintf(A->note, sizeof A->note, "%s",
+             A->ng < 2 ? "nothing to compare: every run has the same grid values (one group)"
+             : random ? "no two groups differ in one grid key: randomly sampled keys are analysed by rank correlation"
+                      : "no two groups differ in exactly one grid key (or one zipped tuple)");
+  }
   return 0;
+}
+
+/* ---- random keys: rank correlations within each setting of the other keys ---- */
+
+static const int CORR_STATS[] = {S_BEST, S_FINAL, S_AUC, S_DEV_MIN};
+enum { NCORR_STATS = sizeof CORR_STATS / sizeof *CORR_STATS };
+
+static void context_of(const Analysis *A, int r, int col, char *out, size_t size) {
+  size_t len = 0;
+  out[0] = 0;
+  for (int c = 0; c < A->d->ncols && len < size; c++)
+    if (c != col && !A->col_random[c])
+      len += (size_t)snprintf(out + len, size - len, "%s%s=%s", len ? " " : "", A->d->colname[c], A->d->values[r][c]);
+}
+
+static int build_correlations(Analysis *A, Err *e) {
+  const ResultsData *d = A->d;
+  size_t n = (size_t)(d->nruns ? d->nruns : 1);
+  int *in = malloc(sizeof(int) * n), *seen = calloc(n, sizeof(int));
+  double *x = malloc(sizeof(double) * n), *y = malloc(sizeof(double) * n);
+  int rc = in && seen && x && y ? 0 : errf(e, "out of memory");
+  for (int c = 0; c < d->ncols && !rc; c++) {
+    if (!A->col_random[c]) continue;
+    memset(seen, 0, sizeof(int) * n);
+    for (int r0 = 0; r0 < d->nruns && !rc; r0++) {
+      if (seen[r0] || !A->rs[r0].done) continue;
+      char ctx[512], other[512];
+      context_of(A, r0, c, ctx, sizeof ctx);
+      int m = 0;
+      for (int r = r0; r < d->nruns; r++) {
+        if (!A->rs[r].done) continue;
+        context_of(A, r, c, other, sizeof other);
+        if (strcmp(ctx, other) == 0) { seen[r] = 1; in[m++] = r; }
+      }
+      for (int k = 0; k < NCORR_STATS && !rc; k++) {
+        Correlation *q = realloc(A->corr, sizeof(Correlation) * (size_t)(A->ncorr + 1));
+        if (!q) { rc = errf(e, "out of memory"); break; }
+        A->corr = q;
+        Correlation *o = &A->corr[A->ncorr++];
+        memset(o, 0, sizeof *o);
+        o->col = c;
+        o->stat = CORR_STATS[k];
+        snprintf(o->context, sizeof o->context, "%s", ctx);
+        for (int i = 0; i < m; i++) {
+          x[i] = strtod(d->values[in[i]][c], NULL);
+          y[i] = A->rs[in[i]].s[o->stat];
+        }
+        stats_spearman(x, y, m, &o->rho, &o->p, &o->n);
+        o->p_adj = NAN;
+      }
+    }
+  }
+  free(in);
+  free(seen);
+  free(x);
+  free(y);
+  return rc;
 }
 
 int analysis_run(Analysis *A, const ResultsData *d, const AnalysisOptions *o, Err *e) {
   memset(A, 0, sizeof *A);
   A->d = d;
   A->o = *o;
-  if (build_groups(A, e) || build_comparisons(A, e)) {
+  key_kinds(A);
+  if (build_groups(A, e) || build_comparisons(A, e) || build_correlations(A, e)) {
     analysis_free(A);
     return -1;
   }
   return 0;
+}
+
+/* ---- multiplicity, verdicts, power ---- */
+
+/* Too few determinate pairs (at most 5: 2 / 2^5 > 0.05) cannot be tested; more pairs, most of
+   them tied, can be: they show no difference. */
+static int verdict_of(const Outcome *o) {
+  if (ldexp(2.0, -(o->t.used + o->t.zeros)) > 0.05) return 2;
+  if (!(o->p_adj < 0.05)) return 0;
+  if (o->t.lo > 0) return 1;
+  if (o->t.hi < 0) return -1;
+  return 3;
+}
+
+/* The primary family: one p per comparison; the secondary family: every other outcome and
+   every correlation. Both over all the report's analyses. */
+void analysis_adjust(Analysis *As, int n, int *m_primary, int *m_secondary) {
+  int np = 0, ns = 0;
+  for (int a = 0; a < n; a++) {
+    np += As[a].nc;
+    ns += As[a].nc * (NOUTCOMES - 1) + As[a].ncorr;
+  }
+  double *p = calloc((size_t)(np + ns + 1), sizeof(double)), *adj = calloc((size_t)(np + ns + 1), sizeof(double));
+  if (!p || !adj) { free(p); free(adj); return; }
+  int k = 0, ks = np;
+  for (int a = 0; a < n; a++) {
+    for (int i = 0; i < As[a].nc; i++) {
+      const Comparison *c = &As[a].c[i];
+      p[k++] = c->out[O_LOSS_SPEED].t.p;
+      for (int o = 1; o < NOUTCOMES; o++) p[ks++] = c->out[o].t.p;
+    }
+    for (int i = 0; i < As[a].ncorr; i++) p[ks++] = As[a].corr[i].p;
+  }
+  stats_holm(p, np, adj);
+  stats_holm(p + np, ns, adj + np);
+  int mp = 0, ms = 0;
+  for (int i = 0; i < np; i++) mp += !isnan(p[i]);
+  for (int i = np; i < np + ns; i++) ms += !isnan(p[i]);
+  k = 0, ks = np;
+  for (int a = 0; a < n; a++) {
+    Analysis *A = &As[a];
+    for (int i = 0; i < A->nc; i++) {
+      Comparison *c = &A->c[i];
+      const double p0 = p[k];
+      c->out[O_LOSS_SPEED].p_adj = adj[k++];
+      for (int o = 1; o < NOUTCOMES; o++) c->out[o].p_adj = adj[ks++];
+      for (int o = 0; o < NOUTCOMES; o++) c->out[o].verdict = verdict_of(&c->out[o]);
+      if (c->out[O_NOISE].verdict != 2 && (c->nlevels == 0 || !(c->level_gap <= A->o.level_tolerance)))
+        c->out[O_NOISE].verdict = 4; /* the compared windows are not at equal loss */
+      /* Holm's rank of this primary: its threshold is 0.05 / (m - rank + 1) */
+      int rank = 1;
+      for (int j = 0; j < np; j++) rank += !isnan(p[j]) && p[j] < p0;
+      c->primary_m = mp;
+      c->primary_rank = rank;
+      c->alpha_primary = 0.05 / (mp - rank + 1 > 0 ? mp - rank + 1 : 1);
+      const Outcome *pr = &c->out[O_LOSS_SPEED];
+      c->mde = stats_signed_rank_mde(pr->sd, c->pairs, c->alpha_primary, 0.8);
+      c->effect = isfinite(A->o.effect) ? A->o.effect : fabs(pr->t.estimate);
+      c->pairs_needed = stats_signed_rank_pairs(pr->sd, c->effect, c->alpha_primary, 0.8);
+    }
+    for (int i = 0; i < A->ncorr; i++) A->corr[i].p_adj = adj[ks++];
+  }
+  *m_primary = mp;
+  *m_secondary = ms;
+  free(p);
+  free(adj);
 }
 
 void analysis_free(Analysis *A) {
@@ -358,5 +758,6 @@ void analysis_free(Analysis *A) {
   free(A->g);
   free(A->c);
   free(A->rs);
+  free(A->corr);
   memset(A, 0, sizeof *A);
 }

@@ -1,27 +1,37 @@
 /* The numbers of a report, from one results file. Runs are grouped by their grid values
    (seeds pooled). Group statistics depend on the group's own runs only. Two groups that
-   differ in one grid key are compared run against run (paired by seed), against targets
-   that are common to the two groups and to nothing else, so adding groups to a file never
-   changes a comparison, and a group that never learns is never "faster": a run that does
-   not reach a target is censored (Kaplan–Meier per group; the slowest possible in pairs). */
+   differ in one grid key (or one zipped tuple of keys) are compared run against run, paired
+   by seed, against targets common to the two groups and to nothing else, so adding groups to
+   a file never changes a comparison. Each comparison has one primary outcome (steps to the
+   loss target: the question) and secondary ones; each outcome is a signed-rank test with its
+   Hodges–Lehmann estimate and the exact interval that inverts the test, on differences rounded
+   to the measurement's grid. Runs that never reach a target are censored where they stopped
+   (Kaplan–Meier per group; worst-rank in pairs, never imputed into an estimate). A randomly
+   sampled key gets rank correlations instead. p-values are Holm-adjusted over a whole report
+   (analysis_adjust): the primary outcomes as one family, everything else as another. */
 #ifndef BS_ANALYSIS_H
 #define BS_ANALYSIS_H
 #include "io/results_read.h"
+#include "src/stats.h"
 
 typedef struct {
   double loss_target;  /* NAN: per comparison, midway between the two groups' initial and final loss */
   double acc_target;   /* NAN: per comparison, majority + acc_fraction x (better group's best - majority) */
   double acc_fraction; /* 0.9 */
   int smooth;          /* moving-average window of the loss, in steps (10) */
-  int bootstrap;       /* resamples for the confidence intervals (10000) */
+  double effect;       /* steps: the primary difference to plan seeds for (NAN: the observed estimate) */
+  double level_tolerance; /* steadiness: largest relative gap between compared loss levels (0.10) */
 } AnalysisOptions;
 
 /* Per-run statistics that need no target, one row each. */
-enum { S_BEST, S_FINAL, S_AUC, S_LATE_STD, S_ACC_OSC, NSTATS };
+enum { S_BEST, S_FINAL, S_AUC, S_LATE_STD, S_ACC_OSC, S_DEV_MIN, S_DEV_FINAL, S_DEV_MIN_STEP, NSTATS };
+/* The grid a difference is rounded to before ranking. */
+typedef enum { GRID_NONE, GRID_STEP, GRID_EVAL, GRID_ACC } Grid;
 typedef struct {
   const char *name, *head, *meaning;
   int digits;
   int higher_is_better; /* 1, -1 (lower is better) or 0 */
+  Grid grid;
 } StatSpec;
 extern const StatSpec STAT[NSTATS];
 
@@ -40,40 +50,77 @@ typedef struct {
   double majority, bow; /* baselines' dev accuracy, mean over the done runs */
 } Group;
 
-/* Steps to a target: per group a Kaplan–Meier median and how many never got there; per pair
-   the difference (second - first), a run that never got there counting as total + 1. */
-enum { T_LOSS, T_ACC, NTARGETS };
+/* Outcomes of a comparison; O_LOSS_SPEED is the primary one. */
+enum { O_LOSS_SPEED, O_ACC_SPEED, O_FINAL_ACC, O_BEST_ACC, O_LOSS_AUC, O_NOISE, O_ACC_OSC, O_DEV_MIN, O_DEV_FINAL,
+       O_DEV_MIN_STEP, NOUTCOMES };
 typedef struct {
-  double target;
-  double median[2];    /* KM median steps per group */
-  int median_reached[2];  /* 0: fewer than half reached it: the median is ">= median[i]" */
-  int never[2], n[2];
-  double diff, lo, hi, p; /* median paired difference, its 95% bootstrap CI, Wilcoxon p */
-} Speed;
+  const char *name, *what;     /* JSON/CSV name; what it is, in a sentence */
+  const char *better, *worse;  /* the words for the second group when it is better or worse */
+  int stat;                    /* the per-run statistic (S_*), or -1 */
+  int lower_is_better, digits;
+  const char *units;
+} OutcomeSpec;
+extern const OutcomeSpec OUTCOME[NOUTCOMES];
 
 typedef struct {
-  double diff, lo, hi, p; /* mean paired difference (second - first), 95% CI, Wilcoxon p */
-} Paired;
+  SignedRank t;        /* test, Hodges–Lehmann estimate and exact 95% interval of (second - first) */
+  double p_adj;        /* Holm-adjusted within its family over the report */
+  double mean[2];      /* each group's mean over the paired runs that have a value */
+  double sd;           /* sd of the finite paired differences */
+  double grid;         /* what the differences were rounded to */
+  int censored[2];     /* speed: runs of each group that never reached the target */
+  int verdict;         /* -1: second lower, +1: second higher, 0: no clear difference, 2: cannot be tested,
+                          3: test and interval disagree, 4: withheld (see the comparison's note) */
+} Outcome;
 
+enum { NLEVELS = 3 };
 typedef struct {
-  int col, g1, g2;     /* groups g1, g2 differ exactly in grid column col */
+  int ncols, cols[8];  /* the key: one grid column, or a zipped tuple */
+  char key[256];
+  int g1, g2;          /* the groups; they differ exactly in cols */
   int pairs;           /* seeds finished in both groups */
-  int learned_pairs;   /* of those, pairs in which neither run failed: the steadiness statistics' pairs */
-  Speed speed[NTARGETS];
-  Paired stat[NSTATS];
+  int learned_pairs;   /* of those, pairs in which neither run failed */
+  double target[2];    /* loss and accuracy targets */
+  double km[2][2];     /* [target][group] Kaplan–Meier median steps */
+  int km_reached[2][2];/* 0: fewer than half reached it; the median is ">= km" */
+  int finished[2];     /* runs counted by Kaplan–Meier */
+  Outcome out[NOUTCOMES];
+  double levels[NLEVELS]; /* steadiness: the loss levels compared */
+  int nlevels;
+  double level_gap;    /* median relative gap between the compared windows' mean losses */
+  double late_level[2];/* mean loss of the last 20% of steps per group (why late std is not compared) */
+  int primary_rank, primary_m; /* Holm rank (1 = smallest p) of the primary outcome among the report's */
+  double alpha_primary;  /* the level the primary outcome is tested at after Holm: 0.05 / (m - rank + 1) */
+  double mde;          /* smallest primary shift detectable with 80% power at this many pairs */
+  double effect;       /* the shift pairs_needed is for */
+  int pairs_needed;    /* pairs to detect effect with 80% power (-1: not computable) */
   char warning[512];   /* the paired runs ran on different CPUs, BLAS kernels, threads or libraries */
 } Comparison;
+
+/* A randomly sampled key: the rank correlation of a per-run statistic with its values. */
+typedef struct {
+  int col, stat;
+  char context[512];   /* the other keys' values the runs share ("" when none) */
+  int n;
+  double rho, p, p_adj;
+} Correlation;
 
 typedef struct {
   const ResultsData *d;
   AnalysisOptions o;
   RunStats *rs;        /* [nruns] */
-  int ng, nc;
+  int ng, nc, ncorr;
   Group *g;
   Comparison *c;
+  Correlation *corr;
+  int col_random[RESULTS_MAX_COLS]; /* 0 grid, 1 uniform, 2 log-uniform */
+  int col_zip[RESULTS_MAX_COLS];    /* the zip tuple a column belongs to (0 none) */
+  char note[512];      /* why nothing was compared, when nothing was */
 } Analysis;
 
 int analysis_run(Analysis *a, const ResultsData *d, const AnalysisOptions *o, Err *e);
+/* Holm over the n analyses of one report: sets p_adj, verdicts and power. */
+void analysis_adjust(Analysis *a, int n, int *m_primary, int *m_secondary);
 void analysis_free(Analysis *a);
 
 #endif

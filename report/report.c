@@ -1,3 +1,4 @@
+#include <assert.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -5,12 +6,28 @@
 #include <cjson/cJSON.h>
 #include "report/report.h"
 
-static const char *const TARGET_NAME[NTARGETS] = {"steps_to_loss_target", "steps_to_acc_target"};
+const char *const REPORT_FORMAT_NAME[NREPORT_FORMATS] = {
+    [REPORT_TABLE] = "table", [REPORT_CSV] = "csv", [REPORT_JSON] = "json", [REPORT_MARKDOWN] = "markdown",
+    [REPORT_RUNS_CSV] = "runs-csv"};
+static_assert(NREPORT_FORMATS == 5, "REPORT_FORMAT_NAME has one name per format");
+
+/* What a verdict code of an outcome (Outcome.verdict) is called in JSON and CSV. */
+static const char *verdict_name(int v) {
+  switch (v) {
+  case -1: return "second_lower";
+  case 1: return "second_higher";
+  case 2: return "cannot_be_tested";
+  case 3: return "test_and_interval_disagree";
+  case 4: return "withheld";
+  default: return "no_clear_difference";
+  }
+}
 
 void report_defaults(ReportOptions *o) {
   memset(o, 0, sizeof *o);
-  o->format = FMT_TABLE;
-  o->a = (AnalysisOptions){.loss_target = NAN, .acc_target = NAN, .acc_fraction = 0.9, .smooth = 10, .bootstrap = 10000};
+  o->format = REPORT_TABLE;
+  o->a = (AnalysisOptions){.loss_target = NAN, .acc_target = NAN, .acc_fraction = 0.9, .smooth = 10, .effect = NAN,
+                           .level_tolerance = 0.10};
 }
 
 /* ---- the config's "report" section ---- */
@@ -31,10 +48,12 @@ int report_file_options(const ReportOptions *o, const ResultsData *d, const char
       else snprintf(label, label_size, "%s", it->valuestring);
       continue;
     }
+    if (strcmp(k, "bootstrap") == 0) continue; /* files of earlier versions: intervals are exact now */
     struct { const char *key; int flag; double *dst; double lo, hi; } NUM[] = {
         {"loss_target", SET_LOSS, &out->loss_target, 0, 1e9},
         {"acc_target", SET_ACC, &out->acc_target, 0, 1},
         {"acc_fraction", SET_FRACTION, &out->acc_fraction, 1e-9, 1},
+        {"effect", SET_EFFECT, &out->effect, 1e-9, 1e12},
     };
     int found = 0;
     for (size_t i = 0; i < sizeof NUM / sizeof *NUM && !found; i++) {
@@ -45,51 +64,22 @@ int report_file_options(const ReportOptions *o, const ResultsData *d, const char
       else if (!(o->set & NUM[i].flag)) *NUM[i].dst = it->valuedouble;
     }
     if (found) continue;
-    int *idst = strcmp(k, "smooth") == 0 ? &out->smooth : strcmp(k, "bootstrap") == 0 ? &out->bootstrap : NULL;
-    int flag = idst == &out->smooth ? SET_SMOOTH : SET_BOOTSTRAP;
-    if (!idst) rc = errf(e, "%s: unknown key \"report.%s\" (loss_target, acc_target, acc_fraction, smooth, "
-                            "bootstrap, label)", path, k);
+    if (strcmp(k, "smooth") != 0)
+      rc = errf(e, "%s: unknown key \"report.%s\" (loss_target, acc_target, acc_fraction, smooth, effect, label)", path, k);
     else if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) || it->valuedouble < 1 || it->valuedouble > 1e6)
       rc = errf(e, "%s: \"report.%s\" must be a positive integer", path, k);
-    else if (!(o->set & flag)) *idst = (int)it->valuedouble;
+    else if (!(o->set & SET_SMOOTH)) out->smooth = (int)it->valuedouble;
   }
   cJSON_Delete(root);
   return rc;
 }
 
-/* ---- numbers as text ---- */
-
-static void fnum(char *out, size_t n, double x, int digits) {
-  if (!isfinite(x)) snprintf(out, n, "-");
-  else snprintf(out, n, "%.*f", digits, x);
-}
-
-static void fsigned(char *out, size_t n, double x, int digits) {
-  if (!isfinite(x)) snprintf(out, n, "-");
-  else snprintf(out, n, "%+.*f", digits, x);
-}
-
-static const char *value_of(const Analysis *A, int g, int col) { return A->d->values[A->g[g].first][col]; }
-
-static void context(const Analysis *A, const Comparison *c, char *out, size_t size) {
-  size_t len = 0;
-  out[0] = 0;
-  for (int k = 0; k < A->d->ncols && len < size; k++)
-    if (k != c->col) len += (size_t)snprintf(out + len, size - len, "%s%s=%s", len ? ", " : "", A->d->colname[k], value_of(A, c->g1, k));
-}
-
-/* "KEY=V is faster", "... slower" or "no clear difference" (the second group against the first,
-   at p < 0.05). */
-static const char *word(char *out, size_t size, const char *who, double diff, double p, int lower_is_better,
-                        const char *better, const char *worse) {
-  if (!(p < 0.05) || !isfinite(diff) || diff == 0) snprintf(out, size, "no clear difference");
-  else snprintf(out, size, "%s is %s", who, (diff < 0) == lower_is_better ? better : worse);
-  return out;
-}
+/* ---- text ---- */
 
 typedef struct {
   char *buf;
   size_t len, cap;
+  int failed;
 } Text;
 
 static void add(Text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -98,11 +88,11 @@ static void add(Text *t, const char *fmt, ...) {
   va_start(ap, fmt);
   int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
-  if (n < 0) return;
+  if (n < 0 || t->failed) return;
   if (t->len + (size_t)n + 1 > t->cap) {
     size_t cap = (t->cap + (size_t)n + 1) * 2;
     char *b = realloc(t->buf, cap);
-    if (!b) return;
+    if (!b) { t->failed = 1; return; }
     t->buf = b;
     t->cap = cap;
   }
@@ -112,77 +102,225 @@ static void add(Text *t, const char *fmt, ...) {
   t->len += (size_t)n;
 }
 
-static void speed_text(Text *t, const Speed *s, const char *what, const char *vb) {
-  char tg[32], lo[32], hi[32], d[32], w[400];
-  fnum(tg, sizeof tg, s->target, 4);
-  if (!isfinite(s->target)) {
+/* A number as the report prints it: "-" when missing, "+inf"/"-inf" for an open interval end. */
+static const char *fnum(char *out, size_t n, double x, int digits, int sign) {
+  if (isnan(x)) snprintf(out, n, "-");
+  else if (isinf(x)) snprintf(out, n, "%sinf", x < 0 ? "-" : sign ? "+" : "");
+  else snprintf(out, n, sign ? "%+.*f" : "%.*f", digits, x);
+  return out;
+}
+
+static const char *value_of(const Analysis *A, int g, int col) { return A->d->values[A->g[g].first][col]; }
+
+/* "k1=v1, k2=v2" of a comparison's key in group g. */
+static void key_values(const Analysis *A, const Comparison *c, int g, char *out, size_t size) {
+  size_t len = 0;
+  out[0] = 0;
+  for (int k = 0; k < c->ncols && len < size; k++)
+    len += (size_t)snprintf(out + len, size - len, "%s%s=%s", k ? ", " : "", A->d->colname[c->cols[k]],
+                            value_of(A, g, c->cols[k]));
+}
+
+/* The other keys' values, which the two groups share. */
+static void context(const Analysis *A, const Comparison *c, char *out, size_t size) {
+  size_t len = 0;
+  out[0] = 0;
+  for (int k = 0; k < A->d->ncols && len < size; k++) {
+    int in_key = 0;
+    for (int j = 0; j < c->ncols; j++) in_key |= c->cols[j] == k;
+    if (!in_key)
+      len += (size_t)snprintf(out + len, size - len, "%s%s=%s", len ? ", " : "", A->d->colname[k], value_of(A, c->g1, k));
+  }
+}
+
+/* The words of an outcome's verdict for the second group (who). */
+static void verdict_words(Text *t, const Outcome *o, const OutcomeSpec *s, const char *who) {
+  switch (o->verdict) {
+  case 1:
+  case -1: {
+    const char *word = (o->verdict < 0) == (s->lower_is_better != 0) ? s->better : s->worse;
+    add(t, "%s %s%s", who, strncmp(word, "fits", 4) ? "is " : "", word); /* "X fits ...", "X is faster" */
+    break;
+  }
+  case 2:
+    add(t, "cannot be tested with %d pair%s (smallest possible p = %.3g)", o->t.used + o->t.zeros,
+        o->t.used + o->t.zeros == 1 ? "" : "s", ldexp(2.0, -(o->t.used + o->t.zeros)));
+    break;
+  case 3: add(t, "no verdict: the adjusted test and the 95%% interval disagree"); break;
+  case 4: add(t, "withheld (see above)"); break;
+  default: add(t, "no clear difference"); break;
+  }
+}
+
+/* ": shift -95 [-128, -81] steps, p = 0.002 (Holm 0.002; 10 pairs, 2 censored, 1 undetermined)" */
+static void shift_text(Text *t, const Outcome *o, const OutcomeSpec *s) {
+  char e[32], lo[32], hi[32];
+  int dg = s->digits;
+  add(t, "shift %s [%s, %s]%s%s, p = %.3g (Holm %.3g; %d pair%s", fnum(e, sizeof e, o->t.estimate, dg, 1),
+      fnum(lo, sizeof lo, o->t.lo, dg, 1), fnum(hi, sizeof hi, o->t.hi, dg, 1), s->units[0] ? " " : "", s->units, o->t.p,
+      o->p_adj, o->t.n, o->t.n == 1 ? "" : "s");
+  if (o->t.worst) add(t, ", %d censored at the worst rank", o->t.worst);
+  if (o->t.undetermined) add(t, ", %d undetermined", o->t.undetermined);
+  if (o->t.zeros) add(t, ", %d tied", o->t.zeros);
+  add(t, ")");
+}
+
+static void speed_text(Text *t, const Analysis *A, const Comparison *c, int k, const char *who) {
+  const Outcome *o = &c->out[k];
+  const int w = k == O_LOSS_SPEED ? 0 : 1;
+  char tg[32];
+  const char *what = w == 0 ? "Training loss reaches" : "Dev accuracy reaches";
+  if (!isfinite(c->target[w])) {
     add(t, "%s: no common target (neither group improved on the baseline). ", what);
     return;
   }
-  fsigned(d, sizeof d, s->diff, 0);
-  fsigned(lo, sizeof lo, s->lo, 0);
-  fsigned(hi, sizeof hi, s->hi, 0);
-  add(t, "%s %s: median %s%.0f vs %s%.0f steps (Kaplan-Meier; never reached %d/%d vs %d/%d), paired difference %s "
-         "[%s, %s] steps, p = %.3g: %s. ",
-      what, tg, s->median_reached[0] ? "" : ">= ", s->median[0], s->median_reached[1] ? "" : ">= ", s->median[1],
-      s->never[0], s->n[0], s->never[1], s->n[1], d, lo, hi, s->p,
-      word(w, sizeof w, vb, s->diff, s->p, 1, "faster", "slower"));
+  char k1[32], k2[32];
+  add(t, "%s %s: Kaplan-Meier median %s%s vs %s%s steps (never reached %d/%d vs %d/%d); ", what,
+      fnum(tg, sizeof tg, c->target[w], 4, 0), c->km_reached[w][0] ? "" : ">= ", fnum(k1, sizeof k1, c->km[w][0], 0, 0),
+      c->km_reached[w][1] ? "" : ">= ", fnum(k2, sizeof k2, c->km[w][1], 0, 0), o->censored[0], c->finished[0],
+      o->censored[1], c->finished[1]);
+  (void)A;
+  shift_text(t, o, &OUTCOME[k]);
+  add(t, ": ");
+  verdict_words(t, o, &OUTCOME[k], who);
+  add(t, ". ");
 }
 
-static void stat_text(Text *t, const Analysis *A, const Comparison *c, int k, const char *what) {
-  const Group *a = &A->g[c->g1], *b = &A->g[c->g2];
-  const Paired *p = &c->stat[k];
-  char m1[32], m2[32], d[32], lo[32], hi[32];
-  int dg = STAT[k].digits;
-  fnum(m1, sizeof m1, a->mean[k], dg);
-  fnum(m2, sizeof m2, b->mean[k], dg);
-  fsigned(d, sizeof d, p->diff, dg);
-  fsigned(lo, sizeof lo, p->lo, dg);
-  fsigned(hi, sizeof hi, p->hi, dg);
-  add(t, "%s %s vs %s (difference %s [%s, %s], p = %.3g)", what, m1, m2, d, lo, hi, p->p);
+static void stat_text(Text *t, const Comparison *c, int k, const char *who, int capital) {
+  const Outcome *o = &c->out[k];
+  const OutcomeSpec *s = &OUTCOME[k];
+  char m1[32], m2[32];
+  add(t, "%c%s %s vs %s: ", capital ? s->what[0] - 'a' + 'A' : s->what[0], s->what + 1,
+      fnum(m1, sizeof m1, o->mean[0], s->digits, 0), fnum(m2, sizeof m2, o->mean[1], s->digits, 0));
+  shift_text(t, o, s);
+  add(t, ": ");
+  verdict_words(t, o, s, who);
+  add(t, ". ");
 }
 
-/* One paragraph a user can paste: speed, accuracy, steadiness, failures. */
+static void steadiness_text(Text *t, const Analysis *A, const Comparison *c, const char *who) {
+  const Outcome *o = &c->out[O_NOISE];
+  if (c->learned_pairs < 2) {
+    add(t, "Steadiness not compared: %d pair(s) in which both runs learned (a run stuck at the majority class is "
+           "flat, not steady). ", c->learned_pairs);
+    return;
+  }
+  char l[3][32], g[32], m1[32], m2[32], lv1[32], lv2[32];
+  if (c->nlevels == 0) {
+    add(t, "Steadiness at equal loss not compared: the groups share no loss level below the target. ");
+  } else {
+    add(t, "Training-loss noise at equal loss (std about the trend in windows where each run's loss first reaches %s, "
+           "%s and %s; the compared windows' mean losses differ by %s%% in the median pair, tolerance %.0f%%): ",
+        fnum(l[0], 32, c->levels[2], 3, 0), fnum(l[1], 32, c->levels[1], 3, 0), fnum(l[2], 32, c->levels[0], 3, 0),
+        fnum(g, sizeof g, 100 * c->level_gap, 1, 0), 100 * A->o.level_tolerance);
+    if (o->verdict == 4) {
+      add(t, "not judged, the levels differ by more than the tolerance. ");
+    } else {
+      add(t, "%s vs %s, ", fnum(m1, sizeof m1, o->mean[0], 4, 0), fnum(m2, sizeof m2, o->mean[1], 4, 0));
+      shift_text(t, o, &OUTCOME[O_NOISE]);
+      add(t, ": ");
+      verdict_words(t, o, &OUTCOME[O_NOISE], who);
+      add(t, ". ");
+    }
+  }
+  if (isfinite(c->late_level[0]) && isfinite(c->late_level[1]) &&
+      fabs(c->late_level[1] - c->late_level[0]) > A->o.level_tolerance * fmax(c->late_level[0], c->late_level[1]))
+    add(t, "(The late-loss std of the group table is not compared: the runs end at loss %s vs %s, and a lower loss "
+           "varies less.) ",
+        fnum(lv1, sizeof lv1, c->late_level[0], 3, 0), fnum(lv2, sizeof lv2, c->late_level[1], 3, 0));
+}
+
+/* Seeds: how a resume adds pairs (the config's sweep.seeds, as it is written). */
+static void seeds_advice(Text *t, const Analysis *A, int need) {
+  cJSON *root = A->d->sweep_json ? cJSON_Parse(A->d->sweep_json) : NULL;
+  const cJSON *seeds = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "sweep"), "seeds");
+  const cJSON *from = cJSON_GetObjectItemCaseSensitive(seeds, "from");
+  if (cJSON_IsObject(seeds) && cJSON_IsNumber(from))
+    add(t, "set \"sweep.seeds\": {\"from\": %d, \"count\": %d} in the config and run the same sweep command: the "
+           "resume keeps the finished runs and adds the new seeds", from->valueint, need);
+  else
+    add(t, "list %d seeds in \"sweep.seeds\" (the present ones first) and run the same sweep command: the resume keeps "
+           "the finished runs and adds the new seeds", need);
+  cJSON_Delete(root);
+}
+
+static void power_text(Text *t, const Analysis *A, const Comparison *c) {
+  const Outcome *o = &c->out[O_LOSS_SPEED];
+  char m[32], sd[32], ef[32];
+  if (!isfinite(o->sd)) {
+    add(t, "Power: not estimable (fewer than 2 pairs reached the loss target in both runs). ");
+    return;
+  }
+  add(t, "Power (primary, two-sided alpha %.3g after Holm rank %d of %d, sd of the paired differences %s steps, "
+         "signed-rank efficiency 3/pi): ",
+      c->alpha_primary, c->primary_rank, c->primary_m, fnum(sd, sizeof sd, o->sd, 1, 0));
+  if (isinf(c->mde)) add(t, "with %d pairs no difference can be detected", c->pairs);
+  else add(t, "with %d pairs a shift of %s steps is detected 80%% of the time", c->pairs, fnum(m, sizeof m, c->mde, 0, 0));
+  if (c->pairs_needed > 0) {
+    add(t, "; %s %s steps needs %d pairs", isfinite(A->o.effect) ? "a shift of" : "the observed shift of",
+        fnum(ef, sizeof ef, c->effect, 0, 0), c->pairs_needed);
+    if (c->pairs_needed > c->pairs) {
+      add(t, ": ");
+      seeds_advice(t, A, c->pairs_needed);
+    }
+  }
+  add(t, ". ");
+}
+
+/* One paragraph a user can paste: the primary outcome, power, then the secondary ones. */
 static char *verdict(const Analysis *A, const Comparison *c) {
   Text t = {0};
-  const ResultsData *d = A->d;
   const Group *a = &A->g[c->g1], *b = &A->g[c->g2];
-  const char *key = d->colname[c->col], *va = value_of(A, c->g1, c->col), *vb = value_of(A, c->g2, c->col);
-  char ctx[1024], vbk[300];
+  char ctx[1024], va[512], vb[512];
   context(A, c, ctx, sizeof ctx);
-  snprintf(vbk, sizeof vbk, "%s=%s", key, vb);
-  add(&t, "%s %s vs %s%s%s%s, %d pairs of seeds. ", key, va, vb, ctx[0] ? " (" : "", ctx, ctx[0] ? ")" : "", c->pairs);
-  char w[400];
-  speed_text(&t, &c->speed[T_LOSS], "Training loss reaches", vbk);
-  speed_text(&t, &c->speed[T_ACC], "Dev accuracy reaches", vbk);
-  stat_text(&t, A, c, S_FINAL, "Final dev accuracy");
-  add(&t, ": %s. ", word(w, sizeof w, vbk, c->stat[S_FINAL].diff, c->stat[S_FINAL].p, 0, "higher", "lower"));
-  const Paired *p1 = &c->stat[S_LATE_STD], *p2 = &c->stat[S_ACC_OSC];
-  int steadier = (p1->p < 0.05 && p1->diff < 0) || (p2->p < 0.05 && p2->diff < 0);
-  int less = (p1->p < 0.05 && p1->diff > 0) || (p2->p < 0.05 && p2->diff > 0);
-  if (c->learned_pairs < 2) {
-    add(&t, "Steadiness not compared: %d pair(s) in which both runs learned (a run stuck at the majority class is "
-            "flat, not steady). ", c->learned_pairs);
-  } else {
-    if (c->learned_pairs < c->pairs) add(&t, "Over the %d pairs in which both runs learned: ", c->learned_pairs);
-    stat_text(&t, A, c, S_LATE_STD, c->learned_pairs < c->pairs ? "late training-loss std" : "Late training-loss std");
-    add(&t, ", ");
-    stat_text(&t, A, c, S_ACC_OSC, "dev-accuracy oscillation");
-    if (steadier || less)
-      add(&t, ": %s is %s. ", vbk, steadier && !less ? "steadier" : less && !steadier ? "less steady" : "steadier by one measure, less by the other");
-    else
-      add(&t, ": no clear difference in steadiness. ");
+  key_values(A, c, c->g1, va, sizeof va);
+  key_values(A, c, c->g2, vb, sizeof vb);
+  add(&t, "%s vs %s%s%s%s, %d pairs of seeds. ", va, vb, ctx[0] ? " (" : "", ctx, ctx[0] ? ")" : "", c->pairs);
+  if (c->pairs == 0) {
+    add(&t, "No seed has finished in both groups (finished runs %d vs %d, unfinished %d vs %d): nothing is compared yet.",
+        a->finished, b->finished, a->unfinished, b->unfinished);
+    return t.failed ? (free(t.buf), NULL) : t.buf;
   }
+  add(&t, "Primary: ");
+  speed_text(&t, A, c, O_LOSS_SPEED, vb);
+  const Outcome *p = &c->out[O_LOSS_SPEED], *dm = &c->out[O_DEV_MIN];
+  if ((p->verdict == 1 || p->verdict == -1) && dm->verdict != 2) {
+    char x[32], y[32], s1[32], s2[32];
+    add(&t, "This is speed on the training set; on the dev set the minimum loss is %s vs %s (",
+        fnum(x, sizeof x, dm->mean[0], 3, 0), fnum(y, sizeof y, dm->mean[1], 3, 0));
+    verdict_words(&t, dm, &OUTCOME[O_DEV_MIN], vb);
+    add(&t, "), reached at step %s vs %s on average. ", fnum(s1, sizeof s1, c->out[O_DEV_MIN_STEP].mean[0], 0, 0),
+        fnum(s2, sizeof s2, c->out[O_DEV_MIN_STEP].mean[1], 0, 0));
+  }
+  power_text(&t, A, c);
+  add(&t, "Secondary: ");
+  speed_text(&t, A, c, O_ACC_SPEED, vb);
+  static const int ORDER[] = {O_FINAL_ACC, O_BEST_ACC, O_LOSS_AUC, O_DEV_MIN, O_DEV_FINAL, O_DEV_MIN_STEP};
+  for (size_t i = 0; i < sizeof ORDER / sizeof *ORDER; i++) stat_text(&t, c, ORDER[i], vb, 1);
+  steadiness_text(&t, A, c, vb);
+  if (c->learned_pairs >= 2) stat_text(&t, c, O_ACC_OSC, vb, 1);
   add(&t, "Failed runs %d/%d vs %d/%d", a->failed, a->finished, b->failed, b->finished);
   if (a->diverged || b->diverged) add(&t, " (diverged %d vs %d)", a->diverged, b->diverged);
   add(&t, ".");
   if (c->warning[0]) add(&t, " Warning: %s.", c->warning);
+  if (t.failed) {
+    free(t.buf);
+    return NULL;
+  }
   return t.buf;
 }
 
 /* ---- formats ---- */
 
-static void header(const Analysis *A, const char *label, const char *path, FILE *out, int md) {
+typedef struct {
+  const char *path;
+  char label[256];
+  ResultsData d;
+  Analysis A;
+  int loaded, analysed;
+} Section;
+
+static void header(const Analysis *A, const char *label, const char *path, FILE *out, int md, int mp, int ms) {
   const ResultsData *d = A->d;
   int done = 0, diverged = 0;
   for (int r = 0; r < d->nruns; r++) {
@@ -197,11 +335,15 @@ static void header(const Analysis *A, const char *label, const char *path, FILE 
   else snprintf(at, sizeof at, "%g", o->acc_target);
   fprintf(out, "%s%s (%s): %d runs (%d done, %d diverged and counted as failed, %d unfinished and left out), %d groups\n",
           md ? "### " : "", label, path, d->nruns, done, diverged, d->nruns - done - diverged, A->ng);
-  fprintf(out, "%sparameters: loss target %s (moving average of %d steps); accuracy target %s; failed = final "
-               "accuracy <= majority-class baseline, or diverged; steadiness (late loss std, acc oscillation) counts runs that "
-               "learned; 95%% intervals from %d bootstrap resamples; "
-               "p: Wilcoxon signed-rank, paired by seed\n\n",
-          md ? "" : "", lt, o->smooth, at, o->bootstrap);
+  fprintf(out, "parameters: loss target %s (moving average of %d steps); accuracy target %s; failed = final accuracy <= "
+               "majority-class baseline, or diverged; runs that never reach a target are censored where they stopped "
+               "(Kaplan-Meier medians; worst rank in pairs)\n",
+          lt, o->smooth, at);
+  fprintf(out, "rule: one primary outcome per comparison (steps to the loss target), the rest secondary; p from the "
+               "exact Wilcoxon signed-rank test paired by seed (normal above %d pairs), shift = Hodges-Lehmann estimate "
+               "with the exact 95%% interval that inverts the test; Holm over this report's %d primary and, separately, "
+               "%d secondary tests; a verdict needs Holm p < 0.05 and an interval excluding 0\n\n",
+          STATS_EXACT_MAX, mp, ms);
 }
 
 static void group_table(const Analysis *A, FILE *out, int md) {
@@ -209,9 +351,8 @@ static void group_table(const Analysis *A, FILE *out, int md) {
   for (int i = 0; i < A->ng; i++) kw = (int)strlen(A->g[i].key) > kw ? (int)strlen(A->g[i].key) : kw;
   if (md) {
     fprintf(out, "| group | runs | unfinished | failed | diverged |");
-    for (int k = 0; k < NSTATS; k++) fprintf(out, " %s mean ± std (median) |", STAT[k].head);
-    fprintf(out, " majority class | bag-of-words |");
-    fprintf(out, "\n|---|---|---|---|---|");
+    for (int k = 0; k < NSTATS; k++) fprintf(out, " %s mean ± sd (median) |", STAT[k].head);
+    fprintf(out, " majority class | bag-of-words |\n|---|---|---|---|---|");
     for (int k = 0; k < NSTATS; k++) fprintf(out, "---|");
     fprintf(out, "---|---|");
   } else {
@@ -226,54 +367,163 @@ static void group_table(const Analysis *A, FILE *out, int md) {
     else fprintf(out, "%-*s %4d %5d %6d %6d", kw, g->key, g->n, g->unfinished, g->failed, g->diverged);
     for (int k = 0; k < NSTATS; k++) {
       char m[32], s[32], me[32], cell[100];
-      fnum(m, sizeof m, g->mean[k], STAT[k].digits);
-      fnum(s, sizeof s, g->std[k], STAT[k].digits);
-      fnum(me, sizeof me, g->median[k], STAT[k].digits);
-      snprintf(cell, sizeof cell, "%s±%s (%s)", m, s, me);
+      snprintf(cell, sizeof cell, "%s±%s (%s)", fnum(m, sizeof m, g->mean[k], STAT[k].digits, 0),
+               fnum(s, sizeof s, g->std[k], STAT[k].digits, 0), fnum(me, sizeof me, g->median[k], STAT[k].digits, 0));
       if (md) fprintf(out, " %s |", cell);
       else fprintf(out, "  %-24s", cell);
     }
     char bm[32], bb[32];
-    fnum(bm, sizeof bm, g->majority, 3);
-    fnum(bb, sizeof bb, g->bow, 3);
+    fnum(bm, sizeof bm, g->majority, 3, 0);
+    fnum(bb, sizeof bb, g->bow, 3, 0);
     if (md) fprintf(out, " %s | %s |", bm, bb);
     else fprintf(out, "  %-8s  %s", bm, bb);
     fprintf(out, "\n");
   }
 }
 
-static void write_text(const Analysis *A, const char *label, const char *path, FILE *out, int md) {
-  header(A, label, path, out, md);
+static void correlation_text(const Analysis *A, FILE *out, int md) {
+  if (!A->ncorr) return;
+  fprintf(out, "\n%sRandomly sampled keys: Spearman rank correlation with each run's outcome (p from Student's t, Holm "
+               "with the secondary tests)\n\n",
+          md ? "#### " : "");
+  for (int i = 0; i < A->ncorr; i++) {
+    const Correlation *c = &A->corr[i];
+    char r[32];
+    fprintf(out, "%s%s%s%s%s vs %s: rho %s over %d runs, p = %.3g (Holm %.3g)%s\n", md ? "- " : "",
+            A->d->colname[c->col], A->col_random[c->col] == 2 ? " (log-uniform)" : "", c->context[0] ? " at " : "",
+            c->context, STAT[c->stat].name, fnum(r, sizeof r, c->rho, 3, 1), c->n, c->p, c->p_adj,
+            c->p_adj < 0.05 ? (c->rho > 0 ? ": rises with the key" : ": falls as the key rises") : "");
+  }
+}
+
+static void write_text(const Section *s, FILE *out, int md, int mp, int ms) {
+  const Analysis *A = &s->A;
+  header(A, s->label, s->path, out, md, mp, ms);
   group_table(A, out, md);
-  if (!A->nc) return;
-  fprintf(out, "\n%sVerdicts (second against first, paired by seed)\n\n", md ? "#### " : "");
+  if (A->note[0]) fprintf(out, "\n%s.\n", A->note);
+  if (A->nc) fprintf(out, "\n%sVerdicts (second against first, paired by seed)\n\n", md ? "#### " : "");
   for (int i = 0; i < A->nc; i++) {
     char *v = verdict(A, &A->c[i]);
     fprintf(out, "%s%s\n\n", md ? "- " : "", v ? v : "(out of memory)");
     free(v);
   }
+  correlation_text(A, out, md);
 }
+
+/* ---- JSON: numbers as numbers, booleans as booleans, null where there is none ---- */
 
 static cJSON *json_num(double x) { return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull(); }
 
-static cJSON *json_file(const Analysis *A, const char *label, const char *path) {
+static cJSON *json_pair(double a, double b) {
+  cJSON *arr = cJSON_CreateArray();
+  cJSON_AddItemToArray(arr, json_num(a));
+  cJSON_AddItemToArray(arr, json_num(b));
+  return arr;
+}
+
+/* A grid value as its column's type. */
+static cJSON *json_value(const ResultsData *d, int r, int c) {
+  const char *v = d->values[r][c];
+  switch (d->coltype[c]) {
+  case COLV_BOOL: return cJSON_CreateBool(strcmp(v, "true") == 0);
+  case COLV_INT:
+  case COLV_FLOAT: return cJSON_CreateNumber(strtod(v, NULL));
+  default: return cJSON_CreateString(v);
+  }
+}
+
+static cJSON *json_outcome(const Outcome *o, int k) {
+  cJSON *m = cJSON_CreateObject();
+  cJSON_AddBoolToObject(m, "primary", k == O_LOSS_SPEED);
+  cJSON_AddItemToObject(m, "group_means", json_pair(o->mean[0], o->mean[1]));
+  cJSON_AddItemToObject(m, "estimate", json_num(o->t.estimate));
+  cJSON_AddItemToObject(m, "ci95", json_pair(o->t.lo, o->t.hi));
+  /* an end that is not a number: -1 / +1 for -inf / +inf (too few pairs, or censored signs), 0 finite */
+  int inf[2] = {isinf(o->t.lo) ? (o->t.lo < 0 ? -1 : 1) : 0, isinf(o->t.hi) ? (o->t.hi < 0 ? -1 : 1) : 0};
+  cJSON_AddItemToObject(m, "ci95_infinite", cJSON_CreateIntArray(inf, 2));
+  cJSON_AddItemToObject(m, "p", json_num(o->t.p));
+  cJSON_AddItemToObject(m, "p_adjusted", json_num(o->p_adj));
+  cJSON_AddBoolToObject(m, "exact", o->t.exact);
+  cJSON_AddItemToObject(m, "smallest_possible_p", json_num(o->t.p_min));
+  cJSON_AddNumberToObject(m, "pairs", o->t.n);
+  cJSON_AddNumberToObject(m, "ranked_pairs", o->t.used);
+  cJSON_AddNumberToObject(m, "tied_pairs", o->t.zeros);
+  cJSON_AddNumberToObject(m, "censored_pairs", o->t.worst);
+  cJSON_AddNumberToObject(m, "undetermined_pairs", o->t.undetermined);
+  if (OUTCOME[k].stat < 0 && k != O_NOISE) cJSON_AddItemToObject(m, "censored_runs", cJSON_CreateIntArray(o->censored, 2));
+  cJSON_AddItemToObject(m, "sd_of_differences", json_num(o->sd));
+  cJSON_AddItemToObject(m, "grid", json_num(o->grid));
+  cJSON_AddStringToObject(m, "verdict", verdict_name(o->verdict));
+  return m;
+}
+
+static cJSON *json_comparison(const Analysis *A, const Comparison *c) {
+  const ResultsData *d = A->d;
+  cJSON *o = cJSON_CreateObject(), *keys = cJSON_AddArrayToObject(o, "keys");
+  cJSON_AddStringToObject(o, "key", c->key);
+  for (int k = 0; k < c->ncols; k++) cJSON_AddItemToArray(keys, cJSON_CreateString(d->colname[c->cols[k]]));
+  cJSON_AddStringToObject(o, "from", A->g[c->g1].key);
+  cJSON_AddStringToObject(o, "to", A->g[c->g2].key);
+  cJSON_AddNumberToObject(o, "pairs", c->pairs);
+  cJSON_AddNumberToObject(o, "learned_pairs", c->learned_pairs);
+  cJSON_AddItemToObject(o, "loss_target", json_num(c->target[0]));
+  cJSON_AddItemToObject(o, "acc_target", json_num(c->target[1]));
+  cJSON *km = cJSON_AddObjectToObject(o, "kaplan_meier");
+  for (int w = 0; w < 2; w++) {
+    cJSON *m = cJSON_AddObjectToObject(km, OUTCOME[w == 0 ? O_LOSS_SPEED : O_ACC_SPEED].name);
+    cJSON_AddItemToObject(m, "median", json_pair(c->km[w][0], c->km[w][1]));
+    cJSON *r = cJSON_AddArrayToObject(m, "median_reached");
+    cJSON_AddItemToArray(r, cJSON_CreateBool(c->km_reached[w][0]));
+    cJSON_AddItemToArray(r, cJSON_CreateBool(c->km_reached[w][1]));
+    cJSON_AddItemToObject(m, "never_reached", cJSON_CreateIntArray(c->out[w == 0 ? O_LOSS_SPEED : O_ACC_SPEED].censored, 2));
+    cJSON_AddItemToObject(m, "runs", cJSON_CreateIntArray(c->finished, 2));
+  }
+  cJSON *outs = cJSON_AddObjectToObject(o, "outcomes");
+  for (int k = 0; k < NOUTCOMES; k++) cJSON_AddItemToObject(outs, OUTCOME[k].name, json_outcome(&c->out[k], k));
+  cJSON *st = cJSON_AddObjectToObject(o, "steadiness");
+  cJSON_AddItemToObject(st, "levels", cJSON_CreateDoubleArray(c->levels, c->nlevels));
+  cJSON_AddItemToObject(st, "level_gap", json_num(c->level_gap));
+  cJSON_AddNumberToObject(st, "tolerance", A->o.level_tolerance);
+  cJSON_AddItemToObject(st, "late_loss_level", json_pair(c->late_level[0], c->late_level[1]));
+  cJSON *pw = cJSON_AddObjectToObject(o, "power");
+  cJSON_AddNumberToObject(pw, "holm_rank", c->primary_rank);
+  cJSON_AddNumberToObject(pw, "primary_tests", c->primary_m);
+  cJSON_AddNumberToObject(pw, "alpha", c->alpha_primary);
+  cJSON_AddItemToObject(pw, "sd_of_differences", json_num(c->out[O_LOSS_SPEED].sd));
+  cJSON_AddItemToObject(pw, "detectable_shift", json_num(c->mde));
+  cJSON_AddItemToObject(pw, "effect", json_num(c->effect));
+  if (c->pairs_needed > 0) cJSON_AddNumberToObject(pw, "pairs_needed", c->pairs_needed);
+  else cJSON_AddNullToObject(pw, "pairs_needed");
+  cJSON_AddItemToObject(o, "failed", cJSON_CreateIntArray((int[2]){A->g[c->g1].failed, A->g[c->g2].failed}, 2));
+  char *v = verdict(A, c);
+  cJSON_AddStringToObject(o, "verdict", v ? v : "");
+  free(v);
+  if (c->warning[0]) cJSON_AddStringToObject(o, "warning", c->warning);
+  return o;
+}
+
+static cJSON *json_section(const Section *s, int mp, int ms) {
+  const Analysis *A = &s->A;
   const ResultsData *d = A->d;
   cJSON *root = cJSON_CreateObject(), *par = cJSON_AddObjectToObject(root, "parameters");
-  cJSON_AddStringToObject(root, "label", label);
-  cJSON_AddStringToObject(root, "file", path);
+  cJSON_AddStringToObject(root, "label", s->label);
+  cJSON_AddStringToObject(root, "file", s->path);
   cJSON_AddNumberToObject(root, "runs", d->nruns);
   cJSON_AddItemToObject(par, "loss_target", json_num(A->o.loss_target));
   cJSON_AddItemToObject(par, "acc_target", json_num(A->o.acc_target));
   cJSON_AddNumberToObject(par, "acc_fraction", A->o.acc_fraction);
   cJSON_AddNumberToObject(par, "smooth", A->o.smooth);
-  cJSON_AddNumberToObject(par, "bootstrap", A->o.bootstrap);
+  cJSON_AddItemToObject(par, "effect", json_num(A->o.effect));
+  cJSON_AddNumberToObject(par, "level_tolerance", A->o.level_tolerance);
+  cJSON_AddNumberToObject(par, "primary_tests", mp);
+  cJSON_AddNumberToObject(par, "secondary_tests", ms);
   cJSON *groups = cJSON_AddArrayToObject(root, "groups");
   for (int i = 0; i < A->ng; i++) {
     const Group *g = &A->g[i];
     cJSON *o = cJSON_CreateObject(), *vals = cJSON_AddObjectToObject(o, "values");
     cJSON_AddItemToArray(groups, o);
     cJSON_AddStringToObject(o, "group", g->key);
-    for (int c = 0; c < d->ncols; c++) cJSON_AddStringToObject(vals, d->colname[c], d->values[g->first][c]);
+    for (int c = 0; c < d->ncols; c++) cJSON_AddItemToObject(vals, d->colname[c], json_value(d, g->first, c));
     cJSON_AddNumberToObject(o, "runs", g->n);
     cJSON_AddNumberToObject(o, "unfinished", g->unfinished);
     cJSON_AddNumberToObject(o, "failed", g->failed);
@@ -283,51 +533,31 @@ static cJSON *json_file(const Analysis *A, const char *label, const char *path) 
     for (int k = 0; k < NSTATS; k++) {
       cJSON *m = cJSON_AddObjectToObject(o, STAT[k].name);
       cJSON_AddItemToObject(m, "mean", json_num(g->mean[k]));
-      cJSON_AddItemToObject(m, "std", json_num(g->std[k]));
+      cJSON_AddItemToObject(m, "sd", json_num(g->std[k]));
       cJSON_AddItemToObject(m, "median", json_num(g->median[k]));
     }
   }
   cJSON *comps = cJSON_AddArrayToObject(root, "comparisons");
-  for (int i = 0; i < A->nc; i++) {
-    const Comparison *c = &A->c[i];
+  for (int i = 0; i < A->nc; i++) cJSON_AddItemToArray(comps, json_comparison(A, &A->c[i]));
+  if (A->note[0]) cJSON_AddStringToObject(root, "note", A->note);
+  cJSON *corr = cJSON_AddArrayToObject(root, "correlations");
+  for (int i = 0; i < A->ncorr; i++) {
+    const Correlation *c = &A->corr[i];
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToArray(comps, o);
+    cJSON_AddItemToArray(corr, o);
     cJSON_AddStringToObject(o, "key", d->colname[c->col]);
-    cJSON_AddStringToObject(o, "from", A->g[c->g1].key);
-    cJSON_AddStringToObject(o, "to", A->g[c->g2].key);
-    cJSON_AddNumberToObject(o, "pairs", c->pairs);
-    cJSON_AddNumberToObject(o, "learned_pairs", c->learned_pairs);
-    for (int w = 0; w < NTARGETS; w++) {
-      const Speed *s = &c->speed[w];
-      cJSON *m = cJSON_AddObjectToObject(o, TARGET_NAME[w]);
-      cJSON_AddItemToObject(m, "target", json_num(s->target));
-      cJSON_AddItemToObject(m, "km_median", cJSON_CreateDoubleArray(s->median, 2));
-      cJSON_AddItemToObject(m, "median_reached", cJSON_CreateIntArray(s->median_reached, 2));
-      cJSON_AddItemToObject(m, "never_reached", cJSON_CreateIntArray(s->never, 2));
-      cJSON_AddItemToObject(m, "runs", cJSON_CreateIntArray(s->n, 2));
-      cJSON_AddItemToObject(m, "median_difference", json_num(s->diff));
-      cJSON *ci = cJSON_AddArrayToObject(m, "ci95");
-      cJSON_AddItemToArray(ci, json_num(s->lo));
-      cJSON_AddItemToArray(ci, json_num(s->hi));
-      cJSON_AddItemToObject(m, "p_wilcoxon", json_num(s->p));
-    }
-    for (int k = 0; k < NSTATS; k++) {
-      const Paired *p = &c->stat[k];
-      cJSON *m = cJSON_AddObjectToObject(o, STAT[k].name);
-      cJSON_AddItemToObject(m, "mean_difference", json_num(p->diff));
-      cJSON *ci = cJSON_AddArrayToObject(m, "ci95");
-      cJSON_AddItemToArray(ci, json_num(p->lo));
-      cJSON_AddItemToArray(ci, json_num(p->hi));
-      cJSON_AddItemToObject(m, "p_wilcoxon", json_num(p->p));
-    }
-    cJSON_AddItemToObject(o, "failed", cJSON_CreateIntArray((int[2]){A->g[c->g1].failed, A->g[c->g2].failed}, 2));
-    char *v = verdict(A, c);
-    cJSON_AddStringToObject(o, "verdict", v ? v : "");
-    free(v);
-    if (c->warning[0]) cJSON_AddStringToObject(o, "warning", c->warning);
+    cJSON_AddBoolToObject(o, "log_uniform", A->col_random[c->col] == 2);
+    cJSON_AddStringToObject(o, "context", c->context);
+    cJSON_AddStringToObject(o, "statistic", STAT[c->stat].name);
+    cJSON_AddNumberToObject(o, "runs", c->n);
+    cJSON_AddItemToObject(o, "spearman_rho", json_num(c->rho));
+    cJSON_AddItemToObject(o, "p", json_num(c->p));
+    cJSON_AddItemToObject(o, "p_adjusted", json_num(c->p_adj));
   }
   return root;
 }
+
+/* ---- CSV: one column per quantity, empty where it does not apply ---- */
 
 static void csv_field(FILE *out, const char *s) {
   fputc('"', out);
@@ -338,71 +568,206 @@ static void csv_field(FILE *out, const char *s) {
   fputc('"', out);
 }
 
-static void write_csv(const Analysis *A, const char *label, FILE *out, int first) {
-  if (first) fprintf(out, "file,table,group,other,runs,unfinished,failed,statistic,value,low,high,p\n");
+static void csv_num(FILE *out, double x) {
+  if (isnan(x)) fputs(",", out);
+  else if (isinf(x)) fprintf(out, ",%s", x < 0 ? "-inf" : "inf");
+  else fprintf(out, ",%.10g", x);
+}
+
+static const char CSV_HEAD[] = "file,table,key,group,other,statistic,family,n,n_pairs,censored,mean,sd,median,estimate,"
+                               "ci_low,ci_high,p,p_adjusted,verdict\n";
+
+static void write_csv(const Section *s, FILE *out) {
+  const Analysis *A = &s->A;
   for (int i = 0; i < A->ng; i++) {
     const Group *g = &A->g[i];
     for (int k = 0; k < NSTATS; k++) {
-      csv_field(out, label);
-      fprintf(out, ",group,");
+      csv_field(out, s->label);
+      fputs(",group,,", out);
       csv_field(out, g->key);
-      fprintf(out, ",,%d,%d,%d,%s,%.10g,%.10g,%.10g,\n", g->n, g->unfinished, g->failed, STAT[k].name, g->mean[k],
-              g->mean[k] - g->std[k], g->mean[k] + g->std[k]);
+      fprintf(out, ",,%s,,%d,,", STAT[k].name, g->n);
+      csv_num(out, g->mean[k]);
+      csv_num(out, g->std[k]);
+      csv_num(out, g->median[k]);
+      fputs(",,,,,,\n", out);
     }
   }
   for (int i = 0; i < A->nc; i++) {
     const Comparison *c = &A->c[i];
-    for (int k = 0; k < NSTATS + NTARGETS; k++) {
-      const char *name = k < NSTATS ? STAT[k].name : TARGET_NAME[k - NSTATS];
-      double v = k < NSTATS ? c->stat[k].diff : c->speed[k - NSTATS].diff, lo = k < NSTATS ? c->stat[k].lo : c->speed[k - NSTATS].lo;
-      double hi = k < NSTATS ? c->stat[k].hi : c->speed[k - NSTATS].hi, p = k < NSTATS ? c->stat[k].p : c->speed[k - NSTATS].p;
-      csv_field(out, label);
-      fprintf(out, ",comparison,");
+    for (int k = 0; k < NOUTCOMES; k++) {
+      const Outcome *o = &c->out[k];
+      csv_field(out, s->label);
+      fputs(",comparison,", out);
+      csv_field(out, c->key);
+      fputc(',', out);
       csv_field(out, A->g[c->g1].key);
       fputc(',', out);
       csv_field(out, A->g[c->g2].key);
-      fprintf(out, ",%d,,,%s,%.10g,%.10g,%.10g,%.6g\n", c->pairs, name, v, lo, hi, p);
+      fprintf(out, ",%s,%s,%d,%d,%d,,,", OUTCOME[k].name, k == O_LOSS_SPEED ? "primary" : "secondary", o->t.n, o->t.used,
+              o->t.worst + o->t.undetermined);
+      csv_num(out, o->t.estimate);
+      csv_num(out, o->t.lo);
+      csv_num(out, o->t.hi);
+      csv_num(out, o->t.p);
+      csv_num(out, o->p_adj);
+      fprintf(out, ",%s\n", verdict_name(o->verdict));
     }
+  }
+  for (int i = 0; i < A->ncorr; i++) {
+    const Correlation *c = &A->corr[i];
+    csv_field(out, s->label);
+    fputs(",correlation,", out);
+    csv_field(out, A->d->colname[c->col]);
+    fputc(',', out);
+    csv_field(out, c->context);
+    fprintf(out, ",,%s,secondary,%d,,,,,", STAT[c->stat].name, c->n);
+    csv_num(out, c->rho);
+    fputs(",,", out);
+    csv_num(out, c->p);
+    csv_num(out, c->p_adj);
+    fputs(",\n", out);
   }
 }
 
-int report_write(const char *const *paths, int n, const ReportOptions *o, FILE *out, Err *e) {
-  cJSON *all = o->format == FMT_JSON && n > 1 ? cJSON_CreateObject() : NULL;
-  cJSON *files = all ? cJSON_AddArrayToObject(all, "files") : NULL;
-  int rc = 0;
-  for (int i = 0; i < n && !rc; i++) {
-    ResultsData d;
-    if (results_load(paths[i], &d, e)) return -1;
-    AnalysisOptions ao;
-    char label[256];
-    Analysis A;
-    rc = report_file_options(o, &d, paths[i], &ao, label, sizeof label, e);
-    if (!rc) rc = analysis_run(&A, &d, &ao, e);
-    if (!rc) {
-      if (o->format == FMT_JSON) {
-        cJSON *j = json_file(&A, label, paths[i]);
-        if (files) cJSON_AddItemToArray(files, j);
-        else {
-          char *text = cJSON_Print(j);
-          if (text) fprintf(out, "%s\n", text);
-          else rc = errf(e, "out of memory printing JSON");
-          cJSON_free(text);
-          cJSON_Delete(j);
-        }
-      } else if (o->format == FMT_CSV) {
-        write_csv(&A, label, out, i == 0);
-      } else {
-        write_text(&A, label, paths[i], out, o->format == FMT_MARKDOWN);
-      }
-      analysis_free(&A);
+/* ---- runs-csv: one row per run, for pandas and R ---- */
+
+/* Dotted keys of a JSON object's scalar leaves, appended to keys (distinct). */
+static int config_keys(const cJSON *o, const char *prefix, char ***keys, int *n) {
+  for (const cJSON *it = o ? o->child : NULL; it; it = it->next) {
+    char k[512];
+    snprintf(k, sizeof k, "%s%s%s", prefix, prefix[0] ? "." : "", it->string ? it->string : "");
+    if (cJSON_IsObject(it)) {
+      if (config_keys(it, k, keys, n)) return -1;
+      continue;
     }
-    results_data_free(&d);
+    int have = 0;
+    for (int i = 0; i < *n && !have; i++) have = strcmp((*keys)[i], k) == 0;
+    if (have) continue;
+    char **g = realloc(*keys, sizeof(char *) * (size_t)(*n + 1));
+    if (!g) return -1;
+    *keys = g;
+    if (!(g[*n] = strdup(k))) return -1;
+    (*n)++;
   }
-  if (all && !rc) {
-    char *text = cJSON_Print(all);
-    if (text) fprintf(out, "%s\n", text);
+  return 0;
+}
+
+static const cJSON *config_at(const cJSON *root, const char *dotted) {
+  char k[512];
+  snprintf(k, sizeof k, "%s", dotted);
+  const cJSON *o = root;
+  for (char *save = NULL, *part = strtok_r(k, ".", &save); part && o; part = strtok_r(NULL, ".", &save))
+    o = cJSON_GetObjectItemCaseSensitive(o, part);
+  return o;
+}
+
+static void csv_json_value(FILE *out, const cJSON *v) {
+  fputc(',', out);
+  if (!v || cJSON_IsNull(v)) return;
+  if (cJSON_IsString(v)) csv_field(out, v->valuestring);
+  else if (cJSON_IsBool(v)) fputs(cJSON_IsTrue(v) ? "true" : "false", out);
+  else if (cJSON_IsNumber(v)) fprintf(out, "%.17g", v->valuedouble);
+  else {
+    char *t = cJSON_PrintUnformatted(v);
+    csv_field(out, t ? t : "");
+    cJSON_free(t);
+  }
+}
+
+static int write_runs_csv(const Section *s, FILE *out, int first, Err *e) {
+  const ResultsData *d = &s->d;
+  const Analysis *A = &s->A;
+  cJSON **cfg = calloc((size_t)(d->nruns ? d->nruns : 1), sizeof(cJSON *));
+  char **keys = NULL;
+  int nk = 0, rc = cfg ? 0 : errf(e, "out of memory");
+  for (int r = 0; r < d->nruns && !rc && d->run_configs; r++)
+    if (d->run_configs[r] && (cfg[r] = cJSON_Parse(d->run_configs[r])) && config_keys(cfg[r], "", &keys, &nk))
+      rc = errf(e, "out of memory");
+  if (!rc) {
+    if (first) fputs("file,run_id,seed", out);
+    else fputs("\n", out); /* a new header per file: their columns differ */
+    if (!first) fputs("file,run_id,seed", out);
+    for (int c = 0; c < d->ncols; c++) fprintf(out, ",%s", d->colname[c]);
+    fputs(",status,steps_done,total_steps,majority_baseline,bow_baseline", out);
+    for (int k = 0; k < NSTATS; k++) fprintf(out, ",%s", STAT[k].name);
+    for (int k = 0; k < nk; k++) fprintf(out, ",config.%s", keys[k]);
+    fputc('\n', out);
+    for (int r = 0; r < d->nruns; r++) {
+      csv_field(out, s->label);
+      fprintf(out, ",%d,%d", r, d->seed[r]);
+      for (int c = 0; c < d->ncols; c++) {
+        fputc(',', out);
+        if (d->coltype[c] == COLV_STRING) csv_field(out, d->values[r][c]);
+        else fputs(d->values[r][c], out);
+      }
+      fprintf(out, ",%s,%ld,%ld", d->status[r], d->steps_done[r], d->total_steps[r]);
+      csv_num(out, d->majority[r]);
+      csv_num(out, d->bow[r]);
+      for (int k = 0; k < NSTATS; k++) csv_num(out, A->rs[r].s[k]);
+      for (int k = 0; k < nk; k++) csv_json_value(out, cfg[r] ? config_at(cfg[r], keys[k]) : NULL);
+      fputc('\n', out);
+    }
+  }
+  for (int r = 0; cfg && r < d->nruns; r++) cJSON_Delete(cfg[r]);
+  free(cfg);
+  for (int k = 0; k < nk; k++) free(keys[k]);
+  free(keys);
+  return rc;
+}
+
+/* ---- one report ---- */
+
+static int emit(Section *secs, int n, const ReportOptions *o, FILE *out, int mp, int ms, Err *e) {
+  if (o->format == REPORT_JSON) {
+    cJSON *root = n > 1 ? cJSON_CreateObject() : NULL, *files = root ? cJSON_AddArrayToObject(root, "files") : NULL;
+    cJSON *one = NULL;
+    for (int i = 0; i < n; i++) {
+      cJSON *j = json_section(&secs[i], mp, ms);
+      if (files) cJSON_AddItemToArray(files, j);
+      else one = j;
+    }
+    char *text = cJSON_Print(root ? root : one);
+    int rc = text ? (fprintf(out, "%s\n", text), 0) : errf(e, "out of memory printing JSON");
     cJSON_free(text);
+    cJSON_Delete(root ? root : one);
+    return rc;
   }
-  cJSON_Delete(all);
+  if (o->format == REPORT_CSV) fputs(CSV_HEAD, out);
+  for (int i = 0; i < n; i++) {
+    if (o->format == REPORT_CSV) write_csv(&secs[i], out);
+    else if (o->format == REPORT_RUNS_CSV) {
+      if (write_runs_csv(&secs[i], out, i == 0, e)) return -1;
+    } else write_text(&secs[i], out, o->format == REPORT_MARKDOWN, mp, ms);
+  }
+  return 0;
+}
+
+int report_write(const char *const *paths, int n, const ReportOptions *o, FILE *out, Err *e) {
+  Section *secs = calloc((size_t)(n ? n : 1), sizeof(Section));
+  Analysis *As = calloc((size_t)(n ? n : 1), sizeof(Analysis));
+  int rc = secs && As ? 0 : errf(e, "out of memory");
+  for (int i = 0; i < n && !rc; i++) {
+    Section *s = &secs[i];
+    s->path = paths[i];
+    if ((rc = results_load(paths[i], &s->d, e))) break;
+    s->loaded = 1;
+    AnalysisOptions ao;
+    rc = report_file_options(o, &s->d, paths[i], &ao, s->label, sizeof s->label, e);
+    if (!rc) rc = analysis_run(&s->A, &s->d, &ao, e);
+    s->analysed = !rc;
+  }
+  int mp = 0, ms = 0;
+  if (!rc) {
+    for (int i = 0; i < n; i++) As[i] = secs[i].A; /* shallow: the adjusted numbers are copied back */
+    analysis_adjust(As, n, &mp, &ms);
+    for (int i = 0; i < n; i++) secs[i].A = As[i];
+    rc = emit(secs, n, o, out, mp, ms, e);
+  }
+  for (int i = 0; secs && i < n; i++) {
+    if (secs[i].analysed) analysis_free(&secs[i].A);
+    if (secs[i].loaded) results_data_free(&secs[i].d);
+  }
+  free(secs);
+  free(As);
   return rc;
 }

@@ -1,21 +1,24 @@
-/* `bertsweep report`: turns results files into an answer. Per group: accuracy, failed and
-   diverged runs, loss and accuracy steadiness; between groups that differ in one key:
-   steps to common targets (censored, Kaplan–Meier), paired differences with bootstrap
-   confidence intervals and Wilcoxon signed-rank p-values, and a verdict in words. Every
-   parameter it uses is printed with the result (report/analysis.h has the numbers). */
+/* `bertsweep report`: turns results files into an answer. Per group: accuracy, dev loss,
+   failed and diverged runs, steadiness; between groups that differ in one key: the primary
+   outcome (steps to the common loss target) and secondary ones, each a signed-rank test with
+   its Hodges–Lehmann estimate and exact interval, Holm-adjusted over the report, with the
+   power the seeds give; random keys by rank correlation; a verdict in words that says only
+   what the adjusted tests and their intervals agree on. Every parameter it uses is printed
+   with the result (report/analysis.h has the numbers). */
 #ifndef BS_REPORT_H
 #define BS_REPORT_H
 #include <stdio.h>
 #include "io/results_read.h"
 #include "report/analysis.h"
 
-enum { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_MARKDOWN };
+typedef enum { REPORT_TABLE, REPORT_CSV, REPORT_JSON, REPORT_MARKDOWN, REPORT_RUNS_CSV, NREPORT_FORMATS } ReportFormat;
+extern const char *const REPORT_FORMAT_NAME[NREPORT_FORMATS];
 
 /* Which analysis options the command line set (they win over the config's "report"). */
-enum { SET_LOSS = 1, SET_ACC = 2, SET_FRACTION = 4, SET_SMOOTH = 8, SET_BOOTSTRAP = 16 };
+enum { SET_LOSS = 1, SET_ACC = 2, SET_FRACTION = 4, SET_SMOOTH = 8, SET_EFFECT = 16 };
 
 typedef struct {
-  int format;
+  ReportFormat format;
   AnalysisOptions a;
   int set; /* SET_* */
 } ReportOptions;
@@ -28,7 +31,7 @@ int report_file_options(const ReportOptions *o, const ResultsData *d, const char
                         char *label, size_t label_size, Err *e);
 
 /* One report over n files (each a section, labelled by its config's report.label or its
-   name); comparisons stay within a file. */
+   name); comparisons stay within a file, multiplicity is adjusted over the whole report. */
 int report_write(const char *const *paths, int n, const ReportOptions *o, FILE *out, Err *e);
 
 #endif

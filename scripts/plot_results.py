@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """Plots a bertsweep results file as the seed's report did — training loss (moving average)
-and dev accuracy over steps — with one figure per swept key. Each figure has one column of
-panels per setting of the other keys (held fixed, never pooled), the key's values as colours,
+and dev accuracy over steps — with one figure per swept key (a zipped tuple is one key). Each
+figure has one pair of panels per setting of the other keys, random ones included (held fixed,
+never pooled; up to 36 settings, the rest named as left out), the key's values as colours,
 thin lines per seed, and the mean across seeds with its 95% interval (mean +- 1.96 standard
 errors). Dev-accuracy panels show the majority-class and bag-of-words baselines and chance (1 / labels). Runs
 still running are drawn dashed as far as they got; diverged runs are drawn up to where they
-stopped and counted in the legend.
+stopped and counted in the legend. A randomly sampled key (sweep.random) is drawn as a scatter
+of each finished run's final and best dev accuracy against the key's value (log axis for
+log-uniform keys), coloured by the other keys' setting.
 
-usage: plot_results.py RESULTS.h5 OUTDIR [--smooth 10] [--max-step N]
+usage: plot_results.py RESULTS.h5 OUTDIR [--smooth 10] [--max-step N] [--json]
+(--json prints what each figure shows, for tests and scripts)
 (a file can be read while its sweep runs)
 """
 import argparse
@@ -59,21 +63,69 @@ def text(v):
         if isinstance(v, (float, np.floating)) else str(v)
 
 
+MAX_FACETS = 36
+
+
+def swept_keys(sweep, names):
+    """[(label, [columns])]: grid keys one each, a zipped tuple as one key, random keys one each;
+    and {column: "uniform" | "log_uniform"} for the random ones."""
+    keys, random = [], {}
+    for k in sweep.get("grid", {}):
+        if k in names:
+            keys.append((k, [k]))
+    zipped = [k for k in sweep.get("zip", {}) if k in names]
+    if zipped:
+        keys.append((" + ".join(zipped), zipped))
+    for k, dist in sweep.get("random", {}).get("params", {}).items():
+        if k in names:
+            keys.append((k, [k]))
+            random[k] = "log_uniform" if isinstance(dist, dict) and "log_uniform" in dist else "uniform"
+    return keys, random
+
+
+def scatter(a, runs, status, label, col, others, log, path):
+    """Final and best dev accuracy of each finished run against a random key's value."""
+    fin = np.where(status == "done")[0]
+    settings = sorted(set(tuple(text(runs[r][k]) for k in others) for r in fin)) if others else [()]
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), squeeze=False)
+    for ax, stat in zip(axes[0], ("final_dev_accuracy", "best_dev_accuracy")):
+        for i, setting in enumerate(settings):
+            sel = [r for r in fin if tuple(text(runs[r][k]) for k in others) == setting]
+            where = ", ".join(f"{k}={v}" for k, v in zip(others, setting)) or "all runs"
+            ax.scatter(runs[col][sel], runs[stat][sel], s=14, color=colors[i % len(colors)], label=f"{where} ({len(sel)})")
+        if log:
+            ax.set_xscale("log")
+        ax.set(xlabel=f"{label} ({'log-uniform' if log else 'uniform'} sample)", ylabel=stat.replace("_", " "))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{os.path.basename(a.results)}: {label}, one point per finished run", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return {"kind": "scatter", "xscale": "log" if log else "linear", "points": len(fin),
+            "file": os.path.basename(path)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results")
     ap.add_argument("outdir")
     ap.add_argument("--smooth", type=int, default=10)
     ap.add_argument("--max-step", type=int, default=0)
+    ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.outdir, exist_ok=True)
     with h5py.File(a.results, "r") as f:
         runs = f["runs"][:]
         loss, acc, est = f["train/loss"][:], f["eval/accuracy"][:], f["eval/step"][:]
-        grid = list(json.loads(f.attrs["sweep_config"]).get("sweep", {}).get("grid", {}).keys()) \
-            if "sweep_config" in f.attrs else []
+        sweep = json.loads(f.attrs["sweep_config"]).get("sweep", {}) if "sweep_config" in f.attrs else {}
         configs = f["runs"].attrs.get("run_configs", None)
-    keys = [k for k in grid if k in runs.dtype.names] or [k for k in runs.dtype.names if k not in FIXED] or [None]
+    keys, random = swept_keys(sweep, runs.dtype.names)
+    if not keys:  # files without a sweep_config: every non-fixed column is a key
+        keys = [(k, [k]) for k in runs.dtype.names if k not in FIXED]
+    columns = [c for _, cols in keys for c in cols]
+    keys = keys or [(None, [])]
     status = np.array([s.decode() if isinstance(s, bytes) else s for s in runs["status"]])
     shown = np.isin(status, ["done", "running", "diverged"])
     nlabels = None
@@ -85,18 +137,32 @@ def main():
         except OSError:
             nlabels = None
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    written = []
-    for key in keys:
-        others = [k for k in keys if k and k != key]
+    written, info = [], {}
+    for key, members in keys:
+        others = [c for c in columns if c not in members]
+        out = os.path.join(a.outdir, f"{(key or 'runs').replace('.', '_').replace(' + ', '__')}.png")
+        if key in random:
+            info[key] = scatter(a, runs, status, key, key, others, random[key] == "log_uniform", out)
+            written.append(out)
+            continue
+        value_of = np.array([" / ".join(text(r[c]) for c in members) for r in runs]) if key else None
         settings = sorted(set(tuple(text(r[k]) for k in others) for r in runs)) if others else [()]
-        fig, axes = plt.subplots(2, len(settings), figsize=(5.5 * len(settings) + 1, 8), squeeze=False)
+        left_out = max(0, len(settings) - MAX_FACETS)
+        settings = settings[:MAX_FACETS]
+        ncol = min(len(settings), 6)
+        nrow = (len(settings) + ncol - 1) // ncol
+        fig, axes = plt.subplots(2 * nrow, ncol, figsize=(5.5 * ncol + 1, 8 * nrow), squeeze=False)
+        for ax in axes.flat[len(settings) * 2:]:
+            ax.set_visible(False)
+        per_line = 0
         for col, setting in enumerate(settings):
-            ax1, ax2 = axes[0, col], axes[1, col]
+            ax1, ax2 = axes[2 * (col // ncol), col % ncol], axes[2 * (col // ncol) + 1, col % ncol]
             in_setting = np.array([all(text(r[k]) == v for k, v in zip(others, setting)) for r in runs])
-            values = sorted(set(text(v) for v in runs[key])) if key else ["all runs"]
+            values = sorted(set(value_of)) if key else ["all runs"]
             majority, bow = [], []
             for i, v in enumerate(values):
-                sel = np.where(shown & in_setting & ((np.array([text(x) for x in runs[key]]) == v) if key else True))[0]
+                sel = np.where(shown & in_setting & ((value_of == v) if key else True))[0]
+                per_line = max(per_line, len(sel))
                 if len(sel) == 0:
                     continue
                 c = colors[i % len(colors)]
@@ -135,15 +201,17 @@ def main():
                 ax.grid(alpha=0.3)
                 ax.legend(fontsize=7)
         title = (f"{os.path.basename(a.results)}: by {key or 'run'} (thin: one seed each; dashed: still running; "
-                 f"band: 95% interval of the mean across seeds)")
+                 f"band: 95% interval of the mean across seeds)"
+                 f"{f'; {left_out} more settings of the other keys not drawn' if left_out else ''}")
         # wrapped to the figure's width (about 14 characters per inch at this size)
         fig.suptitle(textwrap.fill(title, width=int(fig.get_figwidth() * 14)), fontsize=10)
         fig.tight_layout()
-        out = os.path.join(a.outdir, f"{(key or 'runs').replace('.', '_')}.png")
         fig.savefig(out, dpi=100)
         plt.close(fig)
         written.append(out)
-    print("\n".join(written))
+        info[key or "runs"] = {"kind": "curves", "facets": len(settings), "left_out": left_out,
+                               "max_runs_per_line": per_line, "file": os.path.basename(out)}
+    print(json.dumps(info, indent=1) if a.json else "\n".join(written))
 
 
 if __name__ == "__main__":
