@@ -1,5 +1,6 @@
-/* Optimizers, gradient clipping and the learning-rate schedule (shared/DESIGN.md §3 gives
-   the formulas each matches). */
+/* Optimizers, gradient clipping and the learning-rate schedule: each variant matches its
+   PyTorch/transformers counterpart (transformers' AdamW with and without bias correction,
+   torch.optim.AdamW, Google's BERTAdam), checked by tests/test_parity.c. */
 #ifndef BS_OPTIM_H
 #define BS_OPTIM_H
 #include "src/bert.h"

@@ -1,4 +1,4 @@
-/* PyTorch parity (shared/DESIGN.md section 3): logits, loss, every gradient and 10 optimizer steps
+/* PyTorch parity (HuggingFace transformers + PyTorch as the reference): logits, loss, every gradient and 10 optimizer steps
    per optimizer variant against tests/parity/reference.py, which runs the same model in
    float64. Tolerances, relative to each tensor's largest magnitude:
      logits, loss          1e-5
