@@ -347,23 +347,31 @@ static double acc_grid(const double *v, int n) {
   return 0;
 }
 
-/* The usual gap between consecutive evaluations of the runs (the evaluation interval). */
+static int cmp_long(const void *a, const void *b) {
+  long x = *(const long *)a, y = *(const long *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The most common gap between consecutive evaluations of the runs (the evaluation interval). */
 static double eval_grid(const ResultsData *d, const int *runs, int n) {
-  long best = 0, best_count = 0;
+  size_t m = 0, cap = (size_t)n * (size_t)d->max_evals + 1;
+  long *gap = malloc(sizeof(long) * cap);
+  if (!gap) return 1;
   for (int i = 0; i < n; i++) {
     const long *st = estep_of(d, runs[i]);
-    int m = n_evals(d, runs[i]);
-    for (int k = 1; k < m; k++) {
-      long gap = st[k] - st[k - 1], count = 0;
-      if (gap <= 0 || gap == best) continue;
-      for (int j = 0; j < n; j++) {
-        const long *sj = estep_of(d, runs[j]);
-        for (int q = 1; q < n_evals(d, runs[j]); q++) count += sj[q] - sj[q - 1] == gap;
-      }
-      if (count > best_count) { best = gap; best_count = count; }
-    }
+    for (int k = 1, e = n_evals(d, runs[i]); k < e; k++)
+      if (st[k] > st[k - 1]) gap[m++] = st[k] - st[k - 1];
   }
-  return best > 0 ? (double)best : 1;
+  qsort(gap, m, sizeof(long), cmp_long);
+  long best = 1;
+  for (size_t a = 0, most = 0; a < m;) {
+    size_t b = a;
+    while (b < m && gap[b] == gap[a]) b++;
+    if (b - a > most) { most = b - a; best = gap[a]; }
+    a = b;
+  }
+  free(gap);
+  return (double)best;
 }
 
 /* ---- steadiness at equal loss ---- */
@@ -587,14 +595,19 @@ static int comparable(const Analysis *A, const Group *a, const Group *b, int *co
 
 static int build_comparisons(Analysis *A, Err *e) {
   const ResultsData *d = A->d;
-  A->c = calloc((size_t)A->ng * (size_t)A->ng + 1, sizeof(Comparison));
-  if (!A->c) return errf(e, "out of memory");
+  int cap = 0;
   for (int first = 0; first < d->ncols; first++) /* ordered by the key's (first) column */
     for (int i = 0; i < A->ng; i++)
       for (int j = i + 1; j < A->ng; j++) {
         int cols[8], n = comparable(A, &A->g[i], &A->g[j], cols);
         if (!n || cols[0] != first) continue;
+        if (A->nc == cap) {
+          Comparison *c = realloc(A->c, sizeof(Comparison) * (size_t)(cap = cap ? 2 * cap : 16));
+          if (!c) return errf(e, "out of memory");
+          A->c = c;
+        }
         Comparison *cp = &A->c[A->nc++];
+        memset(cp, 0, sizeof *cp);
         cp->ncols = n;
         memcpy(cp->cols, cols, sizeof(int) * (size_t)n);
         size_t len = 0;
@@ -696,6 +709,22 @@ static int verdict_of(const Outcome *o) {
   return 3;
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* How many of the sorted s[0..n) are below x. */
+static int count_below(const double *s, int n, double x) {
+  int lo = 0, hi = n;
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (s[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /* The primary family: one p per comparison; the secondary family: every other outcome and
    every correlation. Both over all the report's analyses. */
 void analysis_adjust(Analysis *As, int n, int *m_primary, int *m_secondary) {
@@ -718,7 +747,11 @@ void analysis_adjust(Analysis *As, int n, int *m_primary, int *m_secondary) {
   stats_holm(p, np, adj);
   stats_holm(p + np, ns, adj + np);
   int mp = 0, ms = 0;
-  for (int i = 0; i < np; i++) mp += !isnan(p[i]);
+  double *sorted = malloc(sizeof(double) * (size_t)(np + 1));
+  if (!sorted) { free(p); free(adj); return; }
+  for (int i = 0; i < np; i++)
+    if (!isnan(p[i])) sorted[mp++] = p[i];
+  qsort(sorted, (size_t)mp, sizeof(double), cmp_double);
   for (int i = np; i < np + ns; i++) ms += !isnan(p[i]);
   k = 0, ks = np;
   for (int a = 0; a < n; a++) {
@@ -732,8 +765,7 @@ void analysis_adjust(Analysis *As, int n, int *m_primary, int *m_secondary) {
       if (c->out[O_NOISE].verdict != 2 && (c->nlevels == 0 || !(c->level_gap <= A->o.level_tolerance)))
         c->out[O_NOISE].verdict = 4; /* the compared windows are not at equal loss */
       /* Holm's rank of this primary: its threshold is 0.05 / (m - rank + 1) */
-      int rank = 1;
-      for (int j = 0; j < np; j++) rank += !isnan(p[j]) && p[j] < p0;
+      int rank = 1 + count_below(sorted, mp, p0);
       c->primary_m = mp;
       c->primary_rank = rank;
       c->alpha_primary = 0.05 / (mp - rank + 1 > 0 ? mp - rank + 1 : 1);
@@ -746,6 +778,7 @@ void analysis_adjust(Analysis *As, int n, int *m_primary, int *m_secondary) {
   }
   *m_primary = mp;
   *m_secondary = ms;
+  free(sorted);
   free(p);
   free(adj);
 }

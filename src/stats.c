@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* qsort_r */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,18 +259,20 @@ int stats_signed_rank(const double *d_in, int n, double grid, double level, Sign
 
 /* ---- multiplicity and power ---- */
 
+/* Indices ordered by the values they point at (ties by index: a stable order). */
+static int by_value(const void *a, const void *b, void *v_) {
+  const double *v = v_;
+  int i = *(const int *)a, j = *(const int *)b;
+  return v[i] < v[j] ? -1 : v[i] > v[j] ? 1 : (i > j) - (i < j);
+}
+
 void stats_holm(const double *p, int n, double *adj) {
   int *idx = malloc(sizeof(int) * (size_t)(n ? n : 1)), m = 0;
   for (int i = 0; i < n; i++) adj[i] = NAN;
   if (!idx) return;
   for (int i = 0; i < n; i++)
     if (!isnan(p[i])) idx[m++] = i;
-  for (int a = 1; a < m; a++) /* insertion sort by p, stable */
-    for (int b = a; b > 0 && p[idx[b]] < p[idx[b - 1]]; b--) {
-      int t = idx[b];
-      idx[b] = idx[b - 1];
-      idx[b - 1] = t;
-    }
+  qsort_r(idx, (size_t)m, sizeof(int), by_value, (void *)p);
   double run = 0; /* adjusted p_(k) = max over j <= k of min(1, (m - j + 1) p_(j)) */
   for (int k = 0; k < m; k++) {
     run = fmax(run, fmin(1.0, (double)(m - k) * p[idx[k]]));
@@ -317,12 +320,7 @@ int stats_signed_rank_pairs(double sd, double delta, double alpha, double power)
 /* Mid-ranks (1-based) of x[0..n) into r; idx: scratch of n. */
 static void midranks(const double *x, int n, double *r, int *idx) {
   for (int i = 0; i < n; i++) idx[i] = i;
-  for (int a = 1; a < n; a++)
-    for (int b = a; b > 0 && x[idx[b]] < x[idx[b - 1]]; b--) {
-      int t = idx[b];
-      idx[b] = idx[b - 1];
-      idx[b - 1] = t;
-    }
+  qsort_r(idx, (size_t)n, sizeof(int), by_value, (void *)x);
   for (int i = 0; i < n;) {
     int j = i;
     while (j < n && x[idx[j]] == x[idx[i]]) j++;
