@@ -699,10 +699,12 @@ int analysis_run(Analysis *A, const ResultsData *d, const AnalysisOptions *o, Er
 
 /* ---- multiplicity, verdicts, power ---- */
 
+static int testable(const Outcome *o);
+
 /* Too few determinate pairs (at most 5: 2 / 2^5 > 0.05) cannot be tested; more pairs, most of
    them tied, can be: they show no difference. */
 static int verdict_of(const Outcome *o) {
-  if (ldexp(2.0, -(o->t.used + o->t.zeros)) > 0.05) return 2;
+  if (!testable(o)) return 2;
   if (!(o->p_adj < 0.05)) return 0;
   if (o->t.lo > 0) return 1;
   if (o->t.hi < 0) return -1;
@@ -725,6 +727,14 @@ static int count_below(const double *s, int n, double x) {
   return lo;
 }
 
+/* 1 when the outcome's pairs could reach p < 0.05 at all: more than 5 determinate pairs. */
+static int testable(const Outcome *o) { return ldexp(2.0, -(o->t.used + o->t.zeros)) <= 0.05; }
+
+/* An outcome's p as its family counts it: a test that no data could make significant can never
+   be a false rejection, so it is left out of Holm's count (Tarone's argument for discrete
+   tests); otherwise 2 pairs per point of an lr grid would swamp a well-powered comparison. */
+static double family_p(const Outcome *o) { return testable(o) ? o->t.p : NAN; }
+
 /* The primary family: one p per comparison; the secondary family: every other outcome and
    every correlation. Both over all the report's analyses. */
 void analysis_adjust(Analysis *As, int n, int *m_primary, int *m_secondary) {
@@ -739,8 +749,8 @@ void analysis_adjust(Analysis *As, int n, int *m_primary, int *m_secondary) {
   for (int a = 0; a < n; a++) {
     for (int i = 0; i < As[a].nc; i++) {
       const Comparison *c = &As[a].c[i];
-      p[k++] = c->out[O_LOSS_SPEED].t.p;
-      for (int o = 1; o < NOUTCOMES; o++) p[ks++] = c->out[o].t.p;
+      p[k++] = family_p(&c->out[O_LOSS_SPEED]);
+      for (int o = 1; o < NOUTCOMES; o++) p[ks++] = family_p(&c->out[o]);
     }
     for (int i = 0; i < As[a].ncorr; i++) p[ks++] = As[a].corr[i].p;
   }
@@ -764,11 +774,12 @@ void analysis_adjust(Analysis *As, int n, int *m_primary, int *m_secondary) {
       for (int o = 0; o < NOUTCOMES; o++) c->out[o].verdict = verdict_of(&c->out[o]);
       if (c->out[O_NOISE].verdict != 2 && (c->nlevels == 0 || !(c->level_gap <= A->o.level_tolerance)))
         c->out[O_NOISE].verdict = 4; /* the compared windows are not at equal loss */
-      /* Holm's rank of this primary: its threshold is 0.05 / (m - rank + 1) */
-      int rank = 1 + count_below(sorted, mp, p0);
-      c->primary_m = mp;
+      /* Holm's rank of this primary: its threshold is 0.05 / (m - rank + 1); an untestable one
+         would join the family with more seeds, at worst first */
+      int rank = isnan(p0) ? 1 : 1 + count_below(sorted, mp, p0);
+      c->primary_m = isnan(p0) ? mp + 1 : mp;
       c->primary_rank = rank;
-      c->alpha_primary = 0.05 / (mp - rank + 1 > 0 ? mp - rank + 1 : 1);
+      c->alpha_primary = 0.05 / (c->primary_m - rank + 1 > 0 ? c->primary_m - rank + 1 : 1);
       const Outcome *pr = &c->out[O_LOSS_SPEED];
       c->mde = stats_signed_rank_mde(pr->sd, c->pairs, c->alpha_primary, 0.8);
       c->effect = isfinite(A->o.effect) ? A->o.effect : fabs(pr->t.estimate);

@@ -156,9 +156,17 @@ static void verdict_words(Text *t, const Outcome *o, const OutcomeSpec *s, const
 static void shift_text(Text *t, const Outcome *o, const OutcomeSpec *s) {
   char e[32], lo[32], hi[32];
   int dg = s->digits;
-  add(t, "shift %s [%s, %s]%s%s, p = %.3g (Holm %.3g; %d pair%s", fnum(e, sizeof e, o->t.estimate, dg, 1),
-      fnum(lo, sizeof lo, o->t.lo, dg, 1), fnum(hi, sizeof hi, o->t.hi, dg, 1), s->units[0] ? " " : "", s->units, o->t.p,
-      o->p_adj, o->t.n, o->t.n == 1 ? "" : "s");
+  if (o->verdict == 2) { /* nothing to estimate a verdict from: say so, not an interval of the whole line */
+    add(t, "%d pair%s", o->t.n, o->t.n == 1 ? "" : "s");
+    if (o->t.worst) add(t, ", %d censored at the worst rank", o->t.worst);
+    if (o->t.undetermined) add(t, ", %d undetermined", o->t.undetermined);
+    return;
+  }
+  if (isnan(o->t.estimate)) add(t, "shift not estimable (no pair where both runs have it), interval ");
+  else add(t, "shift %s ", fnum(e, sizeof e, o->t.estimate, dg, 1));
+  add(t, "[%s, %s]%s%s, p = %.3g (Holm %.3g; %d pair%s", fnum(lo, sizeof lo, o->t.lo, dg, 1),
+      fnum(hi, sizeof hi, o->t.hi, dg, 1), s->units[0] ? " " : "", s->units, o->t.p, o->p_adj, o->t.n,
+      o->t.n == 1 ? "" : "s");
   if (o->t.worst) add(t, ", %d censored at the worst rank", o->t.worst);
   if (o->t.undetermined) add(t, ", %d undetermined", o->t.undetermined);
   if (o->t.zeros) add(t, ", %d tied", o->t.zeros);
@@ -293,6 +301,11 @@ static char *verdict(const Analysis *A, const Comparison *c) {
         fnum(s2, sizeof s2, c->out[O_DEV_MIN_STEP].mean[1], 0, 0));
   }
   power_text(&t, A, c);
+  if (ldexp(2.0, -c->pairs) > 0.05) { /* nothing secondary can be tested either: the group table has the means */
+    add(&t, "Secondary outcomes cannot be tested with %d pairs either (the group table has their means). ", c->pairs);
+    add(&t, "Failed runs %d/%d vs %d/%d.", a->failed, a->finished, b->failed, b->finished);
+    return t.failed ? (free(t.buf), NULL) : t.buf;
+  }
   add(&t, "Secondary: ");
   speed_text(&t, A, c, O_ACC_SPEED, vb);
   static const int ORDER[] = {O_FINAL_ACC, O_BEST_ACC, O_LOSS_AUC, O_DEV_MIN, O_DEV_FINAL, O_DEV_MIN_STEP};
@@ -342,7 +355,8 @@ static void header(const Analysis *A, const char *label, const char *path, FILE 
   fprintf(out, "rule: one primary outcome per comparison (steps to the loss target), the rest secondary; p from the "
                "exact Wilcoxon signed-rank test paired by seed (normal above %d pairs), shift = Hodges-Lehmann estimate "
                "with the exact 95%% interval that inverts the test; Holm over this report's %d primary and, separately, "
-               "%d secondary tests; a verdict needs Holm p < 0.05 and an interval excluding 0\n\n",
+               "%d secondary tests that could reach p < 0.05 (more than 5 pairs); a verdict needs Holm p < 0.05 and "
+               "an interval excluding 0\n\n",
           STATS_EXACT_MAX, mp, ms);
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Plots a bertsweep results file as the seed's report did — training loss (moving average)
-and dev accuracy over steps — with one figure per swept key (a zipped tuple is one key). Each
+dev accuracy and dev loss over steps — with one figure per swept key (a zipped tuple is one key). Each
 figure has one pair of panels per setting of the other keys, random ones included (held fixed,
 never pooled; up to 36 settings, the rest named as left out), the key's values as colours,
 thin lines per seed, and the mean across seeds with its 95% interval (mean +- 1.96 standard
@@ -119,6 +119,7 @@ def main():
     with h5py.File(a.results, "r") as f:
         runs = f["runs"][:]
         loss, acc, est = f["train/loss"][:], f["eval/accuracy"][:], f["eval/step"][:]
+        eloss = f["eval/loss"][:] if "eval/loss" in f else np.full(acc.shape, np.nan)
         sweep = json.loads(f.attrs["sweep_config"]).get("sweep", {}) if "sweep_config" in f.attrs else {}
         configs = f["runs"].attrs.get("run_configs", None)
     keys, random = swept_keys(sweep, runs.dtype.names)
@@ -151,12 +152,13 @@ def main():
         settings = settings[:MAX_FACETS]
         ncol = min(len(settings), 6)
         nrow = (len(settings) + ncol - 1) // ncol
-        fig, axes = plt.subplots(2 * nrow, ncol, figsize=(5.5 * ncol + 1, 8 * nrow), squeeze=False)
-        for ax in axes.flat[len(settings) * 2:]:
-            ax.set_visible(False)
+        fig, axes = plt.subplots(3 * nrow, ncol, figsize=(5.5 * ncol + 1, 12 * nrow), squeeze=False)
+        for i in range(len(settings), nrow * ncol):
+            for k in range(3):
+                axes[3 * (i // ncol) + k, i % ncol].set_visible(False)
         per_line = 0
         for col, setting in enumerate(settings):
-            ax1, ax2 = axes[2 * (col // ncol), col % ncol], axes[2 * (col // ncol) + 1, col % ncol]
+            ax1, ax2, ax3 = (axes[3 * (col // ncol) + k, col % ncol] for k in range(3))
             in_setting = np.array([all(text(r[k]) == v for k, v in zip(others, setting)) for r in runs])
             values = sorted(set(value_of)) if key else ["all runs"]
             majority, bow = [], []
@@ -184,6 +186,10 @@ def main():
                 for r, y in zip(sel, accs):
                     ax2.plot(ex[keep], y, color=c, lw=0.5, alpha=0.35, ls="--" if status[r] == "running" else "-")
                 band(ax2, ex[keep], accs, c, f"{key}={v}" if key else v)
+                dls = [np.where(est[r, :ne][keep] >= 0, eloss[r, :ne][keep], np.nan) for r in sel]
+                for r, y in zip(sel, dls):
+                    ax3.plot(ex[keep], y, color=c, lw=0.5, alpha=0.35, ls="--" if status[r] == "running" else "-")
+                band(ax3, ex[keep], dls, c, f"{key}={v}" if key else v)
                 majority += [m for m in runs["majority_baseline"][sel] if np.isfinite(m)]
                 if "bow_baseline" in runs.dtype.names:
                     bow += [m for m in runs["bow_baseline"][sel] if np.isfinite(m)]
@@ -197,7 +203,8 @@ def main():
             ax1.set(xlabel="step", ylabel=f"training loss (moving average of {a.smooth} steps)",
                     title=f"training loss{' — ' + where if where else ''}")
             ax2.set(xlabel="step", ylabel="dev accuracy", title=f"dev accuracy{' — ' + where if where else ''}")
-            for ax in (ax1, ax2):
+            ax3.set(xlabel="step", ylabel="dev loss (cross-entropy)", title=f"dev loss{' — ' + where if where else ''}")
+            for ax in (ax1, ax2, ax3):
                 ax.grid(alpha=0.3)
                 ax.legend(fontsize=7)
         title = (f"{os.path.basename(a.results)}: by {key or 'run'} (thin: one seed each; dashed: still running; "
