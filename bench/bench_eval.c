@@ -46,7 +46,7 @@ int main(int argc, char **argv) {
   printf("impl=bertsweep cpu=%s blas=%s layers=%d hidden=%d examples=%d tokens=%ld batch=%d threads=%d eval_s=%.4f "
          "examples_per_s=%.1f accuracy=%.4f\n",
          mi.cpu, mi.blas, j.m.cfg.layers, j.m.cfg.hidden, j.dev.n, tokens, batch, threads, best, j.dev.n / best,
-         m.accuracy);
+         m.v[DS_ACC]);
   job_close(&j);
   return 0;
 }

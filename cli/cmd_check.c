@@ -51,21 +51,3 @@ int cmd_check(int argc, char **argv, Err *e) {
   }
   return EXIT_OK;
 }
-
-int cmd_schema(int argc, char **argv, Err *e) {
-  const char *format = "markdown";
-  for (int i = 0; i < argc; i++) {
-    if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) format = argv[++i];
-    else { errf(e, "usage: bertsweep schema [--format markdown|json]"); return EXIT_USAGE; }
-  }
-  if (strcmp(format, "markdown") != 0 && strcmp(format, "json") != 0) {
-    errf(e, "schema: --format is markdown or json, not \"%s\"", format);
-    return EXIT_USAGE;
-  }
-  char *text = results_schema_text(format);
-  if (!text) { errf(e, "out of memory"); return EXIT_ERROR; }
-  fputs(text, stdout);
-  if (text[strlen(text) - 1] != '\n') fputc('\n', stdout);
-  free(text);
-  return EXIT_OK;
-}

@@ -11,25 +11,6 @@
 
 static const char *EXPORT_USAGE = "usage: bertsweep export RESULTS.h5 --run N OUT_DIR";
 
-/* tokenizer_config.json as the run tokenised: lower-casing and the BasicTokenizer options. */
-static int write_tokenizer_config(const char *dir, const Tokenizer *t, Err *e) {
-  cJSON *r = cJSON_CreateObject(), *ns = r ? cJSON_AddArrayToObject(r, "never_split") : NULL;
-  if (!ns) { cJSON_Delete(r); return errf(e, "out of memory"); }
-  cJSON_AddStringToObject(r, "tokenizer_class", "BertTokenizer");
-  cJSON_AddBoolToObject(r, "do_lower_case", t->do_lower_case);
-  cJSON_AddBoolToObject(r, "tokenize_chinese_chars", t->opt.chinese_chars);
-  if (t->opt.strip_accents < 0) cJSON_AddNullToObject(r, "strip_accents");
-  else cJSON_AddBoolToObject(r, "strip_accents", t->opt.strip_accents);
-  for (int i = 0; i < t->opt.n_never_split; i++) cJSON_AddItemToArray(ns, cJSON_CreateString(t->opt.never_split[i]));
-  char *text = cJSON_Print(r), path[4200];
-  cJSON_Delete(r);
-  if (!text) return errf(e, "out of memory");
-  snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-  int rc = write_file_atomic(path, text, strlen(text), e);
-  cJSON_free(text);
-  return rc;
-}
-
 static int export_run(const char *file, int run, const char *out, Err *e) {
   ResultsInfo info;
   if (results_inspect(file, &info, e)) return -1;
@@ -38,7 +19,7 @@ static int export_run(const char *file, int run, const char *out, Err *e) {
   cJSON *json = NULL;
   if (!cfg) rc = errf(e, "out of memory");
   else if (run < 0 || run >= info.nruns) rc = errf(e, "%s: no run %d (the file has runs 0 to %d)", file, run, info.nruns - 1);
-  else if (strcmp(info.status[run], "done") != 0)
+  else if (run_status_parse(info.status[run]) != RUN_DONE)
     rc = errf(e, "%s: run %d is %s, not done: it has no final weights", file, run, info.status[run]);
   else if (!(json = cJSON_Parse(info.run_configs[run]))) rc = errf(e, "%s: run %d's config is not valid JSON", file, run);
   else if (runconfig_parse(cfg, json, info.config_path, e)) rc = -1;
@@ -49,8 +30,7 @@ static int export_run(const char *file, int run, const char *out, Err *e) {
   if (!rc && job_open(&j, cfg, e)) rc = errctx(e, "%s: run %d's model and data", file, run);
   else if (!rc) {
     if (results_read_final(file, run, j.m.params, (long)j.m.nparams, e) ||
-        hf_save(out, &j.m, j.hf.vocab, j.hf.vocab_n, NULL, 0, 1, j.labels.names, e) ||
-        write_tokenizer_config(out, &j.tok, e))
+        job_save_model(&j, out, e))
       rc = -1;
     else
       printf("run %d (%s, seed %d): final dev accuracy as the sweep measured it is in /runs; written to %s "

@@ -56,9 +56,9 @@ int cmd_inspect(int argc, char **argv, Err *e) {
   const char *dir = argv[0];
   char p[4200], shape[128];
   long long total = 0;
-  if (st_set_exists(dir)) {
-    StSet s;
-    if (st_set_open(&s, dir, 1, e)) return EXIT_ERROR;
+  if (tensor_set_exists(dir)) {
+    TensorSet s;
+    if (tensor_set_open(&s, dir, 1, e)) return EXIT_ERROR;
     static const char *const DT[] = {"float32", "float16", "bfloat16", "other"};
     printf("format: %s (%s%s)\n", strstr(s.source, "pytorch_model") ? "pytorch_model.bin" : "safetensors", s.source,
            s.n > 1 ? ", sharded" : "");
@@ -66,16 +66,16 @@ int cmd_inspect(int argc, char **argv, Err *e) {
     int n = 0;
     for (int k = 0; k < s.n; k++)
       for (int i = 0; i < s.f[k].n; i++, n++) {
-        const StTensor *t = &s.f[k].t[i];
+        const TensorEntry *t = &s.f[k].t[i];
         shape_text(t->shape, t->ndim, shape, sizeof shape);
         printf("%-70s %-16s %s\n", t->name, shape, DT[t->dtype]);
         total += (long long)st_numel(t);
       }
     printf("%d tensors in %d file(s), %lld parameters\n", n, s.n, total);
-    st_set_close(&s);
+    tensor_set_close(&s);
     return EXIT_OK;
   }
-  if (st_find_tf_index(dir, p, sizeof p)) {
+  if (tensor_find_tf_index(dir, p, sizeof p)) {
     TfIndex x;
     if (tfb_read_index(&x, p, e)) return EXIT_ERROR;
     printf("format: TensorFlow checkpoint (%s, %d data shard%s)\n", p, x.num_shards, x.num_shards == 1 ? "" : "s");
@@ -97,46 +97,3 @@ int cmd_inspect(int argc, char **argv, Err *e) {
 
 /* `bertsweep tokenize MODEL_DIR TEXT [PAIR]`: how the model's tokenizer encodes a text (or a
    sentence pair), as a run would: tokens, ids, token types. */
-static const char *TOKENIZE_USAGE =
-    "usage: bertsweep tokenize MODEL_DIR TEXT [PAIR] [--max-length N]\n"
-    "  Tokens, ids and token types of TEXT (and PAIR) as a run encodes them: [CLS] TEXT [SEP] PAIR [SEP],\n"
-    "  truncated longest-first to N (default 128), with the directory's vocab.txt and do_lower_case.\n";
-
-int cmd_tokenize(int argc, char **argv, Err *e) {
-  const char *dir = NULL, *a = NULL, *b = NULL;
-  int max = 128;
-  for (int i = 0; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(TOKENIZE_USAGE, stdout); return EXIT_OK; }
-    if (!strcmp(argv[i], "--max-length") && i + 1 < argc) {
-      char *end;
-      long v = strtol(argv[++i], &end, 10);
-      if (*end || v < 3 || v > 8192) { errf(e, "tokenize: --max-length needs a whole number in [3, 8192]"); return EXIT_USAGE; }
-      max = (int)v;
-    } else if (!dir) dir = argv[i];
-    else if (!a) a = argv[i];
-    else if (!b) b = argv[i];
-    else { errf(e, "%s", TOKENIZE_USAGE); return EXIT_USAGE; }
-  }
-  if (!dir || !a) { errf(e, "%s", TOKENIZE_USAGE); return EXIT_USAGE; }
-  HfDir hf;
-  if (hf_open(&hf, dir, e)) return EXIT_ERROR;
-  Tokenizer t;
-  char src[4200];
-  snprintf(src, sizeof src, "%s/vocab.txt", dir);
-  int lower = hf.has_lower_case ? hf.do_lower_case : 0;
-  if (tok_init(&t, hf.vocab, hf.vocab_n, lower, src, e)) { hf_close(&hf); return EXIT_ERROR; }
-  t.opt = hf.tok_opts;
-  int *ids = malloc(sizeof(int) * (size_t)max * 3);
-  if (!ids) { tok_free(&t); hf_close(&hf); errf(e, "out of memory"); return EXIT_ERROR; }
-  int *types = ids + max, *mask = ids + 2 * max;
-  int n = tok_encode_pair(&t, a, b, max, ids, types, mask);
-  printf("do_lower_case: %s; tokenize_chinese_chars: %s; strip_accents: %s; never_split: %d word(s); %d tokens (of at "
-         "most %d)\n", lower ? "true" : "false", t.opt.chinese_chars ? "true" : "false",
-         t.opt.strip_accents < 0 ? "null" : t.opt.strip_accents ? "true" : "false", t.opt.n_never_split, n, max);
-  printf("%-6s %-24s %-8s %s\n", "pos", "token", "id", "type");
-  for (int i = 0; i < n; i++) printf("%-6d %-24s %-8d %d\n", i, hf.vocab[ids[i]], ids[i], types[i]);
-  free(ids);
-  tok_free(&t);
-  hf_close(&hf);
-  return EXIT_OK;
-}

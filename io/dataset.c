@@ -1,3 +1,4 @@
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,7 @@ static int read_tsv(Dataset *d, char **lines, int nl, const DataFormat *f, Err *
 const char *const FORMAT_NAMES[NFORMATS + 1] = {[FMT_CLUE] = "clue", [FMT_JSONL] = "jsonl", [FMT_TSV] = "tsv", [NFORMATS] = NULL};
 const char *const SAMPLING_NAMES[NSAMPLINGS + 1] = {[SAMPLE_UNIFORM] = "uniform", [SAMPLE_PER_CLASS] = "per_class",
                                                     [NSAMPLINGS] = NULL};
+static_assert(NFORMATS == 3 && NSAMPLINGS == 2, "FORMAT_NAMES, READERS and SAMPLING_NAMES cover every value");
 
 typedef int (*Reader)(Dataset *d, char **lines, int nl, const DataFormat *fmt, Err *e);
 /* CLUE files are JSON lines with the CLUE field names as defaults. */

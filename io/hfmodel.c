@@ -156,7 +156,7 @@ void hf_close(HfDir *d) {
 }
 
 /* Our name -> the names a checkpoint may use for it. */
-static const StTensor *lookup(const StSet *f, const char *name, const StFile **file) {
+static const TensorEntry *lookup(const TensorSet *f, const char *name, const TensorFile **file) {
   char alt[320], swapped[300];
   snprintf(swapped, sizeof swapped, "%s", name);
   char *ln = strstr(swapped, "LayerNorm.");
@@ -171,23 +171,23 @@ static const StTensor *lookup(const StSet *f, const char *name, const StFile **f
   cands[2] = alt;
   cands[3] = alt2;
   for (int i = 0; i < 4; i++) {
-    const StTensor *t = st_set_find(f, cands[i], file);
+    const TensorEntry *t = tensor_set_find(f, cands[i], file);
     if (t) return t;
   }
   return NULL;
 }
 
 /* 1 when t is a float tensor of pi's shape ([rows] or [rows, cols]). */
-static int tensor_fits(const StTensor *t, const ParamInfo *pi) {
+static int tensor_fits(const TensorEntry *t, const ParamInfo *pi) {
   int64_t r = t->ndim >= 1 ? t->shape[0] : 1, c = t->ndim == 2 ? t->shape[1] : 1;
-  return t->dtype != ST_OTHER && t->ndim >= 1 && t->ndim <= 2 && r == pi->rows && c == pi->cols;
+  return t->dtype != TENSOR_OTHER && t->ndim >= 1 && t->ndim <= 2 && r == pi->rows && c == pi->cols;
 }
 
 int hf_load_weights(const HfDir *d, Bert *m, int *has_head, int *has_pooler, Err *e) {
-  StSet f;
-  if (st_set_open(&f, d->dir, 0, e)) return -1;
+  TensorSet f;
+  if (tensor_set_open(&f, d->dir, 0, e)) return -1;
   const char *path = f.source;
-  const StFile *file = NULL;
+  const TensorFile *file = NULL;
   *has_head = 0;
   int rc = 0, pooler_found = 0;
   for (int i = 0; i < m->ntensors; i++)
@@ -196,13 +196,13 @@ int hf_load_weights(const HfDir *d, Bert *m, int *has_head, int *has_pooler, Err
   for (int i = 0; i < m->ntensors && !rc; i++) {
     const ParamInfo *pi = &m->info[i];
     int is_head = pi->group == m->cfg.layers + 1, is_pooler = pi->group == m->cfg.layers;
-    const StTensor *t = is_head ? st_set_find(&f, pi->name, &file) : lookup(&f, pi->name, &file);
+    const TensorEntry *t = is_head ? tensor_set_find(&f, pi->name, &file) : lookup(&f, pi->name, &file);
     if (!t) {
       if (!is_head && !(is_pooler && !*has_pooler)) rc = errf(e, "%s: missing tensor '%s'", path, pi->name);
       continue;
     }
     int64_t r = t->ndim >= 1 ? t->shape[0] : 1, c = t->ndim == 2 ? t->shape[1] : 1;
-    if (t->dtype == ST_OTHER) {
+    if (t->dtype == TENSOR_OTHER) {
       rc = errf(e, "%s: tensor '%s' has a dtype other than F32/F16/BF16", path, t->name);
     } else if (!tensor_fits(t, pi)) {
       if (!is_head)
@@ -214,27 +214,27 @@ int hf_load_weights(const HfDir *d, Bert *m, int *has_head, int *has_pooler, Err
     }
   }
   *has_head = *has_head == 2;
-  st_set_close(&f);
+  tensor_set_close(&f);
   return rc;
 }
 
 int hf_load_mlm_head(const HfDir *d, MlmHead *h, int *found, Err *e) {
-  StSet f;
-  if (st_set_open(&f, d->dir, 0, e)) return -1;
-  const StFile *file = NULL;
+  TensorSet f;
+  if (tensor_set_open(&f, d->dir, 0, e)) return -1;
+  const TensorFile *file = NULL;
   int rc = 0, n = 0;
   for (int i = 0; i < 5; i++) n += lookup(&f, h->info[i].name, &file) != NULL;
   *found = n == 5;
   if (n && n < 5) rc = errf(e, "%s: %d of the 5 cls.predictions tensors (the masked-LM head)", f.source, n);
   for (int i = 0; i < 5 && *found && !rc; i++) {
     const ParamInfo *pi = &h->info[i];
-    const StTensor *t = lookup(&f, pi->name, &file);
+    const TensorEntry *t = lookup(&f, pi->name, &file);
     if (!tensor_fits(t, pi))
       rc = errf(e, "%s: tensor '%s' is not F32/F16/BF16 of shape [%d, %d]", f.source, t->name, pi->rows, pi->cols);
     else
       st_read_f32(file, t, h->params + pi->offset);
   }
-  st_set_close(&f);
+  tensor_set_close(&f);
   return rc;
 }
 

@@ -35,7 +35,15 @@ int h5err(Err *e, const char *fmt, ...) {
   return errf(e, "%s: %s", ctx, msg);
 }
 
-hid_t h5_native(DataType t) { return t == DT_I64 ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT; }
+hid_t h5_native(ValueType t) {
+  switch (t) {
+  case VT_I32: return H5T_NATIVE_INT32;
+  case VT_I64: return H5T_NATIVE_INT64;
+  case VT_F64: return H5T_NATIVE_DOUBLE;
+  case VT_BOOL: return H5T_NATIVE_SCHAR;
+  default: return H5T_NATIVE_FLOAT; /* VT_F32; strings have types of their own size */
+  }
+}
 
 static hid_t vlen_str(void) {
   hid_t t = H5Tcopy(H5T_C_S1);
@@ -134,12 +142,12 @@ static hid_t col_type(const ResultsColumn *c) {
   hid_t t;
   signed char v0 = 0, v1 = 1;
   switch (c->type) {
-  case COL_BOOL: /* the enum h5py maps to numpy bool */
+  case VT_BOOL: /* the enum h5py maps to numpy bool */
     t = H5Tenum_create(H5T_NATIVE_INT8);
     if (t >= 0 && (H5Tenum_insert(t, "FALSE", &v0) < 0 || H5Tenum_insert(t, "TRUE", &v1) < 0)) return -1;
     return t;
-  case COL_INT: return H5Tcopy(H5T_NATIVE_INT64);
-  case COL_FLOAT: return H5Tcopy(H5T_NATIVE_DOUBLE);
+  case VT_I64: return H5Tcopy(H5T_NATIVE_INT64);
+  case VT_F64: return H5Tcopy(H5T_NATIVE_DOUBLE);
   default:
     t = H5Tcopy(H5T_C_S1);
     if (t >= 0 && (H5Tset_size(t, (size_t)c->strsize) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) return -1;
@@ -148,12 +156,11 @@ static hid_t col_type(const ResultsColumn *c) {
 }
 
 static size_t col_size(const ResultsColumn *c) {
-  return c->type == COL_BOOL ? 1 : c->type == COL_STR ? (size_t)c->strsize : 8;
+  return c->type == VT_BOOL ? 1 : c->type == VT_STR ? (size_t)c->strsize : 8;
 }
 
 static size_t fixed_size(int f) {
-  static const size_t SZ[] = {[CT_STR] = 0, [CT_I64] = 8, [CT_F64] = 8, [CT_I32] = 4};
-  return RESULTS_FIXED[f].type == CT_STR ? (size_t)RESULTS_FIXED[f].size : SZ[RESULTS_FIXED[f].type];
+  return RESULTS_FIXED[f].type == VT_STR ? (size_t)RESULTS_FIXED[f].size : VALUE_TYPE_SIZE[RESULTS_FIXED[f].type];
 }
 
 static size_t fixed_off(const ResultsLayout *lay, const RowShape *rs, int f) {
@@ -163,10 +170,7 @@ static size_t fixed_off(const ResultsLayout *lay, const RowShape *rs, int f) {
 }
 
 static hid_t fixed_type(int f) {
-  if (RESULTS_FIXED[f].type != CT_STR) {
-    hid_t n[] = {[CT_I64] = H5T_NATIVE_INT64, [CT_F64] = H5T_NATIVE_DOUBLE, [CT_I32] = H5T_NATIVE_INT32};
-    return H5Tcopy(n[RESULTS_FIXED[f].type]);
-  }
+  if (RESULTS_FIXED[f].type != VT_STR) return H5Tcopy(h5_native(RESULTS_FIXED[f].type));
   hid_t st = H5Tcopy(H5T_C_S1); /* status stays ASCII: files of format 1 convert */
   if (st >= 0 && (H5Tset_size(st, (size_t)RESULTS_FIXED[f].size) < 0 ||
                   (f != F_STATUS && H5Tset_cset(st, H5T_CSET_UTF8) < 0)))
@@ -203,9 +207,9 @@ hid_t results_row_type(const ResultsLayout *lay, RowShape *rs) {
 static void put(unsigned char *row, size_t off, const void *v, size_t n) { memcpy(row + off, v, n); }
 
 static void put_value(unsigned char *row, const ResultsColumn *col, size_t off, const char *v) {
-  if (col->type == COL_BOOL) { signed char b = strcmp(v, "true") == 0; put(row, off, &b, 1); }
-  else if (col->type == COL_INT) { int64_t i = strtoll(v, NULL, 10); put(row, off, &i, 8); }
-  else if (col->type == COL_FLOAT) { double d = strtod(v, NULL); put(row, off, &d, 8); }
+  if (col->type == VT_BOOL) { signed char b = strcmp(v, "true") == 0; put(row, off, &b, 1); }
+  else if (col->type == VT_I64) { int64_t i = strtoll(v, NULL, 10); put(row, off, &i, 8); }
+  else if (col->type == VT_F64) { double d = strtod(v, NULL); put(row, off, &d, 8); }
   else { /* JSON string: strip the quotes (grid strings are plain text) */
     char *s = (char *)row + off;
     memset(s, 0, (size_t)col->strsize);
@@ -218,14 +222,14 @@ static void fill_fixed(unsigned char *row, size_t off, const RunRow *x) {
   int32_t rank = x->rank, threads = x->threads;
   int64_t sd = x->steps_done, tot = x->total_steps, bs = x->best_step;
   const void *src[NFIXED] = {
-      [F_STATUS] = x->status, [F_STEPS_DONE] = &sd, [F_TOTAL] = &tot, [F_BEST_ACC] = &x->best_acc,
+      [F_STATUS] = RUN_STATUS_NAME[x->status], [F_STEPS_DONE] = &sd, [F_TOTAL] = &tot, [F_BEST_ACC] = &x->best_acc,
       [F_BEST_STEP] = &bs, [F_FINAL_ACC] = &x->final_acc, [F_FINAL_LOSS] = &x->final_loss,
       [F_MAJORITY] = &x->majority, [F_BOW] = &x->bow, [F_INIT] = x->initialised, [F_WALL] = &x->wall_seconds, [F_RANK] = &rank, [F_HOST] = x->host,
       [F_CPU] = x->cpu, [F_BLAS] = x->blas, [F_THREADS] = &threads, [F_LIBS] = x->libs, [F_STARTED] = &x->started,
-      [F_FINISHED] = &x->finished};
+      [F_FINISHED] = &x->finished, [F_ERROR] = x->error};
   for (int f = 0; f < NFIXED; f++) {
     size_t n = fixed_size(f);
-    if (RESULTS_FIXED[f].type == CT_STR) { /* NUL-padded, cut to fit */
+    if (RESULTS_FIXED[f].type == VT_STR) { /* NUL-padded, cut to fit */
       memset(row + off, 0, n);
       if (src[f]) snprintf((char *)row + off, n, "%s", (const char *)src[f]);
     } else {
@@ -372,24 +376,23 @@ int results_sync(Results *r, Err *e) {
 
 /* ---- raw-data writes ---- */
 
-int results_write_steps(Results *r, int run, long step0, int n, const float *loss, const float *lr,
-                        const float *gnorm, Err *e) {
-  const float *src[3] = {loss, lr, gnorm};
-  for (int i = 0; i < 3; i++)
-    if (h5_write_at(r->metric[DS_LOSS + i], H5T_NATIVE_FLOAT, run, step0, n, src[i]))
-      return h5err(e, "%s: writing /%s of run %d", r->path, RESULTS_METRICS[DS_LOSS + i].path, run);
-  return 0;
-}
-
-int results_write_evals(Results *r, int run, int idx0, int n, const long *step, const float *acc,
-                        const float *loss, const float *f1, Err *e) {
-  int64_t st[64];
-  if (n > 64) return errf(e, "%s: internal: %d evaluations in one write", r->path, n);
-  for (int i = 0; i < n; i++) st[i] = step[i];
-  const void *src[NMETRICS] = {[DS_ACC] = acc, [DS_ELOSS] = loss, [DS_F1] = f1, [DS_ESTEP] = st};
-  for (int i = DS_ACC; i <= DS_ESTEP; i++)
-    if (h5_write_at(r->metric[i], h5_native(RESULTS_METRICS[i].type), run, idx0, n, src[i]))
-      return h5err(e, "%s: writing /%s of run %d", r->path, RESULTS_METRICS[i].path, run);
+int results_write_metrics(Results *r, ShapeRule shape, int run, long idx0, int n, const double *const *vals, Err *e) {
+  enum { MAXN = 256 };
+  union {
+    float f[MAXN];
+    int64_t i[MAXN];
+  } buf;
+  if (n > MAXN) return errf(e, "%s: internal: %d values in one write", r->path, n);
+  for (int k = 0; k < NMETRICS; k++) {
+    const DatasetSpec *ds = &RESULTS_METRICS[k];
+    if (ds->shape != shape) continue;
+    for (int t = 0; t < n; t++) {
+      if (ds->type == VT_I64) buf.i[t] = (int64_t)vals[k][t];
+      else buf.f[t] = (float)vals[k][t];
+    }
+    if (h5_write_at(r->metric[k], h5_native(ds->type), run, idx0, n, &buf))
+      return h5err(e, "%s: writing /%s of run %d", r->path, ds->path, run);
+  }
   return 0;
 }
 

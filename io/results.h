@@ -13,13 +13,12 @@
 #include "io/results_schema.h"
 #include "src/err.h"
 
-enum { COL_BOOL = 0, COL_INT = 1, COL_FLOAT = 2, COL_STR = 3 };
 #define RESULTS_MAX_COLS 16
 
 typedef struct {
   char name[128]; /* the dotted grid key */
-  int type;       /* COL_* */
-  int strsize;    /* bytes, COL_STR only */
+  ValueType type; /* VT_BOOL, VT_I64, VT_F64 or VT_STR */
+  int strsize;    /* bytes, VT_STR only */
 } ResultsColumn;
 
 typedef struct {
@@ -46,7 +45,8 @@ typedef struct {
   int run_id, seed, rank;
   const char *const *values; /* [ncols] grid values as JSON text (new rows only) */
   long total_steps, steps_done, best_step;
-  const char *status;        /* RESULTS_STATUS */
+  RunStatus status;
+  const char *error;         /* why a failed run failed (NULL: empty) */
   double best_acc, final_acc, final_loss, wall_seconds;
   double majority; /* dev accuracy of always predicting the most frequent label */
   double bow;      /* dev accuracy of the bag-of-words baseline */
@@ -113,11 +113,10 @@ int results_slot_clear(Results *r, int slot, Err *e);
 /* A finished run's parameters into its row of /final_weights (independent). */
 int results_write_final(Results *r, int row, const float *params, long n, Err *e);
 
-/* Independent: this rank's run only. step0 is 0-based; n consecutive steps. */
-int results_write_steps(Results *r, int run, long step0, int n, const float *loss, const float *lr,
-                        const float *gnorm, Err *e);
-int results_write_evals(Results *r, int run, int idx0, int n, const long *step, const float *acc,
-                        const float *loss, const float *f1, Err *e);
+/* Independent: this rank's run only. n (at most 256) consecutive values, from index idx0
+   (0-based), of every metric of the given shape (SHAPE_RUN_STEP or SHAPE_RUN_EVAL):
+   vals[k][0..n) for metric k, converted to its dataset's type. */
+int results_write_metrics(Results *r, ShapeRule shape, int run, long idx0, int n, const double *const *vals, Err *e);
 int results_write_row(Results *r, const RunRow *row, Err *e);
 /* The thread count the row records (0: none yet). */
 int results_row_threads(Results *r, int row, int *threads, Err *e);
@@ -139,7 +138,7 @@ char **h5_read_str_array_attr(hid_t obj, const char *name, int n);
 /* n elements at [row, col0 ..] of a 2-D dataset (or [col0 ..] when row < 0). */
 int h5_write_at(hid_t d, hid_t type, long row, long col0, long n, const void *buf);
 int h5_read_at(hid_t d, hid_t type, long row, long col0, long n, void *buf);
-hid_t h5_native(DataType t);
+hid_t h5_native(ValueType t);
 /* Dimension which (0 or 1) of dataset name in f; 0 when it cannot be opened. */
 hsize_t h5_dim(hid_t f, const char *name, int which);
 /* Errors with the innermost HDF5 message appended; return -1. */

@@ -115,7 +115,8 @@ static int create_runs(Build *b, const char *const *run_configs, Err *e) {
   for (int f = 0; f < NFIXED; f++) cJSON_AddStringToObject(desc, RESULTS_FIXED[f].name, RESULTS_FIXED[f].description);
   char *dtext = cJSON_PrintUnformatted(desc), statuses[256] = "";
   cJSON_Delete(desc);
-  for (int s = 0; s < NSTATUS; s++) snprintf(statuses + strlen(statuses), sizeof statuses - strlen(statuses), "%s%s", s ? ", " : "", RESULTS_STATUS[s]);
+  for (int s = 0; s < NRUN_STATUS; s++)
+    snprintf(statuses + strlen(statuses), sizeof statuses - strlen(statuses), "%s%s", s ? ", " : "", RUN_STATUS_NAME[s]);
   int bad = !dtext || h5_attr_str(b->runs, "column_descriptions", dtext) || h5_attr_str(b->runs, "statuses", statuses) ||
             h5_attr_str(b->runs, "long_name", "one row per run: its grid values, seed, status and summary") ||
             (b->lay->nruns && h5_attr_strs(b->runs, "run_configs", run_configs, b->lay->nruns, 0));
@@ -173,7 +174,7 @@ static int create_metrics(Build *b, const ResultsSource *src, Err *e) {
     float ff = (float)ds->fill;
     int64_t fi = (int64_t)ds->fill;
     hid_t t = h5_native(ds->type);
-    b->metric[i] = make_dataset(b->f, ds->path, t, 2, dims, ds->type == DT_I64 ? (const void *)&fi : (const void *)&ff);
+    b->metric[i] = make_dataset(b->f, ds->path, t, 2, dims, ds->type == VT_I64 ? (const void *)&fi : (const void *)&ff);
     if (b->metric[i] < 0 || describe(b->metric[i], ds->units, ds->description))
       return h5err(e, "%s: creating /%s", b->tmp, ds->path);
   }
@@ -297,7 +298,7 @@ static int create_final(Build *b, const ResultsSource *src, Err *e) {
   int rc = od >= 0 && buf ? 0 : h5err(e, "%s: opening /final_weights", src->path);
   for (int r = 0; !rc && r < src->nrows; r++) {
     const char *status = (const char *)b->rows + (size_t)r * b->shape.size + b->shape.col_off[L->ncols];
-    if (b->lost[r] || strcmp(status, "done") != 0) continue;
+    if (b->lost[r] || run_status_parse(status) != RUN_DONE) continue;
     if (h5_read_at(od, H5T_NATIVE_FLOAT, r, 0, n, buf)) {
       if (src->tolerant) b->lost[r] = 1;
       else rc = h5err(e, "%s: reading final weights of run %d", src->path, r);

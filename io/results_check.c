@@ -59,10 +59,11 @@ static void check_metrics(Checker *c) {
       long written = 0, steps = in->steps_done[r];
       for (long k = 0; k < cols; k++) written += !isnan(buf[k]);
       const char *st = in->status[r];
-      if (strcmp(st, "pending") == 0 && written) problem(c, r, "pending, but %ld steps are recorded", written);
-      if (strcmp(st, "pending") != 0 && (steps < 0 || steps > cols || steps > in->total_steps[r]))
+      const int pending = run_status_parse(st) == RUN_PENDING || run_status_parse(st) == RUN_FAILED; /* never trained */
+      if (pending && written) problem(c, r, "%s, but %ld steps are recorded", st, written);
+      if (!pending && (steps < 0 || steps > cols || steps > in->total_steps[r]))
         problem(c, r, "steps_done %ld is out of range", steps);
-      else if (strcmp(st, "pending") != 0)
+      else if (!pending)
         for (long k = 0; k < steps; k++)
           if (isnan(buf[k])) {
             problem(c, r, "%s after %ld steps, but step %ld was never recorded", st, steps, k + 1);
@@ -120,7 +121,7 @@ static void check_slots(Checker *c) {
     const SlotState *st = &in->slots[k];
     if (st->v[SS_RUN] < 0) continue;
     int row = (int)st->v[SS_RUN];
-    if (row >= 0 && row < in->nruns && strcmp(in->status[row], "done") == 0) continue; /* freed as the run ended */
+    if (row >= 0 && row < in->nruns && run_status_parse(in->status[row]) == RUN_DONE) continue; /* freed as the run ended */
     if (verify_slot(c, k, st, 0)) c->sum->checkpoints++;
   }
 }
@@ -131,7 +132,7 @@ static void check_final(Checker *c) {
   long n = c->info.lay.final_size;
   float *buf = malloc(sizeof(float) * (size_t)(n ? n : 1));
   for (int r = 0; d >= 0 && buf && r < c->info.nruns; r++)
-    if (strcmp(c->info.status[r], "done") == 0 && h5_read_at(d, H5T_NATIVE_FLOAT, r, 0, n, buf))
+    if (run_status_parse(c->info.status[r]) == RUN_DONE && h5_read_at(d, H5T_NATIVE_FLOAT, r, 0, n, buf))
       problem(c, r, "its final weights cannot be read");
   if (d < 0) problem(c, -1, "/final_weights cannot be opened");
   free(buf);
@@ -173,7 +174,7 @@ int results_check(const char *path, FILE *out, CheckSummary *sum, Err *e) {
             in->format_version, RESULTS_FORMAT_VERSION);
   sum->nruns = in->nruns;
   for (int r = 0; r < in->nruns; r++) {
-    int s = results_status_parse(in->status[r]);
+    int s = run_status_parse(in->status[r]);
     if (s < 0) problem(&c, r, "unknown status \"%s\"", in->status[r]);
     else sum->count[s]++;
     if (!in->run_configs[r][0]) problem(&c, r, "no run config");
@@ -183,8 +184,8 @@ int results_check(const char *path, FILE *out, CheckSummary *sum, Err *e) {
   if (in->format_version == RESULTS_FORMAT_VERSION) check_slots(&c);
   check_final(&c);
   fprintf(out, "%s: runs:", path);
-  for (int s = 0; s < NSTATUS; s++)
-    if (sum->count[s]) fprintf(out, " %d %s", sum->count[s], RESULTS_STATUS[s]);
+  for (int s = 0; s < NRUN_STATUS; s++)
+    if (sum->count[s]) fprintf(out, " %d %s", sum->count[s], RUN_STATUS_NAME[s]);
   fprintf(out, "; %d live checkpoint%s verified; %s\n", sum->checkpoints, sum->checkpoints == 1 ? "" : "s",
           sum->problems ? "DAMAGED" : "no damage found");
   close_checker(&c);
@@ -230,14 +231,14 @@ int results_salvage(const char *path, const char *out_path, FILE *out, Err *e) {
     for (int k = 0; k < ncols; k++) vals[(size_t)r * (size_t)ncols + (size_t)k] = config_value(in->run_configs[r], in->lay.cols[k].name);
     rows[r] = (RunRow){.run_id = r, .seed = seed ? atoi(seed) : 0, .rank = -1,
                        .values = (const char *const *)vals + (size_t)r * (size_t)ncols, .total_steps = in->total_steps[r],
-                       .best_step = -1, .status = "pending", .best_acc = NAN, .final_acc = NAN, .final_loss = NAN,
+                       .best_step = -1, .status = RUN_PENDING, .best_acc = NAN, .final_acc = NAN, .final_loss = NAN,
                        .majority = NAN, .bow = NAN, .started = NAN, .finished = NAN};
     free(seed);
   }
   for (int k = 0; !rc && in->format_version == RESULTS_FORMAT_VERSION && k < in->lay.nslots; k++) {
     const SlotState *st = &in->slots[k];
     int row = (int)st->v[SS_RUN];
-    if (st->v[SS_RUN] >= 0 && row < n && strcmp(in->status[row], "done") != 0 && verify_slot(&c, k, st, 1))
+    if (st->v[SS_RUN] >= 0 && row < n && run_status_parse(in->status[row]) != RUN_DONE && verify_slot(&c, k, st, 1))
       slot_src[kept++] = k;
   }
   ResultsLayout lay = in->lay;

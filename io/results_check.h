@@ -3,10 +3,11 @@
 #ifndef BS_RESULTS_CHECK_H
 #define BS_RESULTS_CHECK_H
 #include <stdio.h>
+#include "io/results_schema.h"
 #include "src/err.h"
 
 typedef struct {
-  int nruns, count[8];  /* runs per status (RESULTS_STATUS order) */
+  int nruns, count[NRUN_STATUS]; /* runs per status (RunStatus order) */
   int checkpoints;      /* live checkpoints verified */
   int problems;
 } CheckSummary;

@@ -68,8 +68,8 @@ static int read_grid(hid_t runs, ResultsData *d, Err *e, const char *path) {
     snprintf(d->colname[d->ncols], sizeof d->colname[0], "%s", name);
     hid_t mt = H5Tget_member_type(ft, (unsigned)i);
     H5T_class_t cls = H5Tget_class(mt);
-    d->coltype[d->ncols] = cls == H5T_FLOAT ? COLV_FLOAT : cls == H5T_INTEGER ? COLV_INT : cls == H5T_ENUM ? COLV_BOOL
-                                                                                                       : COLV_STRING;
+    d->coltype[d->ncols] = cls == H5T_FLOAT ? VT_F64 : cls == H5T_INTEGER ? VT_I64 : cls == H5T_ENUM ? VT_BOOL
+                                                                                                       : VT_STR;
     size_t sz = H5Tget_size(mt);
     hid_t native = cls == H5T_FLOAT ? H5Tcopy(H5T_NATIVE_DOUBLE) : cls == H5T_INTEGER ? H5Tcopy(H5T_NATIVE_INT64)
                                                                                         : H5Tcopy(mt);
@@ -197,6 +197,15 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   else rc = read_grid(runs, d, e, path);
   d->sweep_json = h5_read_str_attr(f, "sweep_config");
   d->run_configs = d->nruns ? h5_read_str_array_attr(runs, "run_configs", d->nruns) : NULL;
+  if (!rc && !(d->error = calloc(n, ERROR_LEN))) rc = errf(e, "%s: out of memory", path);
+  if (!rc && d->nruns && has_member(runs, "error")) {
+    hid_t et = H5Tcopy(H5T_C_S1);
+    if (et < 0 || H5Tset_size(et, ERROR_LEN) < 0 || H5Tset_cset(et, H5T_CSET_UTF8) < 0 ||
+        read_member(runs, "error", et, d->error))
+      rc = h5fail(e, path, "reading /runs \"error\"");
+    if (et >= 0) H5Tclose(et);
+    for (int i = 0; i < d->nruns; i++) d->error[i][ERROR_LEN - 1] = 0;
+  }
   if (!rc && read_provenance(runs, d)) rc = h5fail(e, path, "reading the provenance columns of /runs");
 done:
   if (runs >= 0) H5Dclose(runs);
@@ -219,6 +228,7 @@ void results_data_free(ResultsData *d) {
   free(d->sweep_json);
   for (int r = 0; d->run_configs && r < d->nruns; r++) free(d->run_configs[r]);
   free(d->run_configs);
+  free(d->error);
   free(d->cpu); free(d->blas); free(d->libs); free(d->threads);
   memset(d, 0, sizeof *d);
 }
@@ -237,8 +247,8 @@ static int read_columns(hid_t runs, ResultsLayout *lay) {
       hid_t mt = H5Tget_member_type(ft, (unsigned)i);
       H5T_class_t cls = H5Tget_class(mt);
       snprintf(c->name, sizeof c->name, "%s", name);
-      c->type = cls == H5T_ENUM ? COL_BOOL : cls == H5T_INTEGER ? COL_INT : cls == H5T_FLOAT ? COL_FLOAT : COL_STR;
-      c->strsize = c->type == COL_STR ? (int)H5Tget_size(mt) : 0;
+      c->type = cls == H5T_ENUM ? VT_BOOL : cls == H5T_INTEGER ? VT_I64 : cls == H5T_FLOAT ? VT_F64 : VT_STR;
+      c->strsize = c->type == VT_STR ? (int)H5Tget_size(mt) : 0;
       H5Tclose(mt);
     }
     H5free_memory(name);

@@ -26,7 +26,7 @@ typedef struct {
   long max_steps;
   int max_evals;
   char colname[RESULTS_MAX_COLS][128];
-  enum { COLV_STRING, COLV_INT, COLV_FLOAT, COLV_BOOL } coltype[RESULTS_MAX_COLS]; /* how values[][c] reads */
+  ValueType coltype[RESULTS_MAX_COLS]; /* how values[][c] reads: VT_BOOL, VT_I64, VT_F64 or VT_STR */
   char ***values;     /* [nruns][ncols] grid values as text */
   int *seed;
   char (*status)[STATUS_LEN];
@@ -38,6 +38,7 @@ typedef struct {
   float *eloss;       /* [nruns * max_evals] dev loss, NaN where none */
   char *sweep_json;   /* the sweep's config */
   char **run_configs; /* [nruns] each run's config as JSON; NULL when the file has none */
+  char (*error)[ERROR_LEN]; /* [nruns] why a failed run could not run ("" otherwise or in older files) */
   /* provenance, NULL in files written before it was recorded */
   char (*cpu)[64], (*blas)[64], (*libs)[96];
   int *threads;

@@ -1,3 +1,4 @@
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -5,61 +6,66 @@
 #include <cjson/cJSON.h>
 #include "io/results_schema.h"
 
-const DatasetSpec RESULTS_METRICS[NMETRICS] = {
-    [DS_LOSS] = {"train/loss", DT_F32, SHAPE_RUN_STEP, "nats",
-                 "mean cross-entropy of the training batch at each step (before the update)", NAN},
-    [DS_LR] = {"train/lr", DT_F32, SHAPE_RUN_STEP, "1", "learning rate used by the update of each step", NAN},
-    [DS_GNORM] = {"train/grad_norm", DT_F32, SHAPE_RUN_STEP, "1", "global L2 norm of the gradient before clipping", NAN},
-    [DS_ACC] = {"eval/accuracy", DT_F32, SHAPE_RUN_EVAL, "1", "dev-set accuracy at each evaluation point", NAN},
-    [DS_ELOSS] = {"eval/loss", DT_F32, SHAPE_RUN_EVAL, "nats", "mean dev-set cross-entropy at each evaluation point", NAN},
-    [DS_F1] = {"eval/macro_f1", DT_F32, SHAPE_RUN_EVAL, "1", "dev-set macro-F1 at each evaluation point", NAN},
-    [DS_ESTEP] = {"eval/step", DT_I64, SHAPE_RUN_EVAL, "steps", "number of updates done when each evaluation ran", -1},
-};
+#define RESULTS_METRIC_SPEC(id, path, type, shape, units, column, description, fill) \
+  [id] = {path, type, shape, units, column, description, fill},
+const DatasetSpec RESULTS_METRICS[NMETRICS] = {RESULTS_METRIC_LIST(RESULTS_METRIC_SPEC)};
 
 const DatasetSpec RESULTS_COORDS[NCOORDS] = {
-    [CO_RUN] = {"run", DT_I64, SHAPE_RUN, "1", "run id (row of /runs)", -1},
-    [CO_STEP] = {"train/step", DT_I64, SHAPE_STEP, "steps", "number of updates done (1-based)", -1},
-    [CO_EVAL] = {"eval/index", DT_I64, SHAPE_EVAL, "1", "evaluation index (0-based)", -1},
+    [CO_RUN] = {"run", VT_I64, SHAPE_RUN, "1", "run", "run id (row of /runs)", -1},
+    [CO_STEP] = {"train/step", VT_I64, SHAPE_STEP, "steps", "step", "number of updates done (1-based)", -1},
+    [CO_EVAL] = {"eval/index", VT_I64, SHAPE_EVAL, "1", "index", "evaluation index (0-based)", -1},
 };
+static_assert(NCOORDS == 3, "RESULTS_COORDS describes every coordinate");
 const char *const RESULTS_DIM_NAME[NCOORDS] = {"run", "step", "eval"};
 
 const ColumnSpec RESULTS_FIXED[NFIXED] = {
-    [F_STATUS] = {"status", CT_STR, "pending, running, done, failed or diverged", STATUS_LEN},
-    [F_STEPS_DONE] = {"steps_done", CT_I64, "updates done (at the last flush)"},
-    [F_TOTAL] = {"total_steps", CT_I64, "updates the run was planned to do"},
-    [F_BEST_ACC] = {"best_dev_accuracy", CT_F64, "highest dev accuracy seen"},
-    [F_BEST_STEP] = {"best_step", CT_I64, "step of best_dev_accuracy (-1: none yet)"},
-    [F_FINAL_ACC] = {"final_dev_accuracy", CT_F64, "dev accuracy at the last evaluation"},
-    [F_FINAL_LOSS] = {"final_train_loss", CT_F64, "training loss of the last step"},
-    [F_MAJORITY] = {"majority_baseline", CT_F64, "dev accuracy of always predicting the most frequent label"},
-    [F_BOW] = {"bow_baseline", CT_F64,
+    [F_STATUS] = {"status", VT_STR, "pending, running, stopped, done, failed or diverged (the README says what each means)",
+                  STATUS_LEN},
+    [F_STEPS_DONE] = {"steps_done", VT_I64, "updates done (at the last flush)"},
+    [F_TOTAL] = {"total_steps", VT_I64, "updates the run was planned to do"},
+    [F_BEST_ACC] = {"best_dev_accuracy", VT_F64, "highest dev accuracy seen"},
+    [F_BEST_STEP] = {"best_step", VT_I64, "step of best_dev_accuracy (-1: none yet)"},
+    [F_FINAL_ACC] = {"final_dev_accuracy", VT_F64, "dev accuracy at the last evaluation"},
+    [F_FINAL_LOSS] = {"final_train_loss", VT_F64, "training loss of the last step"},
+    [F_MAJORITY] = {"majority_baseline", VT_F64, "dev accuracy of always predicting the most frequent label"},
+    [F_BOW] = {"bow_baseline", VT_F64,
                "dev accuracy of a logistic regression on token unigrams and bigrams (a Chinese character is a token, "
                "whatever the model's tokenizer) of the whole text, not max_seq_length tokens, fitted on the run's training examples"},
-    [F_INIT] = {"initialised", CT_STR,
+    [F_INIT] = {"initialised", VT_STR,
                 "tensors initialised rather than loaded from the checkpoint: classifier, pooler, or all (random_init)", 32},
-    [F_WALL] = {"wall_seconds", CT_F64, "seconds the run has trained"},
-    [F_RANK] = {"rank", CT_I32, "MPI rank that last ran it (-1: none)"},
-    [F_HOST] = {"host", CT_STR, "host that last ran it", 64},
-    [F_CPU] = {"cpu", CT_STR, "CPU model of that host", 64},
-    [F_BLAS] = {"blas", CT_STR, "BLAS library and the kernel it chose", 64},
-    [F_THREADS] = {"threads", CT_I32, "OpenMP threads of the run (part of its identity: sgemm's blocking)"},
-    [F_LIBS] = {"libraries", CT_STR, "MPI library and HDF5 versions", 96},
-    [F_STARTED] = {"started", CT_F64, "when the run (last) started, seconds since 1970 UTC"},
-    [F_FINISHED] = {"finished", CT_F64, "when the run finished (NaN: not yet)"},
+    [F_WALL] = {"wall_seconds", VT_F64, "seconds the run has trained"},
+    [F_RANK] = {"rank", VT_I32, "MPI rank that last ran it (-1: none)"},
+    [F_HOST] = {"host", VT_STR, "host that last ran it", 64},
+    [F_CPU] = {"cpu", VT_STR, "CPU model of that host", 64},
+    [F_BLAS] = {"blas", VT_STR, "BLAS library and the kernel it chose", 64},
+    [F_THREADS] = {"threads", VT_I32, "OpenMP threads of the run (part of its identity: sgemm's blocking)"},
+    [F_LIBS] = {"libraries", VT_STR, "MPI library and HDF5 versions", 96},
+    [F_STARTED] = {"started", VT_F64, "when the run (last) started, seconds since 1970 UTC"},
+    [F_FINISHED] = {"finished", VT_F64, "when the run finished (NaN: not yet)"},
+    [F_ERROR] = {"error", VT_STR, "why a failed run could not run (empty otherwise)", ERROR_LEN},
 };
+static_assert(NFIXED == 20, "RESULTS_FIXED describes every fixed column");
 
-const char *const RESULTS_STATUS[NSTATUS] = {"pending", "running", "done", "failed", "diverged"};
+const char *const RUN_STATUS_NAME[NRUN_STATUS] = {
+    [RUN_PENDING] = "pending", [RUN_RUNNING] = "running", [RUN_STOPPED] = "stopped",
+    [RUN_DONE] = "done",       [RUN_FAILED] = "failed",   [RUN_DIVERGED] = "diverged"};
+static_assert(NRUN_STATUS == 6, "RUN_STATUS_NAME names every RunStatus");
 
-int results_status_parse(const char *name) {
-  for (int i = 0; i < NSTATUS; i++)
-    if (strcmp(name, RESULTS_STATUS[i]) == 0) return i;
+int run_status_parse(const char *name) {
+  for (int i = 0; i < NRUN_STATUS; i++)
+    if (strncmp(name, RUN_STATUS_NAME[i], STATUS_LEN) == 0) return i;
   return -1;
 }
 
+int run_status_final(int status) { return status == RUN_DONE || status == RUN_DIVERGED; }
+
 static const char *const SHAPE_TEXT[NSHAPES] = {"[runs, max steps]", "[runs, max evaluations]", "[max steps]",
                                                 "[max evaluations]", "[runs]"};
-static const char *const TYPE_TEXT[] = {"float32", "int64"};
-static const char *const COLTYPE_TEXT[] = {"string", "int64", "float64", "int32"};
+const char *const VALUE_TYPE_NAME[NVALUE_TYPES] = {[VT_BOOL] = "bool",   [VT_I32] = "int32",   [VT_I64] = "int64",
+                                                   [VT_F32] = "float32", [VT_F64] = "float64", [VT_STR] = "string"};
+const size_t VALUE_TYPE_SIZE[NVALUE_TYPES] = {[VT_BOOL] = 1, [VT_I32] = 4, [VT_I64] = 8, [VT_F32] = 4, [VT_F64] = 8, [VT_STR] = 0};
+static_assert(NVALUE_TYPES == 6, "VALUE_TYPE_NAME and VALUE_TYPE_SIZE cover every ValueType");
+static_assert(NSHAPES == 5, "SHAPE_TEXT describes every ShapeRule");
 
 static void add_dataset(cJSON *arr, const DatasetSpec *d, const char *role) {
   cJSON *o = cJSON_CreateObject();
@@ -67,9 +73,10 @@ static void add_dataset(cJSON *arr, const DatasetSpec *d, const char *role) {
   snprintf(fill, sizeof fill, isnan(d->fill) ? "NaN" : "%.0f", d->fill);
   cJSON_AddStringToObject(o, "path", d->path);
   cJSON_AddStringToObject(o, "role", role);
-  cJSON_AddStringToObject(o, "type", TYPE_TEXT[d->type]);
+  cJSON_AddStringToObject(o, "type", VALUE_TYPE_NAME[d->type]);
   cJSON_AddStringToObject(o, "shape", SHAPE_TEXT[d->shape]);
   cJSON_AddStringToObject(o, "units", d->units);
+  cJSON_AddStringToObject(o, "column", d->column);
   cJSON_AddStringToObject(o, "description", d->description);
   cJSON_AddStringToObject(o, "fill", fill);
   cJSON_AddItemToArray(arr, o);
@@ -84,12 +91,12 @@ static cJSON *schema_json(void) {
   for (int i = 0; i < NFIXED; i++) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", RESULTS_FIXED[i].name);
-    cJSON_AddStringToObject(o, "type", COLTYPE_TEXT[RESULTS_FIXED[i].type]);
+    cJSON_AddStringToObject(o, "type", VALUE_TYPE_NAME[RESULTS_FIXED[i].type]);
     cJSON_AddStringToObject(o, "description", RESULTS_FIXED[i].description);
     cJSON_AddItemToArray(cols, o);
   }
   cJSON *st = cJSON_AddArrayToObject(root, "statuses");
-  for (int i = 0; i < NSTATUS; i++) cJSON_AddItemToArray(st, cJSON_CreateString(RESULTS_STATUS[i]));
+  for (int i = 0; i < NRUN_STATUS; i++) cJSON_AddItemToArray(st, cJSON_CreateString(RUN_STATUS_NAME[i]));
   return root;
 }
 
@@ -103,7 +110,7 @@ static char *schema_markdown(void) {
     const DatasetSpec *d = i < NMETRICS ? &RESULTS_METRICS[i] : &RESULTS_COORDS[i - NMETRICS];
     char fill[32];
     snprintf(fill, sizeof fill, isnan(d->fill) ? "NaN" : "%.0f", d->fill);
-    len += (size_t)snprintf(out + len, cap - len, "| `/%s` | %s | %s | %s | %s | %s |\n", d->path, TYPE_TEXT[d->type],
+    len += (size_t)snprintf(out + len, cap - len, "| `/%s` | %s | %s | %s | %s | %s |\n", d->path, VALUE_TYPE_NAME[d->type],
                             SHAPE_TEXT[d->shape], d->units, d->description, i < NMETRICS ? fill : "-");
   }
   len += (size_t)snprintf(out + len, cap - len, "\n| `/runs` column | type | meaning |\n|---|---|---|\n"
@@ -111,7 +118,7 @@ static char *schema_markdown(void) {
                                                 "| one per grid key | bool, int64, float64 or string | the run's value |\n");
   for (int i = 0; i < NFIXED && len < cap; i++)
     len += (size_t)snprintf(out + len, cap - len, "| `%s` | %s | %s |\n", RESULTS_FIXED[i].name,
-                            COLTYPE_TEXT[RESULTS_FIXED[i].type], RESULTS_FIXED[i].description);
+                            VALUE_TYPE_NAME[RESULTS_FIXED[i].type], RESULTS_FIXED[i].description);
   return out;
 }
 

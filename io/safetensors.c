@@ -1,3 +1,4 @@
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,20 +10,22 @@
 
 static const char *const DTYPES[] = {"F32", "F16", "BF16"};
 static const size_t DSIZE[] = {4, 2, 2};
+static_assert(sizeof DTYPES / sizeof *DTYPES == TENSOR_OTHER && sizeof DSIZE / sizeof *DSIZE == TENSOR_OTHER,
+              "DTYPES and DSIZE name and size every stored element type");
 
 static int dtype_of(const char *s) {
   for (int i = 0; i < 3; i++)
     if (strcmp(s, DTYPES[i]) == 0) return i;
-  return ST_OTHER;
+  return TENSOR_OTHER;
 }
 
-size_t st_numel(const StTensor *t) {
+size_t st_numel(const TensorEntry *t) {
   size_t n = 1;
   for (int i = 0; i < t->ndim; i++) n *= (size_t)t->shape[i];
   return n;
 }
 
-static int parse_entry(StFile *f, const cJSON *it, StTensor *t, size_t data_size, Err *e) {
+static int parse_entry(TensorFile *f, const cJSON *it, TensorEntry *t, size_t data_size, Err *e) {
   const char *p = f->path;
   snprintf(t->name, sizeof t->name, "%s", it->string);
   const cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
@@ -47,13 +50,13 @@ static int parse_entry(StFile *f, const cJSON *it, StTensor *t, size_t data_size
                 data_size);
   t->begin = (size_t)b;
   t->end = (size_t)en;
-  if (t->dtype != ST_OTHER && numel * (double)DSIZE[t->dtype] != en - b)
+  if (t->dtype != TENSOR_OTHER && numel * (double)DSIZE[t->dtype] != en - b)
     return errf(e, "%s: tensor '%s' shape needs %.0f bytes but data_offsets span %.0f", p, t->name,
                 numel * (double)DSIZE[t->dtype], en - b);
   return 0;
 }
 
-int st_list(StFile *f, const char *path, Err *e) {
+int st_list(TensorFile *f, const char *path, Err *e) {
   memset(f, 0, sizeof *f);
   snprintf(f->path, sizeof f->path, "%s", path);
   FILE *fp = fopen(path, "rb");
@@ -78,7 +81,7 @@ int st_list(StFile *f, const char *path, Err *e) {
   }
   int n = 0;
   for (cJSON *it = root->child; it; it = it->next) n += strcmp(it->string, "__metadata__") != 0;
-  f->t = calloc((size_t)(n ? n : 1), sizeof(StTensor));
+  f->t = calloc((size_t)(n ? n : 1), sizeof(TensorEntry));
   f->size = (size_t)st.st_size;
   f->data_off = 8 + (size_t)hlen;
   int rc = f->t ? 0 : errf(e, "%s: out of memory", path);
@@ -92,7 +95,7 @@ int st_list(StFile *f, const char *path, Err *e) {
   return rc;
 }
 
-int st_open(StFile *f, const char *path, Err *e) {
+int st_open(TensorFile *f, const char *path, Err *e) {
   memset(f, 0, sizeof *f);
   snprintf(f->path, sizeof f->path, "%s", path);
   f->buf = (unsigned char *)read_file(path, &f->size, e);
@@ -113,7 +116,7 @@ int st_open(StFile *f, const char *path, Err *e) {
   }
   int n = 0;
   for (cJSON *it = root->child; it; it = it->next) n += strcmp(it->string, "__metadata__") != 0;
-  f->t = calloc((size_t)(n ? n : 1), sizeof(StTensor));
+  f->t = calloc((size_t)(n ? n : 1), sizeof(TensorEntry));
   if (!f->t) { cJSON_Delete(root); errf(e, "%s: out of memory", path); goto fail; }
   for (cJSON *it = root->child; it; it = it->next) {
     if (strcmp(it->string, "__metadata__") == 0) continue;
@@ -129,7 +132,7 @@ fail:
   return -1;
 }
 
-void st_close(StFile *f) {
+void st_close(TensorFile *f) {
   free(f->buf);
   free(f->t);
   f->buf = NULL;
@@ -137,7 +140,7 @@ void st_close(StFile *f) {
   f->n = 0;
 }
 
-const StTensor *st_find(const StFile *f, const char *name) {
+const TensorEntry *st_find(const TensorFile *f, const char *name) {
   for (int i = 0; i < f->n; i++)
     if (strcmp(f->t[i].name, name) == 0) return &f->t[i];
   return NULL;
@@ -158,15 +161,15 @@ static float half_to_float(uint16_t h) {
   return out;
 }
 
-void st_read_f32(const StFile *f, const StTensor *t, float *dst) {
+void st_read_f32(const TensorFile *f, const TensorEntry *t, float *dst) {
   const unsigned char *src = f->buf + f->data_off + t->begin;
   size_t n = st_numel(t);
   for (size_t i = 0; i < n; i++) {
     uint32_t bits;
     switch (t->dtype) {
-    case ST_F32: memcpy(&dst[i], src + 4 * i, 4); break;
-    case ST_F16: dst[i] = half_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8)); break;
-    case ST_BF16:
+    case TENSOR_F32: memcpy(&dst[i], src + 4 * i, 4); break;
+    case TENSOR_F16: dst[i] = half_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8)); break;
+    case TENSOR_BF16:
       bits = (uint32_t)(src[2 * i] | src[2 * i + 1] << 8) << 16;
       memcpy(&dst[i], &bits, 4);
       break;

@@ -1,36 +1,39 @@
-/* safetensors: u64 little-endian header length, JSON header, raw tensor bytes.
-   Reading validates every offset and size against the file before use. */
+/* The tensors of one checkpoint file in memory (TensorFile), whatever its format: safetensors
+   here (u64 little-endian header length, JSON header, raw tensor bytes; every offset and size
+   validated against the file before use), pytorch_model.bin (io/torchbin.h) and TF bundles
+   (io/tfbundle.h) read into the same structure; io/weights.h gathers a directory's files. */
 #ifndef BS_SAFETENSORS_H
 #define BS_SAFETENSORS_H
 #include <stddef.h>
 #include <stdint.h>
 #include "src/err.h"
 
-enum { ST_F32 = 0, ST_F16 = 1, ST_BF16 = 2, ST_OTHER = 3 };
+/* A tensor's element type as stored. */
+enum { TENSOR_F32 = 0, TENSOR_F16 = 1, TENSOR_BF16 = 2, TENSOR_OTHER = 3 };
 
 typedef struct {
   char name[256];
   int dtype, ndim;
   int64_t shape[8];
   size_t begin, end; /* relative to the data section */
-} StTensor;
+} TensorEntry;
 
 typedef struct {
   char path[4096];
   unsigned char *buf;
   size_t size, data_off;
-  StTensor *t;
+  TensorEntry *t;
   int n;
-} StFile;
+} TensorFile;
 
-int st_open(StFile *f, const char *path, Err *e);
+int st_open(TensorFile *f, const char *path, Err *e);
 /* The header only (names, dtypes, shapes, offsets checked against the file size): no data read. */
-int st_list(StFile *f, const char *path, Err *e);
-void st_close(StFile *f);
-const StTensor *st_find(const StFile *f, const char *name);
-size_t st_numel(const StTensor *t);
+int st_list(TensorFile *f, const char *path, Err *e);
+void st_close(TensorFile *f);
+const TensorEntry *st_find(const TensorFile *f, const char *name);
+size_t st_numel(const TensorEntry *t);
 /* Converts to float32 into dst (numel floats). */
-void st_read_f32(const StFile *f, const StTensor *t, float *dst);
+void st_read_f32(const TensorFile *f, const TensorEntry *t, float *dst);
 
 typedef struct {
   const char *name;

@@ -252,7 +252,7 @@ static int hf_name(const char *tf, char *out, size_t size, int *transpose) {
   return 1;
 }
 
-int tfb_load(StFile *f, const char *index_path, Err *e) {
+int tfb_load(TensorFile *f, const char *index_path, Err *e) {
   memset(f, 0, sizeof *f);
   snprintf(f->path, sizeof f->path, "%s", index_path);
   TfIndex x;
@@ -263,17 +263,17 @@ int tfb_load(StFile *f, const char *index_path, Err *e) {
   size_t total = 0;
   for (int i = 0; i < x.n; i++) total += (size_t)x.t[i].size;
   int rc = 0;
-  if (!(f->t = calloc((size_t)(x.n ? x.n : 1), sizeof(StTensor))) || !(f->buf = malloc(total ? total : 1)))
+  if (!(f->t = calloc((size_t)(x.n ? x.n : 1), sizeof(TensorEntry))) || !(f->buf = malloc(total ? total : 1)))
     rc = errf(e, "%s: out of memory for %zu bytes", index_path, total);
   size_t off = 0;
   FILE *shard = NULL;
   int open_shard = -1;
   for (int i = 0; i < x.n && !rc; i++) {
     const TfTensor *t = &x.t[i];
-    int transpose, st = t->dtype == 1 ? ST_F32 : t->dtype == 19 ? ST_F16 : t->dtype == 14 ? ST_BF16 : -1;
+    int transpose, st = t->dtype == 1 ? TENSOR_F32 : t->dtype == 19 ? TENSOR_F16 : t->dtype == 14 ? TENSOR_BF16 : -1;
     char name[256];
     if (st < 0 || !hf_name(t->name, name, sizeof name, &transpose)) continue;
-    size_t es = st == ST_F32 ? 4 : 2, numel = 1;
+    size_t es = st == TENSOR_F32 ? 4 : 2, numel = 1;
     for (int k = 0; k < t->ndim; k++) numel *= (size_t)t->shape[k];
     if ((int64_t)(numel * es) != t->size || t->ndim > 2 || t->shard < 0 || t->shard >= x.num_shards) {
       rc = errf(e, "%s: \"%s\" has %lld bytes for %zu elements or an impossible shard", index_path, t->name,
@@ -294,7 +294,7 @@ int tfb_load(StFile *f, const char *index_path, Err *e) {
     else if (crc32c_mask(crc32c(0, raw, numel * es)) != t->crc32c)
       rc = errf(e, "%s: \"%s\" fails its CRC-32C check (damaged data)", dpath, t->name);
     if (!rc) {
-      StTensor *o = &f->t[f->n++];
+      TensorEntry *o = &f->t[f->n++];
       snprintf(o->name, sizeof o->name, "%s", name);
       o->dtype = st;
       o->ndim = t->ndim;

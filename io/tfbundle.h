@@ -34,7 +34,7 @@ const char *tfb_dtype_name(int dtype);
    NAME.data-0000S-of-0000N, under HF's names: kernels transposed, LayerNorm gamma/beta as
    weight/bias, output_weights/output_bias as the classifier; the cls heads, optimizer slots and
    non-float variables left out. Every tensor's CRC-32C is checked. */
-int tfb_load(StFile *f, const char *index_path, Err *e);
+int tfb_load(TensorFile *f, const char *index_path, Err *e);
 
 /* CRC-32C (Castagnoli), and TF/LevelDB's masking of stored CRCs. */
 uint32_t crc32c(uint32_t crc, const void *data, size_t n);

@@ -1,7 +1,7 @@
 /* pytorch_model.bin: the zip container torch.save writes (libzip) and the subset of pickle it
    uses for a state dict. The pickle is interpreted by a small stack machine that knows only
    these opcodes and globals; nothing is ever executed. Tensors are gathered (strides applied,
-   storages shared or not) into an in-memory StFile, so that st_read_f32 serves them like a
+   storages shared or not) into an in-memory TensorFile, so that st_read_f32 serves them like a
    safetensors file's. */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +20,7 @@ struct Value {
   char *s;           /* V_STR; V_STORAGE: key */
   int n, cap;        /* V_TUPLE items, V_DICT pairs (2n items) */
   Value **items;
-  int dtype;         /* V_GLOBAL G_STORAGE and V_STORAGE: ST_F32/F16/BF16, ST_OTHER for int64 buffers */
+  int dtype;         /* V_GLOBAL G_STORAGE and V_STORAGE: TENSOR_F32/F16/BF16, TENSOR_OTHER for int64 buffers */
   int esize;         /* their element size in bytes */
   Value *storage;    /* V_TENSOR */
   int64_t offset, ndim, size[8], stride[8];
@@ -109,10 +109,10 @@ static Value *global(Vm *vm, const char *mod, const char *name) {
   static const struct { const char *mod, *name; int g, dtype, esize; } OK[] = {
       {"collections", "OrderedDict", G_ORDERED_DICT, 0, 0},
       {"torch._utils", "_rebuild_tensor_v2", G_REBUILD_TENSOR, 0, 0},
-      {"torch", "FloatStorage", G_STORAGE, ST_F32, 4},
-      {"torch", "HalfStorage", G_STORAGE, ST_F16, 2},
-      {"torch", "BFloat16Storage", G_STORAGE, ST_BF16, 2},
-      {"torch", "LongStorage", G_STORAGE, ST_OTHER, 8}, /* buffers such as position_ids: kept, never used */
+      {"torch", "FloatStorage", G_STORAGE, TENSOR_F32, 4},
+      {"torch", "HalfStorage", G_STORAGE, TENSOR_F16, 2},
+      {"torch", "BFloat16Storage", G_STORAGE, TENSOR_BF16, 2},
+      {"torch", "LongStorage", G_STORAGE, TENSOR_OTHER, 8}, /* buffers such as position_ids: kept, never used */
   };
   for (size_t i = 0; i < sizeof OK / sizeof OK[0]; i++)
     if (!strcmp(mod, OK[i].mod) && !strcmp(name, OK[i].name)) {
@@ -319,7 +319,7 @@ static unsigned char *read_entry(zip_t *z, const char *name, size_t *size, const
 }
 
 /* Gathers each tensor's elements (strides applied) into f's buffer, in the tensor's dtype. */
-static int gather(Vm *vm, zip_t *z, const char *prefix, const Value *d, StFile *f) {
+static int gather(Vm *vm, zip_t *z, const char *prefix, const Value *d, TensorFile *f) {
   int n = d->n / 2;
   size_t total = 0;
   for (int k = 0; k < n; k++) {
@@ -333,7 +333,7 @@ static int gather(Vm *vm, zip_t *z, const char *prefix, const Value *d, StFile *
     }
     total += numel * (size_t)t->storage->esize;
   }
-  if (!(f->t = calloc((size_t)(n ? n : 1), sizeof(StTensor))) || !(f->buf = malloc(total ? total : 1)))
+  if (!(f->t = calloc((size_t)(n ? n : 1), sizeof(TensorEntry))) || !(f->buf = malloc(total ? total : 1)))
     return errf(vm->e, "%s: out of memory for %zu bytes of tensors", vm->path, total);
   f->size = total;
   f->data_off = 0;
@@ -359,7 +359,7 @@ static int gather(Vm *vm, zip_t *z, const char *prefix, const Value *d, StFile *
       free(src);
       return errf(vm->e, "%s: tensor '%s' reaches past its storage of %lld elements", vm->path, key->s, (long long)s->i);
     }
-    StTensor *o = &f->t[k];
+    TensorEntry *o = &f->t[k];
     snprintf(o->name, sizeof o->name, "%s", key->s);
     o->dtype = s->dtype;
     o->ndim = (int)t->ndim;
@@ -382,7 +382,7 @@ static int gather(Vm *vm, zip_t *z, const char *prefix, const Value *d, StFile *
   return 0;
 }
 
-int torchbin_open(StFile *f, const char *path, Err *e) {
+int torchbin_open(TensorFile *f, const char *path, Err *e) {
   memset(f, 0, sizeof *f);
   snprintf(f->path, sizeof f->path, "%s", path);
   int zerr = 0;

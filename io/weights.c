@@ -11,7 +11,7 @@
 
 /* ---- one file, or shards named by an index's weight_map ---- */
 
-typedef int (*Loader)(StFile *f, const char *path, Err *e);
+typedef int (*Loader)(TensorFile *f, const char *path, Err *e);
 
 static const struct {
   const char *file, *index;
@@ -27,7 +27,7 @@ static int shard_name_ok(const char *s) {
 }
 
 /* The TF index in dir: bert_model.ckpt.index, else the first *.index. */
-int st_find_tf_index(const char *dir, char *out, size_t size) {
+int tensor_find_tf_index(const char *dir, char *out, size_t size) {
   snprintf(out, size, "%s/bert_model.ckpt.index", dir);
   if (access(out, F_OK) == 0) return 1;
   DIR *d = opendir(dir);
@@ -44,7 +44,7 @@ int st_find_tf_index(const char *dir, char *out, size_t size) {
   return found;
 }
 
-int st_set_exists(const char *dir) {
+int tensor_set_exists(const char *dir) {
   char p[4200];
   for (int k = 0; k < NFORMATS; k++) {
     snprintf(p, sizeof p, "%s/%s", dir, FORMATS[k].file);
@@ -55,7 +55,7 @@ int st_set_exists(const char *dir) {
   return 0;
 }
 
-int st_set_open(StSet *s, const char *dir, int header_only, Err *e) {
+int tensor_set_open(TensorSet *s, const char *dir, int header_only, Err *e) {
   memset(s, 0, sizeof *s);
   int fmt = -1, sharded = 0;
   for (int k = 0; k < NFORMATS && fmt < 0; k++) {
@@ -64,8 +64,8 @@ int st_set_open(StSet *s, const char *dir, int header_only, Err *e) {
     snprintf(s->source, sizeof s->source, "%s/%s", dir, FORMATS[k].index);
     if (access(s->source, F_OK) == 0) { fmt = k; sharded = 1; }
   }
-  if (fmt < 0 && st_find_tf_index(dir, s->source, sizeof s->source)) { /* TF 1.x: NAME.index + data shards */
-    if (!(s->f = calloc(1, sizeof(StFile)))) return errf(e, "out of memory");
+  if (fmt < 0 && tensor_find_tf_index(dir, s->source, sizeof s->source)) { /* TF 1.x: NAME.index + data shards */
+    if (!(s->f = calloc(1, sizeof(TensorFile)))) return errf(e, "out of memory");
     s->n = 1;
     return header_only ? errf(e, "%s: a TensorFlow checkpoint: list it with tfb_read_index", s->source)
                        : tfb_load(&s->f[0], s->source, e);
@@ -74,7 +74,7 @@ int st_set_open(StSet *s, const char *dir, int header_only, Err *e) {
     return errf(e, "%s: no model.safetensors, pytorch_model.bin, their *.index.json, or TensorFlow *.index", dir);
   Loader load = header_only ? FORMATS[fmt].header : FORMATS[fmt].full;
   if (!sharded) {
-    if (!(s->f = calloc(1, sizeof(StFile)))) return errf(e, "out of memory");
+    if (!(s->f = calloc(1, sizeof(TensorFile)))) return errf(e, "out of memory");
     s->n = 1;
     return load(&s->f[0], s->source, e);
   }
@@ -84,7 +84,7 @@ int st_set_open(StSet *s, const char *dir, int header_only, Err *e) {
   int rc = cJSON_IsObject(map) && map->child ? 0 : errf(e, "%s: no \"weight_map\" object of tensor names", s->source);
   int cap = 0;
   for (const cJSON *it = map ? map->child : NULL; it && !rc; it = it->next) cap++;
-  if (!rc && !(s->f = calloc((size_t)cap, sizeof(StFile)))) rc = errf(e, "out of memory");
+  if (!rc && !(s->f = calloc((size_t)cap, sizeof(TensorFile)))) rc = errf(e, "out of memory");
   for (const cJSON *it = map ? map->child : NULL; it && !rc; it = it->next) {
     if (!cJSON_IsString(it) || !shard_name_ok(it->valuestring)) {
       rc = errf(e, "%s: weight_map[\"%s\"] must name a file in the same directory", s->source, it->string);
@@ -103,20 +103,20 @@ int st_set_open(StSet *s, const char *dir, int header_only, Err *e) {
       rc = errf(e, "%s: weight_map puts '%s' in %s, which has no such tensor", s->source, it->string, it->valuestring);
   }
   cJSON_Delete(root);
-  if (rc) st_set_close(s);
+  if (rc) tensor_set_close(s);
   return rc;
 }
 
-void st_set_close(StSet *s) {
+void tensor_set_close(TensorSet *s) {
   for (int i = 0; s->f && i < s->n; i++) st_close(&s->f[i]);
   free(s->f);
   s->f = NULL;
   s->n = 0;
 }
 
-const StTensor *st_set_find(const StSet *s, const char *name, const StFile **file) {
+const TensorEntry *tensor_set_find(const TensorSet *s, const char *name, const TensorFile **file) {
   for (int i = 0; i < s->n; i++) {
-    const StTensor *t = st_find(&s->f[i], name);
+    const TensorEntry *t = st_find(&s->f[i], name);
     if (t) {
       if (file) *file = &s->f[i];
       return t;

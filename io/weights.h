@@ -7,18 +7,18 @@
 
 typedef struct {
   char source[4200]; /* the file or the index, for messages */
-  StFile *f;
+  TensorFile *f;
   int n;
-} StSet;
+} TensorSet;
 
 /* header_only: names, shapes and dtypes without the data (safetensors only; a .bin is read). */
-int st_set_open(StSet *s, const char *dir, int header_only, Err *e);
-void st_set_close(StSet *s);
+int tensor_set_open(TensorSet *s, const char *dir, int header_only, Err *e);
+void tensor_set_close(TensorSet *s);
 /* The tensor and (file) the shard that holds it, or NULL. */
-const StTensor *st_set_find(const StSet *s, const char *name, const StFile **file);
+const TensorEntry *tensor_set_find(const TensorSet *s, const char *name, const TensorFile **file);
 /* The TF index in dir (bert_model.ckpt.index, else the first *.index) into out; 0 when none. */
-int st_find_tf_index(const char *dir, char *out, size_t size);
+int tensor_find_tf_index(const char *dir, char *out, size_t size);
 /* 1 when dir holds HF-format weights (safetensors or .bin, whole or sharded). */
-int st_set_exists(const char *dir);
+int tensor_set_exists(const char *dir);
 
 #endif

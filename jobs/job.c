@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cjson/cJSON.h>
+#include "io/fileutil.h"
 #include "jobs/job.h"
 #include "src/ops.h"
 #include "src/bow.h"
@@ -374,13 +376,17 @@ void job_step(Job *j, StepMetrics *out) {
     mixout_masks(&j->m, j->mix_scale, pm, (uint64_t)cfg->seed, k);
     mixout_apply(&j->m, j->init_params, j->mix_scale, pm, j->mix_saved);
   }
-  out->loss = bert_forward(&j->m, &j->acts, &b, &mode);
+  const float loss = bert_forward(&j->m, &j->acts, &b, &mode);
   bert_backward(&j->m, &j->acts, &b);
   if (pm > 0) mixout_restore(&j->m, j->mix_saved, j->mix_scale);
-  out->grad_norm = optim_grad_norm(j->m.grads, j->m.nparams);
-  out->lr = optim_lr_schedule((float)cfg->learning_rate, k, j->warmup_steps, j->total_steps);
-  optim_step(&j->opt, &j->m, out->lr, optim_clip_coef(out->grad_norm, (float)cfg->max_grad_norm));
+  const float gnorm = optim_grad_norm(j->m.grads, j->m.nparams);
+  const float lr = optim_lr_schedule((float)cfg->learning_rate, k, j->warmup_steps, j->total_steps);
+  optim_step(&j->opt, &j->m, lr, optim_clip_coef(gnorm, (float)cfg->max_grad_norm));
   j->step++;
+  for (int i = 0; i < NMETRICS; i++) out->v[i] = NAN;
+  out->v[DS_LOSS] = loss;
+  out->v[DS_LR] = lr;
+  out->v[DS_GNORM] = gnorm;
 }
 
 void job_eval(Job *j, EvalMetrics *out) { job_eval_stoppable(j, out, NULL, NULL); }
@@ -431,16 +437,17 @@ int job_eval_stoppable(Job *j, EvalMetrics *out, JobStopFn stop, void *ctx) {
     return 1;
   }
   for (int b = 0; pred && batch_loss && b < nb; b++) loss += batch_loss[b];
-  if (!pred || !batch_loss) {
-    out->accuracy = out->loss = out->macro_f1 = NAN;
-  } else {
-    out->loss = loss / x->n;
-    class_metrics(x->label, pred, x->n, j->labels.n, &out->accuracy, &out->macro_f1);
+  for (int i = 0; i < NMETRICS; i++) out->v[i] = NAN;
+  out->v[DS_ESTEP] = (double)j->step;
+  if (pred && batch_loss) {
+    out->v[DS_ELOSS] = loss / x->n;
+    class_metrics(x->label, pred, x->n, j->labels.n, &out->v[DS_ACC], &out->v[DS_F1]);
   }
   /* the first evaluation is the best so far, whatever it is; after that a higher accuracy
      is, and a number replaces a NaN best, but a NaN never replaces a number */
-  if (isnan(j->best_acc) ? !isnan(out->accuracy) || j->best_step < 0 : out->accuracy > j->best_acc) {
-    j->best_acc = out->accuracy;
+  const double acc = out->v[DS_ACC];
+  if (isnan(j->best_acc) ? !isnan(acc) || j->best_step < 0 : acc > j->best_acc) {
+    j->best_acc = acc;
     j->best_step = j->step;
     j->since_best = 0;
   } else {
@@ -455,10 +462,19 @@ int job_finished(const Job *j) {
   return j->step >= j->total_steps || (j->cfg.patience > 0 && j->since_best >= j->cfg.patience);
 }
 
-int job_eval_due(const Job *j) {
-  if (j->step >= j->total_steps) return 1;
-  return j->cfg.eval_every > 0 && j->step % j->cfg.eval_every == 0;
+/* The evaluation schedule, the one place it is written: after updates eval_every,
+   2 eval_every, ... and after the last update (only then when eval_every is 0). */
+static int eval_after(int eval_every, long total_steps, long step) {
+  return step >= total_steps || (eval_every > 0 && step % eval_every == 0);
 }
+
+long job_evals_through(int eval_every, long total_steps, long step) {
+  if (step <= 0) return 0;
+  long n = eval_every > 0 ? (step < total_steps ? step : total_steps) / eval_every : 0;
+  return n + (step >= total_steps && !(eval_every > 0 && total_steps % eval_every == 0));
+}
+
+int job_eval_due(const Job *j) { return eval_after(j->cfg.eval_every, j->total_steps, j->step); }
 
 void job_restore(Job *j, long step, long opt_t, double best_acc, long best_step) {
   j->step = step;
@@ -466,8 +482,34 @@ void job_restore(Job *j, long step, long opt_t, double best_acc, long best_step)
   j->order_epoch = -1;
   j->best_acc = best_acc;
   j->best_step = best_step;
-  /* evaluations happen at multiples of eval_every (the final one, after the last step, is
-     never followed by a checkpoint), so the evaluations after the best one are the
-     multiples of eval_every in (best_step, step]: early stopping continues exactly */
-  j->since_best = best_step >= 0 && j->cfg.eval_every > 0 ? (int)((step - best_step) / j->cfg.eval_every) : 0;
+  /* the evaluations after the best one: early stopping continues exactly */
+  j->since_best = best_step >= 0 ? (int)(job_evals_through(j->cfg.eval_every, j->total_steps, step) -
+                                         job_evals_through(j->cfg.eval_every, j->total_steps, best_step))
+                                 : 0;
+}
+
+/* tokenizer_config.json as the run tokenised: lower-casing and the BasicTokenizer options. */
+static int write_tokenizer_config(const char *dir, const Tokenizer *t, Err *e) {
+  cJSON *r = cJSON_CreateObject(), *ns = r ? cJSON_AddArrayToObject(r, "never_split") : NULL;
+  if (!ns) { cJSON_Delete(r); return errf(e, "out of memory"); }
+  cJSON_AddStringToObject(r, "tokenizer_class", "BertTokenizer");
+  cJSON_AddBoolToObject(r, "do_lower_case", t->do_lower_case);
+  cJSON_AddBoolToObject(r, "tokenize_chinese_chars", t->opt.chinese_chars);
+  if (t->opt.strip_accents < 0) cJSON_AddNullToObject(r, "strip_accents");
+  else cJSON_AddBoolToObject(r, "strip_accents", t->opt.strip_accents);
+  for (int i = 0; i < t->opt.n_never_split; i++) cJSON_AddItemToArray(ns, cJSON_CreateString(t->opt.never_split[i]));
+  char *text = cJSON_Print(r), path[4200];
+  cJSON_Delete(r);
+  if (!text) return errf(e, "out of memory");
+  snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+  int rc = write_file_atomic(path, text, strlen(text), e);
+  cJSON_free(text);
+  return rc;
+}
+
+int job_save_model(const Job *j, const char *dir, Err *e) {
+  return hf_save(dir, &j->m, j->hf.vocab, j->hf.vocab_n, NULL, 0, 1, j->labels.names, e) ||
+                 write_tokenizer_config(dir, &j->tok, e)
+             ? -1
+             : 0;
 }

@@ -5,6 +5,7 @@
 #ifndef BS_JOB_H
 #define BS_JOB_H
 #include "io/hfmodel.h"
+#include "io/results_schema.h"
 #include "io/runconfig.h"
 #include "src/bert.h"
 #include "src/infer.h"
@@ -54,13 +55,11 @@ typedef struct {
   int pooler_missing;      /* the checkpoint had no pooler (initialised, with a warning) */
 } Job;
 
-typedef struct {
-  float loss, lr, grad_norm;
-} StepMetrics;
-
-typedef struct {
-  double accuracy, loss, macro_f1;
-} EvalMetrics;
+/* A step's metrics (v[DS_LOSS], v[DS_LR], v[DS_GNORM]) and an evaluation's (v[DS_ACC],
+   v[DS_ELOSS], v[DS_F1], v[DS_ESTEP]): the results file's metric table (io/results_schema.h)
+   indexes them, so a new metric is a table entry and its value set here. */
+typedef Metrics StepMetrics;
+typedef Metrics EvalMetrics;
 
 int job_open(Job *j, const RunConfig *cfg, Err *e);
 void job_close(Job *j);
@@ -72,7 +71,9 @@ void job_eval(Job *j, EvalMetrics *out);
    stop, the evaluation is abandoned (nothing of the job changes) and 1 is returned. */
 typedef int (*JobStopFn)(void *ctx);
 int job_eval_stoppable(Job *j, EvalMetrics *out, JobStopFn stop, void *ctx);
-/* Whether an evaluation is due after j->step updates (every eval_every, and at the end). */
+/* The evaluation schedule: whether an evaluation is due after j->step updates (every
+   eval_every, and after the last), and how many evaluations follow updates 1..step. */
+long job_evals_through(int eval_every, long total_steps, long step);
 int job_eval_due(const Job *j);
 /* Whether the run is over: all steps done, or early stopping's patience ran out. */
 int job_finished(const Job *j);
@@ -80,6 +81,12 @@ int job_finished(const Job *j);
 /* After the caller copied a checkpoint's parameters and Adam moments into j->m.params,
    j->opt.m and j->opt.v: continue after `step` updates (the optimizer at t = opt_t). */
 void job_restore(Job *j, long step, long opt_t, double best_acc, long best_step);
+
+/* The model as a complete HuggingFace directory that `train` and transformers load to the
+   same tokens: config.json (with the labels), model.safetensors, vocab.txt and
+   tokenizer_config.json (lower-casing and the BasicTokenizer options the run used). The one
+   writer of `train --save` and `export`. */
+int job_save_model(const Job *j, const char *dir, Err *e);
 
 /* Steps a config implies without loading the data: needs the train set size. */
 long job_total_steps_for(const RunConfig *cfg, int train_n);

@@ -1,3 +1,4 @@
+#include <assert.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,12 +144,13 @@ static int make_batch(Pre *p, long k, Batch *b) {
 enum { M_STEP, M_SECONDS, M_LAYERS, M_HIDDEN, M_HEADS, M_SEQ, M_BATCH, M_STEPS, M_SEED, M_VOCAB, M_SEQUENCES,
        M_LR, M_WARMUP, M_WD, M_WHOLE_WORD, M_CORPUS_LO, M_CORPUS_HI, M_CHINESE_CHARS, M_VOCAB_LO, M_VOCAB_HI, M_N };
 /* older states hold the first M_CORPUS_LO (before the corpus check) or M_CHINESE_CHARS entries */
-static const char *META_NAMES[M_N] = {"step", "seconds", "--layers", "--hidden", "--heads", "--seq", "--batch",
+static const char *const META_NAMES[] = {"step", "seconds", "--layers", "--hidden", "--heads", "--seq", "--batch",
                                       "--steps", "--seed", "vocabulary size", "sequence count", "--lr",
                                       "--warmup", "--weight-decay", "--whole-word",
                                       "the corpus's CRC-32 (low half)", "the corpus's CRC-32 (high half)",
                                       "--chinese-chars", "the vocabulary's CRC-32 (low half)",
                                       "the vocabulary's CRC-32 (high half)"};
+static_assert(sizeof META_NAMES / sizeof *META_NAMES == M_N, "META_NAMES names every M_ field");
 
 static void meta_fill(const Pre *p, long step, double secs, float *meta) {
   const PretrainConfig *c = p->c;
@@ -198,17 +200,17 @@ static int resume(Pre *p, long *k0, double *secs, Err *e) {
   *k0 = 0;
   *secs = 0;
   if (access(path, F_OK) != 0) return 0;
-  StFile f;
+  TensorFile f;
   if (st_open(&f, path, e)) return errctx(e, "pretrain --resume");
   float meta[M_N], now[M_N];
   StOut st[8];
   int n = state_tensors(p, meta, st), rc = 0, nmeta = M_N;
   for (int i = 0; i < n && !rc; i++) {
-    const StTensor *t = st_find(&f, st[i].name);
+    const TensorEntry *t = st_find(&f, st[i].name);
     size_t want = (size_t)st[i].shape[0], got = t ? st_numel(t) : 0;
     int older = i == 0 && (got == M_CORPUS_LO || got == M_CHINESE_CHARS);
     if (older) nmeta = (int)got;
-    if (!t || t->dtype != ST_F32 || (got != want && !older))
+    if (!t || t->dtype != TENSOR_F32 || (got != want && !older))
       rc = errf(e, "%s: tensor '%s' missing or of the wrong size", path, st[i].name);
     else
       st_read_f32(&f, t, (float *)st[i].data);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "jobs/job.h"
+#include "jobs/results_sink.h"
 #include "src/clock.h"
 #include "sweep/progress.h"
 #include "sweep/signals.h"
@@ -17,13 +17,10 @@
 #include "src/fault.h"
 #include "src/machine.h"
 
-enum { TAG_REQUEST = 1, TAG_ASSIGN = 2, TAG_PROGRESS = 3, TAG_DONE = 4, TAG_STOP = 5 };
-/* How a run ended; RUN_IOERROR: the results file could not be written (the run stays
-   "running" with its last checkpoint, and the whole sweep stops). */
-enum { RUN_FAILED = 0, RUN_DONE = 1, RUN_STOPPED = 2, RUN_IOERROR = 3, RUN_DIVERGED = 4 };
-#define FLUSH_SECONDS 2.0
-#define BUF_STEPS 256
-#define BUF_EVALS 64
+/* TAG_DONE: {run, how it ended (RunEnd), final accuracy, steps done}; a failed run's
+   TAG_DONE is followed by TAG_WHY, its reason (ERROR_LEN chars). */
+enum { TAG_REQUEST = 1, TAG_ASSIGN = 2, TAG_PROGRESS = 3, TAG_DONE = 4, TAG_STOP = 5, TAG_WHY = 6 };
+enum { DONE_LEN = 4, MAX_LISTED = 8 };
 
 int sweep_default_threads(MPI_Comm comm) {
   /* an explicit OMP_NUM_THREADS wins (the Slurm wrapper sets it: cores / ranks per node) */
@@ -55,6 +52,7 @@ typedef struct {
   Err io_err;         /* the first results-file error on this rank */
   int stop_requested; /* this rank must stop at its next step boundary */
   pid_t launcher;     /* the parent that started this rank (mpirun, orted, slurmstepd); 0: none watched */
+  double last_report; /* workers: when progress last went to rank 0 */
   /* rank 0 only */
   int *queue, qhead, qn;
   int *slot_run;      /* [nslots] run index holding the slot, -1 free */
@@ -63,6 +61,10 @@ typedef struct {
   int finished_workers, stop_mode, user_stop;
   Progress prog;
   double last_print, last_stop_check;
+  int nfailed, nstopped;           /* what the sweep's last lines name */
+  int failed_run[MAX_LISTED], stopped_run[MAX_LISTED];
+  long stopped_step[MAX_LISTED];
+  char first_why[ERROR_LEN];
 } Ctx;
 
 static void describe_libraries(char *out, size_t size) {
@@ -105,10 +107,23 @@ static void enter_stop_mode(Ctx *c) {
     if (!c->worker_done[w]) MPI_Send(&sig, 1, MPI_INT, w, TAG_STOP, c->comm);
 }
 
-static void handle_done(Ctx *c, int src, const double *msg) {
-  int run = (int)msg[0], status = (int)msg[1];
-  int keeps = status == RUN_STOPPED || status == RUN_IOERROR; /* its checkpoint stays */
-  progress_done(&c->prog, src, run, status == RUN_DONE, msg[2]);
+/* A run ended on rank src; why: a failed run's reason. */
+static void handle_done(Ctx *c, int src, const double *msg, const char *why) {
+  const int run = (int)msg[0];
+  const RunEnd how = (RunEnd)msg[1];
+  const int keeps = how == END_STOPPED || how == END_IOERROR; /* its checkpoint stays */
+  progress_done(&c->prog, src, run, how);
+  if (how == END_FAILED) {
+    if (c->nfailed < MAX_LISTED) c->failed_run[c->nfailed] = run;
+    if (!c->nfailed++) snprintf(c->first_why, sizeof c->first_why, "%s", why);
+  }
+  if (how == END_STOPPED) {
+    if (c->nstopped < MAX_LISTED) {
+      c->stopped_run[c->nstopped] = run;
+      c->stopped_step[c->nstopped] = (long)msg[3];
+    }
+    c->nstopped++;
+  }
   if (!keeps) release_slot(c, run);
   if (keeps) enter_stop_mode(c);
 }
@@ -154,11 +169,17 @@ static void service(Ctx *c) {
         progress_start(&c->prog, src, msg[0]);
       }
       MPI_Send(msg, 2, MPI_INT, src, TAG_ASSIGN, c->comm);
-    } else if (st.MPI_TAG == TAG_PROGRESS || st.MPI_TAG == TAG_DONE) {
+    } else if (st.MPI_TAG == TAG_PROGRESS) {
       double msg[3];
-      MPI_Recv(msg, 3, MPI_DOUBLE, src, st.MPI_TAG, c->comm, MPI_STATUS_IGNORE);
-      if (st.MPI_TAG == TAG_PROGRESS) progress_step(&c->prog, src, (int)msg[0], (long)msg[1], msg[2]);
-      else handle_done(c, src, msg);
+      MPI_Recv(msg, 3, MPI_DOUBLE, src, TAG_PROGRESS, c->comm, MPI_STATUS_IGNORE);
+      progress_step(&c->prog, src, (int)msg[0], (long)msg[1], msg[2]);
+    } else if (st.MPI_TAG == TAG_DONE) {
+      double msg[DONE_LEN];
+      char why[ERROR_LEN] = "";
+      MPI_Recv(msg, DONE_LEN, MPI_DOUBLE, src, TAG_DONE, c->comm, MPI_STATUS_IGNORE);
+      if ((RunEnd)msg[1] == END_FAILED) MPI_Recv(why, ERROR_LEN, MPI_CHAR, src, TAG_WHY, c->comm, MPI_STATUS_IGNORE);
+      why[ERROR_LEN - 1] = 0;
+      handle_done(c, src, msg, why);
     } else {
       fprintf(stderr, "bertsweep: rank 0: unexpected message tag %d from rank %d\n", st.MPI_TAG, src);
       MPI_Abort(c->comm, 1);
@@ -198,283 +219,89 @@ static void poll_stop(Ctx *c) {
   }
 }
 
-static void send_to_rank0(Ctx *c, int tag, double a, double b, double x) {
+/* ---- one run: the serial driver (jobs/run.h), recorded into the results file ---- */
+
+static int hook_should_stop(void *ctx) {
+  Ctx *c = ctx;
+  poll_stop(c);
+  return c->stop_requested;
+}
+
+static void hook_progress(void *ctx, int run, long step, double loss) {
+  Ctx *c = ctx;
   if (c->rank == 0) {
-    if (tag == TAG_PROGRESS) progress_step(&c->prog, 0, (int)a, (long)b, x);
-    else {
-      double msg[3] = {a, b, x};
-      handle_done(c, 0, msg);
-    }
+    progress_step(&c->prog, 0, run, step, loss);
     return;
   }
-  double msg[3] = {a, b, x};
-  MPI_Send(msg, 3, MPI_DOUBLE, 0, tag, c->comm);
+  double t = clock_seconds();
+  if (t - c->last_report < 0.5) return;
+  double msg[3] = {run, (double)step, loss};
+  MPI_Send(msg, 3, MPI_DOUBLE, 0, TAG_PROGRESS, c->comm);
+  c->last_report = t;
 }
 
-/* ---- one run ---- */
-
-typedef struct {
-  long step0;
-  int n;
-  float loss[BUF_STEPS], lr[BUF_STEPS], gnorm[BUF_STEPS];
-  int eval0, ne;
-  long estep[BUF_EVALS];
-  float acc[BUF_EVALS], eloss[BUF_EVALS], f1[BUF_EVALS];
-} MetricBuf;
-
-typedef struct {
-  int run, slot, half; /* half: where the next checkpoint goes */
-  int eval_pending;    /* the evaluation due at the current step was abandoned for a stop */
-  const PlannedRun *p;
-  RunConfig cfg; /* parsed from p->config_json when the run starts */
-  RunRow row;
-  MetricBuf buf;
-} RunState;
-
-static int flush(Ctx *c, RunState *rs, Err *e) {
-  MetricBuf *b = &rs->buf;
-  int row = rs->p->row;
-  if (b->n && results_write_steps(c->res, row, b->step0, b->n, b->loss, b->lr, b->gnorm, e)) return -1;
-  if (b->ne && results_write_evals(c->res, row, b->eval0, b->ne, b->estep, b->acc, b->eloss, b->f1, e)) return -1;
-  b->step0 += b->n;
-  b->n = 0;
-  b->eval0 += b->ne;
-  b->ne = 0;
-  return results_write_row(c->res, &rs->row, e);
-}
-
-static int checkpoint(Ctx *c, RunState *rs, Job *j, Err *e) {
-  if (rs->slot < 0) return 0;
-  if (flush(c, rs, e)) return -1; /* metrics reach the file before the state that vouches for them */
-  long n = (long)j->m.nparams;
-  if (fault_hit("enospc", rs->run, j->step))
-    return errf(e, "%s: writing checkpoint slot %d: %s (injected)", c->res->path, rs->slot, strerror(ENOSPC));
-  if (results_ckpt_write_data(c->res, rs->slot, rs->half, j->m.params, j->opt.m, j->opt.v, n, e)) return -1;
-  fault_kill("killckpt", rs->run, j->step);
-  SlotState st = {{0}};
-  st.v[SS_RUN] = rs->p->row;
-  st.v[SS_STEP] = (double)j->step;
-  st.v[SS_OPT_T] = (double)j->opt.t;
-  st.v[SS_HALF] = rs->half;
-  st.v[SS_BEST_ACC] = rs->row.best_acc;
-  st.v[SS_BEST_STEP] = (double)rs->row.best_step;
-  st.v[SS_FINAL_ACC] = rs->row.final_acc;
-  st.v[SS_FINAL_LOSS] = rs->row.final_loss;
-  st.v[SS_NFLOATS] = (double)n;
-  st.v[SS_CRC] = results_ckpt_crc(j->m.params, j->opt.m, j->opt.v, n);
-  st.v[SS_WALL] = rs->row.wall_seconds;
-  st.v[SS_EVAL_PENDING] = rs->eval_pending;
-  if (results_ckpt_commit(c->res, rs->slot, &st, e)) return -1;
-  rs->half ^= 1;
-  return 0;
-}
-
-/* Continues from the slot's checkpoint when it holds this run and verifies; 1 when restored. */
-static int restore(Ctx *c, RunState *rs, Job *j, Err *e) {
-  SlotState st;
-  if (rs->slot < 0 || results_ckpt_state(c->res, rs->slot, &st, e)) return rs->slot < 0 ? 0 : -1;
-  if (st.v[SS_RUN] != rs->p->row) return 0;
-  const char *why = results_slot_state_fits(&st, rs->p->row, rs->p->total_steps, rs->p->nparams) ? NULL : "its state does not fit the run";
-  if (!why) {
-    int rc = results_ckpt_read(c->res, rs->slot, j->m.params, j->opt.m, j->opt.v, (long)j->m.nparams, &st, e);
-    if (rc < 0) return -1;
-    if (rc) why = "its data does not match its checksum";
+static void report_done(Ctx *c, int run, RunEnd how, const RunRow *row, const char *why) {
+  double msg[DONE_LEN] = {run, how, row->final_acc, (double)row->steps_done};
+  char text[ERROR_LEN] = "";
+  snprintf(text, sizeof text, "%s", why ? why : "");
+  if (c->rank == 0) {
+    handle_done(c, 0, msg, text);
+    return;
   }
-  if (why) { /* the caller reopens the job: a failed read may have overwritten the model */
-    fprintf(stderr, "bertsweep: warning: %s: the checkpoint of run %d does not verify (%s); the run starts over\n",
-            c->res->path, rs->p->row, why);
-    return 2;
-  }
-  job_restore(j, (long)st.v[SS_STEP], (long)st.v[SS_OPT_T], st.v[SS_BEST_ACC], (long)st.v[SS_BEST_STEP]);
-  rs->half = 1 - (int)st.v[SS_HALF];
-  rs->row.best_acc = st.v[SS_BEST_ACC];
-  rs->row.best_step = (long)st.v[SS_BEST_STEP];
-  rs->row.final_acc = st.v[SS_FINAL_ACC];
-  rs->row.final_loss = st.v[SS_FINAL_LOSS];
-  rs->row.wall_seconds = st.v[SS_WALL];
-  rs->row.steps_done = (long)st.v[SS_STEP];
-  rs->buf.step0 = (long)st.v[SS_STEP];
-  /* evaluations run after steps eval_every, 2*eval_every, ...: a checkpoint at step s has
-     s / eval_every of them behind it (the last evaluation is after the final step, which
-     is never checkpointed) */
-  rs->buf.eval0 = j->cfg.eval_every > 0 ? (int)(st.v[SS_STEP] / j->cfg.eval_every) : 0;
-  rs->eval_pending = st.v[SS_EVAL_PENDING] == 1;
-  if (rs->eval_pending) /* that evaluation is not in the file yet: it is the next one */
-    rs->buf.eval0 = j->cfg.eval_every > 0 ? (int)((st.v[SS_STEP] - 1) / j->cfg.eval_every) : 0;
-  return 1;
-}
-
-typedef struct {
-  Ctx *c;
-  RunState *rs;
-  const Job *j;
-} EvalStop;
-
-/* Between evaluation batches: a stop request is honoured there too (a dev pass of 10k
-   examples can outlast a time limit's grace period). */
-static int eval_should_stop(void *ctx) {
-  EvalStop *es = ctx;
-  if (fault_hit("stopeval", es->rs->run, es->j->step)) raise(SIGUSR1);
-  poll_stop(es->c);
-  return es->c->stop_requested;
-}
-
-/* 1 when a stop abandoned the evaluation (rs->eval_pending is then set). */
-static int record_eval(Ctx *c, RunState *rs, Job *j) {
-  EvalMetrics ev;
-  EvalStop es = {c, rs, j};
-  if (job_eval_stoppable(j, &ev, eval_should_stop, &es)) {
-    rs->eval_pending = 1;
-    return 1;
-  }
-  rs->eval_pending = 0;
-  MetricBuf *b = &rs->buf;
-  b->estep[b->ne] = j->step;
-  b->acc[b->ne] = (float)ev.accuracy;
-  b->eloss[b->ne] = (float)ev.loss;
-  b->f1[b->ne++] = (float)ev.macro_f1;
-  rs->row.best_acc = j->best_acc;
-  rs->row.best_step = j->best_step;
-  rs->row.final_acc = ev.accuracy;
-  return 0;
-}
-
-/* Trains to the end, to a stop or to a non-finite loss or gradient norm; returns RUN_DONE,
-   RUN_STOPPED, RUN_DIVERGED or -1. */
-static int train_loop(Ctx *c, RunState *rs, Job *j, Err *e) {
-  double t0 = clock_seconds() - rs->row.wall_seconds, last_flush = clock_seconds(), last_report = 0;
-  const int every = j->cfg.checkpoint_every;
-  if (rs->eval_pending) { /* resumed from a stop during an evaluation: that evaluation first */
-    if (record_eval(c, rs, j)) return checkpoint(c, rs, j, e) ? -1 : RUN_STOPPED;
-    if (job_finished(j)) return RUN_DONE;
-  }
-  while (!job_finished(j)) {
-    poll_stop(c);
-    if (c->stop_requested) return checkpoint(c, rs, j, e) ? -1 : RUN_STOPPED;
-    StepMetrics m;
-    job_step(j, &m);
-    MetricBuf *b = &rs->buf;
-    b->loss[b->n] = m.loss;
-    b->lr[b->n] = m.lr;
-    b->gnorm[b->n++] = m.grad_norm;
-    rs->row.steps_done = j->step;
-    rs->row.final_loss = m.loss;
-    if (!isfinite(m.loss) || !isfinite(m.grad_norm)) return RUN_DIVERGED; /* metrics kept to here */
-    if (job_eval_due(j) && record_eval(c, rs, j)) return checkpoint(c, rs, j, e) ? -1 : RUN_STOPPED;
-    double t = clock_seconds();
-    rs->row.wall_seconds = t - t0;
-    if (job_finished(j)) break;
-    if (every > 0 && j->step % every == 0) {
-      if (checkpoint(c, rs, j, e)) return -1;
-      last_flush = t;
-    } else if (b->n == BUF_STEPS || b->ne == BUF_EVALS || t - last_flush > FLUSH_SECONDS) {
-      if (flush(c, rs, e)) return -1;
-      last_flush = t;
-    }
-    fault_kill("kill", rs->run, j->step);
-    if (fault_hit("term", rs->run, j->step)) raise(SIGTERM);
-    if (c->rank != 0 && t - last_report > 0.5) {
-      send_to_rank0(c, TAG_PROGRESS, rs->run, (double)j->step, m.loss);
-      last_report = t;
-    } else if (c->rank == 0) {
-      progress_step(&c->prog, 0, rs->run, j->step, m.loss);
-    }
-  }
-  return RUN_DONE;
-}
-
-/* Opens the job and continues from its checkpoint if one verifies; RUN_FAILED when the
-   run's model or data cannot be opened, RUN_IOERROR when the file cannot be read. */
-static int start_run(Ctx *c, RunState *rs, Job *j, Err *e) {
-  if (sweep_run_config(c->s, rs->p, &rs->cfg, e) || job_open(j, &rs->cfg, e)) return RUN_FAILED;
-  int r = restore(c, rs, j, e);
-  if (r == 2) {
-    job_close(j);
-    if (job_open(j, &rs->cfg, e)) return RUN_FAILED;
-  }
-  if (r < 0) {
-    job_close(j);
-    return RUN_IOERROR;
-  }
-  int before = 0;
-  if (r == 1 && results_row_threads(c->res, rs->p->row, &before, e) == 0 && before > 0 && before != rs->row.threads)
-    fprintf(stderr, "bertsweep: warning: run %d checkpointed with %d threads resumes with %d: OpenBLAS blocks its "
-                    "sums differently, so its numbers will not be bit-identical to an uninterrupted run's\n",
-            rs->p->row, before, rs->row.threads);
-  rs->row.majority = j->majority_acc;
-  rs->row.bow = j->bow_acc;
-  rs->row.initialised = j->initialised;
-  if (results_write_row(c->res, &rs->row, e)) {
-    job_close(j);
-    return RUN_IOERROR;
-  }
-  return 0;
-}
-
-/* A done run: final weights, then the row and a sync (a finished run survives a node
-   crash), then its slot is freed. */
-static int finish_run(Ctx *c, RunState *rs, Job *j, Err *e) {
-  if (rs->p->save_final_weights && results_write_final(c->res, rs->p->row, j->m.params, (long)j->m.nparams, e))
-    return -1;
-  rs->row.status = "done";
-  rs->row.finished = (double)time(NULL);
-  if (flush(c, rs, e) || results_sync(c->res, e)) return -1;
-  return rs->slot >= 0 ? results_slot_clear(c->res, rs->slot, e) : 0;
+  MPI_Send(msg, DONE_LEN, MPI_DOUBLE, 0, TAG_DONE, c->comm);
+  if (how == END_FAILED) MPI_Send(text, ERROR_LEN, MPI_CHAR, 0, TAG_WHY, c->comm);
 }
 
 static void run_one(Ctx *c, int run, int slot) {
-  RunState *rs = calloc(1, sizeof *rs);
-  Err e = {{0}};
-  if (!rs) {
+  const PlannedRun *p = &c->s->runs[run];
+  ResultsSink *s = calloc(1, sizeof *s);
+  RunConfig *cfg = malloc(sizeof *cfg);
+  if (!s || !cfg) {
     fprintf(stderr, "bertsweep: rank %d: out of memory\n", c->rank);
     MPI_Abort(c->comm, 1);
   }
-  rs->run = run;
-  rs->slot = slot;
-  rs->p = &c->s->runs[run];
-  int threads = rs->p->threads > 0 ? rs->p->threads : c->threads;
-  rs->row = (RunRow){.host = c->machine.host, .cpu = c->machine.cpu, .blas = c->machine.blas, .libs = c->libs,
-                     .threads = threads, .started = (double)time(NULL), .finished = NAN,
-                     .run_id = rs->p->row, .seed = rs->p->seed, .rank = c->rank, .total_steps = rs->p->total_steps,
-                     .best_step = -1, .status = "running", .best_acc = NAN, .final_acc = NAN, .final_loss = NAN,
-                     .majority = NAN, .bow = NAN};
+  const int threads = p->threads > 0 ? p->threads : c->threads;
+  *s = (ResultsSink){.res = c->res, .run = run, .slot = slot, .nparams = p->nparams,
+                     .save_final_weights = p->save_final_weights, .hook = c, .should_stop = hook_should_stop,
+                     .progress = hook_progress};
+  s->row = (RunRow){.host = c->machine.host, .cpu = c->machine.cpu, .blas = c->machine.blas, .libs = c->libs,
+                    .threads = threads, .started = (double)time(NULL), .finished = NAN, .run_id = p->row,
+                    .seed = p->seed, .rank = c->rank, .total_steps = p->total_steps, .best_step = -1,
+                    .status = RUN_RUNNING, .best_acc = NAN, .final_acc = NAN, .final_loss = NAN, .majority = NAN,
+                    .bow = NAN};
   omp_set_num_threads(threads);
-  Job j;
-  int status = start_run(c, rs, &j, &e);
-  if (status == 0) {
-    status = train_loop(c, rs, &j, &e);
-    if (status == RUN_DONE && finish_run(c, rs, &j, &e)) status = -1;
-    if (status < 0) status = RUN_IOERROR; /* every error after the job opened is the file's */
-    job_close(&j);
-  }
-  if (status == RUN_DIVERGED) { /* a result, not an error: recorded, the sweep goes on */
+  const RunSink sink = results_sink(s);
+  Err e = {{0}};
+  RunEnd how;
+  if (sweep_run_config(c->s, p, cfg, &e) == 0) {
+    how = run_drive(cfg, &sink, &e);
+  } else { /* a config that cannot be resolved fails like one whose model cannot open */
     Err e2 = {{0}};
-    rs->row.status = "diverged";
-    if (flush(c, rs, &e2) || results_sync(c->res, &e2) || results_slot_clear(c->res, rs->slot, &e2)) {
-      status = RUN_IOERROR;
-      e = e2;
-    } else {
-      fprintf(stderr, "bertsweep: rank %d: run %d diverged at step %ld (non-finite loss or gradient norm)\n", c->rank,
-              rs->p->row, rs->row.steps_done);
-    }
+    how = sink.end(sink.ctx, NULL, END_FAILED, e.msg, &e2) ? (e = e2, END_IOERROR) : END_FAILED;
   }
-  if (status == RUN_FAILED) { /* the model or the data: this run fails, the sweep goes on */
-    char label[512];
-    rs->row.status = "failed";
-    Err e2 = {{0}};
-    if (results_write_row(c->res, &rs->row, &e2)) status = RUN_IOERROR;
-    run_label(c->s, rs->p, label, sizeof label);
-    fprintf(stderr, "bertsweep: rank %d: run %d (%s) failed: %s\n", c->rank, rs->p->row, label, e.msg);
+  char label[512];
+  switch (how) {
+  case END_DIVERGED:
+    fprintf(stderr, "bertsweep: rank %d: run %d diverged at step %ld (non-finite loss or gradient norm)\n", c->rank,
+            p->row, s->row.steps_done);
+    break;
+  case END_FAILED: /* the model or the data: this run fails, the sweep goes on */
+    run_label(c->s, p, label, sizeof label);
+    fprintf(stderr, "bertsweep: rank %d: run %d (%s) failed: %s\n", c->rank, p->row, label, e.msg);
     c->failures++;
-    if (status == RUN_IOERROR) e = e2;
+    break;
+  case END_IOERROR:
+    if (!c->io_error) {
+      c->io_error = 1;
+      c->io_err = e;
+    }
+    break;
+  case END_STOPPED: c->stopped = 1; break;
+  default: break;
   }
-  if (status == RUN_IOERROR && !c->io_error) {
-    c->io_error = 1;
-    c->io_err = e;
-  }
-  if (status == RUN_STOPPED) c->stopped = 1;
-  send_to_rank0(c, TAG_DONE, run, status, rs->row.final_acc);
-  free(rs);
+  report_done(c, run, how, &s->row, e.msg);
+  free(cfg);
+  free(s);
 }
 
 /* ---- the loops ---- */
@@ -485,6 +312,25 @@ static int cmp_longest(const void *a, const void *b, void *s_) {
   long la = s->runs[*(const int *)a].total_steps, lb = s->runs[*(const int *)b].total_steps;
   if (la != lb) return la < lb ? 1 : -1;
   return *(const int *)a - *(const int *)b;
+}
+
+/* "2 runs checkpointed: run 3 at step 120, run 7 at step 80" */
+static void stop_summary(const Ctx *c, char *out, size_t size) {
+  size_t len = (size_t)snprintf(out, size, "%d run%s checkpointed", c->nstopped, c->nstopped == 1 ? "" : "s");
+  for (int i = 0; i < c->nstopped && i < MAX_LISTED && len < size; i++)
+    len += (size_t)snprintf(out + len, size - len, "%s run %d at step %ld", i ? "," : ":", c->s->runs[c->stopped_run[i]].row,
+                            c->stopped_step[i]);
+  if (c->nstopped > MAX_LISTED && len < size) snprintf(out + len, size - len, ", ...");
+}
+
+/* The sweep's last line when runs failed: how many, which, and the first one's reason. */
+static int failure_summary(const Ctx *c, Err *e) {
+  char label[512];
+  const PlannedRun *p = &c->s->runs[c->failed_run[0]];
+  run_label(c->s, p, label, sizeof label);
+  if (c->nfailed == 1) return errf(e, "1 run failed, run %d (%s): %s", p->row, label, c->first_why);
+  return errf(e, "%d runs failed (the other runs finished); the first, run %d (%s): %s; each failed row's \"error\" "
+                 "column in /runs says why", c->nfailed, p->row, label, c->first_why);
 }
 
 static void run_rank0(Ctx *c) {
@@ -546,7 +392,7 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
     }
     for (int k = 0; k < res->lay.nslots; k++) c.slot_run[k] = -1;
     for (int i = 0; i < s->nruns; i++) {
-      if (status && strcmp(status[i], "done") == 0) {
+      if (status && run_status_final(run_status_parse(status[i]))) { /* done or diverged: as it was */
         out->done_before++;
         c.prog.run_steps[i] = s->runs[i].total_steps;
         c.prog.steps_at_start += s->runs[i].total_steps;
@@ -562,6 +408,7 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
     qsort_r(c.queue, (size_t)c.qn, sizeof(int), cmp_longest, (void *)s);
     c.last_print = clock_seconds();
     run_rank0(&c);
+    stop_summary(&c, out->stop_summary, sizeof out->stop_summary);
     progress_free(&c.prog);
     free(c.queue);
     free(c.slot_run);
@@ -586,7 +433,8 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
     *e = c.io_err;
     return -1;
   }
-  if (failures) rc = errf(e, "%d run%s failed (see the messages above; their rows say \"failed\")", failures,
-                          failures == 1 ? "" : "s");
+  MPI_Bcast(out->stop_summary, (int)sizeof out->stop_summary, MPI_CHAR, 0, comm);
+  if (failures && c.rank == 0) rc = failure_summary(&c, e);
+  else if (failures) rc = -1;
   return rc;
 }

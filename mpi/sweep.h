@@ -20,9 +20,10 @@ typedef struct {
   int stopped;      /* 1 when a signal stopped the sweep */
   int io_error;     /* 1 when the results file could not be written (the sweep stopped) */
   int user_stop;    /* 1 when `bertsweep stop` asked for the stop */
+  char stop_summary[1024]; /* "N runs checkpointed: run R at step S, ..." */
 } SweepOutcome;
 
-/* Runs every run of s whose status (from the file) is not "done". status[i] is the file's
+/* Runs every run of s whose status (from the file) is not final (run_status_final). status[i] is the file's
    status of s->runs[i] (NULL: all pending); slot_of[i] the checkpoint slot holding run i's
    checkpoint or -1. */
 int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *opt, char (*status)[STATUS_LEN],

@@ -112,14 +112,15 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   }
   if (oc.stopped && oc.user_stop) {
     if (rank == 0) {
-      printf("# stopped by `bertsweep stop`: running runs checkpointed; run the same command to resume\n");
+      printf("# stopped by `bertsweep stop`: %s; a Slurm wrapper does not requeue this; run the same command to "
+             "resume\n", oc.stop_summary);
       unlink(stop_path);
     }
     code = EXIT_USER_STOP;
     goto out;
   }
   if (oc.stopped) {
-    if (rank == 0) printf("# stopped by a signal: running runs checkpointed; run the same command to resume\n");
+    if (rank == 0) printf("# stopped (a signal or the time limit): %s; run the same command to resume\n", oc.stop_summary);
     code = EXIT_STOPPED;
     goto out;
   }
@@ -158,7 +159,7 @@ int sweep_mpi(const SweepArgs *args, Err *e) {
   if (rank != 0) {
     e->msg[0] = 0;
     code = EXIT_OK;
-  } else if (code != EXIT_OK && !e->msg[0]) {
+  } else if ((code == EXIT_ERROR || code == EXIT_IO) && !e->msg[0]) {
     errf(e, "another rank failed (its message, if any, is above)");
   }
   MPI_Finalize();

@@ -107,9 +107,11 @@ static void dev_loss(const ResultsData *d, int r, double *out) {
 
 static void run_stats(const ResultsData *d, int r, RunStats *m) {
   for (int k = 0; k < NSTATS; k++) m->s[k] = NAN;
-  m->done = strcmp(d->status[r], "done") == 0;
-  m->diverged = strcmp(d->status[r], "diverged") == 0;
-  m->failed = m->diverged || (m->done && !(d->final_acc[r] > d->majority[r] + 1e-9));
+  const int st = run_status_parse(d->status[r]);
+  m->done = st == RUN_DONE;
+  m->diverged = st == RUN_DIVERGED;
+  m->not_run = st == RUN_FAILED;
+  m->failed = m->diverged || m->not_run || (m->done && !(d->final_acc[r] > d->majority[r] + 1e-9));
   if (!m->done) return;
   long T = steps_of(d, r); /* less than total_steps when early stopping ended the run */
   const float *y = loss_of(d, r);
@@ -210,6 +212,11 @@ static int build_groups(Analysis *A, Err *e) {
       if (!g->runs || !g->fin) return errf(e, "out of memory");
     }
     const RunStats *m = &A->rs[r];
+    if (m->not_run) { /* never trained: failed, in no statistic */
+      g->not_run++;
+      g->failed++;
+      continue;
+    }
     if (!m->done && !m->diverged) { g->unfinished++; continue; }
     g->fin[g->finished++] = r;
     g->failed += m->failed;

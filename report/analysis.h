@@ -36,7 +36,8 @@ typedef struct {
 extern const StatSpec STAT[NSTATS];
 
 typedef struct {
-  int done, diverged, failed; /* failed: final accuracy <= majority baseline, or diverged */
+  int done, diverged, not_run; /* not_run: status RUN_FAILED, the run could not run (/runs "error" says why) */
+  int failed; /* final accuracy <= majority baseline, diverged, or could not run */
   double s[NSTATS];
 } RunStats;
 
@@ -45,7 +46,7 @@ typedef struct {
   int first;          /* a run of the group, for its grid values */
   int n, *runs;       /* done runs */
   int finished, *fin; /* done or diverged: the runs convergence speed counts */
-  int unfinished, failed, diverged;
+  int unfinished, failed, diverged, not_run; /* failed counts diverged and not_run too */
   double mean[NSTATS], std[NSTATS], median[NSTATS];
   double majority, bow; /* baselines' dev accuracy, mean over the done runs */
 } Group;

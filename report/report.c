@@ -112,6 +112,13 @@ static const char *fnum(char *out, size_t n, double x, int digits, int sign) {
 
 static const char *value_of(const Analysis *A, int g, int col) { return A->d->values[A->g[g].first][col]; }
 
+/* Whether runs r and s have the same grid values (one group). */
+static int same_group(const ResultsData *d, int r, int s) {
+  for (int c = 0; c < d->ncols; c++)
+    if (strcmp(d->values[r][c], d->values[s][c]) != 0) return 0;
+  return 1;
+}
+
 /* "k1=v1, k2=v2" of a comparison's key in group g. */
 static void key_values(const Analysis *A, const Comparison *c, int g, char *out, size_t size) {
   size_t len = 0;
@@ -303,7 +310,7 @@ static char *verdict(const Analysis *A, const Comparison *c) {
   power_text(&t, A, c);
   if (ldexp(2.0, -c->pairs) > 0.05) { /* nothing secondary can be tested either: the group table has the means */
     add(&t, "Secondary outcomes cannot be tested with %d pairs either (the group table has their means). ", c->pairs);
-    add(&t, "Failed runs %d/%d vs %d/%d.", a->failed, a->finished, b->failed, b->finished);
+    add(&t, "Failed runs %d/%d vs %d/%d.", a->failed, a->finished + a->not_run, b->failed, b->finished + b->not_run);
     return t.failed ? (free(t.buf), NULL) : t.buf;
   }
   add(&t, "Secondary: ");
@@ -312,7 +319,8 @@ static char *verdict(const Analysis *A, const Comparison *c) {
   for (size_t i = 0; i < sizeof ORDER / sizeof *ORDER; i++) stat_text(&t, c, ORDER[i], vb, 1);
   steadiness_text(&t, A, c, vb);
   if (c->learned_pairs >= 2) stat_text(&t, c, O_ACC_OSC, vb, 1);
-  add(&t, "Failed runs %d/%d vs %d/%d", a->failed, a->finished, b->failed, b->finished);
+  add(&t, "Failed runs %d/%d vs %d/%d", a->failed, a->finished + a->not_run, b->failed, b->finished + b->not_run);
+  if (a->not_run || b->not_run) add(&t, " (could not run %d vs %d)", a->not_run, b->not_run);
   if (a->diverged || b->diverged) add(&t, " (diverged %d vs %d)", a->diverged, b->diverged);
   add(&t, ".");
   if (c->warning[0]) add(&t, " Warning: %s.", c->warning);
@@ -335,10 +343,11 @@ typedef struct {
 
 static void header(const Analysis *A, const char *label, const char *path, FILE *out, int md, int mp, int ms) {
   const ResultsData *d = A->d;
-  int done = 0, diverged = 0;
+  int done = 0, diverged = 0, not_run = 0;
   for (int r = 0; r < d->nruns; r++) {
     done += A->rs[r].done;
     diverged += A->rs[r].diverged;
+    not_run += A->rs[r].not_run;
   }
   const AnalysisOptions *o = &A->o;
   char lt[32], at[64];
@@ -346,8 +355,9 @@ static void header(const Analysis *A, const char *label, const char *path, FILE 
   else snprintf(lt, sizeof lt, "%g", o->loss_target);
   if (isnan(o->acc_target)) snprintf(at, sizeof at, "per comparison (fraction %g)", o->acc_fraction);
   else snprintf(at, sizeof at, "%g", o->acc_target);
-  fprintf(out, "%s%s (%s): %d runs (%d done, %d diverged and counted as failed, %d unfinished and left out), %d groups\n",
-          md ? "### " : "", label, path, d->nruns, done, diverged, d->nruns - done - diverged, A->ng);
+  fprintf(out, "%s%s (%s): %d runs (%d done, %d diverged and %d that could not run, both counted as failed, %d "
+               "unfinished and left out), %d groups\n",
+          md ? "### " : "", label, path, d->nruns, done, diverged, not_run, d->nruns - done - diverged - not_run, A->ng);
   fprintf(out, "parameters: loss target %s (moving average of %d steps); accuracy target %s; failed = final accuracy <= "
                "majority-class baseline, or diverged; runs that never reach a target are censored where they stopped "
                "(Kaplan-Meier medians; worst rank in pairs)\n",
@@ -410,10 +420,28 @@ static void correlation_text(const Analysis *A, FILE *out, int md) {
   }
 }
 
+/* Runs that could not run, with their reasons. */
+static void not_run_list(const Analysis *A, FILE *out, int md) {
+  const ResultsData *d = A->d;
+  int first = 1;
+  for (int r = 0; r < d->nruns; r++) {
+    if (!A->rs[r].not_run) continue;
+    if (first) fprintf(out, "\n%sRuns that could not run (counted as failed):\n%s", md ? "#### " : "", md ? "\n" : "");
+    first = 0;
+    char key[1024];
+    snprintf(key, sizeof key, "%s", "");
+    for (int g = 0; g < A->ng; g++)
+      if (same_group(d, A->g[g].first, r)) snprintf(key, sizeof key, "%s", A->g[g].key);
+    fprintf(out, "%srun %d (%s, seed %d): %s\n", md ? "- " : "  ", r, key, d->seed[r],
+            d->error[r][0] ? d->error[r] : "(no reason recorded)");
+  }
+}
+
 static void write_text(const Section *s, FILE *out, int md, int mp, int ms) {
   const Analysis *A = &s->A;
   header(A, s->label, s->path, out, md, mp, ms);
   group_table(A, out, md);
+  not_run_list(A, out, md);
   if (A->note[0]) fprintf(out, "\n%s.\n", A->note);
   if (A->nc) fprintf(out, "\n%sVerdicts (second against first, paired by seed)\n\n", md ? "#### " : "");
   for (int i = 0; i < A->nc; i++) {
@@ -439,9 +467,9 @@ static cJSON *json_pair(double a, double b) {
 static cJSON *json_value(const ResultsData *d, int r, int c) {
   const char *v = d->values[r][c];
   switch (d->coltype[c]) {
-  case COLV_BOOL: return cJSON_CreateBool(strcmp(v, "true") == 0);
-  case COLV_INT:
-  case COLV_FLOAT: return cJSON_CreateNumber(strtod(v, NULL));
+  case VT_BOOL: return cJSON_CreateBool(strcmp(v, "true") == 0);
+  case VT_I64:
+  case VT_F64: return cJSON_CreateNumber(strtod(v, NULL));
   default: return cJSON_CreateString(v);
   }
 }
@@ -508,7 +536,8 @@ static cJSON *json_comparison(const Analysis *A, const Comparison *c) {
   cJSON_AddItemToObject(pw, "effect", json_num(c->effect));
   if (c->pairs_needed > 0) cJSON_AddNumberToObject(pw, "pairs_needed", c->pairs_needed);
   else cJSON_AddNullToObject(pw, "pairs_needed");
-  cJSON_AddItemToObject(o, "failed", cJSON_CreateIntArray((int[2]){A->g[c->g1].failed, A->g[c->g2].failed}, 2));
+  cJSON_AddItemToObject(o, RUN_STATUS_NAME[RUN_FAILED],
+                        cJSON_CreateIntArray((int[2]){A->g[c->g1].failed, A->g[c->g2].failed}, 2));
   char *v = verdict(A, c);
   cJSON_AddStringToObject(o, "verdict", v ? v : "");
   free(v);
@@ -540,8 +569,18 @@ static cJSON *json_section(const Section *s, int mp, int ms) {
     for (int c = 0; c < d->ncols; c++) cJSON_AddItemToObject(vals, d->colname[c], json_value(d, g->first, c));
     cJSON_AddNumberToObject(o, "runs", g->n);
     cJSON_AddNumberToObject(o, "unfinished", g->unfinished);
-    cJSON_AddNumberToObject(o, "failed", g->failed);
-    cJSON_AddNumberToObject(o, "diverged", g->diverged);
+    cJSON_AddNumberToObject(o, RUN_STATUS_NAME[RUN_FAILED], g->failed); /* every kind of failure */
+    cJSON_AddNumberToObject(o, RUN_STATUS_NAME[RUN_DIVERGED], g->diverged);
+    cJSON_AddNumberToObject(o, "could_not_run", g->not_run);
+    cJSON *why = cJSON_AddArrayToObject(o, "could_not_run_reasons");
+    for (int r = 0; r < d->nruns; r++)
+      if (A->rs[r].not_run && same_group(d, g->first, r)) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "run", r);
+        cJSON_AddNumberToObject(x, "seed", d->seed[r]);
+        cJSON_AddStringToObject(x, "error", d->error[r]);
+        cJSON_AddItemToArray(why, x);
+      }
     cJSON_AddItemToObject(o, "majority_baseline", json_num(g->majority));
     cJSON_AddItemToObject(o, "bow_baseline", json_num(g->bow));
     for (int k = 0; k < NSTATS; k++) {
@@ -702,7 +741,7 @@ static int write_runs_csv(const Section *s, FILE *out, int first, Err *e) {
     else fputs("\n", out); /* a new header per file: their columns differ */
     if (!first) fputs("file,run_id,seed", out);
     for (int c = 0; c < d->ncols; c++) fprintf(out, ",%s", d->colname[c]);
-    fputs(",status,steps_done,total_steps,majority_baseline,bow_baseline", out);
+    fputs(",status,error,steps_done,total_steps,majority_baseline,bow_baseline", out);
     for (int k = 0; k < NSTATS; k++) fprintf(out, ",%s", STAT[k].name);
     for (int k = 0; k < nk; k++) fprintf(out, ",config.%s", keys[k]);
     fputc('\n', out);
@@ -711,10 +750,12 @@ static int write_runs_csv(const Section *s, FILE *out, int first, Err *e) {
       fprintf(out, ",%d,%d", r, d->seed[r]);
       for (int c = 0; c < d->ncols; c++) {
         fputc(',', out);
-        if (d->coltype[c] == COLV_STRING) csv_field(out, d->values[r][c]);
+        if (d->coltype[c] == VT_STR) csv_field(out, d->values[r][c]);
         else fputs(d->values[r][c], out);
       }
-      fprintf(out, ",%s,%ld,%ld", d->status[r], d->steps_done[r], d->total_steps[r]);
+      fprintf(out, ",%s,", d->status[r]);
+      csv_field(out, d->error[r]);
+      fprintf(out, ",%ld,%ld", d->steps_done[r], d->total_steps[r]);
       csv_num(out, d->majority[r]);
       csv_num(out, d->bow[r]);
       for (int k = 0; k < NSTATS; k++) csv_num(out, A->rs[r].s[k]);

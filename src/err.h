@@ -1,7 +1,10 @@
-/* Error context carried up to the one place that prints it (cli/main.c). Two kinds of
-   message print where they happen instead, because the program goes on after them: a
-   sweep's per-run failures and warnings (mpi/sweep.c: the rank that ran the run prints
-   them, the sweep continues), and taking over a stale lock (io/lockfile.c). */
+/* Error context carried up to the one place that prints it (cli/main.c). Messages that
+   print where they happen instead, because the program goes on after them, are of three
+   kinds: warnings ("bertsweep: warning: ...": a checkpoint that does not verify, a thread
+   count or BLAS kernel that changes a run's bits, a missing pooler); a sweep's per-run
+   events, printed by the rank that ran the run (a run that could not run or diverged: the
+   sweep continues; a rank that lost its launcher: it exits); and the writer lock's waits
+   and takeovers (io/lockfile.c). */
 #ifndef BS_ERR_H
 #define BS_ERR_H
 
@@ -21,7 +24,9 @@ void *xcalloc(size_t n, size_t size, Err *e);
 #define BS_ASSERT(cond) ((cond) ? (void)0 : bs_assert_fail(#cond, __FILE__, __LINE__))
 _Noreturn void bs_assert_fail(const char *cond, const char *file, int line);
 
-/* Process exit codes. EXIT_STOPPED: a stop signal, every running run checkpointed; EXIT_IO: the results file
+/* Process exit codes. EXIT_ERROR: an error, or a sweep that ended with runs that could not
+   run (RUN_FAILED; the other runs finished). EXIT_STOPPED: a stop signal or the time
+   limit, every running run checkpointed (RUN_STOPPED); EXIT_IO: the results file
    could not be written (disk full, quota): stopped, the last checkpoints kept. Rerunning
    the same command resumes after either. */
 /* EXIT_USER_STOP: `bertsweep stop` asked it to stop: checkpointed like EXIT_STOPPED, but a

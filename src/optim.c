@@ -1,3 +1,4 @@
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 
 const char *const OPT_KIND_NAMES[NOPT_KINDS + 1] = {[OPT_HF_ADAMW] = "hf_adamw", [OPT_TORCH_ADAMW] = "torch_adamw",
                                                    [OPT_BERT_ADAM] = "bert_adam", [NOPT_KINDS] = NULL};
+static_assert(NOPT_KINDS == 3, "OPT_KIND_NAMES names every OptKind");
 
 int optim_init(Optim *o, const OptConfig *cfg, size_t nparams, Err *e) {
   memset(o, 0, sizeof *o);

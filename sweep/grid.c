@@ -8,10 +8,6 @@
 #include "src/rng.h"
 #include "sweep/grid.h"
 
-int n_evals_for(long total_steps, int eval_every) {
-  if (eval_every <= 0) return 1;
-  return (int)(total_steps / eval_every + (total_steps % eval_every != 0));
-}
 
 void run_label(const Sweep *s, const PlannedRun *r, char *out, size_t size) {
   size_t len = 0;
@@ -85,7 +81,7 @@ static int is_section(const char *key) {
    object with a string "name", which the results file's column shows. */
 static int parse_whole_axis(Sweep *s, const cJSON *it, GridAxis *ax, Err *e) {
   ax->whole = 1;
-  ax->type = COL_STR;
+  ax->type = VT_STR;
   int k = 0;
   for (const cJSON *v = it->child; v; v = v->next, k++) {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(v, "name");
@@ -131,9 +127,9 @@ static int parse_axis(Sweep *s, const cJSON *it, GridAxis *ax, const char *where
     if (cJSON_IsString(v) && (int)strlen(v->valuestring) + 1 > ax->strsize) ax->strsize = (int)strlen(v->valuestring) + 1;
     if (!(ax->vals[k] = cJSON_PrintUnformatted(v)) || !(ax->colvals[k] = strdup(ax->vals[k]))) return errf(e, "out of memory");
   }
-  if (nb == ax->nvals) ax->type = COL_BOOL;
-  else if (nn == ax->nvals) ax->type = integral ? COL_INT : COL_FLOAT;
-  else if (ns == ax->nvals) ax->type = COL_STR;
+  if (nb == ax->nvals) ax->type = VT_BOOL;
+  else if (nn == ax->nvals) ax->type = integral ? VT_I64 : VT_F64;
+  else if (ns == ax->nvals) ax->type = VT_STR;
   else return errf(e, "%s: \"%s.%s\" mixes value types", s->path, where, ax->key);
   for (int i = 0; strcmp(where, "sweep.grid") == 0 && i < ax->nvals; i++) /* zip and random: per point */
     for (int j = 0; j < i; j++)
@@ -403,7 +399,12 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
     int rc = bad || !r->config_json ? errf(e, "out of memory") : runconfig_parse(cfg, c, s->path, e);
     cJSON_Delete(c);
     int tn = 0;
-    if (!rc) rc = run_info(cfg, cache, &ncache, &tn, &r->nparams, &r->model, s->lenient, &s->missing, e);
+    if (!rc && run_info(cfg, cache, &ncache, &tn, &r->nparams, &r->model, s->lenient, &s->missing, e)) {
+      /* its model or data cannot be read: the run will fail with this reason, the others run */
+      if (!(r->unreadable = strdup(e->msg))) rc = errf(e, "out of memory");
+      r->nparams = 0;
+      tn = 0;
+    }
     if (rc) {
       free(cache);
       free(cfg);
@@ -411,8 +412,8 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
       run_label(s, r, label, sizeof label);
       return errctx(e, "run %d (%s)", i, label);
     }
-    r->total_steps = job_total_steps_for(cfg, tn);
-    r->n_evals = n_evals_for(r->total_steps, cfg->eval_every);
+    r->total_steps = r->unreadable ? 0 : job_total_steps_for(cfg, tn);
+    r->n_evals = (int)job_evals_through(cfg->eval_every, r->total_steps, r->total_steps);
     r->threads = cfg->threads;
     r->save_final_weights = cfg->save_final_weights;
     if (r->total_steps > s->max_steps) s->max_steps = r->total_steps;
@@ -475,7 +476,10 @@ void sweep_free(Sweep *s) {
     free(s->axes[a].vals);
     free(s->axes[a].colvals);
   }
-  for (int i = 0; s->runs && i < s->nruns; i++) cJSON_free(s->runs[i].config_json);
+  for (int i = 0; s->runs && i < s->nruns; i++) {
+    cJSON_free(s->runs[i].config_json);
+    free(s->runs[i].unreadable);
+  }
   free(s->runs);
   free(s->seeds);
   cJSON_free(s->sweep_json);

@@ -12,8 +12,8 @@
 
 typedef struct {
   char key[128]; /* dotted run-config key, or a section ("data") for whole-object values */
-  int type;      /* COL_* */
-  int strsize;   /* bytes for COL_STR, including NUL */
+  ValueType type; /* VT_BOOL, VT_I64, VT_F64 or VT_STR (io/results_schema.h) */
+  int strsize;   /* bytes for VT_STR, including NUL */
   int nvals;
   char **vals;   /* each value as compact JSON text (for a section: the object without "name") */
   char **colvals;/* the value as the results file's column shows it (a section: its "name") */
@@ -32,6 +32,7 @@ typedef struct {
   long total_steps;
   int n_evals;
   int threads, save_final_weights; /* from the run config */
+  char *unreadable;     /* why its model or data could not be read when planned (it will fail), or NULL */
 } PlannedRun;
 
 typedef struct {
@@ -61,8 +62,6 @@ void sweep_free(Sweep *s);
 int sweep_run_config(const Sweep *s, const PlannedRun *r, RunConfig *cfg, Err *e);
 /* At most this many runs in one sweep. */
 #define SWEEP_MAX_RUNS 1000000L
-/* Evaluation points of a run: every eval_every steps and after the last. */
-int n_evals_for(long total_steps, int eval_every);
 /* "optimizer.correct_bias=true seed=3" */
 void run_label(const Sweep *s, const PlannedRun *r, char *out, size_t size);
 

@@ -109,10 +109,10 @@ int plan_resume(Sweep *s, const ResultsInfo *info, Plan *p, Err *e) {
   return 0;
 }
 
-/* A slot holds a live checkpoint when its state names a row that is not done. */
+/* A slot holds a live checkpoint when its state names a row that is not final (done, diverged). */
 int plan_slot_claims(const ResultsInfo *info, int k) {
   double run = info->slots[k].v[SS_RUN];
-  return run >= 0 && run < info->nruns && run == (int)run && strcmp(info->status[(int)run], "done") != 0;
+  return run >= 0 && run < info->nruns && run == (int)run && !run_status_final(run_status_parse(info->status[(int)run]));
 }
 
 int plan_slot_live(const ResultsInfo *info, int k) {
@@ -136,12 +136,12 @@ int plan_build(const Sweep *s, const ResultsInfo *info, int size, Plan *p, Err *
     const PlannedRun *r = &s->runs[i];
     for (int a = 0; a < s->naxes; a++) p->vals[i * s->naxes + a] = s->axes[a].colvals[r->choice[a]];
     p->rows[r->row] = (RunRow){.run_id = r->row, .seed = r->seed, .rank = -1, .values = p->vals + i * s->naxes,
-                               .total_steps = r->total_steps, .best_step = -1, .status = "pending",
+                               .total_steps = r->total_steps, .best_step = -1, .status = RUN_PENDING,
                                .best_acc = NAN, .final_acc = NAN, .final_loss = NAN, .majority = NAN, .bow = NAN,
                                .started = NAN, .finished = NAN};
     p->cfgs[r->row] = r->config_json;
     int known = info && r->row < info->nruns;
-    snprintf(p->status[i], STATUS_LEN, "%s", known ? info->status[r->row] : "pending");
+    snprintf(p->status[i], STATUS_LEN, "%s", known ? info->status[r->row] : RUN_STATUS_NAME[RUN_PENDING]);
     p->slot_of[i] = -1;
     for (int k = 0; known && k < info->lay.nslots; k++)
       if ((int)info->slots[k].v[SS_RUN] == r->row && plan_slot_live(info, k)) p->slot_of[i] = k;

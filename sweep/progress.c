@@ -37,11 +37,9 @@ void progress_step(Progress *p, int rank, int run, long step, double loss) {
   p->run_steps[run] = step;
 }
 
-void progress_done(Progress *p, int rank, int run, int ok, double final_acc) {
-  (void)final_acc;
-  if (ok) p->done++;
-  else p->failed++;
-  p->run_steps[run] = p->s->runs[run].total_steps;
+void progress_done(Progress *p, int rank, int run, RunEnd how) {
+  p->ended[how]++;
+  if (how != END_STOPPED && how != END_IOERROR) p->run_steps[run] = p->s->runs[run].total_steps;
   p->ranks[rank].run = -1;
 }
 
@@ -59,8 +57,13 @@ void progress_print(const Progress *p, FILE *out) {
   char eta[32], elapsed[32];
   fmt_secs(eta, sizeof eta, rate > 0 ? (double)(p->steps_all - steps) / rate : -1);
   fmt_secs(elapsed, sizeof elapsed, el);
-  fprintf(out, "[%s] runs %d/%d done", elapsed, p->done, p->todo);
-  if (p->failed) fprintf(out, " (%d failed)", p->failed);
+  fprintf(out, "[%s] runs %d/%d done", elapsed, p->ended[END_DONE], p->todo);
+  for (int k = END_STOPPED, first = 1; k < NRUN_ENDS; k++)
+    if (p->ended[k]) {
+      fprintf(out, "%s%d %s", first ? " (" : ", ", p->ended[k], run_end_name((RunEnd)k));
+      first = 0;
+    }
+  if (p->ended[END_STOPPED] + p->ended[END_DIVERGED] + p->ended[END_FAILED] + p->ended[END_IOERROR]) fputc(')', out);
   for (int r = 0; r < p->size && r < 16; r++) {
     const RankState *st = &p->ranks[r];
     if (st->run < 0) fprintf(out, " | r%d idle", r);

@@ -3,6 +3,7 @@
 #ifndef BS_PROGRESS_H
 #define BS_PROGRESS_H
 #include <stdio.h>
+#include "jobs/run.h"
 #include "sweep/grid.h"
 
 typedef struct {
@@ -13,7 +14,8 @@ typedef struct {
 
 typedef struct {
   const Sweep *s;
-  int size, done, failed, todo;
+  int size, todo;
+  int ended[NRUN_ENDS]; /* runs by how they ended (END_DONE, END_STOPPED, ...) */
   RankState *ranks;
   long *run_steps; /* steps done per run */
   long steps_all, steps_at_start;
@@ -24,7 +26,7 @@ int progress_init(Progress *p, const Sweep *s, int size, Err *e);
 void progress_free(Progress *p);
 void progress_start(Progress *p, int rank, int run);
 void progress_step(Progress *p, int rank, int run, long step, double loss);
-void progress_done(Progress *p, int rank, int run, int ok, double final_acc);
+void progress_done(Progress *p, int rank, int run, RunEnd how);
 void progress_print(const Progress *p, FILE *out);
 
 #endif

@@ -62,15 +62,14 @@ static int merge_columns(ResultsLayout *lay, const ResultsLayout *old, const cha
   for (int c = 0; c < lay->ncols && c < old->ncols; c++) {
     ResultsColumn *n = &lay->cols[c];
     const ResultsColumn *o = &old->cols[c];
-    int num_n = n->type == COL_INT || n->type == COL_FLOAT, num_o = o->type == COL_INT || o->type == COL_FLOAT;
+    int num_n = n->type == VT_I64 || n->type == VT_F64, num_o = o->type == VT_I64 || o->type == VT_F64;
     if (n->type == o->type || (num_n && num_o)) {
       if (num_n && o->type > n->type) n->type = o->type;
-      if (n->type == COL_STR && o->strsize > n->strsize) n->strsize = o->strsize;
+      if (n->type == VT_STR && o->strsize > n->strsize) n->strsize = o->strsize;
       continue;
     }
-    static const char *const KIND[] = {"booleans", "integers", "numbers", "strings"};
-    return errf(e, "%s: grid key \"%s\" holds %s in the file but %s in the config", path, n->name, KIND[o->type],
-                KIND[n->type]);
+    return errf(e, "%s: grid key \"%s\" holds %s values in the file but %s values in the config", path, n->name,
+                VALUE_TYPE_NAME[o->type], VALUE_TYPE_NAME[n->type]);
   }
   return 0;
 }
@@ -91,7 +90,7 @@ static char *layout_for(const Sweep *s, const Plan *p, ResultsLayout *lay) {
 
 static int same_columns(const ResultsLayout *a, const ResultsLayout *b) {
   for (int c = 0; c < a->ncols; c++)
-    if (a->cols[c].type != b->cols[c].type || (a->cols[c].type == COL_STR && a->cols[c].strsize != b->cols[c].strsize))
+    if (a->cols[c].type != b->cols[c].type || (a->cols[c].type == VT_STR && a->cols[c].strsize != b->cols[c].strsize))
       return 0;
   return a->ncols == b->ncols;
 }

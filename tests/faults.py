@@ -26,11 +26,11 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, read_results, safetensors_read, same_results  # noqa: E402
+from testlib import check, done, read_results, safetensors_read, same_results, schema_metrics  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
-METRICS = ["train/loss", "train/lr", "train/grad_norm", "eval/accuracy", "eval/loss", "eval/macro_f1", "eval/step"]
+METRICS = schema_metrics(BIN)
 COLS = ["status", "steps_done", "best_dev_accuracy", "best_step", "final_dev_accuracy", "final_train_loss"]
 
 

@@ -147,7 +147,8 @@ check(r.returncode == 0 and "heartbeat stopped" in r.stderr, f"stale foreign loc
 #      waits for it, saying so, and takes over once it is gone. The "orphan" is a real
 #      bertsweep process (a singleton sweep of another file) that the lock says was started
 #      by pid 1.
-busy = subprocess.Popen([BIN, "sweep", long_cfg, "--output", os.path.join(WORK, "busy.h5"), "--progress", "0"],
+busy_cfg = config("busy.json", epochs=2000)  # far longer than the wait below on any machine; killed after it
+busy = subprocess.Popen([BIN, "sweep", busy_cfg, "--output", os.path.join(WORK, "busy.h5"), "--progress", "0"],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 t = time.time()
 while not os.path.exists(os.path.join(WORK, "busy.h5.lock")) and time.time() - t < 60:

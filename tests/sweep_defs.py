@@ -18,11 +18,11 @@ import sys
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, read_results, same_results  # noqa: E402
+from testlib import check, done, read_results, same_results, schema_metrics  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
-METRICS = ["train/loss", "train/lr", "eval/accuracy", "eval/step"]
+METRICS = schema_metrics(BIN)
 
 
 def config(name, sweep, epochs=2, **top):

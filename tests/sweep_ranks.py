@@ -14,7 +14,7 @@ import sys
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, schema_metrics  # noqa: E402
 import numpy as np
 
 BIN, FIX, WORK = sys.argv[1:4]
@@ -41,7 +41,8 @@ for n in (0, 1, 2, 3):  # 0: a plain process, no mpirun
     check(r.returncode == 0, f"np={n}: exit {r.returncode}: {r.stderr[-2000:]}")
     files[n] = out
 
-NAMES = ["train/loss", "train/lr", "train/grad_norm", "eval/accuracy", "eval/loss", "eval/macro_f1", "eval/step"]
+NAMES = schema_metrics(BIN)
+SCHEMA = json.loads(subprocess.run([BIN, "schema", "--format", "json"], capture_output=True, text=True).stdout)
 data = {}
 for n, path in files.items():
     with h5py.File(path, "r") as f:
@@ -95,15 +96,20 @@ with h5py.File(files[3], "r") as f:
         m = os.path.join(WORK, f"run{i}.tsv")
         r = subprocess.run([BIN, "train", p, "--metrics", m], capture_output=True, text=True, timeout=300)
         check(r.returncode == 0, f"train run {i}: {r.stderr}")
-        rows = [l.split("\t") for l in open(m).read().strip().split("\n")[1:]]
+        lines = open(m).read().strip().split("\n")
+        head, rows = lines[0].split("\t"), [l.split("\t") for l in lines[1:]]
         n = runs["total_steps"][i]
-        for col, k in ((1, "train/loss"), (2, "train/lr"), (3, "train/grad_norm")):
-            got = np.array([float(x[col]) for x in rows], dtype=np.float32)
-            check(got.tobytes() == f[k][i][:n].tobytes(), f"run {i}: {k} differs from bertsweep train")
-        ev = [x for x in rows if len(x) > 4]
-        acc = np.array([float(x[4]) for x in ev], dtype=np.float32)
-        ne = len(ev)
-        check(acc.tobytes() == f["eval/accuracy"][i][:ne].tobytes(), f"run {i}: eval accuracy differs from train")
+        ev = [x for x in rows if len(x) == len(head)]
+        # every metric of the schema: per-step ones on every line, per-evaluation ones where one ran
+        for d in SCHEMA["datasets"]:
+            if d["role"] != "metric":
+                continue
+            per_eval = d["shape"] == "[runs, max evaluations]"
+            src = ev if per_eval else rows
+            col = head.index(d["column"])
+            want = f[d["path"]][i][:len(src) if per_eval else n]
+            got = np.array([float(x[col]) for x in src], dtype=want.dtype)
+            check(len(src) and got.tobytes() == want.tobytes(), f"run {i}: {d['path']} differs from bertsweep train")
 
     # final weights: the same bytes as `bertsweep train --save` of that run
     layout = json.loads(f["final_weights"].attrs["tensors"])

@@ -49,14 +49,14 @@ int main(int argc, char **argv) {
       ref = got;
       double acc, loss;
       eval_by_training_forward(&j, &acc, &loss);
-      CHECK(acc == got.accuracy, "accuracy %.6f, the training forward's %.6f", got.accuracy, acc);
-      CHECK(fabs(loss - got.loss) < 1e-5 * fabs(loss), "loss %.9f, the training forward's %.9f", got.loss, loss);
-      CHECK(got.accuracy > 0.0 && got.loss > 0.0, "accuracy %.3f, loss %.3f", got.accuracy, got.loss);
+      CHECK(acc == got.v[DS_ACC], "accuracy %.6f, the training forward's %.6f", got.v[DS_ACC], acc);
+      CHECK(fabs(loss - got.v[DS_ELOSS]) < 1e-5 * fabs(loss), "loss %.9f, the training forward's %.9f", got.v[DS_ELOSS], loss);
+      CHECK(got.v[DS_ACC] > 0.0 && got.v[DS_ELOSS] > 0.0, "accuracy %.3f, loss %.3f", got.v[DS_ACC], got.v[DS_ELOSS]);
     } else {
-      CHECK(memcmp(&got.loss, &ref.loss, sizeof ref.loss) == 0, "%d threads%s: loss %.17g, one thread %.17g",
-            ways[w].threads, ways[w].single_worker ? " (one worker)" : "", got.loss, ref.loss);
-      CHECK(got.accuracy == ref.accuracy && got.macro_f1 == ref.macro_f1, "%d threads: accuracy %.6f vs %.6f",
-            ways[w].threads, got.accuracy, ref.accuracy);
+      CHECK(memcmp(&got.v[DS_ELOSS], &ref.v[DS_ELOSS], sizeof ref.v[DS_ELOSS]) == 0, "%d threads%s: loss %.17g, one thread %.17g",
+            ways[w].threads, ways[w].single_worker ? " (one worker)" : "", got.v[DS_ELOSS], ref.v[DS_ELOSS]);
+      CHECK(got.v[DS_ACC] == ref.v[DS_ACC] && got.v[DS_F1] == ref.v[DS_F1], "%d threads: accuracy %.6f vs %.6f",
+            ways[w].threads, got.v[DS_ACC], ref.v[DS_ACC]);
     }
     job_close(&j);
   }

@@ -115,7 +115,7 @@ static void fuzz_safetensors(const char *path, const unsigned char *seed, size_t
   size_t m = mutate(buf, hn, hn + 64 < cap - sn ? hn + 64 : hn);
   memmove(buf + m, seed + hn, sn - hn);
   put(path, buf, m + (sn - hn));
-  StFile f;
+  TensorFile f;
   Err e;
   if (st_open(&f, path, &e) == 0) {
     for (int i = 0; i < f.n; i++) {
@@ -143,15 +143,15 @@ static void fuzz_torchbin(const char *path, unsigned char *buf, size_t cap, int 
     fprintf(stderr, "fuzz: cannot write %s\n", path);
     exit(2);
   }
-  StFile f;
+  TensorFile f;
   Err e;
   if (torchbin_open(&f, path, &e) == 0) {
     size_t total = 0;
-    for (int i = 0; i < f.n; i++) total += st_numel(&f.t[i]) * (f.t[i].dtype == ST_F32 ? 4 : f.t[i].dtype == ST_OTHER ? 8 : 2);
+    for (int i = 0; i < f.n; i++) total += st_numel(&f.t[i]) * (f.t[i].dtype == TENSOR_F32 ? 4 : f.t[i].dtype == TENSOR_OTHER ? 8 : 2);
     CHECK(total == f.size, "torchbin: tensors of %zu bytes in a buffer of %zu", total, f.size);
     if (!mutated) {
       float a6[6], b3[3], h2[2];
-      const StTensor *ta = st_find(&f, "a.weight"), *tb = st_find(&f, "b.bias"), *th = st_find(&f, "c.half");
+      const TensorEntry *ta = st_find(&f, "a.weight"), *tb = st_find(&f, "b.bias"), *th = st_find(&f, "c.half");
       CHECK(ta && tb && th && ta->ndim == 2 && ta->shape[0] == 3 && ta->shape[1] == 2, "torchbin seed: shapes");
       if (ta && tb && th) {
         st_read_f32(&f, ta, a6);

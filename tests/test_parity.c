@@ -39,10 +39,10 @@ static const Variant VARIANTS[] = {
     {"llrd_prior_torch", OPT_TORCH_ADAMW, 1, 1e-3f, 0.5f, 3, 0.5f, 0.7f, 1},
 };
 
-static StFile ref;
+static TensorFile ref;
 
 static float *tensor(const char *name, size_t *n) {
-  const StTensor *t = st_find(&ref, name);
+  const TensorEntry *t = st_find(&ref, name);
   if (!t) { fprintf(stderr, "reference lacks %s\n", name); exit(2); }
   float *x = malloc(sizeof(float) * st_numel(t));
   if (!x) exit(2);

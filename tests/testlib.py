@@ -29,6 +29,16 @@ def done():
     sys.exit(1 if _counts["failed"] else 0)
 
 
+def schema_metrics(binary):
+    """The results file's per-run metric datasets, as `bertsweep schema --format json` lists
+    them (the one table the program itself builds, writes and checks the file from)."""
+    import json
+    import subprocess
+    schema = json.loads(subprocess.run([binary, "schema", "--format", "json"], capture_output=True, text=True,
+                                       check=True).stdout)
+    return [d["path"] for d in schema["datasets"] if d["role"] == "metric"]
+
+
 def read_results(path, datasets, columns):
     """Named datasets and /runs columns of a results file, as numpy arrays by name."""
     import h5py

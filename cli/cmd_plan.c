@@ -1,0 +1,116 @@
+/* `bertsweep plan CONFIG`: the runs, steps, file size and time of a sweep, before running it. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/commands.h"
+#include "io/calibration.h"
+#include "mpi/sweep.h"
+#include "sweep/signals.h"
+#include "sweep/sweep_file.h"
+
+static double file_bytes(const Sweep *s) {
+  double b = 64e3; /* metadata */
+  b += (double)s->nruns * ((double)s->max_steps * 3 * 4 + (double)s->max_evals * (3 * 4 + 8) + 256);
+  for (int i = 0; i < s->nruns; i++) b += (double)strlen(s->runs[i].config_json);
+  return b;
+}
+
+static void human(char *out, size_t n, double b) {
+  const char *u[] = {"B", "kB", "MB", "GB", "TB"};
+  int k = 0;
+  while (b >= 1000 && k < 4) { b /= 1000; k++; }
+  snprintf(out, n, "%.1f %s", b, u[k]);
+}
+
+/* Wall time and node-hours from this node's calibrations (`bertsweep bench`), or why not. */
+static void plan_time(const Sweep *s, int ranks, int per_node, int threads, Err *e) {
+  MachineInfo m;
+  machine_describe(&m);
+  double train = 0, eval = 0, longest = 0;
+  int missing = 0;
+  Calibration c = {0}, first = {0};
+  void *cal = calibration_open(e);
+  if (!cal) { printf("time: not estimated (%s)\n", e->msg); return; }
+  for (int i = 0; i < s->nruns; i++) {
+    RunConfig *cfg = malloc(sizeof *cfg);
+    char key[1024];
+    Err e2;
+    int found = 0;
+    if (cfg && sweep_run_config(s, &s->runs[i], cfg, &e2) == 0) {
+      calibration_key(&m, threads, &s->runs[i].model, cfg, key, sizeof key);
+      found = calibration_find(cal, key, &c);
+    }
+    free(cfg);
+    if (!found) { missing++; continue; }
+    if (!first.step_s) first = c;
+    double tr = (double)s->runs[i].total_steps * c.step_s, ev = (double)s->runs[i].n_evals * c.eval_s;
+    train += tr;
+    eval += ev;
+    longest = tr + ev > longest ? tr + ev : longest;
+  }
+  calibration_close(cal);
+  if (missing == s->nruns) {
+    printf("time: not estimated: no calibration for these runs on this CPU (%s), BLAS kernel (%s) and %d thread(s); "
+           "run `bertsweep bench %s%s` on a node like the sweep's\n", m.cpu, m.blas, threads, s->path,
+           threads > 1 ? "" : " --threads 1");
+    return;
+  }
+  double all = train + eval, wall = all / ranks > longest ? all / ranks : longest;
+  int nodes = (ranks + per_node - 1) / per_node;
+  printf("time (calibrated on %s, %s, %s, %d thread(s) per rank, %s): training %.1f min + evaluation %.1f min = "
+         "%.1f min of rank time%s\n", first.host, m.cpu, m.blas, threads, first.measured, train / 60, eval / 60, all / 60,
+         missing ? " for the calibrated runs" : "");
+  printf("  on %d rank(s): about %.1f min of wall time (longest run %.1f min), %.2f node-hours on %d node(s) of %d "
+         "rank(s)\n", ranks, wall / 60, longest / 60, wall / 3600 * nodes, nodes, per_node);
+  if (missing)
+    printf("  %d of %d runs have no calibration (another model or batch shape): run `bertsweep bench %s`\n", missing,
+           s->nruns, s->path);
+}
+
+int cmd_plan(int argc, char **argv, Err *e) {
+  const char *config = NULL, *output = NULL, *env = getenv("OMP_NUM_THREADS");
+  int ranks = 1, per_node = 0, threads = env && atoi(env) > 0 ? atoi(env) : 1;
+  for (int i = 0; i < argc; i++) {
+    int *ip = !strcmp(argv[i], "--ranks") ? &ranks : !strcmp(argv[i], "--ranks-per-node") ? &per_node
+            : !strcmp(argv[i], "--threads") ? &threads : NULL;
+    if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) output = argv[++i];
+    else if (ip && i + 1 < argc) {
+      char *end;
+      *ip = (int)strtol(argv[++i], &end, 10);
+      if (*end || *ip < 1) { errf(e, "plan: %s needs a positive whole number, not '%s'", argv[i - 1], argv[i]); return EXIT_USAGE; }
+    }
+    else if (argv[i][0] == '-') { errf(e, "plan: unknown option %s", argv[i]); return EXIT_USAGE; }
+    else config = argv[i];
+  }
+  if (!config) { errf(e, "usage: bertsweep plan CONFIG.json [--output FILE] [--ranks N] [--ranks-per-node R] [--threads T]"); return EXIT_USAGE; }
+  if (per_node == 0) per_node = ranks;
+  Sweep s;
+  if (sweep_load_lenient(&s, config, output, 1, e)) return EXIT_ERROR;
+  long total = 0;
+  printf("%-6s %-8s %-6s %s\n", "run", "steps", "evals", "settings");
+  for (int i = 0; i < s.nruns; i++) {
+    char label[1024];
+    run_label(&s, &s.runs[i], label, sizeof label);
+    printf("%-6d %-8ld %-6d %s\n", i, s.runs[i].total_steps, s.runs[i].n_evals, label);
+    total += s.runs[i].total_steps;
+  }
+  char size[32], slot[32];
+  human(size, sizeof size, file_bytes(&s));
+  if (s.max_nparams > 0) human(slot, sizeof slot, 2.0 * 3 * 4 * (double)s.max_nparams);
+  else snprintf(slot, sizeof slot, "an unknown size");
+  printf("\n%d runs (%d grid points x %d seeds), %ld steps in all, longest %ld\n", s.nruns, s.nruns / s.nseeds,
+         s.nseeds, total, s.max_steps);
+  printf("results file: %s (about %s of metrics; while it runs, plus %s per checkpoint slot: one per rank and one per "
+         "run waiting to resume)\n",
+         s.output[0] ? s.output : "(no \"output\" given)", size, slot);
+  if (s.missing & MISSING_DATA)
+    printf("note: a training set was not found; steps follow from data.train_size\n");
+  if (s.missing & MISSING_LABELS)
+    printf("note: a labels file was not found; the classifier's size assumes 2 labels\n");
+  if (s.missing & MISSING_MODEL)
+    printf("note: a model was not found; checkpoint slot sizes are unknown\n");
+  plan_time(&s, ranks, per_node, threads, e);
+  sweep_free(&s);
+  return EXIT_OK;
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/python3
+"""Rules of the source tree that a reviewer would otherwise check by hand:
+
+- run status names appear as string literals only in their one table (RUN_STATUS_NAME in
+  io/results_schema.c): every other place derives them from it;
+- nothing the program ships (C sources, scripts, docs, README, configs) refers to files
+  outside the repository (the project's shared/ folder is not part of a clone);
+- each `bertsweep` subcommand lives in cli/cmd_NAME.c.
+
+usage: source_rules.py SOURCE_DIR
+"""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done  # noqa: E402
+
+ROOT = sys.argv[1]
+STATUS = re.compile(r'"(pending|running|stopped|done|failed|diverged)"')
+found = []
+for folder in ("src", "io", "jobs", "sweep", "mpi", "report", "cli", "bench"):
+    for name in sorted(os.listdir(os.path.join(ROOT, folder))):
+        if not name.endswith((".c", ".h")):
+            continue
+        path = os.path.join(folder, name)
+        for n, line in enumerate(open(os.path.join(ROOT, path), encoding="utf-8"), 1):
+            if STATUS.search(line):
+                found.append(f"{path}:{n}: {line.strip()}")
+table = [f for f in found if f.startswith("io/results_schema.c:")]
+check(len(table) >= 1 and table == found, "status names outside their table:\n  " + "\n  ".join(
+    f for f in found if f not in table))
+
+outside = []
+for top, dirs, files in os.walk(ROOT):
+    rel = os.path.relpath(top, ROOT)
+    if rel.startswith(("build", ".git", "tests", "results", "data")) or "/." in "/" + rel:
+        dirs[:] = []
+        continue
+    for name in files:
+        if not name.endswith((".c", ".h", ".py", ".sh", ".md", ".json", ".sbatch", ".txt")):
+            continue
+        path = os.path.join(top, name)
+        for n, line in enumerate(open(path, encoding="utf-8", errors="replace"), 1):
+            if re.search(r"(\.\./)?shared/(DESIGN|reference|repro|fixtures)", line):
+                outside.append(f"{os.path.relpath(path, ROOT)}:{n}")
+check(not outside, f"references to files outside the repository: {outside}")
+
+main = open(os.path.join(ROOT, "cli", "main.c"), encoding="utf-8").read()
+for cmd in sorted(set(re.findall(r'strcmp\(argv\[1\], "([a-z]+)"\) == 0\) code = cmd_', main))):
+    src = os.path.join(ROOT, "cli", f"cmd_{cmd}.c")
+    check(os.path.exists(src) and f"int cmd_{cmd}(" in open(src, encoding="utf-8").read(),
+          f"`bertsweep {cmd}` is not in cli/cmd_{cmd}.c")
+done()
