@@ -19,6 +19,28 @@ static int dtype_of(const char *s) {
   return TENSOR_OTHER;
 }
 
+int tensor_size(const int64_t *shape, int64_t ndim, size_t esize, size_t *numel, size_t *bytes) {
+  size_t n = 1;
+  if (ndim < 0 || ndim > 8) return -1;
+  for (int64_t i = 0; i < ndim; i++)
+    if (shape[i] < 0 || __builtin_mul_overflow(n, (size_t)shape[i], &n)) return -1;
+  if (__builtin_mul_overflow(n, esize, bytes)) return -1;
+  *numel = n;
+  return 0;
+}
+
+int tensor_view_last(int64_t offset, const int64_t *size, const int64_t *stride, int64_t ndim, int64_t *last) {
+  int64_t at = offset, step;
+  if (offset < 0 || ndim < 0 || ndim > 8) return -1;
+  for (int64_t j = 0; j < ndim; j++) {
+    if (size[j] < 0 || stride[j] < 0) return -1;
+    if (size[j] == 0) { *last = -1; return 0; }
+    if (__builtin_mul_overflow(size[j] - 1, stride[j], &step) || __builtin_add_overflow(at, step, &at)) return -1;
+  }
+  *last = at;
+  return 0;
+}
+
 size_t st_numel(const TensorEntry *t) {
   size_t n = 1;
   for (int i = 0; i < t->ndim; i++) n *= (size_t)t->shape[i];

@@ -26,6 +26,14 @@ typedef struct {
   int n;
 } TensorFile;
 
+/* The element count and byte size of a tensor of shape[0..ndim) with esize-byte elements,
+   refused (-1) when ndim is outside [0, 8], a dimension is negative, or a product overflows:
+   the one size computation every reader of a file someone else wrote goes through. */
+int tensor_size(const int64_t *shape, int64_t ndim, size_t esize, size_t *numel, size_t *bytes);
+/* The farthest storage element a strided view reaches (offset + sum (size_j - 1) stride_j),
+   refused (-1) for a negative offset or stride or an overflow; *last = -1 for an empty view. */
+int tensor_view_last(int64_t offset, const int64_t *size, const int64_t *stride, int64_t ndim, int64_t *last);
+
 int st_open(TensorFile *f, const char *path, Err *e);
 /* The header only (names, dtypes, shapes, offsets checked against the file size): no data read. */
 int st_list(TensorFile *f, const char *path, Err *e);

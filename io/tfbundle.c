@@ -1,5 +1,6 @@
 #define _FILE_OFFSET_BITS 64
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include "io/fileutil.h"
@@ -260,10 +261,33 @@ int tfb_load(TensorFile *f, const char *index_path, Err *e) {
   char prefix[4096];
   size_t pl = strlen(index_path);
   snprintf(prefix, sizeof prefix, "%.*s", (int)(pl > 6 ? pl - 6 : pl), index_path); /* strip ".index" */
-  size_t total = 0;
-  for (int i = 0; i < x.n; i++) total += (size_t)x.t[i].size;
+  /* sizes checked before anything is allocated: only the tensors kept count, each one's bytes
+     must match its shape, and together they cannot exceed what the data shards hold */
+  size_t total = 0, on_disk = 0;
   int rc = 0;
-  if (!(f->t = calloc((size_t)(x.n ? x.n : 1), sizeof(TensorEntry))) || !(f->buf = malloc(total ? total : 1)))
+  for (int s = 0; s < x.num_shards && !rc; s++) {
+    char dpath[4200];
+    struct stat sb;
+    snprintf(dpath, sizeof dpath, "%s.data-%05d-of-%05d", prefix, s, x.num_shards);
+    if (stat(dpath, &sb) != 0) rc = errf(e, "%s: cannot open (the checkpoint's data shard)", dpath);
+    else on_disk += (size_t)sb.st_size;
+  }
+  for (int i = 0; i < x.n && !rc; i++) {
+    const TfTensor *t = &x.t[i];
+    int transpose, st = t->dtype == 1 ? TENSOR_F32 : t->dtype == 19 ? TENSOR_F16 : t->dtype == 14 ? TENSOR_BF16 : -1;
+    char name[256];
+    size_t numel, nb;
+    if (st < 0 || !hf_name(t->name, name, sizeof name, &transpose)) continue;
+    if (tensor_size(t->shape, t->ndim, st == TENSOR_F32 ? 4 : 2, &numel, &nb) || t->size < 0 || nb != (size_t)t->size ||
+        t->ndim > 2 || t->shard < 0 || t->shard >= x.num_shards || t->offset < 0 ||
+        __builtin_add_overflow(total, nb, &total))
+      rc = errf(e, "%s: \"%s\" has %lld bytes for its shape, or an impossible shard or offset", index_path, t->name,
+                (long long)t->size);
+  }
+  if (!rc && total > on_disk)
+    rc = errf(e, "%s: its tensors claim %zu bytes, past the end of its data shards (%zu bytes: truncated?)", index_path,
+              total, on_disk);
+  if (!rc && (!(f->t = calloc((size_t)(x.n ? x.n : 1), sizeof(TensorEntry))) || !(f->buf = malloc(total ? total : 1))))
     rc = errf(e, "%s: out of memory for %zu bytes", index_path, total);
   size_t off = 0;
   FILE *shard = NULL;
@@ -273,13 +297,8 @@ int tfb_load(TensorFile *f, const char *index_path, Err *e) {
     int transpose, st = t->dtype == 1 ? TENSOR_F32 : t->dtype == 19 ? TENSOR_F16 : t->dtype == 14 ? TENSOR_BF16 : -1;
     char name[256];
     if (st < 0 || !hf_name(t->name, name, sizeof name, &transpose)) continue;
-    size_t es = st == TENSOR_F32 ? 4 : 2, numel = 1;
-    for (int k = 0; k < t->ndim; k++) numel *= (size_t)t->shape[k];
-    if ((int64_t)(numel * es) != t->size || t->ndim > 2 || t->shard < 0 || t->shard >= x.num_shards) {
-      rc = errf(e, "%s: \"%s\" has %lld bytes for %zu elements or an impossible shard", index_path, t->name,
-                (long long)t->size, numel);
-      break;
-    }
+    size_t es = st == TENSOR_F32 ? 4 : 2, numel, nb;
+    tensor_size(t->shape, t->ndim, es, &numel, &nb); /* checked above */
     char dpath[4200];
     snprintf(dpath, sizeof dpath, "%s.data-%05d-of-%05d", prefix, t->shard, x.num_shards);
     if (open_shard != t->shard) {

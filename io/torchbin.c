@@ -37,7 +37,13 @@ typedef struct {
   int nmemo;
 } Vm;
 
+/* A state dict's pickle makes a few dozen values per tensor; a pickle that makes more than
+   this is not one torch.save wrote (each value costs ~200 bytes: a deflated archive of a few
+   kilobytes could otherwise claim gigabytes). */
+enum { MAX_VALUES = 1 << 18 };
+
 static Value *make(Vm *vm, int kind) {
+  if (vm->nall >= MAX_VALUES) return NULL;
   if (vm->nall == vm->capall) {
     int cap = vm->capall ? 2 * vm->capall : 256;
     Value **a = realloc(vm->all, sizeof *a * (size_t)cap);
@@ -53,6 +59,9 @@ static Value *make(Vm *vm, int kind) {
 }
 
 static int push(Vm *vm, Value *v) {
+  if (!v && vm->nall >= MAX_VALUES)
+    return errf(vm->e, "%s: data.pkl makes more than %d values: not a state dict as torch.save writes it", vm->path,
+                MAX_VALUES);
   if (!v) return errf(vm->e, "%s: out of memory reading the pickle", vm->path);
   if (vm->sp == vm->capstack) {
     int cap = vm->capstack ? 2 * vm->capstack : 64;
@@ -318,21 +327,49 @@ static unsigned char *read_entry(zip_t *z, const char *name, size_t *size, const
   return buf;
 }
 
-/* Gathers each tensor's elements (strides applied) into f's buffer, in the tensor's dtype. */
-static int gather(Vm *vm, zip_t *z, const char *prefix, const Value *d, TensorFile *f) {
+/* Checks each tensor's shape, view and storage before a byte is allocated: sizes without
+   overflow, offsets and strides non-negative, every view inside its storage and no larger than
+   it, each storage inside its archive entry; the total is bounded by the entries' real sizes
+   (tied weights share a storage: a few views of one storage are fine). *bytes: the total. */
+static int check_tensors(Vm *vm, zip_t *z, const char *prefix, const Value *d, size_t *bytes) {
   int n = d->n / 2;
-  size_t total = 0;
+  size_t total = 0, stored = 0;
   for (int k = 0; k < n; k++) {
     const Value *key = d->items[2 * k], *t = d->items[2 * k + 1];
     if (key->kind != V_STR || t->kind != V_TENSOR)
       return errf(vm->e, "%s: entry %d of the state dict is not a named tensor", vm->path, k);
-    size_t numel = 1;
-    for (int j = 0; j < t->ndim; j++) {
-      if (t->size[j] < 0 || t->size[j] > (1ll << 40)) return errf(vm->e, "%s: tensor '%s' has a bad size", vm->path, key->s);
-      numel *= (size_t)t->size[j];
-    }
-    total += numel * (size_t)t->storage->esize;
+    const Value *s = t->storage;
+    size_t numel, nb, snumel, sbytes;
+    int64_t last, one = s->i;
+    char entry[600];
+    zip_stat_t st;
+    snprintf(entry, sizeof entry, "%s/data/%s", prefix, s->s);
+    if (tensor_size(t->size, t->ndim, (size_t)s->esize, &numel, &nb) || __builtin_add_overflow(total, nb, &total))
+      return errf(vm->e, "%s: tensor '%s' has a bad size", vm->path, key->s);
+    if (tensor_size(&one, 1, (size_t)s->esize, &snumel, &sbytes))
+      return errf(vm->e, "%s: tensor '%s' has a bad storage size (%lld elements)", vm->path, key->s, (long long)s->i);
+    if (zip_stat(z, entry, 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE))
+      return errf(vm->e, "%s: the archive has no entry %s", vm->path, entry);
+    if (st.size < sbytes)
+      return errf(vm->e, "%s: %s holds %llu bytes, its storage needs %zu", vm->path, entry, (unsigned long long)st.size,
+                  sbytes);
+    if (tensor_view_last(t->offset, t->size, t->stride, t->ndim, &last))
+      return errf(vm->e, "%s: tensor '%s' has a negative or overflowing offset or stride", vm->path, key->s);
+    if (last >= (int64_t)snumel || numel > snumel)
+      return errf(vm->e, "%s: tensor '%s' reaches past its storage of %lld elements", vm->path, key->s, (long long)s->i);
+    if (__builtin_add_overflow(stored, (size_t)st.size, &stored)) stored = SIZE_MAX;
   }
+  if (total / 4 > stored) /* more than 4 views' worth of every storage: no state dict torch.save writes */
+    return errf(vm->e, "%s: its tensors claim %zu bytes from %zu stored", vm->path, total, stored);
+  *bytes = total;
+  return 0;
+}
+
+/* Gathers each tensor's elements (strides applied) into f's buffer, in the tensor's dtype. */
+static int gather(Vm *vm, zip_t *z, const char *prefix, const Value *d, TensorFile *f) {
+  int n = d->n / 2;
+  size_t total = 0;
+  if (check_tensors(vm, z, prefix, d, &total)) return -1;
   if (!(f->t = calloc((size_t)(n ? n : 1), sizeof(TensorEntry))) || !(f->buf = malloc(total ? total : 1)))
     return errf(vm->e, "%s: out of memory for %zu bytes of tensors", vm->path, total);
   f->size = total;
@@ -342,22 +379,14 @@ static int gather(Vm *vm, zip_t *z, const char *prefix, const Value *d, TensorFi
     const Value *key = d->items[2 * k], *t = d->items[2 * k + 1];
     const Value *s = t->storage;
     char entry[600];
-    size_t ssize, es = (size_t)s->esize, numel = 1;
+    size_t ssize, es = (size_t)s->esize, numel, nb;
     snprintf(entry, sizeof entry, "%s/data/%s", prefix, s->s);
+    tensor_size(t->size, t->ndim, es, &numel, &nb); /* checked above */
     unsigned char *src = read_entry(z, entry, &ssize, vm->path, vm->e);
     if (!src) return -1;
-    if (ssize < (size_t)s->i * es) {
+    if (ssize < (size_t)s->i * es) { /* the entry read shorter than its directory said */
       free(src);
       return errf(vm->e, "%s: %s holds %zu bytes, its storage needs %lld", vm->path, entry, ssize, (long long)s->i * (long long)es);
-    }
-    int64_t last = t->offset; /* the farthest element the view reaches */
-    for (int j = 0; j < t->ndim; j++) {
-      numel *= (size_t)t->size[j];
-      if (t->size[j] > 0) last += (t->size[j] - 1) * t->stride[j];
-    }
-    if (numel && (last >= s->i || t->offset < 0)) {
-      free(src);
-      return errf(vm->e, "%s: tensor '%s' reaches past its storage of %lld elements", vm->path, key->s, (long long)s->i);
     }
     TensorEntry *o = &f->t[k];
     snprintf(o->name, sizeof o->name, "%s", key->s);
@@ -374,7 +403,7 @@ static int gather(Vm *vm, zip_t *z, const char *prefix, const Value *d, TensorFi
       }
       memcpy(f->buf + off + x * es, src + (size_t)at * es, es);
     }
-    off += numel * es;
+    off += nb;
     o->end = off;
     free(src);
     f->n = k + 1;
@@ -408,6 +437,9 @@ int torchbin_open(TensorFile *f, const char *path, Err *e) {
   Value *top = NULL;
   if (!prefix[0]) rc = errf(e, "%s: the archive has no DIR/data.pkl (not a torch.save file)", path);
   snprintf(pkl, sizeof pkl, "%s/data.pkl", prefix);
+  zip_stat_t pst;
+  if (!rc && zip_stat(z, pkl, 0, &pst) == 0 && (pst.valid & ZIP_STAT_SIZE) && pst.size > (64u << 20))
+    rc = errf(e, "%s: %s is %llu bytes: a state dict's pickle is far smaller", path, pkl, (unsigned long long)pst.size);
   if (!rc && !(p = read_entry(z, pkl, &size, path, e))) rc = -1;
   if (!rc) rc = run(&vm, p, size, &top);
   if (!rc) rc = gather(&vm, z, prefix, top, f);

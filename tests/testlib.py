@@ -105,3 +105,74 @@ def safetensors_write_subset(path, src, keys):
     h = json.dumps(out).encode()
     h += b" " * ((8 - len(h) % 8) % 8)
     open(path, "wb").write(struct.pack("<Q", len(h)) + h + body)
+
+
+# ---- TensorFlow 1.x checkpoint bundles (a LevelDB-style table index + one data shard), written
+#      following TF's format: tests/tf_checkpoint.py (faithful ones) and hostile_checkpoints.py
+
+_CRC_TABLE = []
+for _i in range(256):
+    _c = _i
+    for _ in range(8):
+        _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+    _CRC_TABLE.append(_c)
+
+
+def crc32c(b):
+    c = 0xFFFFFFFF
+    for x in b:
+        c = _CRC_TABLE[(c ^ x) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def crc_mask(c):
+    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _varint(n):
+    n &= (1 << 64) - 1  # negative values as TF's int64: two's complement
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def _field(num, wire, payload):
+    import struct
+    tag = _varint(num << 3 | wire)
+    return tag + (_varint(payload) if wire == 0 else _varint(len(payload)) + payload if wire == 2 else payload)
+
+
+def _block(entries):
+    import struct
+    body = b""
+    for k, v in entries:
+        body += _varint(0) + _varint(len(k)) + _varint(len(v)) + k + v
+    body += struct.pack("<II", 0, 1)  # one restart point at 0
+    return body, body + b"\0" + struct.pack("<I", crc_mask(crc32c(body + b"\0")))
+
+
+def write_tf_index(prefix, entries, data):
+    """entries: [(name, dtype, shape, offset, size, crc or None: that of data[offset:offset+size])]
+    -> prefix.index, and data as prefix.data-00000-of-00001. Any value may lie (hostile tests)."""
+    import struct
+    rows = []
+    for name, dtype, shape, offset, size, crc in entries:
+        if crc is None:
+            crc = crc_mask(crc32c(data[offset:offset + size]))
+        sh = b"".join(_field(2, 2, _field(1, 0, d)) for d in shape)
+        e = _field(1, 0, dtype) + _field(2, 2, sh) + (_field(4, 0, offset) if offset else b"") + _field(5, 0, size) + \
+            _field(6, 5, struct.pack("<I", crc))  # proto3 omits zero fields: offset 0 absent, as TF writes it
+        rows.append((name.encode(), e))
+    header = _field(1, 0, 1) + _field(3, 2, _field(1, 0, 1))  # num_shards 1, version {producer 1}
+    rows = [(b"", header)] + sorted(rows)
+    body, blk = _block(rows)
+    _, meta = _block([])
+    index_body, index = _block([(rows[-1][0] + b"\xff", _varint(0) + _varint(len(body)))])
+    footer = _varint(len(blk)) + _varint(len(meta) - 5) + _varint(len(blk) + len(meta)) + _varint(len(index_body))
+    footer += bytes(40 - len(footer)) + struct.pack("<Q", 0xDB4775248B80FB57)
+    open(prefix + ".index", "wb").write(blk + meta + index + footer)
+    open(prefix + ".data-00000-of-00001", "wb").write(data)

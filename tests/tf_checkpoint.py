@@ -17,56 +17,14 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, safetensors_arrays, train_with_model  # noqa: E402
+from testlib import check, crc32c, done, safetensors_arrays, train_with_model, write_tf_index  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 shutil.rmtree(WORK, ignore_errors=True)
 shutil.copytree(FIX, WORK)
 
-TABLE = []
-for i in range(256):
-    c = i
-    for _ in range(8):
-        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    TABLE.append(c)
-
-
-def crc32c(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c = TABLE[(c ^ x) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-
-
-def mask(c):
-    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
 check(crc32c(b"123456789") == 0xE3069283 and crc32c(bytes(32)) == 0x8A9136AA and crc32c(b"\xff" * 32) == 0x62A8AB43
       and crc32c(bytes(range(32))) == 0x46DD794E, "crc32c test vectors")
-
-
-def varint(n):
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out += bytes([b | (0x80 if n else 0)])
-        if not n:
-            return out
-
-
-def field(num, wire, payload):
-    tag = varint(num << 3 | wire)
-    return tag + (varint(payload) if wire == 0 else varint(len(payload)) + payload if wire == 2 else payload)
-
-
-def block(entries):
-    body = b""
-    for k, v in entries:
-        body += varint(0) + varint(len(k)) + varint(len(v)) + k + v
-    body += struct.pack("<II", 0, 1)  # one restart point at 0
-    return body, body + b"\0" + struct.pack("<I", mask(crc32c(body + b"\0")))
 
 
 def write_bundle(prefix, tensors):
@@ -74,22 +32,9 @@ def write_bundle(prefix, tensors):
     data, entries = b"", []
     for name, dtype, a in tensors:
         raw = a.tobytes()
-        shape = b"".join(field(2, 2, field(1, 0, d)) for d in a.shape)
-        e = field(1, 0, dtype) + field(2, 2, shape) + field(4, 0, len(data)) + field(5, 0, len(raw)) + \
-            field(6, 5, struct.pack("<I", mask(crc32c(raw))))
-        if len(data) == 0:  # proto3 omits zero fields: offset 0 absent, as TF writes it
-            e = field(1, 0, dtype) + field(2, 2, shape) + field(5, 0, len(raw)) + field(6, 5, struct.pack("<I", mask(crc32c(raw))))
-        entries.append((name.encode(), e))
+        entries.append((name, dtype, list(a.shape), len(data), len(raw), None))
         data += raw
-    header = field(1, 0, 1) + field(3, 2, field(1, 0, 1))  # num_shards 1, version {producer 1}
-    entries = [(b"", header)] + sorted(entries)
-    body, blk = block(entries)
-    _, meta = block([])
-    index_body, index = block([(entries[-1][0] + b"\xff", varint(0) + varint(len(body)))])
-    footer = varint(len(blk)) + varint(len(meta) - 5) + varint(len(blk) + len(meta)) + varint(len(index_body))
-    footer += bytes(40 - len(footer)) + struct.pack("<Q", 0xDB4775248B80FB57)
-    open(prefix + ".index", "wb").write(blk + meta + index + footer)
-    open(prefix + ".data-00000-of-00001", "wb").write(data)
+    write_tf_index(prefix, entries, data)
 
 
 src = os.path.join(WORK, "model")
