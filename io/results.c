@@ -430,6 +430,11 @@ int results_write_final(Results *r, int row, const float *params, long n, Err *e
 
 /* ---- checkpoints ---- */
 
+int results_slot_row(const SlotState *st, int nruns) {
+  const double v = st->v[SS_RUN];
+  return v >= 0 && v < (double)nruns && v == floor(v) ? (int)v : -1;
+}
+
 double results_ckpt_crc(const float *params, const float *m, const float *v, long n) {
   uLong crc = crc32(0L, Z_NULL, 0);
   const float *sets[3] = {params, m, v};

@@ -124,6 +124,9 @@ int results_row_threads(Results *r, int row, int *threads, Err *e);
 /* 1 when every field of a checkpoint state fits the run it claims (row, its planned steps,
    its parameter count): integers where integers belong, every value in range, NaN nowhere. */
 int results_slot_state_fits(const SlotState *st, long row, long total_steps, long nparams);
+/* The row a checkpoint state names, or -1 when it names none of rows 0..nruns-1 (empty, not an
+   integer, out of range, NaN): a file someone else wrote can hold any double there. */
+int results_slot_row(const SlotState *st, int nruns);
 /* CRC-32 (zlib) of a checkpoint's three parameter sets. */
 double results_ckpt_crc(const float *params, const float *m, const float *v, long n);
 

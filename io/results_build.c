@@ -234,8 +234,10 @@ static int copy_slot(Build *b, int k, hid_t *dst, const ResultsSource *src, Err 
   }
   SlotState st = {{SLOT_EMPTY}};
   bad = bad || h5_read_at(od[3], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, st.v);
-  long n = (long)st.v[SS_NFLOATS];
-  int half = (int)st.v[SS_HALF], row = (int)st.v[SS_RUN];
+  /* a state from a file someone else wrote: every double checked before it becomes an integer */
+  long n = st.v[SS_NFLOATS] > 0 && st.v[SS_NFLOATS] <= (double)b->lay->slot_size ? (long)st.v[SS_NFLOATS] : 0;
+  int half = st.v[SS_HALF] == 1 ? 1 : 0, row = results_slot_row(&st, src->nrows);
+  bad = bad || (st.v[SS_HALF] != 0 && st.v[SS_HALF] != 1);
   if (!bad && src->tolerant && row >= 0 && row < src->nrows && b->lost[row]) { /* its run starts over */
     SlotState empty = {{SLOT_EMPTY}};
     bad = h5_write_at(dst[3], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, empty.v);

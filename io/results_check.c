@@ -88,11 +88,11 @@ static void check_coords(Checker *c) {
 static int verify_slot(Checker *c, int k, const SlotState *st, int quiet) {
   const ResultsInfo *in = &c->info;
   const double *v = st->v;
-  int row = (int)v[SS_RUN];
-  long n = (long)v[SS_NFLOATS];
-  int fits = v[SS_RUN] == row && row >= 0 && row < in->nruns && v[SS_STEP] == floor(v[SS_STEP]) && v[SS_STEP] > 0 &&
+  int row = results_slot_row(st, in->nruns);
+  long n = v[SS_NFLOATS] > 0 && v[SS_NFLOATS] <= (double)in->lay.slot_size ? (long)v[SS_NFLOATS] : 0;
+  int fits = row >= 0 && v[SS_STEP] == floor(v[SS_STEP]) && v[SS_STEP] > 0 &&
              v[SS_STEP] <= (double)in->total_steps[row] && (v[SS_HALF] == 0 || v[SS_HALF] == 1) && n > 0 &&
-             n <= in->lay.slot_size && v[SS_NFLOATS] == (double)n;
+             v[SS_NFLOATS] == (double)n;
   if (!fits) {
     if (!quiet) problem(c, -1, "checkpoint slot %d: its state does not fit the file (run %g, step %g)", k, v[SS_RUN], v[SS_STEP]);
     return 0;
@@ -119,9 +119,9 @@ static void check_slots(Checker *c) {
   const ResultsInfo *in = &c->info;
   for (int k = 0; k < in->lay.nslots; k++) {
     const SlotState *st = &in->slots[k];
-    if (st->v[SS_RUN] < 0) continue;
-    int row = (int)st->v[SS_RUN];
-    if (row >= 0 && row < in->nruns && run_status_parse(in->status[row]) == RUN_DONE) continue; /* freed as the run ended */
+    if (st->v[SS_RUN] == SLOT_EMPTY) continue; /* anything else names a run, or is damage */
+    int row = results_slot_row(st, in->nruns);
+    if (row >= 0 && run_status_parse(in->status[row]) == RUN_DONE) continue; /* freed as the run ended */
     if (verify_slot(c, k, st, 0)) c->sum->checkpoints++;
   }
 }
@@ -237,14 +237,15 @@ int results_salvage(const char *path, const char *out_path, FILE *out, Err *e) {
   }
   for (int k = 0; !rc && in->format_version == RESULTS_FORMAT_VERSION && k < in->lay.nslots; k++) {
     const SlotState *st = &in->slots[k];
-    int row = (int)st->v[SS_RUN];
-    if (st->v[SS_RUN] >= 0 && row < n && run_status_parse(in->status[row]) != RUN_DONE && verify_slot(&c, k, st, 1))
+    int row = results_slot_row(st, n);
+    if (row >= 0 && run_status_parse(in->status[row]) != RUN_DONE && verify_slot(&c, k, st, 1))
       slot_src[kept++] = k;
   }
   ResultsLayout lay = in->lay;
   lay.nslots = kept;
   if (!kept) lay.slot_size = 0;
-  lay.final_size = 0; /* final weights are not salvaged: export them first if needed */
+  /* final weights of done runs are copied (results_build: a done row whose weights cannot be
+     read becomes pending, to be run again) */
   int lost = 0;
   ResultsSource src = {.path = path, .nrows = n, .slot_src = slot_src, .tolerant = 1, .lost = &lost};
   char *sweep_json = in->sweep_json, *config_path = in->config_path;

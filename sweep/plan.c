@@ -144,7 +144,7 @@ int plan_build(const Sweep *s, const ResultsInfo *info, int size, Plan *p, Err *
     snprintf(p->status[i], STATUS_LEN, "%s", known ? info->status[r->row] : RUN_STATUS_NAME[RUN_PENDING]);
     p->slot_of[i] = -1;
     for (int k = 0; known && k < info->lay.nslots; k++)
-      if ((int)info->slots[k].v[SS_RUN] == r->row && plan_slot_live(info, k)) p->slot_of[i] = k;
+      if (results_slot_row(&info->slots[k], info->nruns) == r->row && plan_slot_live(info, k)) p->slot_of[i] = k;
     p->pending += p->slot_of[i] >= 0;
   }
   p->nslots = s->max_nparams > 0 && s->checkpoints ? size + p->pending : 0;
