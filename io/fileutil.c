@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,12 +8,51 @@
 #include <cjson/cJSON.h>
 #include "io/fileutil.h"
 
-char *read_file(const char *path, size_t *size, Err *e) {
-  FILE *f = fopen(path, "rb");
-  if (!f) { errf(e, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+static int not_regular(const char *path, const struct stat *st, Err *e) {
+  return errf(e, "%s: %s", path,
+              S_ISDIR(st->st_mode) ? "is a directory, not a file"
+                                   : "not a regular file (a FIFO, socket or device): refused, it could block forever");
+}
+
+int open_regular(const char *path, int flags, unsigned mode, Err *e) {
+  int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC, (mode_t)mode);
+  if (fd < 0) return errf(e, "%s: cannot open: %s", path, errno == ENXIO ? "not a regular file (a FIFO)" : strerror(errno));
   struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    errf(e, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory, not a file" : "not a regular file");
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int rc = fstat(fd, &st) != 0 ? errf(e, "%s: %s", path, strerror(errno)) : not_regular(path, &st, e);
+    close(fd);
+    return rc;
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+    close(fd);
+    return errf(e, "%s: %s", path, strerror(errno));
+  }
+  return fd;
+}
+
+FILE *fopen_regular(const char *path, Err *e) {
+  int fd = open_regular(path, O_RDONLY, 0, e);
+  FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+  if (fd >= 0 && !f) {
+    errf(e, "%s: %s", path, strerror(errno));
+    close(fd);
+  }
+  return f;
+}
+
+int regular_or_absent(const char *path, Err *e) {
+  struct stat st;
+  if (stat(path, &st) != 0) return errno == ENOENT ? 0 : errf(e, "%s: %s", path, strerror(errno));
+  return S_ISREG(st.st_mode) ? 0 : not_regular(path, &st, e);
+}
+
+char *read_file(const char *path, size_t *size, Err *e) {
+  FILE *f = fopen_regular(path, e);
+  if (!f) return NULL;
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0) {
+    errf(e, "%s: %s", path, strerror(errno));
     fclose(f);
     return NULL;
   }

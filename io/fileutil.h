@@ -2,8 +2,17 @@
 #ifndef BS_FILEUTIL_H
 #define BS_FILEUTIL_H
 #include <stddef.h>
+#include <stdio.h>
 #include "src/err.h"
 
+/* Opens path (open(2) flags and mode) without ever blocking on a FIFO or a device: anything
+   but a regular file (after symlinks) is refused with a message naming it. The fd, or -1. */
+int open_regular(const char *path, int flags, unsigned mode, Err *e);
+/* fopen for reading ("r"/"rb") through open_regular. */
+FILE *fopen_regular(const char *path, Err *e);
+/* 0 when path is a regular file or does not exist; otherwise -1 with a message (a FIFO, a
+   directory or a device given as a results file or lock would block or fail later). */
+int regular_or_absent(const char *path, Err *e);
 /* Whole regular file into a NUL-terminated buffer (size: its bytes, may be NULL). */
 char *read_file(const char *path, size_t *size, Err *e);
 /* Splits size bytes of buf in place into lines ended by \n, \r\n or \r; a NUL byte is an

@@ -123,13 +123,14 @@ static int write_lock(const char *path, const LockInfo *me, const LockWriter *w,
 /* The lock's text (malloc'd) and its inode and age: 0, 1 when there is no lock, -1 on error. */
 static int read_lock(const char *path, char **text, ino_t *ino, double *age) {
   *text = NULL;
-  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
   if (fd < 0) return errno == ENOENT ? 1 : -1;
   struct stat st;
   char *buf = NULL;
   ssize_t got = -1;
   if (fstat(fd, &st) == 0) { /* else errno says why */
-    if (st.st_size >= (1 << 24)) errno = EFBIG; /* no lock is that long */
+    if (!S_ISREG(st.st_mode)) errno = EINVAL; /* a FIFO, device or directory is no lock */
+    else if (st.st_size >= (1 << 24)) errno = EFBIG; /* no lock is that long */
     else if (!(buf = malloc((size_t)st.st_size + 1))) errno = ENOMEM;
     else got = read(fd, buf, (size_t)st.st_size);
   }
@@ -190,7 +191,9 @@ int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writ
     double age = 0;
     rc = read_lock(l->path, &text, &ino, &age);
     if (rc == 1) continue;
-    if (rc < 0) return errf(e, "%s: cannot read the lock: %s", l->path, strerror(errno));
+    if (rc < 0)
+      return errf(e, "%s: cannot read the lock: %s", l->path,
+                  errno == EINVAL ? "not a regular file (a FIFO, socket or device): remove it" : strerror(errno));
     LockInfo li;
     int parsed = parse_info(text, &li) == 0;
     /* a holder killed a moment ago takes a moment to go; the ranks of a killed mpirun

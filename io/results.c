@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "io/fileutil.h"
 #include "io/results.h"
 
 /* ---- HDF5 helpers ---- */
@@ -339,7 +340,8 @@ int results_open(Results *r, const char *path, MPI_Comm comm, Err *e) {
   for (int i = 0; i < NMETRICS; i++) r->metric[i] = -1;
   snprintf(r->path, sizeof r->path, "%s", path);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  r->sync_fd = open(path, O_RDONLY | O_CLOEXEC);
+  Err fifo;
+  r->sync_fd = open_regular(path, O_RDONLY, 0, &fifo);
   hid_t fapl = mpio_fapl(comm);
   r->file = fapl >= 0 && r->sync_fd >= 0 ? H5Fopen(path, H5F_ACC_RDWR, fapl) : -1;
   int rc = r->sync_fd < 0 ? errf(e, "%s: cannot open: %s", path, strerror(errno))

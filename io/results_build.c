@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <hdf5_hl.h>
 #include <zlib.h>
+#include "io/fileutil.h"
 #include "io/results.h"
 #include "src/fault.h"
 
@@ -392,6 +393,7 @@ int results_build(const char *path, const ResultsLayout *lay, const RunRow *rows
                   const char *sweep_json, const char *config_path, const ResultsSource *src, Err *e) {
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.partial", path);
+  if (regular_or_absent(path, e) || (src && src->path && regular_or_absent(src->path, e))) return -1;
   Build b = {.path = path, .tmp = tmp, .lay = lay, .f = -1, .old = -1, .runs = -1, .final = -1};
   for (int i = 0; i < NMETRICS; i++) b.metric[i] = -1;
   for (int i = 0; i < NCOORDS; i++) b.coord[i] = -1;

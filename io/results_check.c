@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <cjson/cJSON.h>
 #include <hdf5_hl.h>
+#include "io/fileutil.h"
 #include "io/results_check.h"
 #include "io/results_read.h"
 
@@ -148,6 +149,7 @@ static int open_checker(Checker *c, const char *path, FILE *out, CheckSummary *s
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   struct stat st;
   if (stat(path, &st) != 0) return errf(e, "%s: no such file", path);
+  if (regular_or_absent(path, e)) return -1; /* HDF5 would block on a FIFO */
   if ((c->f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) return h5err(e, "%s: damaged: cannot be opened as HDF5", path);
   if (results_inspect(path, &c->info, e)) {
     H5Fclose(c->f);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "io/fileutil.h"
 #include "io/results_read.h"
 
 static int h5fail(Err *e, const char *path, const char *what) {
@@ -124,6 +125,7 @@ static int read_provenance(hid_t runs, ResultsData *d) {
 
 int results_load(const char *path, ResultsData *d, Err *e) {
   memset(d, 0, sizeof *d);
+  if (regular_or_absent(path, e)) return -1; /* HDF5 would block on a FIFO */
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) return h5fail(e, path, "cannot open");
@@ -316,6 +318,8 @@ static int read_format(hid_t f) {
 }
 
 int results_is_results_file(const char *path) {
+  Err ignored;
+  if (regular_or_absent(path, &ignored)) return 0;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   if (H5Fis_hdf5(path) <= 0) return 0;
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -326,6 +330,7 @@ int results_is_results_file(const char *path) {
 
 int results_inspect(const char *path, ResultsInfo *info, Err *e) {
   memset(info, 0, sizeof *info);
+  if (regular_or_absent(path, e)) return -1;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) return h5fail(e, path, "cannot open (`bertsweep check` says more)");

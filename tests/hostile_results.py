@@ -7,7 +7,9 @@ Files made by a real sweep, then changed as a careless tool or a hostile user wo
 - a checkpoint state naming run 3e9 (and NaN, -0.5, 2^31): `check` reports it, `check
   --salvage` copies the file without that checkpoint, never crashes;
 - `check --salvage` keeps each done run's final weights: a resume of the salvaged file and
-  `export` give the same non-zero weights as the original.
+  `export` give the same non-zero weights as the original;
+- a FIFO as the lock, as --output or as data.train: sweep, check, stop and report refuse it
+  within seconds (a plain open would block forever).
 
 usage: hostile_results.py BERTSWEEP FIXTURE_DIR WORKDIR
 """
@@ -102,4 +104,33 @@ w = np.frombuffer(raw[8 + n:], dtype=np.float32)
 with h5py.File(out, "r") as a:
     check(r.returncode == 0 and (w != 0).sum() > w.size // 2 and np.sort(w).tobytes() == np.sort(a["final_weights"][0]).tobytes(),
           f"export after salvage + resume: exit {r.returncode}, {(w != 0).sum()} of {w.size} weights non-zero")
+# ---- FIFOs never block
+cfg = config("fifo.json")
+fifo = os.path.join(WORK, "fifo.h5")
+os.mkfifo(fifo + ".lock")
+for args in (("sweep", cfg, "--output", fifo, "--progress", "0"), ("stop", fifo)):
+    try:
+        r = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=30)
+        check(r.returncode in (0, 1) and "bertsweep:" in r.stderr, f"{args[0]} with a FIFO lock: {r.returncode} {r.stderr}")
+    except subprocess.TimeoutExpired:
+        check(False, f"{args[0]} with a FIFO as the lock hangs")
+os.remove(fifo + ".lock")
+os.mkfifo(fifo)
+for args in (("sweep", cfg, "--output", fifo, "--progress", "0"), ("check", fifo), ("report", fifo)):
+    try:
+        r = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=30)
+        check(r.returncode == 1 and "not a regular file" in r.stderr, f"{args[0]} of a FIFO: {r.returncode} {r.stderr}")
+    except subprocess.TimeoutExpired:
+        check(False, f"{args[0]} of a FIFO hangs")
+os.remove(fifo)
+c = json.load(open(cfg))
+os.mkfifo(os.path.join(WORK, "train_fifo.jsonl"))
+c["data"]["train"] = "train_fifo.jsonl"
+json.dump(c, open(os.path.join(WORK, "fifo_data.json"), "w"))
+try:
+    r = subprocess.run([BIN, "train", os.path.join(WORK, "fifo_data.json")], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 1 and "train_fifo.jsonl" in r.stderr and "not a regular file" in r.stderr,
+          f"train on a FIFO: {r.returncode} {r.stderr}")
+except subprocess.TimeoutExpired:
+    check(False, "train with data.train a FIFO hangs")
 done()
