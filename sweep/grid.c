@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* qsort_r */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,7 +356,58 @@ int sweep_run_config(const Sweep *s, const PlannedRun *r, RunConfig *cfg, Err *e
   return rc;
 }
 
+/* A whole-section grid value must not set what the sweep sets otherwise: another swept key or
+   the seed (sweep.seeds sets train.seed). Else runs would collapse onto one config. */
+static int check_sections(const Sweep *s, Err *e) {
+  for (int a = 0; a < s->naxes; a++) {
+    if (!s->axes[a].whole) continue;
+    for (int v = 0; v < s->axes[a].nvals; v++) {
+      cJSON *val = cJSON_Parse(s->axes[a].vals[v]);
+      int rc = val ? 0 : errf(e, "out of memory");
+      for (const cJSON *it = val ? val->child : NULL; it && !rc; it = it->next) {
+        char dotted[300];
+        snprintf(dotted, sizeof dotted, "%s.%s", s->axes[a].key, it->string ? it->string : "");
+        if (strcmp(dotted, "train.seed") == 0)
+          rc = errf(e, "%s: \"sweep.grid.%s\" value %d sets train.seed, which sweep.seeds sets for every run", s->path,
+                    s->axes[a].key, v + 1);
+        for (int b = 0; b < s->naxes && !rc; b++)
+          if (b != a && strcmp(s->axes[b].key, dotted) == 0)
+            rc = errf(e, "%s: \"sweep.grid.%s\" value %d sets %s, which the sweep also sweeps", s->path,
+                      s->axes[a].key, v + 1, dotted);
+      }
+      cJSON_Delete(val);
+      if (rc) return rc;
+    }
+  }
+  return 0;
+}
+
+static int cmp_config(const void *a, const void *b, void *runs_) {
+  const PlannedRun *runs = runs_;
+  int x = *(const int *)a, y = *(const int *)b, c = strcmp(runs[x].config_json, runs[y].config_json);
+  return c ? c : x - y;
+}
+
+/* Two runs with one resolved config would be one run twice (and share a row). */
+static int check_distinct(const Sweep *s, Err *e) {
+  int *idx = malloc(sizeof(int) * (size_t)(s->nruns ? s->nruns : 1)), rc = 0;
+  if (!idx) return errf(e, "out of memory");
+  for (int i = 0; i < s->nruns; i++) idx[i] = i;
+  qsort_r(idx, (size_t)s->nruns, sizeof(int), cmp_config, (void *)s->runs);
+  for (int i = 1; i < s->nruns && !rc; i++)
+    if (strcmp(s->runs[idx[i - 1]].config_json, s->runs[idx[i]].config_json) == 0) {
+      char a[512], b[512];
+      run_label(s, &s->runs[idx[i - 1]], a, sizeof a);
+      run_label(s, &s->runs[idx[i]], b, sizeof b);
+      rc = errf(e, "%s: runs %d (%s) and %d (%s) resolve to the same config: one key overrides another", s->path,
+                idx[i - 1], a, idx[i], b);
+    }
+  free(idx);
+  return rc;
+}
+
 static int expand(Sweep *s, cJSON *root, Err *e) {
+  if (check_sections(s, e)) return -1;
   long n = s->nseeds;
   for (int a = 0; a < s->naxes; a++) { /* checked: 16 keys of 16 values would overflow */
     if (s->axes[a].leader != a) continue;
@@ -424,7 +476,7 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
   }
   free(cache);
   free(cfg);
-  return 0;
+  return check_distinct(s, e);
 }
 
 int sweep_load(Sweep *s, const char *path, const char *output_override, Err *e) {

@@ -108,7 +108,17 @@ for name, sw, want in (("zip lengths", {"zip": {"train.learning_rate": [1e-3, 2e
                        ("key twice", {"grid": {"train.epochs": [1]}, "zip": {"train.epochs": [2]}}, "swept twice"),
                        ("bad distribution", {"random": {"count": 2, "params": {"train.dropout": {"normal": [0, 1]}}}},
                         "uniform"),
-                       ("data without name", {"grid": {"data": [{"train_size": 10}]}}, "\"name\"")):
-    r = subprocess.run([BIN, "plan", config("bad.json", sw)], capture_output=True, text=True)
-    check(r.returncode == 1 and want in r.stderr, f"{name}: exit {r.returncode} {r.stderr!r}")
+                       ("data without name", {"grid": {"data": [{"train_size": 10}]}}, "\"name\""),
+                       # a section value that sets what the sweep sets otherwise would collapse runs (h1)
+                       ("section sets the seed", {"seeds": [1, 2, 3], "grid": {"train": [{"name": "x", "seed": 5}]}},
+                        "sets train.seed"),
+                       ("section sets a swept key", {"grid": {"train": [{"name": "x", "learning_rate": 0.1}],
+                                                              "train.learning_rate": [0.01, 0.02]}}, "also sweeps"),
+                       ("two runs one config", {"zip": {"train.learning_rate": [0.01, 0.01], "train.epochs": [1, 1]}},
+                        "same")):
+    for cmd in ("plan", "sweep"):
+        r = subprocess.run([BIN, cmd, config("bad.json", sw), "--output", os.path.join(WORK, "bad.h5")][:3 if cmd == "plan" else 5],
+                           capture_output=True, text=True)
+        check(r.returncode == 1 and want in r.stderr and not os.path.exists(os.path.join(WORK, "bad.h5")),
+              f"{name} ({cmd}): exit {r.returncode} {r.stderr!r}")
 done()
