@@ -103,21 +103,27 @@ static int write_lock(const char *path, const LockInfo *me, const LockWriter *w,
   size_t len = (size_t)snprintf(text, cap, "host=%s\npid=%ld\nslurm_job=%s\nstarted=%s\n", me->host, me->pid, me->job,
                                 me->started);
   for (int i = 0; i < n; i++) len += (size_t)snprintf(text + len, cap - len, "writer=%s %ld %ld\n", w[i].host, w[i].pid, w[i].ppid);
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  /* written whole beside the lock, then linked into place: no reader ever sees it empty or
+     half written (link fails with EEXIST when a lock is there, as O_EXCL would) */
+  char tmp[4300];
+  snprintf(tmp, sizeof tmp, "%s.new-%ld", path, (long)getpid());
+  unlink(tmp);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
     free(text);
-    return errno == EEXIST ? 1 : errf(e, "%s: cannot create the lock: %s", path, strerror(errno));
+    return errf(e, "%s: cannot create the lock: %s", tmp, strerror(errno));
   }
   int bad = write(fd, text, len) != (ssize_t)len || fsync(fd) != 0;
   free(text);
-  if (bad) {
-    int err = errno;
-    close(fd);
-    unlink(path);
-    return errf(e, "%s: cannot write the lock: %s", path, strerror(err));
+  int linked = bad ? -1 : link(tmp, path), err = errno;
+  unlink(tmp);
+  if (!bad && linked == 0) {
+    *fd_out = fd;
+    return 0;
   }
-  *fd_out = fd;
-  return 0;
+  close(fd);
+  if (!bad && err == EEXIST) return 1;
+  return errf(e, "%s: cannot %s the lock: %s", path, bad ? "write" : "create", strerror(err));
 }
 
 /* The lock's text (malloc'd) and its inode and age: 0, 1 when there is no lock, -1 on error. */
@@ -205,8 +211,13 @@ int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writ
       if (wait >= (orphans == alive ? 600 : 20)) break;
       usleep(100000);
     }
-    const char *why = parsed ? stale_reason(text, &li, &me, age) : "it is unreadable";
+    /* an unreadable lock is one being written by a process that is slow (descheduled, a slow
+       network file system) as much as damage: only a stale one is taken over */
+    const char *why = parsed ? stale_reason(text, &li, &me, age) : age > stale_seconds() ? "it is unreadable and old" : NULL;
     free(text);
+    if (!why && !parsed)
+      return errf(e, "%s: another sweep may be writing it: its lock %s cannot be read yet (%.0f s old). If no sweep is "
+                     "running, remove the lock", results_path, l->path, age);
     if (!why) {
       char who[800];
       describe(&li, age, who, sizeof who);

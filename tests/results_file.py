@@ -142,6 +142,16 @@ check(r.returncode == 1 and "host elsewhere, pid 1" in r.stderr, f"fresh foreign
 os.utime(out + ".lock", (time.time() - 700, time.time() - 700))
 r = sweep(long_cfg, out, np_=0)
 check(r.returncode == 0 and "heartbeat stopped" in r.stderr, f"stale foreign lock: {errors(r)}")
+# a lock that cannot be read yet (empty: its writer was descheduled between creating and
+# writing it, or sits on a slow file system) is not taken over until it is stale (h7)
+open(out + ".lock", "w").close()
+r = sweep(long_cfg, out, np_=0)
+check(r.returncode == 1 and "cannot be read yet" in r.stderr and "taking over" not in r.stderr,
+      f"a fresh unreadable lock taken over: {errors(r)}")
+os.utime(out + ".lock", (time.time() - 700, time.time() - 700))
+r = sweep(long_cfg, out, np_=0)
+check(r.returncode == 0 and "unreadable and old" in r.stderr, f"a stale unreadable lock: {errors(r)}")
+check(not [n for n in os.listdir(WORK) if ".lock.new-" in n], "a lock's temporary file was left behind")
 
 # ---- a lock whose live writer lost its launcher (an orphaned rank, about to exit): a resume
 #      waits for it, saying so, and takes over once it is gone. The "orphan" is a real
