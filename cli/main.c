@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
       fputs(HELP[i].help, stdout);
       return EXIT_OK;
     }
-  Err e = {{0}};
+  Err e = {{0}, 0};
   int code;
   if (strcmp(argv[1], "train") == 0) code = cmd_train(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "plan") == 0) code = cmd_plan(argc - 2, argv + 2, &e);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -389,11 +390,46 @@ static int commit_file(const char *tmp, const char *path, int copying, Err *e) {
   return 0;
 }
 
+/* The bytes of a file of this layout: its datasets' data (metadata adds a few percent). */
+static double layout_bytes(const ResultsLayout *L, size_t row_size) {
+  double runs = L->nruns, bytes = runs * (double)row_size;
+  for (int i = 0; i < NMETRICS; i++) {
+    const DatasetSpec *ds = &RESULTS_METRICS[i];
+    bytes += runs * (ds->shape == SHAPE_RUN_STEP ? (double)L->max_steps : (double)L->max_evals) *
+             (double)VALUE_TYPE_SIZE[ds->type];
+  }
+  bytes += 8.0 * ((double)L->max_steps + L->max_evals + runs);                 /* coordinates */
+  bytes += (double)L->nslots * (3.0 * 2.0 * (double)L->slot_size * 4.0 + 8.0 * NSLOTSTATE); /* checkpoints */
+  bytes += runs * (double)L->final_size * 4.0;                                   /* final weights */
+  return bytes;
+}
+
+/* A full disk found before HDF5 writes a byte: HDF5 cannot close a file it could not flush,
+   and its shutdown then crashes (exit 139, no message), where this says why (exit 4). */
+static int space_for(const char *path, double bytes, Err *e) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  struct statvfs fs;
+  if (statvfs(dirname(dir), &fs) != 0) return 0; /* cannot tell: let the writes say */
+  double avail = (double)fs.f_bavail * (double)fs.f_frsize, need = bytes * 1.05 + 262144.0; /* + metadata */
+  if (avail >= need) return 0;
+  errf(e, "%s: %s: the results file needs about %.1f MB, %.1f MB are free there", path, strerror(ENOSPC), need / 1e6,
+       avail / 1e6);
+  e->disk = 1;
+  return -1;
+}
+
 int results_build(const char *path, const ResultsLayout *lay, const RunRow *rows, const char *const *run_configs,
                   const char *sweep_json, const char *config_path, const ResultsSource *src, Err *e) {
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.partial", path);
   if (regular_or_absent(path, e) || (src && src->path && regular_or_absent(src->path, e))) return -1;
+  {
+    RowShape shape;
+    hid_t rt = results_row_type(lay, &shape);
+    if (rt >= 0) H5Tclose(rt);
+    if (rt >= 0 && space_for(path, layout_bytes(lay, shape.size), e)) return -1;
+  }
   Build b = {.path = path, .tmp = tmp, .lay = lay, .f = -1, .old = -1, .runs = -1, .final = -1};
   for (int i = 0; i < NMETRICS; i++) b.metric[i] = -1;
   for (int i = 0; i < NCOORDS; i++) b.coord[i] = -1;

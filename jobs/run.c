@@ -92,7 +92,7 @@ RunEnd run_drive(const RunConfig *cfg, const RunSink *k, Err *e) {
   RunEnd how;
   if (open_run(cfg, k, &j, &eval_pending, &how, e)) {
     if (how == END_FAILED && k->end) {
-      Err e2 = {{0}};
+      Err e2 = {{0}, 0};
       if (k->end(k->ctx, NULL, END_FAILED, e->msg, &e2)) {
         *e = e2;
         how = END_IOERROR;

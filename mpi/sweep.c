@@ -271,12 +271,12 @@ static void run_one(Ctx *c, int run, int slot) {
                     .bow = NAN};
   omp_set_num_threads(threads);
   const RunSink sink = results_sink(s);
-  Err e = {{0}};
+  Err e = {{0}, 0};
   RunEnd how;
   if (sweep_run_config(c->s, p, cfg, &e) == 0) {
     how = run_drive(cfg, &sink, &e);
   } else { /* a config that cannot be resolved fails like one whose model cannot open */
-    Err e2 = {{0}};
+    Err e2 = {{0}, 0};
     how = sink.end(sink.ctx, NULL, END_FAILED, e.msg, &e2) ? (e = e2, END_IOERROR) : END_FAILED;
   }
   char label[512];

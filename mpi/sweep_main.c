@@ -82,6 +82,7 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
     if (ok) job_close(&j);
     free(cfg);
     ok = ok && sweep_file_prepare(&s, size, restart, e) == 0;
+    if (!ok && e->disk) code = EXIT_IO; /* a full disk: fix it and run the same command */
   }
   if (!bcast_ok(comm, ok)) goto out;
   if (!all_ranks_ok(comm, sweep_file_plan(&s, size, &plan, &info, e) == 0)) goto out;

@@ -9,6 +9,7 @@ int errf(Err *e, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+  e->disk = 0; /* a new error: whoever knows it is a full disk says so after */
   va_end(ap);
   return -1;
 }

@@ -10,6 +10,7 @@
 
 typedef struct {
   char msg[2048];
+  int disk; /* 1: a file could not be written for lack of space (the sweep exits EXIT_IO) */
 } Err;
 
 /* Sets the message; returns -1 so callers can `return errf(e, ...)`. */

@@ -200,8 +200,8 @@ else:
     try:
         out = os.path.join(mnt, "tiny.h5")
         r = sweep(base, out)  # about 1.2 MB with its checkpoint slots: does not fit
-        check(r.returncode == 1 and "No space left on device" in r.stderr and out in r.stderr,
-              f"file too big for the disk: exit {r.returncode}: {errors(r)}")
+        check(r.returncode == 4 and "No space left on device" in r.stderr and out in r.stderr,
+              f"file too big for the disk: exit {r.returncode} (want 4): {errors(r)}")
         check(os.listdir(mnt) == [], f"a refused file leaves nothing behind: {os.listdir(mnt)}")
         subprocess.run(["mount", "-o", "remount,size=2m", mnt], check=True)
         p = subprocess.Popen(MPI + [BIN, "sweep", long_cfg, "--output", out, "--progress", "0"],
@@ -222,6 +222,22 @@ else:
         check(r.returncode == 0, f"after freeing space: {errors(r)}")
         with h5py.File(out, "r") as f:
             check(len(f["checkpoints"]) == 0, "the finished file drops its checkpoints once there is space")
+        # h8: the end-of-sweep rewrite killed, then rerun on a disk too full for it: exit 4 naming the
+        # file (HDF5 could not close a file it cannot flush, and crashed in MPI_Finalize: exit 139)
+        os.remove(out)
+        r = subprocess.run([BIN, "sweep", base, "--output", out, "--progress", "0"], capture_output=True, text=True,
+                           env=dict(os.environ, BERTSWEEP_FAULT="killbuild:1:1"))
+        subprocess.run(["dd", "if=/dev/zero", f"of={mnt}/filler", "bs=4k"], capture_output=True)
+        os.remove(f"{mnt}/filler")
+        free = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
+        subprocess.run(["dd", "if=/dev/zero", f"of={mnt}/filler", "bs=1k", f"count={max(0, free // 1024 - 100)}"],
+                       capture_output=True)
+        r = sweep(base, out)
+        check(r.returncode == 4 and out in r.stderr and "No space left on device" in r.stderr,
+              f"the end rewrite on a full disk: exit {r.returncode} (want 4, no crash): {r.stderr[-800:]}")
+        os.remove(f"{mnt}/filler")
+        r = sweep(base, out, np_=0)  # one process: the file keeps its one slot (two ranks would need a bigger file)
+        check(r.returncode == 0 and bcheck(out).returncode == 0, f"after freeing space the sweep ends: {r.stderr[:600]}")
     finally:
         subprocess.run(["umount", "-l", mnt])
 
