@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "io/calibration.h"
 #include "mpi/sweep.h"
+#include "report/report.h"
 #include "sweep/signals.h"
 #include "sweep/sweep_file.h"
 
@@ -87,6 +88,10 @@ int cmd_plan(int argc, char **argv, Err *e) {
   if (per_node == 0) per_node = ranks;
   Sweep s;
   if (sweep_load_lenient(&s, config, output, 1, e)) return EXIT_ERROR;
+  if (report_check_config(s.sweep_json, s.path, e)) {
+    sweep_free(&s);
+    return EXIT_ERROR;
+  }
   long total = 0;
   printf("%-6s %-8s %-6s %s\n", "run", "steps", "evals", "settings");
   for (int i = 0; i < s.nruns; i++) {

@@ -6,12 +6,13 @@
 #include "cli/commands.h"
 #include "io/calibration.h"
 #include "mpi/sweep.h"
+#include "report/report.h"
 #include "sweep/signals.h"
 #include "sweep/sweep_file.h"
 
 int cmd_sweep(int argc, char **argv, Err *e) {
   signals_install(); /* first: a stop signal in the first second must not kill the ranks */
-  SweepArgs a = {.progress_every = 2.0};
+  SweepArgs a = {.progress_every = 2.0, .check_config = report_check_config};
   for (int i = 0; i < argc; i++) {
     if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) a.output = argv[++i];
     else if (strcmp(argv[i], "--progress") == 0 && i + 1 < argc) {

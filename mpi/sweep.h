@@ -39,6 +39,9 @@ typedef struct {
   int restart;
   double progress_every;
   int launched; /* set by sweep_mpi: the environment named a launcher before MPI_Init */
+  /* checks the config's sections the sweep itself does not read (its "report"), on rank 0
+     before any file changes; NULL: none */
+  int (*check_config)(const char *config_json, const char *path, Err *e);
 } SweepArgs;
 /* The whole sweep on every rank of comm (collective); returns an EXIT_* code, the message in
    e on rank 0. */

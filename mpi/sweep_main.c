@@ -74,7 +74,8 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   if (rank == 0) {
     Job j;
     RunConfig *cfg = malloc(sizeof *cfg);
-    ok = cfg && sweep_run_config(&s, &s.runs[0], cfg, e) == 0 && job_open(&j, cfg, e) == 0;
+    ok = !a->check_config || a->check_config(s.sweep_json, s.path, e) == 0;
+    ok = ok && cfg && sweep_run_config(&s, &s.runs[0], cfg, e) == 0 && job_open(&j, cfg, e) == 0;
     if (ok && j.pooler_missing)
       fprintf(stderr, "bertsweep: warning: %s has no pooler (bert.pooler.dense.*): every run initialises it as "
                       "transformers does (normal, std initializer_range; bias 0); /runs column \"initialised\" says so\n",

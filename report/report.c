@@ -74,6 +74,17 @@ int report_file_options(const ReportOptions *o, const ResultsData *d, const char
   return rc;
 }
 
+int report_check_config(const char *config_json, const char *path, Err *e) {
+  ResultsData d;
+  memset(&d, 0, sizeof d);
+  d.sweep_json = (char *)config_json; /* read only */
+  ReportOptions o;
+  report_defaults(&o);
+  AnalysisOptions ao;
+  char label[256];
+  return report_file_options(&o, &d, path, &ao, label, sizeof label, e);
+}
+
 /* ---- text ---- */
 
 typedef struct {

@@ -30,6 +30,10 @@ void report_defaults(ReportOptions *o);
 int report_file_options(const ReportOptions *o, const ResultsData *d, const char *path, AnalysisOptions *out,
                         char *label, size_t label_size, Err *e);
 
+/* Checks a sweep config's "report" section as report_file_options would read it from the
+   results file (so that a sweep never writes a file its report refuses). */
+int report_check_config(const char *config_json, const char *path, Err *e);
+
 /* One report over n files (each a section, labelled by its config's report.label or its
    name); comparisons stay within a file, multiplicity is adjusted over the whole report. */
 int report_write(const char *const *paths, int n, const ReportOptions *o, FILE *out, Err *e);

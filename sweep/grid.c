@@ -471,7 +471,7 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
     if (r->total_steps > s->max_steps) s->max_steps = r->total_steps;
     if (r->n_evals > s->max_evals) s->max_evals = r->n_evals;
     if (r->nparams > s->max_nparams) s->max_nparams = r->nparams;
-    if (cfg->checkpoint_every > 0) s->checkpoints = 1;
+    s->checkpoints = 1; /* checkpoint_every 0 still checkpoints on a stop: the slots must be there */
     if (cfg->save_final_weights && s->final_run < 0) s->final_run = i;
   }
   free(cache);
@@ -502,7 +502,12 @@ int sweep_load_lenient(Sweep *s, const char *path, const char *output_override, 
     s->nseeds = 1;
     s->seeds = malloc(sizeof(int));
     if (!s->seeds) { errf(e, "out of memory"); goto done; }
-    s->seeds[0] = cJSON_IsNumber(sd) ? (int)sd->valuedouble : 1;
+    if (sd && !(cJSON_IsNumber(sd) && sd->valuedouble == floor(sd->valuedouble) && sd->valuedouble >= 0 &&
+                sd->valuedouble <= 2147483647.0)) {
+      errf(e, "%s: \"train.seed\" must be an integer in [0, 2147483647]", path);
+      goto done;
+    }
+    s->seeds[0] = sd ? (int)sd->valuedouble : 1;
   }
   s->sweep_json = cJSON_PrintUnformatted(root);
   cJSON *base = cJSON_Duplicate(root, 1);

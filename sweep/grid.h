@@ -45,7 +45,7 @@ typedef struct {
   int nruns;
   PlannedRun *runs;
   long max_steps, max_nparams;
-  int checkpoints;      /* 1 when any run checkpoints (train.checkpoint_every > 0) */
+  int checkpoints;      /* 1: the file has checkpoint slots (every sweep: a stop checkpoints even with checkpoint_every 0) */
   int lenient, missing; /* plan only: what could not be read (MISSING_*) */
   int final_run;        /* the first run that saves its final weights, or -1 */
   int max_evals;

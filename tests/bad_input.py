@@ -231,6 +231,15 @@ case("sweep: unknown sweep key", edit_config(lambda c: c.update(sweep={"seed": [
      "sweep")
 case("sweep: unwritable output", sweep_cfg(output="/proc/no/such/dir/out.h5"), ["/proc/no/such/dir/out.h5"], "sweep")
 case("sweep: no output", edit_config(lambda c: c.update(sweep={"seeds": [1]})), ["tiny.json", "output"], "sweep")
+# the review's l2 and l5: train.seed checked before it is cast; the "report" section checked before any file is written
+for v in ("abc", 3.7, 1e20, -1):
+    case(f"sweep: train.seed {v!r}", edit_config(lambda c, v=v: (c["train"].update(seed=v), c.update(output="out.h5"))),
+         ["tiny.json", "train.seed"], "sweep")
+case("sweep: bad report section", edit_config(lambda c: c.update(output="out.h5", sweep={"seeds": [1]},
+                                                                 report={"loss_target": "x", "nosuch": 1})),
+     ["tiny.json", "report."], "sweep")
+case("plan: bad report section", edit_config(lambda c: c.update(sweep={"seeds": [1]}, report={"effect": -2})),
+     ["tiny.json", "report.effect"], "plan")
 
 
 def foreign_output(d):

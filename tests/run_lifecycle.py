@@ -127,6 +127,17 @@ for name, how, ranks, code in (("userstop", "stop", 2, 5), ("usr1", signal.SIGUS
     st, _, _ = runs_of(out)
     check(r.returncode == 0 and st == ["done"] * 3, f"{name}: resume: {r.returncode} {st} {r.stderr[-300:]}")
 
+# ---- checkpoint_every 0 means "only on a stop": the stop does checkpoint (m7)
+cfg = config("ck0.json", {"seeds": [1, 2]}, epochs=60, checkpoint_every=0)
+out = os.path.join(WORK, "ck0.h5")
+r = subprocess.run([BIN, "sweep", cfg, "--output", out, "--progress", "0"], capture_output=True, text=True, timeout=300,
+                   env=dict(os.environ, BERTSWEEP_FAULT="term:0:150"))
+st, _, _ = runs_of(out)
+check(r.returncode == 3 and "1 run checkpointed: run 0 at step 150" in r.stdout and st[0] == "stopped",
+      f"checkpoint_every 0, stopped: {r.returncode} {r.stdout[-300:]} {st}")
+r = subprocess.run([BIN, "sweep", cfg, "--output", out, "--progress", "0"], capture_output=True, text=True, timeout=300)
+check(r.returncode == 0 and "1 continued from checkpoints" in r.stdout, f"checkpoint_every 0, resumed: {r.stdout[-300:]}")
+
 # ---- train --save: a complete model directory (the demo model reads words: tokenizer_config.json matters)
 demo = json.load(open(os.path.join(ROOT, "configs", "demo.json")))
 demo["model"]["path"] = os.path.join(ROOT, "models", "zh-apps-tiny")
