@@ -82,6 +82,19 @@ for args, want in (([res, "--run", "9", out + "2"], "no run 9"), ([res, out + "3
                    ([res, "--run", "x", out], "run number")):
     r = subprocess.run([BIN, "export"] + args, capture_output=True, text=True)
     check(r.returncode != 0 and want in r.stderr, f"export {args}: {r.returncode} {r.stderr[-200:]}")
+# the review's m4: never over the model the runs load, never into a non-empty directory unless --force,
+# and --run is not cut to an int
+model_dir = os.path.join(WORK, "model")
+before = open(os.path.join(model_dir, "model.safetensors"), "rb").read()
+for args, want in (([res, "--run", "0", model_dir, "--force"], "the model directory the file's runs load"),
+                   ([res, "--run", "0", out], "not empty"),
+                   ([res, "--run", "4294967297", out + "5"], "run number")):
+    r = subprocess.run([BIN, "export"] + args, capture_output=True, text=True)
+    check(r.returncode != 0 and want in r.stderr, f"export {args}: {r.returncode} {r.stderr[-200:]}")
+check(open(os.path.join(model_dir, "model.safetensors"), "rb").read() == before, "export changed the runs' model")
+open(os.path.join(out, "tokenizer.json"), "w").write("{}")
+r = subprocess.run([BIN, "export", res, "--run", "0", out, "--force"], capture_output=True, text=True)
+check(r.returncode == 0, f"export --force into a model directory: {r.stderr[-200:]}")
 cfg["train"]["save_final_weights"] = False
 cfg["output"] = "nofinal.h5"
 json.dump(cfg, open(path, "w"))
