@@ -79,7 +79,12 @@ static int split_tsv(const char *line, char ***fields) {
   char **v = malloc(sizeof(char *) * (size_t)cap);
   const char *p = line;
   for (int more = 1; v && more;) {
-    size_t len = strlen(p);
+    /* this field's raw extent bounds its text: each field costs its own length, not the line's */
+    size_t len = 0;
+    if (*p == '"')
+      for (len = 1; p[len] && !(p[len] == '"' && p[len + 1] != '"'); len += p[len] == '"' ? 2 : 1) {}
+    else
+      while (p[len] && p[len] != '\t') len++;
     char *f = malloc(len + 1), *o = f;
     if (!f) break;
     if (*p == '"') {

@@ -148,12 +148,26 @@ int mkdir_p(const char *dir, Err *e) {
   return 0;
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* Sorted keys side by side: n log n for an object of n keys (a config.json's id2label can hold
+   100,000). An allocation failure counts as no duplicate: the caller's parse already succeeded. */
 const char *json_duplicate_key(const void *node) {
   const cJSON *o = node;
+  if (cJSON_IsObject(o)) {
+    size_t n = 0, k = 0;
+    for (const cJSON *a = o->child; a; a = a->next) n += a->string != NULL;
+    const char **keys = n > 1 ? malloc(sizeof(char *) * n) : NULL;
+    for (const cJSON *a = o->child; keys && a; a = a->next)
+      if (a->string) keys[k++] = a->string;
+    if (keys) qsort(keys, k, sizeof *keys, cmp_str);
+    const char *dup = NULL;
+    for (size_t i = 1; keys && i < k && !dup; i++)
+      if (strcmp(keys[i - 1], keys[i]) == 0) dup = keys[i];
+    free(keys);
+    if (dup) return dup;
+  }
   for (const cJSON *a = o ? o->child : NULL; a; a = a->next) {
-    if (cJSON_IsObject(o))
-      for (const cJSON *b = a->next; b; b = b->next)
-        if (a->string && b->string && strcmp(a->string, b->string) == 0) return a->string;
     const char *inner = json_duplicate_key(a);
     if (inner) return inner;
   }
