@@ -411,15 +411,19 @@ int results_write_row(Results *r, const RunRow *row, Err *e) {
   return 0;
 }
 
-int results_row_threads(Results *r, int row, int *threads, Err *e) {
+int results_row_provenance(Results *r, int row, int *threads, char *blas, size_t blas_size, Err *e) {
   if (row < 0 || row >= r->lay.nruns) return errf(e, "%s: internal: row %d out of range", r->path, row);
   if (h5_read_at(r->runs, r->run_type, -1, row, 1, r->row)) return h5err(e, "%s: reading /runs row %d", r->path, row);
-  size_t off = r->shape.size;
-  for (int f = 0; f < NFIXED; f++) off -= fixed_size(f);
+  size_t base = r->shape.size;
+  for (int f = 0; f < NFIXED; f++) base -= fixed_size(f);
+  size_t off = base;
   for (int f = 0; f < F_THREADS; f++) off += fixed_size(f);
   int32_t t;
   memcpy(&t, r->row + off, 4);
   *threads = t;
+  off = base;
+  for (int f = 0; f < F_BLAS; f++) off += fixed_size(f);
+  snprintf(blas, blas_size, "%.*s", (int)fixed_size(F_BLAS), (const char *)r->row + off);
   return 0;
 }
 

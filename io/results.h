@@ -118,8 +118,8 @@ int results_write_final(Results *r, int row, const float *params, long n, Err *e
    vals[k][0..n) for metric k, converted to its dataset's type. */
 int results_write_metrics(Results *r, ShapeRule shape, int run, long idx0, int n, const double *const *vals, Err *e);
 int results_write_row(Results *r, const RunRow *row, Err *e);
-/* The thread count the row records (0: none yet). */
-int results_row_threads(Results *r, int row, int *threads, Err *e);
+/* The thread count (0: none yet) and BLAS kernel ("": none yet) the row records. */
+int results_row_provenance(Results *r, int row, int *threads, char *blas, size_t blas_size, Err *e);
 
 /* 1 when every field of a checkpoint state fits the run it claims (row, its planned steps,
    its parameter count): integers where integers belong, every value in range, NaN nowhere. */

@@ -92,10 +92,25 @@ static int sink_restore(void *ctx, Job *j, int *eval_pending, Err *e) {
 static int sink_opened(void *ctx, const Job *j, int restored, Err *e) {
   ResultsSink *s = ctx;
   int before = 0;
-  if (restored && results_row_threads(s->res, s->row.run_id, &before, e) == 0 && before > 0 && before != s->row.threads)
+  char blas[ERROR_LEN] = "";
+  if (restored && results_row_provenance(s->res, s->row.run_id, &before, blas, sizeof blas, e)) return -1;
+  if (restored && before > 0 && before != s->row.threads)
     fprintf(stderr, "bertsweep: warning: run %d checkpointed with %d threads resumes with %d: OpenBLAS blocks its "
                     "sums differently, so its numbers will not be bit-identical to an uninterrupted run's\n",
             s->row.run_id, before, s->row.threads);
+  /* the kernel the run last used is the last one named: "A, then B" when a resume changed it */
+  const char *last = strrchr(blas, ',');
+  last = last && !strncmp(last, ", then ", 7) ? last + 7 : blas;
+  if (restored && blas[0] && strcmp(last, s->row.blas) != 0) {
+    fprintf(stderr, "bertsweep: warning: run %d checkpointed under %s resumes under %s: the kernel blocks its sums "
+                    "differently, so its numbers will match neither kernel's uninterrupted run (/runs \"blas\" names "
+                    "both)\n", s->row.run_id, last, s->row.blas);
+    snprintf(s->blas_used, sizeof s->blas_used, "%s, then %s", blas, s->row.blas);
+    s->row.blas = s->blas_used;
+  } else if (restored && blas[0]) {
+    snprintf(s->blas_used, sizeof s->blas_used, "%s", blas); /* keeps an earlier change on record */
+    s->row.blas = s->blas_used;
+  }
   s->row.majority = j->majority_acc;
   s->row.bow = j->bow_acc;
   s->row.initialised = j->initialised;

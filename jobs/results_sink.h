@@ -26,6 +26,7 @@ typedef struct {
   long nparams;          /* floats in a parameter set (checkpoint sizes) */
   int save_final_weights;
   RunRow row;            /* its /runs row; the caller fills identity and provenance */
+  char blas_used[256];   /* every BLAS kernel the run used ("A, then B"), when it resumed */
   MetricBuf buf;
   int half;              /* where the next checkpoint's data goes */
   double t0, last_flush; /* wall-clock start (minus time trained before) and last flush */

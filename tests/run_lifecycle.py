@@ -138,6 +138,18 @@ check(r.returncode == 3 and "1 run checkpointed: run 0 at step 150" in r.stdout 
 r = subprocess.run([BIN, "sweep", cfg, "--output", out, "--progress", "0"], capture_output=True, text=True, timeout=300)
 check(r.returncode == 0 and "1 continued from checkpoints" in r.stdout, f"checkpoint_every 0, resumed: {r.stdout[-300:]}")
 
+# ---- a resume under another BLAS kernel is warned about and recorded (m1)
+cfg = config("kernel.json", {"seeds": [1]}, epochs=60, checkpoint_every=7)
+out = os.path.join(WORK, "kernel.h5")
+subprocess.run([BIN, "sweep", cfg, "--output", out, "--progress", "0"], capture_output=True, text=True, timeout=300,
+               env=dict(os.environ, OPENBLAS_CORETYPE="Haswell", BERTSWEEP_FAULT="kill:0:100"))
+r = subprocess.run([BIN, "sweep", cfg, "--output", out, "--progress", "0"], capture_output=True, text=True, timeout=300,
+                   env=dict(os.environ, OPENBLAS_CORETYPE="Prescott"))
+_, _, rows = runs_of(out)
+blas = rows["blas"][0].decode()
+check(r.returncode == 0 and "checkpointed under OpenBLAS" in r.stderr and "Haswell, then" in blas and "Prescott" in blas,
+      f"kernel change on resume: {r.returncode} {blas!r} {r.stderr[-400:]}")
+
 # ---- train --save: a complete model directory (the demo model reads words: tokenizer_config.json matters)
 demo = json.load(open(os.path.join(ROOT, "configs", "demo.json")))
 demo["model"]["path"] = os.path.join(ROOT, "models", "zh-apps-tiny")
