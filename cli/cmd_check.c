@@ -30,6 +30,10 @@ int cmd_check(int argc, char **argv, Err *e) {
     else { errf(e, "check: too many files\n%s", CHECK_USAGE); return EXIT_USAGE; }
   }
   if (!path || salvaging != (salvage != NULL)) { errf(e, "%s", CHECK_USAGE); return EXIT_USAGE; }
+  char target[4096]; /* a link to scratch: the lock lies beside the file it names, as the sweep put it */
+  snprintf(target, sizeof target, "%s", path);
+  if (follow_links(target, sizeof target, e) < 0) return EXIT_ERROR;
+  path = target;
   char who[800];
   if (lock_live(path, who, sizeof who)) { /* a file mid-write: a row can lag the checkpoint being committed */
     errf(e, "%s: a sweep is writing it (%s); check it when that sweep has stopped (`bertsweep stop %s`), or, if it "

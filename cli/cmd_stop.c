@@ -24,7 +24,10 @@ int cmd_stop(int argc, char **argv, Err *e) {
     errf(e, "%s", STOP_USAGE);
     return EXIT_USAGE;
   }
-  char lock[4200], stop[4200], text[512], host[256] = "?";
+  char lock[4200], stop[4200], text[512], host[256] = "?", target[4096];
+  snprintf(target, sizeof target, "%s", argv[0]); /* a link to scratch: the sweep's lock lies beside its target */
+  if (follow_links(target, sizeof target, e) < 0) return EXIT_ERROR;
+  argv[0] = target;
   snprintf(lock, sizeof lock, "%s.lock", argv[0]);
   snprintf(stop, sizeof stop, "%s.stop", argv[0]);
   if (!path_exists(lock)) {

@@ -41,6 +41,23 @@ FILE *fopen_regular(const char *path, Err *e) {
   return f;
 }
 
+int follow_links(char *path, size_t size, Err *e) {
+  int followed = 0;
+  for (int depth = 0;; depth++) {
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode)) return followed;
+    if (depth == 8) return errf(e, "%s: more than 8 symbolic links deep (a loop?)", path);
+    char target[4096], joined[8192];
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n < 0) return errf(e, "%s: cannot read the link: %s", path, strerror(errno));
+    target[n] = 0;
+    path_join_dir(joined, sizeof joined, path, target);
+    if (strlen(joined) >= size) return errf(e, "%s: the path it links to is too long", path);
+    snprintf(path, size, "%s", joined);
+    followed = 1;
+  }
+}
+
 int regular_or_absent(const char *path, Err *e) {
   struct stat st;
   if (stat(path, &st) != 0) return errno == ENOENT ? 0 : errf(e, "%s: %s", path, strerror(errno));

@@ -28,6 +28,11 @@ void *read_json_file(const char *path, Err *e);
 void *json_parse_strict(const char *text, size_t len, const char *path, int line0, Err *e);
 /* A key that appears twice in one object of a cJSON tree, or NULL. */
 const char *json_duplicate_key(const void *node);
+/* When path is a symbolic link (to scratch space, as clusters set up), replaces it with the
+   path it names, followed up to 8 links deep, even when that file does not exist yet:
+   files written whole are renamed into place, which would replace the link itself. Returns 1
+   when it followed a link, 0 when path is no link, -1 (e set) for a loop or a name too long. */
+int follow_links(char *path, size_t size, Err *e);
 /* mkdir -p */
 int mkdir_p(const char *dir, Err *e);
 /* Writes data to a new temporary file beside path (mkstemp), syncs it and renames it over

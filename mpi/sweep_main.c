@@ -90,8 +90,9 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   if (results_open(&res, s.output, comm, e)) goto out;
   char advice[512];
   if (rank == 0) {
-    printf("# sweep %s: %d runs, up to %ld steps each, on %d rank(s); results in %s\n", s.path, s.nruns, s.max_steps,
-           size, s.output);
+    printf("# sweep %s: %d runs, up to %ld steps each, on %d rank(s); results in %s%s%s%s\n", s.path, s.nruns,
+           s.max_steps, size, s.output, s.output_link[0] ? " (following the symbolic link " : "", s.output_link,
+           s.output_link[0] ? ")" : "");
     if (machine_blas_advice(advice, sizeof advice)) fprintf(stderr, "bertsweep: warning: %s\n", advice);
   }
   SweepOutcome oc;

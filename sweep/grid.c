@@ -496,6 +496,10 @@ int sweep_load_lenient(Sweep *s, const char *path, const char *output_override, 
   if (out && !cJSON_IsString(out)) { errf(e, "%s: \"output\" must be a string", path); goto done; }
   if (output_override) snprintf(s->output, sizeof s->output, "%s", output_override);
   else if (out) path_join_dir(s->output, sizeof s->output, path, out->valuestring);
+  snprintf(s->output_link, sizeof s->output_link, "%s", s->output);
+  int linked = s->output[0] ? follow_links(s->output, sizeof s->output, e) : 0; /* the file goes where the link points */
+  if (linked < 0) goto done;
+  if (!linked) s->output_link[0] = 0;
   if (!s->nseeds) { /* no sweep.seeds: the base config's train.seed (default 1) */
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "train");
     const cJSON *sd = cJSON_GetObjectItemCaseSensitive(tr, "seed");

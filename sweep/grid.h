@@ -37,6 +37,7 @@ typedef struct {
 
 typedef struct {
   char path[4096], output[4096];
+  char output_link[4096]; /* the output as given when it is a symbolic link ("" otherwise); output: its target */
   char *sweep_json; /* the whole config, compact */
   char *base_json;  /* the config without "sweep" and "output": what must not change on resume */
   int naxes;

@@ -150,6 +150,19 @@ blas = rows["blas"][0].decode()
 check(r.returncode == 0 and "checkpointed under OpenBLAS" in r.stderr and "Haswell, then" in blas and "Prescott" in blas,
       f"kernel change on resume: {r.returncode} {blas!r} {r.stderr[-400:]}")
 
+# ---- an output that is a symbolic link (to scratch) is followed, and kept (m8)
+scratch = os.path.join(WORK, "scratch")
+os.makedirs(scratch)
+link = os.path.join(WORK, "linked.h5")
+os.symlink(os.path.join(scratch, "x.h5"), link)
+cfg = config("link.json", {"seeds": [1, 2]})
+r = subprocess.run([BIN, "sweep", cfg, "--output", link, "--progress", "0"], capture_output=True, text=True, timeout=300)
+check(r.returncode == 0 and os.path.islink(link) and os.path.getsize(os.path.join(scratch, "x.h5")) > 0 and
+      "following the symbolic link" in r.stdout, f"symlinked output: {r.returncode} {r.stdout[:300]} {r.stderr[-300:]}")
+c = subprocess.run([BIN, "check", link], capture_output=True, text=True)
+check(c.returncode == 0 and "2 done" in c.stdout, f"check through the link: {c.stdout} {c.stderr}")
+check(not os.path.exists(link + ".lock") and not os.path.exists(os.path.join(scratch, "x.h5.lock")), "a lock left behind")
+
 # ---- train --save: a complete model directory (the demo model reads words: tokenizer_config.json matters)
 demo = json.load(open(os.path.join(ROOT, "configs", "demo.json")))
 demo["model"]["path"] = os.path.join(ROOT, "models", "zh-apps-tiny")
