@@ -78,8 +78,12 @@ int cmd_plan(int argc, char **argv, Err *e) {
     if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) output = argv[++i];
     else if (ip && i + 1 < argc) {
       char *end;
-      *ip = (int)strtol(argv[++i], &end, 10);
-      if (*end || *ip < 1) { errf(e, "plan: %s needs a positive whole number, not '%s'", argv[i - 1], argv[i]); return EXIT_USAGE; }
+      long v = strtol(argv[++i], &end, 10);
+      if (*end || end == argv[i] || v < 1 || v > 1000000) {
+        errf(e, "plan: %s needs a whole number from 1 to 1000000, not '%s'", argv[i - 1], argv[i]);
+        return EXIT_USAGE;
+      }
+      *ip = (int)v;
     }
     else if (argv[i][0] == '-') { errf(e, "plan: unknown option %s", argv[i]); return EXIT_USAGE; }
     else config = argv[i];

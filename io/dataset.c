@@ -177,8 +177,12 @@ int dataset_read(Dataset *d, const char *path, const DataFormat *fmt, Err *e) {
   size_t size;
   char *buf = read_file(path, &size, e);
   if (!buf) return -1;
-  char **lines;
-  int nl = split_lines(buf, size, path, &lines, e), rc = -1;
+  char **lines, *text = buf;
+  if (size >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) { /* a UTF-8 byte-order mark, as some editors write */
+    text += 3;
+    size -= 3;
+  }
+  int nl = split_lines(text, size, path, &lines, e), rc = -1;
   if (nl >= 0) {
     rc = READERS[fmt->format](d, lines, nl, fmt, e);
     free(lines);

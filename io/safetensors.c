@@ -97,9 +97,11 @@ int st_list(TensorFile *f, const char *path, Err *e) {
   fclose(fp);
   cJSON *root = ok ? cJSON_ParseWithLength(hdr, (size_t)hlen) : NULL;
   free(hdr);
-  if (!cJSON_IsObject(root)) {
+  const char *dup = json_duplicate_key(root);
+  if (!cJSON_IsObject(root) || dup) { /* Python's safetensors would take a twice-named tensor's last entry */
+    if (dup) errf(e, "%s: the header names tensor \"%s\" twice", path, dup);
     cJSON_Delete(root);
-    return errf(e, "%s: header is not a JSON object", path);
+    return dup ? -1 : errf(e, "%s: header is not a JSON object", path);
   }
   int n = 0;
   for (cJSON *it = root->child; it; it = it->next) n += strcmp(it->string, "__metadata__") != 0;
@@ -131,9 +133,11 @@ int st_open(TensorFile *f, const char *path, Err *e) {
   }
   f->data_off = 8 + (size_t)hlen;
   cJSON *root = cJSON_ParseWithLength((const char *)f->buf + 8, (size_t)hlen);
-  if (!cJSON_IsObject(root)) {
+  const char *dup = json_duplicate_key(root);
+  if (!cJSON_IsObject(root) || dup) {
+    if (dup) errf(e, "%s: the header names tensor \"%s\" twice", path, dup);
+    else errf(e, "%s: header is not a JSON object", path);
     cJSON_Delete(root);
-    errf(e, "%s: header is not a JSON object", path);
     goto fail;
   }
   int n = 0;

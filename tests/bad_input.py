@@ -284,5 +284,35 @@ for name, sep in (("CR", b"\r"), ("CRLF", b"\r\n")):
         failed += 1
         print(f"FAIL {name} line ends: {got!r}, want {base_line!r}")
 
+# the review's l6: a TSV with a byte-order mark reads; plan's numbers are range-checked; a
+# safetensors header naming one tensor twice is refused (Python's reader would take the last)
+with tempfile.TemporaryDirectory() as d:
+    shutil.copytree(FIX, d, dirs_exist_ok=True)
+    for name in ("t.tsv", "d.tsv"):
+        open(os.path.join(d, name), "wb").write(b"\xef\xbb\xbflabel\tsentence\n100\tabc\n101\tdef\n102\tghi\n")
+    c = json.load(open(os.path.join(d, "tiny.json")))
+    c["data"].update(train="t.tsv", dev="d.tsv", format="tsv", train_size=0, dev_size=0)
+    c["train"].update(max_steps=1)
+    json.dump(c, open(os.path.join(d, "bom.json"), "w"))
+    r = subprocess.run([BIN, "train", os.path.join(d, "bom.json")], capture_output=True, text=True, timeout=120)
+    r2 = subprocess.run([BIN, "plan", os.path.join(d, "tiny.json"), "--ranks", "99999999999"], capture_output=True, text=True)
+    p = os.path.join(d, "model", "model.safetensors")
+    raw = open(p, "rb").read()
+    k = struct.unpack("<Q", raw[:8])[0]
+    h = json.loads(raw[8:8 + k])
+    w = next(x for x in h if x != "__metadata__")
+    hb = json.dumps(h).encode()[:-1] + b', "' + w.encode() + b'": ' + json.dumps(h[w]).encode() + b"}"
+    open(p, "wb").write(struct.pack("<Q", len(hb)) + hb + raw[8 + k:])
+    r3 = subprocess.run([BIN, "train", os.path.join(d, "tiny.json")], capture_output=True, text=True, timeout=120)
+    for ok, what in ((r.returncode == 0, f"a TSV with a BOM: {r.stderr[-200:]}"),
+                     (r2.returncode == 2 and "--ranks" in r2.stderr, f"plan --ranks 99999999999: {r2.returncode}"),
+                     (r3.returncode == 1 and "twice" in r3.stderr and "model.safetensors" in r3.stderr,
+                      f"a tensor named twice: {r3.returncode} {r3.stderr[-200:]}")):
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print("FAIL " + what)
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
