@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "io/fileutil.h"
+#include <cjson/cJSON.h>
 #include "io/results.h"
 
 /* ---- HDF5 helpers ---- */
@@ -211,10 +212,12 @@ static void put_value(unsigned char *row, const ResultsColumn *col, size_t off, 
   if (col->type == VT_BOOL) { signed char b = strcmp(v, "true") == 0; put(row, off, &b, 1); }
   else if (col->type == VT_I64) { int64_t i = strtoll(v, NULL, 10); put(row, off, &i, 8); }
   else if (col->type == VT_F64) { double d = strtod(v, NULL); put(row, off, &d, 8); }
-  else { /* JSON string: strip the quotes (grid strings are plain text) */
+  else { /* a JSON string: its text, unescaped (d"/a1 is stored as d"/a1, not d\"/a) */
     char *s = (char *)row + off;
     memset(s, 0, (size_t)col->strsize);
-    snprintf(s, (size_t)col->strsize, "%.*s", (int)strlen(v) - 2, v + 1);
+    cJSON *j = cJSON_Parse(v);
+    snprintf(s, (size_t)col->strsize, "%s", cJSON_IsString(j) ? j->valuestring : v);
+    cJSON_Delete(j);
   }
 }
 

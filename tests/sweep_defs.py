@@ -103,6 +103,20 @@ if runs is not None:
           f"tasks: one correct_bias comparison per task: {[c['from'] for c in comps]}")
     check(rep["label"] == "two tasks" and rep["parameters"]["acc_fraction"] == 0.8, f"report section: {rep['parameters']}")
 
+# ---- string values with a quote are stored as written, and stay two groups (m3)
+qdir = os.path.join(WORK, 'd"')
+os.makedirs(qdir, exist_ok=True)
+for name in ("a1", "a2"):
+    shutil.copy(os.path.join(WORK, "train.jsonl"), os.path.join(qdir, name))
+qcfg = config("quote.json", {"seeds": [1], "grid": {"data.train": ['d"/a1', 'd"/a2']}})
+qout = os.path.join(WORK, "quote.h5")
+r = sweep(qcfg, qout, 0)
+rep = json.loads(subprocess.run([BIN, "report", qout, "--format", "json"], capture_output=True, text=True).stdout or "{}")
+with h5py.File(qout, "r") as f:
+    col = [x.decode() for x in f["runs"]["data.train"]]
+check(r.returncode == 0 and col == ['d"/a1', 'd"/a2'] and len(rep.get("groups", [])) == 2,
+      f"quoted string values: {col} {len(rep.get('groups', []))} groups {r.stderr[-200:]}")
+
 # ---- refusals
 for name, sw, want in (("zip lengths", {"zip": {"train.learning_rate": [1e-3, 2e-3], "train.epochs": [1]}}, "differ in length"),
                        ("key twice", {"grid": {"train.epochs": [1]}, "zip": {"train.epochs": [2]}}, "swept twice"),
