@@ -301,6 +301,25 @@ static int load_vocab(Pre *p, PretrainConfig *c, Err *e) {
   return rc;
 }
 
+/* A vocabulary that reads most of the corpus as [UNK] teaches the model to predict [UNK] (its
+   masked accuracy looks perfect and means nothing): refused, saying by how much. */
+static int check_unk(const Pre *p, const char *vsrc, Err *e) {
+  const Tokenizer *t = &p->tok;
+  long n = 0, unk = 0;
+  for (int s = 0; s < p->data.n; s++)
+    for (int k = 0; k < p->data.len[s]; k++) {
+      int id = p->data.ids[(size_t)s * p->data.T + k];
+      if (id == t->cls || id == t->sep || id == t->pad) continue;
+      n++;
+      unk += id == t->unk;
+    }
+  if (n && unk * 2 > n)
+    return errf(e, "%s: %.0f%% of the corpus's tokens are [UNK] (%d tokens are too few for this corpus, or the "
+                   "vocabulary is another language's): raise --vocab-size or give a vocabulary that fits",
+                vsrc, 100.0 * (double)unk / (double)n, p->nv);
+  return 0;
+}
+
 static int setup(Pre *p, PretrainConfig *c, Err *e) {
   size_t size;
   char *buf = read_file(c->corpus, &size, e), **lines = NULL;
@@ -321,6 +340,7 @@ static int setup(Pre *p, PretrainConfig *c, Err *e) {
     p->vocab_crc = (uint32_t)crc32(crc32(p->vocab_crc, (const Bytef *)p->vocab[i], (uInt)strlen(p->vocab[i])),
                                    (const Bytef *)"\n", 1);
   if (!rc) rc = pack(&p->tok, lines, nl, c->seq, &p->data, e);
+  if (!rc) rc = check_unk(p, vsrc, e);
   if (!rc && !(p->is_piece = calloc((size_t)p->nv, 1))) rc = errf(e, "out of memory");
   for (int i = 0; !rc && i < p->nv; i++) p->is_piece[i] = !strncmp(p->vocab[i], "##", 2);
   free(lines);
