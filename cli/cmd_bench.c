@@ -52,6 +52,9 @@ int cmd_bench(int argc, char **argv, Err *e) {
   char path[4096], done[16][1024], key[1024];
   int ndone = 0, rc = EXIT_OK;
   if (calibration_path(path, sizeof path, e)) { sweep_free(&s); return EXIT_ERROR; }
+  void *existing = calibration_open(e); /* a damaged file is said now, not after every timing */
+  if (!existing) { sweep_free(&s); return EXIT_ERROR; }
+  calibration_close(existing);
   printf("# bench on %s: %s, %s, %d thread(s); calibrations go to %s\n", m.host, m.cpu, m.blas, threads, path);
   char advice[512];
   if (machine_blas_advice(advice, sizeof advice)) fprintf(stderr, "bertsweep: warning: %s\n", advice);

@@ -32,9 +32,7 @@ int calibration_path(char *out, size_t size, Err *e) {
 
 /* The file's JSON object (an empty one when the file does not exist); NULL on damage. */
 static cJSON *load_all(const char *path, Err *e) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return cJSON_CreateObject();
-  fclose(f);
+  if (!path_exists(path)) return cJSON_CreateObject();
   cJSON *root = read_json_file(path, e);
   if (root && !cJSON_IsObject(root)) {
     cJSON_Delete(root);

@@ -131,6 +131,7 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
     code = EXIT_IO;
     goto out;
   }
+  if (rank == 0) unlink(stop_path); /* a stop asked as the sweep was ending: it ended anyway */
   if (rank == 0 && !rc) {
     char quoted[8400];
     shell_quote(s.output, quoted, sizeof quoted);

@@ -78,5 +78,6 @@ open(cal, "w").write("{ not json")
 r = run("plan", path)
 check(r.returncode == 0 and "not estimated" in r.stdout and cal in r.stdout, f"damaged calibration: {r.stdout[-300:]}")
 r = run("bench", path, "--steps", "2")
-check(r.returncode != 0 and cal in r.stderr, f"bench over a damaged calibration: {r.stderr[-300:]}")
+check(r.returncode != 0 and cal in r.stderr and "step_s" not in r.stdout and "step " not in r.stdout,
+      f"bench over a damaged calibration (refused before timing anything): {r.stdout[-300:]} {r.stderr[-300:]}")
 done()

@@ -1,12 +1,15 @@
-/* A bounded fuzzing pass over the parsers that read what users write or what a crash leaves:
-   run configs, data lines (JSON lines and TSV), vocabularies, safetensors headers and
-   checkpoint slot states. Each input is a random mutation (byte flips, insertions of
+/* A bounded fuzzing pass over the parsers that read what users write, what someone else's
+   tools wrote or what a crash leaves: run configs, data lines (JSON lines and TSV),
+   vocabularies, safetensors headers, pytorch_model.bin pickles, TensorFlow checkpoint indexes
+   and bundles (a real TF-written index, its entries' shapes, sizes and offsets), sharded
+   checkpoints' *.index.json, and checkpoint slot states (results files are fuzzed by
+   tests/fuzz_results.py, which mutates files a real sweep wrote). Each input is a random mutation (byte flips, insertions of
    syntax characters and NUL, deletions, truncation, splices) of a valid seed; the parsers
    must return or refuse it cleanly. The run is meant for the ASan + UBSan build, where any
    memory or undefined-behaviour error aborts. Mutated inputs that parse must also make
    sense: an accepted slot state has integral, in-range fields.
 
-   usage: test_fuzz FIXTURE_DIR WORKDIR SECONDS */
+   usage: test_fuzz FIXTURE_DIR WORKDIR SECONDS [TF_INDEX] */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +22,9 @@
 #include "io/results.h"
 #include "io/runconfig.h"
 #include "io/safetensors.h"
+#include "io/tfbundle.h"
 #include "io/torchbin.h"
+#include "io/weights.h"
 #include <zip.h>
 #include "tests/fuzz_torchbin_seed.h"
 #include "src/clock.h"
@@ -167,6 +172,45 @@ static void fuzz_torchbin(const char *path, unsigned char *buf, size_t cap, int 
   }
 }
 
+/* A real TF-written index, mutated: its table and its entries (shapes, dtypes, sizes, offsets,
+   CRCs) are parsed; then loaded against small stand-in data shards, where every size and
+   offset check runs before any allocation. */
+static void fuzz_tf(const char *dir, const unsigned char *seed, size_t sn, unsigned char *buf, size_t cap) {
+  char index[4200], prefix[4200];
+  snprintf(prefix, sizeof prefix, "%s/bert_model.ckpt", dir);
+  snprintf(index, sizeof index, "%s.index", prefix);
+  memcpy(buf, seed, sn);
+  put(index, buf, mutate(buf, sn, cap));
+  TfIndex x;
+  Err e;
+  if (tfb_read_index(&x, index, &e) == 0) {
+    CHECK(x.n >= 0 && x.num_shards >= 0, "tf index: %d entries, %d shards", x.n, x.num_shards);
+    static const unsigned char zero[16384];
+    for (int k = 0; k < x.num_shards && k < 4; k++) { /* stand-in shards: sizes, not contents, are checked */
+      char shard[4300];
+      snprintf(shard, sizeof shard, "%s.data-%05d-of-%05d", prefix, k, x.num_shards);
+      put(shard, zero, sizeof zero);
+    }
+    tfb_free(&x);
+    TensorFile f;
+    if (tfb_load(&f, index, &e) == 0) st_close(&f);
+  }
+}
+
+/* A sharded checkpoint's model.safetensors.index.json, mutated, naming one real shard. */
+static void fuzz_index_json(const char *dir, unsigned char *buf, size_t cap) {
+  static const char SEED[] = "{\"metadata\": {\"total_size\": 95628}, \"weight_map\": {"
+                             "\"bert.embeddings.word_embeddings.weight\": \"model-00001-of-00001.safetensors\", "
+                             "\"bert.pooler.dense.weight\": \"model-00001-of-00001.safetensors\"}}";
+  char p[4200];
+  snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
+  memcpy(buf, SEED, sizeof SEED - 1);
+  put(p, buf, mutate(buf, sizeof SEED - 1, cap < 4096 ? cap : 4096));
+  TensorSet s;
+  Err e;
+  if (tensor_set_open(&s, dir, 0, &e) == 0) tensor_set_close(&s);
+}
+
 static void fuzz_slot_state(void) {
   static const double SPECIAL[] = {0, 1, -1, 0.5, 7, 28, 80, 1e300, -1e300, 4294967296.0, 23907};
   SlotState st;
@@ -192,7 +236,7 @@ static void fuzz_slot_state(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) { fprintf(stderr, "usage: test_fuzz FIXTURE_DIR WORKDIR SECONDS\n"); return 2; }
+  if (argc != 4 && argc != 5) { fprintf(stderr, "usage: test_fuzz FIXTURE_DIR WORKDIR SECONDS [TF_INDEX]\n"); return 2; }
   const char *fix = argv[1], *work = argv[2];
   double budget = atof(argv[3]);
   char p[4200], data[4200], tsv[4200], vocab[4200], st[4200];
@@ -216,7 +260,16 @@ int main(int argc, char **argv) {
   snprintf(tsv, sizeof tsv, "%s/fuzz.tsv", work);
   snprintf(vocab, sizeof vocab, "%s/vocab.txt", work);
   snprintf(st, sizeof st, "%s/model.safetensors", work);
-  long n[6] = {0};
+  long n[8] = {0};
+  size_t tn = 0;
+  unsigned char *tfi = argc == 5 ? slurp(argv[4], &tn) : NULL;
+  char tfdir[4200], shdir[4200];
+  snprintf(tfdir, sizeof tfdir, "%s/tf", work);
+  snprintf(shdir, sizeof shdir, "%s/sharded", work);
+  if (mkdir_p(tfdir, &e) || mkdir_p(shdir, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
+  snprintf(p, sizeof p, "%s/model-00001-of-00001.safetensors", shdir);
+  put(p, sft, sn);
+  if (tfi && tn + 4096 > cap) { fprintf(stderr, "fuzz: the TF index is larger than the buffer\n"); return 2; }
   char tbin[4200];
   snprintf(tbin, sizeof tbin, "%s/fuzz.bin", work);
   fuzz_torchbin(tbin, buf, cap, 0);
@@ -237,9 +290,18 @@ int main(int argc, char **argv) {
     n[3]++;
     fuzz_torchbin(tbin, buf, cap, 1);
     n[5]++;
+    if (tfi) {
+      fuzz_tf(tfdir, tfi, tn, buf, cap);
+      n[6]++;
+    }
+    fuzz_index_json(shdir, buf, cap);
+    n[7]++;
   }
   printf("fuzzed %ld configs, %ld data files, %ld vocabularies, %ld safetensors headers, %ld slot states, %ld "
-         ".bin pickles in %.0f s\n", n[0], n[1], n[2], n[3], n[4], n[5], clock_seconds() - t0);
+         ".bin pickles, %ld TF indexes and bundles, %ld sharded index.json in %.0f s\n", n[0], n[1], n[2], n[3], n[4],
+         n[5], n[6], n[7], clock_seconds() - t0);
+  CHECK(!tfi || n[6] > 5, "too few TF indexes tried");
+  free(tfi);
   CHECK(n[0] > 100 && n[3] > 5, "too few inputs tried");
   free(buf);
   free(cfg);
