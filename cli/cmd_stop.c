@@ -47,6 +47,11 @@ int cmd_stop(int argc, char **argv, Err *e) {
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
   int n = snprintf(text, sizeof text, "stop requested from host %s, pid %ld, at %s\n", host, (long)getpid(), when);
   if (write_file_atomic(stop, text, (size_t)n, e)) return EXIT_ERROR;
+  if (!lock_live(argv[0], who, sizeof who)) { /* the sweep ended between our look and our write */
+    unlink(stop);
+    errf(e, "%s: the sweep ended as the stop was asked; nothing to stop", argv[0]);
+    return EXIT_ERROR;
+  }
   printf("# asked the sweep writing %s to stop; it checkpoints and exits with code 5 (a sweep that was already ending "
          "ends as done, exit 0)\n", argv[0]);
   return EXIT_OK;

@@ -60,13 +60,13 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   ResultsInfo info = {0};
   Results res;
   WriterLock lock = {.fd = -1};
+  char stop_path[4200] = ""; /* set once this sweep holds the lock: only then is FILE.stop ours */
   opt.lock = rank == 0 ? &lock : NULL;
   if (!s.output[0]) {
     errf(e, "%s: no \"output\" given (or pass --output FILE)", config);
     goto out;
   }
   if (!bcast_ok(comm, take_lock(&lock, s.output, rank, size, comm, e) == 0)) goto out;
-  char stop_path[4200];
   snprintf(stop_path, sizeof stop_path, "%s.stop", s.output);
   if (rank == 0) unlink(stop_path); /* running the command again is the answer to an old stop */
   /* preflight on rank 0: the first run's model and data open, before any file changes */
@@ -131,7 +131,6 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
     code = EXIT_IO;
     goto out;
   }
-  if (rank == 0) unlink(stop_path); /* a stop asked as the sweep was ending: it ended anyway */
   if (rank == 0 && !rc) {
     char quoted[8400];
     shell_quote(s.output, quoted, sizeof quoted);
@@ -141,6 +140,9 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   code = rc ? EXIT_ERROR : EXIT_OK;
 out:
   if (rank == 0) lock_release(&lock);
+  /* after the lock is gone: a stop asked as the sweep ended is removed here, or (written after
+     this) by `bertsweep stop` itself, which looks at the lock again after writing */
+  if (rank == 0 && stop_path[0]) unlink(stop_path);
   plan_free(&plan);
   results_info_free(&info);
   sweep_free(&s);

@@ -81,6 +81,10 @@ if healthy in ga and healthy in gb and bad in gb:
     check(gb[bad]["diverged"] == 2 and gb[bad]["failed"] == 2, f"diverged runs counted as failed: {gb[bad]}")
 r = subprocess.run([BIN, "report", nan_h5], capture_output=True, text=True)
 check("2 diverged" in r.stdout, f"the table says how many diverged: {r.stdout[:300]}")
+# a resume leaves diverged runs as they are: they would diverge again, deterministically (l4)
+r = sweep(nan_cfg, nan_h5, np_=0)
+check(r.returncode == 0 and "4 runs were done already" in r.stdout and "diverged at step" not in r.stderr,
+      f"a resume trains diverged runs again: {r.stdout[-300:]} {r.stderr[-300:]}")
 cfg = json.load(open(nan_cfg))
 cfg.pop("sweep")
 cfg["optimizer"]["eps"] = 0.0

@@ -127,6 +127,23 @@ for name, how, ranks, code in (("userstop", "stop", 2, 5), ("usr1", signal.SIGUS
     st, _, _ = runs_of(out)
     check(r.returncode == 0 and st == ["done"] * 3, f"{name}: resume: {r.returncode} {st} {r.stderr[-300:]}")
 
+# ---- `bertsweep stop` racing the end of a sweep: either the sweep stops (exit 5, checkpointed) or
+#      it ends as done (exit 0) and leaves no FILE.stop behind for the next run to trip over
+cfg = config("race.json", {"seeds": [1]}, epochs=6)
+t_run = time.time()
+out = os.path.join(WORK, "race0.h5")
+subprocess.run([BIN, "sweep", cfg, "--output", out, "--progress", "0"], capture_output=True, timeout=300)
+length = time.time() - t_run
+for k in range(8):
+    out = os.path.join(WORK, f"race{k + 1}.h5")
+    p = subprocess.Popen([BIN, "sweep", cfg, "--output", out, "--progress", "0"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(length * (0.6 + 0.06 * k))
+    subprocess.run([BIN, "stop", out], capture_output=True, text=True)
+    so, se = p.communicate(timeout=300)
+    check((p.returncode == 5) or (p.returncode == 0 and not os.path.exists(out + ".stop")),
+          f"stop racing the end ({k}): exit {p.returncode}, stop file left: {os.path.exists(out + '.stop')}")
+
 # ---- checkpoint_every 0 means "only on a stop": the stop does checkpoint (m7)
 cfg = config("ck0.json", {"seeds": [1, 2]}, epochs=60, checkpoint_every=0)
 out = os.path.join(WORK, "ck0.h5")
