@@ -2,7 +2,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "src/rng.h"
 #include "src/stats.h"
 
 /* Every statistic here skips non-finite values (a diverged run's NaN and inf). */
@@ -40,33 +39,6 @@ double stats_median(const double *x, int n) {
   double m = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
   free(s);
   return m;
-}
-
-void stats_bootstrap_ci(const double *x, int n, int iters, double level, uint64_t seed, double *lo, double *hi) {
-  stats_bootstrap_ci_stat(x, n, iters, level, seed, 0, lo, hi);
-}
-
-void stats_bootstrap_ci_stat(const double *x, int n, int iters, double level, uint64_t seed, int median, double *lo,
-                             double *hi) {
-  *lo = *hi = NAN;
-  double *means = n > 0 ? malloc(sizeof(double) * (size_t)iters) : NULL, *sample = n > 0 ? malloc(sizeof(double) * (size_t)n) : NULL;
-  if (!means || !sample) { free(means); free(sample); return; }
-  Rng r;
-  rng_init(&r, seed, 0xB007ull);
-  int kept = 0;
-  for (int it = 0; it < iters; it++) {
-    for (int i = 0; i < n; i++) sample[i] = x[rng_below(&r, (uint32_t)n)];
-    double v = median ? stats_median(sample, n) : stats_mean(sample, n);
-    if (isfinite(v)) means[kept++] = v;
-  }
-  free(sample);
-  iters = kept;
-  if (!iters) { free(means); return; }
-  qsort(means, (size_t)iters, sizeof(double), cmp_double);
-  double a = (1 - level) / 2;
-  *lo = means[(int)floor(a * (iters - 1))];
-  *hi = means[(int)ceil((1 - a) * (iters - 1))];
-  free(means);
 }
 
 /* ---- the signed-rank test, its estimate and its interval ---- */

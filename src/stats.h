@@ -6,11 +6,6 @@
 double stats_mean(const double *x, int n);
 double stats_std(const double *x, int n); /* sample standard deviation (n - 1) */
 double stats_median(const double *x, int n);
-/* Percentile bootstrap confidence interval of the mean of x (level e.g. 0.95). */
-void stats_bootstrap_ci(const double *x, int n, int iters, double level, uint64_t seed, double *lo, double *hi);
-/* The same for the mean (median 0) or the median (median 1); non-finite values skipped. */
-void stats_bootstrap_ci_stat(const double *x, int n, int iters, double level, uint64_t seed, int median, double *lo,
-                             double *hi);
 /* Two-sided p of the signed-rank test of d against 0: stats_signed_rank_p(d, n, 0). */
 double stats_wilcoxon(const double *d, int n);
 /* The Wilcoxon signed-rank test of paired differences, its Hodges–Lehmann estimate and the
