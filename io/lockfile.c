@@ -154,7 +154,8 @@ static int read_lock(const char *path, char **text, ino_t *ino, double *age) {
   return 0;
 }
 
-/* Moves a stale lock aside; fails when another process replaced it meanwhile. */
+/* Moves a stale lock aside: 1 when it did, 0 when the lock was already gone (its holder ended
+   and removed it), -1 when another process replaced it meanwhile or it cannot be moved. */
 static int take_over(const char *path, ino_t judged, Err *e) {
   char aside[4300];
   snprintf(aside, sizeof aside, "%s.stale-%ld", path, (long)getpid());
@@ -166,7 +167,7 @@ static int take_over(const char *path, ino_t judged, Err *e) {
     return errf(e, "%s: another sweep took the lock at the same moment", path);
   }
   unlink(aside);
-  return 0;
+  return 1;
 }
 
 static void describe(const LockInfo *li, double age, char *out, size_t size) {
@@ -224,8 +225,10 @@ int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writ
       return errf(e, "%s: another sweep is writing it (%s%s). If that sweep is gone, remove %s", results_path, who,
                   alive ? "; its processes on this host are alive" : "", l->path);
     }
-    fprintf(stderr, "bertsweep: taking over %s: %s (host %s, pid %ld)\n", l->path, why, li.host, li.pid);
-    if (take_over(l->path, ino, e)) return -1;
+    int moved = take_over(l->path, ino, e);
+    if (moved < 0) return -1;
+    if (moved) /* a holder that ended normally removed its lock itself: nothing was taken over then */
+      fprintf(stderr, "bertsweep: taking over %s: %s (host %s, pid %ld)\n", l->path, why, li.host, li.pid);
   }
   return errf(e, "%s: could not take the lock", l->path);
 }
