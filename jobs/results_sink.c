@@ -119,12 +119,16 @@ static int sink_opened(void *ctx, const Job *j, int restored, Err *e) {
   return results_write_row(s->res, &s->row, e);
 }
 
+/* m's values of every metric of one shape into column at of the buffer vals. */
+static void buffer(double (*vals)[SINK_BUF_STEPS], ShapeRule shape, const Metrics *m, int at) {
+  for (int k = 0; k < NMETRICS; k++)
+    if (RESULTS_METRICS[k].shape == shape) vals[k][at] = m->v[k];
+}
+
 static int sink_step(void *ctx, const Job *j, const StepMetrics *m, Err *e) {
   ResultsSink *s = ctx;
   MetricBuf *b = &s->buf;
-  for (int k = 0; k < NMETRICS; k++)
-    if (RESULTS_METRICS[k].shape == SHAPE_RUN_STEP) b->step_val[k][b->n] = m->v[k];
-  b->n++;
+  buffer(b->step_val, SHAPE_RUN_STEP, m, b->n++);
   s->row.steps_done = j->step;
   s->row.final_loss = (float)m->v[DS_LOSS];
   s->row.wall_seconds = clock_seconds() - s->t0;
@@ -134,9 +138,7 @@ static int sink_step(void *ctx, const Job *j, const StepMetrics *m, Err *e) {
 static int sink_eval(void *ctx, const Job *j, const EvalMetrics *m, Err *e) {
   ResultsSink *s = ctx;
   MetricBuf *b = &s->buf;
-  for (int k = 0; k < NMETRICS; k++)
-    if (RESULTS_METRICS[k].shape == SHAPE_RUN_EVAL) b->eval_val[k][b->ne] = m->v[k];
-  b->ne++;
+  buffer(b->eval_val, SHAPE_RUN_EVAL, m, b->ne++);
   s->row.best_acc = j->best_acc;
   s->row.best_step = j->best_step;
   s->row.final_acc = m->v[DS_ACC];

@@ -7,7 +7,7 @@
 #include "io/results.h"
 #include "jobs/run.h"
 
-enum { SINK_BUF_STEPS = 256, SINK_BUF_EVALS = 64 };
+enum { SINK_BUF_STEPS = 256, SINK_BUF_EVALS = 64 }; /* SINK_BUF_EVALS columns of eval_val are used */
 
 /* What a run has gathered but not yet written: one array per per-step and per-evaluation
    dataset of the schema (RESULTS_METRICS), starting at step0 and eval0. */
@@ -16,7 +16,7 @@ typedef struct {
   int n;
   double step_val[NMETRICS][SINK_BUF_STEPS];
   int eval0, ne;
-  double eval_val[NMETRICS][SINK_BUF_EVALS];
+  double eval_val[NMETRICS][SINK_BUF_STEPS]; /* rows as long as step_val's, for one buffer() */
 } MetricBuf;
 
 typedef struct {

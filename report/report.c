@@ -191,7 +191,7 @@ static void shift_text(Text *t, const Outcome *o, const OutcomeSpec *s) {
   add(t, ")");
 }
 
-static void speed_text(Text *t, const Analysis *A, const Comparison *c, int k, const char *who) {
+static void speed_text(Text *t, const Comparison *c, int k, const char *who) {
   const Outcome *o = &c->out[k];
   const int w = k == O_LOSS_SPEED ? 0 : 1;
   char tg[32];
@@ -205,7 +205,6 @@ static void speed_text(Text *t, const Analysis *A, const Comparison *c, int k, c
       fnum(tg, sizeof tg, c->target[w], 4, 0), c->km_reached[w][0] ? "" : ">= ", fnum(k1, sizeof k1, c->km[w][0], 0, 0),
       c->km_reached[w][1] ? "" : ">= ", fnum(k2, sizeof k2, c->km[w][1], 0, 0), o->censored[0], c->finished[0],
       o->censored[1], c->finished[1]);
-  (void)A;
   shift_text(t, o, &OUTCOME[k]);
   add(t, ": ");
   verdict_words(t, o, &OUTCOME[k], who);
@@ -308,7 +307,7 @@ static char *verdict(const Analysis *A, const Comparison *c) {
     return t.failed ? (free(t.buf), NULL) : t.buf;
   }
   add(&t, "Primary: ");
-  speed_text(&t, A, c, O_LOSS_SPEED, vb);
+  speed_text(&t, c, O_LOSS_SPEED, vb);
   const Outcome *p = &c->out[O_LOSS_SPEED], *dm = &c->out[O_DEV_MIN];
   if ((p->verdict == 1 || p->verdict == -1) && dm->verdict != 2) {
     char x[32], y[32], s1[32], s2[32];
@@ -325,7 +324,7 @@ static char *verdict(const Analysis *A, const Comparison *c) {
     return t.failed ? (free(t.buf), NULL) : t.buf;
   }
   add(&t, "Secondary: ");
-  speed_text(&t, A, c, O_ACC_SPEED, vb);
+  speed_text(&t, c, O_ACC_SPEED, vb);
   static const int ORDER[] = {O_FINAL_ACC, O_BEST_ACC, O_LOSS_AUC, O_DEV_MIN, O_DEV_FINAL, O_DEV_MIN_STEP};
   for (size_t i = 0; i < sizeof ORDER / sizeof *ORDER; i++) stat_text(&t, c, ORDER[i], vb, 1);
   steadiness_text(&t, A, c, vb);
