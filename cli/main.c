@@ -29,7 +29,9 @@ static const char *USAGE =
     "\n"
     "exit codes: 0 done, 1 error, 2 usage, 3 stopped by a signal (checkpointed; rerun to resume),\n"
     "            4 stopped by a results-file write error such as a full disk, 5 stopped by\n"
-    "            `bertsweep stop` (rerun to resume after 3, 4 or 5)\n";
+    "            `bertsweep stop`, 6 the file is held by a running sweep, 7 a rank went silent\n"
+    "            (a frozen or cut-off node; the others checkpointed). Rerun to resume after\n"
+    "            3, 4, 5 or 7 (after 7 without the silent node)\n";
 
 /* Each subcommand's --help: every option with its default. check, report and stop print
    their own. */
@@ -64,7 +66,10 @@ static const struct {
               "  --restart           move an existing results file aside (FILE.replaced-DATE) and start over\n"
               "  --progress SECONDS  a progress line on rank 0 this often (default 2; 0: none)\n"
               "  Environment: OMP_NUM_THREADS threads per rank (default: the rank's cores);\n"
-              "  BERTSWEEP_LOCK_STALE seconds after which a silent lock is stale (default 600).\n"},
+              "  BERTSWEEP_LOCK_STALE seconds after which a silent lock is stale (default 600);\n"
+              "  BERTSWEEP_SILENCE_LIMIT seconds without a word from a rank running a run before it is\n"
+              "  declared silent (default: 20 x its slowest step, evaluation or checkpoint, at least 300):\n"
+              "  the other ranks checkpoint and the sweep exits 7.\n"},
     {"schema", "usage: bertsweep schema [--format markdown|json]\n"
                "  Every dataset and /runs column of a results file (default format: markdown).\n"},
     {"pretrain", "usage: bertsweep pretrain --corpus FILE --out DIR [options]\n"

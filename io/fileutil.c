@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -219,4 +220,57 @@ void *read_json_file(const char *path, Err *e) {
   cJSON *root = json_parse_strict(text, n, path, 1, e);
   free(text);
   return root;
+}
+
+static int same_version(const struct stat *a, const struct stat *b) {
+  return a->st_ino == b->st_ino && a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+         a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+         a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static int copy_all(int in, int out, off_t size) {
+  off_t done = 0;
+  while (done < size) {
+    ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)(size - done), 0);
+    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
+      char buf[1 << 16]; /* no in-kernel copy here: read and write */
+      ssize_t r = pread(in, buf, sizeof buf, done);
+      n = r > 0 && write(out, buf, (size_t)r) == r ? r : -1;
+      if (r == 0) errno = EIO;
+    }
+    if (n <= 0) return -1;
+    done += n;
+  }
+  return 0;
+}
+
+int file_fence(const char *path, Err *e) {
+  char tmp[4300];
+  snprintf(tmp, sizeof tmp, "%s.fence-%ld", path, (long)getpid());
+  struct stat before, after;
+  int in = open_regular(path, O_RDONLY, 0, e);
+  if (in < 0) return -1;
+  if (fstat(in, &before) != 0) {
+    close(in);
+    return errf(e, "%s: %s", path, strerror(errno));
+  }
+  int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, before.st_mode & 07777);
+  if (out < 0) {
+    close(in);
+    return errf(e, "%s: cannot create: %s", tmp, strerror(errno));
+  }
+  int bad = copy_all(in, out, before.st_size) || fsync(out) != 0;
+  int err = errno;
+  bad |= close(out) != 0;
+  int changed = !bad && (stat(path, &after) != 0 || !same_version(&before, &after));
+  close(in);
+  if (bad || changed || rename(tmp, path) != 0) {
+    if (!bad && !changed) err = errno;
+    unlink(tmp);
+    if (changed)
+      return errf(e, "%s: changed while being fenced: a process of the sweep it was taken over from is still writing "
+                     "it; stop that sweep (every host it ran on) and run the same command again", path);
+    return errf(e, "%s: cannot fence the file (copy to %s): %s", path, tmp, strerror(err));
+  }
+  return 0;
 }

@@ -38,5 +38,10 @@ int mkdir_p(const char *dir, Err *e);
 /* Writes data to a new temporary file beside path (mkstemp), syncs it and renames it over
    path, so a crash never leaves half a file and no link is followed. */
 int write_file_atomic(const char *path, const void *data, size_t size, Err *e);
+/* Replaces path by a copy of itself (copy_file_range: a reflink or a server-side copy where
+   the file system offers one), synced and renamed into place: a process that still holds the
+   old file open writes into the unlinked original from then on, never into path. Refused
+   when the file changes during the copy (its old writer is alive after all). */
+int file_fence(const char *path, Err *e);
 
 #endif

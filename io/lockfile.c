@@ -47,6 +47,45 @@ static double stale_seconds(void) {
   return s > 0 ? s : 600;
 }
 
+/* A heartbeat older than this is no live sweep's (it refreshes every HEARTBEAT_SECONDS, between
+   rank 0's steps): a lock that old is waited on until stale rather than refused. */
+static double dead_after(void) {
+  double half = stale_seconds() / 2;
+  return half < 3 * HEARTBEAT_SECONDS ? half : 3 * HEARTBEAT_SECONDS;
+}
+
+/* The "abandoned=" line a sweep that lost a rank leaves (lock_abandon); NULL: none. */
+static const char *abandoned(const char *text) {
+  const char *p = strstr(text, "\nabandoned=");
+  return p ? p + 12 : NULL;
+}
+
+/* 1 when the lock lists a writer on a host other than host: a process this host cannot see. */
+static int writers_elsewhere(const char *text, const char *host) {
+  for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+    char h[256];
+    long pid;
+    if (sscanf(p, "writer=%255s %ld", h, &pid) == 2 && strcmp(h, host) != 0) return 1;
+  }
+  return 0;
+}
+
+/* "n1, n2 and n3": the distinct hosts the lock's writers run on. */
+static void writer_hosts(const char *text, char *out, size_t size) {
+  size_t len = 0;
+  int n = 0;
+  out[0] = 0;
+  for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+    char h[256], key[260];
+    long pid;
+    if (sscanf(p, "writer=%255s %ld", h, &pid) != 2) continue;
+    snprintf(key, sizeof key, "writer=%s ", h);
+    const char *first = strstr(text, key);
+    if (first && first != p) continue; /* listed before */
+    if (len + strlen(h) + 3 < size) len += (size_t)snprintf(out + len, size - len, "%s%s", n++ ? ", " : "", h);
+  }
+}
+
 /* 1 when pid is a live bertsweep process on this host (not gone, not a zombie, not a
    reused pid running another program); *ppid: its parent, 0 when unknown. */
 static int process_alive(long pid, long *ppid) {
@@ -90,6 +129,7 @@ static int writers_alive(const char *text, const LockInfo *li, const char *host,
 static const char *stale_reason(const char *text, const LockInfo *li, const LockInfo *me, double age) {
   int orphans;
   if (writers_alive(text, li, me->host, &orphans)) return NULL;
+  if (abandoned(text)) return "its sweep ended when a rank went silent";
   if (strcmp(li->host, me->host) == 0) return "its processes are gone";
   if (me->job[0] && strcmp(li->job, me->job) == 0) return "it is this Slurm job's (requeued)";
   if (age > stale_seconds()) return "its heartbeat stopped";
@@ -170,9 +210,32 @@ static int take_over(const char *path, ino_t judged, Err *e) {
   return 1;
 }
 
-static void describe(const LockInfo *li, double age, char *out, size_t size) {
-  snprintf(out, size, "host %s, pid %ld%s%s, since %s; heartbeat %.0f s ago", li->host, li->pid,
-           li->job[0] ? ", Slurm job " : "", li->job, li->started, age);
+static void describe(const char *text, const LockInfo *li, double age, char *out, size_t size) {
+  char hosts[512];
+  writer_hosts(text, hosts, sizeof hosts);
+  snprintf(out, size, "host %s, pid %ld%s%s, since %s; heartbeat %.0f s ago%s%s", li->host, li->pid,
+           li->job[0] ? ", Slurm job " : "", li->job, li->started, age, hosts[0] ? "; ranks on " : "", hosts);
+}
+
+/* A lock whose heartbeat stopped but is not stale yet (a crashed sweep on another host, or
+   one whose rank 0 is frozen): waits until it is, saying so; 1 when it became stale, 0 when
+   it was refreshed or removed meanwhile (a live sweep after all, or one that ended). */
+static int wait_until_stale(const char *path, const LockInfo *li, ino_t ino, double age) {
+  const double stale = stale_seconds();
+  fprintf(stderr, "bertsweep: %s was last refreshed %.0f s ago by host %s (a running sweep refreshes it every %.0f s): "
+                  "waiting %.0f s more until it is stale (BERTSWEEP_LOCK_STALE=%.0f) before taking it over\n",
+          path, age, li->host, HEARTBEAT_SECONDS, stale - age + 1, stale);
+  for (;;) {
+    char *text;
+    ino_t now_ino = 0;
+    double now_age = 0;
+    int rc = read_lock(path, &text, &now_ino, &now_age);
+    free(text);
+    if (rc != 0 || now_ino != ino || now_age < age) return 0;
+    if (now_age > stale) return 1;
+    age = now_age;
+    sleep(1);
+  }
 }
 
 void lock_writer_self(LockWriter *w) {
@@ -185,6 +248,7 @@ void lock_writer_self(LockWriter *w) {
 int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writers, int n, Err *e) {
   snprintf(l->path, sizeof l->path, "%s.lock", results_path);
   l->fd = -1;
+  l->fence = 0;
   LockInfo me;
   my_info(&me);
   for (int attempt = 0; attempt < 3; attempt++) {
@@ -215,20 +279,36 @@ int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writ
     /* an unreadable lock is one being written by a process that is slow (descheduled, a slow
        network file system) as much as damage: only a stale one is taken over */
     const char *why = parsed ? stale_reason(text, &li, &me, age) : age > stale_seconds() ? "it is unreadable and old" : NULL;
-    free(text);
-    if (!why && !parsed)
-      return errf(e, "%s: another sweep may be writing it: its lock %s cannot be read yet (%.0f s old). If no sweep is "
-                     "running, remove the lock", results_path, l->path, age);
-    if (!why) {
-      char who[800];
-      describe(&li, age, who, sizeof who);
-      return errf(e, "%s: another sweep is writing it (%s%s). If that sweep is gone, remove %s", results_path, who,
-                  alive ? "; its processes on this host are alive" : "", l->path);
+    if (!why && !parsed) {
+      free(text);
+      errf(e, "%s: another sweep may be writing it: its lock %s cannot be read yet (%.0f s old). If no sweep is "
+              "running, remove the lock", results_path, l->path, age);
+      return 1;
     }
+    if (!why && !alive && age > dead_after()) {
+      int stale = wait_until_stale(l->path, &li, ino, age);
+      free(text);
+      if (stale) attempt--; /* judged again, now stale: the wait is no attempt */
+      continue;
+    }
+    if (!why) {
+      char who[1400];
+      describe(text, &li, age, who, sizeof who);
+      free(text);
+      errf(e, "%s: another sweep is writing it (%s%s). If that sweep is gone, remove %s", results_path, who,
+           alive ? "; its processes on this host are alive" : "", l->path);
+      return 1;
+    }
+    /* a writer this host cannot see may still be alive (frozen, cut off): once the lock is
+       ours, the file is fenced from it (sweep_main) */
+    const int fence = abandoned(text) || writers_elsewhere(text, me.host);
+    free(text);
     int moved = take_over(l->path, ino, e);
     if (moved < 0) return -1;
-    if (moved) /* a holder that ended normally removed its lock itself: nothing was taken over then */
+    if (moved) { /* a holder that ended normally removed its lock itself: nothing was taken over then */
       fprintf(stderr, "bertsweep: taking over %s: %s (host %s, pid %ld)\n", l->path, why, li.host, li.pid);
+      l->fence = l->fence || fence;
+    }
   }
   return errf(e, "%s: could not take the lock", l->path);
 }
@@ -242,7 +322,7 @@ int lock_live(const char *results_path, char *what, size_t size) {
   LockInfo li, me;
   my_info(&me);
   int live = parse_info(text, &li) == 0 && !stale_reason(text, &li, &me, age);
-  if (live) describe(&li, age, what, size);
+  if (live) describe(text, &li, age, what, size);
   free(text);
   return live;
 }
@@ -253,9 +333,29 @@ void lock_heartbeat(WriterLock *l) {
   l->last_beat = clock_seconds();
 }
 
+/* Only the lock this process holds: a process that woke after its sweep was taken over must
+   not remove the new holder's lock. */
+static int still_ours(const WriterLock *l) {
+  struct stat mine, there;
+  return fstat(l->fd, &mine) == 0 && lstat(l->path, &there) == 0 && mine.st_ino == there.st_ino &&
+         mine.st_dev == there.st_dev;
+}
+
 void lock_release(WriterLock *l) {
   if (l->fd < 0) return;
+  if (still_ours(l)) unlink(l->path);
   close(l->fd);
-  unlink(l->path);
   l->fd = -1;
+}
+
+int lock_abandon(WriterLock *l, const char *why, Err *e) {
+  if (l->fd < 0) return 0;
+  char line[1200];
+  int n = snprintf(line, sizeof line, "abandoned=%s\n", why);
+  if (n >= (int)sizeof line) n = (int)sizeof line - 1, line[n - 1] = '\n';
+  if (lseek(l->fd, 0, SEEK_END) < 0 || write(l->fd, line, (size_t)n) != n || fsync(l->fd) != 0)
+    return errf(e, "%s: cannot mark the lock abandoned: %s", l->path, strerror(errno));
+  close(l->fd); /* left in place: the next sweep takes it over and fences the file */
+  l->fd = -1;
+  return 0;
 }

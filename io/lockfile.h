@@ -21,14 +21,21 @@ typedef struct {
   char path[4200];
   int fd;            /* -1: not held */
   double last_beat;  /* clock_seconds() of the last heartbeat */
+  int fence;         /* set by lock_acquire: a writer of the lock it took over may live on
+                        another host (or a rank went silent): fence the file before writing */
 } WriterLock;
 
 /* This process as a writer. */
 void lock_writer_self(LockWriter *w);
 /* Takes FILE.lock for the n writers (writers[0] is this process), waiting 2 s for the
-   writers of a just-killed holder on this host to go, and up to 60 s while every live one is
-   an orphan (its launcher died; it exits at its next step). */
+   writers of a just-killed holder on this host to go, up to 60 s while every live one is an
+   orphan (its launcher died; it exits at its next step), and, saying so, until a lock whose
+   heartbeat stopped (older than 3 heartbeats) is stale. 0: taken; 1: a live sweep holds it
+   (e says whose); -1: an error. */
 int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writers, int n, Err *e);
+/* Leaves the lock in place marked abandoned (why: the silent rank), for a sweep that ends
+   while a rank may still be alive: the next sweep takes it over at once and fences the file. */
+int lock_abandon(WriterLock *l, const char *why, Err *e);
 /* Refreshes the lock's time stamp at most every 30 s. */
 void lock_heartbeat(WriterLock *l);
 void lock_release(WriterLock *l);

@@ -20,7 +20,14 @@
 /* TAG_DONE: {run, how it ended (RunEnd), final accuracy, steps done}; a failed run's
    TAG_DONE is followed by TAG_WHY, its reason (ERROR_LEN chars). */
 enum { TAG_REQUEST = 1, TAG_ASSIGN = 2, TAG_PROGRESS = 3, TAG_DONE = 4, TAG_STOP = 5, TAG_WHY = 6 };
-enum { DONE_LEN = 4, MAX_LISTED = 8 };
+enum { DONE_LEN = 4, PROGRESS_LEN = 4, MAX_LISTED = 8, HOST_LEN = 64 };
+
+/* A rank running a run is silent when rank 0 heard nothing from it for SILENCE_FACTOR times
+   the slowest gap between its step reports in that run (a step, or a step with an evaluation
+   or a checkpoint), and never sooner than SILENCE_FLOOR seconds (a run's start loads its model
+   and data before its first report); BERTSWEEP_SILENCE_LIMIT replaces both. */
+#define SILENCE_FACTOR 20.0
+#define SILENCE_FLOOR 300.0
 
 int sweep_default_threads(MPI_Comm comm) {
   /* an explicit OMP_NUM_THREADS wins (the Slurm wrapper sets it: cores / ranks per node) */
@@ -53,6 +60,8 @@ typedef struct {
   int stop_requested; /* this rank must stop at its next step boundary */
   pid_t launcher;     /* the parent that started this rank (mpirun, orted, slurmstepd); 0: none watched */
   double last_report; /* workers: when progress last went to rank 0 */
+  double last_hook, gap_max; /* this rank's current run: its last step report, the slowest gap between two */
+  char (*hosts)[HOST_LEN];   /* [size] each rank's host */
   /* rank 0 only */
   int *queue, qhead, qn;
   int *slot_run;      /* [nslots] run index holding the slot, -1 free */
@@ -65,6 +74,9 @@ typedef struct {
   int failed_run[MAX_LISTED], stopped_run[MAX_LISTED];
   long stopped_step[MAX_LISTED];
   char first_why[ERROR_LEN];
+  double *heard, *gap; /* [size] when rank 0 last heard from a rank; the slowest gap it reported */
+  int *silent, nsilent;
+  char silent_what[1024]; /* the first silent rank, for the sweep's last line */
 } Ctx;
 
 static void describe_libraries(char *out, size_t size) {
@@ -104,7 +116,34 @@ static void enter_stop_mode(Ctx *c) {
   c->stop_requested = 1;
   int sig = 1;
   for (int w = 1; w < c->size; w++)
-    if (!c->worker_done[w]) MPI_Send(&sig, 1, MPI_INT, w, TAG_STOP, c->comm);
+    if (!c->worker_done[w] && !c->silent[w]) MPI_Send(&sig, 1, MPI_INT, w, TAG_STOP, c->comm);
+}
+
+/* ---- rank 0: the silence watch ---- */
+
+static double silence_limit(const SweepOptions *opt, double gap) {
+  if (opt->silence_limit > 0) return opt->silence_limit;
+  return SILENCE_FACTOR * gap > SILENCE_FLOOR ? SILENCE_FACTOR * gap : SILENCE_FLOOR;
+}
+
+/* A worker running a run that rank 0 has not heard from within its limit is silent: named,
+   left out of the stop that every other rank now gets (they checkpoint), and the sweep ends
+   with EXIT_SILENT once they have (sweep_main). */
+static void watch_silence(Ctx *c) {
+  const double now = clock_seconds();
+  for (int w = 1; w < c->size; w++) {
+    const int run = c->prog.ranks[w].run;
+    const double quiet = now - c->heard[w], limit = silence_limit(c->opt, c->gap[w]);
+    if (c->silent[w] || run < 0 || quiet <= limit) continue;
+    c->silent[w] = 1;
+    char what[512];
+    snprintf(what, sizeof what, "rank %d on host %s, running run %d (last reported step %ld), silent for %.0f s (limit %.0f s)",
+             w, c->hosts[w], c->s->runs[run].row, c->prog.ranks[w].step, quiet, limit);
+    fprintf(stderr, "bertsweep: %s: a frozen, overloaded or cut-off node; the other ranks checkpoint and the sweep "
+                    "ends (exit %d)\n", what, EXIT_SILENT);
+    if (!c->nsilent++) snprintf(c->silent_what, sizeof c->silent_what, "%s", what);
+    enter_stop_mode(c);
+  }
 }
 
 /* A run ended on rank src; why: a failed run's reason. */
@@ -158,6 +197,7 @@ static void service(Ctx *c) {
     MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->comm, &flag, &st);
     if (!flag) break;
     int src = st.MPI_SOURCE;
+    c->heard[src] = clock_seconds();
     if (st.MPI_TAG == TAG_REQUEST) {
       int dummy, msg[2] = {-1, -1};
       MPI_Recv(&dummy, 1, MPI_INT, src, TAG_REQUEST, c->comm, MPI_STATUS_IGNORE);
@@ -167,12 +207,14 @@ static void service(Ctx *c) {
         c->worker_done[src] = 1;
       } else {
         progress_start(&c->prog, src, msg[0]);
+        c->gap[src] = 0; /* a new run: the floor until it reports its own pace */
       }
       MPI_Send(msg, 2, MPI_INT, src, TAG_ASSIGN, c->comm);
     } else if (st.MPI_TAG == TAG_PROGRESS) {
-      double msg[3];
-      MPI_Recv(msg, 3, MPI_DOUBLE, src, TAG_PROGRESS, c->comm, MPI_STATUS_IGNORE);
+      double msg[PROGRESS_LEN];
+      MPI_Recv(msg, PROGRESS_LEN, MPI_DOUBLE, src, TAG_PROGRESS, c->comm, MPI_STATUS_IGNORE);
       progress_step(&c->prog, src, (int)msg[0], (long)msg[1], msg[2]);
+      c->gap[src] = msg[3];
     } else if (st.MPI_TAG == TAG_DONE) {
       double msg[DONE_LEN];
       char why[ERROR_LEN] = "";
@@ -185,6 +227,7 @@ static void service(Ctx *c) {
       MPI_Abort(c->comm, 1);
     }
   }
+  watch_silence(c);
   if (c->opt->progress_every > 0 && clock_seconds() - c->last_print >= c->opt->progress_every) {
     progress_print(&c->prog, stdout);
     c->last_print = clock_seconds();
@@ -229,14 +272,16 @@ static int hook_should_stop(void *ctx) {
 
 static void hook_progress(void *ctx, int run, long step, double loss) {
   Ctx *c = ctx;
+  double t = clock_seconds();
+  if (t - c->last_hook > c->gap_max) c->gap_max = t - c->last_hook;
+  c->last_hook = t;
   if (c->rank == 0) {
     progress_step(&c->prog, 0, run, step, loss);
     return;
   }
-  double t = clock_seconds();
   if (t - c->last_report < 0.5) return;
-  double msg[3] = {run, (double)step, loss};
-  MPI_Send(msg, 3, MPI_DOUBLE, 0, TAG_PROGRESS, c->comm);
+  double msg[PROGRESS_LEN] = {run, (double)step, loss, c->gap_max};
+  MPI_Send(msg, PROGRESS_LEN, MPI_DOUBLE, 0, TAG_PROGRESS, c->comm);
   c->last_report = t;
 }
 
@@ -261,6 +306,8 @@ static void run_one(Ctx *c, int run, int slot) {
     MPI_Abort(c->comm, 1);
   }
   const int threads = p->threads > 0 ? p->threads : c->threads;
+  c->last_hook = clock_seconds();
+  c->gap_max = 0;
   *s = (ResultsSink){.res = c->res, .run = run, .slot = slot, .nparams = p->nparams,
                      .save_final_weights = p->save_final_weights, .hook = c, .should_stop = hook_should_stop,
                      .progress = hook_progress};
@@ -304,6 +351,18 @@ static void run_one(Ctx *c, int run, int slot) {
   free(s);
 }
 
+/* The silent ranks' hosts, one per line, each once. */
+static void silent_hosts(const Ctx *c, char *out, size_t size) {
+  size_t len = 0;
+  out[0] = 0;
+  for (int w = 1; w < c->size; w++) {
+    int seen = 0;
+    for (int v = 1; v < w && !seen; v++) seen = c->silent[v] && strcmp(c->hosts[v], c->hosts[w]) == 0;
+    if (c->silent[w] && !seen && len + strlen(c->hosts[w]) + 2 < size)
+      len += (size_t)snprintf(out + len, size - len, "%s\n", c->hosts[w]);
+  }
+}
+
 /* ---- the loops ---- */
 
 
@@ -342,18 +401,37 @@ static void run_rank0(Ctx *c) {
       run_one(c, run, slot);
       continue;
     }
-    if (c->finished_workers == c->size - 1) break;
-    MPI_Status st;
-    MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->comm, &st); /* sleep until the next message */
+    if (c->finished_workers + c->nsilent == c->size - 1) break;
+    usleep(1000); /* not MPI_Probe: a silent rank would hold it for ever */
   }
   if (c->opt->progress_every > 0) progress_print(&c->prog, stdout);
+}
+
+/* Rank 0 answers between its own steps; silent for longer than this worker's own last run
+   would allow (its host frozen or cut off), the worker ends the job: it holds no run then. */
+static void await_assignment(Ctx *c, int msg[2]) {
+  const double t0 = clock_seconds(), limit = silence_limit(c->opt, c->gap_max);
+  for (;;) {
+    int flag;
+    MPI_Iprobe(0, TAG_ASSIGN, c->comm, &flag, MPI_STATUS_IGNORE);
+    if (flag) break;
+    check_launcher(c);
+    if (clock_seconds() - t0 > limit) {
+      fprintf(stderr, "bertsweep: rank %d: rank 0 on host %s has not answered for %.0f s (limit %.0f s): a frozen, "
+                      "overloaded or cut-off node; ending the job (exit %d)\n", c->rank, c->hosts[0],
+              clock_seconds() - t0, limit, EXIT_SILENT);
+      MPI_Abort(c->comm, EXIT_SILENT);
+    }
+    usleep(1000);
+  }
+  MPI_Recv(msg, 2, MPI_INT, 0, TAG_ASSIGN, c->comm, MPI_STATUS_IGNORE);
 }
 
 static void run_worker(Ctx *c) {
   for (;;) {
     int msg[2], dummy = 0;
     MPI_Send(&dummy, 1, MPI_INT, 0, TAG_REQUEST, c->comm);
-    MPI_Recv(msg, 2, MPI_INT, 0, TAG_ASSIGN, c->comm, MPI_STATUS_IGNORE);
+    await_assignment(c, msg);
     if (msg[0] < 0) break;
     run_one(c, msg[0], msg[1]);
   }
@@ -382,11 +460,21 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
   describe_libraries(c.libs, sizeof c.libs);
   memset(out, 0, sizeof *out);
   int rc = 0;
+  c.hosts = malloc(sizeof *c.hosts * (size_t)c.size);
+  if (!c.hosts) {
+    fprintf(stderr, "bertsweep: rank %d: out of memory\n", c.rank);
+    MPI_Abort(comm, 1);
+  }
+  MPI_Allgather(c.machine.host, HOST_LEN, MPI_CHAR, c.hosts, HOST_LEN, MPI_CHAR, comm);
   if (c.rank == 0) {
     c.queue = malloc(sizeof(int) * (size_t)(s->nruns ? s->nruns : 1));
     c.slot_run = malloc(sizeof(int) * (size_t)(res->lay.nslots ? res->lay.nslots : 1));
     c.worker_done = calloc((size_t)c.size, sizeof(int));
-    if (!c.queue || !c.slot_run || !c.worker_done || progress_init(&c.prog, s, c.size, e)) {
+    c.silent = calloc((size_t)c.size, sizeof(int));
+    c.heard = calloc((size_t)c.size, sizeof(double));
+    c.gap = calloc((size_t)c.size, sizeof(double));
+    if (!c.queue || !c.slot_run || !c.worker_done || !c.silent || !c.heard || !c.gap ||
+        progress_init(&c.prog, s, c.size, e)) {
       fprintf(stderr, "bertsweep: rank 0: out of memory\n");
       MPI_Abort(comm, 1);
     }
@@ -407,15 +495,28 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
     c.prog.todo = c.qn;
     qsort_r(c.queue, (size_t)c.qn, sizeof(int), cmp_longest, (void *)s);
     c.last_print = clock_seconds();
+    for (int w = 0; w < c.size; w++) c.heard[w] = c.last_print;
     run_rank0(&c);
     stop_summary(&c, out->stop_summary, sizeof out->stop_summary);
     progress_free(&c.prog);
     free(c.queue);
     free(c.slot_run);
     free(c.worker_done);
+    free(c.heard);
+    free(c.gap);
+    out->silent = c.nsilent;
+    if (c.nsilent) { /* no collective can finish now: sweep_main ends the job */
+      silent_hosts(&c, out->silent_hosts, sizeof out->silent_hosts);
+      snprintf(out->silent_summary, sizeof out->silent_summary, "%s", c.silent_what);
+      free(c.silent);
+      free(c.hosts);
+      return -1;
+    }
+    free(c.silent);
   } else {
     run_worker(&c);
   }
+  free(c.hosts);
   if (c.stop_requested) c.stopped = 1; /* a stop before any run started is a stop too */
   int mine[2] = {c.failures, c.stopped}, all[2];
   MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MAX, comm);

@@ -12,6 +12,7 @@ typedef struct {
   double progress_every; /* seconds between progress lines on rank 0 (0: never) */
   WriterLock *lock;      /* rank 0: the results file's lock, kept fresh while running */
   int launched;          /* started by a launcher (mpirun, srun) even as a single rank: watch it */
+  double silence_limit;  /* seconds before a rank running a run is silent (0: from its pace) */
 } SweepOptions;
 
 typedef struct {
@@ -21,6 +22,9 @@ typedef struct {
   int io_error;     /* 1 when the results file could not be written (the sweep stopped) */
   int user_stop;    /* 1 when `bertsweep stop` asked for the stop */
   char stop_summary[1024]; /* "N runs checkpointed: run R at step S, ..." */
+  int silent;               /* rank 0: how many ranks went silent (then no collective may follow) */
+  char silent_summary[1024]; /* the first silent rank, its host and run */
+  char silent_hosts[1024];   /* their hosts, one per line */
 } SweepOutcome;
 
 /* Runs every run of s whose status (from the file) is not final (run_status_final). status[i] is the file's

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "io/fileutil.h"
 #include "io/lockfile.h"
 #include "jobs/job.h"
 #include "mpi/sweep.h"
@@ -47,11 +48,41 @@ static void shell_quote(const char *s, char *out, size_t size) {
   out[n] = 0;
 }
 
+/* BERTSWEEP_SILENCE_LIMIT: seconds (> 0), or unset/empty (0: from each run's pace). */
+static int silence_limit_env(double *out, Err *e) {
+  const char *v = getenv("BERTSWEEP_SILENCE_LIMIT");
+  char *end;
+  *out = 0;
+  if (!v || !v[0]) return 0;
+  *out = strtod(v, &end);
+  if (end == v || *end || !(*out > 0 && *out <= 1e7))
+    return errf(e, "BERTSWEEP_SILENCE_LIMIT must be seconds > 0, not \"%s\"", v);
+  return 0;
+}
+
+/* Rank 0, after a rank went silent: the others have checkpointed; no collective can finish
+   (the silent rank would never join one), so the job ends here, the lock left marked for the
+   next sweep to take over and fence, the silent hosts written where the Slurm wrapper asked. */
+_Noreturn static void end_silent(const SweepOutcome *oc, WriterLock *lock, MPI_Comm comm) {
+  Err e2 = {{0}, 0};
+  const char *list = getenv("BERTSWEEP_SILENT_HOSTS");
+  if (list && list[0] && write_file_atomic(list, oc->silent_hosts, strlen(oc->silent_hosts), &e2))
+    fprintf(stderr, "bertsweep: %s\n", e2.msg);
+  if (lock_abandon(lock, oc->silent_summary, &e2)) fprintf(stderr, "bertsweep: %s\n", e2.msg);
+  printf("# ended: %s; %s; run the same command (without that node) to resume\n", oc->silent_summary,
+         oc->stop_summary);
+  fflush(stdout);
+  fflush(stderr);
+  MPI_Abort(comm, EXIT_SILENT);
+  _exit(EXIT_SILENT); /* MPI_Abort does not return */
+}
+
 int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   SweepOptions opt = {.progress_every = a->progress_every, .launched = a->launched};
   const int restart = a->restart;
   const char *config = a->config;
   if (fault_check_env()) { errf(e, "BERTSWEEP_FAULT must look like kind:A:B (e.g. kill:2:30)"); return EXIT_USAGE; }
+  if (silence_limit_env(&opt.silence_limit, e)) return EXIT_USAGE;
   Sweep s;
   if (sweep_load(&s, config, a->output, e)) return EXIT_ERROR;
   int size, code = EXIT_ERROR;
@@ -66,7 +97,17 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
     errf(e, "%s: no \"output\" given (or pass --output FILE)", config);
     goto out;
   }
-  if (!bcast_ok(comm, take_lock(&lock, s.output, rank, size, comm, e) == 0)) goto out;
+  int locked = take_lock(&lock, s.output, rank, size, comm, e);
+  if (!bcast_ok(comm, locked == 0)) {
+    if (locked == 1) code = EXIT_BUSY;
+    goto out;
+  }
+  /* a rank of the sweep taken over may live on unseen (another host, frozen): the file it
+     holds open becomes an unlinked copy */
+  if (!bcast_ok(comm, rank != 0 || !lock.fence || !path_exists(s.output) || file_fence(s.output, e) == 0)) goto out;
+  if (rank == 0 && lock.fence && path_exists(s.output))
+    fprintf(stderr, "bertsweep: %s fenced: a process of the earlier sweep that wakes up writes into the old copy\n",
+            s.output);
   snprintf(stop_path, sizeof stop_path, "%s.stop", s.output);
   if (rank == 0) unlink(stop_path); /* running the command again is the answer to an old stop */
   /* preflight on rank 0: the first run's model and data open, before any file changes */
@@ -99,6 +140,7 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   double t0 = MPI_Wtime();
   int rc = sweep_run(&s, &res, comm, &opt, plan.status, plan.slot_of, &oc, e);
   double elapsed = MPI_Wtime() - t0;
+  if (rank == 0 && oc.silent) end_silent(&oc, &lock, comm);
   Err e2;
   if (results_close(&res, &e2) && !rc) {
     *e = e2;

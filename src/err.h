@@ -31,8 +31,18 @@ _Noreturn void bs_assert_fail(const char *cond, const char *file, int line);
    could not be written (disk full, quota): stopped, the last checkpoints kept. Rerunning
    the same command resumes after either. */
 /* EXIT_USER_STOP: `bertsweep stop` asked it to stop: checkpointed like EXIT_STOPPED, but a
-   Slurm wrapper must not requeue it. EXIT_BUSY: `check` refused a file that a running sweep
-   holds. */
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3, EXIT_IO = 4, EXIT_USER_STOP = 5, EXIT_BUSY = 6 };
+   Slurm wrapper must not requeue it. EXIT_BUSY: a running sweep holds the file (`sweep` and
+   `check` refuse it). EXIT_SILENT: a rank went silent (a frozen or cut-off node): the others
+   checkpointed; a Slurm wrapper requeues without the silent rank's node. */
+enum {
+  EXIT_OK = 0,
+  EXIT_ERROR = 1,
+  EXIT_USAGE = 2,
+  EXIT_STOPPED = 3,
+  EXIT_IO = 4,
+  EXIT_USER_STOP = 5,
+  EXIT_BUSY = 6,
+  EXIT_SILENT = 7
+};
 
 #endif
