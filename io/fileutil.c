@@ -244,7 +244,19 @@ static int copy_all(int in, int out, off_t size) {
   return 0;
 }
 
+static int fence_once(const char *path, Err *e);
+
 int file_fence(const char *path, Err *e) {
+  int rc = 1;
+  for (int attempt = 0; attempt < 5 && rc == 1; attempt++) { /* a copy raced a last write: again */
+    if (attempt) usleep(200000);
+    rc = fence_once(path, e);
+  }
+  return rc ? -1 : 0;
+}
+
+/* 0 done, 1 the file changed during the copy, -1 an error. */
+static int fence_once(const char *path, Err *e) {
   char tmp[4300];
   snprintf(tmp, sizeof tmp, "%s.fence-%ld", path, (long)getpid());
   struct stat before, after;
@@ -267,9 +279,11 @@ int file_fence(const char *path, Err *e) {
   if (bad || changed || rename(tmp, path) != 0) {
     if (!bad && !changed) err = errno;
     unlink(tmp);
-    if (changed)
-      return errf(e, "%s: changed while being fenced: a process of the sweep it was taken over from is still writing "
-                     "it; stop that sweep (every host it ran on) and run the same command again", path);
+    if (changed) {
+      errf(e, "%s: changed while being fenced: a process of the sweep it was taken over from is still writing "
+              "it; stop that sweep (every host it ran on) and run the same command again", path);
+      return 1;
+    }
     return errf(e, "%s: cannot fence the file (copy to %s): %s", path, tmp, strerror(err));
   }
   return 0;

@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Runs `bertsweep sweep` inside a Slurm allocation: RANKS_PER_NODE ranks per node (default 1),
 # each with cores / RANKS_PER_NODE threads (set explicitly, and recorded per run in the results
-# file), progress every 60 s, the pre-timeout USR1 passed on to the sweep as a stop request,
-# and a requeue when the sweep stopped for it (exit 3). A stop asked for with `bertsweep stop FILE.h5` exits 5 and
-# stays stopped. BERTSWEEP (default: bertsweep on PATH, else the build tree) may be
-# overridden; submit through sweep-*.sbatch.
+# file), progress every 60 s. Submit through sweep-*.sbatch. What ends the sweep decides what
+# happens next:
+#   3  the time limit (the pre-timeout USR1) or a signal: every run checkpointed; requeued
+#   5  `bertsweep stop FILE.h5`: checkpointed, stays stopped (submit again to resume)
+#   6  another sweep holds the results file: nothing done, not requeued
+#   7  a rank went silent (a frozen or cut-off node): the others checkpointed; the silent
+#      node is excluded from the job (ExcNodeList) and the job requeued
+#   a node that died: Slurm requeues the job itself (--requeue) once it marks the node down
+# Environment: BERTSWEEP (the binary; default bertsweep on PATH, else the build tree);
+# BERTSWEEP_LAUNCHER srun (default where Slurm offers PMIx) or mpirun; BERTSWEEP_SILENCE_LIMIT.
 set -u
 # The pre-timeout USR1 reaches this script; it asks the sweep to stop through a request file
 # that rank 0 looks for every second (BERTSWEEP_STOP_REQUEST): no signal can then reach a rank
 # before it has installed its handlers. The ranks checkpoint and exit with 3. The trap goes
 # first, so that a signal in the first moments is not fatal to the script either.
-request=$PWD/.bertsweep-stop-${SLURM_JOB_ID:-$$}
-rm -f "$request"
-export BERTSWEEP_STOP_REQUEST=$request
+job=${SLURM_JOB_ID:-$$}
+request=$PWD/.bertsweep-stop-$job
+silent=$PWD/.bertsweep-silent-$job # rank 0 writes the silent ranks' hosts here before exit 7
+rm -f "$request" "$silent"
+export BERTSWEEP_STOP_REQUEST=$request BERTSWEEP_SILENT_HOSTS=$silent
 pid=
 trap 'echo "# $(date -Is) time limit near: asking the sweep to checkpoint"; touch "$request"' USR1
 trap '[ -n "$pid" ] && kill -TERM $pid' TERM
@@ -27,22 +35,38 @@ threads=$((cpus / per_node))
 [ "$threads" -ge 1 ] || threads=1
 export OMP_NUM_THREADS=$threads OMPI_MCA_rmaps_base_oversubscribe=1
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-echo "# $(date -Is) job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-$(hostname)}:" \
-     "$nodes node(s) x $per_node rank(s) x $threads threads"
+# srun starts the ranks itself through PMIx: no ssh, no daemons of Open MPI's own, every rank
+# in Slurm's accounting and cleanup, as most sites require; mpirun where Slurm lacks PMIx.
+launcher=${BERTSWEEP_LAUNCHER:-$(srun --mpi=list 2>&1 | grep -q pmix && echo srun || echo mpirun)}
+echo "# $(date -Is) job $job (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-$(hostname)}:" \
+     "$nodes node(s) x $per_node rank(s) x $threads threads, started by $launcher"
 
-mpirun -np $((nodes * per_node)) --map-by "ppr:$per_node:node" --bind-to none -x OMP_NUM_THREADS \
-  -x BERTSWEEP_STOP_REQUEST "$bin" sweep "$config" --progress 60 "$@" &
+if [ "$launcher" = srun ]; then
+  srun --mpi=pmix --nodes="$nodes" --ntasks=$((nodes * per_node)) --ntasks-per-node="$per_node" \
+    --cpus-per-task="$threads" --kill-on-bad-exit=1 --export=ALL \
+    "$bin" sweep "$config" --progress 60 "$@" &
+else
+  mpirun -np $((nodes * per_node)) --map-by "ppr:$per_node:node" --bind-to none -x OMP_NUM_THREADS \
+    -x BERTSWEEP_STOP_REQUEST -x BERTSWEEP_SILENT_HOSTS -x BERTSWEEP_SILENCE_LIMIT \
+    "$bin" sweep "$config" --progress 60 "$@" &
+fi
 pid=$!
-while :; do
-  wait $pid
-  rc=$?
-  [ "$rc" -le 128 ] && break # mpirun ended (a trapped signal makes wait return 128 + signal)
-  if ! kill -0 $pid 2>/dev/null; then
-    wait $pid # it ended just as the signal arrived: this wait returns its real status
-    rc=$?
-    break
+# A launcher whose job has a frozen node waits for that node for ever after bertsweep has
+# ended the job (exit 7): once rank 0 has written the silent hosts, it gets 20 s, then goes.
+waited=0
+while kill -0 $pid 2>/dev/null; do
+  if [ -s "$silent" ]; then
+    waited=$((waited + 1))
+    if [ $waited -gt 20 ]; then
+      echo "# $(date -Is) $launcher still waits for the silent node: ending it"
+      kill -9 $pid 2>/dev/null
+    fi
   fi
+  sleep 1 & wait $! # a trapped signal interrupts this wait, not the launcher's
 done
+wait $pid
+rc=$?
+[ -s "$silent" ] && rc=7 # whatever the launcher made of the abort
 rm -f "$request"
 case "$rc" in
   3) if [ -n "${SLURM_JOB_ID:-}" ]; then
@@ -50,5 +74,23 @@ case "$rc" in
        scontrol requeue "$SLURM_JOB_ID"
      fi ;;
   5) echo "# $(date -Is) stopped by 'bertsweep stop'; not requeued (resubmit to resume)" ;;
+  6) echo "# $(date -Is) another sweep holds the results file; not requeued" ;;
+  7) hosts=$(sort -u "$silent" | paste -sd, -)
+     rm -f "$silent"
+     if [ -n "${SLURM_JOB_ID:-}" ]; then
+       old=$(scontrol show job "$SLURM_JOB_ID" -o | sed -n 's/.* ExcNodeList=\([^ ]*\).*/\1/p')
+       [ -n "$old" ] && [ "$old" != "(null)" ] && hosts="$old,$hosts"
+       echo "# $(date -Is) silent node(s) $hosts: requeueing job $SLURM_JOB_ID without them"
+       # A running job's ExcNodeList cannot change: requeue it held, exclude, release. The
+       # requeue sends TERM to this script and its children (then KILL after KillWait):
+       # ignored here, and inherited as ignored by scontrol.
+       trap '' TERM
+       scontrol requeuehold "$SLURM_JOB_ID"
+       for try in 1 2 3 4 5 6 7 8 9 10; do
+         scontrol update JobId="$SLURM_JOB_ID" ExcNodeList="$hosts" 2>/dev/null && break
+         sleep 0.5
+       done
+       scontrol release "$SLURM_JOB_ID" || echo "# $(date -Is) could not release job $SLURM_JOB_ID: scontrol release it"
+     fi ;;
 esac
 exit "$rc"

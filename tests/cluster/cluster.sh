@@ -23,21 +23,38 @@ cluster_ns() { echo "$CLUSTER_PREFIX-$1"; }
 on() {
   local h=$1
   shift
-  ip netns exec "$(cluster_ns "$h")" unshare --uts sh -c 'hostname "$0"; exec "$@"' "$h" "$@"
+  # nsenter, not ip netns exec: that one mounts a /sys of its own, without the cgroups slurmd reads;
+  # a host's /tmp and /dev/shm are its own, the rest is shared
+  mkdir -p "$CLUSTER_DIR/tmp-$h"
+  nsenter --net="/run/netns/$(cluster_ns "$h")" unshare --uts --mount sh -c \
+    'mount --bind "$1/tmp-$0" /tmp && mount -t tmpfs none /dev/shm && hostname "$0" && shift && exec "$@"' \
+    "$h" "$CLUSTER_DIR" "$@"
 }
 ctl() { on ctl "$@"; }
 
 # every process, namespace, bridge and daemon of this cluster (also a killed run's)
 cluster_down() {
+  local ns p try
+  for try in 1 2 3; do
+    _cluster_down_once
+    ip netns list 2>/dev/null | grep -q "^$CLUSTER_PREFIX-" || ip link show "$CLUSTER_PREFIX-br" >/dev/null 2>&1 || break
+    sleep 1
+  done
+  if [ -f "$CLUSTER_DIR/munge/munged.pid" ]; then kill "$(cat "$CLUSTER_DIR/munge/munged.pid")" 2>/dev/null; fi
+  rm -f "$CLUSTER_DIR"/munge/munged.pid "$CLUSTER_DIR"/*.pid
+  return 0
+}
+
+_cluster_down_once() {
   local ns p
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$CLUSTER_PREFIX-"); do
     for p in $(ip netns pids "$ns" 2>/dev/null); do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
     ip netns del "$ns" 2>/dev/null
   done
   ip link del "$CLUSTER_PREFIX-br" 2>/dev/null
-  if [ -f "$CLUSTER_DIR/munge/munged.pid" ]; then kill "$(cat "$CLUSTER_DIR/munge/munged.pid")" 2>/dev/null; fi
-  rm -f "$CLUSTER_DIR"/munge/munged.pid "$CLUSTER_DIR"/*.pid
-  return 0
+  for p in $(ip -br link 2>/dev/null | awk '{print $1}' | grep "^$CLUSTER_PREFIX-" | sed 's/@.*//'); do
+    ip link del "$p" 2>/dev/null
+  done
 }
 
 cluster_net_up() {
@@ -51,9 +68,10 @@ cluster_net_up() {
       ip -n "$ns" addr add "$(cluster_addr "$h")/24" dev "$ns-v" && ip -n "$ns" link set "$ns-v" up &&
       ip -n "$ns" link set lo up || return 1
   done
-  # mpirun's rsh agent: "agent HOST CMD..." runs CMD on HOST
-  printf '#!/bin/bash\nh=$1; shift\nexec ip netns exec %s-$h unshare --uts sh -c "hostname $h; exec $*"\n' \
-    "$CLUSTER_PREFIX" > "$CLUSTER_DIR/agent"
+  # mpirun's rsh agent: "agent HOST CMD..." runs CMD on HOST in a session of its own, as ssh
+  # would: killing mpirun or the agent does not reach the host's processes
+  printf '#!/bin/bash\nCLUSTER_DIR=%s\n. %s/cluster.sh\nh=$1; shift\non "$h" setsid sh -c "exec $*" &\nwait $!\n' \
+    "$CLUSTER_DIR" "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)" > "$CLUSTER_DIR/agent"
   chmod +x "$CLUSTER_DIR/agent"
 }
 
