@@ -46,6 +46,7 @@ static RunEnd train(const RunSink *k, Job *j, int eval_pending, Err *e) {
     if (k->stop && k->stop(k->ctx, j)) return stopped(k, j, 0, e);
     StepMetrics m;
     job_step(j, &m);
+    fault_step_delay();
     if (k->step && k->step(k->ctx, j, &m, e)) return END_IOERROR;
     if (!isfinite(m.v[DS_LOSS]) || !isfinite(m.v[DS_GNORM])) return END_DIVERGED; /* metrics kept to here */
     if (job_eval_due(j)) {

@@ -29,6 +29,19 @@ enum { DONE_LEN = 4, PROGRESS_LEN = 4, MAX_LISTED = 8, HOST_LEN = 64 };
 #define SILENCE_FACTOR 20.0
 #define SILENCE_FLOOR 300.0
 
+/* Rank 0 answers between its own steps, so a worker waits about half a step of rank 0's for
+   its next run (bench/dispatch.sh): a share of about 1 / (2 x steps of a run) of its time. Rank
+   0 training adds 1 / size to the sweep's throughput: it trains while that gain is larger
+   (size <= 2 x the shortest run's steps). BERTSWEEP_RANK0_TRAINS=0|1 overrides. */
+static int rank0_should_train(const Sweep *s, int size, int forced) {
+  if (size == 1) return 1;
+  if (forced >= 0) return forced;
+  long shortest = s->nruns ? s->runs[0].total_steps : 0;
+  for (int i = 1; i < s->nruns; i++)
+    if (s->runs[i].total_steps < shortest) shortest = s->runs[i].total_steps;
+  return size <= 2 * shortest;
+}
+
 int sweep_default_threads(MPI_Comm comm) {
   /* an explicit OMP_NUM_THREADS wins (the Slurm wrapper sets it: cores / ranks per node) */
   const char *env = getenv("OMP_NUM_THREADS");
@@ -62,6 +75,9 @@ typedef struct {
   double last_report; /* workers: when progress last went to rank 0 */
   double last_hook, gap_max; /* this rank's current run: its last step report, the slowest gap between two */
   char (*hosts)[HOST_LEN];   /* [size] each rank's host */
+  double wait_sum, wait_max; /* workers: time from asking for a run to getting one */
+  long nwait;
+  int rank0_trains;          /* rank 0 also trains (else it only hands out runs) */
   /* rank 0 only */
   int *queue, qhead, qn;
   int *slot_run;      /* [nslots] run index holding the slot, -1 free */
@@ -395,7 +411,7 @@ static int failure_summary(const Ctx *c, Err *e) {
 static void run_rank0(Ctx *c) {
   for (;;) {
     service(c);
-    int slot, run = take_next(c, &slot);
+    int slot, run = c->rank0_trains ? take_next(c, &slot) : -1;
     if (run >= 0) {
       progress_start(&c->prog, 0, run);
       run_one(c, run, slot);
@@ -430,9 +446,14 @@ static void await_assignment(Ctx *c, int msg[2]) {
 static void run_worker(Ctx *c) {
   for (;;) {
     int msg[2], dummy = 0;
+    const double asked = clock_seconds();
     MPI_Send(&dummy, 1, MPI_INT, 0, TAG_REQUEST, c->comm);
     await_assignment(c, msg);
     if (msg[0] < 0) break;
+    const double waited = clock_seconds() - asked;
+    c->wait_sum += waited;
+    c->wait_max = waited > c->wait_max ? waited : c->wait_max;
+    c->nwait++;
     run_one(c, msg[0], msg[1]);
   }
   int flag; /* a stop that crossed our last request */
@@ -454,6 +475,7 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
   MPI_Comm_rank(comm, &c.rank);
   MPI_Comm_size(comm, &c.size);
   c.threads = sweep_default_threads(comm);
+  c.rank0_trains = rank0_should_train(s, c.size, opt->rank0_trains);
   /* a process started without a launcher has none to lose (a closed shell, nohup) */
   c.launcher = c.size > 1 || opt->launched ? getppid() : 0;
   machine_describe(&c.machine);
@@ -518,6 +540,11 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
   }
   free(c.hosts);
   if (c.stop_requested) c.stopped = 1; /* a stop before any run started is a stop too */
+  double waits[2] = {c.wait_sum, (double)c.nwait}, sums[2] = {0, 0};
+  MPI_Reduce(waits, sums, 2, MPI_DOUBLE, MPI_SUM, 0, comm);
+  MPI_Reduce(&c.wait_max, &out->wait_max, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
+  out->assignments = (long)sums[1];
+  out->wait_mean = sums[1] > 0 ? sums[0] / sums[1] : 0;
   int mine[2] = {c.failures, c.stopped}, all[2];
   MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MAX, comm);
   int failures = 0, io_rank = c.io_error ? c.rank : c.size, first_io;

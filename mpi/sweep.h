@@ -13,6 +13,7 @@ typedef struct {
   WriterLock *lock;      /* rank 0: the results file's lock, kept fresh while running */
   int launched;          /* started by a launcher (mpirun, srun) even as a single rank: watch it */
   double silence_limit;  /* seconds before a rank running a run is silent (0: from its pace) */
+  int rank0_trains;      /* 1 rank 0 also trains, 0 it only hands out runs, -1 by the rank count */
 } SweepOptions;
 
 typedef struct {
@@ -25,6 +26,8 @@ typedef struct {
   int silent;               /* rank 0: how many ranks went silent (then no collective may follow) */
   char silent_summary[1024]; /* the first silent rank, its host and run */
   char silent_hosts[1024];   /* their hosts, one per line */
+  long assignments;          /* rank 0: runs handed to workers, how long they waited (s) */
+  double wait_mean, wait_max;
 } SweepOutcome;
 
 /* Runs every run of s whose status (from the file) is not final (run_status_final). status[i] is the file's

@@ -83,6 +83,12 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   const char *config = a->config;
   if (fault_check_env()) { errf(e, "BERTSWEEP_FAULT must look like kind:A:B (e.g. kill:2:30)"); return EXIT_USAGE; }
   if (silence_limit_env(&opt.silence_limit, e)) return EXIT_USAGE;
+  const char *r0 = getenv("BERTSWEEP_RANK0_TRAINS");
+  opt.rank0_trains = !r0 || !r0[0] ? -1 : strcmp(r0, "1") == 0 ? 1 : strcmp(r0, "0") == 0 ? 0 : -2;
+  if (opt.rank0_trains == -2) {
+    errf(e, "BERTSWEEP_RANK0_TRAINS must be 0 or 1, not \"%s\"", r0);
+    return EXIT_USAGE;
+  }
   Sweep s;
   if (sweep_load(&s, config, a->output, e)) return EXIT_ERROR;
   int size, code = EXIT_ERROR;
@@ -173,6 +179,9 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
     code = EXIT_IO;
     goto out;
   }
+  if (rank == 0 && oc.assignments)
+    printf("# dispatch: %ld runs handed to workers, each waited %.1f ms on average, %.1f ms at most\n", oc.assignments,
+           1e3 * oc.wait_mean, 1e3 * oc.wait_max);
   if (rank == 0 && !rc) {
     char quoted[8400];
     shell_quote(s.output, quoted, sizeof quoted);

@@ -1,7 +1,9 @@
+#define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "src/fault.h"
 
 static int parse(char *kind, long *a, long *b) {
@@ -24,4 +26,12 @@ int fault_check_env(void) {
   char k[16];
   long a, b;
   return parse(k, &a, &b) < 0 ? -1 : 0;
+}
+
+void fault_step_delay(void) {
+  const char *v = getenv("BERTSWEEP_STEP_DELAY");
+  double s = v ? atof(v) : 0;
+  if (!(s > 0 && s < 3600)) return;
+  struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+  while (nanosleep(&ts, &ts) != 0) {} /* a signal: sleep the rest */
 }

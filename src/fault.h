@@ -7,6 +7,9 @@
 int fault_hit(const char *kind, long a, long b);
 /* Raises SIGKILL when fault_hit(kind, a, b). */
 void fault_kill(const char *kind, long a, long b);
+/* Benchmarks: BERTSWEEP_STEP_DELAY seconds of sleep after every training step, to stand in
+   for a big model's steps with a tiny one (bench/dispatch.sh). The numbers do not change. */
+void fault_step_delay(void);
 /* 0 when BERTSWEEP_FAULT is unset or well formed. */
 int fault_check_env(void);
 

@@ -40,7 +40,7 @@ cluster_down() {
     ip netns list 2>/dev/null | grep -q "^$CLUSTER_PREFIX-" || ip link show "$CLUSTER_PREFIX-br" >/dev/null 2>&1 || break
     sleep 1
   done
-  if [ -f "$CLUSTER_DIR/munge/munged.pid" ]; then kill "$(cat "$CLUSTER_DIR/munge/munged.pid")" 2>/dev/null; fi
+  if [ -f "$CLUSTER_DIR/munge/munged.pid" ]; then kill "$(cat "$CLUSTER_DIR/munge/munged.pid")" 2>/dev/null || true; fi
   rm -f "$CLUSTER_DIR"/munge/munged.pid "$CLUSTER_DIR"/*.pid
   return 0
 }
@@ -48,13 +48,14 @@ cluster_down() {
 _cluster_down_once() {
   local ns p
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$CLUSTER_PREFIX-"); do
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -CONT "$p" 2>/dev/null || true; kill -9 "$p" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
   done
-  ip link del "$CLUSTER_PREFIX-br" 2>/dev/null
+  ip link del "$CLUSTER_PREFIX-br" 2>/dev/null || true
   for p in $(ip -br link 2>/dev/null | awk '{print $1}' | grep "^$CLUSTER_PREFIX-" | sed 's/@.*//'); do
-    ip link del "$p" 2>/dev/null
+    ip link del "$p" 2>/dev/null || true
   done
+  return 0
 }
 
 cluster_net_up() {
