@@ -69,7 +69,9 @@ static const struct {
               "  BERTSWEEP_LOCK_STALE seconds after which a silent lock is stale (default 600);\n"
               "  BERTSWEEP_SILENCE_LIMIT seconds without a word from a rank running a run before it is\n"
               "  declared silent (default: 20 x its slowest step, evaluation or checkpoint, at least 300):\n"
-              "  the other ranks checkpoint and the sweep exits 7.\n"},
+              "  the other ranks checkpoint and the sweep exits 7; BERTSWEEP_SILENT_HOSTS a file that\n"
+              "  receives the silent ranks' hosts then; BERTSWEEP_RANK0_TRAINS 0|1 whether rank 0 trains\n"
+              "  besides handing out runs (default: while ranks <= 2 x the shortest run's steps).\n"},
     {"schema", "usage: bertsweep schema [--format markdown|json]\n"
                "  Every dataset and /runs column of a results file (default format: markdown).\n"},
     {"pretrain", "usage: bertsweep pretrain --corpus FILE --out DIR [options]\n"

@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""A silent rank on one host (the many-host cases are tests/cluster/cluster_test.sh): rank 1 of
+a two-rank sweep is stopped with SIGSTOP mid-run; with BERTSWEEP_SILENCE_LIMIT=3 rank 0 must
+name it (rank, host, run), have its own run checkpointed, exit 7, write the host into
+BERTSWEEP_SILENT_HOSTS and leave the lock marked abandoned. The same command then takes the
+lock over, fences the file (a copy renamed into place: the stopped rank's descriptor points at
+the unlinked original) and finishes bit-identically to one uninterrupted process. Also: a
+malformed BERTSWEEP_SILENCE_LIMIT or BERTSWEEP_RANK0_TRAINS is a usage error (exit 2), and a
+sweep where rank 0 only dispatches (BERTSWEEP_RANK0_TRAINS=0) gives the same numbers.
+
+usage: silent_rank.py BERTSWEEP FIXTURE_DIR WORKDIR
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done, read_results, same_results  # noqa: E402
+
+BIN, FIX, WORK = sys.argv[1:4]
+MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
+DATASETS = ["train/loss", "train/grad_norm", "eval/accuracy", "eval/loss", "eval/step"]
+COLUMNS = ["status", "steps_done", "final_dev_accuracy", "best_dev_accuracy"]
+shutil.rmtree(WORK, ignore_errors=True)
+shutil.copytree(FIX, WORK)
+os.chdir(WORK)
+
+cfg = json.load(open("tiny.json"))
+cfg["train"].update(epochs=2000, eval_every=500, checkpoint_every=200, threads=1)
+cfg["data"].update(train_size=64, dev_size=32)
+cfg["sweep"] = {"seeds": [1, 2]}
+json.dump(cfg, open("s.json", "w"))
+env = dict(os.environ, OMP_NUM_THREADS="1")
+
+r = subprocess.run([BIN, "sweep", "s.json", "--output", "ref.h5", "--progress", "0"], env=env, capture_output=True,
+                   text=True, timeout=600)
+check(r.returncode == 0, f"reference sweep: {r.stderr[-300:]}")
+ref = read_results("ref.h5", DATASETS, COLUMNS)
+
+for var, bad in (("BERTSWEEP_SILENCE_LIMIT", "soon"), ("BERTSWEEP_SILENCE_LIMIT", "-3"),
+                 ("BERTSWEEP_RANK0_TRAINS", "yes")):
+    r = subprocess.run([BIN, "sweep", "s.json", "--output", "bad.h5"], env=dict(env, **{var: bad}),
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 2 and var in r.stderr and not os.path.exists("bad.h5"),
+          f"{var}={bad}: exit {r.returncode}: {r.stderr.strip()[-200:]}")
+
+
+def rank_pid(rank):
+    """The pid of the bertsweep process of the given MPI rank (its environment says)."""
+    for pid in os.listdir("/proc"):
+        try:
+            if open(f"/proc/{pid}/comm").read().strip() != "bertsweep":
+                continue
+            environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if f"OMPI_COMM_WORLD_RANK={rank}".encode() in environ and os.getcwd().encode() in \
+                os.readlink(f"/proc/{pid}/cwd").encode():
+            return int(pid)
+    return None
+
+
+silent_hosts = os.path.join(WORK, "silent-hosts")
+senv = dict(env, BERTSWEEP_SILENCE_LIMIT="3", BERTSWEEP_SILENT_HOSTS=silent_hosts)
+p = subprocess.Popen(MPI + ["-x", "BERTSWEEP_SILENCE_LIMIT", "-x", "BERTSWEEP_SILENT_HOSTS", BIN, "sweep", "s.json",
+                            "--output", "f.h5", "--progress", "1"], env=senv, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True)
+frozen = None
+for _ in range(300):  # rank 1 is running its run: freeze it
+    time.sleep(0.1)
+    frozen = rank_pid(1)
+    if frozen and os.path.exists("f.h5.lock"):
+        break
+time.sleep(1.0)
+os.kill(frozen, signal.SIGSTOP)
+t0 = time.time()
+try:
+    out, err = p.communicate(timeout=120)
+except subprocess.TimeoutExpired:
+    p.kill()
+    out, err = p.communicate()
+ended = time.time() - t0
+host = socket.gethostname()
+check(p.returncode == 7, f"exit {p.returncode} after a silent rank, not 7: {err[-400:]}")
+check(f"rank 1 on host {host}, running run" in err and "silent for" in err, f"the silent rank not named: {err[-400:]}")
+check(ended < 3 + 20, f"the sweep took {ended:.0f} s to end after the rank froze (limit 3 s)")
+check("# ended: rank 1" in out and "checkpointed" in out, f"no end line: {out[-300:]}")
+check(os.path.exists(silent_hosts) and open(silent_hosts).read() == host + "\n",
+      f"BERTSWEEP_SILENT_HOSTS: {open(silent_hosts).read() if os.path.exists(silent_hosts) else 'missing'}")
+check(os.path.exists("f.h5.lock") and "abandoned=rank 1" in open("f.h5.lock").read(), "the lock was not left abandoned")
+try:
+    os.kill(frozen, signal.SIGCONT)
+except ProcessLookupError:
+    pass
+
+r = subprocess.run([BIN, "sweep", "s.json", "--output", "f.h5", "--progress", "0"], env=env, capture_output=True,
+                   text=True, timeout=600)
+check(r.returncode == 0, f"the resume: exit {r.returncode}: {r.stderr[-300:]}")
+check("its sweep ended when a rank went silent" in r.stderr and "fenced" in r.stderr,
+      f"the resume did not take over and fence: {r.stderr[-300:]}")
+same_results(ref, read_results("f.h5", DATASETS, COLUMNS), "resumed after a silent rank")
+check(not os.path.exists("f.h5.lock"), "the resume left a lock")
+
+# rank 0 only dispatching: the same numbers
+r = subprocess.run(MPI + ["-x", "BERTSWEEP_RANK0_TRAINS", BIN, "sweep", "s.json", "--output", "d.h5", "--progress",
+                          "0"], env=dict(env, BERTSWEEP_RANK0_TRAINS="0"), capture_output=True, text=True, timeout=600)
+check(r.returncode == 0 and "# dispatch: 2 runs handed to workers" in r.stdout,
+      f"rank 0 dispatching only: exit {r.returncode}: {r.stdout[-300:]} {r.stderr[-300:]}")
+same_results(ref, read_results("d.h5", DATASETS, COLUMNS), "rank 0 dispatching only")
+done()
