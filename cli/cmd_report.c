@@ -10,9 +10,10 @@ static const char *REPORT_USAGE =
     "usage: bertsweep report FILE.h5 [FILE.h5 ...] [options]\n"
     "  Groups each file's runs by their grid values; compares groups that differ in one key, run\n"
     "  against run (paired by seed), and says in words what the data support.\n"
-    "  --format table|markdown|json|csv|runs-csv  output (default table); csv: one row per group\n"
+    "  --format table|markdown|json|csv|runs-csv|html  output (default table); csv: one row per group\n"
     "                      statistic, comparison outcome and correlation; runs-csv: one row per run with\n"
-    "                      its grid values, resolved config and per-run statistics (for pandas and R)\n"
+    "                      its grid values, resolved config and per-run statistics (for pandas and R);\n"
+    "                      html: one self-contained page (plots, verdicts, tables, runs; nothing fetched)\n"
     "  --loss-target X     training loss that counts as converged (default: per comparison, midway\n"
     "                      between the two groups' initial and final loss)\n"
     "  --acc-target X      dev accuracy that counts as learned (default: per comparison, the majority\n"
@@ -46,7 +47,7 @@ static int option(ReportOptions *o, const char *k, const char *v, Err *e) {
         o->format = (ReportFormat)f;
         return 0;
       }
-    return errf(e, "report: --format is table, markdown, json, csv or runs-csv");
+    return errf(e, "report: --format is table, markdown, json, csv, runs-csv or html");
   }
   if (!strcmp(k, "--loss-target")) { o->set |= SET_LOSS; return number(k, v, 0, 1e9, &o->a.loss_target, e); }
   if (!strcmp(k, "--acc-target")) { o->set |= SET_ACC; return number(k, v, 0, 1, &o->a.acc_target, e); }

@@ -118,6 +118,15 @@ static int read_provenance(hid_t runs, ResultsData *d) {
   for (int r = 0; r < d->nruns; r++) {
     d->cpu[r][63] = d->blas[r][63] = d->libs[r][95] = 0;
   }
+  if (!bad && has_member(runs, "host") && has_member(runs, "rank") && has_member(runs, "wall_seconds")) {
+    d->host = calloc(n, sizeof *d->host);
+    d->rank = calloc(n, sizeof(int));
+    d->wall = calloc(n, sizeof(double));
+    bad = !d->host || !d->rank || !d->wall ||
+          (d->nruns && (read_member(runs, "host", s64, d->host) || read_member(runs, "rank", H5T_NATIVE_INT, d->rank) ||
+                        read_member(runs, "wall_seconds", H5T_NATIVE_DOUBLE, d->wall)));
+    for (int r = 0; !bad && r < d->nruns; r++) d->host[r][63] = 0;
+  }
   if (s64 >= 0) H5Tclose(s64);
   if (s96 >= 0) H5Tclose(s96);
   return bad ? -1 : 0;
@@ -198,6 +207,9 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   if (bad) rc = h5fail(e, path, "reading the runs table and metrics");
   else rc = read_grid(runs, d, e, path);
   d->sweep_json = h5_read_str_attr(f, "sweep_config");
+  d->version = h5_read_str_attr(f, "program_version"); /* NULL in old files */
+  d->commit = h5_read_str_attr(f, "git_commit");
+  d->written = h5_read_str_attr(f, "written");
   d->run_configs = d->nruns ? h5_read_str_array_attr(runs, "run_configs", d->nruns) : NULL;
   if (!rc && !(d->error = calloc(n, ERROR_LEN))) rc = errf(e, "%s: out of memory", path);
   if (!rc && d->nruns && has_member(runs, "error")) {
@@ -228,10 +240,14 @@ void results_data_free(ResultsData *d) {
   free(d->best_acc); free(d->final_acc); free(d->majority); free(d->bow);
   free(d->loss); free(d->acc); free(d->estep); free(d->eloss);
   free(d->sweep_json);
+  free(d->version);
+  free(d->commit);
+  free(d->written);
   for (int r = 0; d->run_configs && r < d->nruns; r++) free(d->run_configs[r]);
   free(d->run_configs);
   free(d->error);
   free(d->cpu); free(d->blas); free(d->libs); free(d->threads);
+  free(d->host); free(d->rank); free(d->wall);
   memset(d, 0, sizeof *d);
 }
 

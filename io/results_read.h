@@ -37,11 +37,15 @@ typedef struct {
   long *estep;        /* [nruns * max_evals], -1 where none */
   float *eloss;       /* [nruns * max_evals] dev loss, NaN where none */
   char *sweep_json;   /* the sweep's config */
+  char *version, *commit, *written; /* program version, git commit, when the file was last made (NULL: none) */
   char **run_configs; /* [nruns] each run's config as JSON; NULL when the file has none */
   char (*error)[ERROR_LEN]; /* [nruns] why a failed run could not run ("" otherwise or in older files) */
   /* provenance, NULL in files written before it was recorded */
   char (*cpu)[64], (*blas)[64], (*libs)[96];
   int *threads;
+  char (*host)[64]; /* where each run last ran, by which rank, for how long (NULL in old files) */
+  int *rank;
+  double *wall;
 } ResultsData;
 
 int results_load(const char *path, ResultsData *d, Err *e);

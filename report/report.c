@@ -4,12 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "report/html.h"
 #include "report/report.h"
 
 const char *const REPORT_FORMAT_NAME[NREPORT_FORMATS] = {
     [REPORT_TABLE] = "table", [REPORT_CSV] = "csv", [REPORT_JSON] = "json", [REPORT_MARKDOWN] = "markdown",
-    [REPORT_RUNS_CSV] = "runs-csv"};
-static_assert(NREPORT_FORMATS == 5, "REPORT_FORMAT_NAME has one name per format");
+    [REPORT_RUNS_CSV] = "runs-csv", [REPORT_HTML] = "html"};
+static_assert(NREPORT_FORMATS == 6, "REPORT_FORMAT_NAME has one name per format");
 
 /* What a verdict code of an outcome (Outcome.verdict) is called in JSON and CSV. */
 static const char *verdict_name(int v) {
@@ -782,7 +783,31 @@ static int write_runs_csv(const Section *s, FILE *out, int first, Err *e) {
 
 /* ---- one report ---- */
 
+/* The page: the report's JSON and each file's runs and curves (report/html.c). */
+static int write_html(Section *secs, int n, const ReportOptions *o, FILE *out, int mp, int ms, Err *e) {
+  cJSON *root = n > 1 ? cJSON_CreateObject() : NULL, *files = root ? cJSON_AddArrayToObject(root, "files") : NULL;
+  cJSON *one = NULL;
+  const ResultsData **data = calloc((size_t)n, sizeof *data);
+  const char **labels = calloc((size_t)n, sizeof *labels), **paths = calloc((size_t)n, sizeof *paths);
+  for (int i = 0; i < n; i++) {
+    cJSON *j = json_section(&secs[i], mp, ms);
+    if (files) cJSON_AddItemToArray(files, j);
+    else one = j;
+    if (data && labels && paths) data[i] = &secs[i].d, labels[i] = secs[i].label, paths[i] = secs[i].path;
+  }
+  char *text = cJSON_PrintUnformatted(root ? root : one);
+  cJSON_Delete(root ? root : one);
+  int rc = text && data && labels && paths ? html_write(out, data, labels, paths, n, text, o->refresh, e)
+                                           : errf(e, "out of memory writing the page");
+  cJSON_free(text);
+  free(data);
+  free(labels);
+  free(paths);
+  return rc;
+}
+
 static int emit(Section *secs, int n, const ReportOptions *o, FILE *out, int mp, int ms, Err *e) {
+  if (o->format == REPORT_HTML) return write_html(secs, n, o, out, mp, ms, e);
   if (o->format == REPORT_JSON) {
     cJSON *root = n > 1 ? cJSON_CreateObject() : NULL, *files = root ? cJSON_AddArrayToObject(root, "files") : NULL;
     cJSON *one = NULL;

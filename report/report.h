@@ -11,7 +11,7 @@
 #include "io/results_read.h"
 #include "report/analysis.h"
 
-typedef enum { REPORT_TABLE, REPORT_CSV, REPORT_JSON, REPORT_MARKDOWN, REPORT_RUNS_CSV, NREPORT_FORMATS } ReportFormat;
+typedef enum { REPORT_TABLE, REPORT_CSV, REPORT_JSON, REPORT_MARKDOWN, REPORT_RUNS_CSV, REPORT_HTML, NREPORT_FORMATS } ReportFormat;
 extern const char *const REPORT_FORMAT_NAME[NREPORT_FORMATS];
 
 /* Which analysis options the command line set (they win over the config's "report"). */
@@ -20,7 +20,8 @@ enum { SET_LOSS = 1, SET_ACC = 2, SET_FRACTION = 4, SET_SMOOTH = 8, SET_EFFECT =
 typedef struct {
   ReportFormat format;
   AnalysisOptions a;
-  int set; /* SET_* */
+  int set;        /* SET_* */
+  double refresh; /* html: seconds between the page's reloads while its sweep runs (0: it ended) */
 } ReportOptions;
 
 /* The default options. */
