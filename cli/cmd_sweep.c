@@ -4,11 +4,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/commands.h"
+#include "io/fileutil.h"
 #include "io/calibration.h"
 #include "mpi/sweep.h"
 #include "report/report.h"
 #include "sweep/signals.h"
 #include "sweep/sweep_file.h"
+
+/* The live page: the report as html into memory, then written whole and renamed into place
+   (a browser never reads half a page). */
+static int write_page(const char *results, const char *html, double refresh, Err *e) {
+  ReportOptions o;
+  report_defaults(&o);
+  o.format = REPORT_HTML;
+  o.refresh = refresh;
+  char *buf = NULL;
+  size_t size = 0;
+  FILE *mem = open_memstream(&buf, &size);
+  if (!mem) return errf(e, "out of memory");
+  const char *paths[1] = {results};
+  int rc = report_write(paths, 1, &o, mem, e);
+  if (fclose(mem) != 0 && !rc) rc = errf(e, "out of memory");
+  if (!rc) rc = write_file_atomic(html, buf, size, e);
+  free(buf);
+  return rc;
+}
 
 int cmd_sweep(int argc, char **argv, Err *e) {
   signals_install(); /* first: a stop signal in the first second must not kill the ranks */
@@ -24,11 +44,15 @@ int cmd_sweep(int argc, char **argv, Err *e) {
       }
     }
     else if (strcmp(argv[i], "--restart") == 0) a.restart = 1;
+    else if (strcmp(argv[i], "--html") == 0 && i + 1 < argc) {
+      a.html = argv[++i];
+      a.write_page = write_page;
+    }
     else if (argv[i][0] == '-') { errf(e, "sweep: unknown option %s", argv[i]); return EXIT_USAGE; }
     else a.config = argv[i];
   }
   if (!a.config) {
-    errf(e, "usage: bertsweep sweep CONFIG.json [--output FILE] [--restart] [--progress SECONDS]");
+    errf(e, "usage: bertsweep sweep CONFIG.json [--output FILE] [--restart] [--progress SECONDS] [--html FILE|auto]");
     return EXIT_USAGE;
   }
   return sweep_mpi(&a, e);

@@ -14,6 +14,7 @@ int cmd_report(int argc, char **argv, Err *e);
 int cmd_check(int argc, char **argv, Err *e);
 int cmd_schema(int argc, char **argv, Err *e);
 int cmd_stop(int argc, char **argv, Err *e);
+int cmd_status(int argc, char **argv, Err *e);
 int cmd_inspect(int argc, char **argv, Err *e);
 int cmd_tokenize(int argc, char **argv, Err *e);
 

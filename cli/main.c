@@ -18,6 +18,7 @@ static const char *USAGE =
     "  bertsweep report FILE.h5 [FILE.h5 ...] [--format table|markdown|json|csv] [options]\n"
     "                                              per-group statistics and paired comparisons\n"
     "  bertsweep stop FILE.h5                      ask the sweep writing FILE.h5 to checkpoint and exit (5)\n"
+    "  bertsweep status FILE.h5 [--watch N]        runs by status, each rank's run, failures, ETA (live too)\n"
     "  bertsweep check FILE.h5                     verify a results file (exit 1 on damage)\n"
     "  bertsweep check --salvage FILE.h5 NEW.h5    copy what is readable into a new file\n"
     "  bertsweep schema [--format markdown|json]   every dataset of the results file, described\n"
@@ -61,10 +62,13 @@ static const struct {
               "  stores them in BERTSWEEP_CALIBRATION (default ~/.cache/bertsweep/calibration.json), keyed by\n"
               "  CPU, BLAS kernel, threads, model shape, batch, sequence length and data, for `plan`.\n"},
     {"sweep", "usage: mpirun -np N bertsweep sweep CONFIG.json [--output FILE] [--restart] [--progress SECONDS]\n"
+              "       [--html FILE|auto]\n"
               "  Every run of the config into one HDF5 results file; rerunning resumes.\n"
               "  --output FILE       the results file (default: the config's \"output\")\n"
               "  --restart           move an existing results file aside (FILE.replaced-DATE) and start over\n"
               "  --progress SECONDS  a progress line on rank 0 this often (default 2; 0: none)\n"
+              "  --html FILE|auto    a live report page (auto: FILE.h5.html beside the results), rewritten\n"
+              "                      every max(10 s, --progress) while the sweep runs; it reloads itself\n"
               "  Environment: OMP_NUM_THREADS threads per rank (default: the rank's cores);\n"
               "  BERTSWEEP_LOCK_STALE seconds after which a silent lock is stale (default 600);\n"
               "  BERTSWEEP_SILENCE_LIMIT seconds without a word from a rank running a run before it is\n"
@@ -110,6 +114,7 @@ int main(int argc, char **argv) {
   else if (strcmp(argv[1], "report") == 0) code = cmd_report(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "check") == 0) code = cmd_check(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "stop") == 0) code = cmd_stop(argc - 2, argv + 2, &e);
+  else if (strcmp(argv[1], "status") == 0) code = cmd_status(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "inspect") == 0) code = cmd_inspect(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "tokenize") == 0) code = cmd_tokenize(argc - 2, argv + 2, &e);
   else if (strcmp(argv[1], "schema") == 0) code = cmd_schema(argc - 2, argv + 2, &e);

@@ -244,9 +244,20 @@ static void service(Ctx *c) {
     }
   }
   watch_silence(c);
+  LivePage *page = c->opt->page;
+  if (page && clock_seconds() - page->last >= page->every) live_page_write(page, c->res->path, page->every);
   if (c->opt->progress_every > 0 && clock_seconds() - c->last_print >= c->opt->progress_every) {
     progress_print(&c->prog, stdout);
     c->last_print = clock_seconds();
+  }
+}
+
+void live_page_write(LivePage *p, const char *results, double refresh) {
+  Err e = {{0}, 0};
+  p->last = clock_seconds();
+  if (p->write(results, p->html, refresh, &e) && !p->warned) {
+    fprintf(stderr, "bertsweep: warning: the live page %s: %s (the sweep goes on)\n", p->html, e.msg);
+    p->warned = 1;
   }
 }
 

@@ -14,7 +14,22 @@ typedef struct {
   int launched;          /* started by a launcher (mpirun, srun) even as a single rank: watch it */
   double silence_limit;  /* seconds before a rank running a run is silent (0: from its pace) */
   int rank0_trains;      /* 1 rank 0 also trains, 0 it only hands out runs, -1 by the rank count */
+  struct LivePage *page;  /* rank 0: the live HTML page, or NULL */
 } SweepOptions;
+
+/* The live page: rank 0 rewrites html (atomically) from the results file every `every`
+   seconds while the sweep runs, the page reloading itself as often, and once more at the end
+   (refresh 0: it stops reloading). write: supplied by the command (the report layer). */
+typedef struct LivePage {
+  const char *html;
+  double every;
+  int (*write)(const char *results, const char *html, double refresh, Err *e);
+  double last;  /* clock_seconds() of the last write */
+  int warned;   /* a failed write was reported */
+} LivePage;
+/* Writes the page now (refresh > 0: it reloads itself); a failure is reported once and never
+   stops the sweep. */
+void live_page_write(LivePage *p, const char *results, double refresh);
 
 typedef struct {
   int done_before;  /* runs already done in the file */
@@ -49,6 +64,8 @@ typedef struct {
   /* checks the config's sections the sweep itself does not read (its "report"), on rank 0
      before any file changes; NULL: none */
   int (*check_config)(const char *config_json, const char *path, Err *e);
+  const char *html; /* the live page's path ("auto": beside the results file), or NULL */
+  int (*write_page)(const char *results, const char *html, double refresh, Err *e);
 } SweepArgs;
 /* The whole sweep on every rank of comm (collective); returns an EXIT_* code, the message in
    e on rank 0. */

@@ -142,10 +142,21 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
            s.output_link[0] ? ")" : "");
     if (machine_blas_advice(advice, sizeof advice)) fprintf(stderr, "bertsweep: warning: %s\n", advice);
   }
+  LivePage page = {.every = a->progress_every > 10 ? a->progress_every : 10, .write = a->write_page};
+  char html[4300];
+  if (rank == 0 && a->html && a->write_page) {
+    if (strcmp(a->html, "auto") == 0) snprintf(html, sizeof html, "%s.html", s.output);
+    else snprintf(html, sizeof html, "%s", a->html);
+    page.html = html;
+    opt.page = &page;
+    live_page_write(&page, s.output, page.every);
+    printf("# live report: %s (rewritten every %.0f s while the sweep runs)\n", html, page.every);
+  }
   SweepOutcome oc;
   double t0 = MPI_Wtime();
   int rc = sweep_run(&s, &res, comm, &opt, plan.status, plan.slot_of, &oc, e);
   double elapsed = MPI_Wtime() - t0;
+  if (rank == 0 && opt.page) live_page_write(&page, s.output, 0); /* final: it stops reloading */
   if (rank == 0 && oc.silent) end_silent(&oc, &lock, comm);
   Err e2;
   if (results_close(&res, &e2) && !rc) {
