@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+"""The HTML report in a real browser (Debian's chromium, headless, driven through chromedriver
+by python3-selenium): the page of a finished sweep and the live page of a running one.
+
+- no console errors, and no network request of any kind (Chrome's performance log: every
+  request the page made must be the page's own file:// URL);
+- the group means drawn: one `path.series` per group and plot (2 plots per facet), none of
+  the per-seed lines shown until the toggle, then 2 per run;
+- the verdicts on the page are the JSON report's verdicts, word for word; the runs table has
+  one row per run, and sorting it by seed (a click on its header) orders it by seed, a second
+  click the other way; the filter hides rows that do not match;
+- the live page says the sweep runs and reloads (its timestamp changes while the sweep runs);
+  after the end the page says nothing of reloading;
+- a screenshot of each page is saved in the work folder (the README's picture comes from the
+  demo's page made the same way: scripts/report_screenshot.sh).
+Skips (77) where chromium or chromedriver cannot be installed.
+
+usage: browser_report.py BERTSWEEP FIXTURE_DIR WORKDIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done  # noqa: E402
+
+BIN, FIX, WORK = sys.argv[1:4]
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+except ImportError:
+    print("SKIP: python3-selenium is not installed")
+    sys.exit(77)
+if not shutil.which("chromedriver") or not (shutil.which("chromium") or os.path.exists("/usr/bin/chromium")):
+    print("SKIP: chromium or chromedriver is not installed")
+    sys.exit(77)
+
+shutil.rmtree(WORK, ignore_errors=True)
+shutil.copytree(FIX, WORK)
+os.chdir(WORK)
+env = dict(os.environ, OMP_NUM_THREADS="1")
+cfg = json.load(open("tiny.json"))
+cfg["train"].update(epochs=40, eval_every=20, threads=1)
+cfg["data"].update(train_size=64, dev_size=32)
+cfg["sweep"] = {"seeds": [1, 2, 3], "grid": {"optimizer.correct_bias": [True, False], "train.learning_rate": [1e-3, 3e-3]}}
+json.dump(cfg, open("done.json", "w"))
+r = subprocess.run([BIN, "sweep", "done.json", "--output", "done.h5", "--progress", "0"], env=env, capture_output=True,
+                   text=True, timeout=600)
+check(r.returncode == 0, f"sweep: {r.stderr[-300:]}")
+page = subprocess.run([BIN, "report", "done.h5", "--format", "html"], capture_output=True, text=True, timeout=120)
+check(page.returncode == 0, f"report --format html: {page.stderr[-300:]}")
+open("done.html", "w").write(page.stdout)
+report = json.loads(subprocess.run([BIN, "report", "done.h5", "--format", "json"], capture_output=True, text=True).stdout)
+
+
+def browser():
+    opt = webdriver.ChromeOptions()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,2000"):
+        opt.add_argument(a)
+    opt.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    opt.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    return webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=opt)
+
+
+def requests(drv):
+    urls = []
+    for entry in drv.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    return urls
+
+
+def console_errors(drv):
+    return [e["message"] for e in drv.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def wait_ready(drv):
+    for _ in range(100):
+        if drv.execute_script("return document.body && document.body.getAttribute('data-ready')") == "1":
+            return True
+        time.sleep(0.1)
+    return False
+
+
+drv = browser()
+try:
+    url = "file://" + os.path.abspath("done.html")
+    drv.get(url)
+    check(wait_ready(drv), "the page never finished drawing")
+    check(not console_errors(drv), f"console errors: {console_errors(drv)}")
+    other = [u for u in requests(drv) if u != url]
+    check(not other, f"the page made requests: {other}")
+    # 2 grid keys of 2 values: per key, 2 facets (the other key's values) x 2 groups x 2 plots
+    series = drv.find_elements(By.CSS_SELECTOR, "path.series")
+    check(len(series) == 2 * 2 * 2 * 2, f"{len(series)} group curves drawn, expected 16")
+    visible = lambda: [p for p in drv.find_elements(By.CSS_SELECTOR, "path.seed") if p.is_displayed()]  # noqa: E731
+    check(not visible(), f"{len(visible())} per-seed lines shown before the toggle")
+    drv.find_element(By.ID, "seeds").click()
+    check(len(visible()) == 12 * 2 * 2, f"{len(visible())} per-seed lines after the toggle, expected 48 (12 runs x 2 keys x 2 plots)")
+    shown = [p.text for p in drv.find_elements(By.CSS_SELECTOR, "p.verdict:not(.warning)")]
+    wanted = [c["verdict"] for c in report["comparisons"]]
+    check(shown == wanted, f"verdicts differ from the JSON report: {shown[:1]} vs {wanted[:1]}")
+    check(len(wanted) == 4, f"{len(wanted)} comparisons, expected 4")
+    rows = lambda: drv.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr")  # noqa: E731
+    check(len(rows()) == 12, f"{len(rows())} rows in the runs table, expected 12")
+    seed_col = lambda: [int(r.find_elements(By.TAG_NAME, "td")[1].text) for r in rows()]  # noqa: E731
+    header = [h for h in drv.find_elements(By.CSS_SELECTOR, "#runs-table th") if h.text == "seed"][0]
+    header.click()
+    check(seed_col() == sorted(seed_col()), f"sorted by seed: {seed_col()}")
+    header.click()
+    check(seed_col() == sorted(seed_col(), reverse=True), f"sorted by seed, descending: {seed_col()}")
+    f = drv.find_element(By.ID, "filter")
+    f.send_keys("0.003")
+    check(len([r for r in rows() if r.is_displayed()]) == 6, "the filter train.lr 0.003 does not leave 6 runs")
+    drv.save_screenshot(os.path.join(WORK, "done.png"))
+
+    # the live page of a running sweep
+    cfg["train"].update(epochs=1500, eval_every=500)
+    cfg["sweep"] = {"seeds": [1, 2, 3, 4]}
+    json.dump(cfg, open("live.json", "w"))
+    p = subprocess.Popen([BIN, "sweep", "live.json", "--output", "live.h5", "--progress", "1", "--html", "auto"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(100):
+        if os.path.exists("live.h5.html"):
+            break
+        time.sleep(0.1)
+    drv.get("file://" + os.path.abspath("live.h5.html"))
+    check(wait_ready(drv), "the live page never finished drawing")
+    live = drv.find_elements(By.ID, "live")
+    check(live and "reloads every 10 s" in live[0].text, "the live page does not say it reloads")
+    first = drv.find_element(By.ID, "meta").text
+    drv.save_screenshot(os.path.join(WORK, "live.png"))
+    reloaded = False
+    for _ in range(30):  # the page reloads itself within 10 s and shows the newer file
+        time.sleep(1)
+        try:
+            if wait_ready(drv) and drv.find_element(By.ID, "meta").text != first:
+                reloaded = True
+                break
+        except Exception:  # the document went away mid-reload
+            continue
+    check(reloaded, "the live page did not reload itself with a newer page")
+    out, err = p.communicate(timeout=300)
+    check(p.returncode == 0, f"the live sweep: {err[-300:]}")
+    drv.get("file://" + os.path.abspath("live.h5.html"))
+    check(wait_ready(drv) and not drv.find_elements(By.ID, "live"), "the finished sweep's page still reloads")
+    check(not console_errors(drv), f"console errors on the live page: {console_errors(drv)}")
+finally:
+    drv.quit()
+done()
