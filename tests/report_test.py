@@ -169,6 +169,37 @@ check(r.returncode == 0 and all(o in r.stdout for o in ("--format", "--loss-targ
 for fmt, marker in (("table", "Verdicts"), ("markdown", "| group |"), ("csv", "file,table,key,group")):
     r = subprocess.run([BIN, "report", p1, "--format", fmt], capture_output=True, text=True)
     check(r.returncode == 0 and marker in r.stdout, f"--format {fmt}: {r.stderr or r.stdout[:200]}")
+# the page: its embedded report is the JSON report, every run and its curve is in it, nothing is
+# referenced by URL (the SVG namespace is a name, not a request), and a "</script>" in a grid
+# value cannot end the embedded data early
+import re  # noqa: E402
+hostile = os.path.join(WORK, "hostile.h5")
+write(hostile, [(True, 20, [0.8] * 8, ()), (False, 60, [0.8] * 8, ())], list(range(1, 9)), rng=np.random.default_rng(5),
+      values=[b"</script", b"<!--x"])
+for path in (p1, p2, hostile):
+    r = subprocess.run([BIN, "report", path, "--format", "html"], capture_output=True, text=True)
+    m = re.search(r'<script id="data" type="application/json">(.*?)</script>', r.stdout, re.S)
+    page = json.loads(m.group(1)) if m else None
+    check(r.returncode == 0 and page and page["report"] == report(path), f"--format html of {path}: {r.stderr[-200:]}")
+    with h5py.File(path, "r") as f:
+        nruns, nsteps = len(f["runs"]), f["train/loss"].shape[1]
+    runs = page["files"][0]["runs"] if page else []
+    check(len(runs) == nruns and all(len(x["loss"]) * page["files"][0]["loss_every"] >= nsteps for x in runs),
+          f"--format html: {len(runs)} runs of {nruns}")
+    refs = [a or b or "@import" for a, b in re.findall(r'(?:src|href)\s*=\s*["\']?([^"\' >]+)|url\(([^)]*)\)|@import', r.stdout)]
+    refs = [x for x in refs if not x.startswith("#")]  # the page's own clip paths
+    check(not refs, f"--format html references {refs[:3]}")
+r = subprocess.run([BIN, "status", p1], capture_output=True, text=True)
+check(r.returncode == 0 and "sweep: none holds the file" in r.stdout and "progress:" in r.stdout, f"status: {r.stdout}")
+with h5py.File(p1, "r") as f:
+    total = int(f["runs"]["total_steps"].sum())
+    st = [s.decode() for s in f["runs"]["status"]]
+check(f"{len(st)} runs:" in r.stdout, f"status: the run count: {r.stdout}")
+for bad in (["--watch", "0"], ["--watch", "x"], ["--bogus"], []):
+    r = subprocess.run([BIN, "status", *([p1] if bad != [] else []), *bad], capture_output=True, text=True)
+    check(r.returncode == 2 and "bertsweep status --help" in r.stderr, f"status {bad}: exit {r.returncode} {r.stderr!r}")
+r = subprocess.run([BIN, "status", os.path.join(WORK, "missing.h5")], capture_output=True, text=True)
+check(r.returncode == 1 and "missing.h5: no such file" in r.stderr, f"status of a missing file: {r.stderr}")
 plots = os.path.join(WORK, "plots")
 r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts",
                                                      "plot_results.py"), p1, plots], capture_output=True, text=True)
