@@ -40,6 +40,9 @@ export OMP_NUM_THREADS=$threads OMPI_MCA_rmaps_base_oversubscribe=1
 launcher=${BERTSWEEP_LAUNCHER:-$(srun --mpi=list 2>&1 | grep -q pmix && echo srun || echo mpirun)}
 echo "# $(date -Is) job $job (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-$(hostname)}:" \
      "$nodes node(s) x $per_node rank(s) x $threads threads, started by $launcher"
+# the live report page beside the results file (FILE.h5.html; "# live report:" below names it),
+# unless the command line asks for another
+case " $* " in *" --html "*) ;; *) set -- "$@" --html auto ;; esac
 
 if [ "$launcher" = srun ]; then
   srun --mpi=pmix --nodes="$nodes" --ntasks=$((nodes * per_node)) --ntasks-per-node="$per_node" \
