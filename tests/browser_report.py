@@ -10,7 +10,8 @@ by python3-selenium): the page of a finished sweep and the live page of a runnin
   one row per run, and sorting it by seed (a click on its header) orders it by seed, a second
   click the other way; the filter hides rows that do not match;
 - the live page says the sweep runs and reloads (its timestamp changes while the sweep runs);
-  after the end the page says nothing of reloading;
+  after the end the page says nothing of reloading; `bertsweep status` on the live file names
+  the running sweep, its running run and an ETA;
 - a screenshot of each page is saved in the work folder (the README's picture comes from the
   demo's page made the same way: scripts/report_screenshot.sh).
 Skips (77) where chromium or chromedriver cannot be installed.
@@ -129,6 +130,13 @@ try:
         if os.path.exists("live.h5.html"):
             break
         time.sleep(0.1)
+    for _ in range(50):  # until the first run has started
+        st = subprocess.run([BIN, "status", "live.h5"], capture_output=True, text=True, timeout=60)
+        if "1 running" in st.stdout:
+            break
+        time.sleep(0.1)
+    check(st.returncode == 0 and "sweep: running (host" in st.stdout and "1 running" in st.stdout and
+          "ETA" in st.stdout, f"status of the live file: {st.stdout} {st.stderr}")
     drv.get("file://" + os.path.abspath("live.h5.html"))
     check(wait_ready(drv), "the live page never finished drawing")
     live = drv.find_elements(By.ID, "live")
