@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The results file against the faults of shared/repro/h1-h4 and their neighbours:
-- a second sweep on a file that a live sweep writes is refused, naming host and pid; a lock
+- a second sweep on a file that a live sweep writes is refused (exit 6), naming host and pid; a lock
   left by a killed sweep does not block the resume;
 - a full disk: refused up front when the file does not fit (nothing left behind); once the
   file exists its space is reserved, so filling the disk mid-sweep loses nothing, and a
@@ -108,7 +108,7 @@ check(len(writers) == 2 and all(open(f"/proc/{w}/comm").read().strip() == "berts
 for w in writers:
     os.kill(w, signal.SIGSTOP)
 second = sweep(long_cfg, out, np_=0)
-check(second.returncode == 1 and "another sweep is writing it" in second.stderr and f"host {host}" in second.stderr
+check(second.returncode == 6 and "another sweep is writing it" in second.stderr and f"host {host}" in second.stderr
       and "pid " in second.stderr, f"second writer: exit {second.returncode}: {errors(second)}")
 c = bcheck(out)
 check(c.returncode == 6 and "a sweep is writing it" in c.stderr, f"check of a live file: exit {c.returncode}: {c.stderr}")
@@ -117,7 +117,7 @@ fake = os.path.join(WORK, "fake.h5")
 open(fake + ".lock", "w").write(f"host={host}\npid=999999999\nslurm_job=\nstarted=2026-01-01T00:00:00Z\n"
                                 f"writer={host} 999999999\nwriter={host} {writers[1]}\n")
 r = sweep(long_cfg, fake, np_=0)
-check(r.returncode == 1 and "its processes on this host are alive" in r.stderr and not os.path.exists(fake),
+check(r.returncode == 6 and "its processes on this host are alive" in r.stderr and not os.path.exists(fake),
       f"lock with a live rank: {errors(r)}")
 os.remove(fake + ".lock")
 for w in writers:
@@ -138,7 +138,7 @@ check(bcheck(out).returncode == 0, "concurrent: check after the resume")
 # a lock from another host whose heartbeat stopped long ago is stale; a fresh one is not
 open(out + ".lock", "w").write("host=elsewhere\npid=1\nslurm_job=\nstarted=2026-01-01T00:00:00Z\n")
 r = sweep(long_cfg, out, np_=0)
-check(r.returncode == 1 and "host elsewhere, pid 1" in r.stderr, f"fresh foreign lock: {errors(r)}")
+check(r.returncode == 6 and "host elsewhere, pid 1" in r.stderr, f"fresh foreign lock: {errors(r)}")
 os.utime(out + ".lock", (time.time() - 700, time.time() - 700))
 r = sweep(long_cfg, out, np_=0)
 check(r.returncode == 0 and "heartbeat stopped" in r.stderr, f"stale foreign lock: {errors(r)}")
@@ -146,7 +146,7 @@ check(r.returncode == 0 and "heartbeat stopped" in r.stderr, f"stale foreign loc
 # writing it, or sits on a slow file system) is not taken over until it is stale (h7)
 open(out + ".lock", "w").close()
 r = sweep(long_cfg, out, np_=0)
-check(r.returncode == 1 and "cannot be read yet" in r.stderr and "taking over" not in r.stderr,
+check(r.returncode == 6 and "cannot be read yet" in r.stderr and "taking over" not in r.stderr,
       f"a fresh unreadable lock taken over: {errors(r)}")
 os.utime(out + ".lock", (time.time() - 700, time.time() - 700))
 r = sweep(long_cfg, out, np_=0)
