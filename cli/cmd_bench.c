@@ -38,7 +38,7 @@ int cmd_bench(int argc, char **argv, Err *e) {
     char *end = NULL;
     if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = (int)strtol(argv[++i], &end, 10);
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = (int)strtol(argv[++i], &end, 10);
-    else if (argv[i][0] == '-') { errf(e, "bench: unknown option %s", argv[i]); return EXIT_USAGE; }
+    else if (argv[i][0] == '-') return usage_error(e, "bench", "unknown option %s", argv[i]);
     else config = argv[i];
     if (end && (*end || steps < 1 || threads < 0)) { errf(e, "bench: %s needs a positive number", argv[i - 1]); return EXIT_USAGE; }
   }

@@ -24,12 +24,13 @@ int cmd_check(int argc, char **argv, Err *e) {
   for (int i = 0; i < argc; i++) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) { fputs(CHECK_USAGE, stdout); return EXIT_OK; }
     if (strcmp(argv[i], "--salvage") == 0) salvaging = 1;
-    else if (argv[i][0] == '-') { errf(e, "check: unknown option %s\n%s", argv[i], CHECK_USAGE); return EXIT_USAGE; }
+    else if (argv[i][0] == '-') return usage_error(e, "check", "unknown option %s", argv[i]);
     else if (!path) path = argv[i];
     else if (salvaging && !salvage) salvage = argv[i];
-    else { errf(e, "check: too many files\n%s", CHECK_USAGE); return EXIT_USAGE; }
+    else return usage_error(e, "check", "too many files");
   }
-  if (!path || salvaging != (salvage != NULL)) { errf(e, "%s", CHECK_USAGE); return EXIT_USAGE; }
+  if (!path) return usage_error(e, "check", "which results file?");
+  if (salvaging != (salvage != NULL)) return usage_error(e, "check", "--salvage FILE.h5 needs the new file's name too");
   char target[4096]; /* a link to scratch: the lock lies beside the file it names, as the sweep put it */
   snprintf(target, sizeof target, "%s", path);
   if (follow_links(target, sizeof target, e) < 0) return EXIT_ERROR;

@@ -13,10 +13,6 @@
 #include "io/results_read.h"
 #include "jobs/job.h"
 
-static const char *EXPORT_USAGE = "usage: bertsweep export RESULTS.h5 --run N OUT_DIR [--force]\n"
-                                   "  OUT_DIR must be new or empty (--force: replace the files a model directory holds;\n"
-                                   "  never the directory of a model the file's runs load)";
-
 /* OUT_DIR may be written: new, empty, or (force) a directory of files; never the model a run
    of this file loads (its later runs would start from fine-tuned weights). */
 static int out_dir_ok(const char *out, const char *model_path, int force, Err *e) {
@@ -80,11 +76,11 @@ int cmd_export(int argc, char **argv, Err *e) {
         return EXIT_USAGE;
       }
       run = (int)v;
-    } else if (argv[i][0] == '-') { errf(e, "export: unknown option %s\n%s", argv[i], EXPORT_USAGE); return EXIT_USAGE; }
+    } else if (argv[i][0] == '-') return usage_error(e, "export", "unknown option %s", argv[i]);
     else if (!file) file = argv[i];
     else if (!out) out = argv[i];
-    else { errf(e, "%s", EXPORT_USAGE); return EXIT_USAGE; }
+    else return usage_error(e, "export", "unexpected argument %s", argv[i]);
   }
-  if (!file || !out || run < 0) { errf(e, "%s", EXPORT_USAGE); return EXIT_USAGE; }
+  if (!file || !out || run < 0) return usage_error(e, "export", "%s", !file ? "which results file?" : run < 0 ? "which run? (--run N)" : "into which directory?");
   return export_run(file, run, out, force, e) ? EXIT_ERROR : EXIT_OK;
 }

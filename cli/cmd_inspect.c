@@ -16,9 +16,10 @@
 
 static const char *INSPECT_USAGE =
     "usage: bertsweep inspect MODEL_DIR\n"
-    "  Lists an HF directory (model.safetensors or its shards) or a TensorFlow 1.x checkpoint (*.ckpt.index with\n"
-    "  bert_config.json): format, config, each tensor's name, shape and dtype, and the total\n"
-    "  parameter count. Reads headers and indexes only.\n";
+    "  Lists an HF directory (model.safetensors or its shards, or pytorch_model.bin) or a\n"
+    "  TensorFlow 1.x checkpoint (bert_model.ckpt.index and .data-* with bert_config.json, as\n"
+    "  Google's releases unpack): format, config, each tensor's name, shape and dtype, and the\n"
+    "  total parameter count. Reads headers and indexes only.\n";
 
 static void print_config(const char *dir) {
   static const char *const NAMES[] = {"config.json", "bert_config.json"};

@@ -85,7 +85,7 @@ int cmd_plan(int argc, char **argv, Err *e) {
       }
       *ip = (int)v;
     }
-    else if (argv[i][0] == '-') { errf(e, "plan: unknown option %s", argv[i]); return EXIT_USAGE; }
+    else if (argv[i][0] == '-') return usage_error(e, "plan", "unknown option %s", argv[i]);
     else config = argv[i];
   }
   if (!config) { errf(e, "usage: bertsweep plan CONFIG.json [--output FILE] [--ranks N] [--ranks-per-node R] [--threads T]"); return EXIT_USAGE; }

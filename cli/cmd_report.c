@@ -60,7 +60,8 @@ static int option(ReportOptions *o, const char *k, const char *v, Err *e) {
     o->a.smooth = (int)x;
     return 0;
   }
-  return errf(e, "report: unknown option %s\n%s", k, REPORT_USAGE);
+  usage_error(e, "report", "unknown option %s", k);
+  return -1;
 }
 
 int cmd_report(int argc, char **argv, Err *e) {

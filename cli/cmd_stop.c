@@ -30,16 +30,18 @@ int cmd_stop(int argc, char **argv, Err *e) {
   argv[0] = target;
   snprintf(lock, sizeof lock, "%s.lock", argv[0]);
   snprintf(stop, sizeof stop, "%s.stop", argv[0]);
+  /* nothing to stop is no error: the state the user asked for holds (exit 0, said on stdout) */
   if (!path_exists(lock)) {
-    errf(e, "%s: no sweep is writing it (no %s); nothing to stop", argv[0], lock);
-    return EXIT_ERROR;
+    printf("# %s: no sweep is writing it (no %s); nothing to stop\n", argv[0], lock);
+    return EXIT_OK;
   }
   char who[800];
+  if (regular_or_absent(lock, e)) return EXIT_ERROR; /* a FIFO or a directory is no lock */
   if (!lock_live(argv[0], who, sizeof who)) {
-    errf(e, "%s: no sweep is writing it (%s is left by one that is gone; the next run of the sweep takes it over); "
-            "nothing to stop",
-         argv[0], lock);
-    return EXIT_ERROR;
+    printf("# %s: no sweep is writing it (%s is left by one that is gone; the next run of the sweep takes it over); "
+           "nothing to stop\n",
+           argv[0], lock);
+    return EXIT_OK;
   }
   gethostname(host, sizeof host - 1);
   time_t t = time(NULL);
@@ -49,8 +51,8 @@ int cmd_stop(int argc, char **argv, Err *e) {
   if (write_file_atomic(stop, text, (size_t)n, e)) return EXIT_ERROR;
   if (!lock_live(argv[0], who, sizeof who)) { /* the sweep ended between our look and our write */
     unlink(stop);
-    errf(e, "%s: the sweep ended as the stop was asked; nothing to stop", argv[0]);
-    return EXIT_ERROR;
+    printf("# %s: the sweep ended as the stop was asked; nothing to stop\n", argv[0]);
+    return EXIT_OK;
   }
   printf("# asked the sweep writing %s to stop; it checkpoints and exits with code 5 (a sweep that was already ending "
          "ends as done, exit 0)\n", argv[0]);

@@ -48,12 +48,9 @@ int cmd_sweep(int argc, char **argv, Err *e) {
       a.html = argv[++i];
       a.write_page = write_page;
     }
-    else if (argv[i][0] == '-') { errf(e, "sweep: unknown option %s", argv[i]); return EXIT_USAGE; }
+    else if (argv[i][0] == '-') return usage_error(e, "sweep", "unknown option %s", argv[i]);
     else a.config = argv[i];
   }
-  if (!a.config) {
-    errf(e, "usage: bertsweep sweep CONFIG.json [--output FILE] [--restart] [--progress SECONDS] [--html FILE|auto]");
-    return EXIT_USAGE;
-  }
+  if (!a.config) return usage_error(e, "sweep", "which config? (usage: bertsweep sweep CONFIG.json [options])");
   return sweep_mpi(&a, e);
 }

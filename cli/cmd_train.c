@@ -97,10 +97,12 @@ int cmd_train(int argc, char **argv, Err *e) {
   for (int i = 0; i < argc; i++) {
     if (strcmp(argv[i], "--save") == 0 && i + 1 < argc) save = argv[++i];
     else if (strcmp(argv[i], "--metrics") == 0 && i + 1 < argc) metrics = argv[++i];
-    else if (argv[i][0] == '-') { errf(e, "train: unknown option %s", argv[i]); return EXIT_USAGE; }
+    else if (strcmp(argv[i], "--save") == 0) return usage_error(e, "train", "--save needs a directory");
+    else if (strcmp(argv[i], "--metrics") == 0) return usage_error(e, "train", "--metrics needs a file name");
+    else if (argv[i][0] == '-') return usage_error(e, "train", "unknown option %s", argv[i]);
     else config = argv[i];
   }
-  if (!config) { errf(e, "%s", TRAIN_USAGE); return EXIT_USAGE; }
+  if (!config) return usage_error(e, "train", "which config? (%s)", TRAIN_USAGE);
   RunConfig cfg;
   if (runconfig_load(&cfg, config, e)) return EXIT_ERROR;
   if (cfg.threads > 0) omp_set_num_threads(cfg.threads);

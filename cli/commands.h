@@ -4,6 +4,9 @@
 #include "src/err.h"
 
 
+/* "CMD: MESSAGE; see bertsweep CMD --help" into e; returns EXIT_USAGE. */
+int usage_error(Err *e, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 int cmd_train(int argc, char **argv, Err *e);
 int cmd_plan(int argc, char **argv, Err *e);
 int cmd_bench(int argc, char **argv, Err *e);

@@ -51,7 +51,9 @@ static const struct {
              "  --ranks N           ranks the sweep will run on (default 1)\n"
              "  --ranks-per-node R  for node-hours (default: N, one node)\n"
              "  --threads T         threads per rank (default: OMP_NUM_THREADS, else 1)\n"},
-    {"export", "usage: bertsweep export RESULTS.h5 --run N OUT_DIR\n"
+    {"export", "usage: bertsweep export RESULTS.h5 --run N OUT_DIR [--force]\n"
+               "  OUT_DIR must be new or empty (--force: replace the files a model directory holds; never\n"
+               "  the directory of a model the file's runs load).\n"
                "  Writes run N's final weights (saved when its config set train.save_final_weights) as a\n"
                "  HuggingFace directory: config.json with the label names, model.safetensors, vocab.txt and\n"
                "  tokenizer_config.json. `bertsweep train` loads it again, classifier included; transformers\n"

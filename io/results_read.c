@@ -135,6 +135,7 @@ static int read_provenance(hid_t runs, ResultsData *d) {
 int results_load(const char *path, ResultsData *d, Err *e) {
   memset(d, 0, sizeof *d);
   if (regular_or_absent(path, e)) return -1; /* HDF5 would block on a FIFO */
+  if (!path_exists(path)) return errf(e, "%s: no such file", path);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) return h5fail(e, path, "cannot open");

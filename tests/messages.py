@@ -1,0 +1,49 @@
+#!/usr/bin/python3
+"""One message style (issue 33's list): a usage error is one line naming the subcommand and
+ending "see bertsweep CMD --help", exit 2, never the whole help; a missing file says "no such
+file" in plain words, never HDF5's internals; `stop` with nothing to stop is no error (exit 0,
+said on stdout); the global help lists every exit code; `inspect --help` names every
+checkpoint format it reads.
+
+usage: messages.py BERTSWEEP FIXTURE_DIR WORKDIR
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done  # noqa: E402
+
+BIN, FIX, WORK = sys.argv[1:4]
+shutil.rmtree(WORK, ignore_errors=True)
+shutil.copytree(FIX, WORK)
+os.chdir(WORK)
+
+
+def run(*args):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=60)
+
+
+for args in (["train", "tiny.json", "--save"], ["train", "tiny.json", "--metrics"], ["train", "tiny.json", "--bogus"],
+             ["train"], ["sweep", "tiny.json", "--bogus"], ["sweep"], ["plan", "tiny.json", "--bogus"],
+             ["bench", "tiny.json", "--bogus"], ["report", "x.h5", "--bogus"], ["check"], ["check", "--bogus"],
+             ["check", "a.h5", "b.h5", "c.h5"], ["export"], ["export", "x.h5", "--bogus"], ["pretrain"],
+             ["pretrain", "--corpus"], ["status"], ["status", "x.h5", "--bogus"]):
+    r = run(*args)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    check(r.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"bertsweep: error: {args[0]}: ") and
+          lines[0].endswith(f"see bertsweep {args[0]} --help"), f"{args}: exit {r.returncode}: {r.stderr!r}")
+r = run("train", "tiny.json", "--save")
+check("--save needs a directory" in r.stderr, f"train --save without a value: {r.stderr!r}")
+for cmd in ("report", "status", "check"):
+    r = run(cmd, "nosuch.h5")
+    check(r.returncode == 1 and "nosuch.h5: no such file" in r.stderr and "H5FD" not in r.stderr,
+          f"{cmd} of a missing file: {r.stderr!r}")
+r = run("stop", "nosuch.h5")
+check(r.returncode == 0 and "nothing to stop" in r.stdout and not r.stderr, f"stop with nothing to stop: {r.returncode} {r.stderr!r}")
+r = run("--help")
+check(all(f"{k} " in r.stdout for k in range(8)) and "silent" in r.stdout, f"global help's exit codes: {r.stdout[-600:]}")
+r = run("inspect", "--help")
+check(all(f in r.stdout for f in ("safetensors", "pytorch_model.bin", "ckpt.index")), f"inspect --help: {r.stdout}")
+done()
