@@ -3,7 +3,7 @@
 ending "see bertsweep CMD --help", exit 2, never the whole help; a missing file says "no such
 file" in plain words, never HDF5's internals; `stop` with nothing to stop is no error (exit 0,
 said on stdout); the global help lists every exit code; `inspect --help` names every
-checkpoint format it reads.
+checkpoint format it reads; `train --save` writes config values as the model had them.
 
 usage: messages.py BERTSWEEP FIXTURE_DIR WORKDIR
 """
@@ -46,4 +46,14 @@ r = run("--help")
 check(all(f"{k} " in r.stdout for k in range(8)) and "silent" in r.stdout, f"global help's exit codes: {r.stdout[-600:]}")
 r = run("inspect", "--help")
 check(all(f in r.stdout for f in ("safetensors", "pytorch_model.bin", "ckpt.index")), f"inspect --help: {r.stdout}")
+# a saved model's config.json holds the values as the model had them (no float widening noise)
+import json  # noqa: E402
+c = json.load(open("tiny.json"))
+c["train"].update(max_steps=2)
+json.dump(c, open("short.json", "w"))
+r = run("train", "short.json", "--save", "saved")
+src, got = json.load(open("model/config.json")), json.load(open("saved/config.json")) if r.returncode == 0 else {}
+keys = ("layer_norm_eps", "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range")
+check(r.returncode == 0 and all(got.get(k) == src[k] for k in keys),
+      f"saved config.json: {[(k, got.get(k), src[k]) for k in keys]} {r.stderr[-200:]}")
 done()
