@@ -36,7 +36,8 @@ static int train_opened(void *ctx, const Job *j, int restored, Err *e) {
   if (j->pooler_missing)
     fprintf(stderr, "bertsweep: warning: %s has no pooler (bert.pooler.dense.*): initialised as transformers does "
                     "(normal, std initializer_range; bias 0)\n", j->cfg.model_path);
-  char advice[512];
+  char advice[4800];
+  if (job_unk_advice(j, advice, sizeof advice)) fprintf(stderr, "bertsweep: warning: %s\n", advice);
   if (machine_blas_advice(advice, sizeof advice)) fprintf(stderr, "bertsweep: warning: %s\n", advice);
   printf("# run: %d train / %d dev examples, %d labels, %ld steps (%d per epoch), warmup %ld, %d threads\n",
          j->train.n, j->dev.n, j->labels.n, j->total_steps, j->steps_per_epoch, j->warmup_steps, omp_get_max_threads());

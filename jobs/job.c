@@ -153,6 +153,40 @@ static int load_split(Encoded *x, Encoded *whole, const char *path, const RunCon
   return rc;
 }
 
+/* [UNK] among the text tokens ([CLS], [SEP] and padding left out) of an encoded split. */
+static double unk_share(const Encoded *x, const Tokenizer *t) {
+  long unk = 0, all = 0;
+  for (int i = 0; i < x->n; i++)
+    for (int k = 0; k < x->len[i]; k++) {
+      const int id = x->ids[(size_t)i * (size_t)x->T + (size_t)k];
+      if (id == t->cls || id == t->sep || id == t->pad) continue;
+      all++;
+      unk += id == t->unk;
+    }
+  return all ? (double)unk / (double)all : 0;
+}
+
+int job_unk_advice(const Job *j, char *out, size_t size) {
+  if (!(j->unk_rate > UNK_WARN)) return 0;
+  int upper = 0, letters = 0;
+  for (int i = 0; i < j->tok.n; i++)
+    for (const char *p = j->tok.tokens[i]; *p && j->tok.tokens[i][0] != '['; p++) { /* [CLS] and the like aside */
+      letters += (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
+      upper += *p >= 'A' && *p <= 'Z';
+    }
+  const char *why =
+      !j->tok.do_lower_case && letters > 100 && upper * 200 < letters
+          ? "the vocabulary looks uncased (no capital letters) but the text is read cased: set \"do_lower_case\": true "
+            "in the model's tokenizer_config.json, or model.do_lower_case in the config"
+      : !j->tok.opt.chinese_chars
+          ? "tokenize_chinese_chars is off, so runs of Chinese must be pieces of the vocabulary: check that it has them, "
+            "or turn it on"
+          : "the vocabulary may be of another language or script than the data";
+  snprintf(out, size, "%.1f%% of the training set's tokens are [UNK] (vocabulary %s/vocab.txt): %s", 100 * j->unk_rate,
+           j->cfg.model_path, why);
+  return 1;
+}
+
 long job_total_steps_for(const RunConfig *cfg, int train_n) {
   if (cfg->max_steps > 0) return cfg->max_steps;
   long spe = (train_n + cfg->batch_size - 1) / cfg->batch_size;
@@ -282,6 +316,7 @@ int job_open(Job *j, const RunConfig *cfg, Err *e) {
   if (tok_init(&j->tok, j->hf.vocab, j->hf.vocab_n, lower, vsrc, e)) goto fail;
   j->tok.opt = j->hf.tok_opts;
   if (load_split(&j->train, &bow_train, cfg->train, cfg, &j->labels, 1, &j->tok, e)) goto fail;
+  j->unk_rate = unk_share(&j->train, &j->tok);
   if (load_split(&j->dev, &bow_dev, cfg->dev, cfg, &j->labels, 0, &j->tok, e)) goto fail;
   if (open_model(j, e)) goto fail;
   j->steps_per_epoch = (j->train.n + cfg->batch_size - 1) / cfg->batch_size;

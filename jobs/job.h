@@ -53,6 +53,7 @@ typedef struct {
   double bow_acc;          /* dev accuracy of the bag-of-words baseline (src/bow.h) */
   char initialised[32];    /* tensors initialised rather than loaded: "classifier", "classifier,pooler", "all" */
   int pooler_missing;      /* the checkpoint had no pooler (initialised, with a warning) */
+  double unk_rate;         /* share of the training set's text tokens that are [UNK] */
 } Job;
 
 /* A step's metrics (v[DS_LOSS], v[DS_LR], v[DS_GNORM]) and an evaluation's (v[DS_ACC],
@@ -62,6 +63,11 @@ typedef Metrics StepMetrics;
 typedef Metrics EvalMetrics;
 
 int job_open(Job *j, const RunConfig *cfg, Err *e);
+/* Above UNK_WARN of the training set's text tokens unknown to the vocabulary: a sentence for a
+   warning naming the likely cause (an uncased vocabulary read cased, tokenize_chinese_chars off,
+   a vocabulary of another language) into out, and 1; else 0. */
+#define UNK_WARN 0.05
+int job_unk_advice(const Job *j, char *out, size_t size);
 void job_close(Job *j);
 /* Runs update j->step (0-based) and advances it. */
 void job_step(Job *j, StepMetrics *out);

@@ -127,6 +127,8 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
       fprintf(stderr, "bertsweep: warning: %s has no pooler (bert.pooler.dense.*): every run initialises it as "
                       "transformers does (normal, std initializer_range; bias 0); /runs column \"initialised\" says so\n",
               cfg->model_path);
+    char unk[4800];
+    if (ok && job_unk_advice(&j, unk, sizeof unk)) fprintf(stderr, "bertsweep: warning: %s\n", unk);
     if (ok) job_close(&j);
     free(cfg);
     ok = ok && sweep_file_prepare(&s, size, restart, e) == 0;

@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""The [UNK] check at job open: a vocabulary of lowercase words without tokenizer_config.json
+(so read cased) on capitalised text turns most tokens into [UNK]; `train` and `sweep` warn,
+naming the share and the likely cause (do_lower_case); with model.do_lower_case true there is
+no warning, and none for the tiny fixture's own model and data.
+
+usage: unk_warning.py BERTSWEEP FIXTURE_DIR WORKDIR
+"""
+import itertools
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done  # noqa: E402
+
+BIN, FIX, WORK = sys.argv[1:4]
+shutil.rmtree(WORK, ignore_errors=True)
+shutil.copytree(FIX, WORK)
+os.chdir(WORK)
+vocab = open("model/vocab.txt").read().split("\n")[:-1]
+special = vocab[:10]  # [PAD], [unused1-3], [UNK], [CLS], [SEP], [MASK], two punctuation marks
+words = ["".join(p) for p in itertools.product("abcdefghij", repeat=2)][:len(vocab) - len(special)]
+shutil.copytree("model", "english")
+for f in ("tokenizer_config.json",):
+    if os.path.exists(os.path.join("english", f)):
+        os.remove(os.path.join("english", f))
+open("english/vocab.txt", "w").write("\n".join(special + words) + "\n")
+rng = random.Random(3)
+for split, n in (("train", 96), ("dev", 32)):
+    with open(f"en-{split}.jsonl", "w") as f:
+        for i in range(n):
+            text = " ".join(w.capitalize() for w in rng.sample(words, 8))
+            f.write(json.dumps({"label": str(100 + i % 3), "sentence": text}) + "\n")
+cfg = json.load(open("tiny.json"))
+cfg["model"]["path"] = "english"
+cfg["data"].update(train="en-train.jsonl", dev="en-dev.jsonl", train_size=0, dev_size=0)
+cfg["train"].update(max_steps=1)
+json.dump(cfg, open("cased.json", "w"))
+cfg["model"]["do_lower_case"] = True
+json.dump(cfg, open("lower.json", "w"))
+
+r = subprocess.run([BIN, "train", "cased.json"], capture_output=True, text=True, timeout=120)
+warn = [ln for ln in r.stderr.splitlines() if "[UNK]" in ln]
+check(r.returncode == 0 and len(warn) == 1 and "looks uncased" in warn[0] and "do_lower_case" in warn[0]
+      and "english/vocab.txt" in warn[0], f"train on an uncased vocabulary read cased: {r.stderr[-400:]}")
+share = float(warn[0].split("% of")[0].split()[-1]) if warn else 0
+check(share > 50, f"the [UNK] share {share}% (expected most tokens)")
+cfg["model"].pop("do_lower_case")
+cfg["sweep"] = {"seeds": [1, 2]}
+cfg["output"] = "cased.h5"
+json.dump(cfg, open("sweep.json", "w"))
+r = subprocess.run([BIN, "sweep", "sweep.json", "--progress", "0"], capture_output=True, text=True, timeout=300)
+check(r.returncode == 0 and sum("[UNK]" in ln for ln in r.stderr.splitlines()) == 1, f"sweep: {r.stderr[-400:]}")
+for name in ("lower.json", "tiny.json"):
+    c = json.load(open(name))
+    c["train"].update(max_steps=1)
+    json.dump(c, open("q-" + name, "w"))
+    r = subprocess.run([BIN, "train", "q-" + name], capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0 and "[UNK]" not in r.stderr, f"{name}: a warning where none is due: {r.stderr[-300:]}")
+done()
