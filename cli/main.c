@@ -42,7 +42,9 @@ static const struct {
     {"train", "usage: bertsweep train CONFIG.json [--save DIR] [--metrics FILE.tsv]\n"
               "  One run of the config (its \"sweep\" and \"output\" are ignored); a line per step to stdout.\n"
               "  --save DIR          write the fine-tuned model as an HF directory (default: not saved)\n"
-              "  --metrics FILE.tsv  also write step, loss, lr, grad norm and evaluations as TSV (default: none)\n"},
+              "  --metrics FILE.tsv  also write step, loss, lr, grad norm and evaluations as TSV (default: none)\n"
+              "  The config's keys: README \"A config, key by key\"; e.g. model.random_init true trains from random\n"
+              "  weights (the model directory then needs only config.json and vocab.txt).\n"},
     {"plan", "usage: bertsweep plan CONFIG.json [--output FILE] [--ranks N] [--ranks-per-node R] [--threads T]\n"
              "  The runs a sweep config expands to, their steps and evaluations, the results file's size, and\n"
              "  the time it takes, from this node's calibration (`bertsweep bench CONFIG.json`).\n"

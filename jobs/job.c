@@ -256,7 +256,8 @@ static int open_model(Job *j, Err *e) {
     return errf(e, "reinit.top_layers %d exceeds the model's %d layers", cfg->reinit_top_layers, c.layers);
   if (bert_alloc(&j->m, &c, e)) return -1;
   int has_head = 0, has_pooler = 1;
-  if (hf_load_weights(&j->hf, &j->m, &has_head, &has_pooler, e)) return -1;
+  /* random_init needs only config.json and vocab.txt: every weight is drawn below */
+  if (!cfg->random_init && hf_load_weights(&j->hf, &j->m, &has_head, &has_pooler, e)) return -1;
   Bert *m = &j->m;
   j->pooler_missing = !has_pooler;
   if (cfg->random_init) bert_init_all(m, (uint64_t)cfg->seed);
