@@ -88,7 +88,7 @@ int cmd_plan(int argc, char **argv, Err *e) {
     else if (argv[i][0] == '-') return usage_error(e, "plan", "unknown option %s", argv[i]);
     else config = argv[i];
   }
-  if (!config) { errf(e, "usage: bertsweep plan CONFIG.json [--output FILE] [--ranks N] [--ranks-per-node R] [--threads T]"); return EXIT_USAGE; }
+  if (!config) return usage_error(e, "plan", "which config?");
   if (per_node == 0) per_node = ranks;
   Sweep s;
   if (sweep_load_lenient(&s, config, output, 1, e)) return EXIT_ERROR;
@@ -97,12 +97,15 @@ int cmd_plan(int argc, char **argv, Err *e) {
     return EXIT_ERROR;
   }
   long total = 0;
+  int unreadable = -1, nunreadable = 0;
   printf("%-6s %-8s %-6s %s\n", "run", "steps", "evals", "settings");
   for (int i = 0; i < s.nruns; i++) {
     char label[1024];
     run_label(&s, &s.runs[i], label, sizeof label);
-    printf("%-6d %-8ld %-6d %s\n", i, s.runs[i].total_steps, s.runs[i].n_evals, label);
+    printf("%-6d %-8ld %-6d %s%s\n", i, s.runs[i].total_steps, s.runs[i].n_evals, label,
+           s.runs[i].unreadable ? "  (cannot run: below)" : "");
     total += s.runs[i].total_steps;
+    if (s.runs[i].unreadable && !nunreadable++) unreadable = i;
   }
   char size[32], slot[32];
   human(size, sizeof size, file_bytes(&s));
@@ -120,6 +123,8 @@ int cmd_plan(int argc, char **argv, Err *e) {
   if (s.missing & MISSING_MODEL)
     printf("note: a model was not found; checkpoint slot sizes are unknown\n");
   plan_time(&s, ranks, per_node, threads, e);
+  /* a model or data set that is there but cannot be read: the sweep would fail those runs */
+  if (nunreadable) errf(e, "%d run(s) cannot run; run %d: %s", nunreadable, unreadable, s.runs[unreadable].unreadable);
   sweep_free(&s);
-  return EXIT_OK;
+  return nunreadable ? EXIT_ERROR : EXIT_OK;
 }

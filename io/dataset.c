@@ -70,24 +70,25 @@ static int read_jsonl(Dataset *d, char **lines, int nl, const DataFormat *f, Err
   return 0;
 }
 
-/* Splits one TSV line into fields as Python's csv module writes them with delimiter "\t": a
-   field that starts with a quote runs to the next lone quote ("" inside stands for one
-   quote) and may hold tabs; other fields are taken as they are. Returns the field count,
-   -1 on a quoting error; *fields is malloc'd, each field too. */
-static int split_tsv(const char *line, char ***fields) {
+/* Splits one TSV line into fields as Python's csv module writes them with delimiter "\t"
+   (quoted): a field that starts with a quote runs to the next lone quote ("" inside stands for
+   one quote) and may hold tabs; other fields are taken as they are. Not quoted: fields end at
+   tabs, quotes are text. Returns the field count, -1 on a quoting error; *fields is malloc'd,
+   each field too. */
+static int split_tsv(const char *line, int quoted, char ***fields) {
   int n = 0, cap = 8;
   char **v = malloc(sizeof(char *) * (size_t)cap);
   const char *p = line;
   for (int more = 1; v && more;) {
     /* this field's raw extent bounds its text: each field costs its own length, not the line's */
     size_t len = 0;
-    if (*p == '"')
+    if (quoted && *p == '"')
       for (len = 1; p[len] && !(p[len] == '"' && p[len + 1] != '"'); len += p[len] == '"' ? 2 : 1) {}
     else
       while (p[len] && p[len] != '\t') len++;
     char *f = malloc(len + 1), *o = f;
     if (!f) break;
-    if (*p == '"') {
+    if (quoted && *p == '"') {
       for (p++;; p++) {
         if (*p == 0) { free(f); goto bad; } /* a quoted field cannot span lines here */
         if (*p == '"' && p[1] == '"') { *o++ = '"'; p++; continue; }
@@ -129,24 +130,52 @@ static int column(char **header, int n, const char *name) {
   return -1;
 }
 
-static int read_tsv(Dataset *d, char **lines, int nl, const DataFormat *f, Err *e) {
-  if (nl < 1) return errf(e, "%s: empty file (a TSV needs a header row)", d->path);
+/* Without a header row, a field is named by its column number (0 for the first). */
+static int column_number(const char *path, const char *key, const char *name, int *out, Err *e) {
+  char *end;
+  long k = strtol(name, &end, 10);
+  if (!name[0] || *end || k < 0 || k > 4096)
+    return errf(e, "%s: without a header row (data.header false), %s must be a column number (0 for the first), "
+                   "not \"%s\"", path, key, name);
+  *out = (int)k;
+  return 0;
+}
+
+/* The columns of the text, pair (-1: none) and label fields; *first: the first data line. */
+static int tsv_columns(const Dataset *d, char **lines, int nl, const DataFormat *f, int *ca, int *cb, int *cl,
+                       int *first, Err *e) {
+  *cb = -1;
+  if (!f->header) {
+    *first = 0;
+    return column_number(d->path, "data.text_field", f->text_field, ca, e) ||
+           column_number(d->path, "data.label_field", f->label_field, cl, e) ||
+           (f->pair_field[0] && column_number(d->path, "data.text_pair_field", f->pair_field, cb, e));
+  }
+  *first = 1;
+  if (nl < 1) return errf(e, "%s: empty file (a TSV needs a header row, or data.header false)", d->path);
   char **head;
-  int nh = split_tsv(lines[0], &head);
+  int nh = split_tsv(lines[0], f->quoting == QUOTE_CSV, &head);
   if (nh < 0) return errf(e, "%s:1: a quoted field is not closed before the line ends", d->path);
-  int ca = column(head, nh, f->text_field), cb = f->pair_field[0] ? column(head, nh, f->pair_field) : -1;
-  int cl = column(head, nh, f->label_field);
+  *ca = column(head, nh, f->text_field), *cl = column(head, nh, f->label_field);
+  if (f->pair_field[0]) *cb = column(head, nh, f->pair_field);
   free_fields(head, nh);
-  if (ca < 0 || cl < 0 || (f->pair_field[0] && cb < 0))
-    return errf(e, "%s:1: header lacks column \"%s\"", d->path,
-                ca < 0 ? f->text_field : cl < 0 ? f->label_field : f->pair_field);
+  if (*ca < 0 || *cl < 0 || (f->pair_field[0] && *cb < 0))
+    return errf(e, "%s:1: header lacks column \"%s\" (a file without a header row needs data.header false and "
+                   "column numbers as field names)", d->path,
+                *ca < 0 ? f->text_field : *cl < 0 ? f->label_field : f->pair_field);
+  return 0;
+}
+
+static int read_tsv(Dataset *d, char **lines, int nl, const DataFormat *f, Err *e) {
+  int ca = 0, cb = -1, cl = 0, first = 0;
+  if (tsv_columns(d, lines, nl, f, &ca, &cb, &cl, &first, e)) return -1;
   int cap = 0, need = (ca > cl ? ca : cl) > cb ? (ca > cl ? ca : cl) : cb;
-  for (int i = 1; i < nl; i++) {
+  for (int i = first; i < nl; i++) {
     if (!lines[i][0]) continue;
     char **fl;
-    int nf = split_tsv(lines[i], &fl);
+    int nf = split_tsv(lines[i], f->quoting == QUOTE_CSV, &fl);
     if (nf < 0) return errf(e, "%s:%d: a quoted field is not closed before the line ends (or text follows its "
-                               "closing quote)", d->path, i + 1);
+                               "closing quote; data.quoting \"none\" reads quotes as text)", d->path, i + 1);
     if (nf <= need || grow(d, &cap, e)) {
       free_fields(fl, nf);
       return errf(e, "%s:%d: too few tab-separated columns", d->path, i + 1);
@@ -162,10 +191,12 @@ static int read_tsv(Dataset *d, char **lines, int nl, const DataFormat *f, Err *
   return 0;
 }
 
+const char *const QUOTING_NAMES[NQUOTINGS + 1] = {[QUOTE_CSV] = "csv", [QUOTE_NONE] = "none", [NQUOTINGS] = NULL};
 const char *const FORMAT_NAMES[NFORMATS + 1] = {[FMT_CLUE] = "clue", [FMT_JSONL] = "jsonl", [FMT_TSV] = "tsv", [NFORMATS] = NULL};
 const char *const SAMPLING_NAMES[NSAMPLINGS + 1] = {[SAMPLE_UNIFORM] = "uniform", [SAMPLE_PER_CLASS] = "per_class",
                                                     [NSAMPLINGS] = NULL};
-static_assert(NFORMATS == 3 && NSAMPLINGS == 2, "FORMAT_NAMES, READERS and SAMPLING_NAMES cover every value");
+static_assert(NFORMATS == 3 && NSAMPLINGS == 2 && NQUOTINGS == 2,
+              "FORMAT_NAMES, READERS, SAMPLING_NAMES and QUOTING_NAMES cover every value");
 
 typedef int (*Reader)(Dataset *d, char **lines, int nl, const DataFormat *fmt, Err *e);
 /* CLUE files are JSON lines with the CLUE field names as defaults. */

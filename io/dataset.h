@@ -12,8 +12,15 @@ extern const char *const FORMAT_NAMES[NFORMATS + 1];
 typedef enum { SAMPLE_UNIFORM, SAMPLE_PER_CLASS, NSAMPLINGS } SamplingKind;
 extern const char *const SAMPLING_NAMES[NSAMPLINGS + 1];
 
+/* How TSV fields may be quoted ("data.quoting"): as Python's csv module writes them, or not at
+   all (every character, quotes included, is text; a field ends at a tab). */
+typedef enum { QUOTE_CSV, QUOTE_NONE, NQUOTINGS } QuotingKind;
+extern const char *const QUOTING_NAMES[NQUOTINGS + 1];
+
 typedef struct {
   FormatKind format;
+  int header;           /* TSV: the first line names the columns (default 1); 0: fields are column numbers */
+  QuotingKind quoting;  /* TSV */
   char text_field[64];  /* default "sentence" */
   char pair_field[64];  /* "" = single sentence */
   char label_field[64]; /* default "label" */

@@ -29,6 +29,8 @@ static const KeySpec SCHEMA[] = {
     {"data.text_field", K_STR, F(fmt.text_field), 0, 0, NULL},
     {"data.text_pair_field", K_STR, F(fmt.pair_field), 0, 0, NULL},
     {"data.label_field", K_STR, F(fmt.label_field), 0, 0, NULL},
+    {"data.header", K_BOOL, F(fmt.header), 0, 1, NULL},
+    {"data.quoting", K_CHOICE, F(fmt.quoting), 0, 0, QUOTING_NAMES},
     {"data.train_size", K_INT, F(train_size), 0, 1e9, NULL},
     {"data.dev_size", K_INT, F(dev_size), 0, 1e9, NULL},
     {"data.sampling", K_CHOICE, F(sampling), 0, 0, SAMPLING_NAMES},
@@ -69,6 +71,7 @@ static void defaults(RunConfig *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->lower_case = -1;
   cfg->fmt.format = FMT_CLUE;
+  cfg->fmt.header = 1;
   strcpy(cfg->fmt.text_field, "sentence");
   strcpy(cfg->fmt.label_field, "label");
   cfg->max_seq_length = 128;

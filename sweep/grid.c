@@ -317,11 +317,15 @@ static int run_info(const RunConfig *cfg, InfoCache *cache, int *ncache, int *n,
     Dataset d;
     LabelSet ls;
     int have_data = dataset_read(&d, cfg->train, &cfg->fmt, e) == 0;
-    if (!have_data && !(lenient && cfg->train_size > 0)) { c->train[0] = 0; return -1; }
+    /* lenient about a file not there yet, never about one that is there and cannot be read */
+    if (!have_data && (!(lenient && cfg->train_size > 0) || path_exists(cfg->train))) { c->train[0] = 0; return -1; }
     c->n = have_data ? d.n : cfg->train_size;
     int bad = cfg->labels[0] ? labels_read(&ls, cfg->labels, e) : have_data ? labels_from_data(&ls, &d, e) : -1;
     if (have_data) dataset_free(&d);
-    if (bad && !lenient) { c->train[0] = 0; return -1; }
+    if (bad && (!lenient || (cfg->labels[0] && path_exists(cfg->labels)) || (!cfg->labels[0] && have_data))) {
+      c->train[0] = 0;
+      return -1;
+    }
     c->nlabels = bad ? 2 : ls.n;
     if (!bad) labels_free(&ls);
     c->missing = (have_data ? 0 : MISSING_DATA) | (bad ? MISSING_LABELS : 0);

@@ -87,7 +87,7 @@ static void fuzz_config(const unsigned char *seed, size_t sn, unsigned char *buf
 static void fuzz_data(const char *path, const unsigned char *seed, size_t sn, unsigned char *buf, size_t cap, int tsv) {
   memcpy(buf, seed, sn);
   put(path, buf, mutate(buf, sn, cap));
-  DataFormat f = {tsv ? FMT_TSV : FMT_CLUE, "sentence", "", "label"};
+  DataFormat f = {.format = tsv ? FMT_TSV : FMT_CLUE, .header = 1, .text_field = "sentence", .label_field = "label"};
   Dataset d;
   Err e;
   if (dataset_read(&d, path, &f, &e) == 0) dataset_free(&d);

@@ -93,7 +93,7 @@ int main(int argc, char **argv) {
   /* TSV with a pair field; JSON lines with numeric labels */
   snprintf(p, sizeof p, "%s/pairs.tsv", argv[2]);
   write_text(p, "id\ta\tb\ty\n1\tw5 w6\tw7\tyes\n2\tw8\tw9 w10\tno\n\n3\tw11\tw12\tyes\n");
-  DataFormat tsv = {FMT_TSV, "a", "b", "y"};
+  DataFormat tsv = {.format = FMT_TSV, .header = 1, .text_field = "a", .pair_field = "b", .label_field = "y"};
   Dataset d;
   CHECK(dataset_read(&d, p, &tsv, &e) == 0 && d.n == 3, "tsv: %s", e.msg);
   CHECK(!strcmp(d.text_a[1], "w8") && !strcmp(d.text_b[1], "w9 w10") && !strcmp(d.label[2], "yes") && d.line[2] == 5,
@@ -107,7 +107,7 @@ int main(int argc, char **argv) {
      an unclosed quote is an error naming the line; CR-only line ends split lines */
   snprintf(p, sizeof p, "%s/quoted.tsv", argv[2]);
   write_text(p, "a\ty\r\"w5\tw6 \"\"q\"\" w7\"\tyes\r\"w8\"\t\"no\"\r");
-  DataFormat q = {FMT_TSV, "a", "", "y"};
+  DataFormat q = {.format = FMT_TSV, .header = 1, .text_field = "a", .label_field = "y"};
   CHECK(dataset_read(&d, p, &q, &e) == 0 && d.n == 2 && !strcmp(d.text_a[0], "w5\tw6 \"q\" w7") &&
         !strcmp(d.label[0], "yes") && !strcmp(d.text_a[1], "w8") && !strcmp(d.label[1], "no"),
         "quoted tsv: %s", e.msg);
@@ -117,7 +117,7 @@ int main(int argc, char **argv) {
         "unclosed quote: %s", e.msg);
   snprintf(p, sizeof p, "%s/nums.jsonl", argv[2]);
   write_text(p, "{\"text\": \"w5\", \"cls\": 3}\n{\"text\": \"w6\", \"cls\": 10}\n");
-  DataFormat js = {FMT_JSONL, "text", "", "cls"};
+  DataFormat js = {.format = FMT_JSONL, .header = 1, .text_field = "text", .label_field = "cls"};
   CHECK(dataset_read(&d, p, &js, &e) == 0 && d.n == 2 && !strcmp(d.label[1], "10") && !d.text_b[0], "jsonl numeric labels");
   dataset_free(&d);
   snprintf(p, sizeof p, "%s/labels.txt", argv[2]);
