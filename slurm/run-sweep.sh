@@ -27,10 +27,17 @@ trap '[ -n "$pid" ] && kill -TERM $pid' TERM
 config=$1
 shift
 here=$(dirname "$(readlink -f "$0")")
+# the site's settings inside the job: `module load` lines, library paths (slurm/site.example.sh)
+site=${BERTSWEEP_SITE:-$here/site.sh}
+if [ -f "$site" ]; then . "$site"; fi
 bin=${BERTSWEEP:-$(command -v bertsweep || echo "$here/../build/bertsweep")}
 nodes=${SLURM_JOB_NUM_NODES:-1}
 per_node=${RANKS_PER_NODE:-1}
 cpus=${SLURM_CPUS_ON_NODE:-$(nproc)}
+# Slurm counts hardware threads; OpenBLAS's GEMMs gain nothing from a core's second thread, so
+# threads come from physical cores (BERTSWEEP_HYPERTHREADS=1 counts every hardware thread)
+per_core=$(lscpu 2>/dev/null | sed -n 's/^Thread(s) per core: *\([0-9]*\).*/\1/p')
+if [ "${BERTSWEEP_HYPERTHREADS:-0}" != 1 ] && [ "${per_core:-1}" -gt 1 ]; then cpus=$((cpus / per_core)); fi
 threads=$((cpus / per_node))
 [ "$threads" -ge 1 ] || threads=1
 export OMP_NUM_THREADS=$threads OMPI_MCA_rmaps_base_oversubscribe=1
