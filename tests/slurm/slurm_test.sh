@@ -153,7 +153,8 @@ PY' "time-limited sweep differs from the uninterrupted one"
 # 3. two ranks on the node, each with half the cores, recorded per run
 job=$(RANKS_PER_NODE=2 sbatch --parsable "$SRC/slurm/sweep-1node.sbatch" "$WORK/short.json" --output two.h5)
 state=$(wait_job "$job" 300)
-half=$((cpus / 2)); [ "$half" -ge 1 ] || half=1
+per_core=$(lscpu 2>/dev/null | sed -n 's/^Thread(s) per core: *\([0-9]*\).*/\1/p') # the wrapper counts physical cores
+half=$((cpus / ${per_core:-1} / 2)); [ "$half" -ge 1 ] || half=1
 check '[ "$state" = COMPLETED ]' "two ranks per node ended $state: $(tail -5 bertsweep-$job.log 2>/dev/null)"
 check 'grep -q "1 node(s) x 2 rank(s) x $half threads" bertsweep-$job.log' "two ranks per node: $(head -1 bertsweep-$job.log)"
 check '/usr/bin/python3 -c "import h5py,sys; r=h5py.File(\"two.h5\")[\"runs\"][:]; sys.exit(not (set(r[\"threads\"])=={$half} and set(r[\"rank\"])=={0,1}))"' \
