@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/commands.h"
+#include <omp.h>
 #include "io/calibration.h"
+#include "sweep/calibrate.h"
 #include "mpi/sweep.h"
 #include "report/report.h"
 #include "sweep/signals.h"
@@ -22,6 +24,14 @@ static void human(char *out, size_t n, double b) {
   int k = 0;
   while (b >= 1000 && k < 4) { b /= 1000; k++; }
   snprintf(out, n, "%.1f %s", b, u[k]);
+}
+
+/* "45 s", "12.5 min", "3.2 h" */
+static const char *duration(char *out, size_t n, double s) {
+  if (s < 90) snprintf(out, n, "%.0f s", s);
+  else if (s < 5400) snprintf(out, n, "%.1f min", s / 60);
+  else snprintf(out, n, "%.1f h", s / 3600);
+  return out;
 }
 
 /* Wall time and node-hours from this node's calibrations (`bertsweep bench`), or why not. */
@@ -59,14 +69,37 @@ static void plan_time(const Sweep *s, int ranks, int per_node, int threads, Err 
   }
   double all = train + eval, wall = all / ranks > longest ? all / ranks : longest;
   int nodes = (ranks + per_node - 1) / per_node;
-  printf("time (calibrated on %s, %s, %s, %d thread(s) per rank, %s): training %.1f min + evaluation %.1f min = "
-         "%.1f min of rank time%s\n", first.host, m.cpu, m.blas, threads, first.measured, train / 60, eval / 60, all / 60,
+  char d1[32], d2[32], d3[32], d4[32], d5[32];
+  printf("time (calibrated on %s, %s, %s, %d thread(s) per rank, %s, %d step(s) timed): training %s + evaluation %s = "
+         "%s of rank time%s\n", first.host, m.cpu, m.blas, threads, first.measured, first.steps_timed,
+         duration(d1, sizeof d1, train), duration(d2, sizeof d2, eval), duration(d3, sizeof d3, all),
          missing ? " for the calibrated runs" : "");
-  printf("  on %d rank(s): about %.1f min of wall time (longest run %.1f min), %.2f node-hours on %d node(s) of %d "
-         "rank(s)\n", ranks, wall / 60, longest / 60, wall / 3600 * nodes, nodes, per_node);
+  printf("  on %d rank(s): about %s of wall time (longest run %s), %.2f node-hours on %d node(s) of %d rank(s)\n", ranks,
+         duration(d4, sizeof d4, wall), duration(d5, sizeof d5, longest), wall / 3600 * nodes, nodes, per_node);
   if (missing)
     printf("  %d of %d runs have no calibration (another model or batch shape): run `bertsweep bench %s`\n", missing,
            s->nruns, s->path);
+}
+
+/* 1 when some run of s has a calibration on this node at this thread count. */
+static int has_calibration(const Sweep *s, int threads, Err *e) {
+  MachineInfo m;
+  machine_describe(&m);
+  void *cal = calibration_open(e);
+  int found = 0;
+  for (int i = 0; cal && i < s->nruns && !found; i++) {
+    RunConfig *cfg = malloc(sizeof *cfg);
+    char key[1024];
+    Err e2;
+    Calibration c;
+    if (cfg && sweep_run_config(s, &s->runs[i], cfg, &e2) == 0) {
+      calibration_key(&m, threads, &s->runs[i].model, cfg, key, sizeof key);
+      found = calibration_find(cal, key, &c);
+    }
+    free(cfg);
+  }
+  if (cal) calibration_close(cal);
+  return found || !cal; /* a damaged calibration file: plan_time says so */
 }
 
 int cmd_plan(int argc, char **argv, Err *e) {
@@ -122,6 +155,18 @@ int cmd_plan(int argc, char **argv, Err *e) {
     printf("note: a labels file was not found; the classifier's size assumes 2 labels\n");
   if (s.missing & MISSING_MODEL)
     printf("note: a model was not found; checkpoint slot sizes are unknown\n");
+  if (s.max_nparams > 0) {
+    char all_slots[32];
+    human(all_slots, sizeof all_slots, 2.0 * 3 * 4 * (double)s.max_nparams * ranks);
+    printf("checkpoint space on %d rank(s): %s while the sweep runs (one slot per rank; more while runs wait to "
+           "resume), given back when it ends\n", ranks, all_slots);
+  }
+  if (!nunreadable && !s.missing && !has_calibration(&s, threads, e)) { /* time a few steps of each shape now */
+    printf("# no calibration matches yet: timing 5 steps and one evaluation of each run shape on this node "
+           "(`bertsweep bench` times 20 for a closer figure)\n");
+    omp_set_num_threads(threads);
+    if (sweep_calibrate(&s, 5, stdout, e) < 0) printf("time: not estimated (%s)\n", e->msg);
+  }
   plan_time(&s, ranks, per_node, threads, e);
   /* a model or data set that is there but cannot be read: the sweep would fail those runs */
   if (nunreadable) errf(e, "%d run(s) cannot run; run %d: %s", nunreadable, unreadable, s.runs[unreadable].unreadable);

@@ -47,7 +47,8 @@ static const struct {
               "  weights (the model directory then needs only config.json and vocab.txt).\n"},
     {"plan", "usage: bertsweep plan CONFIG.json [--output FILE] [--ranks N] [--ranks-per-node R] [--threads T]\n"
              "  The runs a sweep config expands to, their steps and evaluations, the results file's size, and\n"
-             "  the time it takes, from this node's calibration (`bertsweep bench CONFIG.json`).\n"
+             "  the time it takes, from this node's calibration (`bertsweep bench CONFIG.json`); with none\n"
+             "  yet, it times 5 steps and one evaluation of each run shape itself first and stores them.\n"
              "  Works without the data when data.train_size is given.\n"
              "  --output FILE       the results file (default: the config's \"output\")\n"
              "  --ranks N           ranks the sweep will run on (default 1)\n"

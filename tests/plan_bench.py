@@ -2,8 +2,9 @@
 """`bertsweep bench` stores a calibration keyed by CPU, kernel, threads, model shape, batch,
 sequence length and data; `bertsweep plan` turns it into time: training = steps x step time,
 evaluation = evaluations x evaluation time, wall = max(sum / ranks, longest run), node-hours =
-wall x nodes. Without a calibration (another thread count) it says so; a damaged calibration
-file is named. plan works without the data when data.train_size is given.
+wall x nodes. Without a calibration plan times 5 steps and one evaluation of each run shape
+itself (and stores them) when the model and data are there; a damaged calibration file is
+named. plan works without the data when data.train_size is given (no estimate then).
 
 usage: plan_bench.py BERTSWEEP FIXTURE_DIR WORKDIR"""
 import json
@@ -33,8 +34,11 @@ def run(*args, **kw):
 
 
 r = run("plan", path, "--ranks", "2")
-check(r.returncode == 0 and "not estimated: no calibration" in r.stdout and "bertsweep bench" in r.stdout,
-      f"plan without calibration: {r.stdout[-300:]} {r.stderr[-200:]}")
+check(r.returncode == 0 and "no calibration matches yet: timing 5 steps" in r.stdout and "calibrated on" in r.stdout
+      and "5 step(s) timed" in r.stdout and "checkpoint space on 2 rank(s)" in r.stdout,
+      f"plan without calibration: {r.stdout[-400:]} {r.stderr[-200:]}")
+check(os.path.exists(cal) and [v["steps_timed"] for v in json.load(open(cal)).values()] == [5],
+      "plan's own timing was not stored")
 r = run("bench", path, "--steps", "3")
 check(r.returncode == 0, f"bench: {r.stderr[-300:]}")
 c = json.load(open(cal))
@@ -53,16 +57,26 @@ evals = sum(int(x[2]) for x in rows)
 longest = max(int(x[1]) * 0.5 + int(x[2]) * 2.0 for x in rows)
 train, ev = steps * 0.5, evals * 2.0
 wall = max((train + ev) / 4, longest)
-m = re.search(r"training ([0-9.]+) min \+ evaluation ([0-9.]+) min = ([0-9.]+) min", r.stdout)
-w = re.search(r"about ([0-9.]+) min of wall time \(longest run ([0-9.]+) min\), ([0-9.]+) node-hours on (\d+) node",
-              r.stdout)
-check(m and abs(float(m.group(1)) - train / 60) < 0.051 and abs(float(m.group(2)) - ev / 60) < 0.051,
-      f"training/evaluation minutes: {m and m.groups()} vs {train / 60:.2f}, {ev / 60:.2f}")
-check(w and abs(float(w.group(1)) - wall / 60) < 0.051 and abs(float(w.group(2)) - longest / 60) < 0.051 and
-      abs(float(w.group(3)) - wall / 3600 * 2) < 0.0051 and w.group(4) == "2",
-      f"wall/node-hours: {w and w.groups()} vs {wall / 60:.2f} min, {wall / 3600 * 2:.3f} node-hours")
+D = r"([0-9.]+ (?:s|min|h))"
+
+
+def seconds(d):
+    x, unit = d.split()
+    return float(x) * {"s": 1, "min": 60, "h": 3600}[unit]
+
+
+def near(printed, want):  # printed with 2-3 significant digits
+    return abs(seconds(printed) - want) <= 0.5 + 0.05 * want
+
+
+m = re.search(rf"training {D} \+ evaluation {D} = {D}", r.stdout)
+w = re.search(rf"about {D} of wall time \(longest run {D}\), ([0-9.]+) node-hours on (\d+) node", r.stdout)
+check(m and near(m.group(1), train) and near(m.group(2), ev), f"training/evaluation: {m and m.groups()} vs {train}, {ev} s")
+check(w and near(w.group(1), wall) and near(w.group(2), longest) and abs(float(w.group(3)) - wall / 3600 * 2) < 0.0051
+      and w.group(4) == "2", f"wall/node-hours: {w and w.groups()} vs {wall} s, {wall / 3600 * 2:.3f} node-hours")
 r = run("plan", path, "--threads", "2")
-check("not estimated: no calibration" in r.stdout and "2 thread(s)" in r.stdout, f"other thread count: {r.stdout[-200:]}")
+check("no calibration matches yet" in r.stdout and "2 thread(s) per rank" in r.stdout,
+      f"other thread count: {r.stdout[-300:]}")
 r = run("plan", path, "--ranks", "0")
 check(r.returncode == 2 and "--ranks" in r.stderr, f"--ranks 0: {r.stderr}")
 
