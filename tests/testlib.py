@@ -176,3 +176,53 @@ def write_tf_index(prefix, entries, data):
     footer += bytes(40 - len(footer)) + struct.pack("<Q", 0xDB4775248B80FB57)
     open(prefix + ".index", "wb").write(blk + meta + index + footer)
     open(prefix + ".data-00000-of-00001", "wb").write(data)
+
+
+def write_tf_model(src, out, extra=False):
+    """The HF model directory src (safetensors) as Google's TF 1.x release lays it out in out:
+    bert_model.ckpt.index + .data-00000-of-00001 (TF names, kernels stored [in, out],
+    LayerNorm gamma/beta, output_weights/output_bias for a classifier), bert_config.json and
+    vocab.txt. extra: also a cls/ head, an Adam slot and global_step, which a reader must skip."""
+    import os
+    import shutil
+    import numpy as np
+
+    def tf_name(hf):
+        if hf.startswith("classifier."):
+            return "output_weights" if hf.endswith("weight") else "output_bias", False
+        parts, out_, i = hf.split("."), [], 0
+        while i < len(parts):
+            if parts[i] == "layer" and i + 1 < len(parts) and parts[i + 1].isdigit():
+                out_.append("layer_" + parts[i + 1])
+                i += 2
+                continue
+            out_.append(parts[i])
+            i += 1
+        last = out_[-1]
+        if "_embeddings" in out_[-2]:
+            return "/".join(out_[:-1]), False
+        if out_[-2] == "LayerNorm":
+            return "/".join(out_[:-1] + ["gamma" if last == "weight" else "beta"]), False
+        if last == "weight":
+            return "/".join(out_[:-1] + ["kernel"]), True
+        return "/".join(out_), False
+
+    tensors = []
+    for k, a in safetensors_arrays(os.path.join(src, "model.safetensors")).items():
+        name, transpose = tf_name(k)
+        tensors.append((name, 1, np.ascontiguousarray(a.T if transpose else a)))
+    if extra:
+        vocab = sum(1 for _ in open(os.path.join(src, "vocab.txt")))
+        tensors += [("cls/predictions/output_bias", 1, np.ones(vocab, np.float32)),
+                    ("bert/encoder/layer_0/attention/self/query/kernel/adam_m", 1,
+                     np.ones(tensors[0][2].shape[-1:] * 2, np.float32)),
+                    ("global_step", 9, np.array(1000, np.int64))]
+    os.makedirs(out, exist_ok=True)
+    shutil.copy(os.path.join(src, "vocab.txt"), out)
+    shutil.copy(os.path.join(src, "config.json"), os.path.join(out, "bert_config.json"))
+    data, entries = b"", []
+    for name, dtype, a in tensors:
+        raw = a.tobytes()
+        entries.append((name, dtype, list(a.shape), len(data), len(raw), None))
+        data += raw
+    write_tf_index(os.path.join(out, "bert_model.ckpt"), entries, data)

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, crc32c, done, safetensors_arrays, train_with_model, write_tf_index  # noqa: E402
+from testlib import check, crc32c, done, safetensors_arrays, train_with_model, write_tf_index, write_tf_model  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 shutil.rmtree(WORK, ignore_errors=True)
@@ -27,54 +27,9 @@ check(crc32c(b"123456789") == 0xE3069283 and crc32c(bytes(32)) == 0x8A9136AA and
       and crc32c(bytes(range(32))) == 0x46DD794E, "crc32c test vectors")
 
 
-def write_bundle(prefix, tensors):
-    """tensors: [(name, dtype, array)] -> prefix.index and prefix.data-00000-of-00001."""
-    data, entries = b"", []
-    for name, dtype, a in tensors:
-        raw = a.tobytes()
-        entries.append((name, dtype, list(a.shape), len(data), len(raw), None))
-        data += raw
-    write_tf_index(prefix, entries, data)
-
-
-src = os.path.join(WORK, "model")
-arrays = safetensors_arrays(os.path.join(src, "model.safetensors"))
-
-
-def tf_name(hf):
-    if hf.startswith("classifier."):
-        return "output_weights" if hf.endswith("weight") else "output_bias", False
-    parts = hf.split(".")
-    out, i = [], 0
-    while i < len(parts):
-        if parts[i] == "layer" and i + 1 < len(parts) and parts[i + 1].isdigit():
-            out.append("layer_" + parts[i + 1])
-            i += 2
-            continue
-        out.append(parts[i])
-        i += 1
-    last = out[-1]
-    if "_embeddings" in out[-2]:
-        return "/".join(out[:-1]), False
-    if out[-2] == "LayerNorm":
-        return "/".join(out[:-1] + ["gamma" if last == "weight" else "beta"]), False
-    if last == "weight":
-        return "/".join(out[:-1] + ["kernel"]), True
-    return "/".join(out), False
-
-
-tensors = []
-for k, a in arrays.items():
-    name, transpose = tf_name(k)
-    tensors.append((name, 1, np.ascontiguousarray(a.T if transpose else a)))
-extra = [("cls/predictions/output_bias", 1, np.ones(109, np.float32)),
-         ("bert/encoder/layer_0/attention/self/query/kernel/adam_m", 1, np.ones((32, 32), np.float32)),
-         ("global_step", 9, np.array(1000, np.int64))]
 tf = os.path.join(WORK, "tf")
-os.makedirs(tf)
-shutil.copy(os.path.join(src, "vocab.txt"), tf)
-shutil.copy(os.path.join(src, "config.json"), os.path.join(tf, "bert_config.json"))
-write_bundle(os.path.join(tf, "bert_model.ckpt"), tensors + extra)
+src = os.path.join(WORK, "model")
+write_tf_model(src, tf, extra=True)
 
 r = subprocess.run([BIN, "inspect", tf], capture_output=True, text=True)
 check(r.returncode == 0 and "bert/encoder/layer_1/output/dense/kernel" in r.stdout and "global_step" in r.stdout,
