@@ -5,7 +5,8 @@
   io/results_schema.c): every other place derives them from it;
 - nothing the program ships (C sources, scripts, docs, README, configs) refers to files
   outside the repository (the project's shared/ folder is not part of a clone);
-- each `bertsweep` subcommand lives in cli/cmd_NAME.c.
+- each `bertsweep` subcommand lives in cli/cmd_NAME.c;
+- the README's copy of configs/demo.json is that file (same keys and values).
 
 usage: source_rules.py SOURCE_DIR
 """
@@ -51,4 +52,9 @@ for cmd in sorted(set(re.findall(r'strcmp\(argv\[1\], "([a-z]+)"\) == 0\) code =
     src = os.path.join(ROOT, "cli", f"cmd_{cmd}.c")
     check(os.path.exists(src) and f"int cmd_{cmd}(" in open(src, encoding="utf-8").read(),
           f"`bertsweep {cmd}` is not in cli/cmd_{cmd}.c")
+import json  # noqa: E402
+readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+m = re.search(r"`configs/demo.json`:\n\n```json\n(.*?)```", readme, re.S)
+check(m and json.loads(m.group(1)) == json.load(open(os.path.join(ROOT, "configs", "demo.json"))),
+      "the README's copy of configs/demo.json differs from the file")
 done()
