@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include <utf8proc.h>
 #include "cli/commands.h"
 #include "io/fileutil.h"
 #include "io/safetensors.h"
@@ -16,6 +17,20 @@ static const char *TOKENIZE_USAGE =
     "usage: bertsweep tokenize MODEL_DIR TEXT [PAIR] [--max-length N]\n"
     "  Tokens, ids and token types of TEXT (and PAIR) as a run encodes them: [CLS] TEXT [SEP] PAIR [SEP],\n"
     "  truncated longest-first to N (default 128), with the directory's vocab.txt and do_lower_case.\n";
+
+/* Spaces that fill tok to width terminal columns: a CJK character takes two, a combining mark
+   none (utf8proc's widths), so the table's columns line up whatever the script. */
+static int pad_to(const char *tok, int width) {
+  const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)tok;
+  int cols = 0;
+  for (utf8proc_int32_t c; *p;) {
+    utf8proc_ssize_t n = utf8proc_iterate(p, -1, &c);
+    if (n <= 0) { cols++; p++; continue; } /* not UTF-8: a byte a column */
+    cols += utf8proc_charwidth(c);
+    p += n;
+  }
+  return cols < width ? width - cols : 0;
+}
 
 int cmd_tokenize(int argc, char **argv, Err *e) {
   const char *dir = NULL, *a = NULL, *b = NULL;
@@ -49,7 +64,10 @@ int cmd_tokenize(int argc, char **argv, Err *e) {
          "most %d)\n", lower ? "true" : "false", t.opt.chinese_chars ? "true" : "false",
          t.opt.strip_accents < 0 ? "null" : t.opt.strip_accents ? "true" : "false", t.opt.n_never_split, n, max);
   printf("%-6s %-24s %-8s %s\n", "pos", "token", "id", "type");
-  for (int i = 0; i < n; i++) printf("%-6d %-24s %-8d %d\n", i, hf.vocab[ids[i]], ids[i], types[i]);
+  for (int i = 0; i < n; i++) {
+    const char *tok = hf.vocab[ids[i]];
+    printf("%-6d %s%*s %-8d %d\n", i, tok, pad_to(tok, 24), "", ids[i], types[i]);
+  }
   free(ids);
   tok_free(&t);
   hf_close(&hf);

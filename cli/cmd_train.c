@@ -86,6 +86,9 @@ static int train_end(void *ctx, const Job *j, RunEnd how, const char *why, Err *
   end_line(t);
   if (how == END_DIVERGED) return errf(e, "%s: diverged at step %ld (non-finite loss or gradient norm)", t->config, j->step);
   if (how != END_DONE) return 0;
+  if (j->step < j->total_steps)
+    printf("# early stopping at step %ld of %ld: no better dev accuracy in %d evaluations (best %.4f at step %ld)\n",
+           j->step, j->total_steps, j->cfg.patience, j->best_acc, j->best_step);
   double secs = clock_seconds() - t->t0;
   printf("# %.1f s, %.2f steps/s\n", secs, (double)j->step / (secs + 1e-9));
   if (t->save && job_save_model(j, t->save, e)) return -1;

@@ -3,7 +3,8 @@
 ending "see bertsweep CMD --help", exit 2, never the whole help; a missing file says "no such
 file" in plain words, never HDF5's internals; `stop` with nothing to stop is no error (exit 0,
 said on stdout); the global help lists every exit code; `inspect --help` names every
-checkpoint format it reads; `train --save` writes config values as the model had them.
+checkpoint format it reads; `train --save` writes config values as the model had them;
+`tokenize`'s table lines up for CJK; early stopping says so.
 
 usage: messages.py BERTSWEEP FIXTURE_DIR WORKDIR
 """
@@ -56,4 +57,25 @@ src, got = json.load(open("model/config.json")), json.load(open("saved/config.js
 keys = ("layer_norm_eps", "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range")
 check(r.returncode == 0 and all(got.get(k) == src[k] for k in keys),
       f"saved config.json: {[(k, got.get(k), src[k]) for k in keys]} {r.stderr[-200:]}")
+# tokenize's table lines up in terminal columns whatever the script (a CJK character is 2 wide)
+import unicodedata  # noqa: E402
+r = run("tokenize", "model", "上海 abc")
+def id_column(line):  # noqa: E302
+    """The terminal column where the id field starts: "pos " (7), the token, its padding."""
+    tok = line.split()[1]
+    rest = line[7 + len(tok):]
+    width = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in tok)
+    return 7 + width + len(rest) - len(rest.lstrip(" "))
+
+
+rows = [ln for ln in r.stdout.splitlines() if ln[:1].isdigit()]
+check(r.returncode == 0 and len(rows) >= 3 and len({id_column(ln) for ln in rows}) == 1,
+      f"tokenize's columns: {[id_column(ln) for ln in rows]}\n{r.stdout}")
+# early stopping says so
+c = json.load(open("tiny.json"))
+c["train"].update(epochs=40, eval_every=2, early_stopping_patience=1)
+json.dump(c, open("early.json", "w"))
+r = run("train", "early.json")
+check(r.returncode == 0 and "# early stopping at step" in r.stdout and "no better dev accuracy in 1 evaluations" in r.stdout,
+      f"early stopping: {r.stdout[-300:]}")
 done()
