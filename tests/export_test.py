@@ -78,7 +78,8 @@ if acc:  # the TSV prints float32 values with 9 digits: equal as float32
     check(abs(got_loss - last_loss) <= 1e-6 * abs(last_loss),
           f"reloaded dev loss {got_loss} != the sweep's last dev loss {last_loss}")
 
-for args, want in (([res, "--run", "9", out + "2"], "no run 9"), ([res, out + "3"], "usage"),
+for args, want in (([res, "--run", "9", out + "2"], "no run 9"),
+                   ([res, out + "3"], "which run? (--run N); see bertsweep export --help"),
                    ([res, "--run", "x", out], "run number")):
     r = subprocess.run([BIN, "export"] + args, capture_output=True, text=True)
     check(r.returncode != 0 and want in r.stderr, f"export {args}: {r.returncode} {r.stderr[-200:]}")
