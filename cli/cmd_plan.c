@@ -154,7 +154,8 @@ int cmd_plan(int argc, char **argv, Err *e) {
   if (s.missing & MISSING_LABELS)
     printf("note: a labels file was not found; the classifier's size assumes 2 labels\n");
   if (s.missing & MISSING_MODEL)
-    printf("note: a model was not found; checkpoint slot sizes are unknown\n");
+    printf("note: the model cannot be read (%s); checkpoint slot sizes are unknown and the time is not estimated\n",
+           s.missing_model);
   if (s.max_nparams > 0) {
     char all_slots[32];
     human(all_slots, sizeof all_slots, 2.0 * 3 * 4 * (double)s.max_nparams * ranks);

@@ -295,6 +295,7 @@ static int set_dotted(cJSON *root, const char *dotted, const char *json) {
 typedef struct {
   char train[4096], labels[4096], model[4096];
   int n, nlabels, missing;
+  char model_why[600]; /* why the model could not be read (lenient) */
   BertConfig cfg;
 } InfoCache;
 
@@ -302,7 +303,7 @@ typedef struct {
    data.train_size examples, missing labels count as 2, a missing model has no size; each
    sets its bit in *missing (MISSING_*). */
 static int run_info(const RunConfig *cfg, InfoCache *cache, int *ncache, int *n, long *nparams, BertConfig *model,
-                    int lenient, int *missing, Err *e) {
+                    int lenient, int *missing, char *model_why, size_t why_size, Err *e) {
   InfoCache *c = NULL;
   for (int i = 0; i < *ncache && !c; i++)
     if (!strcmp(cache[i].train, cfg->train) && !strcmp(cache[i].labels, cfg->labels) && !strcmp(cache[i].model, cfg->model_path))
@@ -333,12 +334,14 @@ static int run_info(const RunConfig *cfg, InfoCache *cache, int *ncache, int *n,
     if (hf_open(&hf, cfg->model_path, e)) {
       if (!lenient) { c->train[0] = 0; return -1; }
       c->missing |= MISSING_MODEL;
+      snprintf(c->model_why, sizeof c->model_why, "%s", e->msg);
     } else {
       c->cfg = hf.cfg;
       hf_close(&hf);
     }
   }
   *missing |= c->missing;
+  if ((c->missing & MISSING_MODEL) && !model_why[0]) snprintf(model_why, why_size, "%s", c->model_why);
   *model = c->cfg;
   model->num_labels = c->nlabels;
   *nparams = 0;
@@ -455,7 +458,8 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
     int rc = bad || !r->config_json ? errf(e, "out of memory") : runconfig_parse(cfg, c, s->path, e);
     cJSON_Delete(c);
     int tn = 0;
-    if (!rc && run_info(cfg, cache, &ncache, &tn, &r->nparams, &r->model, s->lenient, &s->missing, e)) {
+    if (!rc && run_info(cfg, cache, &ncache, &tn, &r->nparams, &r->model, s->lenient, &s->missing, s->missing_model,
+                         sizeof s->missing_model, e)) {
       /* its model or data cannot be read: the run will fail with this reason, the others run */
       if (!(r->unreadable = strdup(e->msg))) rc = errf(e, "out of memory");
       r->nparams = 0;

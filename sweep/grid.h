@@ -48,6 +48,7 @@ typedef struct {
   long max_steps, max_nparams;
   int checkpoints;      /* 1: the file has checkpoint slots (every sweep: a stop checkpoints even with checkpoint_every 0) */
   int lenient, missing; /* plan only: what could not be read (MISSING_*) */
+  char missing_model[600]; /* plan only: why the (first) model could not be read */
   int final_run;        /* the first run that saves its final weights, or -1 */
   int max_evals;
 } Sweep;

@@ -3,7 +3,7 @@
 column numbers) and with quotes inside unquoted fields (data.quoting "none"). The headerless
 file trains to the same numbers, bit for bit, as the same rows under a header; the mistakes
 name the file and the key to set; `plan` passes a parse error through instead of calling the
-file missing.
+file missing, and says why a model cannot be read.
 
 usage: tsv_options.py BERTSWEEP FIXTURE_DIR WORKDIR
 """
@@ -74,4 +74,14 @@ json.dump(c, open("plan.json", "w"))
 r = subprocess.run([BIN, "plan", "plan.json"], capture_output=True, text=True)
 check(r.returncode == 1 and "train-quotes.tsv:2:" in r.stderr and "not found" not in r.stdout,
       f"plan of an unreadable TSV: {r.returncode} {r.stdout[-200:]} {r.stderr[-200:]}")
+# plan says why a model cannot be read (here: only its vocab.txt is missing)
+shutil.copytree("model", "novocab")
+os.remove("novocab/vocab.txt")
+c = json.load(open("head.json"))
+c["model"]["path"] = "novocab"
+c["sweep"] = {"seeds": [1]}
+json.dump(c, open("novocab.json", "w"))
+r = subprocess.run([BIN, "plan", "novocab.json"], capture_output=True, text=True)
+check(r.returncode == 0 and "the model cannot be read (" in r.stdout and "novocab/vocab.txt" in r.stdout,
+      f"plan with a model lacking vocab.txt: {r.stdout[-300:]}")
 done()
