@@ -4,11 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "cli/commands.h"
 #include "io/calibration.h"
-#include "jobs/job.h"
-#include "src/clock.h"
 #include "sweep/calibrate.h"
 #include "sweep/grid.h"
 

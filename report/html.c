@@ -32,7 +32,7 @@ static int add_raw(cJSON *obj, const char *name, char *text) {
 }
 
 /* One run's training loss in bins of `every` steps (the mean of each bin's finite values). */
-static int loss_curve(const ResultsData *d, int r, long every, float *bins, long nbins) {
+static void loss_curve(const ResultsData *d, int r, long every, float *bins, long nbins) {
   const float *loss = d->loss + (size_t)r * (size_t)d->max_steps;
   for (long b = 0; b < nbins; b++) {
     double sum = 0;
@@ -41,7 +41,6 @@ static int loss_curve(const ResultsData *d, int r, long every, float *bins, long
       if (isfinite(loss[i])) sum += loss[i], k++;
     bins[b] = k ? (float)(sum / (double)k) : NAN;
   }
-  return 0;
 }
 
 static cJSON *json_text_or_null(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
