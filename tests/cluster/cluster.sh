@@ -76,6 +76,19 @@ cluster_net_up() {
   chmod +x "$CLUSTER_DIR/agent"
 }
 
+# the network and Slurm, tried twice: a start that stalls (seen once in CI: slurmctld wrote
+# nothing) is torn down and made again before anyone gives up; the reason is in start.log
+cluster_start() {
+  local try
+  for try in 1 2; do
+    cluster_net_up && cluster_slurm_up && return 0
+    echo "start $try failed; slurmctld running: $(pgrep -c slurmctld), slurmd: $(pgrep -c slurmd)" >>"$CLUSTER_DIR/start.log"
+    tail -3 "$CLUSTER_DIR"/slurm*.log >>"$CLUSTER_DIR/start.log" 2>/dev/null
+    cluster_down
+  done
+  return 1
+}
+
 cluster_addr() { case $1 in ctl) echo "$CLUSTER_NET.100" ;; n*) echo "$CLUSTER_NET.${1#n}" ;; esac; }
 
 # the failures a node can have
@@ -97,6 +110,8 @@ cluster_slurm_up() {
   chown munge "$d/munge"
   runuser -u munge -- munged --socket="$d/munge/munge.socket" --pid-file="$d/munge/munged.pid" \
     --log-file="$d/munge/munged.log" --seed-file="$d/munge/seed" || return 1
+  local i
+  for i in $(seq 50); do [ -S "$d/munge/munge.socket" ] && break; sleep 0.1; done
   for h in $(cluster_hosts); do
     nodes="${nodes}NodeName=$h NodeAddr=$(cluster_addr "$h") CPUs=$cpus RealMemory=$mem State=UNKNOWN
 "
@@ -131,9 +146,11 @@ SlurmctldLogFile=$d/slurmctld.log
 SlurmdLogFile=$d/slurmd-%n.log
 ${nodes}PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
-  ctl slurmctld -i || return 1
-  for h in $(cluster_hosts); do on "$h" slurmd -N "$h" || return 1; done
-  local i
+  # what the daemons say before their logs open goes to start.log
+  ctl slurmctld -i >>"$d/start.log" 2>&1 || { echo "slurmctld exited $?" >>"$d/start.log"; return 1; }
+  for h in $(cluster_hosts); do
+    on "$h" slurmd -N "$h" >>"$d/start.log" 2>&1 || { echo "slurmd on $h exited $?" >>"$d/start.log"; return 1; }
+  done
   for i in $(seq 60); do
     [ "$(ctl sinfo -h -o %t -t idle 2>/dev/null | wc -l)" -ge 1 ] &&
       [ "$(ctl sinfo -h -N -o %N -t idle 2>/dev/null | sort -u | wc -l)" -eq "$CLUSTER_NODES" ] && return 0

@@ -34,8 +34,7 @@ for p in slurmctld slurmd slurm-client munge; do
      slurmctld slurmd slurm-client munge) >/dev/null 2>&1 || skip "cannot install Slurm"
   break
 done
-cluster_net_up || skip "cannot make network namespaces here"
-cluster_slurm_up || skip "Slurm did not start: $(tail -3 "$CLUSTER_DIR"/slurm*.log 2>/dev/null)"
+cluster_start || skip "the cluster did not start (twice): $(tail -8 "$CLUSTER_DIR/start.log" 2>/dev/null)"
 cp -r "$FIX"/. "$WORK"/
 cd "$WORK"
 passed=0; failed=0

@@ -8,9 +8,10 @@ export CLUSTER_DIR=${CLUSTER_DIR:-/var/tmp/bsc}
 mkdir -p "$CLUSTER_DIR"
 . "$(dirname "$0")/cluster.sh"
 cluster_down
-cluster_net_up || { echo "cannot make the cluster's network namespaces" >&2; exit 1; }
 for h in $(cluster_hosts); do echo "$h slots=$(nproc)"; done > "$CLUSTER_DIR/hosts"
-if [ "${1:-}" != --no-slurm ]; then
-  cluster_slurm_up || { echo "Slurm did not start: see $CLUSTER_DIR/*.log" >&2; exit 1; }
+if [ "${1:-}" = --no-slurm ]; then
+  cluster_net_up || { echo "cannot make the cluster's network namespaces" >&2; exit 1; }
+else
+  cluster_start || { echo "the cluster did not start: see $CLUSTER_DIR/start.log and $CLUSTER_DIR/*.log" >&2; exit 1; }
 fi
 echo "cluster up: hosts $(cluster_hosts | tr '\n' ' ')(addresses $CLUSTER_NET.1-$CLUSTER_NODES), controller ctl; state in $CLUSTER_DIR"
