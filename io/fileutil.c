@@ -288,3 +288,12 @@ static int fence_once(const char *path, Err *e) {
   }
   return 0;
 }
+
+double json_float(float f) {
+  char s[32];
+  for (int digits = 6; digits <= 9; digits++) {
+    snprintf(s, sizeof s, "%.*g", digits, (double)f);
+    if (strtof(s, NULL) == f) break;
+  }
+  return strtod(s, NULL);
+}

@@ -24,6 +24,8 @@ int path_exists(const char *path);
 /* Parses a JSON file (a cJSON *); errors name the file and line. Text after the value and
    a key twice in one object are errors. */
 void *read_json_file(const char *path, Err *e);
+/* The shortest decimal that reads back as f (0.1, not 0.10000000149011612), for JSON. */
+double json_float(float f);
 /* The same for len bytes of text from path, whose first line is line0 (for errors). */
 void *json_parse_strict(const char *text, size_t len, const char *path, int line0, Err *e);
 /* A key that appears twice in one object of a cJSON tree, or NULL. */

@@ -240,15 +240,6 @@ int hf_load_mlm_head(const HfDir *d, MlmHead *h, int *found, Err *e) {
 
 /* The shortest decimal that reads back as f: 0.1f is written 0.1, as the model's config.json
    had it, not 0.10000000149011612 (f widened to double). */
-static double as_written(float f) {
-  char s[32];
-  for (int digits = 6; digits <= 9; digits++) {
-    snprintf(s, sizeof s, "%.*g", digits, (double)f);
-    if (strtof(s, NULL) == f) break;
-  }
-  return strtod(s, NULL);
-}
-
 static int write_config(const char *dir, const BertConfig *c, int with_classifier, char *const *labels, Err *e) {
   cJSON *r = cJSON_CreateObject();
   if (!r) return errf(e, "out of memory");
@@ -262,10 +253,10 @@ static int write_config(const char *dir, const BertConfig *c, int with_classifie
   cJSON_AddNumberToObject(r, "intermediate_size", c->intermediate);
   cJSON_AddNumberToObject(r, "max_position_embeddings", c->max_position);
   cJSON_AddNumberToObject(r, "type_vocab_size", c->type_vocab);
-  cJSON_AddNumberToObject(r, "layer_norm_eps", as_written(c->ln_eps));
-  cJSON_AddNumberToObject(r, "initializer_range", as_written(c->init_range));
-  cJSON_AddNumberToObject(r, "hidden_dropout_prob", as_written(c->hidden_dropout));
-  cJSON_AddNumberToObject(r, "attention_probs_dropout_prob", as_written(c->attn_dropout));
+  cJSON_AddNumberToObject(r, "layer_norm_eps", json_float(c->ln_eps));
+  cJSON_AddNumberToObject(r, "initializer_range", json_float(c->init_range));
+  cJSON_AddNumberToObject(r, "hidden_dropout_prob", json_float(c->hidden_dropout));
+  cJSON_AddNumberToObject(r, "attention_probs_dropout_prob", json_float(c->attn_dropout));
   cJSON_AddStringToObject(r, "hidden_act", c->act == ACT_GELU ? "gelu" : "gelu_new");
   cJSON *id2label = cJSON_AddObjectToObject(r, "id2label"), *label2id = cJSON_AddObjectToObject(r, "label2id");
   for (int i = 0; i < c->num_labels; i++) {

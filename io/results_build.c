@@ -213,6 +213,60 @@ static int attach_scales(Build *b, Err *e) {
   return bad ? h5err(e, "%s: attaching dimension scales", b->tmp) : 0;
 }
 
+/* ---- the runs' coordinates in train/ and eval/ ---- */
+
+/* Member m of /runs (run_id, seed, then the grid columns) as a dataset along /run in group g. */
+static int run_coord(Build *b, hid_t g, const char *group, unsigned m, Err *e) {
+  char *name = H5Tget_member_name(b->run_type, m);
+  hid_t t = H5Tget_member_type(b->run_type, m);
+  size_t off = H5Tget_member_offset(b->run_type, m), sz = t >= 0 ? H5Tget_size(t) : 0;
+  long n = b->lay->nruns;
+  unsigned char *v = name && sz ? malloc(sz * (size_t)(n ? n : 1)) : NULL;
+  hid_t d = -1;
+  int bad = !v;
+  for (long r = 0; !bad && r < n; r++) memcpy(v + (size_t)r * sz, b->rows + (size_t)r * b->shape.size + off, sz);
+  if (!bad) {
+    hsize_t len = (hsize_t)n;
+    char what[300];
+    snprintf(what, sizeof what, m == 0 ? "run id (row of /runs)" : m == 1 ? "the run's seed (train.seed)" : "the run's value of the grid key %s", name);
+    d = make_dataset(g, name, t, 1, &len, NULL);
+    bad = d < 0 || (n && h5_write_at(d, t, -1, 0, n, v)) || describe(d, "1", what) ||
+          (H5Tget_class(t) == H5T_STRING && h5_attr_str(d, "_Encoding", "utf-8")) || /* xarray decodes to str */
+          H5DSattach_scale(d, b->coord[CO_RUN], 0) < 0;
+  }
+  if (bad) h5err(e, "%s: creating /%s/%s", b->tmp, group, name ? name : "seed");
+  if (d >= 0) H5Dclose(d);
+  if (t >= 0) H5Tclose(t);
+  free(v);
+  H5free_memory(name);
+  return bad ? -1 : 0;
+}
+
+/* Each metric group gets the runs' ids, seeds and grid values along /run, and each metric
+   names them in its `coordinates` attribute (CF): xarray opens train/ or eval/ with run_id,
+   seed and every grid key as coordinates of `run`, no join with /runs needed. */
+static int create_run_coords(Build *b, Err *e) {
+  static const char *const GROUP[2] = {"train", "eval"};
+  unsigned ncoord = 2 + (unsigned)b->lay->ncols; /* /runs' first members: run_id, seed, grid columns */
+  size_t len = 16;
+  for (int c = 0; c < b->lay->ncols; c++) len += strlen(b->lay->cols[c].name) + 1;
+  char *names = malloc(len);
+  if (!names) return errf(e, "out of memory");
+  snprintf(names, len, "run_id seed");
+  for (int c = 0; c < b->lay->ncols; c++) strcat(strcat(names, " "), b->lay->cols[c].name);
+  int rc = 0;
+  for (int k = 0; k < 2 && !rc; k++) {
+    hid_t g = H5Gopen2(b->f, GROUP[k], H5P_DEFAULT);
+    if (g < 0) rc = h5err(e, "%s: opening /%s", b->tmp, GROUP[k]);
+    for (unsigned m = 0; !rc && m < ncoord; m++) rc = run_coord(b, g, GROUP[k], m, e);
+    if (g >= 0) H5Gclose(g);
+  }
+  for (int i = 0; i < NMETRICS && !rc; i++)
+    if (h5_attr_str(b->metric[i], "coordinates", names)) rc = h5err(e, "%s: /%s coordinates", b->tmp, RESULTS_METRICS[i].path);
+  free(names);
+  return rc;
+}
+
 /* ---- checkpoints and final weights ---- */
 
 static int copy_slot_half(hid_t from, hid_t to, int half, long n, float *buf) {
@@ -283,6 +337,25 @@ static int create_slots(Build *b, const ResultsSource *src, Err *e) {
   return rc;
 }
 
+/* /final_weights' second dimension, "parameter": a dimension without values, stored as netCDF-4
+   stores one (a scale named "This is a netCDF dimension but not a netCDF variable." and its
+   length, never written, so it takes no space), which h5netcdf and xarray read as a plain
+   dimension: the root group opens in xarray with final weights in it. */
+static int parameter_dim(Build *b, Err *e) {
+  hsize_t n = (hsize_t)b->lay->final_size, chunk = n < 65536 ? n : 65536;
+  char name[80];
+  snprintf(name, sizeof name, "This is a netCDF dimension but not a netCDF variable. %10llu", (unsigned long long)n);
+  hid_t sp = H5Screate_simple(1, &n, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), d = -1;
+  if (sp >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, 1, &chunk) >= 0 && H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_INCR) >= 0 &&
+      H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0)
+    d = H5Dcreate2(b->f, "parameter", H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  int bad = d < 0 || H5DSset_scale(d, name) < 0 || H5DSattach_scale(b->final, d, 1) < 0;
+  if (d >= 0) H5Dclose(d);
+  if (sp >= 0) H5Sclose(sp);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  return bad ? h5err(e, "%s: creating the dimension /parameter", b->tmp) : 0;
+}
+
 static int create_final(Build *b, const ResultsSource *src, Err *e) {
   const ResultsLayout *L = b->lay;
   hsize_t dims[2] = {(hsize_t)(L->nruns ? L->nruns : 1), (hsize_t)L->final_size}, chunk[2] = {1, (hsize_t)L->final_size};
@@ -292,7 +365,7 @@ static int create_final(Build *b, const ResultsSource *src, Err *e) {
     b->final = H5Dcreate2(b->f, "final_weights", H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   if (sp >= 0) H5Sclose(sp);
   if (dcpl >= 0) H5Pclose(dcpl);
-  if (b->final < 0 || h5_attr_str(b->final, "tensors", L->final_layout ? L->final_layout : "[]") ||
+  if (b->final < 0 || h5_attr_str(b->final, "tensors", L->final_layout ? L->final_layout : "[]") || parameter_dim(b, e) ||
       describe(b->final, "1", "final parameters of each run that set train.save_final_weights (others: undefined)"))
     return h5err(e, "%s: creating /final_weights", b->tmp);
   if (!src || !src->path || H5Lexists(b->old, "final_weights", H5P_DEFAULT) <= 0) return 0;
@@ -347,7 +420,7 @@ static int fill_file(Build *b, const RunRow *rows, const char *const *run_config
   fault_kill("killbuild", 1, copying);
   if (create_runs(b, run_configs, e) || create_coords(b, e)) return -1;
   if (b->lay->final_size > 0 && create_final(b, src, e)) return -1;
-  if (attach_scales(b, e) || file_attrs(b, sweep_json, config_path, e)) return -1;
+  if (attach_scales(b, e) || create_run_coords(b, e) || file_attrs(b, sweep_json, config_path, e)) return -1;
   fault_kill("killbuild", 2, copying);
   return b->lay->slot_size > 0 || b->lay->nslots == 0 ? create_slots(b, src, e) : 0;
 }

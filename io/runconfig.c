@@ -199,3 +199,45 @@ int runconfig_load(RunConfig *cfg, const char *path, Err *e) {
   cJSON_Delete(root);
   return rc;
 }
+
+/* The value cfg holds for key k as JSON, or NULL where it is the model's and md does not know. */
+static cJSON *json_value(const RunConfig *cfg, const KeySpec *k, const ModelDefaults *md) {
+  const char *src = (const char *)cfg + k->off;
+  switch (k->type) {
+  case K_STR:
+  case K_PATH: return cJSON_CreateString(src);
+  case K_CHOICE: return cJSON_CreateString(k->choices[*(const int *)src]);
+  case K_BOOL: {
+    int v = *(const int *)src;
+    if (v < 0) v = md ? md->lower_case : -1; /* model.do_lower_case: the tokenizer's */
+    return v < 0 ? NULL : cJSON_CreateBool(v);
+  }
+  case K_INT: return cJSON_CreateNumber(*(const int *)src);
+  case K_LONG: return cJSON_CreateNumber((double)*(const long *)src);
+  case K_FLOAT: return cJSON_CreateNumber(json_float(*(const float *)src));
+  default: {
+    double v = *(const double *)src;
+    if (v < 0) v = md ? md->dropout : -1; /* train.dropout: the model's */
+    return v < 0 ? NULL : cJSON_CreateNumber(v);
+  }
+  }
+}
+
+int runconfig_complete(void *root_, const RunConfig *cfg, const ModelDefaults *md) {
+  cJSON *root = root_;
+  for (size_t i = 0; i < NSCHEMA; i++) {
+    const KeySpec *k = &SCHEMA[i];
+    const char *dot = strchr(k->key, '.');
+    char sec[32];
+    snprintf(sec, sizeof sec, "%.*s", (int)(dot - k->key), k->key);
+    cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, sec);
+    if (!obj && !(obj = cJSON_AddObjectToObject(root, sec))) return -1;
+    if (cJSON_GetObjectItemCaseSensitive(obj, dot + 1)) continue;
+    cJSON *v = json_value(cfg, k, md);
+    if (v && !cJSON_AddItemToObject(obj, dot + 1, v)) {
+      cJSON_Delete(v);
+      return -1;
+    }
+  }
+  return 0;
+}

@@ -31,6 +31,18 @@ int runconfig_parse(RunConfig *cfg, const void *root, const char *source, Err *e
 /* Reads and parses a config file. */
 int runconfig_load(RunConfig *cfg, const char *path, Err *e);
 
+/* What a run takes from its model where the config leaves a key unset: do_lower_case from
+   tokenizer_config.json (-1: unknown), and the dropout when config.json gives one value to
+   every dropout (-1: unknown, or values that differ). */
+typedef struct {
+  int lower_case;
+  double dropout;
+} ModelDefaults;
+/* Adds to root (the run's config as cJSON, parsed into cfg) every key it does not set, with
+   the value the run uses: the default, or the model's (md) for do_lower_case and dropout;
+   a key whose value is unknown stays unset. The run's config is then self-contained. */
+int runconfig_complete(void *root, const RunConfig *cfg, const ModelDefaults *md);
+
 /* Checks that a dotted key ("optimizer.correct_bias") names a run setting; used by the grid. */
 int runconfig_key_known(const char *dotted);
 

@@ -297,14 +297,16 @@ typedef struct {
   int n, nlabels, missing;
   char model_why[600]; /* why the model could not be read (lenient) */
   BertConfig cfg;
+  ModelDefaults md;
 } InfoCache;
 
 /* What a run's plan needs from its data and model. lenient (plan): a missing data set counts
    data.train_size examples, missing labels count as 2, a missing model has no size; each
    sets its bit in *missing (MISSING_*). */
 static int run_info(const RunConfig *cfg, InfoCache *cache, int *ncache, int *n, long *nparams, BertConfig *model,
-                    int lenient, int *missing, char *model_why, size_t why_size, Err *e) {
+                    ModelDefaults *md, int lenient, int *missing, char *model_why, size_t why_size, Err *e) {
   InfoCache *c = NULL;
+  *md = (ModelDefaults){-1, -1};
   for (int i = 0; i < *ncache && !c; i++)
     if (!strcmp(cache[i].train, cfg->train) && !strcmp(cache[i].labels, cfg->labels) && !strcmp(cache[i].model, cfg->model_path))
       c = &cache[i];
@@ -312,6 +314,7 @@ static int run_info(const RunConfig *cfg, InfoCache *cache, int *ncache, int *n,
   if (!c) {
     c = *ncache < 8 ? &cache[(*ncache)++] : &fresh;
     memset(c, 0, sizeof *c);
+    c->md = (ModelDefaults){-1, -1};
     snprintf(c->train, sizeof c->train, "%s", cfg->train);
     snprintf(c->labels, sizeof c->labels, "%s", cfg->labels);
     snprintf(c->model, sizeof c->model, "%s", cfg->model_path);
@@ -337,12 +340,17 @@ static int run_info(const RunConfig *cfg, InfoCache *cache, int *ncache, int *n,
       snprintf(c->model_why, sizeof c->model_why, "%s", e->msg);
     } else {
       c->cfg = hf.cfg;
+      /* as the job resolves them (jobs/job.c) */
+      c->md.lower_case = hf.has_lower_case ? hf.do_lower_case : 0;
+      float d = hf.cfg.hidden_dropout;
+      c->md.dropout = d == hf.cfg.attn_dropout && d == hf.cfg.classifier_dropout ? json_float(d) : -1;
       hf_close(&hf);
     }
   }
   *missing |= c->missing;
   if ((c->missing & MISSING_MODEL) && !model_why[0]) snprintf(model_why, why_size, "%s", c->model_why);
   *model = c->cfg;
+  *md = c->md;
   model->num_labels = c->nlabels;
   *nparams = 0;
   if (!(c->missing & MISSING_MODEL)) {
@@ -454,17 +462,20 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
     for (int a = 0; a < s->naxes && !bad; a++)
       bad = s->axes[a].whole ? merge_section(c, s->axes[a].key, s->axes[a].vals[choice[a]])
                              : set_dotted(c, s->axes[a].key, s->axes[a].vals[choice[a]]);
-    r->config_json = bad ? NULL : cJSON_PrintUnformatted(c);
-    int rc = bad || !r->config_json ? errf(e, "out of memory") : runconfig_parse(cfg, c, s->path, e);
-    cJSON_Delete(c);
+    int rc = bad ? errf(e, "out of memory") : runconfig_parse(cfg, c, s->path, e);
     int tn = 0;
-    if (!rc && run_info(cfg, cache, &ncache, &tn, &r->nparams, &r->model, s->lenient, &s->missing, s->missing_model,
+    ModelDefaults md;
+    if (!rc && run_info(cfg, cache, &ncache, &tn, &r->nparams, &r->model, &md, s->lenient, &s->missing, s->missing_model,
                          sizeof s->missing_model, e)) {
       /* its model or data cannot be read: the run will fail with this reason, the others run */
       if (!(r->unreadable = strdup(e->msg))) rc = errf(e, "out of memory");
       r->nparams = 0;
       tn = 0;
     }
+    /* stored in /runs run_configs: every key, defaults included */
+    if (!rc && (runconfig_complete(c, cfg, &md) || !(r->config_json = cJSON_PrintUnformatted(c))))
+      rc = errf(e, "out of memory");
+    cJSON_Delete(c);
     if (rc) {
       free(cache);
       free(cfg);

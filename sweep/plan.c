@@ -80,6 +80,27 @@ void plan_free(Plan *p) {
   memset(p, 0, sizeof *p);
 }
 
+/* A run config as {"section.key": value}, or NULL. */
+static cJSON *flat_config(const char *json) {
+  cJSON *c = cJSON_Parse(json), *f = c ? cJSON_CreateObject() : NULL;
+  if (f) flatten(c, "", f);
+  cJSON_Delete(c);
+  return f;
+}
+
+/* One run when every key both configs set has one value. A key only one of them sets is a
+   default the other leaves out: the base configs are equal (checked before) and the swept
+   keys too, so such a key comes from completion (io/runconfig.c runconfig_complete), which
+   files of bertsweep <= 0.1 lack and which leaves out what a model unreadable then or now
+   would have said. */
+static int same_run(const cJSON *a, const cJSON *b) {
+  for (const cJSON *x = a->child; x; x = x->next) {
+    const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+    if (y && !cJSON_Compare(x, y, 1)) return 0;
+  }
+  return 1;
+}
+
 /* Matches this sweep's runs against the file's rows; new runs get rows after the old ones. */
 int plan_resume(Sweep *s, const ResultsInfo *info, Plan *p, Err *e) {
   char diff[1500], ka[1024], kb[1024];
@@ -93,13 +114,13 @@ int plan_resume(Sweep *s, const ResultsInfo *info, Plan *p, Err *e) {
                 s->output, ka[0] ? ka : "none", kb[0] ? kb : "none");
   cJSON **old = calloc((size_t)(info->nruns ? info->nruns : 1), sizeof(cJSON *));
   if (!old) return errf(e, "out of memory");
-  for (int j = 0; j < info->nruns; j++) old[j] = cJSON_Parse(info->run_configs[j]);
+  for (int j = 0; j < info->nruns; j++) old[j] = flat_config(info->run_configs[j]);
   int next = info->nruns;
   for (int i = 0; i < s->nruns; i++) {
-    cJSON *mine = cJSON_Parse(s->runs[i].config_json);
+    cJSON *mine = flat_config(s->runs[i].config_json);
     int row = -1;
     for (int j = 0; j < info->nruns && row < 0 && mine; j++)
-      if (old[j] && cJSON_Compare(old[j], mine, 1)) row = j;
+      if (old[j] && same_run(old[j], mine)) row = j;
     cJSON_Delete(mine);
     s->runs[i].row = row >= 0 ? row : next++;
   }
