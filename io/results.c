@@ -228,7 +228,7 @@ static void fill_fixed(unsigned char *row, size_t off, const RunRow *x) {
   const void *src[NFIXED] = {
       [F_STATUS] = RUN_STATUS_NAME[x->status], [F_STEPS_DONE] = &sd, [F_TOTAL] = &tot, [F_BEST_ACC] = &x->best_acc,
       [F_BEST_STEP] = &bs, [F_FINAL_ACC] = &x->final_acc, [F_FINAL_LOSS] = &x->final_loss,
-      [F_MAJORITY] = &x->majority, [F_BOW] = &x->bow, [F_INIT] = x->initialised, [F_WALL] = &x->wall_seconds, [F_RANK] = &rank, [F_HOST] = x->host,
+      [F_MAJORITY] = &x->majority, [F_BOW] = &x->bow, [F_INIT] = x->initialised, [F_UNK] = &x->unk_rate, [F_WALL] = &x->wall_seconds, [F_RANK] = &rank, [F_HOST] = x->host,
       [F_CPU] = x->cpu, [F_BLAS] = x->blas, [F_THREADS] = &threads, [F_LIBS] = x->libs, [F_STARTED] = &x->started,
       [F_FINISHED] = &x->finished, [F_ERROR] = x->error};
   for (int f = 0; f < NFIXED; f++) {
@@ -241,6 +241,12 @@ static void fill_fixed(unsigned char *row, size_t off, const RunRow *x) {
     }
     off += n;
   }
+}
+
+RunRow results_row_pending(int run_id, int seed, long total_steps, const char *const *values) {
+  return (RunRow){.run_id = run_id, .seed = seed, .rank = -1, .values = values, .total_steps = total_steps,
+                  .best_step = -1, .status = RUN_PENDING, .best_acc = NAN, .final_acc = NAN, .final_loss = NAN,
+                  .majority = NAN, .bow = NAN, .unk_rate = NAN, .started = NAN, .finished = NAN};
 }
 
 void results_fill_row(const ResultsLayout *lay, const RowShape *rs, unsigned char *row, const RunRow *x) {

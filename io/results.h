@@ -51,10 +51,14 @@ typedef struct {
   double majority; /* dev accuracy of always predicting the most frequent label */
   double bow;      /* dev accuracy of the bag-of-words baseline */
   const char *initialised; /* tensors initialised rather than loaded (NULL: empty) */
+  double unk_rate; /* share of the training set's text tokens that are [UNK] */
   const char *host, *cpu, *blas, *libs; /* provenance (NULL: empty) */
   int threads;
   double started, finished; /* seconds since 1970 (NaN: not yet) */
 } RunRow;
+
+/* A run that has not started: every value at its fill (NaN, -1, empty). */
+RunRow results_row_pending(int run_id, int seed, long total_steps, const char *const *values);
 
 /* The /runs row type of a layout: compound offsets, in bytes. */
 typedef struct {

@@ -85,7 +85,10 @@ static int build_rows(Build *b, const RunRow *rows, const ResultsSource *src, Er
     if (rows && (i >= nold || src->tolerant)) results_fill_row(L, &b->shape, b->rows + (size_t)i * b->shape.size, &rows[i]);
   if (!nold) return 0;
   /* HDF5 converts the old compound member by member (by name): int to float, shorter to
-     longer strings; the old file's values are kept exactly as written */
+     longer strings; the old file's values are kept exactly as written, and a column the old
+     file lacks (added since, e.g. unk_rate) keeps the fill value written here first */
+  RunRow blank = results_row_pending(0, 0, 0, NULL);
+  for (int i = 0; i < nold && !src->tolerant; i++) results_fill_row(L, &b->shape, b->rows + (size_t)i * b->shape.size, &blank);
   hid_t d = H5Dopen2(b->old, "runs", H5P_DEFAULT);
   if (d < 0 && !src->tolerant) return h5err(e, "%s: opening /runs", src->path);
   if (!src->tolerant) {

@@ -231,10 +231,8 @@ int results_salvage(const char *path, const char *out_path, FILE *out, Err *e) {
   for (int r = 0; !rc && r < n; r++) { /* what a lost row becomes: pending, its values from its run config */
     char *seed = config_value(in->run_configs[r], "train.seed");
     for (int k = 0; k < ncols; k++) vals[(size_t)r * (size_t)ncols + (size_t)k] = config_value(in->run_configs[r], in->lay.cols[k].name);
-    rows[r] = (RunRow){.run_id = r, .seed = seed ? atoi(seed) : 0, .rank = -1,
-                       .values = (const char *const *)vals + (size_t)r * (size_t)ncols, .total_steps = in->total_steps[r],
-                       .best_step = -1, .status = RUN_PENDING, .best_acc = NAN, .final_acc = NAN, .final_loss = NAN,
-                       .majority = NAN, .bow = NAN, .started = NAN, .finished = NAN};
+    rows[r] = results_row_pending(r, seed ? atoi(seed) : 0, in->total_steps[r],
+                                  (const char *const *)vals + (size_t)r * (size_t)ncols);
     free(seed);
   }
   for (int k = 0; !rc && in->format_version == RESULTS_FORMAT_VERSION && k < in->lay.nslots; k++) {

@@ -31,7 +31,7 @@ typedef struct {
   int *seed;
   char (*status)[STATUS_LEN];
   long *total_steps, *steps_done;
-  double *best_acc, *final_acc, *majority, *bow;
+  double *best_acc, *final_acc, *majority, *bow, *unk; /* unk: [UNK] share (NaN: not recorded) */
   float *loss;        /* [nruns * max_steps] */
   float *acc;         /* [nruns * max_evals] */
   long *estep;        /* [nruns * max_evals], -1 where none */

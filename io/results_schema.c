@@ -33,6 +33,9 @@ const ColumnSpec RESULTS_FIXED[NFIXED] = {
                "whatever the model's tokenizer) of the whole text, not max_seq_length tokens, fitted on the run's training examples"},
     [F_INIT] = {"initialised", VT_STR,
                 "tensors initialised rather than loaded from the checkpoint: classifier, pooler, or all (random_init)", 32},
+    [F_UNK] = {"unk_rate", VT_F64,
+               "share of the run's training-set text tokens (special tokens aside) that became [UNK]; above 0.05 the run "
+               "warned with the likely cause (NaN: not started, or a file from before this column)"},
     [F_WALL] = {"wall_seconds", VT_F64, "seconds the run has trained"},
     [F_RANK] = {"rank", VT_I32, "MPI rank that last ran it (-1: none)"},
     [F_HOST] = {"host", VT_STR, "host that last ran it", 64},
@@ -44,7 +47,7 @@ const ColumnSpec RESULTS_FIXED[NFIXED] = {
     [F_FINISHED] = {"finished", VT_F64, "when the run finished (NaN: not yet)"},
     [F_ERROR] = {"error", VT_STR, "why a failed run could not run (empty otherwise)", ERROR_LEN},
 };
-static_assert(NFIXED == 20, "RESULTS_FIXED describes every fixed column");
+static_assert(NFIXED == 21, "RESULTS_FIXED describes every fixed column");
 
 const char *const RUN_STATUS_NAME[NRUN_STATUS] = {
     [RUN_PENDING] = "pending", [RUN_RUNNING] = "running", [RUN_STOPPED] = "stopped",

@@ -59,7 +59,7 @@ extern const DatasetSpec RESULTS_COORDS[NCOORDS];
 extern const char *const RESULTS_DIM_NAME[NCOORDS]; /* "run", "step", "eval" */
 
 /* The fixed columns of /runs, after run_id, seed and the grid columns. */
-enum { F_STATUS, F_STEPS_DONE, F_TOTAL, F_BEST_ACC, F_BEST_STEP, F_FINAL_ACC, F_FINAL_LOSS, F_MAJORITY, F_BOW, F_INIT, F_WALL, F_RANK,
+enum { F_STATUS, F_STEPS_DONE, F_TOTAL, F_BEST_ACC, F_BEST_STEP, F_FINAL_ACC, F_FINAL_LOSS, F_MAJORITY, F_BOW, F_INIT, F_UNK, F_WALL, F_RANK,
        F_HOST, F_CPU, F_BLAS, F_THREADS, F_LIBS, F_STARTED, F_FINISHED, F_ERROR, NFIXED };
 typedef struct {
   const char *name;
@@ -70,6 +70,10 @@ typedef struct {
 extern const ColumnSpec RESULTS_FIXED[NFIXED];
 #define STATUS_LEN 9 /* the longest status name (diverged) and its NUL */
 #define ERROR_LEN 256 /* /runs "error", NUL included */
+
+/* Above this share of [UNK] among a run's training-set text tokens, the run warns with the
+   likely cause and the report names the runs (/runs "unk_rate"). */
+#define UNK_WARN 0.05
 
 /* Run statuses, as stored in /runs "status"; RUN_STATUS_NAME is the one table of their names.
    pending: not started yet. running: started; a sweep that dies leaves it so, and its

@@ -66,7 +66,6 @@ int job_open(Job *j, const RunConfig *cfg, Err *e);
 /* Above UNK_WARN of the training set's text tokens unknown to the vocabulary: a sentence for a
    warning naming the likely cause (an uncased vocabulary read cased, tokenize_chinese_chars off,
    a vocabulary of another language) into out, and 1; else 0. */
-#define UNK_WARN 0.05
 int job_unk_advice(const Job *j, char *out, size_t size);
 void job_close(Job *j);
 /* Runs update j->step (0-based) and advances it. */

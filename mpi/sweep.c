@@ -342,7 +342,7 @@ static void run_one(Ctx *c, int run, int slot) {
                     .threads = threads, .started = (double)time(NULL), .finished = NAN, .run_id = p->row,
                     .seed = p->seed, .rank = c->rank, .total_steps = p->total_steps, .best_step = -1,
                     .status = RUN_RUNNING, .best_acc = NAN, .final_acc = NAN, .final_loss = NAN, .majority = NAN,
-                    .bow = NAN};
+                    .bow = NAN, .unk_rate = NAN};
   omp_set_num_threads(threads);
   const RunSink sink = results_sink(s);
   Err e = {{0}, 0};

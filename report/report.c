@@ -448,11 +448,34 @@ static void not_run_list(const Analysis *A, FILE *out, int md) {
   }
 }
 
+/* Runs whose tokenizer turned more than UNK_WARN of the training text into [UNK]: their
+   verdicts compare models that could not read much of the data. */
+static int unk_runs(const ResultsData *d, double *worst) {
+  int n = 0;
+  *worst = 0;
+  for (int r = 0; r < d->nruns; r++)
+    if (d->unk[r] > UNK_WARN) {
+      n++;
+      if (d->unk[r] > *worst) *worst = d->unk[r];
+    }
+  return n;
+}
+
+static void unk_note(const ResultsData *d, FILE *out, int md) {
+  double worst;
+  int n = unk_runs(d, &worst);
+  if (n)
+    fprintf(out, "\n%sTokenizer: %d of %d runs turned more than %.0f%% of their training tokens into [UNK] (up to "
+                 "%.1f%%); the vocabulary may not fit the data (each run's output named the likely cause).\n",
+            md ? "**Warning.** " : "Warning. ", n, d->nruns, 100 * UNK_WARN, 100 * worst);
+}
+
 static void write_text(const Section *s, FILE *out, int md, int mp, int ms) {
   const Analysis *A = &s->A;
   header(A, s->label, s->path, out, md, mp, ms);
   group_table(A, out, md);
   not_run_list(A, out, md);
+  unk_note(A->d, out, md);
   if (A->note[0]) fprintf(out, "\n%s.\n", A->note);
   if (A->nc) fprintf(out, "\n%sVerdicts (second against first, paired by seed)\n\n", md ? "#### " : "");
   for (int i = 0; i < A->nc; i++) {
@@ -604,6 +627,12 @@ static cJSON *json_section(const Section *s, int mp, int ms) {
   cJSON *comps = cJSON_AddArrayToObject(root, "comparisons");
   for (int i = 0; i < A->nc; i++) cJSON_AddItemToArray(comps, json_comparison(A, &A->c[i]));
   if (A->note[0]) cJSON_AddStringToObject(root, "note", A->note);
+  double worst;
+  int nunk = unk_runs(d, &worst);
+  cJSON *unk = cJSON_AddObjectToObject(root, "unk");
+  cJSON_AddNumberToObject(unk, "threshold", UNK_WARN);
+  cJSON_AddNumberToObject(unk, "runs_over", nunk);
+  cJSON_AddItemToObject(unk, "max_over", nunk ? cJSON_CreateNumber(worst) : cJSON_CreateNull());
   cJSON *corr = cJSON_AddArrayToObject(root, "correlations");
   for (int i = 0; i < A->ncorr; i++) {
     const Correlation *c = &A->corr[i];

@@ -156,10 +156,7 @@ int plan_build(const Sweep *s, const ResultsInfo *info, int size, Plan *p, Err *
   for (int i = 0; i < s->nruns; i++) {
     const PlannedRun *r = &s->runs[i];
     for (int a = 0; a < s->naxes; a++) p->vals[i * s->naxes + a] = s->axes[a].colvals[r->choice[a]];
-    p->rows[r->row] = (RunRow){.run_id = r->row, .seed = r->seed, .rank = -1, .values = p->vals + i * s->naxes,
-                               .total_steps = r->total_steps, .best_step = -1, .status = RUN_PENDING,
-                               .best_acc = NAN, .final_acc = NAN, .final_loss = NAN, .majority = NAN, .bow = NAN,
-                               .started = NAN, .finished = NAN};
+    p->rows[r->row] = results_row_pending(r->row, r->seed, r->total_steps, p->vals + i * s->naxes);
     p->cfgs[r->row] = r->config_json;
     int known = info && r->row < info->nruns;
     snprintf(p->status[i], STATUS_LEN, "%s", known ? info->status[r->row] : RUN_STATUS_NAME[RUN_PENDING]);
