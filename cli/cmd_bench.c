@@ -11,11 +11,12 @@
 
 int cmd_bench(int argc, char **argv, Err *e) {
   const char *config = NULL;
-  int steps = 20, threads = 0;
+  int steps = 20, threads = 0, probe = 0;
   for (int i = 0; i < argc; i++) {
     char *end = NULL;
     if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = (int)strtol(argv[++i], &end, 10);
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = (int)strtol(argv[++i], &end, 10);
+    else if (!strcmp(argv[i], "--probe")) probe = 1; /* one rank of `plan --layout` */
     else if (argv[i][0] == '-') return usage_error(e, "bench", "unknown option %s", argv[i]);
     else config = argv[i];
     if (end && (*end || steps < 1 || threads < 0)) { errf(e, "bench: %s needs a positive number", argv[i - 1]); return EXIT_USAGE; }
@@ -25,6 +26,11 @@ int cmd_bench(int argc, char **argv, Err *e) {
   threads = omp_get_max_threads();
   Sweep s;
   if (sweep_load(&s, config, NULL, e)) return EXIT_ERROR;
+  if (probe) {
+    int rc = sweep_probe(&s, steps, stdin, stdout, e) ? EXIT_ERROR : EXIT_OK;
+    sweep_free(&s);
+    return rc;
+  }
   MachineInfo m;
   machine_describe(&m);
   char path[4096];

@@ -1,9 +1,15 @@
 /* `bertsweep plan CONFIG`: the runs, steps, file size and time of a sweep, before running it. */
+#define _GNU_SOURCE
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "cli/commands.h"
+#include "src/machine.h"
 #include <omp.h>
 #include "io/calibration.h"
 #include "sweep/calibrate.h"
@@ -102,10 +108,109 @@ static int has_calibration(const Sweep *s, int threads, Err *e) {
   return found || !cal; /* a damaged calibration file: plan_time says so */
 }
 
+/* ---- --layout: ranks x threads measured on this node ---- */
+
+typedef struct {
+  pid_t pid;
+  FILE *to, *from;
+} Probe;
+
+/* Starts `bertsweep bench CONFIG --probe --threads t --steps n` with pipes on its stdin/stdout. */
+static int probe_start(Probe *p, const char *config, int t, int steps, Err *e) {
+  int in[2], out[2];
+  if (pipe(in) != 0 || pipe(out) != 0) return errf(e, "plan --layout: pipe: %s", strerror(errno));
+  p->pid = fork();
+  if (p->pid < 0) return errf(e, "plan --layout: fork: %s", strerror(errno));
+  if (p->pid == 0) {
+    char ts[16], ns[16];
+    snprintf(ts, sizeof ts, "%d", t);
+    snprintf(ns, sizeof ns, "%d", steps);
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+    setenv("OMP_NUM_THREADS", ts, 1);
+    execl("/proc/self/exe", "bertsweep", "bench", config, "--probe", "--threads", ts, "--steps", ns, (char *)NULL);
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  p->to = fdopen(in[1], "w");
+  p->from = fdopen(out[0], "r");
+  return p->to && p->from ? 0 : errf(e, "plan --layout: fdopen: %s", strerror(errno));
+}
+
+/* k ranks of t threads stepping at once: their mean seconds per step, or -1 with e set. */
+static double probe_layout(const char *config, int k, int t, int steps, Err *e) {
+  Probe *p = calloc((size_t)k, sizeof *p);
+  if (!p) return errf(e, "out of memory"), -1;
+  int started = 0, rc = 0;
+  char line[64];
+  for (; started < k && !rc; started++) rc = probe_start(&p[started], config, t, steps, e);
+  for (int i = 0; i < started && !rc; i++) /* every rank warm before any is timed */
+    if (!fgets(line, sizeof line, p[i].from) || strcmp(line, "ready\n") != 0)
+      rc = errf(e, "plan --layout: rank %d of %d x %d threads did not start (see its message above)", i, k, t);
+  for (int i = 0; i < started && !rc; i++) fputs("go\n", p[i].to), fflush(p[i].to);
+  double sum = 0;
+  for (int i = 0; i < started && !rc; i++) {
+    double s;
+    if (!fgets(line, sizeof line, p[i].from) || sscanf(line, "step %lf", &s) != 1)
+      rc = errf(e, "plan --layout: rank %d of %d x %d threads gave no timing", i, k, t);
+    else sum += s;
+  }
+  for (int i = 0; i < started; i++) {
+    if (rc && p[i].pid > 0) kill(p[i].pid, SIGKILL);
+    if (p[i].to) fclose(p[i].to);
+    if (p[i].from) fclose(p[i].from);
+    if (p[i].pid > 0) waitpid(p[i].pid, NULL, 0);
+  }
+  free(p);
+  return rc ? -1 : sum / k;
+}
+
+/* Every split of this node's physical cores into ranks x threads, measured with the sweep's
+   first run; recommends the split with the most steps per second among those with no more
+   ranks than runs. */
+static int plan_layout(const Sweep *s, const char *config, Err *e) {
+  int logical, cores = machine_cores(&logical);
+  MachineInfo m;
+  machine_describe(&m);
+  printf("\n# layout: %d physical cores (%d CPUs) on %s (%s, %s); each split runs its ranks at once, 5 steps each\n",
+         cores, logical, m.host, m.cpu, m.blas);
+  printf("%-6s %-8s %-12s %-14s %s\n", "ranks", "threads", "s per step", "steps per s", "");
+  double best = 0, rate[64];
+  int best_k = 0, kk[64], n = 0;
+  for (int t = 1; t <= cores && n < 64; t++) {
+    if (cores % t) continue;
+    int k = cores / t;
+    double st = probe_layout(config, k, t, 5, e);
+    if (st <= 0) return -1;
+    kk[n] = k;
+    rate[n] = k / st;
+    int fits = k <= s->nruns;
+    printf("%-6d %-8d %-12.4f %-14.2f %s\n", k, t, st, rate[n], fits ? "" : "(more ranks than runs)");
+    if (fits && rate[n] > best) { best = rate[n]; best_k = k; }
+    n++;
+  }
+  for (int i = 0; i < n; i++)
+    if (kk[i] == best_k)
+      printf("recommended: %d rank(s) per node x %d thread(s) (%.2f steps per second on this node", best_k,
+             cores / best_k, best);
+  double worst = best;
+  for (int i = 0; i < n; i++)
+    if (kk[i] <= s->nruns && rate[i] < worst) worst = rate[i];
+  printf(", %.2fx the slowest split); e.g. plan --ranks %d --ranks-per-node %d --threads %d\n", best / worst,
+         best_k, best_k, cores / best_k);
+  return 0;
+}
+
 int cmd_plan(int argc, char **argv, Err *e) {
   const char *config = NULL, *output = NULL, *env = getenv("OMP_NUM_THREADS");
-  int ranks = 1, per_node = 0, threads = env && atoi(env) > 0 ? atoi(env) : 1;
+  int ranks = 1, per_node = 0, threads = env && atoi(env) > 0 ? atoi(env) : 1, layout = 0;
   for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--layout")) {
+      layout = 1;
+      continue;
+    }
     int *ip = !strcmp(argv[i], "--ranks") ? &ranks : !strcmp(argv[i], "--ranks-per-node") ? &per_node
             : !strcmp(argv[i], "--threads") ? &threads : NULL;
     if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) output = argv[++i];
@@ -169,6 +274,11 @@ int cmd_plan(int argc, char **argv, Err *e) {
     if (sweep_calibrate(&s, 5, stdout, e) < 0) printf("time: not estimated (%s)\n", e->msg);
   }
   plan_time(&s, ranks, per_node, threads, e);
+  if (layout && !nunreadable && !s.missing && plan_layout(&s, config, e)) {
+    sweep_free(&s);
+    return EXIT_ERROR;
+  }
+  if (layout && (nunreadable || s.missing)) printf("layout: not measured (the model or data cannot be read)\n");
   /* a model or data set that is there but cannot be read: the sweep would fail those runs */
   if (nunreadable) errf(e, "%d run(s) cannot run; run %d: %s", nunreadable, unreadable, s.runs[unreadable].unreadable);
   sweep_free(&s);

@@ -53,7 +53,10 @@ static const struct {
              "  --output FILE       the results file (default: the config's \"output\")\n"
              "  --ranks N           ranks the sweep will run on (default 1)\n"
              "  --ranks-per-node R  for node-hours (default: N, one node)\n"
-             "  --threads T         threads per rank (default: OMP_NUM_THREADS, else 1)\n"},
+             "  --threads T         threads per rank (default: OMP_NUM_THREADS, else 1)\n"
+             "  --layout            measure ranks x threads on this node: for each split of its physical\n"
+             "                      cores, that many ranks step the first run at once; prints each split's\n"
+             "                      steps per second and recommends the fastest (at most one rank per run)\n"},
     {"export", "usage: bertsweep export RESULTS.h5 --run N OUT_DIR [--force]\n"
                "  OUT_DIR must be new or empty (--force: replace the files a model directory holds; never\n"
                "  the directory of a model the file's runs load).\n"
@@ -65,7 +68,8 @@ static const struct {
               "  Times a training step (mean of --steps after 2 warm-up steps) and one dev evaluation for each\n"
               "  distinct run shape of the sweep, at T threads (default: OMP_NUM_THREADS or all cores), and\n"
               "  stores them in BERTSWEEP_CALIBRATION (default ~/.cache/bertsweep/calibration.json), keyed by\n"
-              "  CPU, BLAS kernel, threads, model shape, batch, sequence length and data, for `plan`.\n"},
+              "  CPU, BLAS kernel, threads, model shape, batch, sequence length and data, for `plan`.\n"
+              "  --probe             one rank of `plan --layout` (prints ready, waits for a line, times)\n"},
     {"sweep", "usage: mpirun -np N bertsweep sweep CONFIG.json [--output FILE] [--restart] [--progress SECONDS]\n"
               "       [--html FILE|auto]\n"
               "  Every run of the config into one HDF5 results file; rerunning resumes.\n"

@@ -1,3 +1,5 @@
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -72,4 +74,40 @@ void machine_describe(MachineInfo *m) {
 void machine_one_word(MachineInfo *m) {
   for (char *q = m->cpu; *q; q++) *q = *q == ' ' ? '_' : *q;
   for (char *q = m->blas; *q; q++) *q = *q == ' ' ? '_' : *q;
+}
+
+static int topology(int cpu, const char *what) {
+  char path[128];
+  snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/%s", cpu, what);
+  FILE *f = fopen(path, "r");
+  int v = -1;
+  if (f) {
+    if (fscanf(f, "%d", &v) != 1) v = -1;
+    fclose(f);
+  }
+  return v;
+}
+
+int machine_cores(int *logical) {
+  cpu_set_t set;
+  int n = 0, cores = 0;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) {
+    n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    *logical = n > 0 ? n : 1;
+    return *logical;
+  }
+  int seen_pkg[CPU_SETSIZE], seen_core[CPU_SETSIZE]; /* 8 kB */
+  int nseen = 0;
+  for (int c = 0; c < CPU_SETSIZE; c++) {
+    if (!CPU_ISSET(c, &set)) continue;
+    n++;
+    int pkg = topology(c, "physical_package_id"), core = topology(c, "core_id"), dup = 0;
+    for (int k = 0; k < nseen && !dup; k++) dup = pkg >= 0 && core >= 0 && seen_pkg[k] == pkg && seen_core[k] == core;
+    if (dup) continue;
+    cores++;
+    seen_pkg[nseen] = pkg;
+    seen_core[nseen++] = core;
+  }
+  *logical = n > 0 ? n : 1;
+  return cores > 0 ? cores : *logical;
 }

@@ -12,6 +12,9 @@ typedef struct {
 void machine_describe(MachineInfo *m);
 /* The CPU and BLAS names with '_' for ' ', for key=value output (the benchmarks). */
 void machine_one_word(MachineInfo *m);
+/* The physical cores among the CPUs this process may run on (hyperthreads of one core count
+   once: /sys's core and package ids), and *logical the CPUs themselves. */
+int machine_cores(int *logical);
 /* When OpenBLAS runs an old kernel on a CPU with AVX2 or AVX-512, writes advice (which
    OPENBLAS_CORETYPE to set) into out and returns 1; else 0. */
 int machine_blas_advice(char *out, size_t size);

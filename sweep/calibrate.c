@@ -28,6 +28,29 @@ static int measure(const RunConfig *cfg, int steps, Calibration *c, Err *e) {
   return 0;
 }
 
+int sweep_probe(const Sweep *s, int steps, FILE *in, FILE *out, Err *e) {
+  RunConfig *cfg = malloc(sizeof *cfg);
+  Job j;
+  if (!cfg) return errf(e, "out of memory");
+  int rc = sweep_run_config(s, &s->runs[0], cfg, e) || job_open(&j, cfg, e) ? -1 : 0;
+  free(cfg);
+  if (rc) return -1;
+  StepMetrics sm;
+  for (int k = 0; k < 2 && !job_finished(&j); k++) job_step(&j, &sm);
+  char line[16];
+  fprintf(out, "ready\n");
+  fflush(out);
+  if (!fgets(line, sizeof line, in)) rc = errf(e, "probe: no start signal");
+  int n = 0;
+  double t0 = clock_seconds();
+  for (; !rc && n < steps && !job_finished(&j); n++) job_step(&j, &sm);
+  double t1 = clock_seconds();
+  job_close(&j);
+  if (!rc && n == 0) rc = errf(e, "probe: the run has too few steps to time (needs more than 2)");
+  if (!rc) fprintf(out, "step %.6f\n", (t1 - t0) / n);
+  return rc;
+}
+
 int sweep_calibrate(const Sweep *s, int steps, FILE *log, Err *e) {
   MachineInfo m;
   machine_describe(&m);

@@ -5,6 +5,9 @@ evaluation = evaluations x evaluation time, wall = max(sum / ranks, longest run)
 wall x nodes. Without a calibration plan times 5 steps and one evaluation of each run shape
 itself (and stores them) when the model and data are there; a damaged calibration file is
 named. plan works without the data when data.train_size is given (no estimate then).
+`plan --layout` measures every split of the node's physical cores into ranks x threads (all
+ranks of a split stepping at once), prints each split's steps per second, recommends the
+fastest with no more ranks than runs, and leaves no probe process behind.
 
 usage: plan_bench.py BERTSWEEP FIXTURE_DIR WORKDIR"""
 import json
@@ -87,6 +90,37 @@ json.dump(nodata, open(p2, "w"))
 r = run("plan", p2)
 check(r.returncode == 0 and "training set was not found" in r.stdout and "calibrated on" in r.stdout,
       f"plan without data: {r.stdout[-300:]} {r.stderr[-200:]}")
+
+# --layout: one row per divisor of the core count, ranks x threads = cores, the recommendation
+# is the printed argmax among splits with no more ranks than runs
+def layout(config):
+    r = run("plan", config, "--layout")
+    m = re.search(r"# layout: (\d+) physical cores", r.stdout)
+    cores = int(m.group(1)) if m else 0
+    rows = [(int(a), int(b), float(c), "more ranks than runs" in ln) for ln in r.stdout.splitlines()
+            for a, b, c in re.findall(r"^(\d+)\s+(\d+)\s+[\d.]+\s+([\d.]+)", ln)]
+    rec = re.search(r"recommended: (\d+) rank\(s\) per node x (\d+) thread", r.stdout)
+    return r, cores, rows, (int(rec.group(1)), int(rec.group(2))) if rec else None
+
+
+r, cores, rows, rec = layout(path)
+divisors = [t for t in range(1, cores + 1) if cores and cores % t == 0]
+check(r.returncode == 0 and cores >= 1 and len(rows) == len(divisors) and all(k * t == cores for k, t, _, _ in rows),
+      f"layout rows for {cores} cores: {rows} {r.stdout[-400:]} {r.stderr[-300:]}")
+fit = [x for x in rows if not x[3] and x[0] <= 6]
+if fit and rec:
+    best = max(fit, key=lambda x: x[2])
+    check(rec == (best[0], best[1]), f"recommended {rec}, the fastest printed split is {best[:2]}")
+else:
+    check(False, f"no recommendation: {r.stdout[-300:]}")
+one = dict(cfg, sweep={"seeds": [1]})
+p1 = os.path.join(WORK, "one.json")
+json.dump(one, open(p1, "w"))
+r, cores, rows, rec = layout(p1)
+check(r.returncode == 0 and rec == (1, cores) and all(x[3] == (x[0] > 1) for x in rows),
+      f"a one-run sweep: recommended {rec}, rows {rows}")
+left = subprocess.run(["pgrep", "-f", "bench .*--probe"], capture_output=True, text=True).stdout.split()
+check(not left, f"probe processes left behind: {left}")
 
 open(cal, "w").write("{ not json")
 r = run("plan", path)
