@@ -9,7 +9,7 @@ static const char *USAGE =
     "usage:\n"
     "  bertsweep train CONFIG.json [--save DIR] [--metrics FILE.tsv]\n"
     "                                              one run, metrics to stdout\n"
-    "  bertsweep plan  CONFIG.json [--output FILE] [--ranks N] [--ranks-per-node R] [--threads T]\n"
+    "  bertsweep plan  CONFIG.json [--output FILE] [--ranks N] [--ranks-per-node R] [--threads T] [--layout]\n"
     "                                              the expanded runs, steps, file size and time\n"
     "  bertsweep bench CONFIG.json [--steps 20] [--threads T]\n"
     "                                              time this node's steps and evaluations for plan\n"
@@ -45,7 +45,7 @@ static const struct {
               "  --metrics FILE.tsv  also write step, loss, lr, grad norm and evaluations as TSV (default: none)\n"
               "  The config's keys: README \"A config, key by key\"; e.g. model.random_init true trains from random\n"
               "  weights (the model directory then needs only config.json and vocab.txt).\n"},
-    {"plan", "usage: bertsweep plan CONFIG.json [--output FILE] [--ranks N] [--ranks-per-node R] [--threads T]\n"
+    {"plan", "usage: bertsweep plan CONFIG.json [--output FILE] [--ranks N] [--ranks-per-node R] [--threads T] [--layout]\n"
              "  The runs a sweep config expands to, their steps and evaluations, the results file's size, and\n"
              "  the time it takes, from this node's calibration (`bertsweep bench CONFIG.json`); with none\n"
              "  yet, it times 5 steps and one evaluation of each run shape itself first and stores them.\n"
