@@ -369,7 +369,7 @@ static int create_final(Build *b, const ResultsSource *src, Err *e) {
   if (sp >= 0) H5Sclose(sp);
   if (dcpl >= 0) H5Pclose(dcpl);
   if (b->final < 0 || h5_attr_str(b->final, "tensors", L->final_layout ? L->final_layout : "[]") || parameter_dim(b, e) ||
-      describe(b->final, "1", "final parameters of each run that set train.save_final_weights (others: undefined)"))
+      describe(b->final, "1", FINAL_WEIGHTS_MEANING))
     return h5err(e, "%s: creating /final_weights", b->tmp);
   if (!src || !src->path || H5Lexists(b->old, "final_weights", H5P_DEFAULT) <= 0) return 0;
   long n = (long)h5_dim(b->old, "final_weights", 1);

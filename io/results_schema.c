@@ -116,6 +116,12 @@ static char *schema_markdown(void) {
     len += (size_t)snprintf(out + len, cap - len, "| `/%s` | %s | %s | %s | %s | %s |\n", d->path, VALUE_TYPE_NAME[d->type],
                             SHAPE_TEXT[d->shape], d->units, d->description, i < NMETRICS ? fill : "-");
   }
+  len += (size_t)snprintf(out + len, cap - len, "| `/train/run_id`, `/train/seed`, `/train/KEY` (and in `/eval`) | as in /runs | "
+                                                "[runs] | 1 | copies of /runs' run_id, seed and grid columns, the `run` "
+                                                "coordinates every metric names in its `coordinates` attribute | - |\n"
+                                                "| `/final_weights` | float32 | [runs, parameters] | 1 | " FINAL_WEIGHTS_MEANING " | - |\n"
+                                                "| `/parameter` | float32 | [parameters] | - | /final_weights' second "
+                                                "dimension, no values stored (netCDF's form of a bare dimension) | - |\n");
   len += (size_t)snprintf(out + len, cap - len, "\n| `/runs` column | type | meaning |\n|---|---|---|\n"
                                                 "| `run_id` | int32 | row number |\n| `seed` | int32 | the run's seed |\n"
                                                 "| one per grid key | bool, int64, float64 or string | the run's value |\n");

@@ -95,6 +95,9 @@ enum { SS_RUN, SS_STEP, SS_OPT_T, SS_HALF, SS_BEST_ACC, SS_BEST_STEP, SS_FINAL_A
        SS_CRC, SS_WALL, SS_EVAL_PENDING, NSLOTSTATE = 16 };
 /* SS_EVAL_PENDING 1: a stop came during the evaluation due at SS_STEP; a resume runs it first. */
 
+/* /final_weights' long_name, also in the schema's table. */
+#define FINAL_WEIGHTS_MEANING "final parameters of each run that set train.save_final_weights (others: undefined)"
+
 /* The schema as JSON (format "json") or a Markdown table ("markdown"); malloc'd. */
 char *results_schema_text(const char *format);
 
