@@ -139,12 +139,14 @@ static int probe_start(Probe *p, const char *config, int t, int steps, Err *e) {
   return p->to && p->from ? 0 : errf(e, "plan --layout: fdopen: %s", strerror(errno));
 }
 
-/* k ranks of t threads stepping at once: their mean seconds per step, or -1 with e set. */
-static double probe_layout(const char *config, int k, int t, int steps, Err *e) {
+/* k ranks of t threads stepping at once: their mean seconds per step and the largest peak
+   memory of one (bytes), or -1 with e set. */
+static double probe_layout(const char *config, int k, int t, int steps, double *peak, Err *e) {
   Probe *p = calloc((size_t)k, sizeof *p);
   if (!p) return errf(e, "out of memory"), -1;
   int started = 0, rc = 0;
-  char line[64];
+  char line[96];
+  *peak = 0;
   for (; started < k && !rc; started++) rc = probe_start(&p[started], config, t, steps, e);
   for (int i = 0; i < started && !rc; i++) /* every rank warm before any is timed */
     if (!fgets(line, sizeof line, p[i].from) || strcmp(line, "ready\n") != 0)
@@ -152,10 +154,11 @@ static double probe_layout(const char *config, int k, int t, int steps, Err *e) 
   for (int i = 0; i < started && !rc; i++) fputs("go\n", p[i].to), fflush(p[i].to);
   double sum = 0;
   for (int i = 0; i < started && !rc; i++) {
-    double s;
-    if (!fgets(line, sizeof line, p[i].from) || sscanf(line, "step %lf", &s) != 1)
+    double sec, kb;
+    if (!fgets(line, sizeof line, p[i].from) || sscanf(line, "step %lf rss_kb %lf", &sec, &kb) != 2)
       rc = errf(e, "plan --layout: rank %d of %d x %d threads gave no timing", i, k, t);
-    else sum += s;
+    sum += sec;
+    *peak = kb * 1024 > *peak ? kb * 1024 : *peak;
   }
   for (int i = 0; i < started; i++) {
     if (rc && p[i].pid > 0) kill(p[i].pid, SIGKILL);
@@ -168,38 +171,49 @@ static double probe_layout(const char *config, int k, int t, int steps, Err *e) 
 }
 
 /* Every split of this node's physical cores into ranks x threads, measured with the sweep's
-   first run; recommends the split with the most steps per second among those with no more
-   ranks than runs. */
+   first run, fewest ranks first: a split whose ranks would not fit in memory (the peak of one
+   rank so far, times its ranks, + 10%) is not started. Recommends the split with the most steps
+   per second among those that fit, with no more ranks than runs. */
 static int plan_layout(const Sweep *s, const char *config, Err *e) {
   int logical, cores = machine_cores(&logical);
+  double mem = machine_memory(), peak = 0;
   MachineInfo m;
   machine_describe(&m);
-  printf("\n# layout: %d physical cores (%d CPUs) on %s (%s, %s); each split runs its ranks at once, 5 steps each\n",
-         cores, logical, m.host, m.cpu, m.blas);
-  printf("%-6s %-8s %-12s %-14s %s\n", "ranks", "threads", "s per step", "steps per s", "");
-  double best = 0, rate[64];
-  int best_k = 0, kk[64], n = 0;
-  for (int t = 1; t <= cores && n < 64; t++) {
+  char hm[32];
+  human(hm, sizeof hm, mem);
+  printf("\n# layout: %d physical cores (%d CPUs), %s of memory free on %s (%s, %s); each split runs its ranks "
+         "at once, 5 steps each\n", cores, logical, mem > 0 ? hm : "an unknown amount", m.host, m.cpu, m.blas);
+  printf("%-6s %-8s %-12s %-14s %-14s %s\n", "ranks", "threads", "s per step", "steps per s", "peak memory", "");
+  double best = 0, slowest = 0;
+  int best_k = 0;
+  for (int t = cores; t >= 1; t--) {
     if (cores % t) continue;
     int k = cores / t;
-    double st = probe_layout(config, k, t, 5, e);
+    char need[32];
+    human(need, sizeof need, 1.1 * k * peak);
+    if (peak > 0 && mem > 0 && 1.1 * k * peak > mem) {
+      printf("%-6d %-8d %-12s %-14s %-14s (not run: needs about %s)\n", k, t, "-", "-", "-", need);
+      continue;
+    }
+    double one, st = probe_layout(config, k, t, 5, &one, e);
     if (st <= 0) return -1;
-    kk[n] = k;
-    rate[n] = k / st;
+    peak = one > peak ? one : peak;
+    double rate = k / st;
+    char pm[32];
+    human(pm, sizeof pm, one * k);
     int fits = k <= s->nruns;
-    printf("%-6d %-8d %-12.4f %-14.2f %s\n", k, t, st, rate[n], fits ? "" : "(more ranks than runs)");
-    if (fits && rate[n] > best) { best = rate[n]; best_k = k; }
-    n++;
+    printf("%-6d %-8d %-12.4f %-14.2f %-14s %s\n", k, t, st, rate, pm, fits ? "" : "(more ranks than runs)");
+    if (fits && rate > best) { best = rate; best_k = k; }
+    if (fits && (slowest == 0 || rate < slowest)) slowest = rate;
   }
-  for (int i = 0; i < n; i++)
-    if (kk[i] == best_k)
-      printf("recommended: %d rank(s) per node x %d thread(s) (%.2f steps per second on this node", best_k,
-             cores / best_k, best);
-  double worst = best;
-  for (int i = 0; i < n; i++)
-    if (kk[i] <= s->nruns && rate[i] < worst) worst = rate[i];
-  printf(", %.2fx the slowest split); e.g. plan --ranks %d --ranks-per-node %d --threads %d\n", best / worst,
-         best_k, best_k, cores / best_k);
+  if (!best_k) {
+    printf("recommended: none (no split fits this node's memory)\n");
+    return 0;
+  }
+  printf("recommended: %d rank(s) per node x %d thread(s) (%.2f steps per second on this node, %.2fx the slowest "
+         "split); e.g. plan --ranks %d --ranks-per-node %d --threads %d\n", best_k, cores / best_k, best,
+         best / slowest, best_k, best_k, cores / best_k);
+  printf("  (memory: the training steps' peak; an evaluation adds its batch's workspace)\n");
   return 0;
 }
 

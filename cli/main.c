@@ -56,7 +56,8 @@ static const struct {
              "  --threads T         threads per rank (default: OMP_NUM_THREADS, else 1)\n"
              "  --layout            measure ranks x threads on this node: for each split of its physical\n"
              "                      cores, that many ranks step the first run at once; prints each split's\n"
-             "                      steps per second and recommends the fastest (at most one rank per run)\n"},
+             "                      steps per second and peak memory, skips splits that would not fit in\n"
+             "                      memory, and recommends the fastest (at most one rank per run)\n"},
     {"export", "usage: bertsweep export RESULTS.h5 --run N OUT_DIR [--force]\n"
                "  OUT_DIR must be new or empty (--force: replace the files a model directory holds; never\n"
                "  the directory of a model the file's runs load).\n"

@@ -111,3 +111,35 @@ int machine_cores(int *logical) {
   *logical = n > 0 ? n : 1;
   return cores > 0 ? cores : *logical;
 }
+
+/* The memory limit of this process's cgroup (bytes; v2 memory.max or v1
+   memory.limit_in_bytes, as a Slurm job's share), 0 when none or unknown. */
+static double cgroup_limit(void) {
+  FILE *f = fopen("/proc/self/cgroup", "r");
+  char line[4096], path[4300];
+  double limit = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = 0;
+    const char *v1 = strstr(line, ":memory:");
+    if (strncmp(line, "0::", 3) == 0) snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", line + 3);
+    else if (v1) snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", v1 + 8);
+    else continue;
+    FILE *m = fopen(path, "r");
+    double v = 0;
+    if (m && fscanf(m, "%lf", &v) == 1 && v > 0 && (limit == 0 || v < limit)) limit = v; /* "max": none */
+    if (m) fclose(m);
+  }
+  if (f) fclose(f);
+  return limit;
+}
+
+double machine_memory(void) {
+  FILE *f = fopen("/proc/meminfo", "r");
+  char line[256];
+  double kb = 0;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
+  if (f) fclose(f);
+  double avail = kb * 1024, cg = cgroup_limit();
+  return cg > 0 && (avail <= 0 || cg < avail) ? cg : avail;
+}

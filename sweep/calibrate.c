@@ -1,4 +1,5 @@
 #include <omp.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,7 +48,9 @@ int sweep_probe(const Sweep *s, int steps, FILE *in, FILE *out, Err *e) {
   double t1 = clock_seconds();
   job_close(&j);
   if (!rc && n == 0) rc = errf(e, "probe: the run has too few steps to time (needs more than 2)");
-  if (!rc) fprintf(out, "step %.6f\n", (t1 - t0) / n);
+  struct rusage ru;
+  long rss = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0; /* kB: the model, its optimizer, a step */
+  if (!rc) fprintf(out, "step %.6f rss_kb %ld\n", (t1 - t0) / n, rss);
   return rc;
 }
 

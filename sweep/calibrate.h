@@ -15,7 +15,7 @@ int sweep_calibrate(const Sweep *s, int steps, FILE *log, Err *e);
 
 /* One rank of a layout probe (`plan --layout`): opens the first run, takes two warm-up steps,
    writes "ready" to out, waits for a line on in (every rank of the layout is then warm), times
-   `steps` steps and writes "step SECONDS". Returns 0, or -1 with e set. */
+   `steps` steps and writes "step SECONDS rss_kb PEAK_KB". Returns 0, or -1 with e set. */
 int sweep_probe(const Sweep *s, int steps, FILE *in, FILE *out, Err *e);
 
 #endif

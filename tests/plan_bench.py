@@ -7,7 +7,8 @@ itself (and stores them) when the model and data are there; a damaged calibratio
 named. plan works without the data when data.train_size is given (no estimate then).
 `plan --layout` measures every split of the node's physical cores into ranks x threads (all
 ranks of a split stepping at once), prints each split's steps per second, recommends the
-fastest with no more ranks than runs, and leaves no probe process behind.
+fastest with no more ranks than runs, does not start splits whose ranks would not fit in the
+memory a cgroup allows, and leaves no probe process behind.
 
 usage: plan_bench.py BERTSWEEP FIXTURE_DIR WORKDIR"""
 import json
@@ -119,6 +120,41 @@ json.dump(one, open(p1, "w"))
 r, cores, rows, rec = layout(p1)
 check(r.returncode == 0 and rec == (1, cores) and all(x[3] == (x[0] > 1) for x in rows),
       f"a one-run sweep: recommended {rec}, rows {rows}")
+
+# memory: with a cgroup limit that fits one rank (1.65 x its peak) the splits of more ranks
+# are not started, and the recommendation is one rank of every core (root and a memory
+# cgroup, v1 or v2, needed: else this part is skipped, saying so)
+def memory_cgroup():
+    for line in open("/proc/self/cgroup").read().splitlines():
+        num, ctrl, path = line.split(":", 2)
+        if ctrl == "memory" and os.path.isdir(f"/sys/fs/cgroup/memory{path}"):
+            return f"/sys/fs/cgroup/memory{path}", "memory.limit_in_bytes"
+        if num == "0" and os.path.exists(f"/sys/fs/cgroup{path}/memory.max"):
+            return f"/sys/fs/cgroup{path}", "memory.max"
+    return None, None
+
+
+r, cores, rows, rec = layout(path)
+m = re.search(r"^1\s+\d+\s+[\d.]+\s+[\d.]+\s+([\d.]+) (kB|MB|GB)", r.stdout, re.M)
+base, limit_file = memory_cgroup()
+if os.geteuid() == 0 and base and m and cores > 1:
+    peak = float(m.group(1)) * {"kB": 1e3, "MB": 1e6, "GB": 1e9}[m.group(2)]
+    cg = os.path.join(base, f"bs-plan-test-{os.getpid()}")
+    try:
+        os.mkdir(cg)
+        open(os.path.join(cg, limit_file), "w").write(str(int(1.65 * peak)))
+        r = subprocess.run(["sh", "-c", f'echo $$ > {cg}/cgroup.procs && exec "$@"', "sh", BIN, "plan", path, "--layout"],
+                           capture_output=True, text=True, env=env)
+        skipped = re.findall(r"^(\d+)\s+\d+\s+-\s+-\s+-\s+\(not run: needs about", r.stdout, re.M)
+        rec = re.search(r"recommended: (\d+) rank\(s\) per node x (\d+) thread", r.stdout)
+        check(r.returncode == 0 and sorted(map(int, skipped)) == [k for k in sorted(cores // t for t in divisors) if k > 1]
+              and rec and rec.groups() == ("1", str(cores)),
+              f"a memory limit of 1.65 x one rank's peak: skipped {skipped}, {r.stdout[-500:]} {r.stderr[-300:]}")
+    finally:
+        os.rmdir(cg)
+else:
+    print(f"SKIP the memory-limit check: root {os.geteuid() == 0}, memory cgroup {base}, cores {cores}")
+
 left = subprocess.run(["pgrep", "-f", "bench .*--probe"], capture_output=True, text=True).stdout.split()
 check(not left, f"probe processes left behind: {left}")
 
