@@ -85,6 +85,39 @@ static void check_coords(Checker *c) {
   }
 }
 
+/* The run coordinates in /train and /eval (run_id, seed, grid columns), where present (files
+   before them have none): equal to their /runs columns, else xarray readers are misled. */
+static void check_run_coords(Checker *c) {
+  static const char *const GROUP[] = {"train", "eval"};
+  const ResultsInfo *in = &c->info;
+  hid_t runs = H5Dopen2(c->f, "runs", H5P_DEFAULT);
+  for (int g = 0; runs >= 0 && g < 2; g++)
+    for (int m = -2; m < in->lay.ncols; m++) {
+      const char *name = m == -2 ? "run_id" : m == -1 ? "seed" : in->lay.cols[m].name;
+      char path[300];
+      snprintf(path, sizeof path, "%s/%s", GROUP[g], name);
+      if (H5Lexists(c->f, GROUP[g], H5P_DEFAULT) <= 0 || H5Lexists(c->f, path, H5P_DEFAULT) <= 0) continue;
+      hid_t d = H5Dopen2(c->f, path, H5P_DEFAULT), ft = d >= 0 ? H5Dget_type(d) : -1;
+      hid_t t = ft >= 0 ? H5Tget_native_type(ft, H5T_DIR_ASCEND) : -1;
+      size_t sz = t >= 0 ? H5Tget_size(t) : 0, n = (size_t)(in->nruns ? in->nruns : 1);
+      unsigned char *a = sz ? calloc(n, sz) : NULL, *b = sz ? calloc(n, sz) : NULL;
+      int bad = !a || !b || h5_dim(c->f, path, 0) != (hsize_t)in->nruns ||
+                (in->nruns && (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, a) < 0 || results_read_member(runs, name, t, b)));
+      if (bad) problem(c, -1, "/%s cannot be read as /runs' %s", path, name);
+      for (int r = 0; !bad && r < in->nruns; r++)
+        if (memcmp(a + (size_t)r * sz, b + (size_t)r * sz, sz) != 0) {
+          problem(c, -1, "/%s of run %d differs from its /runs %s (a copy: salvage rewrites it)", path, r, name);
+          break;
+        }
+      free(a);
+      free(b);
+      if (t >= 0) H5Tclose(t);
+      if (ft >= 0) H5Tclose(ft);
+      if (d >= 0) H5Dclose(d);
+    }
+  if (runs >= 0) H5Dclose(runs);
+}
+
 /* A live checkpoint: fits its row, and its data matches its checksum. */
 static int verify_slot(Checker *c, int k, const SlotState *st, int quiet) {
   const ResultsInfo *in = &c->info;
@@ -182,6 +215,7 @@ int results_check(const char *path, FILE *out, CheckSummary *sum, Err *e) {
     if (!in->run_configs[r][0]) problem(&c, r, "no run config");
   }
   check_coords(&c);
+  check_run_coords(&c);
   check_metrics(&c);
   if (in->format_version == RESULTS_FORMAT_VERSION) check_slots(&c);
   check_final(&c);

@@ -14,7 +14,7 @@ static int h5fail(Err *e, const char *path, const char *what) {
 }
 
 /* Reads one member of the /runs compound into buf (one element of mtype per run). */
-static int read_member(hid_t runs, const char *name, hid_t mtype, void *buf) {
+int results_read_member(hid_t runs, const char *name, hid_t mtype, void *buf) {
   size_t sz = H5Tget_size(mtype);
   hid_t ct = H5Tcreate(H5T_COMPOUND, sz);
   int ok = ct >= 0 && H5Tinsert(ct, name, 0, mtype) >= 0 && H5Dread(runs, ct, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0;
@@ -75,7 +75,7 @@ static int read_grid(hid_t runs, ResultsData *d, Err *e, const char *path) {
     hid_t native = cls == H5T_FLOAT ? H5Tcopy(H5T_NATIVE_DOUBLE) : cls == H5T_INTEGER ? H5Tcopy(H5T_NATIVE_INT64)
                                                                                         : H5Tcopy(mt);
     char *text = malloc(sz + 64);
-    bad = !text || read_member(runs, name, native, buf) < 0;
+    bad = !text || results_read_member(runs, name, native, buf) < 0;
     for (int r = 0; r < d->nruns && !bad; r++) {
       if (cls == H5T_FLOAT) shortest_double(text, sz + 64, ((double *)buf)[r]);
       else if (cls == H5T_INTEGER) snprintf(text, sz + 64, "%lld", (long long)((int64_t *)buf)[r]);
@@ -112,9 +112,9 @@ static int read_provenance(hid_t runs, ResultsData *d) {
   hid_t s64 = H5Tcopy(H5T_C_S1), s96 = H5Tcopy(H5T_C_S1);
   int bad = s64 < 0 || s96 < 0 || H5Tset_size(s64, 64) < 0 || H5Tset_size(s96, 96) < 0 ||
             H5Tset_cset(s64, H5T_CSET_UTF8) < 0 || H5Tset_cset(s96, H5T_CSET_UTF8) < 0;
-  bad = bad || (d->nruns && (read_member(runs, "cpu", s64, d->cpu) || read_member(runs, "blas", s64, d->blas) ||
-                             read_member(runs, "libraries", s96, d->libs) ||
-                             read_member(runs, "threads", H5T_NATIVE_INT, d->threads)));
+  bad = bad || (d->nruns && (results_read_member(runs, "cpu", s64, d->cpu) || results_read_member(runs, "blas", s64, d->blas) ||
+                             results_read_member(runs, "libraries", s96, d->libs) ||
+                             results_read_member(runs, "threads", H5T_NATIVE_INT, d->threads)));
   for (int r = 0; r < d->nruns; r++) {
     d->cpu[r][63] = d->blas[r][63] = d->libs[r][95] = 0;
   }
@@ -123,8 +123,8 @@ static int read_provenance(hid_t runs, ResultsData *d) {
     d->rank = calloc(n, sizeof(int));
     d->wall = calloc(n, sizeof(double));
     bad = !d->host || !d->rank || !d->wall ||
-          (d->nruns && (read_member(runs, "host", s64, d->host) || read_member(runs, "rank", H5T_NATIVE_INT, d->rank) ||
-                        read_member(runs, "wall_seconds", H5T_NATIVE_DOUBLE, d->wall)));
+          (d->nruns && (results_read_member(runs, "host", s64, d->host) || results_read_member(runs, "rank", H5T_NATIVE_INT, d->rank) ||
+                        results_read_member(runs, "wall_seconds", H5T_NATIVE_DOUBLE, d->wall)));
     for (int r = 0; !bad && r < d->nruns; r++) d->host[r][63] = 0;
   }
   if (s64 >= 0) H5Tclose(s64);
@@ -187,17 +187,17 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   H5Sclose(sp);
   hid_t st = H5Tcopy(H5T_C_S1);
   H5Tset_size(st, STATUS_LEN);
-  int bad = read_member(runs, "seed", H5T_NATIVE_INT, d->seed) || read_member(runs, "status", st, d->status) ||
-            read_member(runs, "total_steps", H5T_NATIVE_LONG, d->total_steps) ||
-            read_member(runs, "steps_done", H5T_NATIVE_LONG, d->steps_done) ||
-            read_member(runs, "best_dev_accuracy", H5T_NATIVE_DOUBLE, d->best_acc) ||
-            read_member(runs, "final_dev_accuracy", H5T_NATIVE_DOUBLE, d->final_acc);
+  int bad = results_read_member(runs, "seed", H5T_NATIVE_INT, d->seed) || results_read_member(runs, "status", st, d->status) ||
+            results_read_member(runs, "total_steps", H5T_NATIVE_LONG, d->total_steps) ||
+            results_read_member(runs, "steps_done", H5T_NATIVE_LONG, d->steps_done) ||
+            results_read_member(runs, "best_dev_accuracy", H5T_NATIVE_DOUBLE, d->best_acc) ||
+            results_read_member(runs, "final_dev_accuracy", H5T_NATIVE_DOUBLE, d->final_acc);
   H5Tclose(st);
-  if (!bad && read_member(runs, "majority_baseline", H5T_NATIVE_DOUBLE, d->majority))
+  if (!bad && results_read_member(runs, "majority_baseline", H5T_NATIVE_DOUBLE, d->majority))
     for (int i = 0; i < d->nruns; i++) d->majority[i] = 0.0; /* files from before the column existed */
-  if (!bad && read_member(runs, "bow_baseline", H5T_NATIVE_DOUBLE, d->bow))
+  if (!bad && results_read_member(runs, "bow_baseline", H5T_NATIVE_DOUBLE, d->bow))
     for (int i = 0; i < d->nruns; i++) d->bow[i] = NAN;
-  if (!bad && read_member(runs, "unk_rate", H5T_NATIVE_DOUBLE, d->unk))
+  if (!bad && results_read_member(runs, "unk_rate", H5T_NATIVE_DOUBLE, d->unk))
     for (int i = 0; i < d->nruns; i++) d->unk[i] = NAN;
   for (int i = 0; i < d->nruns; i++) d->status[i][STATUS_LEN - 1] = 0;
   const hsize_t R = (hsize_t)d->nruns;
@@ -219,7 +219,7 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   if (!rc && d->nruns && has_member(runs, "error")) {
     hid_t et = H5Tcopy(H5T_C_S1);
     if (et < 0 || H5Tset_size(et, ERROR_LEN) < 0 || H5Tset_cset(et, H5T_CSET_UTF8) < 0 ||
-        read_member(runs, "error", et, d->error))
+        results_read_member(runs, "error", et, d->error))
       rc = h5fail(e, path, "reading /runs \"error\"");
     if (et >= 0) H5Tclose(et);
     for (int i = 0; i < d->nruns; i++) d->error[i][ERROR_LEN - 1] = 0;

@@ -53,4 +53,7 @@ int results_load(const char *path, ResultsData *d, Err *e);
 int results_read_final(const char *path, int row, float *dst, long n, Err *e);
 void results_data_free(ResultsData *d);
 
+/* Reads one member (by name) of every /runs row into buf, converted to mtype. */
+int results_read_member(hid_t runs, const char *name, hid_t mtype, void *buf);
+
 #endif

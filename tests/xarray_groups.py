@@ -9,6 +9,8 @@
 - /runs run_configs holds every config key: defaults (optimizer.beta2, train.eval_batch_size),
   and what comes from the model (train.dropout, model.do_lower_case) as the model says;
   left out where the model gives no single value (dropouts that differ);
+- `check` finds a coordinate that differs from /runs, and `check --salvage` writes it again
+  without losing a run;
 - the README's Python example runs on such a file and prints no bytes;
 - a file written before configs were completed (run_configs as given) resumes without
   running any run again.
@@ -119,6 +121,25 @@ for i, c in enumerate(configs):
               f"run {i}: model B: dropout {flat.get('train.dropout')}, do_lower_case {flat.get('model.do_lower_case')}")
     check(flat["train.seed"] == int(runs["seed"][i]) and flat["optimizer.correct_bias"] == bool(runs["optimizer.correct_bias"][i]),
           f"run {i}: seed and grid value in its config")
+
+# check compares the copies with /runs; salvage writes them again from /runs
+damaged = os.path.join(WORK, "damaged.h5")
+shutil.copy(res, damaged)
+with h5py.File(damaged, "r+") as f:
+    f["eval/seed"][3] = 99
+    f["train/model.path"][5] = b"mZ"
+r = subprocess.run([BIN, "check", damaged], capture_output=True, text=True)
+check(r.returncode == 1 and "/eval/seed of run 3 differs from its /runs seed" in r.stdout
+      and "/train/model.path of run 5 differs" in r.stdout, f"check of changed coordinates: {r.stdout[-500:]}")
+fixed = os.path.join(WORK, "fixed.h5")
+r = subprocess.run([BIN, "check", "--salvage", damaged, fixed], capture_output=True, text=True)
+with h5py.File(fixed, "r") as f:
+    ok = f["eval/seed"][3] == runs["seed"][3] and f["train/model.path"][5] == runs["model.path"][5] and \
+        list(f["runs"]["status"]) == [b"done"] * nruns
+check(r.returncode == 0 and ok and subprocess.run([BIN, "check", fixed], capture_output=True).returncode == 0,
+      f"salvage rewrites the coordinates and keeps every run: {r.stdout[-300:]} {r.stderr[-300:]}")
+r = subprocess.run([BIN, "check", res], capture_output=True, text=True)
+check(r.returncode == 0 and "no damage found" in r.stdout, f"check of the intact file: {r.stdout[-300:]}")
 
 # the README's Python example runs on this file as written (its path replaced)
 readme = open(os.path.join(SRC, "README.md"), encoding="utf-8").read()
