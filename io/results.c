@@ -223,12 +223,12 @@ static void put_value(unsigned char *row, const ResultsColumn *col, size_t off, 
 
 /* The fixed columns start at off: status, steps_done, ... rank (RESULTS_FIXED). */
 static void fill_fixed(unsigned char *row, size_t off, const RunRow *x) {
-  int32_t rank = x->rank, threads = x->threads;
+  int32_t rank = x->rank, threads = x->threads, labels = x->labels;
   int64_t sd = x->steps_done, tot = x->total_steps, bs = x->best_step;
   const void *src[NFIXED] = {
       [F_STATUS] = RUN_STATUS_NAME[x->status], [F_STEPS_DONE] = &sd, [F_TOTAL] = &tot, [F_BEST_ACC] = &x->best_acc,
       [F_BEST_STEP] = &bs, [F_FINAL_ACC] = &x->final_acc, [F_FINAL_LOSS] = &x->final_loss,
-      [F_MAJORITY] = &x->majority, [F_BOW] = &x->bow, [F_INIT] = x->initialised, [F_UNK] = &x->unk_rate, [F_WALL] = &x->wall_seconds, [F_RANK] = &rank, [F_HOST] = x->host,
+      [F_MAJORITY] = &x->majority, [F_BOW] = &x->bow, [F_LABELS] = &labels, [F_INIT] = x->initialised, [F_UNK] = &x->unk_rate, [F_WALL] = &x->wall_seconds, [F_RANK] = &rank, [F_HOST] = x->host,
       [F_CPU] = x->cpu, [F_BLAS] = x->blas, [F_THREADS] = &threads, [F_LIBS] = x->libs, [F_STARTED] = &x->started,
       [F_FINISHED] = &x->finished, [F_ERROR] = x->error};
   for (int f = 0; f < NFIXED; f++) {

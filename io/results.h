@@ -52,6 +52,7 @@ typedef struct {
   double bow;      /* dev accuracy of the bag-of-words baseline */
   const char *initialised; /* tensors initialised rather than loaded (NULL: empty) */
   double unk_rate; /* share of the training set's text tokens that are [UNK] */
+  int labels;      /* the task's number of labels (0: not known yet) */
   const char *host, *cpu, *blas, *libs; /* provenance (NULL: empty) */
   int threads;
   double started, finished; /* seconds since 1970 (NaN: not yet) */

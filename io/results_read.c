@@ -166,11 +166,12 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   d->majority = malloc(sizeof(double) * n);
   d->bow = malloc(sizeof(double) * n);
   d->unk = malloc(sizeof(double) * n);
+  d->labels = calloc(n, sizeof(int));
   d->loss = malloc(sizeof(float) * n * (size_t)(d->max_steps ? d->max_steps : 1));
   d->acc = malloc(sizeof(float) * n * (size_t)(d->max_evals ? d->max_evals : 1));
   d->estep = malloc(sizeof(long) * n * (size_t)(d->max_evals ? d->max_evals : 1));
   d->eloss = malloc(sizeof(float) * n * (size_t)(d->max_evals ? d->max_evals : 1));
-  if (!d->eloss || !d->seed || !d->status || !d->total_steps || !d->steps_done || !d->best_acc || !d->final_acc || !d->majority || !d->bow || !d->unk ||
+  if (!d->eloss || !d->seed || !d->status || !d->total_steps || !d->steps_done || !d->best_acc || !d->final_acc || !d->majority || !d->bow || !d->unk || !d->labels ||
       !d->loss || !d->acc || !d->estep) {
     rc = errf(e, "%s: out of memory", path);
     goto done;
@@ -199,6 +200,8 @@ int results_load(const char *path, ResultsData *d, Err *e) {
     for (int i = 0; i < d->nruns; i++) d->bow[i] = NAN;
   if (!bad && results_read_member(runs, "unk_rate", H5T_NATIVE_DOUBLE, d->unk))
     for (int i = 0; i < d->nruns; i++) d->unk[i] = NAN;
+  if (!bad && results_read_member(runs, "labels", H5T_NATIVE_INT, d->labels))
+    for (int i = 0; i < d->nruns; i++) d->labels[i] = 0;
   for (int i = 0; i < d->nruns; i++) d->status[i][STATUS_LEN - 1] = 0;
   const hsize_t R = (hsize_t)d->nruns;
   bad = bad || (d->nruns && d->max_steps && read_2d_of(f, "train/loss", H5T_NATIVE_FLOAT, d->loss, R, d->max_steps)) ||
@@ -241,7 +244,7 @@ void results_data_free(ResultsData *d) {
   }
   free(d->values);
   free(d->seed); free(d->status); free(d->total_steps); free(d->steps_done);
-  free(d->best_acc); free(d->final_acc); free(d->majority); free(d->bow); free(d->unk);
+  free(d->best_acc); free(d->final_acc); free(d->majority); free(d->bow); free(d->unk); free(d->labels);
   free(d->loss); free(d->acc); free(d->estep); free(d->eloss);
   free(d->sweep_json);
   free(d->version);

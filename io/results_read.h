@@ -32,6 +32,7 @@ typedef struct {
   char (*status)[STATUS_LEN];
   long *total_steps, *steps_done;
   double *best_acc, *final_acc, *majority, *bow, *unk; /* unk: [UNK] share (NaN: not recorded) */
+  int *labels; /* the task's label count (0: not recorded) */
   float *loss;        /* [nruns * max_steps] */
   float *acc;         /* [nruns * max_evals] */
   long *estep;        /* [nruns * max_evals], -1 where none */

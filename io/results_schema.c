@@ -31,6 +31,8 @@ const ColumnSpec RESULTS_FIXED[NFIXED] = {
     [F_BOW] = {"bow_baseline", VT_F64,
                "dev accuracy of a logistic regression on token unigrams and bigrams (a Chinese character is a token, "
                "whatever the model's tokenizer) of the whole text, not max_seq_length tokens, fitted on the run's training examples"},
+    [F_LABELS] = {"labels", VT_I32, "number of labels of the run's task: chance accuracy is 1/labels, a uniform "
+                                    "guess's loss ln(labels) (0: not started, or a file from before this column)"},
     [F_INIT] = {"initialised", VT_STR,
                 "tensors initialised rather than loaded from the checkpoint: classifier, pooler, or all (random_init)", 32},
     [F_UNK] = {"unk_rate", VT_F64,
@@ -47,7 +49,7 @@ const ColumnSpec RESULTS_FIXED[NFIXED] = {
     [F_FINISHED] = {"finished", VT_F64, "when the run finished (NaN: not yet)"},
     [F_ERROR] = {"error", VT_STR, "why a failed run could not run (empty otherwise)", ERROR_LEN},
 };
-static_assert(NFIXED == 21, "RESULTS_FIXED describes every fixed column");
+static_assert(NFIXED == 22, "RESULTS_FIXED describes every fixed column");
 
 const char *const RUN_STATUS_NAME[NRUN_STATUS] = {
     [RUN_PENDING] = "pending", [RUN_RUNNING] = "running", [RUN_STOPPED] = "stopped",

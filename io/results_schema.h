@@ -59,7 +59,7 @@ extern const DatasetSpec RESULTS_COORDS[NCOORDS];
 extern const char *const RESULTS_DIM_NAME[NCOORDS]; /* "run", "step", "eval" */
 
 /* The fixed columns of /runs, after run_id, seed and the grid columns. */
-enum { F_STATUS, F_STEPS_DONE, F_TOTAL, F_BEST_ACC, F_BEST_STEP, F_FINAL_ACC, F_FINAL_LOSS, F_MAJORITY, F_BOW, F_INIT, F_UNK, F_WALL, F_RANK,
+enum { F_STATUS, F_STEPS_DONE, F_TOTAL, F_BEST_ACC, F_BEST_STEP, F_FINAL_ACC, F_FINAL_LOSS, F_MAJORITY, F_BOW, F_LABELS, F_INIT, F_UNK, F_WALL, F_RANK,
        F_HOST, F_CPU, F_BLAS, F_THREADS, F_LIBS, F_STARTED, F_FINISHED, F_ERROR, NFIXED };
 typedef struct {
   const char *name;

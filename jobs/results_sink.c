@@ -114,6 +114,7 @@ static int sink_opened(void *ctx, const Job *j, int restored, Err *e) {
   s->row.majority = j->majority_acc;
   s->row.bow = j->bow_acc;
   s->row.unk_rate = j->unk_rate;
+  s->row.labels = j->labels.n;
   s->row.initialised = j->initialised;
   s->t0 = clock_seconds() - s->row.wall_seconds;
   s->last_flush = clock_seconds();

@@ -60,6 +60,7 @@ static cJSON *run_row(const ResultsData *d, int r) {
   cJSON_AddItemToObject(o, "majority", json_number_or_null(d->majority[r]));
   cJSON_AddItemToObject(o, "bow", json_number_or_null(d->bow[r]));
   cJSON_AddItemToObject(o, "unk_rate", json_number_or_null(d->unk[r]));
+  cJSON_AddItemToObject(o, "labels", d->labels[r] > 0 ? cJSON_CreateNumber(d->labels[r]) : cJSON_CreateNull());
   cJSON_AddItemToObject(o, "host", d->host ? cJSON_CreateString(d->host[r]) : cJSON_CreateNull());
   cJSON_AddItemToObject(o, "rank", d->rank ? cJSON_CreateNumber(d->rank[r]) : cJSON_CreateNull());
   cJSON_AddItemToObject(o, "wall_seconds", d->wall ? json_number_or_null(d->wall[r]) : cJSON_CreateNull());

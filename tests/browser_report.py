@@ -99,6 +99,14 @@ try:
     # 2 grid keys of 2 values: per key, 2 facets (the other key's values) x 2 groups x 2 plots
     series = drv.find_elements(By.CSS_SELECTOR, "path.series")
     check(len(series) == 2 * 2 * 2 * 2, f"{len(series)} group curves drawn, expected 16")
+    # baselines per facet: the loss plot's uniform guess, the accuracy plot's majority class,
+    # bag of words and chance; chance drawn at 1/labels of the fixture's label file
+    nlabels = sum(1 for ln in open("labels.json") if ln.strip())
+    base = [b.text for b in drv.find_elements(By.CSS_SELECTOR, "svg text") if b.text.startswith(("uniform", "chance"))]
+    check(len(drv.find_elements(By.CSS_SELECTOR, "line.baseline")) == 4 * 4 and len(base) == 2 * 4,
+          f"{len(drv.find_elements(By.CSS_SELECTOR, 'line.baseline'))} baselines, labels {base}")
+    ys = drv.execute_script("const l = [...document.querySelectorAll('line.baseline')]; return l.map(x => x.getAttribute('stroke'));")
+    check(ys.count("#bbb") == 4, f"chance lines: {ys}")
     visible = lambda: [p for p in drv.find_elements(By.CSS_SELECTOR, "path.seed") if p.is_displayed()]  # noqa: E731
     check(not visible(), f"{len(visible())} per-seed lines shown before the toggle")
     drv.find_element(By.ID, "seeds").click()
@@ -109,6 +117,9 @@ try:
     check(len(wanted) == 4, f"{len(wanted)} comparisons, expected 4")
     rows = lambda: drv.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr")  # noqa: E731
     check(len(rows()) == 12, f"{len(rows())} rows in the runs table, expected 12")
+    embedded = json.loads(drv.execute_script("return document.getElementById('data').textContent"))
+    labels = {r.get("labels") for fl in embedded.get("files", [embedded]) for r in fl.get("runs", [])}
+    check(labels == {nlabels}, f"the page's runs have labels {labels}, the task {nlabels}")
     seed_col = lambda: [int(r.find_elements(By.TAG_NAME, "td")[1].text) for r in rows()]  # noqa: E731
     header = [h for h in drv.find_elements(By.CSS_SELECTOR, "#runs-table th") if h.text == "seed"][0]
     header.click()

@@ -77,7 +77,7 @@ with h5py.File("cased.h5", "r+") as f:
     old = f["runs"][:]
     attrs = {k: v for k, v in f["runs"].attrs.items() if k not in ("DIMENSION_LIST",)}
     del f["runs"]
-    d = f.create_dataset("runs", data=rfn.drop_fields(old, "unk_rate", usemask=False))
+    d = f.create_dataset("runs", data=rfn.drop_fields(old, ["unk_rate", "labels"], usemask=False))
     for k, v in attrs.items():
         d.attrs[k] = v
     d.dims[0].attach_scale(f["run"])
@@ -85,7 +85,7 @@ r = subprocess.run([BIN, "sweep", "sweep.json", "--progress", "0"], capture_outp
 check(r.returncode == 0 and "2 runs were done already" in r.stdout, f"resume of a file without unk_rate: {r.stdout} {r.stderr[-300:]}")
 with h5py.File("cased.h5", "r") as f:
     runs = f["runs"][:]
-check(all(np.isnan(runs["unk_rate"])) and all(runs["status"] == b"done") and
+check(all(np.isnan(runs["unk_rate"])) and all(runs["labels"] == 0) and all(runs["status"] == b"done") and
       np.array_equal(runs["final_dev_accuracy"], old["final_dev_accuracy"]), f"after the resume: {runs[['status', 'unk_rate']]}")
 rep = subprocess.run([BIN, "report", "cased.h5"], capture_output=True, text=True)
 check(rep.returncode == 0 and "Tokenizer:" not in rep.stdout, f"report of a file without rates: {rep.stdout[-300:]}")

@@ -65,6 +65,8 @@ with h5py.File(res, "r") as f:
     configs = [json.loads(c) for c in f["runs"].attrs["run_configs"]]
 nruns = len(runs)
 check(nruns == 8, f"{nruns} runs")
+nlabels = sum(1 for ln in open(os.path.join(WORK, "labels.json")) if ln.strip())
+check(list(runs["labels"]) == [nlabels] * nruns, f"/runs labels {runs['labels']}, the task has {nlabels}")
 KEYS = ["run_id", "seed", "model.path", "optimizer.correct_bias"]
 
 
