@@ -71,35 +71,27 @@ silent_hosts = os.path.join(WORK, "silent-hosts")
 # 400 steps of 10 ms each (BERTSWEEP_STEP_DELAY: the numbers do not change): rank 1 is surely
 # mid-run when it is frozen, in any build
 senv = dict(env, BERTSWEEP_SILENCE_LIMIT="3", BERTSWEEP_SILENT_HOSTS=silent_hosts, BERTSWEEP_STEP_DELAY="0.01")
-
-
-def sweep_freezing(rank, output):
-    """Starts the two-rank sweep into output, stops the given rank with SIGSTOP once it runs
-    its run, and waits for the sweep to end: (returncode, stdout, stderr, seconds after the
-    stop, the stopped pid)."""
-    p = subprocess.Popen(MPI + ["-x", "BERTSWEEP_SILENCE_LIMIT", "-x", "BERTSWEEP_SILENT_HOSTS", "-x",
-                                "BERTSWEEP_STEP_DELAY", BIN, "sweep", "s.json", "--output", output, "--progress", "1"],
-                         env=senv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    frozen = None
-    for _ in range(300):
-        time.sleep(0.1)
-        frozen = rank_pid(rank)
-        if frozen and os.path.exists(output + ".lock"):
-            break
-    time.sleep(1.0)
-    os.kill(frozen, signal.SIGSTOP)
-    t0 = time.time()
-    try:
-        out, err = p.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-    return p.returncode, out, err, time.time() - t0, frozen
-
-
-code, out, err, ended, frozen = sweep_freezing(1, "f.h5")
+p = subprocess.Popen(MPI + ["-x", "BERTSWEEP_SILENCE_LIMIT", "-x", "BERTSWEEP_SILENT_HOSTS", "-x", "BERTSWEEP_STEP_DELAY",
+                            BIN, "sweep", "s.json",
+                            "--output", "f.h5", "--progress", "1"], env=senv, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True)
+frozen = None
+for _ in range(300):  # rank 1 is running its run: freeze it
+    time.sleep(0.1)
+    frozen = rank_pid(1)
+    if frozen and os.path.exists("f.h5.lock"):
+        break
+time.sleep(1.0)
+os.kill(frozen, signal.SIGSTOP)
+t0 = time.time()
+try:
+    out, err = p.communicate(timeout=120)
+except subprocess.TimeoutExpired:
+    p.kill()
+    out, err = p.communicate()
+ended = time.time() - t0
 host = socket.gethostname()
-check(code == 7, f"exit {code} after a silent rank, not 7: {err[-400:]}")
+check(p.returncode == 7, f"exit {p.returncode} after a silent rank, not 7: {err[-400:]}")
 check(f"rank 1 on host {host}, running run" in err and "silent for" in err, f"the silent rank not named: {err[-400:]}")
 check(ended < 3 + 20, f"the sweep took {ended:.0f} s to end after the rank froze (limit 3 s)")
 check("# ended: rank 1" in out and "checkpointed" in out, f"no end line: {out[-300:]}")
@@ -125,8 +117,25 @@ check(not os.path.exists("f.h5.lock"), "the resume left a lock")
 for f in (silent_hosts, "g.h5.lock"):
     if os.path.exists(f):
         os.remove(f)
-code, out, err, ended, frozen = sweep_freezing(0, "g.h5")
-check(code == 7, f"exit {code} after rank 0 froze, not 7: {err[-400:]}")
+p = subprocess.Popen(MPI + ["-x", "BERTSWEEP_SILENCE_LIMIT", "-x", "BERTSWEEP_SILENT_HOSTS", "-x", "BERTSWEEP_STEP_DELAY",
+                            BIN, "sweep", "s.json", "--output", "g.h5", "--progress", "1"], env=senv,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+frozen = None
+for _ in range(300):  # rank 0 is running its own run: freeze it
+    time.sleep(0.1)
+    frozen = rank_pid(0)
+    if frozen and os.path.exists("g.h5.lock"):
+        break
+time.sleep(1.0)
+os.kill(frozen, signal.SIGSTOP)
+t0 = time.time()
+try:
+    out, err = p.communicate(timeout=120)
+except subprocess.TimeoutExpired:
+    p.kill()
+    out, err = p.communicate()
+ended = time.time() - t0
+check(p.returncode == 7, f"exit {p.returncode} after rank 0 froze, not 7: {err[-400:]}")
 check(f"rank 0 on host {host} has not answered" in err, f"rank 0 not named: {err[-400:]}")
 check(ended < 10 + 3 + 20, f"the sweep took {ended:.0f} s to end after rank 0 froze (a run's rest + limit 3 s)")
 check(os.path.exists(silent_hosts) and open(silent_hosts).read() == host + "\n",
