@@ -359,25 +359,3 @@ int lock_abandon(WriterLock *l, const char *why, Err *e) {
   l->fd = -1;
   return 0;
 }
-
-int lock_abandon_listed(const char *results_path, const char *why, Err *e) {
-  char path[4200], host[256] = "", want[320], *text;
-  ino_t ino;
-  double age;
-  snprintf(path, sizeof path, "%s.lock", results_path);
-  if (read_lock(path, &text, &ino, &age)) return 0; /* gone, or not one we could judge */
-  gethostname(host, sizeof host - 1);
-  snprintf(want, sizeof want, "\nwriter=%s %ld ", host, (long)getpid());
-  int ours = strstr(text, want) && !abandoned(text);
-  free(text);
-  if (!ours) return 0;
-  WriterLock l = {.fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)};
-  snprintf(l.path, sizeof l.path, "%s", path);
-  struct stat st;
-  if (l.fd < 0) return errf(e, "%s: cannot mark the lock abandoned: %s", path, strerror(errno));
-  if (fstat(l.fd, &st) != 0 || st.st_ino != ino) { /* replaced since it was read */
-    close(l.fd);
-    return 0;
-  }
-  return lock_abandon(&l, why, e);
-}

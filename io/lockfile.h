@@ -36,9 +36,6 @@ int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writ
 /* Leaves the lock in place marked abandoned (why: the silent rank), for a sweep that ends
    while a rank may still be alive: the next sweep takes it over at once and fences the file. */
 int lock_abandon(WriterLock *l, const char *why, Err *e);
-/* The same from a rank that does not hold the lock, when rank 0 (its holder) went silent: only
-   while FILE.lock still lists this process as a writer (never a successor's lock). */
-int lock_abandon_listed(const char *results_path, const char *why, Err *e);
 /* Refreshes the lock's time stamp at most every 30 s. */
 void lock_heartbeat(WriterLock *l);
 void lock_release(WriterLock *l);

@@ -16,7 +16,6 @@
 #include "mpi/sweep.h"
 #include "src/fault.h"
 #include "src/machine.h"
-#include "io/fileutil.h"
 
 /* TAG_DONE: {run, how it ended (RunEnd), final accuracy, steps done}; a failed run's
    TAG_DONE is followed by TAG_WHY, its reason (ERROR_LEN chars). */
@@ -437,28 +436,6 @@ static void run_rank0(Ctx *c) {
 
 /* Rank 0 answers between its own steps; silent for longer than this worker's own last run
    would allow (its host frozen or cut off), the worker ends the job: it holds no run then. */
-/* A worker whose request rank 0 does not answer: rank 0's node is frozen, overloaded or cut
-   off. As rank 0 does for a silent worker (sweep_main.c end_silent): its host goes where the
-   Slurm wrapper asked (BERTSWEEP_SILENT_HOSTS), the lock is marked abandoned so the next sweep
-   takes it over at once and fences the file, and the job ends with exit 7. The runs other
-   workers are in the middle of lose at most their steps since their last checkpoint. */
-_Noreturn static void end_rank0_silent(const Ctx *c, double waited, double limit) {
-  char why[512];
-  snprintf(why, sizeof why, "rank 0 on host %s silent for %.0f s (seen by rank %d)", c->hosts[0], waited, c->rank);
-  fprintf(stderr, "bertsweep: rank %d: rank 0 on host %s has not answered for %.0f s (limit %.0f s): a frozen, "
-                  "overloaded or cut-off node; ending the job (exit %d)\n", c->rank, c->hosts[0], waited, limit,
-          EXIT_SILENT);
-  Err e = {{0}, 0};
-  const char *list = getenv("BERTSWEEP_SILENT_HOSTS");
-  char line[HOST_LEN + 2];
-  snprintf(line, sizeof line, "%s\n", c->hosts[0]);
-  if (list && list[0] && write_file_atomic(list, line, strlen(line), &e)) fprintf(stderr, "bertsweep: %s\n", e.msg);
-  if (lock_abandon_listed(c->s->output, why, &e)) fprintf(stderr, "bertsweep: %s\n", e.msg);
-  fflush(stderr);
-  MPI_Abort(c->comm, EXIT_SILENT);
-  _exit(EXIT_SILENT); /* MPI_Abort does not return */
-}
-
 static void await_assignment(Ctx *c, int msg[2]) {
   const double t0 = clock_seconds(), limit = silence_limit(c->opt, c->gap_max);
   for (;;) {
@@ -466,7 +443,12 @@ static void await_assignment(Ctx *c, int msg[2]) {
     MPI_Iprobe(0, TAG_ASSIGN, c->comm, &flag, MPI_STATUS_IGNORE);
     if (flag) break;
     check_launcher(c);
-    if (clock_seconds() - t0 > limit) end_rank0_silent(c, clock_seconds() - t0, limit);
+    if (clock_seconds() - t0 > limit) {
+      fprintf(stderr, "bertsweep: rank %d: rank 0 on host %s has not answered for %.0f s (limit %.0f s): a frozen, "
+                      "overloaded or cut-off node; ending the job (exit %d)\n", c->rank, c->hosts[0],
+              clock_seconds() - t0, limit, EXIT_SILENT);
+      MPI_Abort(c->comm, EXIT_SILENT);
+    }
     usleep(1000);
   }
   MPI_Recv(msg, 2, MPI_INT, 0, TAG_ASSIGN, c->comm, MPI_STATUS_IGNORE);

@@ -6,9 +6,8 @@
 #   3  the time limit (the pre-timeout USR1) or a signal: every run checkpointed; requeued
 #   5  `bertsweep stop FILE.h5`: checkpointed, stays stopped (submit again to resume)
 #   6  another sweep holds the results file: nothing done, not requeued
-#   7  a rank went silent (a frozen or cut-off node): the others checkpointed (when rank 0 is
-#      the silent one, they lose their steps since their last checkpoint); the silent node is
-#      excluded from the job (ExcNodeList) and the job requeued
+#   7  a rank went silent (a frozen or cut-off node): the others checkpointed; the silent
+#      node is excluded from the job (ExcNodeList) and the job requeued
 #   a node that died: Slurm requeues the job itself (--requeue) once it marks the node down
 # Environment: BERTSWEEP (the binary; default bertsweep on PATH, else the build tree);
 # BERTSWEEP_LAUNCHER srun (default where Slurm offers PMIx) or mpirun; BERTSWEEP_SILENCE_LIMIT.
@@ -19,7 +18,7 @@ set -u
 # first, so that a signal in the first moments is not fatal to the script either.
 job=${SLURM_JOB_ID:-$$}
 request=$PWD/.bertsweep-stop-$job
-silent=$PWD/.bertsweep-silent-$job # the rank that finds others silent writes their hosts here before exit 7
+silent=$PWD/.bertsweep-silent-$job # rank 0 writes the silent ranks' hosts here before exit 7
 rm -f "$request" "$silent"
 export BERTSWEEP_STOP_REQUEST=$request BERTSWEEP_SILENT_HOSTS=$silent
 pid=
@@ -63,7 +62,7 @@ else
 fi
 pid=$!
 # A launcher whose job has a frozen node waits for that node for ever after bertsweep has
-# ended the job (exit 7): once the silent hosts are written, it gets 20 s, then goes.
+# ended the job (exit 7): once rank 0 has written the silent hosts, it gets 20 s, then goes.
 waited=0
 while kill -0 $pid 2>/dev/null; do
   if [ -s "$silent" ]; then
