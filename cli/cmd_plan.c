@@ -1,6 +1,7 @@
 /* `bertsweep plan CONFIG`: the runs, steps, file size and time of a sweep, before running it. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,10 +118,17 @@ typedef struct {
 
 /* Starts `bertsweep bench CONFIG --probe --threads t --steps n` with pipes on its stdin/stdout. */
 static int probe_start(Probe *p, const char *config, int t, int steps, Err *e) {
-  int in[2], out[2];
-  if (pipe(in) != 0 || pipe(out) != 0) return errf(e, "plan --layout: pipe: %s", strerror(errno));
-  p->pid = fork();
-  if (p->pid < 0) return errf(e, "plan --layout: fork: %s", strerror(errno));
+  /* close-on-exec: a probe keeps only its own stdin and stdout (dup2 clears the flag on
+     them), so each one sees end of file when plan dies, whatever the others do */
+  int in[2] = {-1, -1}, out[2] = {-1, -1};
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || (p->pid = fork()) < 0) {
+    int err = errno;
+    for (int i = 0; i < 2; i++) {
+      if (in[i] >= 0) close(in[i]);
+      if (out[i] >= 0) close(out[i]);
+    }
+    return errf(e, "plan --layout: starting a probe: %s", strerror(err));
+  }
   if (p->pid == 0) {
     char ts[16], ns[16];
     snprintf(ts, sizeof ts, "%d", t);

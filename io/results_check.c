@@ -91,12 +91,13 @@ static void check_run_coords(Checker *c) {
   static const char *const GROUP[] = {"train", "eval"};
   const ResultsInfo *in = &c->info;
   hid_t runs = H5Dopen2(c->f, "runs", H5P_DEFAULT);
-  for (int g = 0; runs >= 0 && g < 2; g++)
+  for (int g = 0; runs >= 0 && g < 2; g++) {
+    if (H5Lexists(c->f, GROUP[g], H5P_DEFAULT) <= 0) continue;
     for (int m = -2; m < in->lay.ncols; m++) {
       const char *name = m == -2 ? "run_id" : m == -1 ? "seed" : in->lay.cols[m].name;
       char path[300];
       snprintf(path, sizeof path, "%s/%s", GROUP[g], name);
-      if (H5Lexists(c->f, GROUP[g], H5P_DEFAULT) <= 0 || H5Lexists(c->f, path, H5P_DEFAULT) <= 0) continue;
+      if (H5Lexists(c->f, path, H5P_DEFAULT) <= 0) continue;
       hid_t d = H5Dopen2(c->f, path, H5P_DEFAULT), ft = d >= 0 ? H5Dget_type(d) : -1;
       hid_t t = ft >= 0 ? H5Tget_native_type(ft, H5T_DIR_ASCEND) : -1;
       size_t sz = t >= 0 ? H5Tget_size(t) : 0, n = (size_t)(in->nruns ? in->nruns : 1);
@@ -115,6 +116,7 @@ static void check_run_coords(Checker *c) {
       if (ft >= 0) H5Tclose(ft);
       if (d >= 0) H5Dclose(d);
     }
+  }
   if (runs >= 0) H5Dclose(runs);
 }
 
