@@ -21,6 +21,10 @@ BIN=$(readlink -f "$1"); FIX=$(readlink -f "$2"); WORK=$3
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, slurmd)"
+# each host's /tmp is its own (a bind mount in its namespace), which hides a tree under /tmp
+case "$BIN $FIX $(readlink -f "$WORK" 2>/dev/null || echo "$WORK")" in
+  /tmp/*|*" /tmp/"*) skip "the build tree is under /tmp, which every cluster host replaces by its own /tmp: clone elsewhere (e.g. /var/tmp)" ;;
+esac
 rm -rf "$WORK"; mkdir -p "$WORK"; WORK=$(readlink -f "$WORK")
 export CLUSTER_DIR=$WORK/cluster CLUSTER_NODES=4
 mkdir -p "$CLUSTER_DIR"
