@@ -40,16 +40,26 @@ static int show(const char *path, Err *e) {
   if (stat(path, &st) != 0) return errf(e, "%s: no such file", path);
   ResultsData d;
   if (results_load(path, &d, e)) return -1;
-  int count[NRUN_STATUS] = {0};
+  int count[NRUN_STATUS] = {0}, unknown = 0, damaged = 0;
   long done_steps = 0, all_steps = 0;
   double rate_sum = 0, secs_per_step = 0;
   int rated = 0, running = 0;
   for (int r = 0; r < d.nruns; r++) {
-    const RunStatus s = run_status_parse(d.status[r]);
+    const int s = run_status_parse(d.status[r]);
+    if (s < 0 || s >= NRUN_STATUS) { /* a damaged row, or a file from a newer bertsweep */
+      unknown++;
+      continue;
+    }
     count[s]++;
-    all_steps += d.total_steps[r];
-    done_steps += run_status_final(s) ? d.total_steps[r] : d.steps_done[r];
     running += s == RUN_RUNNING;
+    /* step counts a sweep could have written (a run has at most 1e12 steps, the key table's bound) */
+    if (!(d.total_steps[r] >= 0 && d.total_steps[r] <= 1000000000000L && d.steps_done[r] >= 0 &&
+          d.steps_done[r] <= d.total_steps[r])) {
+      damaged++;
+      continue;
+    }
+    all_steps += d.total_steps[r];
+    done_steps += run_status_final((RunStatus)s) ? d.total_steps[r] : d.steps_done[r];
     if (d.wall && d.wall[r] > 0 && d.steps_done[r] > 0) {
       rate_sum += (double)d.steps_done[r] / d.wall[r];
       rated++;
@@ -58,7 +68,11 @@ static int show(const char *path, Err *e) {
   printf("%s: %d runs:", path, d.nruns);
   for (int s = 0; s < NRUN_STATUS; s++)
     if (count[s]) printf(" %d %s", count[s], RUN_STATUS_NAME[s]);
+  if (unknown) printf(" %d of unknown status", unknown);
   printf("\n");
+  if (unknown || damaged)
+    printf("warning: %d run(s) with a status this bertsweep does not know, %d with impossible step counts: left out of "
+           "the progress below; `bertsweep check %s` says more\n", unknown, damaged, path);
   char who[1400];
   const int live = lock_live(path, who, sizeof who);
   if (live) printf("sweep: running (%s)\n", who);

@@ -1,4 +1,5 @@
 /* bertsweep: fine-tune BERT over grids of seeds and stabilisers; the one place errors print. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "cli/commands.h"
@@ -131,6 +132,12 @@ int main(int argc, char **argv) {
   else {
     fprintf(stderr, "bertsweep: unknown command '%s'\n%s", argv[1], USAGE);
     return EXIT_USAGE;
+  }
+  /* a report to a full disk, a closed pipe: what was asked for is not there, so not a success */
+  errno = 0;
+  if (code == EXIT_OK && (fflush(stdout) != 0 || ferror(stdout))) {
+    code = EXIT_ERROR;
+    errf(&e, "%s: writing the standard output failed: %s", argv[1], errno ? strerror(errno) : "write error");
   }
   if (code != EXIT_OK && e.msg[0]) fprintf(stderr, "bertsweep: error: %s\n", e.msg);
   return code;

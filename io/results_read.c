@@ -378,6 +378,14 @@ int results_inspect(const char *path, ResultsInfo *info, Err *e) {
   info->total_steps = calloc(n, sizeof(long));
   int ok = (info->run_configs || info->nruns == 0) && info->status && info->steps_done && info->total_steps &&
            read_columns(runs, &info->lay) == 0 && read_status(runs, info) == 0 && read_slots(f, info) == 0;
+  info->seed = calloc(n, sizeof(int));
+  ok = ok && info->seed && (info->nruns == 0 || results_read_member(runs, "seed", H5T_NATIVE_INT, info->seed) >= 0);
+  if (ok) { /* the grid columns as text, read as the report reads them */
+    ResultsData grid = {.nruns = info->nruns};
+    Err ignored;
+    ok = read_grid(runs, &grid, &ignored, path) == 0;
+    info->values = grid.values;
+  }
   if (ok && H5Lexists(f, "final_weights", H5P_DEFAULT) > 0) info->lay.final_size = (long)h5_dim(f, "final_weights", 1);
   H5Dclose(runs);
   H5Fclose(f);
@@ -389,6 +397,12 @@ int results_inspect(const char *path, ResultsInfo *info, Err *e) {
 }
 
 void results_info_free(ResultsInfo *info) {
+  for (int r = 0; info->values && r < info->nruns; r++) {
+    for (int c = 0; info->values[r] && c < RESULTS_MAX_COLS; c++) free(info->values[r][c]);
+    free(info->values[r]);
+  }
+  free(info->values);
+  free(info->seed);
   for (int i = 0; info->run_configs && i < info->nruns; i++) free(info->run_configs[i]);
   free(info->run_configs);
   free(info->status);

@@ -15,6 +15,8 @@ typedef struct {
   long *steps_done, *total_steps; /* [nruns] */
   ResultsLayout lay;   /* dims, grid columns as stored, slots */
   SlotState *slots;    /* [lay.nslots] */
+  int *seed;           /* [nruns] */
+  char ***values;      /* [nruns][lay.ncols] grid values as text (as ResultsData's) */
 } ResultsInfo;
 int results_inspect(const char *path, ResultsInfo *info, Err *e);
 void results_info_free(ResultsInfo *info);

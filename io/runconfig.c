@@ -176,7 +176,9 @@ int runconfig_parse(RunConfig *cfg, const void *root_, const char *src, Err *e) 
   defaults(cfg);
   if (!cJSON_IsObject(root)) return errf(e, "%s: the config must be a JSON object", src);
   for (const cJSON *sec = root->child; sec; sec = sec->next) {
-    if (strcmp(sec->string, "sweep") == 0 || strcmp(sec->string, "output") == 0 || strcmp(sec->string, "report") == 0) continue;
+    if (strcmp(sec->string, "sweep") == 0 || strcmp(sec->string, "output") == 0 || strcmp(sec->string, "report") == 0 ||
+        strcmp(sec->string, RUNCONFIG_MODEL_FILES) == 0)
+      continue;
     size_t s = 0;
     while (s < NSECTIONS && strcmp(SECTIONS[s], sec->string) != 0) s++;
     if (s == NSECTIONS) return errf(e, "%s: unknown key \"%s\"", src, sec->string);
@@ -195,7 +197,10 @@ int runconfig_parse(RunConfig *cfg, const void *root_, const char *src, Err *e) 
 int runconfig_load(RunConfig *cfg, const char *path, Err *e) {
   cJSON *root = read_json_file(path, e);
   if (!root) return -1;
-  int rc = runconfig_parse(cfg, root, path, e);
+  int rc = cJSON_GetObjectItemCaseSensitive(root, RUNCONFIG_MODEL_FILES)
+               ? errf(e, "%s: unknown key \"%s\" (bertsweep writes it into results files; a config does not set it)", path,
+                      RUNCONFIG_MODEL_FILES)
+               : runconfig_parse(cfg, root, path, e);
   cJSON_Delete(root);
   return rc;
 }
@@ -240,4 +245,68 @@ int runconfig_complete(void *root_, const RunConfig *cfg, const ModelDefaults *m
     }
   }
   return 0;
+}
+
+static void flatten_into(const cJSON *o, const char *prefix, cJSON *out) {
+  for (const cJSON *it = o->child; it; it = it->next) {
+    char key[512];
+    snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", it->string);
+    /* the model's files are one value: a file added or gone is a change too */
+    if (cJSON_IsObject(it) && !(prefix[0] == 0 && strcmp(it->string, RUNCONFIG_MODEL_FILES) == 0)) flatten_into(it, key, out);
+    else cJSON_AddItemToObject(out, key, cJSON_Duplicate(it, 1));
+  }
+}
+
+/* "config.json changed, model.bin added" */
+static void files_diff(const cJSON *x, const cJSON *y, char *out, size_t size) {
+  size_t len = 0;
+  out[0] = 0;
+  for (const cJSON *f = x->child; f && len < size; f = f->next) {
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(y, f->string);
+    if (!g || !cJSON_Compare(f, g, 1))
+      len += (size_t)snprintf(out + len, size - len, "%s%s %s", len ? ", " : "", f->string, g ? "changed" : "gone");
+  }
+  for (const cJSON *g = y->child; g && len < size; g = g->next)
+    if (!cJSON_GetObjectItemCaseSensitive(x, g->string))
+      len += (size_t)snprintf(out + len, size - len, "%s%s added", len ? ", " : "", g->string);
+}
+
+void *runconfig_flatten(const char *json) {
+  cJSON *c = json ? cJSON_Parse(json) : NULL, *f = cJSON_IsObject(c) ? cJSON_CreateObject() : NULL;
+  if (f) flatten_into(c, "", f);
+  cJSON_Delete(c);
+  return f;
+}
+
+static int skipped(const char *key, const char *const *skip) {
+  for (int i = 0; skip && skip[i]; i++)
+    if (strcmp(key, skip[i]) == 0) return 1;
+  return 0;
+}
+
+int runconfig_differs(const char *a_json, const char *b_json, const char *const *skip, char *out, size_t size) {
+  cJSON *a = runconfig_flatten(a_json), *b = runconfig_flatten(b_json);
+  int n = a && b ? 0 : -1;
+  size_t len = 0;
+  if (size) out[0] = 0;
+  for (const cJSON *x = a && b ? a->child : NULL; x; x = x->next) {
+    const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+    if (!y || skipped(x->string, skip) || cJSON_Compare(x, y, 1)) continue;
+    if (strcmp(x->string, RUNCONFIG_MODEL_FILES) == 0 && cJSON_IsObject(x) && cJSON_IsObject(y)) {
+      char files[600];
+      files_diff(x, y, files, sizeof files);
+      if (len < size) len += (size_t)snprintf(out + len, size - len, "%sthe model's files: %s", n ? "; " : "", files);
+      n++;
+      continue;
+    }
+    char *vx = cJSON_PrintUnformatted(x), *vy = cJSON_PrintUnformatted(y);
+    if (len < size)
+      len += (size_t)snprintf(out + len, size - len, "%s%s: %s -> %s", n ? "; " : "", x->string, vx ? vx : "?", vy ? vy : "?");
+    n++;
+    cJSON_free(vx);
+    cJSON_free(vy);
+  }
+  cJSON_Delete(a);
+  cJSON_Delete(b);
+  return n;
 }

@@ -43,6 +43,18 @@ typedef struct {
    a key whose value is unknown stays unset. The run's config is then self-contained. */
 int runconfig_complete(void *root, const RunConfig *cfg, const ModelDefaults *md);
 
+/* The key under which a stored run config records its model's files (io/modelfiles.h):
+   written by the sweep, skipped by runconfig_parse, refused in a config file. */
+#define RUNCONFIG_MODEL_FILES "model_files"
+
+/* A config (JSON text) as one flat cJSON object {"section.key": value}; NULL when not JSON. */
+void *runconfig_flatten(const char *json);
+/* The keys both run configs (JSON text) set to different values, skip (NULL-terminated, may
+   be NULL) aside, as "train.dropout: 0.1 -> 0.3; ..." in out; returns how many (0: one run),
+   or -1 when either is not JSON. A key only one of them sets is a default the other leaves
+   out (files of bertsweep <= 0.1, a model that could not be read), not a difference. */
+int runconfig_differs(const char *a, const char *b, const char *const *skip, char *out, size_t size);
+
 /* Checks that a dotted key ("optimizer.correct_bias") names a run setting; used by the grid. */
 int runconfig_key_known(const char *dotted);
 

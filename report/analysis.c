@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "io/runconfig.h"
 #include "report/analysis.h"
 
 const StatSpec STAT[NSTATS] = {
@@ -167,6 +168,14 @@ static int same_values(const ResultsData *d, int r, int s) {
   return 1;
 }
 
+/* 1 when runs r and s were trained under one configuration but for their seed; what
+   differs otherwise into why. */
+static int same_config(const ResultsData *d, int r, int s, char *why, size_t size) {
+  static const char *const SEED[] = {"train.seed", NULL};
+  if (!d->run_configs) return 1;
+  return runconfig_differs(d->run_configs[r], d->run_configs[s], SEED, why, size) <= 0;
+}
+
 static void summarize(Analysis *A, Group *g) {
   double *x = malloc(sizeof(double) * (size_t)(g->n ? g->n : 1));
   for (int k = 0; x && k < NSTATS; k++) {
@@ -201,11 +210,20 @@ static int build_groups(Analysis *A, Err *e) {
   for (int r = 0; r < d->nruns; r++) {
     run_stats(d, r, &A->rs[r]);
     Group *g = NULL;
+    int twins = 0; /* groups of r's grid values but another configuration */
+    char why[600] = "";
     for (int i = 0; i < A->ng && !g; i++)
-      if (same_values(d, A->g[i].first, r)) g = &A->g[i];
+      if (same_values(d, A->g[i].first, r)) {
+        if (same_config(d, A->g[i].first, r, why, sizeof why)) g = &A->g[i];
+        else twins++;
+      }
     if (!g) {
       g = &A->g[A->ng++];
       group_key(d, r, g->key, sizeof g->key);
+      if (twins) { /* never pooled: a group of its own, named for what differs */
+        size_t len = strlen(g->key);
+        snprintf(g->key + len, sizeof g->key - len, " [configuration %d: %s]", twins + 1, why);
+      }
       g->first = r;
       g->runs = malloc(sizeof(int) * n);
       g->fin = malloc(sizeof(int) * n);
@@ -462,15 +480,26 @@ static void noise_at_equal_loss(const Analysis *A, Comparison *cp, const int *pa
 /* ---- paired comparisons ---- */
 
 /* Runs of a and b with the same seed (finished runs only). */
+/* 1 when run fin[i] is the first of its group with its seed (a seed twice in a group is a
+   damaged file or one from before resumes refused a changed config: paired once). */
+static int first_of_seed(const ResultsData *d, const int *fin, int i) {
+  for (int k = 0; k < i; k++)
+    if (d->seed[fin[k]] == d->seed[fin[i]]) return 0;
+  return 1;
+}
+
+/* Pairs runs of equal seed, each run and each seed at most once: n <= min(|a|, |b|). */
 static int pair_up(const ResultsData *d, const Group *a, const Group *b, int *pa, int *pb) {
   int n = 0;
-  for (int i = 0; i < a->finished; i++)
+  for (int i = 0; i < a->finished; i++) {
+    if (!first_of_seed(d, a->fin, i)) continue;
     for (int j = 0; j < b->finished; j++)
-      if (d->seed[a->fin[i]] == d->seed[b->fin[j]]) {
+      if (d->seed[a->fin[i]] == d->seed[b->fin[j]] && first_of_seed(d, b->fin, j)) {
         pa[n] = a->fin[i];
         pb[n++] = b->fin[j];
         break;
       }
+  }
   return n;
 }
 

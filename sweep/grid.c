@@ -5,6 +5,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "io/fileutil.h"
+#include "io/modelfiles.h"
 #include "jobs/job.h"
 #include "src/rng.h"
 #include "sweep/grid.h"
@@ -298,14 +299,16 @@ typedef struct {
   char model_why[600]; /* why the model could not be read (lenient) */
   BertConfig cfg;
   ModelDefaults md;
+  char files[MODEL_FILES_MAX]; /* the model's fingerprint (io/modelfiles.h), "" when unreadable */
 } InfoCache;
 
 /* What a run's plan needs from its data and model. lenient (plan): a missing data set counts
    data.train_size examples, missing labels count as 2, a missing model has no size; each
    sets its bit in *missing (MISSING_*). */
 static int run_info(const RunConfig *cfg, InfoCache *cache, int *ncache, int *n, long *nparams, BertConfig *model,
-                    ModelDefaults *md, int lenient, int *missing, char *model_why, size_t why_size, Err *e) {
+                    ModelDefaults *md, char *files, int lenient, int *missing, char *model_why, size_t why_size, Err *e) {
   InfoCache *c = NULL;
+  files[0] = 0;
   *md = (ModelDefaults){-1, -1};
   for (int i = 0; i < *ncache && !c; i++)
     if (!strcmp(cache[i].train, cfg->train) && !strcmp(cache[i].labels, cfg->labels) && !strcmp(cache[i].model, cfg->model_path))
@@ -345,12 +348,20 @@ static int run_info(const RunConfig *cfg, InfoCache *cache, int *ncache, int *n,
       float d = hf.cfg.hidden_dropout;
       c->md.dropout = d == hf.cfg.attn_dropout && d == hf.cfg.classifier_dropout ? json_float(d) : -1;
       hf_close(&hf);
+      char *fp = NULL;
+      if (model_fingerprint(cfg->model_path, &fp, e)) { c->train[0] = 0; return -1; }
+      size_t len = strlen(fp);
+      if (len >= sizeof c->files) snprintf(e->msg, sizeof e->msg, "%s: too many model files to fingerprint", cfg->model_path);
+      else memcpy(c->files, fp, len + 1);
+      free(fp);
+      if (len >= sizeof c->files) { c->train[0] = 0; return -1; }
     }
   }
   *missing |= c->missing;
   if ((c->missing & MISSING_MODEL) && !model_why[0]) snprintf(model_why, why_size, "%s", c->model_why);
   *model = c->cfg;
   *md = c->md;
+  memcpy(files, c->files, strlen(c->files) + 1);
   model->num_labels = c->nlabels;
   *nparams = 0;
   if (!(c->missing & MISSING_MODEL)) {
@@ -437,7 +448,8 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
   if (!s->runs) return errf(e, "out of memory");
   InfoCache *cache = calloc(8, sizeof(InfoCache));
   RunConfig *cfg = malloc(sizeof *cfg);
-  if (!cache || !cfg) { free(cache); free(cfg); return errf(e, "out of memory"); }
+  char *files = malloc(MODEL_FILES_MAX);
+  if (!cache || !cfg || !files) { free(cache); free(cfg); free(files); return errf(e, "out of memory"); }
   int ncache = 0, choice[MAX_AXES] = {0};
   for (int i = 0; i < s->nruns; i++) {
     PlannedRun *r = &s->runs[i];
@@ -465,7 +477,7 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
     int rc = bad ? errf(e, "out of memory") : runconfig_parse(cfg, c, s->path, e);
     int tn = 0;
     ModelDefaults md;
-    if (!rc && run_info(cfg, cache, &ncache, &tn, &r->nparams, &r->model, &md, s->lenient, &s->missing, s->missing_model,
+    if (!rc && run_info(cfg, cache, &ncache, &tn, &r->nparams, &r->model, &md, files, s->lenient, &s->missing, s->missing_model,
                          sizeof s->missing_model, e)) {
       /* its model or data cannot be read: the run will fail with this reason, the others run */
       if (!(r->unreadable = strdup(e->msg))) rc = errf(e, "out of memory");
@@ -473,12 +485,19 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
       tn = 0;
     }
     /* stored in /runs run_configs: every key, defaults included */
+    /* and what identifies the model's files: a resume compares them */
+    cJSON *fp = !rc && files[0] ? cJSON_Parse(files) : NULL;
+    if (fp && !cJSON_AddItemToObject(c, RUNCONFIG_MODEL_FILES, fp)) {
+      cJSON_Delete(fp);
+      rc = errf(e, "out of memory");
+    }
     if (!rc && (runconfig_complete(c, cfg, &md) || !(r->config_json = cJSON_PrintUnformatted(c))))
       rc = errf(e, "out of memory");
     cJSON_Delete(c);
     if (rc) {
       free(cache);
       free(cfg);
+      free(files);
       char label[512];
       run_label(s, r, label, sizeof label);
       return errctx(e, "run %d (%s)", i, label);
@@ -495,6 +514,7 @@ static int expand(Sweep *s, cJSON *root, Err *e) {
   }
   free(cache);
   free(cfg);
+  free(files);
   return check_distinct(s, e);
 }
 
@@ -510,6 +530,11 @@ int sweep_load_lenient(Sweep *s, const char *path, const char *output_override, 
   if (!root) return -1;
   int rc = -1;
   if (!cJSON_IsObject(root)) { errf(e, "%s: the config must be a JSON object", path); goto done; }
+  if (cJSON_GetObjectItemCaseSensitive(root, RUNCONFIG_MODEL_FILES)) {
+    errf(e, "%s: unknown key \"%s\" (bertsweep writes it into results files; a config does not set it)", path,
+         RUNCONFIG_MODEL_FILES);
+    goto done;
+  }
   if (parse_sweep_section(s, cJSON_GetObjectItemCaseSensitive(root, "sweep"), e)) goto done;
   const cJSON *out = cJSON_GetObjectItemCaseSensitive(root, "output");
   if (out && !cJSON_IsString(out)) { errf(e, "%s: \"output\" must be a string", path); goto done; }

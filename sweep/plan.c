@@ -5,29 +5,25 @@
 #include <cjson/cJSON.h>
 #include "sweep/plan.h"
 
-static void flatten(const cJSON *o, const char *prefix, cJSON *out) {
-  for (const cJSON *it = o->child; it; it = it->next) {
-    char key[512];
-    snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", it->string);
-    if (cJSON_IsObject(it)) flatten(it, key, out);
-    else cJSON_AddItemToObject(out, key, cJSON_Duplicate(it, 1));
-  }
-}
-
 /* Names what differs between two base configs ("train.epochs: 3 -> 4"); 0 when equal. */
 static int base_diff(const char *old_json, const char *new_json, char *out, size_t size) {
-  cJSON *a = cJSON_Parse(old_json), *b = cJSON_Parse(new_json), *fa = cJSON_CreateObject(), *fb = cJSON_CreateObject();
+  cJSON *a = cJSON_Parse(old_json), *b = cJSON_Parse(new_json), *fa = NULL, *fb = NULL;
   size_t len = 0;
   int n = 0;
   out[0] = 0;
-  if (a && b && fa && fb) {
+  if (a && b) {
     const char *skip[] = {"sweep", "output", "report"};
     for (int i = 0; i < 3; i++) {
       cJSON_DeleteItemFromObjectCaseSensitive(a, skip[i]);
       cJSON_DeleteItemFromObjectCaseSensitive(b, skip[i]);
     }
-    flatten(a, "", fa);
-    flatten(b, "", fb);
+    char *ta = cJSON_PrintUnformatted(a), *tb = cJSON_PrintUnformatted(b);
+    fa = runconfig_flatten(ta);
+    fb = runconfig_flatten(tb);
+    cJSON_free(ta);
+    cJSON_free(tb);
+  }
+  if (fa && fb) {
     for (const cJSON *x = fa->child; x; x = x->next) {
       const cJSON *y = cJSON_GetObjectItemCaseSensitive(fb, x->string);
       if (y && cJSON_Compare(x, y, 1)) continue;
@@ -80,25 +76,60 @@ void plan_free(Plan *p) {
   memset(p, 0, sizeof *p);
 }
 
-/* A run config as {"section.key": value}, or NULL. */
-static cJSON *flat_config(const char *json) {
-  cJSON *c = cJSON_Parse(json), *f = c ? cJSON_CreateObject() : NULL;
-  if (f) flatten(c, "", f);
-  cJSON_Delete(c);
-  return f;
+/* A column's value as the sweep writes it (JSON text) against the file's (text, as read). */
+static int coord_equal(const char *json, const char *text) {
+  cJSON *v = cJSON_Parse(json);
+  int eq = 0;
+  if (cJSON_IsString(v)) eq = strcmp(v->valuestring, text) == 0;
+  else if (cJSON_IsNumber(v)) eq = v->valuedouble == strtod(text, NULL);
+  else if (cJSON_IsBool(v)) eq = strcmp(cJSON_IsTrue(v) ? "true" : "false", text) == 0;
+  cJSON_Delete(v);
+  return eq;
 }
 
-/* One run when every key both configs set has one value. A key only one of them sets is a
-   default the other leaves out: the base configs are equal (checked before) and the swept
-   keys too, so such a key comes from completion (io/runconfig.c runconfig_complete), which
-   files of bertsweep <= 0.1 lack and which leaves out what a model unreadable then or now
-   would have said. */
-static int same_run(const cJSON *a, const cJSON *b) {
-  for (const cJSON *x = a->child; x; x = x->next) {
-    const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
-    if (y && !cJSON_Compare(x, y, 1)) return 0;
+/* 1 when row j of the file holds run r's coordinates: its seed and every grid value. */
+static int same_coords(const Sweep *s, const PlannedRun *r, const ResultsInfo *info, int j) {
+  if (!info->seed || !info->values || info->seed[j] != r->seed) return 0;
+  for (int a = 0; a < s->naxes; a++) {
+    const char *text = a < info->lay.ncols ? info->values[j][a] : NULL;
+    if (!text || !coord_equal(s->axes[a].colvals[r->choice[a]], text)) return 0;
   }
   return 1;
+}
+
+/* The row that holds run r, or -1 (a new run). A row of r's coordinates holds it when its
+   config is r's (io/runconfig.c runconfig_differs) or when nothing was trained there yet
+   (pending, failed: it takes r's config); a row that trained under another config is refused,
+   so that a resume never pools two configurations under one grid point and seed, and never
+   relabels a trained run. */
+static int row_of(const Sweep *s, const PlannedRun *r, const ResultsInfo *info, char *why, size_t size, Err *e) {
+  int untrained = -1, conflict = -1;
+  char diff[1200] = "";
+  for (int j = 0; j < info->nruns; j++) {
+    if (!same_coords(s, r, info, j)) continue;
+    char d[1200];
+    int n = runconfig_differs(info->run_configs[j], r->config_json, NULL, d, sizeof d);
+    if (n == 0) return j;
+    RunStatus st = run_status_parse(info->status[j]);
+    if ((st == RUN_PENDING || st == RUN_FAILED) && info->steps_done[j] == 0) {
+      if (untrained < 0) untrained = j;
+    } else if (conflict < 0) {
+      conflict = j;
+      snprintf(diff, sizeof diff, "%s", n < 0 ? "its stored config is not valid JSON" : d);
+    }
+  }
+  if (untrained >= 0) return untrained;
+  if (conflict >= 0) {
+    errf(e, "%s: row %d (%s, %s) was trained under another configuration than this config gives it: %s. A resume "
+            "never mixes two configurations in one group: restore what changed, or use another --output (or --restart "
+            "to move the file aside and start over)",
+         s->output, conflict, why, info->status[conflict], diff);
+    return -2;
+  }
+  (void)size;
+  for (int j = 0; j < info->nruns; j++) /* a file without coordinates to match: by config alone */
+    if (!info->seed && runconfig_differs(info->run_configs[j], r->config_json, NULL, diff, sizeof diff) == 0) return j;
+  return -1;
 }
 
 /* Matches this sweep's runs against the file's rows; new runs get rows after the old ones. */
@@ -112,20 +143,19 @@ int plan_resume(Sweep *s, const ResultsInfo *info, Plan *p, Err *e) {
   if (strcmp(ka, kb) != 0)
     return errf(e, "%s: the grid keys changed (file: %s; config: %s); values may be added to keys, keys may not change",
                 s->output, ka[0] ? ka : "none", kb[0] ? kb : "none");
-  cJSON **old = calloc((size_t)(info->nruns ? info->nruns : 1), sizeof(cJSON *));
-  if (!old) return errf(e, "out of memory");
-  for (int j = 0; j < info->nruns; j++) old[j] = flat_config(info->run_configs[j]);
   int next = info->nruns;
+  char *taken = calloc((size_t)(info->nruns ? info->nruns : 1), 1);
+  if (!taken) return errf(e, "out of memory");
   for (int i = 0; i < s->nruns; i++) {
-    cJSON *mine = flat_config(s->runs[i].config_json);
-    int row = -1;
-    for (int j = 0; j < info->nruns && row < 0 && mine; j++)
-      if (old[j] && same_run(old[j], mine)) row = j;
-    cJSON_Delete(mine);
+    char label[512];
+    run_label(s, &s->runs[i], label, sizeof label);
+    int row = row_of(s, &s->runs[i], info, label, sizeof label, e);
+    if (row == -2) { free(taken); return -1; }
+    if (row >= 0 && taken[row]) row = -1; /* two runs of this sweep on one row: the second is new */
+    if (row >= 0) taken[row] = 1;
     s->runs[i].row = row >= 0 ? row : next++;
   }
-  for (int j = 0; j < info->nruns; j++) cJSON_Delete(old[j]);
-  free(old);
+  free(taken);
   p->nrows = next;
   return 0;
 }
@@ -157,8 +187,10 @@ int plan_build(const Sweep *s, const ResultsInfo *info, int size, Plan *p, Err *
     const PlannedRun *r = &s->runs[i];
     for (int a = 0; a < s->naxes; a++) p->vals[i * s->naxes + a] = s->axes[a].colvals[r->choice[a]];
     p->rows[r->row] = results_row_pending(r->row, r->seed, r->total_steps, p->vals + i * s->naxes);
-    p->cfgs[r->row] = r->config_json;
     int known = info && r->row < info->nruns;
+    /* a finished run keeps the config it was trained with, word for word */
+    int final = known && run_status_final(run_status_parse(info->status[r->row]));
+    p->cfgs[r->row] = final ? info->run_configs[r->row] : r->config_json;
     snprintf(p->status[i], STATUS_LEN, "%s", known ? info->status[r->row] : RUN_STATUS_NAME[RUN_PENDING]);
     p->slot_of[i] = -1;
     for (int k = 0; known && k < info->lay.nslots; k++)
