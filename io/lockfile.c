@@ -17,6 +17,7 @@ typedef struct {
   char host[256], job[64];
   long pid;
   char started[64];
+  double heartbeat; /* the holder's heartbeat period (HEARTBEAT_SECONDS in locks without one) */
 } LockInfo;
 
 static void my_info(LockInfo *m) {
@@ -29,29 +30,59 @@ static void my_info(LockInfo *m) {
   strftime(m->started, sizeof m->started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 }
 
+/* The line at *q (cut to size - 1 bytes) into buf, *q past it; NULL at the end. Lines are
+   parsed one by one from a copy: sscanf measures the whole string it reads from, so reading
+   a long lock in place would be quadratic. */
+static const char *next_line(const char **q, char *buf, size_t size) {
+  if (!*q || !**q) return NULL;
+  const char *nl = strchr(*q, '\n');
+  size_t n = nl ? (size_t)(nl - *q) : strlen(*q);
+  size_t k = n < size - 1 ? n : size - 1;
+  memcpy(buf, *q, k);
+  buf[k] = 0;
+  *q = nl ? nl + 1 : *q + n;
+  return buf;
+}
+
 static int parse_info(const char *text, LockInfo *li) {
   memset(li, 0, sizeof *li);
   int n = 0;
-  for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+  char line[600];
+  for (const char *q = text, *p; (p = next_line(&q, line, sizeof line));) {
     n += sscanf(p, "host=%255[^\n]", li->host) == 1;
     n += sscanf(p, "pid=%ld", &li->pid) == 1;
     n += sscanf(p, "slurm_job=%63[^\n]", li->job) == 1;
     n += sscanf(p, "started=%63[^\n]", li->started) == 1;
+    if (sscanf(p, "heartbeat=%lf", &li->heartbeat) == 1 && !(li->heartbeat > 0 && li->heartbeat <= HEARTBEAT_SECONDS))
+      li->heartbeat = HEARTBEAT_SECONDS; /* damaged: the longest a holder beats */
   }
+  if (!(li->heartbeat > 0)) li->heartbeat = HEARTBEAT_SECONDS;
   return n >= 2 ? 0 : -1;
 }
 
-static double stale_seconds(void) {
+int lock_stale_env(double *out, Err *e) {
   const char *v = getenv("BERTSWEEP_LOCK_STALE");
-  double s = v ? atof(v) : 0;
-  return s > 0 ? s : 600;
+  char *end;
+  *out = 600;
+  if (!v || !v[0]) return 0;
+  double s = strtod(v, &end);
+  if (end == v || *end || !(s >= 2 && s <= 1e7))
+    return errf(e, "BERTSWEEP_LOCK_STALE must be seconds in [2, 1e7], not \"%s\"", v);
+  *out = s;
+  return 0;
 }
 
-/* A heartbeat older than this is no live sweep's (it refreshes every HEARTBEAT_SECONDS, between
+/* When a lock is stale for a taker whose limit is mine: never within four of the holder's
+   heartbeats, whatever the taker's setting. */
+static double stale_for(double mine, const LockInfo *li) {
+  return mine > 4 * li->heartbeat ? mine : 4 * li->heartbeat;
+}
+
+/* A heartbeat older than this is no live sweep's (it refreshes every li->heartbeat, between
    rank 0's steps): a lock that old is waited on until stale rather than refused. */
-static double dead_after(void) {
-  double half = stale_seconds() / 2;
-  return half < 3 * HEARTBEAT_SECONDS ? half : 3 * HEARTBEAT_SECONDS;
+static double dead_after(double mine, const LockInfo *li) {
+  double half = stale_for(mine, li) / 2;
+  return half < 3 * li->heartbeat ? half : 3 * li->heartbeat;
 }
 
 /* The "abandoned=" line a sweep that lost a rank leaves (lock_abandon); NULL: none. */
@@ -62,7 +93,8 @@ static const char *abandoned(const char *text) {
 
 /* 1 when the lock lists a writer on a host other than host: a process this host cannot see. */
 static int writers_elsewhere(const char *text, const char *host) {
-  for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+  char line[600];
+  for (const char *q = text, *p; (p = next_line(&q, line, sizeof line));) {
     char h[256];
     long pid;
     if (sscanf(p, "writer=%255s %ld", h, &pid) == 2 && strcmp(h, host) != 0) return 1;
@@ -73,36 +105,48 @@ static int writers_elsewhere(const char *text, const char *host) {
 /* "n1, n2 and n3": the distinct hosts the lock's writers run on. */
 static void writer_hosts(const char *text, char *out, size_t size) {
   size_t len = 0;
-  int n = 0;
+  int n = 0, more = 0;
   out[0] = 0;
-  for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-    char h[256], key[260];
+  char line[600];
+  for (const char *q = text, *p; (p = next_line(&q, line, sizeof line));) {
+    char h[256], key[262];
     long pid;
-    if (sscanf(p, "writer=%255s %ld", h, &pid) != 2) continue;
-    snprintf(key, sizeof key, "writer=%s ", h);
-    const char *first = strstr(text, key);
-    if (first && first != p) continue; /* listed before */
-    if (len + strlen(h) + 3 < size) len += (size_t)snprintf(out + len, size - len, "%s%s", n++ ? ", " : "", h);
+    if (strncmp(p, "writer=", 7) != 0 || sscanf(p, "writer=%255s %ld", h, &pid) != 2) continue;
+    snprintf(key, sizeof key, ", %s,", h);
+    char listed[1024]; /* ", a, b," to look h up in what is printed (bounded by size) */
+    snprintf(listed, sizeof listed, ", %s,", out);
+    if (n && strstr(listed, key)) continue;
+    if (len + strlen(h) + 8 < size && len + strlen(h) + 8 < sizeof listed - 8)
+      len += (size_t)snprintf(out + len, size - len, "%s%s", n++ ? ", " : "", h);
+    else if (!more) more = 1;
   }
+  if (more && len + 8 < size) snprintf(out + len, size - len, ", ...");
 }
 
-/* 1 when pid is a live bertsweep process on this host (not gone, not a zombie, not a
-   reused pid running another program); *ppid: its parent, 0 when unknown. */
-static int process_alive(long pid, long *ppid) {
-  *ppid = 0;
-  if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) return 0;
-  char path[64], stat[512] = "";
+/* /proc/PID/stat's state, parent and start time (field 22); 0 when it cannot be read. */
+static int proc_stat(long pid, char *state, long *ppid, unsigned long long *start) {
+  char path[64], stat[1024] = "";
   snprintf(path, sizeof path, "/proc/%ld/stat", pid);
   FILE *f = fopen(path, "r");
-  if (!f) return 1; /* no /proc: trust kill() */
+  if (!f) return 0;
   size_t n = fread(stat, 1, sizeof stat - 1, f);
   fclose(f);
   stat[n] = 0;
-  const char *close_paren = strrchr(stat, ')');
-  if (!close_paren || close_paren[1] != ' ') return 1;
-  char state = close_paren[2];
-  if (sscanf(close_paren + 3, "%ld", ppid) != 1) *ppid = 0;
-  return state != 'Z' && state != 'X' && strstr(stat, "(bertsweep)") != NULL;
+  const char *p = strrchr(stat, ')'); /* the name may hold spaces and parentheses: fields follow the last ')' */
+  return p && sscanf(p + 1, " %c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", state, ppid,
+                     start) == 3;
+}
+
+/* 1 when the writer (pid, started at start; 0: unknown) is a live process on this host: not
+   gone, not a zombie, not a reused pid (another start time), whatever the program is called;
+   *ppid: its parent, 0 when unknown. */
+static int process_alive(long pid, unsigned long long start, long *ppid) {
+  *ppid = 0;
+  if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) return 0;
+  char state = 0;
+  unsigned long long now_start = 0;
+  if (!proc_stat(pid, &state, ppid, &now_start)) return 1; /* no /proc: trust kill() */
+  return state != 'Z' && state != 'X' && (start == 0 || now_start == start);
 }
 
 /* Writers the lock text lists on host that are alive (*orphans: how many of them lost the
@@ -112,37 +156,40 @@ static int writers_alive(const char *text, const LockInfo *li, const char *host,
   int listed = 0, alive = 0;
   long ppid;
   *orphans = 0;
-  for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+  char line[600];
+  for (const char *q = text, *p; (p = next_line(&q, line, sizeof line));) {
     char h[256];
     long pid, launcher = 0;
-    if (sscanf(p, "writer=%255s %ld %ld", h, &pid, &launcher) < 2) continue;
+    unsigned long long start = 0;
+    if (strncmp(p, "writer=", 7) != 0 || sscanf(p, "writer=%255s %ld %ld %llu", h, &pid, &launcher, &start) < 2) continue;
     listed++;
-    if (strcmp(h, host) != 0 || !process_alive(pid, &ppid)) continue;
+    if (strcmp(h, host) != 0 || !process_alive(pid, start, &ppid)) continue;
     alive++;
     *orphans += launcher > 0 && ppid != launcher;
   }
-  if (!listed && strcmp(li->host, host) == 0) alive = process_alive(li->pid, &ppid);
+  if (!listed && strcmp(li->host, host) == 0) alive = process_alive(li->pid, 0, &ppid);
   return alive;
 }
 
 /* Why the lock is stale (NULL: it is live). A writer alive on this host always makes it live. */
-static const char *stale_reason(const char *text, const LockInfo *li, const LockInfo *me, double age) {
+static const char *stale_reason(const char *text, const LockInfo *li, const LockInfo *me, double age, double stale) {
   int orphans;
   if (writers_alive(text, li, me->host, &orphans)) return NULL;
   if (abandoned(text)) return "its sweep ended when a rank went silent";
   if (strcmp(li->host, me->host) == 0) return "its processes are gone";
   if (me->job[0] && strcmp(li->job, me->job) == 0) return "it is this Slurm job's (requeued)";
-  if (age > stale_seconds()) return "its heartbeat stopped";
+  if (age > stale_for(stale, li)) return "its heartbeat stopped";
   return NULL;
 }
 
 static int write_lock(const char *path, const LockInfo *me, const LockWriter *w, int n, int *fd_out, Err *e) {
-  size_t cap = 512 + (size_t)n * 300;
+  size_t cap = 600 + (size_t)n * 320;
   char *text = malloc(cap);
   if (!text) return errf(e, "out of memory");
-  size_t len = (size_t)snprintf(text, cap, "host=%s\npid=%ld\nslurm_job=%s\nstarted=%s\n", me->host, me->pid, me->job,
-                                me->started);
-  for (int i = 0; i < n; i++) len += (size_t)snprintf(text + len, cap - len, "writer=%s %ld %ld\n", w[i].host, w[i].pid, w[i].ppid);
+  size_t len = (size_t)snprintf(text, cap, "host=%s\npid=%ld\nslurm_job=%s\nstarted=%s\nheartbeat=%g\n", me->host,
+                                me->pid, me->job, me->started, me->heartbeat);
+  for (int i = 0; i < n; i++)
+    len += (size_t)snprintf(text + len, cap - len, "writer=%s %ld %ld %llu\n", w[i].host, w[i].pid, w[i].ppid, w[i].start);
   /* written whole beside the lock, then linked into place: no reader ever sees it empty or
      half written (link fails with EEXIST when a lock is there, as O_EXCL would) */
   char tmp[4300];
@@ -220,12 +267,15 @@ static void describe(const char *text, const LockInfo *li, double age, char *out
 /* A lock whose heartbeat stopped but is not stale yet (a crashed sweep on another host, or
    one whose rank 0 is frozen): waits until it is, saying so; 1 when it became stale, 0 when
    it was refreshed or removed meanwhile (a live sweep after all, or one that ended). */
-static int wait_until_stale(const char *path, const LockInfo *li, ino_t ino, double age) {
-  const double stale = stale_seconds();
-  fprintf(stderr, "bertsweep: %s was last refreshed %.0f s ago by host %s (a running sweep refreshes it every %.0f s): "
-                  "waiting %.0f s more until it is stale (BERTSWEEP_LOCK_STALE=%.0f) before taking it over\n",
-          path, age, li->host, HEARTBEAT_SECONDS, stale - age + 1, stale);
+static int wait_until_stale(const WriterLock *l, const LockInfo *li, ino_t ino, double age) {
+  const char *path = l->path;
+  const double stale = stale_for(l->stale, li);
+  fprintf(stderr, "bertsweep: %s was last refreshed %.0f s ago by host %s (a running sweep refreshes it every %g s): "
+                  "waiting %.0f s more until it is stale (BERTSWEEP_LOCK_STALE=%g%s) before taking it over\n",
+          path, age, li->host, li->heartbeat, stale - age + 1, l->stale,
+          stale > l->stale ? ", at least 4 of its heartbeats" : "");
   for (;;) {
+    if (l->interrupted && l->interrupted()) return 2;
     char *text;
     ino_t now_ino = 0;
     double now_age = 0;
@@ -234,7 +284,7 @@ static int wait_until_stale(const char *path, const LockInfo *li, ino_t ino, dou
     if (rc != 0 || now_ino != ino || now_age < age) return 0;
     if (now_age > stale) return 1;
     age = now_age;
-    sleep(1);
+    usleep(200000);
   }
 }
 
@@ -243,14 +293,20 @@ void lock_writer_self(LockWriter *w) {
   gethostname(w->host, sizeof w->host - 1);
   w->pid = (long)getpid();
   w->ppid = (long)getppid();
+  char state;
+  long ppid;
+  if (!proc_stat(w->pid, &state, &ppid, &w->start)) w->start = 0;
 }
 
 int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writers, int n, Err *e) {
   snprintf(l->path, sizeof l->path, "%s.lock", results_path);
   l->fd = -1;
   l->fence = 0;
+  if (lock_stale_env(&l->stale, e)) return -1;
+  l->heartbeat = l->stale / 4 < HEARTBEAT_SECONDS ? l->stale / 4 : HEARTBEAT_SECONDS;
   LockInfo me;
   my_info(&me);
+  me.heartbeat = l->heartbeat;
   for (int attempt = 0; attempt < 3; attempt++) {
     int rc = write_lock(l->path, &me, writers, n, &l->fd, e);
     if (rc <= 0) {
@@ -274,20 +330,25 @@ int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writ
       if (wait == 20 && orphans == alive)
         fprintf(stderr, "bertsweep: waiting for %d rank(s) of a killed sweep on %s to exit\n", alive, li.host);
       if (wait >= (orphans == alive ? 600 : 20)) break;
+      if (l->interrupted && l->interrupted()) {
+        free(text);
+        return 2;
+      }
       usleep(100000);
     }
     /* an unreadable lock is one being written by a process that is slow (descheduled, a slow
        network file system) as much as damage: only a stale one is taken over */
-    const char *why = parsed ? stale_reason(text, &li, &me, age) : age > stale_seconds() ? "it is unreadable and old" : NULL;
+    const char *why = parsed ? stale_reason(text, &li, &me, age, l->stale) : age > l->stale ? "it is unreadable and old" : NULL;
     if (!why && !parsed) {
       free(text);
       errf(e, "%s: another sweep may be writing it: its lock %s cannot be read yet (%.0f s old). If no sweep is "
               "running, remove the lock", results_path, l->path, age);
       return 1;
     }
-    if (!why && !alive && age > dead_after()) {
-      int stale = wait_until_stale(l->path, &li, ino, age);
+    if (!why && !alive && age > dead_after(l->stale, &li)) {
+      int stale = wait_until_stale(l, &li, ino, age);
       free(text);
+      if (stale == 2) return 2;
       if (stale) attempt--; /* judged again, now stale: the wait is no attempt */
       continue;
     }
@@ -321,14 +382,17 @@ int lock_live(const char *results_path, char *what, size_t size) {
   if (read_lock(path, &text, &ino, &age)) return 0;
   LockInfo li, me;
   my_info(&me);
-  int live = parse_info(text, &li) == 0 && !stale_reason(text, &li, &me, age);
+  double stale;
+  Err ignored;
+  if (lock_stale_env(&stale, &ignored)) stale = 600; /* status only reads: the default */
+  int live = parse_info(text, &li) == 0 && !stale_reason(text, &li, &me, age, stale);
   if (live) describe(text, &li, age, what, size);
   free(text);
   return live;
 }
 
 void lock_heartbeat(WriterLock *l) {
-  if (l->fd < 0 || clock_seconds() - l->last_beat < HEARTBEAT_SECONDS) return;
+  if (l->fd < 0 || clock_seconds() - l->last_beat < l->heartbeat) return;
   futimens(l->fd, NULL);
   l->last_beat = clock_seconds();
 }
@@ -340,6 +404,8 @@ static int still_ours(const WriterLock *l) {
   return fstat(l->fd, &mine) == 0 && lstat(l->path, &there) == 0 && mine.st_ino == there.st_ino &&
          mine.st_dev == there.st_dev;
 }
+
+int lock_held(const WriterLock *l) { return l->fd >= 0 && still_ours(l); }
 
 void lock_release(WriterLock *l) {
   if (l->fd < 0) return;

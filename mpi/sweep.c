@@ -245,7 +245,9 @@ static void service(Ctx *c) {
   }
   watch_silence(c);
   LivePage *page = c->opt->page;
-  if (page && clock_seconds() - page->last >= page->every) live_page_write(page, c->res->path, page->every);
+  /* not once another sweep took the file over (this one was frozen): the page is that one's */
+  if (page && clock_seconds() - page->last >= page->every && (!c->opt->lock || lock_held(c->opt->lock)))
+    live_page_write(page, c->res->path, page->every);
   if (c->opt->progress_every > 0 && clock_seconds() - c->last_print >= c->opt->progress_every) {
     progress_print(&c->prog, stdout);
     c->last_print = clock_seconds();

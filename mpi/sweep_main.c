@@ -10,6 +10,7 @@
 #include "mpi/sweep.h"
 #include "src/fault.h"
 #include "src/machine.h"
+#include "sweep/signals.h"
 #include "sweep/sweep_file.h"
 
 static int all_ranks_ok(MPI_Comm comm, int ok) {
@@ -30,6 +31,7 @@ static int take_lock(WriterLock *lock, const char *output, int rank, int size, M
   lock_writer_self(&me);
   MPI_Gather(&me, (int)sizeof me, MPI_BYTE, all, (int)sizeof me, MPI_BYTE, 0, comm);
   if (rank != 0) return 0;
+  lock->interrupted = signals_pending; /* ^C ends a wait for a stale lock */
   int rc = lock_acquire(lock, output, all, size, e);
   free(all);
   return rc;
@@ -83,6 +85,8 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   const char *config = a->config;
   if (fault_check_env()) { errf(e, "BERTSWEEP_FAULT must look like kind:A:B (e.g. kill:2:30)"); return EXIT_USAGE; }
   if (silence_limit_env(&opt.silence_limit, e)) return EXIT_USAGE;
+  double stale;
+  if (lock_stale_env(&stale, e)) return EXIT_USAGE;
   const char *r0 = getenv("BERTSWEEP_RANK0_TRAINS");
   opt.rank0_trains = !r0 || !r0[0] ? -1 : strcmp(r0, "1") == 0 ? 1 : strcmp(r0, "0") == 0 ? 0 : -2;
   if (opt.rank0_trains == -2) {
@@ -106,6 +110,10 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   int locked = take_lock(&lock, s.output, rank, size, comm, e);
   if (!bcast_ok(comm, locked == 0)) {
     if (locked == 1) code = EXIT_BUSY;
+    if (locked == 2) {
+      errf(e, "%s: stopped by a signal while waiting for the lock; nothing was changed", s.output);
+      code = EXIT_STOPPED;
+    }
     goto out;
   }
   /* a rank of the sweep taken over may live on unseen (another host, frozen): the file it
@@ -158,14 +166,31 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   double t0 = MPI_Wtime();
   int rc = sweep_run(&s, &res, comm, &opt, plan.status, plan.slot_of, &oc, e);
   double elapsed = MPI_Wtime() - t0;
-  if (rank == 0 && opt.page) live_page_write(&page, s.output, 0); /* final: it stops reloading */
-  if (rank == 0 && oc.silent) end_silent(&oc, &lock, comm);
+  /* a sweep frozen past its lock's staleness wakes to find another sweep holding the file
+     (which fenced it: everything written since went into an unlinked copy): the file, the
+     page and the lock are that sweep's now, not to be touched by path */
+  const int held = rank != 0 || lock_held(&lock);
+  if (rank == 0 && opt.page && held) live_page_write(&page, s.output, 0); /* final: it stops reloading */
+  if (rank == 0 && oc.silent && held) end_silent(&oc, &lock, comm);
+  if (rank == 0 && oc.silent) { /* no collective can finish; the file is not ours to mark */
+    fprintf(stderr, "bertsweep: error: %s: a rank went silent, and another sweep has taken the file over meanwhile\n",
+            s.output);
+    MPI_Abort(comm, EXIT_BUSY);
+  }
+  const int taken_over = !bcast_ok(comm, held);
   Err e2;
   if (results_close(&res, &e2) && !rc) {
     *e = e2;
     rc = -1;
   }
   MPI_Barrier(comm);
+  if (taken_over) {
+    errf(e, "%s: another sweep took the file over while this one was stopped (frozen past BERTSWEEP_LOCK_STALE) and "
+            "fenced it: what this sweep did since went into an unlinked copy; the file, its lock and page are left to "
+            "that sweep", s.output);
+    code = EXIT_BUSY;
+    goto out;
+  }
   if (rank == 0 && (oc.done_before || oc.resumed)) printf("# resumed: %d runs were done already, %d continued from checkpoints\n",
                                           oc.done_before, oc.resumed);
   if (oc.io_error) {

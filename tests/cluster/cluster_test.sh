@@ -198,7 +198,9 @@ check '[ "$(wait_job "$first" 120)" = COMPLETED ] && same long_ref.h5 twice.h5' 
 # f. without Slurm: mpirun on n1 and n2 through the rsh agent, both hosts' ranks killed (a
 # crash), then the same command on n3: it waits for the lock to go stale and says so
 printf "n1 slots=1\nn2 slots=1\n" > hosts
-ctl mpirun --hostfile hosts -np 2 --mca plm_rsh_agent "$CLUSTER_DIR/agent" -x OMP_NUM_THREADS \
+# (BERTSWEEP_LOCK_STALE=12 for both sweeps: the lock records the holder's 3-s heartbeat, and
+# a taker never judges a lock stale within four of its holder's heartbeats)
+BERTSWEEP_LOCK_STALE=12 ctl mpirun --hostfile hosts -np 2 --mca plm_rsh_agent "$CLUSTER_DIR/agent" -x OMP_NUM_THREADS -x BERTSWEEP_LOCK_STALE \
   "$BIN" sweep long.json --output crash.h5 --progress 1 > crash1.log 2>&1 &
 wait_log crash1.log "r1 run [0-9]* [1-9]" 120
 for h in n1 n2; do for p in $(bertsweep_pids $h); do kill -9 "$p"; done; done
