@@ -75,6 +75,7 @@ typedef struct {
   double last_report; /* workers: when progress last went to rank 0 */
   double last_hook, gap_max; /* this rank's current run: its last step report, the slowest gap between two */
   char (*hosts)[HOST_LEN];   /* [size] each rank's host */
+  char (*nodes)[HOST_LEN];   /* [size] each rank's Slurm node name (SLURMD_NODENAME), else its host */
   double wait_sum, wait_max; /* workers: time from asking for a run to getting one */
   long nwait;
   int rank0_trains;          /* rank 0 also trains (else it only hands out runs) */
@@ -380,15 +381,15 @@ static void run_one(Ctx *c, int run, int slot) {
   free(s);
 }
 
-/* The silent ranks' hosts, one per line, each once. */
+/* The silent ranks' nodes (as Slurm names them, for ExcNodeList), one per line, each once. */
 static void silent_hosts(const Ctx *c, char *out, size_t size) {
   size_t len = 0;
   out[0] = 0;
   for (int w = 1; w < c->size; w++) {
     int seen = 0;
-    for (int v = 1; v < w && !seen; v++) seen = c->silent[v] && strcmp(c->hosts[v], c->hosts[w]) == 0;
-    if (c->silent[w] && !seen && len + strlen(c->hosts[w]) + 2 < size)
-      len += (size_t)snprintf(out + len, size - len, "%s\n", c->hosts[w]);
+    for (int v = 1; v < w && !seen; v++) seen = c->silent[v] && strcmp(c->nodes[v], c->nodes[w]) == 0;
+    if (c->silent[w] && !seen && len + strlen(c->nodes[w]) + 2 < size)
+      len += (size_t)snprintf(out + len, size - len, "%s\n", c->nodes[w]);
   }
 }
 
@@ -496,11 +497,16 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
   memset(out, 0, sizeof *out);
   int rc = 0;
   c.hosts = malloc(sizeof *c.hosts * (size_t)c.size);
-  if (!c.hosts) {
+  c.nodes = malloc(sizeof *c.nodes * (size_t)c.size);
+  if (!c.hosts || !c.nodes) {
     fprintf(stderr, "bertsweep: rank %d: out of memory\n", c.rank);
     MPI_Abort(comm, 1);
   }
   MPI_Allgather(c.machine.host, HOST_LEN, MPI_CHAR, c.hosts, HOST_LEN, MPI_CHAR, comm);
+  char node[HOST_LEN];
+  const char *nn = getenv("SLURMD_NODENAME"); /* a node's host name need not be its Slurm name */
+  snprintf(node, sizeof node, "%s", nn && nn[0] ? nn : c.machine.host);
+  MPI_Allgather(node, HOST_LEN, MPI_CHAR, c.nodes, HOST_LEN, MPI_CHAR, comm);
   if (c.rank == 0) {
     c.queue = malloc(sizeof(int) * (size_t)(s->nruns ? s->nruns : 1));
     c.slot_run = malloc(sizeof(int) * (size_t)(res->lay.nslots ? res->lay.nslots : 1));
@@ -545,6 +551,7 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
       snprintf(out->silent_summary, sizeof out->silent_summary, "%s", c.silent_what);
       free(c.silent);
       free(c.hosts);
+      free(c.nodes);
       return -1;
     }
     free(c.silent);
@@ -552,6 +559,7 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
     run_worker(&c);
   }
   free(c.hosts);
+  free(c.nodes);
   if (c.stop_requested) c.stopped = 1; /* a stop before any run started is a stop too */
   double waits[2] = {c.wait_sum, (double)c.nwait}, sums[2] = {0, 0};
   MPI_Reduce(waits, sums, 2, MPI_DOUBLE, MPI_SUM, 0, comm);

@@ -1,8 +1,11 @@
+#define _DEFAULT_SOURCE
 /* `bertsweep sweep` across the ranks: the lock and the file on rank 0, the plan on every
    rank, the collective open, the dispatch, the close and the end. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "io/fileutil.h"
 #include "io/lockfile.h"
@@ -35,6 +38,47 @@ static int take_lock(WriterLock *lock, const char *output, int rank, int size, M
   int rc = lock_acquire(lock, output, all, size, e);
   free(all);
   return rc;
+}
+
+/* path with its directory resolved (the file itself may not exist yet): "/abs/dir/name". */
+static void resolved(const char *path, char *out, size_t size) {
+  char dir[4096], *slash = strrchr(path, '/'), real[PATH_MAX];
+  const char *name = slash ? slash + 1 : path;
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+  if (realpath(dir, real)) snprintf(out, size, "%s/%s", real, name);
+  else snprintf(out, size, "%s", path);
+}
+
+/* 1 when a and b name one file (by inode when both exist, else by resolved path). */
+static int same_file(const char *a, const char *b) {
+  struct stat x, y;
+  if (stat(a, &x) == 0 && stat(b, &y) == 0) return x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+  char ra[8300], rb[8300];
+  resolved(a, ra, sizeof ra);
+  resolved(b, rb, sizeof rb);
+  return strcmp(ra, rb) == 0;
+}
+
+/* The live page is renamed over its path every few seconds: never over the results file, its
+   lock or stop file, the config, or any file that is not an earlier page. */
+static int page_path_ok(const char *html, const Sweep *s, Err *e) {
+  char lock[4200], stop[4200];
+  snprintf(lock, sizeof lock, "%s.lock", s->output);
+  snprintf(stop, sizeof stop, "%s.stop", s->output);
+  const char *what = same_file(html, s->output) ? "the results file" : same_file(html, lock) ? "the results file's lock"
+                     : same_file(html, stop) ? "the stop file" : same_file(html, s->path) ? "the sweep's config" : NULL;
+  if (what) return errf(e, "--html %s names %s; the page goes to a file of its own (--html auto: %s.html)", html, what, s->output);
+  struct stat st;
+  if (lstat(html, &st) != 0) return 0; /* a new file */
+  char head[16] = "";
+  FILE *f = S_ISREG(st.st_mode) ? fopen(html, "r") : NULL;
+  size_t n = f ? fread(head, 1, 15, f) : 0;
+  if (f) fclose(f);
+  head[n] = 0;
+  if (!S_ISREG(st.st_mode) || (st.st_size > 0 && strcmp(head, "<!doctype html>") != 0))
+    return errf(e, "--html %s: that file exists and is not a page bertsweep wrote; name a new file (it would be replaced "
+                   "every few seconds)", html);
+  return 0;
 }
 
 /* s in single quotes for a POSIX shell ('\'' for each quote inside). */
@@ -105,6 +149,10 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   opt.lock = rank == 0 ? &lock : NULL;
   if (!s.output[0]) {
     errf(e, "%s: no \"output\" given (or pass --output FILE)", config);
+    goto out;
+  }
+  if (a->html && strcmp(a->html, "auto") != 0 && page_path_ok(a->html, &s, e)) {
+    code = EXIT_USAGE;
     goto out;
   }
   int locked = take_lock(&lock, s.output, rank, size, comm, e);

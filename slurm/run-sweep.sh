@@ -89,18 +89,35 @@ case "$rc" in
      rm -f "$silent"
      if [ -n "${SLURM_JOB_ID:-}" ]; then
        old=$(scontrol show job "$SLURM_JOB_ID" -o | sed -n 's/.* ExcNodeList=\([^ ]*\).*/\1/p')
-       [ -n "$old" ] && [ "$old" != "(null)" ] && hosts="$old,$hosts"
+       [ "$old" = "(null)" ] && old=""
+       # rank 0 names Slurm's node names (SLURMD_NODENAME) where it has them, else host names:
+       # a host name that is no node name (an FQDN) is tried again as its short name
+       short=$(printf '%s\n' "$hosts" | tr , '\n' | sed 's/\..*//' | sort -u | paste -sd, -)
        echo "# $(date -Is) silent node(s) $hosts: requeueing job $SLURM_JOB_ID without them"
        # A running job's ExcNodeList cannot change: requeue it held, exclude, release. The
        # requeue sends TERM to this script and its children (then KILL after KillWait):
        # ignored here, and inherited as ignored by scontrol.
        trap '' TERM
        scontrol requeuehold "$SLURM_JOB_ID"
-       for try in 1 2 3 4 5 6 7 8 9 10; do
-         scontrol update JobId="$SLURM_JOB_ID" ExcNodeList="$hosts" 2>/dev/null && break
-         sleep 0.5
+       excluded="" why=""
+       for list in "$hosts" "$short"; do
+         all=${old:+$old,}$list
+         for try in 1 2 3 4 5 6 7 8 9 10; do
+           if why=$(scontrol update JobId="$SLURM_JOB_ID" ExcNodeList="$all" 2>&1); then excluded=$all; break 2; fi
+           case "$why" in *nvalid*) break;; esac # no node of that name: waiting does not help
+           sleep 0.5
+         done
+         [ "$list" != "$short" ] && echo "# $(date -Is) could not exclude $all (scontrol: ${why:-no answer}): trying the short names $short"
        done
-       scontrol release "$SLURM_JOB_ID" || echo "# $(date -Is) could not release job $SLURM_JOB_ID: scontrol release it"
+       if [ -n "$excluded" ]; then
+         echo "# $(date -Is) job $SLURM_JOB_ID excludes $excluded; released"
+         scontrol release "$SLURM_JOB_ID" || echo "# $(date -Is) could not release job $SLURM_JOB_ID: scontrol release it"
+       else
+         # released, it could land on the frozen node again (and again): held until someone looks
+         echo "# $(date -Is) could not exclude node(s) $hosts from job $SLURM_JOB_ID (scontrol: ${why:-no answer});" \
+              "the job stays held: exclude them by hand (scontrol update JobId=$SLURM_JOB_ID ExcNodeList=NODES) and" \
+              "scontrol release $SLURM_JOB_ID"
+       fi
      fi ;;
 esac
 exit "$rc"

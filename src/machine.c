@@ -112,22 +112,38 @@ int machine_cores(int *logical) {
   return cores > 0 ? cores : *logical;
 }
 
-/* The memory limit of this process's cgroup (bytes; v2 memory.max or v1
-   memory.limit_in_bytes, as a Slurm job's share), 0 when none or unknown. */
-static double cgroup_limit(void) {
-  FILE *f = fopen("/proc/self/cgroup", "r");
-  char line[4096], path[4300];
+/* The smallest limit file under root along rel and each of its ancestors (Slurm sets a job's
+   limit on the job's or step's cgroup and runs tasks in a child without one); 0: none. */
+static double limit_along(const char *root, const char *rel, const char *file) {
+  char dir[4096], path[4400];
+  snprintf(dir, sizeof dir, "%s", rel);
   double limit = 0;
-  while (f && fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\n")] = 0;
-    const char *v1 = strstr(line, ":memory:");
-    if (strncmp(line, "0::", 3) == 0) snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", line + 3);
-    else if (v1) snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", v1 + 8);
-    else continue;
+  for (;;) {
+    snprintf(path, sizeof path, "%s%s/%s", root, dir, file);
     FILE *m = fopen(path, "r");
     double v = 0;
     if (m && fscanf(m, "%lf", &v) == 1 && v > 0 && (limit == 0 || v < limit)) limit = v; /* "max": none */
     if (m) fclose(m);
+    char *slash = strrchr(dir, '/');
+    if (!slash || dir[0] == 0) break;
+    *slash = 0; /* "/a/b" -> "/a" -> "" (the root) */
+  }
+  return limit;
+}
+
+/* The memory limit of this process's cgroup or an ancestor's (bytes; v2 memory.max or v1
+   memory.limit_in_bytes, as a Slurm job's share), 0 when none or unknown. */
+static double cgroup_limit(void) {
+  FILE *f = fopen("/proc/self/cgroup", "r");
+  char line[4096];
+  double limit = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = 0;
+    const char *v1 = strstr(line, ":memory:");
+    double v = strncmp(line, "0::", 3) == 0 ? limit_along("/sys/fs/cgroup", line + 3, "memory.max")
+               : v1                         ? limit_along("/sys/fs/cgroup/memory", v1 + 8, "memory.limit_in_bytes")
+                                            : 0;
+    if (v > 0 && (limit == 0 || v < limit)) limit = v;
   }
   if (f) fclose(f);
   return limit;
