@@ -93,11 +93,20 @@ static void check_run_coords(Checker *c) {
   hid_t runs = H5Dopen2(c->f, "runs", H5P_DEFAULT);
   for (int g = 0; runs >= 0 && g < 2; g++) {
     if (H5Lexists(c->f, GROUP[g], H5P_DEFAULT) <= 0) continue;
+    int present = 0; /* a file with coordinates has all of them: each metric's "coordinates" names them */
+    for (int m = -2; m < in->lay.ncols; m++) {
+      char path[300];
+      snprintf(path, sizeof path, "%s/%s", GROUP[g], m == -2 ? "run_id" : m == -1 ? "seed" : in->lay.cols[m].name);
+      present += H5Lexists(c->f, path, H5P_DEFAULT) > 0;
+    }
     for (int m = -2; m < in->lay.ncols; m++) {
       const char *name = m == -2 ? "run_id" : m == -1 ? "seed" : in->lay.cols[m].name;
       char path[300];
       snprintf(path, sizeof path, "%s/%s", GROUP[g], name);
-      if (H5Lexists(c->f, path, H5P_DEFAULT) <= 0) continue;
+      if (H5Lexists(c->f, path, H5P_DEFAULT) <= 0) {
+        if (present) problem(c, -1, "/%s is missing (the group's other run coordinates are there: salvage rewrites it)", path);
+        continue;
+      }
       hid_t d = H5Dopen2(c->f, path, H5P_DEFAULT), ft = d >= 0 ? H5Dget_type(d) : -1;
       hid_t t = ft >= 0 ? H5Tget_native_type(ft, H5T_DIR_ASCEND) : -1;
       size_t sz = t >= 0 ? H5Tget_size(t) : 0, n = (size_t)(in->nruns ? in->nruns : 1);

@@ -166,6 +166,12 @@ static int check(const RunConfig *cfg, const char *src, Err *e) {
   if (cfg->learning_rate <= 0) return errf(e, "%s: \"train.learning_rate\" must be positive", src);
   if (cfg->patience > 0 && cfg->eval_every <= 0)
     return errf(e, "%s: \"train.early_stopping_patience\" needs \"train.eval_every\" > 0", src);
+  const DataFormat *f = &cfg->fmt; /* the label read as input text: a perfect model of nothing */
+  if (strcmp(f->label_field, f->text_field) == 0 || (f->pair_field[0] && strcmp(f->label_field, f->pair_field) == 0))
+    return errf(e, "%s: \"data.label_field\" is \"%s\", the same field as \"data.%s\": the model would read its label", src,
+                f->label_field, strcmp(f->label_field, f->text_field) == 0 ? "text_field" : "text_pair_field");
+  if (f->pair_field[0] && strcmp(f->text_field, f->pair_field) == 0)
+    return errf(e, "%s: \"data.text_field\" and \"data.text_pair_field\" are both \"%s\"", src, f->text_field);
   if (cfg->warmup_ratio > 0 && cfg->warmup_steps > 0)
     return errf(e, "%s: set \"train.warmup_ratio\" or \"train.warmup_steps\", not both", src);
   return 0;

@@ -43,6 +43,21 @@ static void loss_curve(const ResultsData *d, int r, long every, float *bins, lon
   }
 }
 
+/* One run's dev accuracy in bins of `every` evaluations: each bin's mean accuracy at the mean
+   step of its evaluations (NaN and -1 where a bin has none). */
+static void eval_curve(const ResultsData *d, int r, int every, float *acc, double *step, int nbins) {
+  const float *a = d->acc + (size_t)r * (size_t)d->max_evals;
+  const long *st = d->estep + (size_t)r * (size_t)d->max_evals;
+  for (int b = 0; b < nbins; b++) {
+    double sa = 0, ss = 0;
+    int k = 0;
+    for (int i = b * every; i < (b + 1) * every && i < d->max_evals; i++)
+      if (st[i] >= 0 && isfinite(a[i])) sa += a[i], ss += (double)st[i], k++;
+    acc[b] = k ? (float)(sa / k) : NAN;
+    step[b] = k ? ss / k : -1;
+  }
+}
+
 static cJSON *json_text_or_null(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
 static cJSON *json_number_or_null(double x) { return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull(); }
 
@@ -118,21 +133,25 @@ static cJSON *file_data(const ResultsData *d, const char *label, const char *pat
   const long every = d->max_steps > HTML_POINTS ? (d->max_steps + HTML_POINTS - 1) / HTML_POINTS : 1;
   const long nbins = d->max_steps ? (d->max_steps + every - 1) / every : 0;
   cJSON_AddNumberToObject(f, "loss_every", (double)every);
-  float *bins = malloc(sizeof(float) * (size_t)(nbins ? nbins : 1));
-  int bad = !bins;
+  const int eevery = d->max_evals > HTML_POINTS ? (d->max_evals + HTML_POINTS - 1) / HTML_POINTS : 1;
+  const int nebins = d->max_evals ? (d->max_evals + eevery - 1) / eevery : 0;
+  cJSON_AddNumberToObject(f, "evals_every", (double)eevery);
+  float *bins = malloc(sizeof(float) * (size_t)(nbins ? nbins : 1)), *acc = malloc(sizeof(float) * (size_t)(nebins + 1));
+  double *steps = malloc(sizeof(double) * (size_t)(nebins + 1));
+  int bad = !bins || !acc || !steps;
   for (int r = 0; r < d->nruns && !bad; r++) {
     cJSON *row = run_row(d, r);
     cJSON_AddItemToArray(runs, row);
     loss_curve(d, r, every, bins, nbins);
-    bad = add_raw(row, "loss", number_array(bins, nbins, 1, e)) ||
-          add_raw(row, "acc", number_array(d->acc + (size_t)r * (size_t)d->max_evals, d->max_evals, 1, e));
+    eval_curve(d, r, eevery, acc, steps, nebins);
+    bad = add_raw(row, "loss", number_array(bins, nbins, 1, e)) || add_raw(row, "acc", number_array(acc, nebins, 1, e));
     cJSON *st = cJSON_AddArrayToObject(row, "eval_step");
-    for (int k = 0; k < d->max_evals && !bad; k++) {
-      const long s = d->estep[(size_t)r * (size_t)d->max_evals + (size_t)k];
-      cJSON_AddItemToArray(st, s >= 0 ? cJSON_CreateNumber((double)s) : cJSON_CreateNull());
-    }
+    for (int k = 0; k < nebins && !bad; k++)
+      cJSON_AddItemToArray(st, steps[k] >= 0 ? cJSON_CreateNumber(steps[k]) : cJSON_CreateNull());
   }
   free(bins);
+  free(acc);
+  free(steps);
   cJSON_AddItemToObject(f, "provenance", provenance(d));
   if (bad) {
     cJSON_Delete(f);
