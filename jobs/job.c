@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include "io/fileutil.h"
 #include "jobs/job.h"
+#include "src/fault.h"
 #include "src/ops.h"
 #include "src/bow.h"
 #include "src/metrics.h"
@@ -464,6 +465,7 @@ int job_eval_stoppable(Job *j, EvalMetrics *out, JobStopFn stop, void *ctx) {
         if (halt) continue;
         const int s = b * EB, B = x->n - s < EB ? x->n - s : EB;
         batch_loss[b] = eval_batch(j, w, s, B, pred);
+        fault_eval_delay();
       }
     }
   }

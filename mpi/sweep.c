@@ -74,6 +74,9 @@ typedef struct {
   pid_t launcher;     /* the parent that started this rank (mpirun, orted, slurmstepd); 0: none watched */
   double last_report; /* workers: when progress last went to rank 0 */
   double last_hook, gap_max; /* this rank's current run: its last step report, the slowest gap between two */
+  int cur_run;               /* workers: the run they train (-1: none), its last step and loss, for pulses */
+  long cur_step;
+  double cur_loss;
   char (*hosts)[HOST_LEN];   /* [size] each rank's host */
   char (*nodes)[HOST_LEN];   /* [size] each rank's Slurm node name (SLURMD_NODENAME), else its host */
   double wait_sum, wait_max; /* workers: time from asking for a run to getting one */
@@ -230,7 +233,7 @@ static void service(Ctx *c) {
     } else if (st.MPI_TAG == TAG_PROGRESS) {
       double msg[PROGRESS_LEN];
       MPI_Recv(msg, PROGRESS_LEN, MPI_DOUBLE, src, TAG_PROGRESS, c->comm, MPI_STATUS_IGNORE);
-      progress_step(&c->prog, src, (int)msg[0], (long)msg[1], msg[2]);
+      if (msg[1] >= 0) progress_step(&c->prog, src, (int)msg[0], (long)msg[1], msg[2]); /* < 0: a pulse before any step */
       c->gap[src] = msg[3];
     } else if (st.MPI_TAG == TAG_DONE) {
       double msg[DONE_LEN];
@@ -276,13 +279,24 @@ static void check_launcher(const Ctx *c) {
   _exit(EXIT_ERROR); /* not EXIT_STOPPED: nothing was checkpointed (and no launcher reads it) */
 }
 
+/* A worker between evaluation batches (and steps): says it is alive at least once a second
+   while it runs a run, so that a long evaluation is no silence. */
+static void pulse(Ctx *c) {
+  const double t = clock_seconds();
+  if (c->cur_run < 0 || t - c->last_report < 1.0) return;
+  double msg[PROGRESS_LEN] = {c->cur_run, (double)c->cur_step, c->cur_loss, c->gap_max};
+  MPI_Send(msg, PROGRESS_LEN, MPI_DOUBLE, 0, TAG_PROGRESS, c->comm);
+  c->last_report = t;
+}
+
 static void poll_stop(Ctx *c) {
   check_launcher(c);
   if (c->rank == 0) {
-    service(c);
+    service(c); /* rank 0 answers requests between its own evaluation batches too */
     return;
   }
   if (signals_pending()) c->stop_requested = 1;
+  pulse(c);
   int flag;
   MPI_Iprobe(0, TAG_STOP, c->comm, &flag, MPI_STATUS_IGNORE);
   if (flag) {
@@ -305,6 +319,8 @@ static void hook_progress(void *ctx, int run, long step, double loss) {
   double t = clock_seconds();
   if (t - c->last_hook > c->gap_max) c->gap_max = t - c->last_hook;
   c->last_hook = t;
+  c->cur_step = step;
+  c->cur_loss = loss;
   if (c->rank == 0) {
     progress_step(&c->prog, 0, run, step, loss);
     return;
@@ -338,6 +354,9 @@ static void run_one(Ctx *c, int run, int slot) {
   const int threads = p->threads > 0 ? p->threads : c->threads;
   c->last_hook = clock_seconds();
   c->gap_max = 0;
+  c->cur_run = run;
+  c->cur_step = -1;
+  c->cur_loss = NAN;
   *s = (ResultsSink){.res = c->res, .run = run, .slot = slot, .nparams = p->nparams,
                      .save_final_weights = p->save_final_weights, .hook = c, .should_stop = hook_should_stop,
                      .progress = hook_progress};
@@ -376,6 +395,7 @@ static void run_one(Ctx *c, int run, int slot) {
   case END_STOPPED: c->stopped = 1; break;
   default: break;
   }
+  c->cur_run = -1;
   report_done(c, run, how, &s->row, e.msg);
   free(cfg);
   free(s);
@@ -481,6 +501,7 @@ static void run_worker(Ctx *c) {
 int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *opt, char (*status)[STATUS_LEN],
               const int *slot_of, SweepOutcome *out, Err *e) {
   Ctx c = {0};
+  c.cur_run = -1;
   c.s = s;
   c.res = res;
   c.comm = comm;

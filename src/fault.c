@@ -28,10 +28,13 @@ int fault_check_env(void) {
   return parse(k, &a, &b) < 0 ? -1 : 0;
 }
 
-void fault_step_delay(void) {
-  const char *v = getenv("BERTSWEEP_STEP_DELAY");
+static void sleep_env(const char *name) {
+  const char *v = getenv(name);
   double s = v ? atof(v) : 0;
   if (!(s > 0 && s < 3600)) return;
   struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
   while (nanosleep(&ts, &ts) != 0) {} /* a signal: sleep the rest */
 }
+
+void fault_step_delay(void) { sleep_env("BERTSWEEP_STEP_DELAY"); }
+void fault_eval_delay(void) { sleep_env("BERTSWEEP_EVAL_DELAY"); }

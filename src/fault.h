@@ -10,6 +10,8 @@ void fault_kill(const char *kind, long a, long b);
 /* Benchmarks: BERTSWEEP_STEP_DELAY seconds of sleep after every training step, to stand in
    for a big model's steps with a tiny one (bench/dispatch.sh). The numbers do not change. */
 void fault_step_delay(void);
+/* Tests: BERTSWEEP_EVAL_DELAY seconds of sleep after every evaluation batch (a large dev set). */
+void fault_eval_delay(void);
 /* 0 when BERTSWEEP_FAULT is unset or well formed. */
 int fault_check_env(void);
 
