@@ -425,3 +425,51 @@ int lock_abandon(WriterLock *l, const char *why, Err *e) {
   l->fd = -1;
   return 0;
 }
+
+/* "writer=HOST PID " of this process in text (a lock it is listed in) */
+static int lists_me(const char *text) {
+  char host[256] = "", want[320];
+  gethostname(host, sizeof host - 1);
+  snprintf(want, sizeof want, "\nwriter=%s %ld ", host, (long)getpid());
+  return strstr(text, want) != NULL;
+}
+
+int lock_beat(const char *results_path, LockBeat *b) {
+  char path[4200], *text;
+  snprintf(path, sizeof path, "%s.lock", results_path);
+  memset(b, 0, sizeof *b);
+  ino_t ino;
+  double age;
+  struct stat st;
+  if (read_lock(path, &text, &ino, &age) != 0) return 1;
+  LockInfo li;
+  parse_info(text, &li);
+  b->ino = (unsigned long long)ino;
+  b->heartbeat = li.heartbeat;
+  b->listed = lists_me(text);
+  b->abandoned = abandoned(text) != NULL;
+  free(text);
+  if (stat(path, &st) != 0 || st.st_ino != ino) return 1; /* replaced meanwhile: judged at the next look */
+  b->mtime = (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec;
+  return 0;
+}
+
+int lock_abandon_listed(const char *results_path, const char *why, Err *e) {
+  char path[4200], *text;
+  ino_t ino;
+  double age;
+  snprintf(path, sizeof path, "%s.lock", results_path);
+  if (read_lock(path, &text, &ino, &age)) return 0; /* gone, or not one we could judge */
+  int ours = lists_me(text) && !abandoned(text);
+  free(text);
+  if (!ours) return 0;
+  WriterLock l = {.fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)};
+  snprintf(l.path, sizeof l.path, "%s", path);
+  struct stat st;
+  if (l.fd < 0) return errf(e, "%s: cannot mark the lock abandoned: %s", path, strerror(errno));
+  if (fstat(l.fd, &st) != 0 || st.st_ino != ino) { /* replaced since it was read */
+    close(l.fd);
+    return 0;
+  }
+  return lock_abandon(&l, why, e);
+}

@@ -48,6 +48,18 @@ int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writ
 /* Leaves the lock in place marked abandoned (why: the silent rank), for a sweep that ends
    while a rank may still be alive: the next sweep takes it over at once and fences the file. */
 int lock_abandon(WriterLock *l, const char *why, Err *e);
+/* What a rank that is no holder sees of the holder through the lock file: its inode, when
+   it was last refreshed (st_mtim), the holder's heartbeat period, and whether it lists this
+   process as a writer and is not marked abandoned. 0, or 1 when there is no readable lock. */
+typedef struct {
+  unsigned long long ino;
+  double mtime, heartbeat;
+  int listed, abandoned;
+} LockBeat;
+int lock_beat(const char *results_path, LockBeat *b);
+/* Marks results_path's lock abandoned (why) when it still lists this process as a writer and
+   is not yet marked: a worker's end for a frozen rank 0. 0 also when nothing was marked. */
+int lock_abandon_listed(const char *results_path, const char *why, Err *e);
 /* Refreshes the lock's time stamp at most every l->heartbeat seconds. */
 void lock_heartbeat(WriterLock *l);
 void lock_release(WriterLock *l);

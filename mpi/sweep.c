@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "io/fileutil.h"
 #include "jobs/results_sink.h"
 #include "src/clock.h"
 #include "sweep/progress.h"
@@ -457,20 +458,55 @@ static void run_rank0(Ctx *c) {
   if (c->opt->progress_every > 0) progress_print(&c->prog, stdout);
 }
 
-/* Rank 0 answers between its own steps; silent for longer than this worker's own last run
-   would allow (its host frozen or cut off), the worker ends the job: it holds no run then. */
+/* A worker's end for a frozen rank 0: rank 0's host goes where the Slurm wrapper asked for
+   the silent hosts, the lock is marked abandoned (the resume takes it over and fences), and
+   the job ends. */
+_Noreturn static void end_rank0_frozen(Ctx *c, double waited, double quiet) {
+  char what[512];
+  Err e = {{0}, 0};
+  snprintf(what, sizeof what, "rank 0 on host %s has not answered for %.0f s and has not refreshed the lock for %.0f s",
+           c->hosts[0], waited, quiet);
+  const char *list = getenv("BERTSWEEP_SILENT_HOSTS");
+  char line[HOST_LEN + 2];
+  snprintf(line, sizeof line, "%s\n", c->nodes[0]);
+  if (list && list[0] && write_file_atomic(list, line, strlen(line), &e)) fprintf(stderr, "bertsweep: %s\n", e.msg);
+  if (lock_abandon_listed(c->res->path, what, &e)) fprintf(stderr, "bertsweep: %s\n", e.msg);
+  fprintf(stderr, "bertsweep: rank %d: %s: a frozen node; ending the job (exit %d)\n", c->rank, what, EXIT_SILENT);
+  printf("# ended: %s; run the same command (without that node) to resume\n", what);
+  fflush(stdout);
+  fflush(stderr);
+  MPI_Abort(c->comm, EXIT_SILENT);
+  _exit(EXIT_SILENT);
+}
+
+/* Rank 0 answers between its own steps and evaluation batches. Silent for longer than this
+   worker's own last run would allow, rank 0 is blamed only when its lock heartbeat has not
+   moved since the request either (for two of its periods at least): a worker cut off from rank
+   0 still sees the heartbeats on the shared file system, and waits for rank 0 to name it; a
+   lock marked abandoned or gone means rank 0 ended the sweep: this worker ends too. */
 static void await_assignment(Ctx *c, int msg[2]) {
   const double t0 = clock_seconds(), limit = silence_limit(c->opt, c->gap_max);
+  LockBeat asked, now;
+  const int had_lock = lock_beat(c->res->path, &asked) == 0;
+  double last_look = 0;
   for (;;) {
     int flag;
     MPI_Iprobe(0, TAG_ASSIGN, c->comm, &flag, MPI_STATUS_IGNORE);
     if (flag) break;
     check_launcher(c);
-    if (clock_seconds() - t0 > limit) {
-      fprintf(stderr, "bertsweep: rank %d: rank 0 on host %s has not answered for %.0f s (limit %.0f s): a frozen, "
-                      "overloaded or cut-off node; ending the job (exit %d)\n", c->rank, c->hosts[0],
-              clock_seconds() - t0, limit, EXIT_SILENT);
-      MPI_Abort(c->comm, EXIT_SILENT);
+    const double waited = clock_seconds() - t0;
+    if (waited > limit && clock_seconds() - last_look >= 0.5) {
+      last_look = clock_seconds();
+      const int have = lock_beat(c->res->path, &now) == 0;
+      const int same = had_lock && have && now.ino == asked.ino && now.listed && !now.abandoned;
+      const double quiet = (double)time(NULL) - now.mtime; /* wall clock: the lock's time stamp */
+      if (same && now.mtime == asked.mtime && quiet > 2 * now.heartbeat) end_rank0_frozen(c, waited, quiet);
+      if (!same) {
+        fprintf(stderr, "bertsweep: rank %d: rank 0 on host %s has not answered for %.0f s (limit %.0f s) and its lock "
+                        "says the sweep ended; ending (exit %d)\n", c->rank, c->hosts[0], waited, limit, EXIT_SILENT);
+        MPI_Abort(c->comm, EXIT_SILENT);
+      }
+      /* else rank 0 beats: busy, or this worker is cut off from it (rank 0 names it) */
     }
     usleep(1000);
   }

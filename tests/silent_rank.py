@@ -109,6 +109,44 @@ check("its sweep ended when a rank went silent" in r.stderr and "fenced" in r.st
 same_results(ref, read_results("f.h5", DATASETS, COLUMNS), "resumed after a silent rank")
 check(not os.path.exists("f.h5.lock"), "the resume left a lock")
 
+# a frozen rank 0: the worker that gets no answer, and sees no heartbeat of rank 0's lock since
+# its request (BERTSWEEP_LOCK_STALE=4: a heartbeat a second), ends the job naming rank 0's host
+os.unlink(silent_hosts)
+fenv = dict(senv, BERTSWEEP_LOCK_STALE="4")
+p = subprocess.Popen(MPI + ["-x", "BERTSWEEP_SILENCE_LIMIT", "-x", "BERTSWEEP_SILENT_HOSTS", "-x", "BERTSWEEP_STEP_DELAY",
+                            "-x", "BERTSWEEP_LOCK_STALE", BIN, "sweep", "s.json", "--output", "r0.h5", "--progress", "1"],
+                     env=fenv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+frozen = None
+for _ in range(300):
+    time.sleep(0.1)
+    frozen = rank_pid(0)
+    if frozen and rank_pid(1) and os.path.exists("r0.h5.lock"):
+        break
+time.sleep(1.0)
+os.kill(frozen, signal.SIGSTOP)
+t0 = time.time()
+try:
+    out, err = p.communicate(timeout=120)
+except subprocess.TimeoutExpired:
+    p.kill()
+    out, err = p.communicate()
+ended = time.time() - t0
+try:
+    os.kill(frozen, signal.SIGCONT)
+except ProcessLookupError:
+    pass
+check(p.returncode == 7 and f"rank 0 on host {host} has not answered" in err and "has not refreshed the lock" in err,
+      f"a frozen rank 0: exit {p.returncode}: {err[-400:]}")
+check(ended < 400 * 0.01 + 3 + 2 + 20, f"a frozen rank 0 ended the sweep after {ended:.0f} s (bound: the worker's run, "
+      "the 3-s limit, two 1-s heartbeats, 20 s)")
+check(os.path.exists(silent_hosts) and open(silent_hosts).read() == host + "\n", "rank 0's host in BERTSWEEP_SILENT_HOSTS")
+check(os.path.exists("r0.h5.lock") and "abandoned=rank 0 on host" in open("r0.h5.lock").read(),
+      "the lock left abandoned by the worker")
+r = subprocess.run([BIN, "sweep", "s.json", "--output", "r0.h5", "--progress", "0"], env=env, capture_output=True,
+                   text=True, timeout=600)
+check(r.returncode == 0 and "fenced" in r.stderr, f"the resume after a frozen rank 0: {r.returncode} {r.stderr[-300:]}")
+same_results(ref, read_results("r0.h5", DATASETS, COLUMNS), "resumed after a frozen rank 0")
+
 # rank 0 only dispatching: the same numbers
 r = subprocess.run(MPI + ["-x", "BERTSWEEP_RANK0_TRAINS", BIN, "sweep", "s.json", "--output", "d.h5", "--progress",
                           "0"], env=dict(env, BERTSWEEP_RANK0_TRAINS="0"), capture_output=True, text=True, timeout=600)
