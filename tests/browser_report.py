@@ -26,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, skip  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 try:
@@ -34,11 +34,9 @@ try:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 except ImportError:
-    print("SKIP: python3-selenium is not installed")
-    sys.exit(77)
+    skip("python3-selenium is not installed")
 if not shutil.which("chromedriver") or not (shutil.which("chromium") or os.path.exists("/usr/bin/chromium")):
-    print("SKIP: chromium or chromedriver is not installed")
-    sys.exit(77)
+    skip("chromium or chromedriver is not installed")
 
 shutil.rmtree(WORK, ignore_errors=True)
 shutil.copytree(FIX, WORK)

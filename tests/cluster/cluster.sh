@@ -20,14 +20,19 @@ cluster_hosts() { for i in $(seq "$CLUSTER_NODES"); do echo "n$i"; done; }
 cluster_ns() { echo "$CLUSTER_PREFIX-$1"; }
 
 # on HOST CMD...: CMD on HOST (its network and its host name)
+# CLUSTER_KEEP: the top folders under /tmp (e.g. "ci-check") that every host must still see
+# through its own /tmp: a clone or build tree there (the real /tmp is bound aside first)
 on() {
   local h=$1
   shift
   # nsenter, not ip netns exec: that one mounts a /sys of its own, without the cgroups slurmd reads;
   # a host's /tmp and /dev/shm are its own, the rest is shared
-  mkdir -p "$CLUSTER_DIR/tmp-$h"
-  nsenter --net="/run/netns/$(cluster_ns "$h")" unshare --uts --mount sh -c \
-    'mount --bind "$1/tmp-$0" /tmp && mount -t tmpfs none /dev/shm && hostname "$0" && shift && exec "$@"' \
+  mkdir -p "$CLUSTER_DIR/tmp-$h" /run/bsc-realtmp
+  nsenter --net="/run/netns/$(cluster_ns "$h")" unshare --uts --mount sh -c '
+    h=$0 dir=$1; shift
+    mount --bind /tmp /run/bsc-realtmp && mount --bind "$dir/tmp-$h" /tmp || exit 1
+    for k in $CLUSTER_KEEP; do mkdir -p "/tmp/$k" && mount --bind "/run/bsc-realtmp/$k" "/tmp/$k" || exit 1; done
+    mount -t tmpfs none /dev/shm && hostname "$h" && exec "$@"' \
     "$h" "$CLUSTER_DIR" "$@"
 }
 ctl() { on ctl "$@"; }
@@ -71,8 +76,8 @@ cluster_net_up() {
   done
   # mpirun's rsh agent: "agent HOST CMD..." runs CMD on HOST in a session of its own, as ssh
   # would: killing mpirun or the agent does not reach the host's processes
-  printf '#!/bin/bash\nCLUSTER_DIR=%s\n. %s/cluster.sh\nh=$1; shift\non "$h" setsid sh -c "exec $*" &\nwait $!\n' \
-    "$CLUSTER_DIR" "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)" > "$CLUSTER_DIR/agent"
+  printf '#!/bin/bash\nCLUSTER_DIR=%s\nexport CLUSTER_KEEP="%s"\n. %s/cluster.sh\nh=$1; shift\non "$h" setsid sh -c "exec $*" &\nwait $!\n' \
+    "$CLUSTER_DIR" "${CLUSTER_KEEP:-}" "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)" > "$CLUSTER_DIR/agent"
   chmod +x "$CLUSTER_DIR/agent"
 }
 

@@ -19,13 +19,18 @@
 set -u
 BIN=$(readlink -f "$1"); FIX=$(readlink -f "$2"); WORK=$3
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-skip() { echo "SKIP: $*"; exit 77; }
+# a skip hides regressions where the test command provides all this needs (root, Debian's
+# packages): under CI=true it fails instead
+skip() { [ "${CI:-}" = true ] && { echo "FAIL (CI=true: this machine should run it): $*"; exit 1; }; echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, slurmd)"
-# each host's /tmp is its own (a bind mount in its namespace), which hides a tree under /tmp
-case "$BIN $FIX $(readlink -f "$WORK" 2>/dev/null || echo "$WORK")" in
-  /tmp/*|*" /tmp/"*) skip "the build tree is under /tmp, which every cluster host replaces by its own /tmp: clone elsewhere (e.g. /var/tmp)" ;;
-esac
 rm -rf "$WORK"; mkdir -p "$WORK"; WORK=$(readlink -f "$WORK")
+# each host's /tmp is its own (a bind mount in its namespace): a tree under /tmp is bound back
+# into it (cluster.sh CLUSTER_KEEP)
+keep=""
+for p in "$BIN" "$FIX" "$WORK" "$SRC"; do
+  case "$p" in /tmp/*) k=${p#/tmp/}; k=${k%%/*}; case " $keep " in *" $k "*) ;; *) keep="$keep $k";; esac ;; esac
+done
+export CLUSTER_KEEP=${keep# }
 export CLUSTER_DIR=$WORK/cluster CLUSTER_NODES=4
 mkdir -p "$CLUSTER_DIR"
 . "$SRC/tests/cluster/cluster.sh"
