@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include "io/fileutil.h"
@@ -458,6 +459,30 @@ static void run_rank0(Ctx *c) {
   if (c->opt->progress_every > 0) progress_print(&c->prog, stdout);
 }
 
+void sweep_end_launcher_later(double seconds) {
+  const pid_t launcher = getppid();
+  if (launcher <= 1) return;
+  /* a pidfd names this very process: a pid reused meanwhile is never signalled */
+  const int pfd = (int)syscall(SYS_pidfd_open, launcher, 0);
+  if (pfd < 0) return;
+  fflush(stdout);
+  fflush(stderr);
+  const pid_t pid = fork();
+  if (pid != 0) { /* the rank goes on to its abort (or the fork failed: nothing more to do) */
+    close(pfd);
+    return;
+  }
+  setsid(); /* out of the job's process group and session: the abort's cleanup does not reach it */
+  for (int fd = 0; fd < 1024; fd++) /* holding the rank's output pipes would keep mpirun waiting */
+    if (fd != pfd) close(fd);
+  struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+  while (nanosleep(&ts, &ts) != 0) {}
+  /* KILL: the launcher had its grace; on TERM, mpirun tries to reach the frozen daemon again
+     (and was seen to crash doing so) */
+  syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
+  _exit(0);
+}
+
 /* A worker's end for a frozen rank 0: rank 0's host goes where the Slurm wrapper asked for
    the silent hosts, the lock is marked abandoned (the resume takes it over and fences), and
    the job ends. */
@@ -473,8 +498,7 @@ _Noreturn static void end_rank0_frozen(Ctx *c, double waited, double quiet) {
   if (lock_abandon_listed(c->res->path, what, &e)) fprintf(stderr, "bertsweep: %s\n", e.msg);
   fprintf(stderr, "bertsweep: rank %d: %s: a frozen node; ending the job (exit %d)\n", c->rank, what, EXIT_SILENT);
   printf("# ended: %s; run the same command (without that node) to resume\n", what);
-  fflush(stdout);
-  fflush(stderr);
+  sweep_end_launcher_later(SWEEP_LAUNCHER_GRACE);
   MPI_Abort(c->comm, EXIT_SILENT);
   _exit(EXIT_SILENT);
 }

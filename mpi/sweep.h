@@ -54,6 +54,12 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
 /* Threads for this rank: OMP_NUM_THREADS when set, else the cores it was given, shared among
    the ranks on its node. */
 int sweep_default_threads(MPI_Comm comm);
+/* Before an MPI_Abort that a frozen node may keep from ending the job (Open MPI's mpirun waits
+   for every daemon, a frozen one for ever): a process of its own session ends this rank's
+   launcher (mpirun or its daemon) if it is still there after `seconds`. */
+void sweep_end_launcher_later(double seconds);
+/* The delay: after the Slurm wrapper's own 20 s, which ends srun more gently. */
+#define SWEEP_LAUNCHER_GRACE 25.0
 
 /* `bertsweep sweep` as parsed from the command line. */
 typedef struct {

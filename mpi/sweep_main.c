@@ -117,8 +117,7 @@ _Noreturn static void end_silent(const SweepOutcome *oc, WriterLock *lock, MPI_C
   if (lock_abandon(lock, oc->silent_summary, &e2)) fprintf(stderr, "bertsweep: %s\n", e2.msg);
   printf("# ended: %s; %s; run the same command (without that node) to resume\n", oc->silent_summary,
          oc->stop_summary);
-  fflush(stdout);
-  fflush(stderr);
+  sweep_end_launcher_later(SWEEP_LAUNCHER_GRACE);
   MPI_Abort(comm, EXIT_SILENT);
   _exit(EXIT_SILENT); /* MPI_Abort does not return */
 }

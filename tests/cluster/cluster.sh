@@ -30,8 +30,8 @@ on() {
   mkdir -p "$CLUSTER_DIR/tmp-$h" /run/bsc-realtmp
   nsenter --net="/run/netns/$(cluster_ns "$h")" unshare --uts --mount sh -c '
     h=$0 dir=$1; shift
-    mount --bind /tmp /run/bsc-realtmp && mount --bind "$dir/tmp-$h" /tmp || exit 1
-    for k in $CLUSTER_KEEP; do mkdir -p "/tmp/$k" && mount --bind "/run/bsc-realtmp/$k" "/tmp/$k" || exit 1; done
+    mount --rbind /tmp /run/bsc-realtmp && mount --bind "$dir/tmp-$h" /tmp || exit 1
+    for k in $CLUSTER_KEEP; do mkdir -p "/tmp/$k" && mount --rbind "/run/bsc-realtmp/$k" "/tmp/$k" || exit 1; done
     mount -t tmpfs none /dev/shm && hostname "$h" && exec "$@"' \
     "$h" "$CLUSTER_DIR" "$@"
 }

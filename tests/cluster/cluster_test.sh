@@ -13,6 +13,8 @@
 #   f  a second sbatch of the same config while the first runs: refused at once (exit 6),
 #      naming the hosts; without Slurm (mpirun + rsh agent), a sweep crashed on two hosts is
 #      resumed from a third once the lock's heartbeat is stale, saying how long it waits
+#   g  a plain mpirun from n1 over n1 and n2, n2 frozen: ended within the silence limit + 25 s
+#      (rank 0 ends its launcher), resumed bit-identically
 # Exit 77 (skipped) where namespaces or the daemons cannot be made.
 #
 # usage: cluster_test.sh BERTSWEEP FIXTURE_DIR WORKDIR
@@ -220,6 +222,27 @@ check '[ $rc = 0 ] && grep -q "last refreshed .* ago by host n1 .*waiting [0-9]*
 check 'grep -q "fenced" crash2.log && [ $waited -ge 3 ]' "f: the resume did not wait ($waited s) or did not fence"
 check 'same long_ref.h5 crash.h5' "f: the resumed sweep differs"
 note "f done"
+
+# g. a plain mpirun (the README's command, no Slurm wrapper) from n1 over n1 and n2, n2 frozen:
+# Open MPI's mpirun would wait for the frozen daemon for ever after the abort; rank 0 ends it
+# after its grace (25 s), and the same command resumes
+printf "n1 slots=1\nn2 slots=1\n" > hosts2
+BERTSWEEP_SILENCE_LIMIT=8 on n1 mpirun --hostfile hosts2 -np 2 --mca plm_rsh_agent "$CLUSTER_DIR/agent" \
+  -x OMP_NUM_THREADS -x BERTSWEEP_SILENCE_LIMIT "$BIN" sweep long.json --output plain.h5 --progress 1 > plain.log 2>&1 &
+m=$!
+wait_log plain.log "r1 run [0-9]* [1-9]" 120
+cluster_freeze n2
+t=$(date +%s)
+for i in $(seq 90); do kill -0 $m 2>/dev/null || break; sleep 1; done
+took=$(($(date +%s) - t))
+kill -9 $m 2>/dev/null
+wait $m 2>/dev/null
+check '[ $took -le 45 ] && grep -q "^# ended: rank 1 on host n2" plain.log' \
+  "g: plain mpirun with n2 frozen took $took s to end (bound 8 s silence + 25 s grace + 12): $(tail -3 plain.log)"
+cluster_thaw n2
+on n1 env OMP_NUM_THREADS=1 "$BIN" sweep long.json --output plain.h5 --progress 0 > plain2.log 2>&1
+check '[ $? = 0 ] && grep -q fenced plain2.log && same long_ref.h5 plain.h5' "g: the resume after the plain mpirun: $(tail -3 plain2.log)"
+note "g done"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
