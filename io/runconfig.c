@@ -203,10 +203,7 @@ int runconfig_parse(RunConfig *cfg, const void *root_, const char *src, Err *e) 
 int runconfig_load(RunConfig *cfg, const char *path, Err *e) {
   cJSON *root = read_json_file(path, e);
   if (!root) return -1;
-  int rc = cJSON_GetObjectItemCaseSensitive(root, RUNCONFIG_MODEL_FILES)
-               ? errf(e, "%s: unknown key \"%s\" (bertsweep writes it into results files; a config does not set it)", path,
-                      RUNCONFIG_MODEL_FILES)
-               : runconfig_parse(cfg, root, path, e);
+  int rc = runconfig_parse(cfg, root, path, e); /* a run config stored by a sweep: its model_files are a record */
   cJSON_Delete(root);
   return rc;
 }

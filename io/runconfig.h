@@ -44,7 +44,8 @@ typedef struct {
 int runconfig_complete(void *root, const RunConfig *cfg, const ModelDefaults *md);
 
 /* The key under which a stored run config records its model's files (io/modelfiles.h):
-   written by the sweep, skipped by runconfig_parse, refused in a config file. */
+   written by the sweep, skipped by runconfig_parse (a stored run config trains as it is),
+   refused in a sweep's config (the sweep writes it). */
 #define RUNCONFIG_MODEL_FILES "model_files"
 
 /* A config (JSON text) as one flat cJSON object {"section.key": value}; NULL when not JSON. */

@@ -45,7 +45,7 @@ double stats_median(const double *x, int n) {
 
 typedef struct {
   double a; /* |difference| (inf: a censored one, at the worst rank) */
-  int pos;  /* 1: positive */
+  int pos;  /* 1: positive, 0: negative, -1: zero */
 } Abs;
 
 static int cmp_abs(const void *p, const void *q) {
@@ -53,14 +53,18 @@ static int cmp_abs(const void *p, const void *q) {
   return x < y ? -1 : x > y;
 }
 
-/* The non-zero determinate d - theta (inf stays inf) into v, sorted by size; their doubled
-   mid-ranks (integers: the mid-rank of ranks i+1..j is (i+1+j)/2) into r2. Returns how many. */
-static int rank_abs(const double *d, int n, double theta, Abs *v, long *r2) {
-  int m = 0;
+/* Pratt's ranking (Pratt 1959; SciPy's zero_method="pratt"): every determinate d - theta (inf
+   stays inf) is ranked by size, zeros included (they take the smallest ranks), then the zeros
+   are set aside: the non-zero ones and their doubled mid-ranks (integers: the mid-rank of ranks
+   i+1..j is (i+1+j)/2) go into v and r2. Wilcoxon's dropping of zeros before ranking makes
+   p(theta) non-monotone in the shift, so the set of accepted shifts is not an interval; with
+   Pratt's it is. Returns how many non-zero ones; *zeros: how many zeros. */
+static int rank_abs(const double *d, int n, double theta, Abs *v, long *r2, int *zeros) {
+  int m = 0, z = 0;
   for (int i = 0; i < n; i++) {
     if (isnan(d[i])) continue;
     double x = isinf(d[i]) ? d[i] : d[i] - theta;
-    if (x != 0) v[m++] = (Abs){fabs(x), x > 0};
+    v[m++] = (Abs){fabs(x), x > 0 ? 1 : x < 0 ? 0 : -1};
   }
   qsort(v, (size_t)m, sizeof(Abs), cmp_abs);
   for (int i = 0; i < m;) {
@@ -69,11 +73,20 @@ static int rank_abs(const double *d, int n, double theta, Abs *v, long *r2) {
     for (int k = i; k < j; k++) r2[k] = i + 1 + j;
     i = j;
   }
-  return m;
+  int k = 0;
+  for (int i = 0; i < m; i++) {
+    if (v[i].pos < 0) { z++; continue; }
+    v[k] = v[i];
+    r2[k++] = r2[i];
+  }
+  if (zeros) *zeros = z;
+  return k;
 }
 
 /* Two-sided p of the doubled W+ = w2 given the doubled mid-ranks r2[0..m): exactly, by counting
-   the 2^m sign patterns by their sum (m <= STATS_EXACT_MAX), else normally. */
+   the 2^m sign patterns by their sum (m <= STATS_EXACT_MAX), else normally (mean and variance of
+   W+ over the same sign patterns, continuity-corrected). The normal tail is floored at
+   STATS_P_FLOOR: below it doubles lose it, and "< 1e-300" is what the report can say. */
 static double w_p(const long *r2, int m, long w2) {
   if (m == 0) return 1.0;
   long total = 0;
@@ -82,7 +95,7 @@ static double w_p(const long *r2, int m, long w2) {
     double var = 0; /* Var W+ = sum r^2 / 4; doubled, sum r2^2 / 4 */
     for (int k = 0; k < m; k++) var += (double)r2[k] * (double)r2[k] / 4.0;
     double z = (fabs((double)w2 - total / 2.0) - 1.0) / sqrt(var); /* continuity: 0.5 in W+, 1 doubled */
-    return var > 0 ? fmin(1.0, erfc(fmax(z, 0.0) / sqrt(2.0))) : 1.0;
+    return var > 0 ? fmax(STATS_P_FLOOR, fmin(1.0, erfc(fmax(z, 0.0) / sqrt(2.0)))) : 1.0;
   }
   double *cnt = calloc((size_t)total + 1, sizeof(double));
   if (!cnt) return NAN;
@@ -101,14 +114,13 @@ static double w_p(const long *r2, int m, long w2) {
   return fmin(1.0, 2 * fmin(le, ge) / ldexp(1.0, m));
 }
 
-/* p of d - theta, with the caller's buffers; *used: the ranks, *w2out: the doubled W+. */
-static double sr_p(const double *d, int n, double theta, Abs *v, long *r2, int *used, long *w2out) {
-  int m = rank_abs(d, n, theta, v, r2);
+/* p of d - theta, with the caller's buffers; *used: the non-zero ranks, *zeros: the zeros. */
+static double sr_p(const double *d, int n, double theta, Abs *v, long *r2, int *used, int *zeros) {
+  int m = rank_abs(d, n, theta, v, r2, zeros);
   long w2 = 0;
   for (int k = 0; k < m; k++)
     if (v[k].pos) w2 += r2[k];
   if (used) *used = m;
-  if (w2out) *w2out = w2;
   return w_p(r2, m, w2);
 }
 
@@ -123,11 +135,50 @@ double stats_signed_rank_p(const double *d, int n, double theta) {
 
 double stats_wilcoxon(const double *d, int n) { return stats_signed_rank_p(d, n, 0.0); }
 
+/* ---- Walsh averages without storing them: counting and selection over sorted values ---- */
+
+/* How many Walsh averages (x_i + x_j) / 2, i <= j, of the sorted finite x[0..k) are <= t. */
+static long walsh_count_le(const double *x, int k, double t) {
+  long c = 0;
+  int j = k - 1;
+  for (int i = 0; i < k; i++) { /* pairs (i, j) with i <= j and x_i + x_j <= 2t: j falls as i grows */
+    while (j >= i && x[i] + x[j] > 2 * t) j--;
+    if (j < i) break;
+    c += j - i + 1;
+  }
+  return c;
+}
+
+/* The largest Walsh average <= t (t at least the smallest one). */
+static double walsh_floor(const double *x, int k, double t) {
+  double best = -INFINITY;
+  int j = k - 1;
+  for (int i = 0; i < k; i++) {
+    while (j >= i && x[i] + x[j] > 2 * t) j--;
+    if (j < i) break;
+    best = fmax(best, 0.5 * (x[i] + x[j]));
+  }
+  return best;
+}
+
+/* The q-th smallest (0-based) Walsh average of the sorted finite x[0..k): the value bisected
+   until the count settles, then the Walsh average at it. O(k log(range / ulp)). */
+static double walsh_select(const double *x, int k, long q) {
+  double lo = x[0], hi = x[k - 1]; /* count(lo) may be <= q; count(hi) = all > q */
+  for (int it = 0; it < 200 && lo < hi; it++) {
+    double mid = 0.5 * (lo + hi);
+    if (mid <= lo || mid >= hi) break;
+    if (walsh_count_le(x, k, mid) > q) hi = mid;
+    else lo = mid;
+  }
+  return walsh_floor(x, k, hi);
+}
+
 /* +inf when the positive ranks hold at least half the rank sum of d, else -inf: the side an
    interval lies on when the censored (worst-ranked) signs alone decide. */
 static double censored_side(const double *d, int n, Abs *v, long *r2) {
   long w2 = 0, total = 0;
-  int m = rank_abs(d, n, 0.0, v, r2);
+  int m = rank_abs(d, n, 0.0, v, r2, NULL);
   for (int k = 0; k < m; k++) {
     total += r2[k];
     if (v[k].pos) w2 += r2[k];
@@ -135,94 +186,177 @@ static double censored_side(const double *d, int n, Abs *v, long *r2) {
   return 2 * w2 >= total ? INFINITY : -INFINITY;
 }
 
-/* The interval: the shifts whose test is not rejected. Between consecutive distinct Walsh
-   averages w[0..K) of the finite differences neither the signs nor the ties of d - theta change,
-   so p is constant on each of the K + 1 gaps; the interval runs from the left edge of the first
-   accepted gap to the right edge of the last (W+ falls as theta grows, so accepted gaps are
-   contiguous). Up to STATS_EXACT_MAX ranks every gap is tried; above, bisection finds the edges. */
-static void sr_interval(const double *d, int n, const double *w, long K, double alpha, Abs *v, long *r2,
-                        double *lo, double *hi) {
-#define GAP_THETA(g) ((g) == 0 ? w[0] - 1.0 : (g) == K ? w[K - 1] + 1.0 : 0.5 * (w[(g) - 1] + w[(g)]))
-#define ACCEPTED(g) (sr_p(d, n, GAP_THETA(g), v, r2, NULL, NULL) >= alpha)
-  long first = -1, last = -1;
-  int used = 0;
-  sr_p(d, n, 0.0, v, r2, &used, NULL);
-  if (used <= STATS_EXACT_MAX) {
-    for (long g = 0; g <= K; g++)
-      if (ACCEPTED(g)) {
-        if (first < 0) first = g;
-        last = g;
-      }
-  } else if (ACCEPTED(K / 2)) { /* the gap beside the median Walsh average accepts if any does */
-    long a = 0, b = K / 2;
-    while (a < b) { /* first accepted in [a, b] */
-      long c = a + (b - a) / 2;
-      if (ACCEPTED(c)) b = c;
-      else a = c + 1;
-    }
-    first = a;
-    a = K / 2, b = K;
-    while (a < b) { /* last accepted in [a, b] */
-      long c = b - (b - a) / 2;
-      if (ACCEPTED(c)) a = c;
-      else b = c - 1;
-    }
-    last = a;
+/* The interval: the connected set of shifts theta around the estimate whose test of d - theta
+   is not rejected at alpha (Pratt's test: that set is one interval). W+ and the ties change
+   only at the distinct Walsh averages w[0..K) of the finite differences: p is constant on each
+   of the K + 1 open gaps between them, and each average itself is tried too, so the interval is
+   exactly the accepted set; an end whose Walsh average is rejected is open (*lo_open, *hi_open).
+   Up to STATS_EXACT_MAX ranks every point is tried; above, bisection over the 2K + 1 points
+   (gap, average, gap, ...) from the estimate's point finds the ends. w == NULL (too many
+   differences to store their averages): bisection over theta itself, ends to 1e-9 of the range. */
+typedef struct {
+  const double *d;
+  int n;
+  Abs *v;
+  long *r2;
+  double alpha;
+} SrCtx;
+
+static int accepted_at(const SrCtx *c, double theta) { return sr_p(c->d, c->n, theta, c->v, c->r2, NULL, NULL) >= c->alpha; }
+
+/* point j of 0..2K: even j the gap j/2, odd j the average w[(j-1)/2] */
+static double point_theta(const double *w, long K, long j) {
+  if (j % 2) return w[(j - 1) / 2];
+  long g = j / 2;
+  return g == 0 ? w[0] - 1.0 : g == K ? w[K - 1] + 1.0 : 0.5 * (w[g - 1] + w[g]);
+}
+
+static void sr_interval(const SrCtx *c, const double *w, long K, double est, int exact, double *lo, double *hi,
+                        int *lo_open, int *hi_open) {
+  *lo_open = *hi_open = 0;
+  long P = 2 * K + 1, g = 0, hi_g = K; /* g: how many averages lie below the estimate */
+  while (g < hi_g) {
+    long m = g + (hi_g - g) / 2;
+    if (w[m] < est) g = m + 1;
+    else hi_g = m;
   }
-#undef ACCEPTED
-#undef GAP_THETA
-  if (first < 0) {
-    *lo = *hi = censored_side(d, n, v, r2);
+  const long e = g < K && w[g] == est ? 2 * g + 1 : 2 * g; /* the estimate's point: an average, or a gap */
+  if (!accepted_at(c, point_theta(w, K, e))) { /* only with every shift rejected (censored signs decide) */
+    *lo = *hi = censored_side(c->d, c->n, c->v, c->r2);
     return;
   }
-  *lo = first == 0 ? -INFINITY : w[first - 1];
-  *hi = last == K ? INFINITY : w[last];
+  long a = e, b = e;
+  if (exact) {
+    while (a > 0 && accepted_at(c, point_theta(w, K, a - 1))) a--;
+    while (b < P - 1 && accepted_at(c, point_theta(w, K, b + 1))) b++;
+  } else {
+    long x = 0, y = e; /* first accepted in [x, y] */
+    while (x < y) {
+      long m = x + (y - x) / 2;
+      if (accepted_at(c, point_theta(w, K, m))) y = m;
+      else x = m + 1;
+    }
+    a = x;
+    x = e, y = P - 1; /* last accepted in [x, y] */
+    while (x < y) {
+      long m = y - (y - x) / 2;
+      if (accepted_at(c, point_theta(w, K, m))) x = m;
+      else y = m - 1;
+    }
+    b = x;
+  }
+  /* an accepted gap's outer edge is the rejected average beside it: an open end */
+  *lo = a == 0 ? -INFINITY : a % 2 ? w[(a - 1) / 2] : w[a / 2 - 1];
+  *hi = b == P - 1 ? INFINITY : b % 2 ? w[(b - 1) / 2] : w[b / 2];
+  *lo_open = a % 2 == 0 && a > 0;
+  *hi_open = b % 2 == 0 && b < P - 1;
+}
+
+/* The same by bisection over theta, for more differences than their averages can be stored. */
+static void sr_interval_theta(const SrCtx *c, const double *x, int k, double est, double *lo, double *hi) {
+  const double span = x[k - 1] - x[0] + 1.0, tol = 1e-9 * span;
+  if (!accepted_at(c, est)) {
+    *lo = *hi = censored_side(c->d, c->n, c->v, c->r2);
+    return;
+  }
+  double a = x[0] - 1.0, b = est; /* rejected at a (or -inf accepted), accepted at b */
+  if (accepted_at(c, a)) *lo = -INFINITY;
+  else {
+    while (b - a > tol) {
+      double m = 0.5 * (a + b);
+      if (accepted_at(c, m)) b = m;
+      else a = m;
+    }
+    *lo = b;
+  }
+  a = est, b = x[k - 1] + 1.0; /* accepted at a, rejected at b */
+  if (accepted_at(c, b)) *hi = INFINITY;
+  else {
+    while (b - a > tol) {
+      double m = 0.5 * (a + b);
+      if (accepted_at(c, m)) a = m;
+      else b = m;
+    }
+    *hi = a;
+  }
+}
+
+/* Hodges–Lehmann: the median of the Walsh averages of the determinate differences, censored
+   ones (+-inf) included (an inf with a finite one is inf; +inf with -inf is left out); NaN when
+   that median is infinite: the observed pairs cannot estimate the shift. x: the sorted finite
+   differences; npos, nneg: the +inf and -inf ones. */
+static double hl_estimate(const double *x, int k, int npos, int nneg) {
+  /* averages: finite-finite k(k+1)/2; with +inf: npos*k + npos(npos+1)/2; with -inf likewise */
+  const long ff = (long)k * (k + 1) / 2, pi = (long)npos * k + (long)npos * (npos + 1) / 2,
+             ni = (long)nneg * k + (long)nneg * (nneg + 1) / 2, N = ff + pi + ni;
+  if (N == 0) return NAN;
+  /* sorted: ni of -inf, then ff finite, then pi of +inf */
+  double m[2];
+  long q[2] = {(N - 1) / 2, N / 2};
+  for (int t = 0; t < 2; t++) {
+    long r = q[t];
+    m[t] = r < ni ? -INFINITY : r < ni + ff ? walsh_select(x, k, r - ni) : INFINITY;
+  }
+  double h = 0.5 * (m[0] + m[1]);
+  return isfinite(h) ? h : NAN;
 }
 
 int stats_signed_rank(const double *d_in, int n, double grid, double level, SignedRank *o) {
   memset(o, 0, sizeof *o);
   o->n = n;
   o->estimate = o->lo = o->hi = o->p = o->p_min = NAN;
-  double *d = malloc(sizeof(double) * (size_t)(n ? n : 1));
+  double *d = malloc(sizeof(double) * (size_t)(n ? n : 1)), *x = malloc(sizeof(double) * (size_t)(n ? n : 1));
   Abs *v = malloc(sizeof(Abs) * (size_t)(n ? n : 1));
   long *r2 = malloc(sizeof(long) * (size_t)(n ? n : 1));
-  int k = 0; /* finite differences */
-  for (int i = 0; d && i < n; i++) {
+  int k = 0, npos = 0, nneg = 0; /* finite differences; censored ones of each sign */
+  for (int i = 0; d && x && i < n; i++) {
     d[i] = isfinite(d_in[i]) && grid > 0 ? nearbyint(d_in[i] / grid) : d_in[i]; /* in units of the grid */
     o->undetermined += isnan(d[i]);
     o->worst += isinf(d[i]);
-    o->zeros += d[i] == 0;
-    k += isfinite(d[i]);
+    npos += d[i] == INFINITY;
+    nneg += d[i] == -INFINITY;
+    if (isfinite(d[i])) x[k++] = d[i];
   }
   enum { WALSH_MAX = 4000 }; /* finite differences whose Walsh averages are formed (64 MB) */
   double *w = d && k <= WALSH_MAX ? malloc(sizeof(double) * ((size_t)k * (size_t)(k + 1) / 2 + 1)) : NULL;
-  if (!d || !v || !r2 || (k <= WALSH_MAX && !w)) {
-    free(d); free(v); free(r2); free(w);
+  if (!d || !x || !v || !r2 || (k <= WALSH_MAX && !w)) {
+    free(d); free(x); free(v); free(r2); free(w);
     return -1;
   }
-  o->p = sr_p(d, n, 0.0, v, r2, &o->used, NULL);
+  o->p = sr_p(d, n, 0.0, v, r2, &o->used, &o->zeros);
+  o->p_floor = o->p <= STATS_P_FLOOR;
   o->exact = o->used <= STATS_EXACT_MAX;
   o->p_min = fmin(1.0, ldexp(2.0, -o->used));
-  long K = 0;
-  if (w) {
-    for (int i = 0; i < n; i++) /* Walsh averages (d_i + d_j) / 2, i <= j, of the finite differences */
-      for (int j = i; j < n && isfinite(d[i]); j++)
-        if (isfinite(d[j])) w[K++] = 0.5 * (d[i] + d[j]);
+  qsort(x, (size_t)k, sizeof(double), cmp_double);
+  const double est = hl_estimate(x, k, npos, nneg);
+  const SrCtx c = {d, n, v, r2, 1 - level};
+  /* where the interval is sought from: the estimate, else (all censored) the middle of the data */
+  const double from = isfinite(est) ? est : k ? x[k / 2] : 0.0;
+  if (k == 0) { /* nothing finite: p does not move with theta */
+    if (o->p >= 1 - level) o->lo = -INFINITY, o->hi = INFINITY;
+    else o->lo = o->hi = censored_side(d, n, v, r2);
+  } else if (w) {
+    long K = 0;
+    for (int i = 0; i < k; i++) /* Walsh averages (x_i + x_j) / 2, i <= j, of the finite differences */
+      for (int j = i; j < k; j++) w[K++] = 0.5 * (x[i] + x[j]);
     qsort(w, (size_t)K, sizeof(double), cmp_double);
-    if (K) o->estimate = K % 2 ? w[K / 2] : 0.5 * (w[K / 2 - 1] + w[K / 2]);
-    long u = 0; /* distinct, for the gaps */
+    long u = 0; /* distinct */
     for (long i = 0; i < K; i++)
       if (u == 0 || w[i] != w[u - 1]) w[u++] = w[i];
-    if (u) sr_interval(d, n, w, u, 1 - level, v, r2, &o->lo, &o->hi);
-    else if (o->p >= 1 - level) o->lo = -INFINITY, o->hi = INFINITY; /* nothing finite: p does not move */
-    else o->lo = o->hi = censored_side(d, n, v, r2);
+    sr_interval(&c, w, u, from, o->used <= STATS_EXACT_MAX, &o->lo, &o->hi, &o->lo_open, &o->hi_open);
+  } else {
+    sr_interval_theta(&c, x, k, from, &o->lo, &o->hi);
   }
+  /* an estimate outside its own interval (censored pairs pull the interval, the estimate
+     cannot follow): not estimable */
+  o->estimate = isfinite(est) && est >= o->lo && est <= o->hi ? est : NAN;
   if (grid > 0) {
     o->estimate *= grid;
     o->lo *= grid;
     o->hi *= grid;
   }
   free(d);
+  free(x);
   free(v);
   free(r2);
   free(w);

@@ -12,21 +12,28 @@ double stats_wilcoxon(const double *d, int n);
    confidence interval that inverts it, so that estimate, interval and p always agree.
    d[i]: a difference (rounded to multiples of grid first when grid > 0, so that differences
    equal in the measurement's units tie exactly); +-INFINITY: a censored difference whose sign
-   is known (worst-rank: tied above every finite one); NaN: undetermined, left out. Zeros are
-   dropped (Wilcoxon's method, SciPy's default), ties get mid-ranks, and p comes from the exact
-   permutation distribution of the mid-ranks for up to STATS_EXACT_MAX non-zero differences,
-   else from the normal approximation with continuity correction. */
+   is known (worst-rank: tied above every finite one); NaN: undetermined, left out. Zeros follow
+   Pratt (1959; SciPy's zero_method="pratt"): ranked with the others, then left out of W+ and of
+   its sign distribution; with them the accepted shifts form one interval, so the test at 0
+   rejects exactly when 0 is outside the interval (Wilcoxon's dropping of zeros breaks that).
+   Ties get mid-ranks, and p comes from the exact permutation distribution of the mid-ranks for
+   up to STATS_EXACT_MAX non-zero differences, else from the normal approximation with
+   continuity correction, floored at STATS_P_FLOOR. */
 enum { STATS_EXACT_MAX = 25 };
+#define STATS_P_FLOOR 1e-300
 typedef struct {
   int n;            /* differences given */
-  int used;         /* non-zero, determinate: the ranks of the test */
-  int zeros, undetermined, worst; /* dropped as 0, dropped as NaN, kept at the worst rank (+-inf) */
+  int used;         /* non-zero, determinate: the signs of the test */
+  int zeros, undetermined, worst; /* ranked but signless (0), dropped (NaN), at the worst rank (+-inf) */
   int exact;        /* 1: exact distribution; 0: normal approximation */
   double p;         /* two-sided; 1 when used == 0 */
-  double p_min;     /* smallest p any data could give with `used` ranks: 2 / 2^used */
-  double estimate;  /* Hodges–Lehmann: median of the Walsh averages of the finite differences */
+  int p_floor;      /* 1: p is STATS_P_FLOOR, a bound: the true p is smaller */
+  double p_min;     /* smallest p any data could give with `used` signs: 2 / 2^used */
+  double estimate;  /* Hodges–Lehmann: median of the Walsh averages (censored ones included); NaN when
+                       it is infinite or outside the interval: not estimable from the observed pairs */
   double lo, hi;    /* the shifts theta the test of d - theta does not reject at 1 - level (may be +-inf;
                        lo = hi = +-inf: every shift rejected, the censored signs decide) */
+  int lo_open, hi_open; /* 1: that end itself is rejected (the interval is open there) */
 } SignedRank;
 int stats_signed_rank(const double *d, int n, double grid, double level, SignedRank *out);
 /* The two-sided p of the signed-rank test of d - theta (d as above, already on its grid). */

@@ -75,13 +75,58 @@ static void signed_rank_by_hand(void) {
   stats_signed_rank(cens, 8, 1, 0.95, &s);
   CHECK(s.used == 7 && s.worst == 2 && s.undetermined == 1 && s.p == 2.0 / 128, "censored: used %d worst %d p %g",
         s.used, s.worst, s.p);
-  CHECK(s.estimate == 30 && s.lo > 0 && s.hi == INFINITY, "censored estimate %g from the finite pairs, [%g, %g]",
+  /* the estimate counts the censored pairs too: 28 Walsh averages, 15 finite then 13 infinite;
+     the middle two are the 14th and 15th finite ones of 10..50 (45, 50) */
+  CHECK(s.estimate == 47.5 && s.lo > 0 && s.hi == INFINITY && s.estimate >= s.lo, "censored estimate %g, [%g, %g]",
         s.estimate, s.lo, s.hi);
+  /* six of ten never reach the target: the estimate would be infinite: not estimable */
+  double most[10] = {-17, -20, -12, -25, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+  stats_signed_rank(most, 10, 1, 0.95, &s);
+  CHECK(isnan(s.estimate) && s.hi == INFINITY, "mostly censored: estimate %g [%g, %g]", s.estimate, s.lo, s.hi);
+
+  /* Pratt's zeros (the issue's example): p(theta) falls monotonically as the shift passes the
+     zero at 7 (Wilcoxon's dropping gave p(7) = 0.055 > p(6) = 0.049); the interval's upper
+     end is the Walsh average 5.5, where p = 33/512 still accepts, closed */
+  double pz[10] = {-21, -13, -11, -7, -4, -1, 0, 4, 7, 22};
+  CHECK(stats_signed_rank_p(pz, 10, 0) == 468.0 / 1024 && stats_signed_rank_p(pz, 10, 5.5) == 33.0 / 512 &&
+            stats_signed_rank_p(pz, 10, 6) == 50.0 / 1024 && stats_signed_rank_p(pz, 10, 7) == 22.0 / 512 &&
+            stats_signed_rank_p(pz, 10, 7.25) == 38.0 / 1024,
+        "Pratt p(0, 5.5, 6, 7, 7.25) = %.9g %.9g %.9g %.9g %.9g", stats_signed_rank_p(pz, 10, 0),
+        stats_signed_rank_p(pz, 10, 5.5), stats_signed_rank_p(pz, 10, 6), stats_signed_rank_p(pz, 10, 7),
+        stats_signed_rank_p(pz, 10, 7.25));
+  stats_signed_rank(pz, 10, 1, 0.95, &s);
+  CHECK(s.hi == 5.5 && !s.hi_open && s.zeros == 1 && s.used == 9, "Pratt interval [%g, %g] (open %d), zeros %d",
+        s.lo, s.hi, s.hi_open, s.zeros);
   double stuck[10];
   for (int i = 0; i < 10; i++) stuck[i] = INFINITY;
   stats_signed_rank(stuck, 10, 1, 0.95, &s);
   CHECK(s.p == 2.0 / 1024 && s.lo == INFINITY && s.hi == INFINITY && isnan(s.estimate),
         "all censored one way: p %g [%g, %g] est %g", s.p, s.lo, s.hi, s.estimate);
+}
+
+/* Any number of pairs (the issue's item 8): an 8-step effect with noise of sd ~10 steps,
+   rounded to steps, at 26 to 5,000 pairs: a finite interval around the estimate, excluding 0,
+   p > 0 (at 5,000 pairs the floor 1e-300, flagged), and no Walsh averages stored past 4,000. */
+static void large_samples(void) {
+  static double d[5000];
+  unsigned long long st = 20261207;
+  for (int i = 0; i < 5000; i++) {
+    double u = 0;
+    for (int k = 0; k < 12; k++) { /* Irwin-Hall: ~N(6, 1) */
+      st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+      u += (double)(st >> 11) / 9007199254740992.0;
+    }
+    d[i] = nearbyint(-8 + 10 * (u - 6));
+  }
+  const int ns[4] = {26, 300, 1000, 5000};
+  for (int t = 0; t < 4; t++) {
+    SignedRank s;
+    CHECK(stats_signed_rank(d, ns[t], 1, 0.95, &s) == 0, "signed_rank n=%d", ns[t]);
+    CHECK(isfinite(s.lo) && isfinite(s.hi) && s.lo <= s.estimate && s.estimate <= s.hi && s.hi < 0 && s.p > 0 &&
+              fabs(s.estimate + 8) < (t == 0 ? 6 : 2),
+          "n=%d: shift %g [%g, %g], p %g", ns[t], s.estimate, s.lo, s.hi, s.p);
+    if (ns[t] == 5000) CHECK(s.p_floor && s.p == STATS_P_FLOOR, "n=5000: p %g is the floor, flagged %d", s.p, s.p_floor);
+  }
 }
 
 static void holm_power_spearman(void) {
@@ -109,6 +154,7 @@ static void holm_power_spearman(void) {
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--cases") == 0) return run_cases();
   signed_rank_by_hand();
+  large_samples();
   holm_power_spearman();
   double x[6] = {3, 1, 4, 1, 5, 9};
   CHECK(fabs(stats_mean(x, 6) - 23.0 / 6) < 1e-12, "mean");
