@@ -282,16 +282,25 @@ static double pooled_acc_target(const Analysis *A, const Group *a, const Group *
   return best > base ? base + A->o.acc_fraction * (best - base) : NAN;
 }
 
-/* Steps until run r reaches target t (0: loss, 1: accuracy), or -1. */
-static long steps_to(const Analysis *A, int r, int which, double t) {
+/* Steps until run r reaches target t (0: loss, 1: accuracy), or -1: where the monotone
+   (isotonic) fit of its training loss, or of its dev accuracy over the evaluation steps,
+   crosses t (src/stats.c stats_isotonic_crossing). Not the first crossing of a moving average:
+   noise makes that earlier, so a noisier group would read faster (docs/decisions.md). */
+static double steps_to(const Analysis *A, int r, int which, double t) {
   const ResultsData *d = A->d;
   if (!isfinite(t)) return -1;
-  if (which == 0) return stats_first_below(loss_of(d, r), steps_of(d, r), A->o.smooth, t);
-  const float *acc = acc_of(d, r);
+  if (which == 0) return stats_isotonic_crossing(loss_of(d, r), NULL, steps_of(d, r), -1, t);
   const long *st = estep_of(d, r);
-  for (int k = 0; k < d->max_evals && st[k] >= 0; k++)
-    if (acc[k] >= t) return st[k];
-  return -1;
+  int k = 0;
+  double *xs = malloc(sizeof(double) * (size_t)(d->max_evals ? d->max_evals : 1));
+  if (!xs) return -1;
+  while (k < d->max_evals && st[k] >= 0) {
+    xs[k] = (double)st[k];
+    k++;
+  }
+  double at = stats_isotonic_crossing(acc_of(d, r), xs, k, 1, t);
+  free(xs);
+  return at;
 }
 
 /* Where a run that never reached a target is censored, the same in Kaplan–Meier and in pairs:
@@ -335,9 +344,9 @@ static void group_speed(const Analysis *A, const Group *g, int which, double tar
   *reached = 0;
   if (t && ev && g->finished && isfinite(target)) {
     for (int i = 0; i < g->finished; i++) {
-      long s = steps_to(A, g->fin[i], which, target);
+      double s = steps_to(A, g->fin[i], which, target);
       ev[i] = s >= 0;
-      t[i] = s >= 0 ? (double)s : (double)censored_at(A, g->fin[i]);
+      t[i] = s >= 0 ? s : (double)censored_at(A, g->fin[i]);
       *never += s < 0;
     }
     *median = km_median(t, ev, g->finished, reached);
@@ -349,10 +358,10 @@ static void group_speed(const Analysis *A, const Group *g, int which, double tar
 /* Paired difference of steps to a target (second - first): both reached, the difference; one
    never did by a step at or past the other's, +-inf (its sign known, its size not: worst rank);
    otherwise undetermined (NaN). */
-static double speed_diff(long ta, long ca, long tb, long cb) {
-  if (ta >= 0 && tb >= 0) return (double)(tb - ta);
-  if (ta >= 0) return cb >= ta ? INFINITY : NAN;
-  if (tb >= 0) return ca >= tb ? -INFINITY : NAN;
+static double speed_diff(double ta, long ca, double tb, long cb) {
+  if (ta >= 0 && tb >= 0) return tb - ta;
+  if (ta >= 0) return (double)cb >= ta ? INFINITY : NAN;
+  if (tb >= 0) return (double)ca >= tb ? -INFINITY : NAN;
   return NAN;
 }
 
@@ -569,9 +578,9 @@ static void compare(Analysis *A, Comparison *cp) {
     group_speed(A, a, w, cp->target[w], &cp->km[w][0], &cp->km_reached[w][0], &o->censored[0]);
     group_speed(A, b, w, cp->target[w], &cp->km[w][1], &cp->km_reached[w][1], &o->censored[1]);
     for (int i = 0; i < cp->pairs; i++) {
-      long ta = steps_to(A, pa[i], w, cp->target[w]), tb = steps_to(A, pb[i], w, cp->target[w]);
-      xa[i] = ta >= 0 ? (double)ta : NAN;
-      xb[i] = tb >= 0 ? (double)tb : NAN;
+      double ta = steps_to(A, pa[i], w, cp->target[w]), tb = steps_to(A, pb[i], w, cp->target[w]);
+      xa[i] = ta >= 0 ? ta : NAN;
+      xb[i] = tb >= 0 ? tb : NAN;
       x[i] = isfinite(cp->target[w]) ? speed_diff(ta, censored_at(A, pa[i]), tb, censored_at(A, pb[i])) : NAN;
     }
     outcome(o, xa, xb, x, cp->pairs, w == 0 ? 1 : grid_for(A, GRID_EVAL, pa, pb, cp->pairs, NULL, NULL, NULL));
@@ -735,16 +744,17 @@ int analysis_run(Analysis *A, const ResultsData *d, const AnalysisOptions *o, Er
 
 /* ---- multiplicity, verdicts, power ---- */
 
-static int testable(const Outcome *o);
+const int POWER_MULTIPLE[NPOWER_ROWS] = {1, 2, 4};
 
-/* Too few determinate pairs (at most 5: 2 / 2^5 > 0.05) cannot be tested; more pairs, most of
-   them tied, can be: they show no difference. */
-static int verdict_of(const Outcome *o) {
-  if (!testable(o)) return 2;
-  if (!(o->p_adj < 0.05)) return 0;
-  if (o->t.lo > 0) return 1;
-  if (o->t.hi < 0) return -1;
-  return 3;
+/* A verdict from the family's adjusted p: with Pratt's test the 95% interval holds exactly the
+   accepted shifts, and p <= p_adj, so a rejection always has 0 outside the interval; its side
+   is the direction. */
+static int verdict_of(const Outcome *o, int in_family) {
+  if (!in_family) return 2;
+  if (!(o->p_adj <= ANALYSIS_ALPHA)) return 0;
+  if (o->t.lo > 0 || (o->t.lo == 0 && o->t.lo_open)) return 1;
+  if (o->t.hi < 0 || (o->t.hi == 0 && o->t.hi_open)) return -1;
+  return o->t.estimate > 0 ? 1 : o->t.estimate < 0 ? -1 : 0; /* not reached: the interval is exact */
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -763,71 +773,133 @@ static int count_below(const double *s, int n, double x) {
   return lo;
 }
 
-/* 1 when the outcome's pairs could reach p < 0.05 at all: more than 5 determinate pairs. */
-static int testable(const Outcome *o) { return ldexp(2.0, -(o->t.used + o->t.zeros)) <= 0.05; }
+/* One family: p[0..n) with their smallest attainable p_min; Tarone's count m of those that can
+   reach ANALYSIS_ALPHA / m; Holm over them into adj (NaN for the rest: in[i] = 0). Returns how
+   many were rejected; *m_out: m. */
+static int family(const double *p, const double *p_min, int n, double *adj, int *in, int *m_out, int *tarone) {
+  const int m = n ? stats_tarone(p_min, n, ANALYSIS_ALPHA) : 1;
+  *tarone = m;
+  double *q = calloc((size_t)(n ? n : 1), sizeof(double));
+  int rej = 0, k = 0;
+  *m_out = 0;
+  if (!q) {
+    for (int i = 0; i < n; i++) adj[i] = NAN, in[i] = 0;
+    return 0;
+  }
+  for (int i = 0; i < n; i++) {
+    in[i] = !isnan(p[i]) && p_min[i] <= ANALYSIS_ALPHA / (m ? m : 1);
+    q[i] = in[i] ? p[i] : NAN;
+    k += in[i];
+  }
+  stats_holm(q, n, adj);
+  for (int i = 0; i < n; i++) rej += in[i] && adj[i] <= ANALYSIS_ALPHA;
+  free(q);
+  *m_out = k;
+  return rej;
+}
 
-/* An outcome's p as its family counts it: a test that no data could make significant can never
-   be a false rejection, so it is left out of Holm's count (Tarone's argument for discrete
-   tests); otherwise 2 pairs per point of an lr grid would swamp a well-powered comparison. */
-static double family_p(const Outcome *o) { return testable(o) ? o->t.p : NAN; }
+/* An outcome's p and smallest attainable p: 2 / 2^(non-zero determinate pairs). */
+static void outcome_p(const Outcome *o, double *p, double *p_min) {
+  *p = o->t.used > 0 ? o->t.p : NAN;
+  *p_min = o->t.used > 0 ? o->t.p_min : 1.0;
+}
 
-/* The primary family: one p per comparison; the secondary family: every other outcome and
-   every correlation. Both over all the report's analyses. */
-void analysis_adjust(Analysis *As, int n, int *m_primary, int *m_secondary) {
+/* The power figures of a comparison's primary outcome at the level its Holm rank gives it. */
+static void power_of(const Analysis *A, Comparison *c) {
+  const Outcome *pr = &c->out[O_LOSS_SPEED];
+  const int draws = A->o.power_draws;
+  c->mde = NAN;
+  for (int r = 0; r < NPOWER_ROWS; r++) c->mde_table[r] = NAN;
+  c->effect = A->o.effect;
+  c->pairs_needed = -1;
+  if (draws <= 0 || !(pr->sd > 0)) return;
+  const int sd_from = pr->t.n - pr->t.worst - pr->t.undetermined; /* the finite differences the sd is from */
+  for (int r = 0; r < NPOWER_ROWS; r++)
+    c->mde_table[r] = stats_signed_rank_mde_sim(pr->sd, c->pairs * POWER_MULTIPLE[r], sd_from, pr->grid,
+                                                c->alpha_primary, 0.8, draws, ANALYSIS_POWER_SEED);
+  c->mde = c->mde_table[0];
+  if (isfinite(c->effect))
+    c->pairs_needed = stats_signed_rank_pairs_sim(pr->sd, sd_from, c->effect, pr->grid, c->alpha_primary, 0.8, draws,
+                                                  ANALYSIS_POWER_SEED);
+}
+
+void analysis_adjust(Analysis *As, int n, int *m_primary, int *m_secondary, int *gate_open) {
   int np = 0, ns = 0;
   for (int a = 0; a < n; a++) {
     np += As[a].nc;
     ns += As[a].nc * (NOUTCOMES - 1) + As[a].ncorr;
   }
-  double *p = calloc((size_t)(np + ns + 1), sizeof(double)), *adj = calloc((size_t)(np + ns + 1), sizeof(double));
-  if (!p || !adj) { free(p); free(adj); return; }
+  const size_t N = (size_t)(np + ns + 1);
+  double *p = calloc(N, sizeof(double)), *pm = calloc(N, sizeof(double)), *adj = calloc(N, sizeof(double));
+  int *in = calloc(N, sizeof(int));
+  double *sorted = malloc(sizeof(double) * (size_t)(np + 1));
+  if (!p || !pm || !adj || !in || !sorted) {
+    free(p); free(pm); free(adj); free(in); free(sorted);
+    return;
+  }
   int k = 0, ks = np;
   for (int a = 0; a < n; a++) {
     for (int i = 0; i < As[a].nc; i++) {
       const Comparison *c = &As[a].c[i];
-      p[k++] = family_p(&c->out[O_LOSS_SPEED]);
-      for (int o = 1; o < NOUTCOMES; o++) p[ks++] = family_p(&c->out[o]);
+      outcome_p(&c->out[O_LOSS_SPEED], &p[k], &pm[k]);
+      k++;
+      for (int o = 1; o < NOUTCOMES; o++, ks++) outcome_p(&c->out[o], &p[ks], &pm[ks]);
     }
-    for (int i = 0; i < As[a].ncorr; i++) p[ks++] = As[a].corr[i].p;
+    for (int i = 0; i < As[a].ncorr; i++, ks++) {
+      p[ks] = As[a].corr[i].p;
+      pm[ks] = 0; /* Spearman's t: continuous */
+    }
   }
-  stats_holm(p, np, adj);
-  stats_holm(p + np, ns, adj + np);
-  int mp = 0, ms = 0;
-  double *sorted = malloc(sizeof(double) * (size_t)(np + 1));
-  if (!sorted) { free(p); free(adj); return; }
+  int mp, ms, tp, ts = 1;
+  const int rej = family(p, pm, np, adj, in, &mp, &tp);
+  /* serial gatekeeping: the secondary family only behind every primary that could be rejected */
+  const int open = rej == mp;
+  if (open) family(p + np, pm + np, ns, adj + np, in + np, &ms, &ts);
+  else {
+    ms = 0;
+    for (int i = np; i < np + ns; i++) adj[i] = NAN, in[i] = 0;
+  }
+  int msorted = 0;
   for (int i = 0; i < np; i++)
-    if (!isnan(p[i])) sorted[mp++] = p[i];
-  qsort(sorted, (size_t)mp, sizeof(double), cmp_double);
-  for (int i = np; i < np + ns; i++) ms += !isnan(p[i]);
+    if (in[i]) sorted[msorted++] = p[i];
+  qsort(sorted, (size_t)msorted, sizeof(double), cmp_double);
   k = 0, ks = np;
   for (int a = 0; a < n; a++) {
     Analysis *A = &As[a];
     for (int i = 0; i < A->nc; i++) {
       Comparison *c = &A->c[i];
-      const double p0 = p[k];
-      c->out[O_LOSS_SPEED].p_adj = adj[k++];
-      for (int o = 1; o < NOUTCOMES; o++) c->out[o].p_adj = adj[ks++];
-      for (int o = 0; o < NOUTCOMES; o++) c->out[o].verdict = verdict_of(&c->out[o]);
-      if (c->out[O_NOISE].verdict != 2 && (c->nlevels == 0 || !(c->level_gap <= A->o.level_tolerance)))
+      const int kp = k++;
+      c->out[O_LOSS_SPEED].p_adj = adj[kp];
+      c->out[O_LOSS_SPEED].family_m = in[kp] ? mp : tp; /* left out: the size Tarone's rule judged it at */
+      c->out[O_LOSS_SPEED].verdict = verdict_of(&c->out[O_LOSS_SPEED], in[kp]);
+      for (int o = 1; o < NOUTCOMES; o++, ks++) {
+        Outcome *out = &c->out[o];
+        out->p_adj = adj[ks];
+        out->family_m = !open ? 0 : in[ks] ? ms : ts;
+        out->verdict = !open ? 5 : verdict_of(out, in[ks]);
+      }
+      if (c->out[O_NOISE].verdict != 2 && c->out[O_NOISE].verdict != 5 &&
+          (c->nlevels == 0 || !(c->level_gap <= A->o.level_tolerance)))
         c->out[O_NOISE].verdict = 4; /* the compared windows are not at equal loss */
-      /* Holm's rank of this primary: its threshold is 0.05 / (m - rank + 1); an untestable one
-         would join the family with more seeds, at worst first */
-      int rank = isnan(p0) ? 1 : 1 + count_below(sorted, mp, p0);
-      c->primary_m = isnan(p0) ? mp + 1 : mp;
+      /* Holm's rank of this primary: its threshold is alpha / (m - rank + 1); one outside the
+         family would join it with more seeds, at worst first */
+      const int rank = in[kp] ? 1 + count_below(sorted, msorted, p[kp]) : 1;
+      c->primary_m = in[kp] ? mp : mp + 1;
       c->primary_rank = rank;
-      c->alpha_primary = 0.05 / (c->primary_m - rank + 1 > 0 ? c->primary_m - rank + 1 : 1);
-      const Outcome *pr = &c->out[O_LOSS_SPEED];
-      c->mde = stats_signed_rank_mde(pr->sd, c->pairs, c->alpha_primary, 0.8);
-      c->effect = isfinite(A->o.effect) ? A->o.effect : fabs(pr->t.estimate);
-      c->pairs_needed = stats_signed_rank_pairs(pr->sd, c->effect, c->alpha_primary, 0.8);
+      c->alpha_primary = ANALYSIS_ALPHA / (c->primary_m - rank + 1 > 0 ? c->primary_m - rank + 1 : 1);
+      power_of(A, c);
     }
-    for (int i = 0; i < A->ncorr; i++) A->corr[i].p_adj = adj[ks++];
+    for (int i = 0; i < A->ncorr; i++, ks++) A->corr[i].p_adj = adj[ks];
+    A->gate_open = open;
   }
   *m_primary = mp;
   *m_secondary = ms;
+  *gate_open = open;
   free(sorted);
   free(p);
+  free(pm);
   free(adj);
+  free(in);
 }
 
 void analysis_free(Analysis *A) {

@@ -19,9 +19,19 @@ typedef struct {
   double acc_target;   /* NAN: per comparison, majority + acc_fraction x (better group's best - majority) */
   double acc_fraction; /* 0.9 */
   int smooth;          /* moving-average window of the loss, in steps (10) */
-  double effect;       /* steps: the primary difference to plan seeds for (NAN: the observed estimate) */
+  double effect;       /* steps: the primary difference to plan seeds for (NAN: none: no pairs-needed line) */
   double level_tolerance; /* steadiness: largest relative gap between compared loss levels (0.10) */
+  int power_draws;     /* simulated sets per power figure (ANALYSIS_POWER_DRAWS; 0: no power figures) */
 } AnalysisOptions;
+
+/* The report's one error rate: every verdict it prints, together (docs/decisions.md). */
+#define ANALYSIS_ALPHA 0.05
+/* Power by simulation: draws and the fixed seed the report prints. */
+#define ANALYSIS_POWER_DRAWS 1000
+#define ANALYSIS_POWER_SEED 20261207u
+/* The seed counts of the power table: the current pairs times these. */
+enum { NPOWER_ROWS = 3 };
+extern const int POWER_MULTIPLE[NPOWER_ROWS];
 
 /* Per-run statistics that need no target, one row each. */
 enum { S_BEST, S_FINAL, S_AUC, S_LATE_STD, S_ACC_OSC, S_DEV_MIN, S_DEV_FINAL, S_DEV_MIN_STEP, NSTATS };
@@ -70,8 +80,11 @@ typedef struct {
   double sd;           /* sd of the finite paired differences */
   double grid;         /* what the differences were rounded to */
   int censored[2];     /* speed: runs of each group that never reached the target */
-  int verdict;         /* -1: second lower, +1: second higher, 0: no clear difference, 2: cannot be tested,
-                          3: test and interval disagree, 4: withheld (see the comparison's note) */
+  int verdict;         /* -1: second lower, +1: second higher, 0: no clear difference, 2: cannot reach p < 0.05
+                          after adjusting for family_m tests, 4: withheld (see the comparison's note),
+                          5: exploratory: a secondary outcome behind the closed gate (not every primary
+                          comparison was decided), reported without a verdict */
+  int family_m;        /* the tests its family was adjusted over (Tarone's count of those that can reach it) */
 } Outcome;
 
 enum { NLEVELS = 3 };
@@ -92,9 +105,10 @@ typedef struct {
   double late_level[2];/* mean loss of the last 20% of steps per group (why late std is not compared) */
   int primary_rank, primary_m; /* Holm rank (1 = smallest p) of the primary outcome among the report's */
   double alpha_primary;  /* the level the primary outcome is tested at after Holm: 0.05 / (m - rank + 1) */
-  double mde;          /* smallest primary shift detectable with 80% power at this many pairs */
-  double effect;       /* the shift pairs_needed is for */
-  int pairs_needed;    /* pairs to detect effect with 80% power (-1: not computable) */
+  double mde;          /* smallest primary shift detected 80% of the time at this many pairs (simulated) */
+  double mde_table[NPOWER_ROWS]; /* the same at pairs x POWER_MULTIPLE */
+  double effect;       /* the shift pairs_needed is for (report.effect; NAN: none) */
+  int pairs_needed;    /* pairs to detect effect 80% of the time (-1: not computable or no effect named) */
   char warning[512];   /* the paired runs ran on different CPUs, BLAS kernels, threads or libraries */
 } Comparison;
 
@@ -117,11 +131,16 @@ typedef struct {
   int col_random[RESULTS_MAX_COLS]; /* 0 grid, 1 uniform, 2 log-uniform */
   int col_zip[RESULTS_MAX_COLS];    /* the zip tuple a column belongs to (0 none) */
   char note[512];      /* why nothing was compared, when nothing was */
+  int gate_open;       /* set by analysis_adjust: the secondary family was tested (every primary decided) */
 } Analysis;
 
 int analysis_run(Analysis *a, const ResultsData *d, const AnalysisOptions *o, Err *e);
-/* Holm over the n analyses of one report: sets p_adj, verdicts and power. */
-void analysis_adjust(Analysis *a, int n, int *m_primary, int *m_secondary);
+/* The verdicts of the n analyses of one report under one family-wise error rate
+   (ANALYSIS_ALPHA): Holm over the primary outcomes that can reach it (Tarone); then, only when
+   every one of them was rejected, Holm over the secondary outcomes and correlations (serial
+   gatekeeping); else the secondary ones are exploratory. Sets p_adj, verdicts and power.
+   *gate_open: 1 when the secondary family was tested. */
+void analysis_adjust(Analysis *a, int n, int *m_primary, int *m_secondary, int *gate_open);
 void analysis_free(Analysis *a);
 
 #endif

@@ -17,9 +17,9 @@ static const char *verdict_name(int v) {
   switch (v) {
   case -1: return "second_lower";
   case 1: return "second_higher";
-  case 2: return "cannot_be_tested";
-  case 3: return "test_and_interval_disagree";
+  case 2: return "cannot_reach_significance";
   case 4: return "withheld";
+  case 5: return "exploratory";
   default: return "no_clear_difference";
   }
 }
@@ -28,7 +28,7 @@ void report_defaults(ReportOptions *o) {
   memset(o, 0, sizeof *o);
   o->format = REPORT_TABLE;
   o->a = (AnalysisOptions){.loss_target = NAN, .acc_target = NAN, .acc_fraction = 0.9, .smooth = 10, .effect = NAN,
-                           .level_tolerance = 0.10};
+                           .level_tolerance = 0.10, .power_draws = ANALYSIS_POWER_DRAWS};
 }
 
 /* ---- the config's "report" section ---- */
@@ -122,6 +122,22 @@ static const char *fnum(char *out, size_t n, double x, int digits, int sign) {
   return out;
 }
 
+/* An interval end rounded outward to `digits` (down for the lower end, up for the upper): a
+   printed interval never claims more than the computed one. */
+static const char *fend(char *out, size_t n, double x, int digits, int upper) {
+  if (!isfinite(x)) return fnum(out, n, x, digits, 1);
+  const double scale = pow(10, digits), v = x * scale, r = nearbyint(v);
+  const double y = fabs(v - r) < 1e-9 * fmax(1.0, fabs(v)) ? r : upper ? ceil(v) : floor(v);
+  return fnum(out, n, y / scale, digits, 1);
+}
+
+/* "p = 0.031", or the floor's bound "p < 1e-300" */
+static const char *pval(char *out, size_t n, const SignedRank *t) {
+  if (t->p_floor) snprintf(out, n, "p < %.0e", STATS_P_FLOOR);
+  else snprintf(out, n, "p = %.3g", t->p);
+  return out;
+}
+
 static const char *value_of(const Analysis *A, int g, int col) { return A->d->values[A->g[g].first][col]; }
 
 /* Whether runs r and s have the same grid values (one group). */
@@ -162,11 +178,12 @@ static void verdict_words(Text *t, const Outcome *o, const OutcomeSpec *s, const
     break;
   }
   case 2:
-    add(t, "cannot be tested with %d pair%s (smallest possible p = %.3g)", o->t.used + o->t.zeros,
-        o->t.used + o->t.zeros == 1 ? "" : "s", ldexp(2.0, -(o->t.used + o->t.zeros)));
+    add(t, "cannot reach p < 0.05 with %d pair%s of a known sign", o->t.used, o->t.used == 1 ? "" : "s");
+    if (o->family_m > 1) add(t, " after adjusting for %d tests", o->family_m);
+    add(t, " (smallest possible p = %.3g)", o->t.p_min);
     break;
-  case 3: add(t, "no verdict: the adjusted test and the 95%% interval disagree"); break;
   case 4: add(t, "withheld (see above)"); break;
+  case 5: add(t, "exploratory, no verdict (secondary outcomes are tested only when every primary comparison is decided)"); break;
   default: add(t, "no clear difference"); break;
   }
 }
@@ -181,14 +198,17 @@ static void shift_text(Text *t, const Outcome *o, const OutcomeSpec *s) {
     if (o->t.undetermined) add(t, ", %d undetermined", o->t.undetermined);
     return;
   }
-  if (isnan(o->t.estimate)) add(t, "shift not estimable (no pair where both runs have it), interval ");
+  char pv[40], adj[40];
+  if (isnan(o->t.estimate)) add(t, "shift not estimable from the observed pairs, 95%% interval ");
   else add(t, "shift %s ", fnum(e, sizeof e, o->t.estimate, dg, 1));
-  add(t, "[%s, %s]%s%s, p = %.3g (Holm %.3g; %d pair%s", fnum(lo, sizeof lo, o->t.lo, dg, 1),
-      fnum(hi, sizeof hi, o->t.hi, dg, 1), s->units[0] ? " " : "", s->units, o->t.p, o->p_adj, o->t.n,
-      o->t.n == 1 ? "" : "s");
+  if (o->verdict == 5 || isnan(o->p_adj)) snprintf(adj, sizeof adj, "unadjusted");
+  else snprintf(adj, sizeof adj, "Holm %.3g", o->p_adj);
+  add(t, "%s%s, %s%s%s%s, %s (%s; %d pair%s", o->t.lo_open ? "(" : "[", fend(lo, sizeof lo, o->t.lo, dg, 0),
+      fend(hi, sizeof hi, o->t.hi, dg, 1), o->t.hi_open ? ")" : "]", s->units[0] ? " " : "", s->units,
+      pval(pv, sizeof pv, &o->t), adj, o->t.n, o->t.n == 1 ? "" : "s");
   if (o->t.worst) add(t, ", %d censored at the worst rank", o->t.worst);
   if (o->t.undetermined) add(t, ", %d undetermined", o->t.undetermined);
-  if (o->t.zeros) add(t, ", %d tied", o->t.zeros);
+  if (o->t.zeros) add(t, ", %d tied (ranked, signless: Pratt)", o->t.zeros);
   add(t, ")");
 }
 
@@ -196,7 +216,7 @@ static void speed_text(Text *t, const Comparison *c, int k, const char *who) {
   const Outcome *o = &c->out[k];
   const int w = k == O_LOSS_SPEED ? 0 : 1;
   char tg[32];
-  const char *what = w == 0 ? "Training loss reaches" : "Dev accuracy reaches";
+  const char *what = w == 0 ? "Training loss (its isotonic fit) reaches" : "Dev accuracy (its isotonic fit) reaches";
   if (!isfinite(c->target[w])) {
     add(t, "%s: no common target (neither group improved on the baseline). ", what);
     return;
@@ -273,22 +293,31 @@ static void seeds_advice(Text *t, const Analysis *A, int need) {
 static void power_text(Text *t, const Analysis *A, const Comparison *c) {
   const Outcome *o = &c->out[O_LOSS_SPEED];
   char m[32], sd[32], ef[32];
-  if (!isfinite(o->sd)) {
+  if (!isfinite(o->sd) || A->o.power_draws <= 0) {
     add(t, "Power: not estimable (fewer than 2 pairs reached the loss target in both runs). ");
     return;
   }
-  add(t, "Power (primary, two-sided alpha %.3g after Holm rank %d of %d, sd of the paired differences %s steps, "
-         "signed-rank efficiency 3/pi): ",
-      c->alpha_primary, c->primary_rank, c->primary_m, fnum(sd, sizeof sd, o->sd, 1, 0));
-  if (isinf(c->mde)) add(t, "with %d pairs no difference can be detected", c->pairs);
-  else add(t, "with %d pairs a shift of %s steps is detected 80%% of the time", c->pairs, fnum(m, sizeof m, c->mde, 0, 0));
-  if (c->pairs_needed > 0) {
-    add(t, "; %s %s steps needs %d pairs", isfinite(A->o.effect) ? "a shift of" : "the observed shift of",
-        fnum(ef, sizeof ef, c->effect, 0, 0), c->pairs_needed);
+  const double mc = 100 * sqrt(0.8 * 0.2 / A->o.power_draws);
+  add(t, "Power (primary; simulated: %d sets of normal paired differences with the observed sd %s steps, tested as "
+         "above at alpha %.3g, Holm rank %d of %d; seed %u, Monte-Carlo error about %.1f%%): detected 80%% of the "
+         "time: ",
+      A->o.power_draws, fnum(sd, sizeof sd, o->sd, 1, 0), c->alpha_primary, c->primary_rank, c->primary_m,
+      ANALYSIS_POWER_SEED, mc);
+  for (int r = 0; r < NPOWER_ROWS; r++) {
+    const int n = c->pairs * POWER_MULTIPLE[r];
+    if (isinf(c->mde_table[r])) add(t, "%sno shift with %d pairs", r ? ", " : "", n);
+    else add(t, "%sa shift of %s steps with %d pairs", r ? ", " : "", fnum(m, sizeof m, c->mde_table[r], 1, 0), n);
+  }
+  if (isfinite(A->o.effect)) {
+    if (c->pairs_needed > 0) add(t, "; the named shift of %s steps needs %d pairs", fnum(ef, sizeof ef, c->effect, 0, 0),
+                                 c->pairs_needed);
+    else add(t, "; the named shift of %s steps: more than 20000 pairs", fnum(ef, sizeof ef, c->effect, 0, 0));
     if (c->pairs_needed > c->pairs) {
       add(t, ": ");
       seeds_advice(t, A, c->pairs_needed);
     }
+  } else {
+    add(t, " (name the shift that matters with --effect STEPS for the pairs it needs)");
   }
   add(t, ". ");
 }
@@ -317,6 +346,17 @@ static char *verdict(const Analysis *A, const Comparison *c) {
     verdict_words(&t, dm, &OUTCOME[O_DEV_MIN], vb);
     add(&t, "), reached at step %s vs %s on average. ", fnum(s1, sizeof s1, c->out[O_DEV_MIN_STEP].mean[0], 0, 0),
         fnum(s2, sizeof s2, c->out[O_DEV_MIN_STEP].mean[1], 0, 0));
+  }
+  const Outcome *nz = &c->out[O_NOISE];
+  if (p->verdict == 1 || p->verdict == -1) { /* the seed's confound: is the faster group also noisier? */
+    const int faster_noisier = (p->verdict == -1 && nz->verdict == 1) || (p->verdict == 1 && nz->verdict == -1);
+    if (faster_noisier)
+      add(&t, "The faster group is also less steady (noise at equal loss, below): the speed measure, an isotonic fit's "
+              "crossing, is built not to read noise as speed (on known-truth sweeps a twice as noisy group was called "
+              "faster in about 1%% of them). ");
+    else if (nz->verdict == 4 || nz->verdict == 0 || nz->verdict == 2)
+      add(&t, "Whether the groups differ in steadiness is not established (below): the speed verdict does not depend "
+              "on it. ");
   }
   power_text(&t, A, c);
   if (ldexp(2.0, -c->pairs) > 0.05) { /* nothing secondary can be tested either: the group table has the means */
@@ -373,12 +413,15 @@ static void header(const Analysis *A, const char *label, const char *path, FILE 
                "majority-class baseline, or diverged; runs that never reach a target are censored where they stopped "
                "(Kaplan-Meier medians; worst rank in pairs)\n",
           lt, o->smooth, at);
-  fprintf(out, "rule: one primary outcome per comparison (steps to the loss target), the rest secondary; p from the "
-               "exact Wilcoxon signed-rank test paired by seed (normal above %d pairs), shift = Hodges-Lehmann estimate "
-               "with the exact 95%% interval that inverts the test; Holm over this report's %d primary and, separately, "
-               "%d secondary tests that could reach p < 0.05 (more than 5 pairs); a verdict needs Holm p < 0.05 and "
-               "an interval excluding 0\n\n",
-          STATS_EXACT_MAX, mp, ms);
+  fprintf(out, "guarantee: the chance of any false verdict in this whole report is at most 5%% (family-wise error: Holm "
+               "over the %d primary tests that can reach it, then the %d secondary ones only when every primary one is "
+               "decided%s)\n",
+          mp, ms, A->gate_open ? "" : "; here they are not: the secondary outcomes are exploratory");
+  fprintf(out, "rule: one primary outcome per comparison (steps to the loss target, where each run's isotonic loss fit "
+               "crosses it), the rest secondary; p from the exact Wilcoxon signed-rank test paired by seed (zeros as "
+               "Pratt; normal above %d pairs), shift = Hodges-Lehmann estimate with the 95%% interval of the shifts the "
+               "test accepts; a verdict needs Holm p <= 0.05 (a test that cannot reach it is left out: Tarone)\n\n",
+          STATS_EXACT_MAX);
 }
 
 static void group_table(const Analysis *A, FILE *out, int md) {
@@ -517,7 +560,10 @@ static cJSON *json_outcome(const Outcome *o, int k) {
   /* an end that is not a number: -1 / +1 for -inf / +inf (too few pairs, or censored signs), 0 finite */
   int inf[2] = {isinf(o->t.lo) ? (o->t.lo < 0 ? -1 : 1) : 0, isinf(o->t.hi) ? (o->t.hi < 0 ? -1 : 1) : 0};
   cJSON_AddItemToObject(m, "ci95_infinite", cJSON_CreateIntArray(inf, 2));
+  cJSON_AddItemToObject(m, "ci95_open", cJSON_CreateIntArray((int[2]){o->t.lo_open, o->t.hi_open}, 2));
   cJSON_AddItemToObject(m, "p", json_num(o->t.p));
+  cJSON_AddBoolToObject(m, "p_is_bound", o->t.p_floor); /* p is STATS_P_FLOOR: the true p is smaller */
+  cJSON_AddNumberToObject(m, "family_tests", o->family_m);
   cJSON_AddItemToObject(m, "p_adjusted", json_num(o->p_adj));
   cJSON_AddBoolToObject(m, "exact", o->t.exact);
   cJSON_AddItemToObject(m, "smallest_possible_p", json_num(o->t.p_min));
@@ -567,6 +613,17 @@ static cJSON *json_comparison(const Analysis *A, const Comparison *c) {
   cJSON_AddNumberToObject(pw, "alpha", c->alpha_primary);
   cJSON_AddItemToObject(pw, "sd_of_differences", json_num(c->out[O_LOSS_SPEED].sd));
   cJSON_AddItemToObject(pw, "detectable_shift", json_num(c->mde));
+  cJSON_AddBoolToObject(pw, "detectable_shift_infinite", isinf(c->mde)); /* too few pairs for any shift */
+  cJSON *tab = cJSON_AddArrayToObject(pw, "table");
+  for (int r = 0; r < NPOWER_ROWS; r++) {
+    cJSON *row = cJSON_CreateObject();
+    cJSON_AddNumberToObject(row, "pairs", c->pairs * POWER_MULTIPLE[r]);
+    cJSON_AddItemToObject(row, "detectable_shift", json_num(c->mde_table[r]));
+    cJSON_AddBoolToObject(row, "infinite", isinf(c->mde_table[r]));
+    cJSON_AddItemToArray(tab, row);
+  }
+  cJSON_AddNumberToObject(pw, "draws", A->o.power_draws);
+  cJSON_AddNumberToObject(pw, "seed", ANALYSIS_POWER_SEED);
   cJSON_AddItemToObject(pw, "effect", json_num(c->effect));
   if (c->pairs_needed > 0) cJSON_AddNumberToObject(pw, "pairs_needed", c->pairs_needed);
   else cJSON_AddNullToObject(pw, "pairs_needed");
@@ -594,6 +651,8 @@ static cJSON *json_section(const Section *s, int mp, int ms) {
   cJSON_AddNumberToObject(par, "level_tolerance", A->o.level_tolerance);
   cJSON_AddNumberToObject(par, "primary_tests", mp);
   cJSON_AddNumberToObject(par, "secondary_tests", ms);
+  cJSON_AddBoolToObject(par, "secondary_tested", A->gate_open);
+  cJSON_AddNumberToObject(par, "family_wise_error", ANALYSIS_ALPHA);
   cJSON *groups = cJSON_AddArrayToObject(root, "groups");
   for (int i = 0; i < A->ng; i++) {
     const Group *g = &A->g[i];
@@ -878,7 +937,8 @@ int report_write(const char *const *paths, int n, const ReportOptions *o, FILE *
   int mp = 0, ms = 0;
   if (!rc) {
     for (int i = 0; i < n; i++) As[i] = secs[i].A; /* shallow: the adjusted numbers are copied back */
-    analysis_adjust(As, n, &mp, &ms);
+    int gate;
+    analysis_adjust(As, n, &mp, &ms, &gate);
     for (int i = 0; i < n; i++) secs[i].A = As[i];
     rc = emit(secs, n, o, out, mp, ms, e);
   }

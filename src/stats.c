@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "src/rng.h"
 #include "src/stats.h"
 
 /* Every statistic here skips non-finite values (a diverged run's NaN and inf). */
@@ -312,7 +313,7 @@ int stats_signed_rank(const double *d_in, int n, double grid, double level, Sign
   for (int i = 0; d && x && i < n; i++) {
     d[i] = isfinite(d_in[i]) && grid > 0 ? nearbyint(d_in[i] / grid) : d_in[i]; /* in units of the grid */
     o->undetermined += isnan(d[i]);
-    o->worst += isinf(d[i]);
+    o->worst += isinf(d[i]) != 0;
     npos += d[i] == INFINITY;
     nneg += d[i] == -INFINITY;
     if (isfinite(d[i])) x[k++] = d[i];
@@ -507,4 +508,132 @@ long stats_first_below(const float *y, long n, int w, double threshold) {
     if (i + 1 >= w && s / k <= threshold) return i + 1;
   }
   return -1;
+}
+
+/* Pool-adjacent-violators (Ayer et al. 1955; Barlow et al. 1972): the monotone (non-increasing
+   when dir < 0, non-decreasing when dir > 0) least-squares fit of the finite y[i] at x[i]
+   (x increasing; NULL: x[i] = i + 1) as blocks of equal fitted value; then the crossing of
+   threshold by that fit read between block centres (the mean x of each block's points), by
+   linear interpolation: a flat block's start would move earlier as noise lengthens the blocks,
+   its centre does not. Returns the crossing x (fractional), or -1 when the fit never reaches
+   threshold. */
+double stats_isotonic_crossing(const float *y, const double *x, long n, int dir, double threshold) {
+  typedef struct { double sum, xsum; long k; } Block;
+  Block *b = malloc(sizeof(Block) * (size_t)(n > 0 ? n : 1));
+  if (!b) return -1;
+  long nb = 0;
+  double first = -1; /* the first point's x: where a fit that starts at the threshold crosses */
+  const double sgn = dir < 0 ? -1.0 : 1.0; /* fit sgn * y non-decreasing */
+  for (long i = 0; i < n; i++) {
+    if (!isfinite(y[i])) continue;
+    if (first < 0) first = x ? x[i] : (double)(i + 1);
+    b[nb++] = (Block){sgn * y[i], x ? x[i] : (double)(i + 1), 1};
+    while (nb > 1 && b[nb - 2].sum / b[nb - 2].k > b[nb - 1].sum / b[nb - 1].k) { /* a violation: pool */
+      b[nb - 2].sum += b[nb - 1].sum;
+      b[nb - 2].xsum += b[nb - 1].xsum;
+      b[nb - 2].k += b[nb - 1].k;
+      nb--;
+    }
+  }
+  const double t = sgn * threshold; /* reached: fitted sgn * y >= t */
+  double at = -1;
+  for (long j = 0; j < nb; j++) {
+    const double m = b[j].sum / b[j].k, c = b[j].xsum / b[j].k;
+    if (m < t) continue;
+    if (j == 0) at = first;
+    else {
+      const double m0 = b[j - 1].sum / b[j - 1].k, c0 = b[j - 1].xsum / b[j - 1].k;
+      at = c0 + (t - m0) / (m - m0) * (c - c0);
+    }
+    break;
+  }
+  free(b);
+  return at;
+}
+
+/* ---- power of the test actually used, by simulation ---- */
+
+static double std_normal(Rng *r) {
+  double u1 = rng_uniform53(r), u2 = rng_uniform53(r);
+  return sqrt(-2 * log(1 - u1)) * cos(6.283185307179586 * u2);
+}
+
+double stats_signed_rank_power(double sd, int n, int sd_from, double delta, double grid, double alpha, int draws,
+                               uint64_t seed) {
+  if (n <= 0 || draws <= 0 || !(sd >= 0) || !isfinite(delta)) return NAN;
+  double *d = malloc(sizeof(double) * (size_t)n);
+  Abs *v = malloc(sizeof(Abs) * (size_t)n);
+  long *r2 = malloc(sizeof(long) * (size_t)n);
+  int hits = 0;
+  for (int k = 0; d && v && r2 && k < draws; k++) {
+    Rng r;
+    rng_init(&r, seed, (uint64_t)k); /* draw k: the same noise for every delta (common random numbers) */
+    /* the sd as it may be, given its estimate from sd_from pairs: s sqrt((f - 1) / chi2(f - 1)) */
+    double scale = 1;
+    if (sd_from > 1) {
+      double chi2 = 0;
+      for (int j = 0; j < sd_from - 1; j++) {
+        const double z = std_normal(&r);
+        chi2 += z * z;
+      }
+      scale = sqrt((sd_from - 1) / fmax(chi2, 1e-12));
+    }
+    for (int i = 0; i < n; i++) {
+      double x = delta + sd * scale * std_normal(&r);
+      d[i] = grid > 0 ? nearbyint(x / grid) : x;
+    }
+    hits += sr_p(d, n, 0.0, v, r2, NULL, NULL) <= alpha;
+  }
+  int ok = d && v && r2;
+  free(d);
+  free(v);
+  free(r2);
+  return ok ? (double)hits / draws : NAN;
+}
+
+/* The fewest pairs whose smallest attainable p, 2 / 2^n, is at most alpha. */
+static int fewest_pairs(double alpha) {
+  int n = 1;
+  while (n < 60 && ldexp(2.0, -n) > alpha) n++;
+  return n;
+}
+
+double stats_signed_rank_mde_sim(double sd, int n, int sd_from, double grid, double alpha, double power, int draws,
+                                 uint64_t seed) {
+  if (!(sd > 0) || n < fewest_pairs(alpha)) return INFINITY;
+  double lo = 0, hi = sd;
+  while (stats_signed_rank_power(sd, n, sd_from, hi, grid, alpha, draws, seed) < power)
+    if ((hi *= 2) > 1e4 * sd) return INFINITY; /* ties or the grid keep it from ever rejecting */
+  for (int it = 0; it < 40 && hi - lo > 1e-3 * sd; it++) {
+    double mid = 0.5 * (lo + hi);
+    if (stats_signed_rank_power(sd, n, sd_from, mid, grid, alpha, draws, seed) >= power) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+int stats_signed_rank_pairs_sim(double sd, int sd_from, double delta, double grid, double alpha, double power,
+                                int draws, uint64_t seed) {
+  if (!(sd >= 0) || !(fabs(delta) > 0)) return -1;
+  int lo = fewest_pairs(alpha), hi = lo;
+  while (stats_signed_rank_power(sd, hi, sd_from, fabs(delta), grid, alpha, draws, seed) < power)
+    if ((hi *= 2) > 20000) return -1;
+  lo = hi / 2 < lo ? lo : hi / 2;
+  while (lo < hi) { /* the fewest with power (near-monotone in n: a tie is settled by the search) */
+    int mid = lo + (hi - lo) / 2;
+    if (stats_signed_rank_power(sd, mid, sd_from, fabs(delta), grid, alpha, draws, seed) >= power) hi = mid;
+    else lo = mid + 1;
+  }
+  return hi;
+}
+
+/* Tarone (1990): the smallest family size k such that at most k tests can reach alpha / k
+   (p_min <= alpha / k); tests that cannot are left out of the family. */
+int stats_tarone(const double *p_min, int n, double alpha) {
+  for (int k = 1; k <= n; k++) {
+    int can = 0;
+    for (int i = 0; i < n; i++) can += p_min[i] <= alpha / k;
+    if (can <= k) return k;
+  }
+  return n;
 }

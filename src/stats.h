@@ -50,10 +50,34 @@ double stats_norm_quantile(double q);
    respect that no n with 2 / 2^n > alpha can reject (INFINITY / that floor). */
 double stats_signed_rank_mde(double sd, int n, double alpha, double power);
 int stats_signed_rank_pairs(double sd, double delta, double alpha, double power);
+/* Power of the signed-rank test as src/stats.c runs it (Pratt's zeros, exact up to
+   STATS_EXACT_MAX, the differences rounded to grid when grid > 0), by simulation: the share of
+   `draws` sets of n differences delta + sd' * z (z standard normal, Philox stream k of seed for
+   set k: the same noise for every delta) whose p <= alpha. sd' allows for sd being estimated
+   from sd_from pairs: sd sqrt((f - 1) / chi2_{f-1}) drawn per set (the expected power over what
+   the sd may be; sd_from <= 1: sd' = sd). Monte-Carlo error about sqrt(power (1 - power) / draws). */
+double stats_signed_rank_power(double sd, int n, int sd_from, double delta, double grid, double alpha, int draws,
+                               uint64_t seed);
+/* The smallest shift detected with probability `power` (bisection over the simulated power;
+   INFINITY when no shift is: too few pairs for alpha), and the fewest pairs for shift delta
+   (-1: more than 20,000). */
+double stats_signed_rank_mde_sim(double sd, int n, int sd_from, double grid, double alpha, double power, int draws,
+                                 uint64_t seed);
+int stats_signed_rank_pairs_sim(double sd, int sd_from, double delta, double grid, double alpha, double power,
+                                int draws, uint64_t seed);
+/* Tarone's family size for discrete tests of smallest attainable p p_min[0..n) at level alpha. */
+int stats_tarone(const double *p_min, int n, double alpha);
+
 /* Spearman's rank correlation of (x, y) over pairs where both are finite (mid-ranks), and its
    two-sided p from Student's t with n - 2 degrees of freedom (as scipy.stats.spearmanr). *used:
    pairs counted. rho NaN when fewer than 3 or either side is constant. */
 void stats_spearman(const double *x, const double *y, int n, double *rho, double *p, int *used);
+
+/* The crossing of threshold by the monotone least-squares fit of y (isotonic regression,
+   non-increasing for dir < 0, non-decreasing for dir > 0) at x (NULL: 1, 2, ...), interpolated
+   between the fit's block centres; -1 when never. The report's speed measure: unlike the first
+   crossing of a moving average, noise does not move it earlier (docs/decisions.md). */
+double stats_isotonic_crossing(const float *y, const double *x, long n, int dir, double threshold);
 
 /* Steps until a moving average (window w) of y[0..n) first falls to threshold; -1 if never. */
 long stats_first_below(const float *y, long n, int w, double threshold);
