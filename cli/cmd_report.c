@@ -19,15 +19,18 @@ static const char *REPORT_USAGE =
     "  --acc-target X      dev accuracy that counts as learned (default: per comparison, the majority\n"
     "                      baseline plus --acc-fraction of the way to the better group's best accuracy)\n"
     "  --acc-fraction F    for the default accuracy target (default 0.9)\n"
-    "  --smooth N          moving-average window of the loss, in steps (default 10)\n"
+    "  --smooth N          moving-average window of the loss for the steadiness windows, in steps\n"
+    "                      (default 10; speed reads an isotonic fit, no window)\n"
     "  --effect STEPS      the primary difference to plan seeds for: the report prints how many pairs\n"
-    "                      detect it with 80% power (default: the observed shift)\n"
+    "                      detect it 80% of the time (default: none; the table of detectable shifts)\n"
     "  A sweep config's \"report\" section (loss_target, acc_target, acc_fraction, smooth, effect, label)\n"
     "  sets the same for its file; the command line wins.\n"
-    "  Statistics: one primary outcome per comparison (steps to the loss target), the rest secondary;\n"
-    "  exact Wilcoxon signed-rank p (paired by seed), Hodges-Lehmann shift with the exact 95% interval;\n"
-    "  Holm over the report's primary tests and, separately, its secondary tests. A verdict needs an\n"
-    "  adjusted p < 0.05 and an interval excluding 0; with 5 pairs or fewer nothing can be tested.\n";
+    "  Statistics: one primary outcome per comparison (steps until an isotonic fit of the training\n"
+    "  loss crosses the target), the rest secondary; exact Wilcoxon signed-rank p (paired by seed,\n"
+    "  Pratt's zeros), Hodges-Lehmann shift with the 95% interval of the shifts the test accepts.\n"
+    "  One 5% family-wise error for every verdict of the report: Holm over the primary tests that can\n"
+    "  reach it (Tarone), the secondary ones only when every primary is decided (else exploratory).\n"
+    "  Power by simulating that test (fixed seed). A verdict needs an adjusted p <= 0.05.\n";
 
 static int number(const char *opt, const char *v, double lo, double hi, double *out, Err *e) {
   char *end = NULL;

@@ -17,6 +17,7 @@ usage: plot_results.py RESULTS.h5 OUTDIR [--smooth 10] [--max-step N] [--json]
 import argparse
 import json
 import os
+import sys
 import textwrap
 import warnings
 
@@ -25,6 +26,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
 import numpy as np  # noqa: E402
 
 
@@ -172,7 +174,12 @@ def main():
                 if a.max_step:
                     T = min(T, a.max_step)
                 x = np.arange(1, T + 1)
-                ys = [smooth(loss[r, :T], a.smooth) for r in sel]
+                w = a.smooth
+                if T < w:  # runs shorter than the window: a window of the run's length, said so
+                    w = max(1, T // 2)
+                    print(f"warning: runs of {T} steps are shorter than --smooth {a.smooth}: their loss is "
+                          f"smoothed over {w} steps", file=sys.stderr)
+                ys = [smooth(loss[r, :T], w) for r in sel]
                 for r, y in zip(sel, ys):
                     ax1.plot(x, y, color=c, lw=0.5, alpha=0.35, ls="--" if status[r] == "running" else "-")
                 n_run = int((status[sel] == "running").sum())

@@ -259,9 +259,88 @@ static void candidates_table(void) {
   printf("(%d sweeps each, 10 pairs, paired signed-rank test at 0.05; group B is the second)\n", SWEEPS);
 }
 
+/* FWER procedures compared on the same null and alternative sweeps (docs/decisions.md): the
+   share of reports with any verdict under each, and how often the primary decides a 12-step
+   faster group. The outcomes' raw p and smallest attainable p come from the report's analysis;
+   each procedure is then applied to them here. */
+static int any_verdict(const Analysis *A, int procedure, int *primary) {
+  enum { MAXP = 16 };
+  double p[MAXP], pm[MAXP], adj[MAXP];
+  int n = 0, any = 0;
+  const Comparison *c = &A->c[0];
+  for (int o = 0; o < NOUTCOMES; o++) {
+    p[n] = c->out[o].t.used > 0 ? c->out[o].t.p : NAN;
+    pm[n++] = c->out[o].t.used > 0 ? c->out[o].t.p_min : 1;
+  }
+  double q[MAXP];
+  int m;
+  *primary = 0;
+  switch (procedure) {
+  case 0: /* two Holm families, each at 5% (before) */
+  case 2: { /* serial gatekeeping: the secondary family only behind a rejected primary (chosen) */
+    *primary = !isnan(p[0]) && pm[0] <= 0.05 && p[0] <= 0.05;
+    m = stats_tarone(pm + 1, n - 1, 0.05);
+    for (int i = 1; i < n; i++) q[i] = pm[i] <= 0.05 / m ? p[i] : NAN;
+    stats_holm(q + 1, n - 1, adj + 1);
+    if (procedure == 0 || *primary)
+      for (int i = 1; i < n; i++) any |= adj[i] <= 0.05;
+    break;
+  }
+  default: /* one Holm family over every outcome */
+    m = stats_tarone(pm, n, 0.05);
+    for (int i = 0; i < n; i++) q[i] = pm[i] <= 0.05 / m ? p[i] : NAN;
+    stats_holm(q, n, adj);
+    *primary = adj[0] <= 0.05;
+    for (int i = 1; i < n; i++) any |= adj[i] <= 0.05;
+  }
+  return any || *primary;
+}
+
+static void fwer_table(void) {
+  static const char *const NAME[3] = {"Holm within primary and within secondary, each at 5% (before)",
+                                      "one Holm family over all ten outcomes", "serial gatekeeping (chosen)"};
+  enum { SWEEPS = 600 };
+  const int pairs[3] = {6, 10, 20};
+  ReportOptions ro;
+  report_defaults(&ro);
+  ro.a.power_draws = 0;
+  printf("| procedure | any verdict, null, 6 pairs | 10 pairs | 20 pairs | primary decided, 12 steps faster, 10 pairs |\n"
+         "|---|---|---|---|---|\n");
+  for (int proc = 0; proc < 3; proc++) {
+    printf("| %s |", NAME[proc]);
+    for (int k = 0; k < 4; k++) {
+      const Scenario sc = {k < 3 ? pairs[k] : 10, 1, k < 3 ? 0 : 12};
+      int hits = 0, prim = 0;
+      for (int w = 0; w < SWEEPS; w++) {
+        Sweep2 s;
+        make_sweep(&s, &sc, 555000 + 1000 * (uint64_t)k + (uint64_t)w);
+        Analysis A;
+        Err e = {{0}, 0};
+        if (analysis_run(&A, &s.d, &ro.a, &e) == 0) {
+          int mp, ms, gate, pr;
+          analysis_adjust(&A, 1, &mp, &ms, &gate);
+          hits += A.nc && any_verdict(&A, proc, &pr);
+          prim += A.nc && pr;
+          analysis_free(&A);
+        }
+        sweep_free2(&s);
+      }
+      double lo, hi;
+      wilson(k < 3 ? hits : prim, SWEEPS, &lo, &hi);
+      printf(" %.1f%% (%.1f-%.1f) |", 100.0 * (k < 3 ? hits : prim) / SWEEPS, 100 * lo, 100 * hi);
+    }
+    printf("\n");
+  }
+  printf("(%d sweeps each; 95%% Wilson intervals)\n", SWEEPS);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--table") == 0) {
     candidates_table();
+    return 0;
+  }
+  if (argc > 1 && strcmp(argv[1], "--fwer") == 0) {
+    fwer_table();
     return 0;
   }
   Tally t;
