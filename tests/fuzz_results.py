@@ -4,7 +4,8 @@ checkpoint and final weights) is mutated at random — values of datasets and /r
 (NaN, huge, negative, wrong), datasets deleted or replaced with other shapes and types,
 attributes (the sweep config, run configs) garbled or cut, checkpoint states and data changed —
 with a fixed seed for a fixed time, and every reader of such a file runs on each mutant:
-`report` (table and JSON), `check`, `check --salvage`, `export` and a resume (`sweep`). Each
+`report` (table, JSON and the HTML page writer), `status`, `check`, `check --salvage`, `export`
+and a resume (`sweep`). Each
 must end with one of its exit codes, never a signal, and (in the ASan + UBSan build) never
 a memory or undefined-behaviour report.
 
@@ -69,11 +70,12 @@ def mutate(path):
                     col = rng.choice(a.dtype.names)
                     row = rng.randrange(len(a))
                     if a.dtype[col].kind == "S":
-                        a[col][row] = rng.choice([b"", b"done", b"running", b"stopped", b"\xff\xfe", b"x" * 100])
+                        a[col][row] = rng.choice([b"", b"done", b"running", b"stopped", b"\xff\xfe", b"x" * 100,
+                                                  b"evaluating"])
                     elif a.dtype[col].kind == "f":
                         a[col][row] = rng.choice(WILD)
                     elif a.dtype[col].kind in "iu":
-                        a[col][row] = rng.choice([-1, 0, 2 ** 31 - 1, -(2 ** 31), 123456789])
+                        a[col][row] = rng.choice([-1, 0, 2 ** 31 - 1, -(2 ** 31), 123456789, 2 ** 62, -(2 ** 62)])
                     d[...] = a
                 elif kind == 2:  # a dataset gone
                     del f[name]
@@ -118,7 +120,8 @@ while time.time() - t0 < SECONDS:
     m = os.path.join(WORK, f"m{n % 4}.h5")
     shutil.copy(base, m)
     what = mutate(m)
-    for args in (["report", m], ["report", m, "--format", "json"], ["check", m],
+    for args in (["report", m], ["report", m, "--format", "json"], ["report", m, "--format", "html"], ["status", m],
+                 ["check", m],
                  ["check", "--salvage", m, m + ".salv"], ["export", m, "--run", "0", os.path.join(WORK, f"x{n}")],
                  ["sweep", CFG, "--output", m, "--progress", "0"]):
         rc, err = run(args)
@@ -132,7 +135,7 @@ while time.time() - t0 < SECONDS:
         if os.path.exists(m + suffix):
             os.remove(m + suffix)
     n += 1
-print(f"{n} mutated results files, {6 * n} reader runs in {time.time() - t0:.0f} s")
+print(f"{n} mutated results files, {8 * n} reader runs in {time.time() - t0:.0f} s")
 check(n >= 3, f"only {n} mutants tried")
 check(not bad, f"{len(bad)} reader runs crashed, hung or broke an exit code:\n  " + "\n  ".join(bad[:8]))
 done()

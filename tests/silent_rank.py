@@ -59,8 +59,10 @@ def rank_pid(rank):
             environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
         except OSError:
             continue
+        # (not a session leader: the process an aborting rank leaves to end its launcher later has
+        # the rank's environment but a session of its own)
         if f"OMPI_COMM_WORLD_RANK={rank}".encode() in environ and os.getcwd().encode() in \
-                os.readlink(f"/proc/{pid}/cwd").encode():
+                os.readlink(f"/proc/{pid}/cwd").encode() and os.getsid(int(pid)) != int(pid):
             return int(pid)
     return None
 

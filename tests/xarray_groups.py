@@ -167,5 +167,7 @@ r = subprocess.run([BIN, "sweep", path, "--progress", "0"], capture_output=True,
 check(r.returncode == 0 and "8 runs were done already" in r.stdout, f"resume of as-given configs: {r.stdout[-300:]} {r.stderr[-300:]}")
 with h5py.File(res, "r") as f:
     check(len(f["runs"]) == 8 and np.array_equal(f["train/loss"][:], loss, equal_nan=True), "the resume added or changed runs")
-    check("beta2" in json.loads(f["runs"].attrs["run_configs"][0])["optimizer"], "the resumed file's configs are completed")
+    # a finished run's stored config is kept word for word (a default of today's version need
+    # not be the one it was trained with): issue 43's h2
+    check(list(f["runs"].attrs["run_configs"]) == old, "the resume rewrote finished runs' stored configs")
 done()
