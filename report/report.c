@@ -409,9 +409,10 @@ static void header(const Analysis *A, const char *label, const char *path, FILE 
   fprintf(out, "%s%s (%s): %d runs (%d done, %d diverged and %d that could not run, both counted as failed, %d "
                "unfinished and left out), %d groups\n",
           md ? "### " : "", label, path, d->nruns, done, diverged, not_run, d->nruns - done - diverged - not_run, A->ng);
-  fprintf(out, "parameters: loss target %s (moving average of %d steps); accuracy target %s; failed = final accuracy <= "
-               "majority-class baseline, or diverged; runs that never reach a target are censored where they stopped "
-               "(Kaplan-Meier medians; worst rank in pairs)\n",
+  fprintf(out, "parameters: loss target %s (read where each run's isotonic loss fit crosses it; steadiness windows: "
+               "moving average of %d steps); accuracy target %s; failed = final accuracy <= majority-class baseline, or "
+               "diverged; runs that never reach a target are censored where they stopped (Kaplan-Meier medians; worst "
+               "rank in pairs)\n",
           lt, o->smooth, at);
   fprintf(out, "guarantee: the chance of any false verdict in this whole report is at most 5%% (family-wise error: Holm "
                "over the %d primary tests that can reach it, then the %d secondary ones only when every primary one is "

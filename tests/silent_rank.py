@@ -71,27 +71,32 @@ silent_hosts = os.path.join(WORK, "silent-hosts")
 # 400 steps of 10 ms each (BERTSWEEP_STEP_DELAY: the numbers do not change): rank 1 is surely
 # mid-run when it is frozen, in any build
 senv = dict(env, BERTSWEEP_SILENCE_LIMIT="3", BERTSWEEP_SILENT_HOSTS=silent_hosts, BERTSWEEP_STEP_DELAY="0.01")
-p = subprocess.Popen(MPI + ["-x", "BERTSWEEP_SILENCE_LIMIT", "-x", "BERTSWEEP_SILENT_HOSTS", "-x", "BERTSWEEP_STEP_DELAY",
-                            BIN, "sweep", "s.json",
-                            "--output", "f.h5", "--progress", "1"], env=senv, stdout=subprocess.PIPE,
-                     stderr=subprocess.PIPE, text=True)
-frozen = None
-for _ in range(300):  # rank 1 is running its run: freeze it
-    time.sleep(0.1)
-    frozen = rank_pid(1)
-    if frozen and os.path.exists("f.h5.lock"):
-        break
-time.sleep(1.0)
-os.kill(frozen, signal.SIGSTOP)
-t0 = time.time()
-try:
-    out, err = p.communicate(timeout=120)
-except subprocess.TimeoutExpired:
-    p.kill()
-    out, err = p.communicate()
-ended = time.time() - t0
+def sweep_freezing(rank, output, run_env, extra=()):
+    """A two-rank sweep into output whose rank `rank` is frozen (SIGSTOP) a second into its run;
+    returns (exit code, stdout, stderr, seconds from the freeze to the end, the frozen pid)."""
+    p = subprocess.Popen(MPI + ["-x", "BERTSWEEP_SILENCE_LIMIT", "-x", "BERTSWEEP_SILENT_HOSTS", "-x",
+                                "BERTSWEEP_STEP_DELAY", *extra, BIN, "sweep", "s.json", "--output", output, "--progress",
+                                "1"], env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pid = None
+    for _ in range(300):  # both ranks are running their runs: freeze one
+        time.sleep(0.1)
+        pid = rank_pid(rank)
+        if pid and rank_pid(1 - rank) and os.path.exists(output + ".lock"):
+            break
+    time.sleep(1.0)
+    os.kill(pid, signal.SIGSTOP)
+    t = time.time()
+    try:
+        o, e = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        o, e = p.communicate()
+    return p.returncode, o, e, time.time() - t, pid
+
+
+rc, out, err, ended, frozen = sweep_freezing(1, "f.h5", senv)
 host = socket.gethostname()
-check(p.returncode == 7, f"exit {p.returncode} after a silent rank, not 7: {err[-400:]}")
+check(rc == 7, f"exit {rc} after a silent rank, not 7: {err[-400:]}")
 check(f"rank 1 on host {host}, running run" in err and "silent for" in err, f"the silent rank not named: {err[-400:]}")
 check(ended < 3 + 20, f"the sweep took {ended:.0f} s to end after the rank froze (limit 3 s)")
 check("# ended: rank 1" in out and "checkpointed" in out, f"no end line: {out[-300:]}")
@@ -115,30 +120,13 @@ check(not os.path.exists("f.h5.lock"), "the resume left a lock")
 # its request (BERTSWEEP_LOCK_STALE=4: a heartbeat a second), ends the job naming rank 0's host
 os.unlink(silent_hosts)
 fenv = dict(senv, BERTSWEEP_LOCK_STALE="4")
-p = subprocess.Popen(MPI + ["-x", "BERTSWEEP_SILENCE_LIMIT", "-x", "BERTSWEEP_SILENT_HOSTS", "-x", "BERTSWEEP_STEP_DELAY",
-                            "-x", "BERTSWEEP_LOCK_STALE", BIN, "sweep", "s.json", "--output", "r0.h5", "--progress", "1"],
-                     env=fenv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-frozen = None
-for _ in range(300):
-    time.sleep(0.1)
-    frozen = rank_pid(0)
-    if frozen and rank_pid(1) and os.path.exists("r0.h5.lock"):
-        break
-time.sleep(1.0)
-os.kill(frozen, signal.SIGSTOP)
-t0 = time.time()
-try:
-    out, err = p.communicate(timeout=120)
-except subprocess.TimeoutExpired:
-    p.kill()
-    out, err = p.communicate()
-ended = time.time() - t0
+rc, out, err, ended, frozen = sweep_freezing(0, "r0.h5", fenv, ("-x", "BERTSWEEP_LOCK_STALE"))
 try:
     os.kill(frozen, signal.SIGCONT)
 except ProcessLookupError:
     pass
-check(p.returncode == 7 and f"rank 0 on host {host} has not answered" in err and "has not refreshed the lock" in err,
-      f"a frozen rank 0: exit {p.returncode}: {err[-400:]}")
+check(rc == 7 and f"rank 0 on host {host} has not answered" in err and "has not refreshed the lock" in err,
+      f"a frozen rank 0: exit {rc}: {err[-400:]}")
 check(ended < 400 * 0.01 + 3 + 2 + 20, f"a frozen rank 0 ended the sweep after {ended:.0f} s (bound: the worker's run, "
       "the 3-s limit, two 1-s heartbeats, 20 s)")
 check(os.path.exists(silent_hosts) and open(silent_hosts).read() == host + "\n", "rank 0's host in BERTSWEEP_SILENT_HOSTS")
