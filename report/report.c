@@ -415,9 +415,10 @@ static void header(const Analysis *A, const char *label, const char *path, FILE 
                "rank in pairs)\n",
           lt, o->smooth, at);
   fprintf(out, "guarantee: the chance of any false verdict in this whole report is at most 5%% (family-wise error: Holm "
-               "over the %d primary tests that can reach it, then the %d secondary ones only when every primary one is "
+               "over the %d primary test%s that can reach it, then the %d secondary one%s only when every primary one is "
                "decided%s)\n",
-          mp, ms, A->gate_open ? "" : "; here they are not: the secondary outcomes are exploratory");
+          mp, mp == 1 ? "" : "s", ms, ms == 1 ? "" : "s",
+          A->gate_open ? "" : "; here they are not: the secondary outcomes are exploratory");
   fprintf(out, "rule: one primary outcome per comparison (steps to the loss target, where each run's isotonic loss fit "
                "crosses it), the rest secondary; p from the exact Wilcoxon signed-rank test paired by seed (zeros as "
                "Pratt; normal above %d pairs), shift = Hodges-Lehmann estimate with the 95%% interval of the shifts the "
