@@ -591,16 +591,9 @@ double stats_signed_rank_power(double sd, int n, int sd_from, double delta, doub
   return ok ? (double)hits / draws : NAN;
 }
 
-/* The fewest pairs whose smallest attainable p, 2 / 2^n, is at most alpha. */
-static int fewest_pairs(double alpha) {
-  int n = 1;
-  while (n < 60 && ldexp(2.0, -n) > alpha) n++;
-  return n;
-}
-
 double stats_signed_rank_mde_sim(double sd, int n, int sd_from, double grid, double alpha, double power, int draws,
                                  uint64_t seed) {
-  if (!(sd > 0) || n < fewest_pairs(alpha)) return INFINITY;
+  if (!(sd > 0) || n < min_pairs(alpha)) return INFINITY;
   double lo = 0, hi = sd;
   while (stats_signed_rank_power(sd, n, sd_from, hi, grid, alpha, draws, seed) < power)
     if ((hi *= 2) > 1e4 * sd) return INFINITY; /* ties or the grid keep it from ever rejecting */
@@ -615,7 +608,7 @@ double stats_signed_rank_mde_sim(double sd, int n, int sd_from, double grid, dou
 int stats_signed_rank_pairs_sim(double sd, int sd_from, double delta, double grid, double alpha, double power,
                                 int draws, uint64_t seed) {
   if (!(sd >= 0) || !(fabs(delta) > 0)) return -1;
-  int lo = fewest_pairs(alpha), hi = lo;
+  int lo = min_pairs(alpha), hi = lo;
   while (stats_signed_rank_power(sd, hi, sd_from, fabs(delta), grid, alpha, draws, seed) < power)
     if ((hi *= 2) > 20000) return -1;
   lo = hi / 2 < lo ? lo : hi / 2;

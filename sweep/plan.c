@@ -102,7 +102,7 @@ static int same_coords(const Sweep *s, const PlannedRun *r, const ResultsInfo *i
    (pending, failed: it takes r's config); a row that trained under another config is refused,
    so that a resume never pools two configurations under one grid point and seed, and never
    relabels a trained run. */
-static int row_of(const Sweep *s, const PlannedRun *r, const ResultsInfo *info, char *why, size_t size, Err *e) {
+static int row_of(const Sweep *s, const PlannedRun *r, const ResultsInfo *info, const char *why, Err *e) {
   int untrained = -1, conflict = -1;
   char diff[1200] = "";
   for (int j = 0; j < info->nruns; j++) {
@@ -126,7 +126,6 @@ static int row_of(const Sweep *s, const PlannedRun *r, const ResultsInfo *info, 
          s->output, conflict, why, info->status[conflict], diff);
     return -2;
   }
-  (void)size;
   for (int j = 0; j < info->nruns; j++) /* a file without coordinates to match: by config alone */
     if (!info->seed && runconfig_differs(info->run_configs[j], r->config_json, NULL, diff, sizeof diff) == 0) return j;
   return -1;
@@ -149,7 +148,7 @@ int plan_resume(Sweep *s, const ResultsInfo *info, Plan *p, Err *e) {
   for (int i = 0; i < s->nruns; i++) {
     char label[512];
     run_label(s, &s->runs[i], label, sizeof label);
-    int row = row_of(s, &s->runs[i], info, label, sizeof label, e);
+    int row = row_of(s, &s->runs[i], info, label, e);
     if (row == -2) { free(taken); return -1; }
     if (row >= 0 && taken[row]) row = -1; /* two runs of this sweep on one row: the second is new */
     if (row >= 0) taken[row] = 1;
