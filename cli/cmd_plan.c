@@ -19,9 +19,12 @@
 #include "sweep/signals.h"
 #include "sweep/sweep_file.h"
 
+/* The finished file: the schema's datasets by io/results_build.c's count, the run configs and
+   about 64 kB of metadata (checkpoint slots are given back at the end). */
 static double file_bytes(const Sweep *s) {
-  double b = 64e3; /* metadata */
-  b += (double)s->nruns * ((double)s->max_steps * 3 * 4 + (double)s->max_evals * (3 * 4 + 8) + 256);
+  ResultsLayout lay;
+  sweep_file_layout(s, &lay);
+  double b = 64e3 + results_layout_bytes(&lay);
   for (int i = 0; i < s->nruns; i++) b += (double)strlen(s->runs[i].config_json);
   return b;
 }
@@ -269,7 +272,7 @@ int cmd_plan(int argc, char **argv, Err *e) {
   }
   char size[32], slot[32];
   human(size, sizeof size, file_bytes(&s));
-  if (s.max_nparams > 0) human(slot, sizeof slot, 2.0 * 3 * 4 * (double)s.max_nparams);
+  if (s.max_nparams > 0) human(slot, sizeof slot, results_slot_bytes(s.max_nparams));
   else snprintf(slot, sizeof slot, "an unknown size");
   printf("\n%d runs (%d grid points x %d seeds), %ld steps in all, longest %ld\n", s.nruns, s.nruns / s.nseeds,
          s.nseeds, total, s.max_steps);
@@ -285,7 +288,7 @@ int cmd_plan(int argc, char **argv, Err *e) {
            s.missing_model);
   if (s.max_nparams > 0) {
     char all_slots[32];
-    human(all_slots, sizeof all_slots, 2.0 * 3 * 4 * (double)s.max_nparams * ranks);
+    human(all_slots, sizeof all_slots, results_slot_bytes(s.max_nparams) * ranks);
     printf("checkpoint space on %d rank(s): %s while the sweep runs (one slot per rank; more while runs wait to "
            "resume), given back when it ends\n", ranks, all_slots);
   }

@@ -291,10 +291,10 @@ static int open_slots(Results *r, Err *e) {
   if (!r->slot_params || !r->slot_m || !r->slot_v || !r->slot_state) return errf(e, "out of memory");
   for (int k = 0; k < r->lay.nslots; k++) {
     char name[64];
-    hid_t *dst[4] = {&r->slot_params[k], &r->slot_m[k], &r->slot_v[k], &r->slot_state[k]};
-    const char *leaf[4] = {"params", "adam_m", "adam_v", "state"};
-    for (int i = 0; i < 4; i++) {
-      snprintf(name, sizeof name, "checkpoints/slot_%d/%s", k, leaf[i]);
+    hid_t *dst[NSLOT_DATASETS] = {[SLOT_PARAMS] = &r->slot_params[k], [SLOT_ADAM_M] = &r->slot_m[k],
+                                  [SLOT_ADAM_V] = &r->slot_v[k], [SLOT_STATE] = &r->slot_state[k]};
+    for (int i = 0; i < NSLOT_DATASETS; i++) {
+      results_slot_path(name, sizeof name, k, i);
       if ((*dst[i] = H5Dopen2(r->file, name, H5P_DEFAULT)) < 0) return h5err(e, "%s: opening %s", r->path, name);
     }
   }
@@ -313,8 +313,8 @@ static void close_slots(Results *r) {
 }
 
 static int count_slots(hid_t file) {
-  if (H5Lexists(file, "checkpoints", H5P_DEFAULT) <= 0) return 0;
-  hid_t g = H5Gopen2(file, "checkpoints", H5P_DEFAULT);
+  if (H5Lexists(file, RESULTS_CHECKPOINTS, H5P_DEFAULT) <= 0) return 0;
+  hid_t g = H5Gopen2(file, RESULTS_CHECKPOINTS, H5P_DEFAULT);
   H5G_info_t gi;
   int n = g >= 0 && H5Gget_info(g, &gi) >= 0 ? (int)gi.nlinks : -1;
   if (g >= 0) H5Gclose(g);
@@ -322,7 +322,7 @@ static int count_slots(hid_t file) {
 }
 
 static int open_handles(Results *r, Err *e) {
-  r->runs = H5Dopen2(r->file, "runs", H5P_DEFAULT);
+  r->runs = H5Dopen2(r->file, RESULTS_RUNS, H5P_DEFAULT);
   int bad = r->runs < 0;
   for (int i = 0; i < NMETRICS; i++) bad |= (r->metric[i] = H5Dopen2(r->file, RESULTS_METRICS[i].path, H5P_DEFAULT)) < 0;
   if (bad) return h5err(e, "%s: opening datasets", r->path);
@@ -335,8 +335,8 @@ static int open_handles(Results *r, Err *e) {
   r->lay.max_evals = (int)dim_of(r->metric[DS_ACC], 1);
   if ((r->lay.nslots = count_slots(r->file)) < 0) return h5err(e, "%s: reading /checkpoints", r->path);
   if (open_slots(r, e)) return -1;
-  if (H5Lexists(r->file, "final_weights", H5P_DEFAULT) > 0) {
-    if ((r->final = H5Dopen2(r->file, "final_weights", H5P_DEFAULT)) < 0)
+  if (H5Lexists(r->file, RESULTS_FINAL, H5P_DEFAULT) > 0) {
+    if ((r->final = H5Dopen2(r->file, RESULTS_FINAL, H5P_DEFAULT)) < 0)
       return h5err(e, "%s: opening /final_weights", r->path);
     r->lay.final_size = (long)dim_of(r->final, 1);
   }

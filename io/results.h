@@ -84,6 +84,11 @@ typedef struct {
 int results_build(const char *path, const ResultsLayout *lay, const RunRow *rows, const char *const *run_configs,
                   const char *sweep_json, const char *config_path, const ResultsSource *src, Err *e);
 
+/* The bytes of a file of this layout: its datasets' data (metadata adds a few percent); one
+   checkpoint slot of n parameters (two halves of parameters and Adam's m and v, float32). */
+double results_layout_bytes(const ResultsLayout *lay);
+double results_slot_bytes(long nparams);
+
 typedef struct {
   hid_t file;
   hid_t runs, run_type;

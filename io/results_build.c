@@ -89,7 +89,7 @@ static int build_rows(Build *b, const RunRow *rows, const ResultsSource *src, Er
      file lacks (added since, e.g. unk_rate) keeps the fill value written here first */
   RunRow blank = results_row_pending(0, 0, 0, NULL);
   for (int i = 0; i < nold && !src->tolerant; i++) results_fill_row(L, &b->shape, b->rows + (size_t)i * b->shape.size, &blank);
-  hid_t d = H5Dopen2(b->old, "runs", H5P_DEFAULT);
+  hid_t d = H5Dopen2(b->old, RESULTS_RUNS, H5P_DEFAULT);
   if (d < 0 && !src->tolerant) return h5err(e, "%s: opening /runs", src->path);
   if (!src->tolerant) {
     int bad = h5_read_at(d, b->run_type, -1, 0, nold, b->rows);
@@ -110,7 +110,7 @@ static int build_rows(Build *b, const RunRow *rows, const ResultsSource *src, Er
 
 static int create_runs(Build *b, const char *const *run_configs, Err *e) {
   hsize_t n = (hsize_t)b->lay->nruns;
-  if ((b->runs = make_dataset(b->f, "runs", b->run_type, 1, &n, NULL)) < 0) return h5err(e, "%s: creating /runs", b->tmp);
+  if ((b->runs = make_dataset(b->f, RESULTS_RUNS, b->run_type, 1, &n, NULL)) < 0) return h5err(e, "%s: creating /runs", b->tmp);
   if (b->lay->nruns && h5_write_at(b->runs, b->run_type, -1, 0, b->lay->nruns, b->rows))
     return h5err(e, "%s: writing /runs", b->tmp);
   cJSON *desc = cJSON_CreateObject();
@@ -282,57 +282,60 @@ static int copy_slot_half(hid_t from, hid_t to, int half, long n, float *buf) {
 
 /* Copies old slot k into the new slot's datasets (the valid half and the state). */
 static int copy_slot(Build *b, int k, hid_t *dst, const ResultsSource *src, Err *e) {
-  static const char *const LEAF[4] = {"params", "adam_m", "adam_v", "state"};
-  hid_t od[4];
+  hid_t od[NSLOT_DATASETS];
   char name[64];
   int bad = 0;
-  for (int i = 0; i < 4; i++) {
-    snprintf(name, sizeof name, "checkpoints/slot_%d/%s", k, LEAF[i]);
+  for (int i = 0; i < NSLOT_DATASETS; i++) {
+    results_slot_path(name, sizeof name, k, i);
     od[i] = H5Dopen2(b->old, name, H5P_DEFAULT);
     bad |= od[i] < 0;
   }
   SlotState st = {{SLOT_EMPTY}};
-  bad = bad || h5_read_at(od[3], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, st.v);
+  bad = bad || h5_read_at(od[SLOT_STATE], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, st.v);
   /* a state from a file someone else wrote: every double checked before it becomes an integer */
   long n = st.v[SS_NFLOATS] > 0 && st.v[SS_NFLOATS] <= (double)b->lay->slot_size ? (long)st.v[SS_NFLOATS] : 0;
   int half = st.v[SS_HALF] == 1 ? 1 : 0, row = results_slot_row(&st, src->nrows);
   bad = bad || (st.v[SS_HALF] != 0 && st.v[SS_HALF] != 1);
   if (!bad && src->tolerant && row >= 0 && row < src->nrows && b->lost[row]) { /* its run starts over */
     SlotState empty = {{SLOT_EMPTY}};
-    bad = h5_write_at(dst[3], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, empty.v);
-    for (int i = 0; i < 4; i++) H5Dclose(od[i]);
+    bad = h5_write_at(dst[SLOT_STATE], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, empty.v);
+    for (int i = 0; i < NSLOT_DATASETS; i++) H5Dclose(od[i]);
     return bad ? h5err(e, "%s: clearing checkpoint slot %d", b->tmp, k) : 0;
   }
   float *buf = bad ? NULL : malloc(sizeof(float) * COPY_BLOCK);
   bad = bad || !buf || (half != 0 && half != 1) || n <= 0 || n > b->lay->slot_size;
-  for (int i = 0; i < 3 && !bad; i++) bad = copy_slot_half(od[i], dst[i], half, n, buf);
-  bad = bad || h5_write_at(dst[3], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, st.v);
+  for (int i = SLOT_PARAMS; i <= SLOT_ADAM_V && !bad; i++) bad = copy_slot_half(od[i], dst[i], half, n, buf);
+  bad = bad || h5_write_at(dst[SLOT_STATE], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, st.v);
   free(buf);
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < NSLOT_DATASETS; i++)
     if (od[i] >= 0) H5Dclose(od[i]);
   return bad ? h5err(e, "%s: copying checkpoint slot %d", src->path, k) : 0;
 }
 
 static int create_slots(Build *b, const ResultsSource *src, Err *e) {
-  hid_t g = H5Gcreate2(b->f, "checkpoints", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g = H5Gcreate2(b->f, RESULTS_CHECKPOINTS, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0 || h5_attr_str(g, "long_name", "resume state of unfinished runs: parameters and Adam moments in two halves "
                                            "(the state's 'half' names the valid one)"))
-    return h5err(e, "%s: creating /checkpoints", b->tmp);
+    return h5err(e, "%s: creating /" RESULTS_CHECKPOINTS, b->tmp);
   int rc = 0;
   for (int k = 0; k < b->lay->nslots && !rc; k++) {
-    char name[32];
-    snprintf(name, sizeof name, "slot_%d", k);
-    hid_t sg = H5Gcreate2(g, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    char name[64];
+    results_slot_path(name, sizeof name, k, -1);
+    hid_t sg = H5Gcreate2(b->f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t d2[2] = {2, (hsize_t)(b->lay->slot_size > 0 ? b->lay->slot_size : 1)}, d1[1] = {NSLOTSTATE};
-    hid_t ds[4] = {make_contig(sg, "params", H5T_NATIVE_FLOAT, 2, d2), make_contig(sg, "adam_m", H5T_NATIVE_FLOAT, 2, d2),
-                   make_contig(sg, "adam_v", H5T_NATIVE_FLOAT, 2, d2), make_contig(sg, "state", H5T_NATIVE_DOUBLE, 1, d1)};
-    int bad = sg < 0 || ds[0] < 0 || ds[1] < 0 || ds[2] < 0 || ds[3] < 0;
+    hid_t ds[NSLOT_DATASETS];
+    int bad = sg < 0;
+    for (int i = 0; i < NSLOT_DATASETS; i++) {
+      ds[i] = i == SLOT_STATE ? make_contig(sg, SLOT_DATASETS[i], H5T_NATIVE_DOUBLE, 1, d1)
+                              : make_contig(sg, SLOT_DATASETS[i], H5T_NATIVE_FLOAT, 2, d2);
+      bad |= ds[i] < 0;
+    }
     SlotState empty = {{SLOT_EMPTY}};
     int from = src && src->slot_src ? src->slot_src[k] : -1;
     if (bad) rc = h5err(e, "%s: creating checkpoint slot %d", b->tmp, k);
     else if (from >= 0) rc = copy_slot(b, from, ds, src, e);
-    else if (h5_write_at(ds[3], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, empty.v)) rc = h5err(e, "%s: slot %d", b->tmp, k);
-    for (int i = 0; i < 4; i++)
+    else if (h5_write_at(ds[SLOT_STATE], H5T_NATIVE_DOUBLE, -1, 0, NSLOTSTATE, empty.v)) rc = h5err(e, "%s: slot %d", b->tmp, k);
+    for (int i = 0; i < NSLOT_DATASETS; i++)
       if (ds[i] >= 0) H5Dclose(ds[i]);
     if (sg >= 0) H5Gclose(sg);
   }
@@ -365,15 +368,15 @@ static int create_final(Build *b, const ResultsSource *src, Err *e) {
   hid_t sp = H5Screate_simple(2, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
   if (sp >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, 2, chunk) >= 0 && H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0 &&
       H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) >= 0)
-    b->final = H5Dcreate2(b->f, "final_weights", H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    b->final = H5Dcreate2(b->f, RESULTS_FINAL, H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   if (sp >= 0) H5Sclose(sp);
   if (dcpl >= 0) H5Pclose(dcpl);
   if (b->final < 0 || h5_attr_str(b->final, "tensors", L->final_layout ? L->final_layout : "[]") || parameter_dim(b, e) ||
       describe(b->final, "1", FINAL_WEIGHTS_MEANING))
     return h5err(e, "%s: creating /final_weights", b->tmp);
-  if (!src || !src->path || H5Lexists(b->old, "final_weights", H5P_DEFAULT) <= 0) return 0;
-  long n = (long)h5_dim(b->old, "final_weights", 1);
-  hid_t od = H5Dopen2(b->old, "final_weights", H5P_DEFAULT);
+  if (!src || !src->path || H5Lexists(b->old, RESULTS_FINAL, H5P_DEFAULT) <= 0) return 0;
+  long n = (long)h5_dim(b->old, RESULTS_FINAL, 1);
+  hid_t od = H5Dopen2(b->old, RESULTS_FINAL, H5P_DEFAULT);
   float *buf = n > 0 && n <= L->final_size ? malloc(sizeof(float) * (size_t)n) : NULL;
   int rc = od >= 0 && buf ? 0 : h5err(e, "%s: opening /final_weights", src->path);
   for (int r = 0; !rc && r < src->nrows; r++) {
@@ -466,17 +469,21 @@ static int commit_file(const char *tmp, const char *path, int copying, Err *e) {
   return 0;
 }
 
-/* The bytes of a file of this layout: its datasets' data (metadata adds a few percent). */
-static double layout_bytes(const ResultsLayout *L, size_t row_size) {
-  double runs = L->nruns, bytes = runs * (double)row_size;
+double results_slot_bytes(long nparams) { return 3.0 * 2.0 * (double)nparams * 4.0 + 8.0 * NSLOTSTATE; }
+
+double results_layout_bytes(const ResultsLayout *L) {
+  RowShape shape;
+  hid_t rt = results_row_type(L, &shape);
+  if (rt >= 0) H5Tclose(rt);
+  double runs = L->nruns, bytes = runs * (double)(rt >= 0 ? shape.size : 0);
   for (int i = 0; i < NMETRICS; i++) {
     const DatasetSpec *ds = &RESULTS_METRICS[i];
     bytes += runs * (ds->shape == SHAPE_RUN_STEP ? (double)L->max_steps : (double)L->max_evals) *
              (double)VALUE_TYPE_SIZE[ds->type];
   }
-  bytes += 8.0 * ((double)L->max_steps + L->max_evals + runs);                 /* coordinates */
-  bytes += (double)L->nslots * (3.0 * 2.0 * (double)L->slot_size * 4.0 + 8.0 * NSLOTSTATE); /* checkpoints */
-  bytes += runs * (double)L->final_size * 4.0;                                   /* final weights */
+  bytes += 8.0 * ((double)L->max_steps + L->max_evals + runs); /* coordinates */
+  bytes += (double)L->nslots * results_slot_bytes(L->slot_size);
+  bytes += runs * (double)L->final_size * 4.0; /* final weights */
   return bytes;
 }
 
@@ -500,12 +507,7 @@ int results_build(const char *path, const ResultsLayout *lay, const RunRow *rows
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.partial", path);
   if (regular_or_absent(path, e) || (src && src->path && regular_or_absent(src->path, e))) return -1;
-  {
-    RowShape shape;
-    hid_t rt = results_row_type(lay, &shape);
-    if (rt >= 0) H5Tclose(rt);
-    if (rt >= 0 && space_for(path, layout_bytes(lay, shape.size), e)) return -1;
-  }
+  if (space_for(path, results_layout_bytes(lay), e)) return -1;
   Build b = {.path = path, .tmp = tmp, .lay = lay, .f = -1, .old = -1, .runs = -1, .final = -1};
   for (int i = 0; i < NMETRICS; i++) b.metric[i] = -1;
   for (int i = 0; i < NCOORDS; i++) b.coord[i] = -1;

@@ -90,7 +90,7 @@ static void check_coords(Checker *c) {
 static void check_run_coords(Checker *c) {
   static const char *const GROUP[] = {"train", "eval"};
   const ResultsInfo *in = &c->info;
-  hid_t runs = H5Dopen2(c->f, "runs", H5P_DEFAULT);
+  hid_t runs = H5Dopen2(c->f, RESULTS_RUNS, H5P_DEFAULT);
   for (int g = 0; runs >= 0 && g < 2; g++) {
     if (H5Lexists(c->f, GROUP[g], H5P_DEFAULT) <= 0) continue;
     int present = 0; /* a file with coordinates has all of them: each metric's "coordinates" names them */
@@ -146,10 +146,9 @@ static int verify_slot(Checker *c, int k, const SlotState *st, int quiet) {
     problem(c, row, "its checkpoint is at step %.0f, past the %ld steps its row records", v[SS_STEP], in->steps_done[row]);
   float *data = malloc(sizeof(float) * (size_t)n * 3);
   int ok = data != NULL;
-  static const char *const LEAF[3] = {"params", "adam_m", "adam_v"};
-  for (int i = 0; ok && i < 3; i++) {
+  for (int i = SLOT_PARAMS; ok && i <= SLOT_ADAM_V; i++) {
     char name[64];
-    snprintf(name, sizeof name, "checkpoints/slot_%d/%s", k, LEAF[i]);
+    results_slot_path(name, sizeof name, k, i);
     hid_t d = H5Dopen2(c->f, name, H5P_DEFAULT);
     ok = d >= 0 && h5_read_at(d, H5T_NATIVE_FLOAT, (long)v[SS_HALF], 0, n, data + (size_t)i * (size_t)n) == 0;
     if (d >= 0) H5Dclose(d);
@@ -172,8 +171,8 @@ static void check_slots(Checker *c) {
 }
 
 static void check_final(Checker *c) {
-  if (H5Lexists(c->f, "final_weights", H5P_DEFAULT) <= 0) return;
-  hid_t d = H5Dopen2(c->f, "final_weights", H5P_DEFAULT);
+  if (H5Lexists(c->f, RESULTS_FINAL, H5P_DEFAULT) <= 0) return;
+  hid_t d = H5Dopen2(c->f, RESULTS_FINAL, H5P_DEFAULT);
   long n = c->info.lay.final_size;
   float *buf = malloc(sizeof(float) * (size_t)(n ? n : 1));
   for (int r = 0; d >= 0 && buf && r < c->info.nruns; r++)

@@ -132,6 +132,42 @@ static int read_provenance(hid_t runs, ResultsData *d) {
   return bad ? -1 : 0;
 }
 
+int results_metrics_alloc(ResultsData *d) {
+  for (int k = 0; k < NMETRICS; k++) {
+    const DatasetSpec *ds = &RESULTS_METRICS[k];
+    MetricRows *m = &d->metric[k];
+    m->width = ds->shape == SHAPE_RUN_STEP ? d->max_steps : d->max_evals;
+    size_t n = (size_t)(d->nruns ? d->nruns : 1) * (size_t)(m->width ? m->width : 1);
+    if (ds->type == VT_I64) {
+      if (!(m->i = malloc(sizeof(long) * n))) return -1;
+      for (size_t j = 0; j < n; j++) m->i[j] = (long)ds->fill;
+    } else {
+      if (!(m->f = malloc(sizeof(float) * n))) return -1;
+      for (size_t j = 0; j < n; j++) m->f[j] = (float)ds->fill;
+    }
+  }
+  return 0;
+}
+
+/* Metric k into its rows: a required one must be there and fit; an optional one that is absent
+   or does not fit (files written by other tools) stays fill. */
+static int read_metric(hid_t f, ResultsData *d, int k) {
+  const DatasetSpec *ds = &RESULTS_METRICS[k];
+  MetricRows *m = &d->metric[k];
+  if (!ds->required && H5Lexists(f, ds->path, H5P_DEFAULT) <= 0) return 0;
+  int bad = 0;
+  size_t n = (size_t)d->nruns * (size_t)m->width;
+  if (n && ds->type == VT_I64) bad = read_2d_of(f, ds->path, H5T_NATIVE_LONG, m->i, (hsize_t)d->nruns, m->width);
+  else if (n) bad = read_2d_of(f, ds->path, H5T_NATIVE_FLOAT, m->f, (hsize_t)d->nruns, m->width);
+  m->present = !bad;
+  if (!bad || ds->required) return bad;
+  for (size_t j = 0; j < n; j++) {
+    if (m->i) m->i[j] = (long)ds->fill;
+    else m->f[j] = (float)ds->fill;
+  }
+  return 0;
+}
+
 int results_load(const char *path, ResultsData *d, Err *e) {
   memset(d, 0, sizeof *d);
   if (regular_or_absent(path, e)) return -1; /* HDF5 would block on a FIFO */
@@ -139,11 +175,13 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) return h5fail(e, path, "cannot open");
-  hid_t runs = H5Dopen2(f, "runs", H5P_DEFAULT), loss = H5Dopen2(f, "train/loss", H5P_DEFAULT);
-  hid_t acc = H5Dopen2(f, "eval/accuracy", H5P_DEFAULT);
+  /* the shapes: [runs, steps] from the loss, [runs, evaluations] from the accuracy */
+  const char *lpath = RESULTS_METRICS[DS_LOSS].path, *apath = RESULTS_METRICS[DS_ACC].path;
+  hid_t runs = H5Dopen2(f, RESULTS_RUNS, H5P_DEFAULT), loss = H5Dopen2(f, lpath, H5P_DEFAULT);
+  hid_t acc = H5Dopen2(f, apath, H5P_DEFAULT);
   int rc = 0;
   if (runs < 0 || loss < 0 || acc < 0) {
-    rc = errf(e, "%s: not a bertsweep results file (no /runs, /train/loss or /eval/accuracy)", path);
+    rc = errf(e, "%s: not a bertsweep results file (no /runs, /%s or /%s)", path, lpath, apath);
     goto done;
   }
   hsize_t dims[2];
@@ -167,12 +205,8 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   d->bow = malloc(sizeof(double) * n);
   d->unk = malloc(sizeof(double) * n);
   d->labels = calloc(n, sizeof(int));
-  d->loss = malloc(sizeof(float) * n * (size_t)(d->max_steps ? d->max_steps : 1));
-  d->acc = malloc(sizeof(float) * n * (size_t)(d->max_evals ? d->max_evals : 1));
-  d->estep = malloc(sizeof(long) * n * (size_t)(d->max_evals ? d->max_evals : 1));
-  d->eloss = malloc(sizeof(float) * n * (size_t)(d->max_evals ? d->max_evals : 1));
-  if (!d->eloss || !d->seed || !d->status || !d->total_steps || !d->steps_done || !d->best_acc || !d->final_acc || !d->majority || !d->bow || !d->unk || !d->labels ||
-      !d->loss || !d->acc || !d->estep) {
+  if (!d->seed || !d->status || !d->total_steps || !d->steps_done || !d->best_acc || !d->final_acc || !d->majority ||
+      !d->bow || !d->unk || !d->labels || results_metrics_alloc(d)) {
     rc = errf(e, "%s: out of memory", path);
     goto done;
   }
@@ -181,8 +215,8 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, &nrows, NULL) != 1 ||
       nrows != dims[0] || (hsize_t)d->nruns != nrows) {
     if (sp >= 0) H5Sclose(sp);
-    rc = errf(e, "%s: /runs, /train/loss and /eval/accuracy disagree on the number of runs: not a consistent "
-                 "results file", path);
+    rc = errf(e, "%s: /runs, /%s and /%s disagree on the number of runs: not a consistent results file", path,
+              lpath, apath);
     goto done;
   }
   H5Sclose(sp);
@@ -203,14 +237,7 @@ int results_load(const char *path, ResultsData *d, Err *e) {
   if (!bad && results_read_member(runs, "labels", H5T_NATIVE_INT, d->labels))
     for (int i = 0; i < d->nruns; i++) d->labels[i] = 0;
   for (int i = 0; i < d->nruns; i++) d->status[i][STATUS_LEN - 1] = 0;
-  const hsize_t R = (hsize_t)d->nruns;
-  bad = bad || (d->nruns && d->max_steps && read_2d_of(f, "train/loss", H5T_NATIVE_FLOAT, d->loss, R, d->max_steps)) ||
-        (d->nruns && d->max_evals && (read_2d_of(f, "eval/accuracy", H5T_NATIVE_FLOAT, d->acc, R, d->max_evals) ||
-                                      read_2d_of(f, "eval/step", H5T_NATIVE_LONG, d->estep, R, d->max_evals)));
-  /* dev loss: absent from files written by other tools (NaN then) */
-  if (!bad && (!d->nruns || !d->max_evals || H5Lexists(f, "eval/loss", H5P_DEFAULT) <= 0 ||
-               read_2d_of(f, "eval/loss", H5T_NATIVE_FLOAT, d->eloss, R, d->max_evals)))
-    for (size_t i = 0; i < n * (size_t)d->max_evals; i++) d->eloss[i] = NAN;
+  for (int k = 0; k < NMETRICS && !bad; k++) bad = read_metric(f, d, k);
   if (bad) rc = h5fail(e, path, "reading the runs table and metrics");
   else rc = read_grid(runs, d, e, path);
   d->sweep_json = h5_read_str_attr(f, "sweep_config");
@@ -245,7 +272,7 @@ void results_data_free(ResultsData *d) {
   free(d->values);
   free(d->seed); free(d->status); free(d->total_steps); free(d->steps_done);
   free(d->best_acc); free(d->final_acc); free(d->majority); free(d->bow); free(d->unk); free(d->labels);
-  free(d->loss); free(d->acc); free(d->estep); free(d->eloss);
+  for (int k = 0; k < NMETRICS; k++) free(d->metric[k].f), free(d->metric[k].i);
   free(d->sweep_json);
   free(d->version);
   free(d->commit);
@@ -309,20 +336,22 @@ static int read_status(hid_t runs, ResultsInfo *info) {
 }
 
 static int read_slots(hid_t f, ResultsInfo *info) {
-  if (H5Lexists(f, "checkpoints", H5P_DEFAULT) <= 0) return 0;
-  hid_t g = H5Gopen2(f, "checkpoints", H5P_DEFAULT);
+  if (H5Lexists(f, RESULTS_CHECKPOINTS, H5P_DEFAULT) <= 0) return 0;
+  hid_t g = H5Gopen2(f, RESULTS_CHECKPOINTS, H5P_DEFAULT);
   H5G_info_t gi;
   int ok = g >= 0 && H5Gget_info(g, &gi) >= 0;
   if (g >= 0) H5Gclose(g);
   if (!ok) return -1;
   info->lay.nslots = (int)gi.nlinks;
-  info->lay.slot_size = gi.nlinks ? (long)h5_dim(f, "checkpoints/slot_0/params", 1) : 0;
+  char first[64];
+  results_slot_path(first, sizeof first, 0, SLOT_PARAMS);
+  info->lay.slot_size = gi.nlinks ? (long)h5_dim(f, first, 1) : 0;
   info->slots = calloc((size_t)(gi.nlinks ? gi.nlinks : 1), sizeof(SlotState));
   ok = info->slots != NULL;
   int width = info->format_version >= 2 ? NSLOTSTATE : 8;
   for (int k = 0; ok && k < info->lay.nslots; k++) {
     char name[64];
-    snprintf(name, sizeof name, "checkpoints/slot_%d/state", k);
+    results_slot_path(name, sizeof name, k, SLOT_STATE);
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
     for (int i = 0; i < NSLOTSTATE; i++) info->slots[k].v[i] = NAN;
     ok = d >= 0 && h5_read_at(d, H5T_NATIVE_DOUBLE, -1, 0, width, info->slots[k].v) == 0;
@@ -357,7 +386,7 @@ int results_inspect(const char *path, ResultsInfo *info, Err *e) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) return h5fail(e, path, "cannot open (`bertsweep check` says more)");
-  hid_t runs = H5Dopen2(f, "runs", H5P_DEFAULT);
+  hid_t runs = H5Dopen2(f, RESULTS_RUNS, H5P_DEFAULT);
   info->sweep_json = h5_read_str_attr(f, "sweep_config");
   info->config_path = h5_read_str_attr(f, "config_path");
   info->format_version = read_format(f);
@@ -367,10 +396,10 @@ int results_inspect(const char *path, ResultsInfo *info, Err *e) {
     results_info_free(info);
     return errf(e, "%s: not a bertsweep results file (no /runs or sweep_config)", path);
   }
-  info->nruns = (int)h5_dim(f, "runs", 0);
+  info->nruns = (int)h5_dim(f, RESULTS_RUNS, 0);
   info->lay.nruns = info->nruns;
-  info->lay.max_steps = (long)h5_dim(f, "train/loss", 1);
-  info->lay.max_evals = (int)h5_dim(f, "eval/accuracy", 1);
+  info->lay.max_steps = (long)h5_dim(f, RESULTS_METRICS[DS_LOSS].path, 1);
+  info->lay.max_evals = (int)h5_dim(f, RESULTS_METRICS[DS_ACC].path, 1);
   size_t n = (size_t)(info->nruns ? info->nruns : 1);
   info->run_configs = h5_read_str_array_attr(runs, "run_configs", info->nruns);
   info->status = calloc(n, sizeof *info->status);
@@ -386,7 +415,7 @@ int results_inspect(const char *path, ResultsInfo *info, Err *e) {
     ok = read_grid(runs, &grid, &ignored, path) == 0;
     info->values = grid.values;
   }
-  if (ok && H5Lexists(f, "final_weights", H5P_DEFAULT) > 0) info->lay.final_size = (long)h5_dim(f, "final_weights", 1);
+  if (ok && H5Lexists(f, RESULTS_FINAL, H5P_DEFAULT) > 0) info->lay.final_size = (long)h5_dim(f, RESULTS_FINAL, 1);
   H5Dclose(runs);
   H5Fclose(f);
   if (!ok) {
@@ -418,10 +447,10 @@ int results_read_final(const char *path, int row, float *dst, long n, Err *e) {
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) return h5fail(e, path, "cannot open");
   int rc = 0;
-  if (H5Lexists(f, "final_weights", H5P_DEFAULT) <= 0) {
+  if (H5Lexists(f, RESULTS_FINAL, H5P_DEFAULT) <= 0) {
     rc = errf(e, "%s: no /final_weights (no run of the sweep set train.save_final_weights)", path);
   } else {
-    hid_t d = H5Dopen2(f, "final_weights", H5P_DEFAULT), fs = d >= 0 ? H5Dget_space(d) : -1;
+    hid_t d = H5Dopen2(f, RESULTS_FINAL, H5P_DEFAULT), fs = d >= 0 ? H5Dget_space(d) : -1;
     hsize_t dims[2] = {0, 0}, start[2] = {(hsize_t)row, 0}, count[2] = {1, (hsize_t)n};
     if (fs < 0 || H5Sget_simple_extent_dims(fs, dims, NULL) != 2) rc = h5fail(e, path, "reading /final_weights");
     else if ((hsize_t)row >= dims[0] || dims[1] != (hsize_t)n)

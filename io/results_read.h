@@ -23,6 +23,16 @@ void results_info_free(ResultsInfo *info);
 /* 1 when path is an HDF5 file with a bertsweep sweep_config attribute. */
 int results_is_results_file(const char *path);
 
+/* One metric of the schema's table for every run: [nruns * width] values of its type (f for
+   VT_F32, i for VT_I64), its fill where nothing was written; a file without the dataset (an
+   optional one, older files) reads as all fill, present 0. */
+typedef struct {
+  float *f;
+  long *i;
+  long width; /* max_steps or max_evals, by the metric's shape */
+  int present;
+} MetricRows;
+
 typedef struct {
   int nruns, ncols;
   long max_steps;
@@ -35,10 +45,7 @@ typedef struct {
   long *total_steps, *steps_done;
   double *best_acc, *final_acc, *majority, *bow, *unk; /* unk: [UNK] share (NaN: not recorded) */
   int *labels; /* the task's label count (0: not recorded) */
-  float *loss;        /* [nruns * max_steps] */
-  float *acc;         /* [nruns * max_evals] */
-  long *estep;        /* [nruns * max_evals], -1 where none */
-  float *eloss;       /* [nruns * max_evals] dev loss, NaN where none */
+  MetricRows metric[NMETRICS]; /* every metric of the schema's table, by DS_* */
   char *sweep_json;   /* the sweep's config */
   char *version, *commit, *written; /* program version, git commit, when the file was last made (NULL: none) */
   char **run_configs; /* [nruns] each run's config as JSON; NULL when the file has none */
@@ -52,6 +59,15 @@ typedef struct {
 } ResultsData;
 
 int results_load(const char *path, ResultsData *d, Err *e);
+/* Run r's row of metric k (DS_*): width values. */
+static inline const float *results_row_f(const ResultsData *d, int k, int r) {
+  return d->metric[k].f + (size_t)r * (size_t)d->metric[k].width;
+}
+static inline const long *results_row_i(const ResultsData *d, int k, int r) {
+  return d->metric[k].i + (size_t)r * (size_t)d->metric[k].width;
+}
+/* Allocates every metric's rows for d->nruns, d->max_steps and d->max_evals, filled. */
+int results_metrics_alloc(ResultsData *d);
 /* Row row of /final_weights (n floats) into dst. */
 int results_read_final(const char *path, int row, float *dst, long n, Err *e);
 void results_data_free(ResultsData *d);

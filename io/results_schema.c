@@ -6,17 +6,26 @@
 #include <cjson/cJSON.h>
 #include "io/results_schema.h"
 
-#define RESULTS_METRIC_SPEC(id, path, type, shape, units, column, description, fill) \
-  [id] = {path, type, shape, units, column, description, fill},
+#define RESULTS_METRIC_SPEC(id, path, type, shape, units, column, description, fill, required) \
+  [id] = {path, type, shape, units, column, description, fill, required},
 const DatasetSpec RESULTS_METRICS[NMETRICS] = {RESULTS_METRIC_LIST(RESULTS_METRIC_SPEC)};
 
 const DatasetSpec RESULTS_COORDS[NCOORDS] = {
-    [CO_RUN] = {"run", VT_I64, SHAPE_RUN, "1", "run", "run id (row of /runs)", -1},
-    [CO_STEP] = {"train/step", VT_I64, SHAPE_STEP, "steps", "step", "number of updates done (1-based)", -1},
-    [CO_EVAL] = {"eval/index", VT_I64, SHAPE_EVAL, "1", "index", "evaluation index (0-based)", -1},
+    [CO_RUN] = {"run", VT_I64, SHAPE_RUN, "1", "run", "run id (row of /runs)", -1, 1},
+    [CO_STEP] = {"train/step", VT_I64, SHAPE_STEP, "steps", "step", "number of updates done (1-based)", -1, 1},
+    [CO_EVAL] = {"eval/index", VT_I64, SHAPE_EVAL, "1", "index", "evaluation index (0-based)", -1, 1},
 };
 static_assert(NCOORDS == 3, "RESULTS_COORDS describes every coordinate");
 const char *const RESULTS_DIM_NAME[NCOORDS] = {"run", "step", "eval"};
+
+const char *const SLOT_DATASETS[NSLOT_DATASETS] = {
+    [SLOT_PARAMS] = "params", [SLOT_ADAM_M] = "adam_m", [SLOT_ADAM_V] = "adam_v", [SLOT_STATE] = "state"};
+static_assert(NSLOT_DATASETS == 4, "SLOT_DATASETS names every slot dataset");
+
+void results_slot_path(char *out, size_t size, int slot, int which) {
+  if (which < 0) snprintf(out, size, RESULTS_CHECKPOINTS "/slot_%d", slot);
+  else snprintf(out, size, RESULTS_CHECKPOINTS "/slot_%d/%s", slot, SLOT_DATASETS[which]);
+}
 
 const ColumnSpec RESULTS_FIXED[NFIXED] = {
     [F_STATUS] = {"status", VT_STR, "pending, running, stopped, done, failed or diverged (the README says what each means)",

@@ -26,26 +26,29 @@ typedef struct {
   const char *column; /* its column in `train --metrics` TSV files */
   const char *description;
   double fill;       /* value of what was never written (NaN or -1) */
+  int required;      /* 1: every results file has it (a file without is refused); 0: older files may lack it */
 } DatasetSpec;
 
 /* The metrics, [runs, steps] or [runs, evaluations], in file order: the one list of them.
    jobs/job.c fills each one's value (Metrics.v[DS_...]) where it is computed; the results
    file, its check and salvage, the sweep's writer and `train`'s output iterate the table.
-   X(id, path, type, shape, units, TSV column, description, fill) */
+   The reader (io/results_read.c) loads every one of them, so the report, `status` and the
+   page see a new line here without more code.
+   X(id, path, type, shape, units, TSV column, description, fill, required) */
 #define RESULTS_METRIC_LIST(X)                                                                                     \
   X(DS_LOSS, "train/loss", VT_F32, SHAPE_RUN_STEP, "nats", "loss",                                                 \
-    "mean cross-entropy of the training batch at each step (before the update)", NAN)                              \
-  X(DS_LR, "train/lr", VT_F32, SHAPE_RUN_STEP, "1", "lr", "learning rate used by the update of each step", NAN)   \
+    "mean cross-entropy of the training batch at each step (before the update)", NAN, 1)                              \
+  X(DS_LR, "train/lr", VT_F32, SHAPE_RUN_STEP, "1", "lr", "learning rate used by the update of each step", NAN, 0)   \
   X(DS_GNORM, "train/grad_norm", VT_F32, SHAPE_RUN_STEP, "1", "grad_norm",                                         \
-    "global L2 norm of the gradient before clipping", NAN)                                                         \
+    "global L2 norm of the gradient before clipping", NAN, 0)                                                         \
   X(DS_ACC, "eval/accuracy", VT_F32, SHAPE_RUN_EVAL, "1", "accuracy", "dev-set accuracy at each evaluation point", \
-    NAN)                                                                                                           \
+    NAN, 1)                                                                                                           \
   X(DS_ELOSS, "eval/loss", VT_F32, SHAPE_RUN_EVAL, "nats", "eval_loss",                                            \
-    "mean dev-set cross-entropy at each evaluation point", NAN)                                                    \
+    "mean dev-set cross-entropy at each evaluation point", NAN, 0)                                                    \
   X(DS_F1, "eval/macro_f1", VT_F32, SHAPE_RUN_EVAL, "1", "macro_f1", "dev-set macro-F1 at each evaluation point",  \
-    NAN)                                                                                                           \
+    NAN, 0)                                                                                                           \
   X(DS_ESTEP, "eval/step", VT_I64, SHAPE_RUN_EVAL, "steps", "step", /* the TSV's first column */               \
-    "number of updates done when each evaluation ran", -1)
+    "number of updates done when each evaluation ran", -1, 1)
 #define RESULTS_METRIC_ID(id, ...) id,
 enum { RESULTS_METRIC_LIST(RESULTS_METRIC_ID) NMETRICS };
 extern const DatasetSpec RESULTS_METRICS[NMETRICS];
@@ -57,6 +60,17 @@ typedef struct {
 enum { CO_RUN, CO_STEP, CO_EVAL, NCOORDS };
 extern const DatasetSpec RESULTS_COORDS[NCOORDS];
 extern const char *const RESULTS_DIM_NAME[NCOORDS]; /* "run", "step", "eval" */
+
+/* The file's other objects, named once: the runs table, the checkpoint slots' group (one
+   subgroup slot_K per slot, holding SLOT_DATASETS), the final weights. */
+#define RESULTS_RUNS "runs"
+#define RESULTS_CHECKPOINTS "checkpoints"
+#define RESULTS_FINAL "final_weights"
+/* A slot's datasets: parameters and Adam's moments ([2 halves, slot size] float32) and its state. */
+enum { SLOT_PARAMS, SLOT_ADAM_M, SLOT_ADAM_V, SLOT_STATE, NSLOT_DATASETS };
+extern const char *const SLOT_DATASETS[NSLOT_DATASETS]; /* "params", "adam_m", "adam_v", "state" */
+/* "checkpoints/slot_K" (which < 0) or "checkpoints/slot_K/NAME" into out. */
+void results_slot_path(char *out, size_t size, int slot, int which);
 
 /* The fixed columns of /runs, after run_id, seed and the grid columns. */
 enum { F_STATUS, F_STEPS_DONE, F_TOTAL, F_BEST_ACC, F_BEST_STEP, F_FINAL_ACC, F_FINAL_LOSS, F_MAJORITY, F_BOW, F_LABELS, F_INIT, F_UNK, F_WALL, F_RANK,

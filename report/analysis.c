@@ -20,8 +20,12 @@ const StatSpec STAT[NSTATS] = {
     [S_DEV_MIN] = {"min_dev_loss", "min dev loss", "lowest dev-set cross-entropy over the evaluations", 4, -1, GRID_NONE},
     [S_DEV_FINAL] = {"final_dev_loss", "final dev loss", "dev-set cross-entropy at the last evaluation", 4, -1, GRID_NONE},
     [S_DEV_MIN_STEP] = {"min_dev_loss_step", "min dev loss step", "step of the lowest dev loss", 0, 0, GRID_EVAL},
+    [S_BEST_F1] = {"best_macro_f1", "best macro-F1", "highest dev macro-F1 of the run", 4, 1, GRID_NONE},
+    [S_EARLY_GNORM] = {"early_grad_norm", "early grad norm",
+                       "mean gradient norm (before clipping) over the first 10% of steps, where bias correction "
+                       "changes Adam's step most", 3, 0, GRID_NONE},
 };
-static_assert(NSTATS == 8, "STAT has one entry per S_ statistic");
+static_assert(NSTATS == 10, "STAT has one entry per S_ statistic");
 
 const OutcomeSpec OUTCOME[NOUTCOMES] = {
     [O_LOSS_SPEED] = {"steps_to_loss_target", "training loss reaches the target", "fits the training set faster",
@@ -40,10 +44,10 @@ const OutcomeSpec OUTCOME[NOUTCOMES] = {
 };
 static_assert(NOUTCOMES == 10, "OUTCOME has one entry per O_ outcome");
 
-static const float *loss_of(const ResultsData *d, int r) { return d->loss + (size_t)r * (size_t)d->max_steps; }
-static const float *acc_of(const ResultsData *d, int r) { return d->acc + (size_t)r * (size_t)d->max_evals; }
-static const float *eloss_of(const ResultsData *d, int r) { return d->eloss + (size_t)r * (size_t)d->max_evals; }
-static const long *estep_of(const ResultsData *d, int r) { return d->estep + (size_t)r * (size_t)d->max_evals; }
+static const float *loss_of(const ResultsData *d, int r) { return results_row_f(d, DS_LOSS, r); }
+static const float *acc_of(const ResultsData *d, int r) { return results_row_f(d, DS_ACC, r); }
+static const float *eloss_of(const ResultsData *d, int r) { return results_row_f(d, DS_ELOSS, r); }
+static const long *estep_of(const ResultsData *d, int r) { return results_row_i(d, DS_ESTEP, r); }
 
 /* steps_done as far as the arrays go: a hostile file may claim more steps than it holds */
 static long steps_of(const ResultsData *d, int r) {
@@ -106,6 +110,14 @@ static void dev_loss(const ResultsData *d, int r, double *out) {
   out[S_DEV_FINAL] = isfinite(l[n - 1]) ? l[n - 1] : NAN;
 }
 
+/* The largest finite value of y[0..n) (NaN: none). */
+static double max_finite(const float *y, int n) {
+  double m = NAN;
+  for (int i = 0; i < n; i++)
+    if (isfinite(y[i]) && !(y[i] <= m)) m = y[i];
+  return m;
+}
+
 static void run_stats(const ResultsData *d, int r, RunStats *m) {
   for (int k = 0; k < NSTATS; k++) m->s[k] = NAN;
   const int st = run_status_parse(d->status[r]);
@@ -123,6 +135,8 @@ static void run_stats(const ResultsData *d, int r, RunStats *m) {
   m->s[S_LATE_STD] = T >= k ? detrended_std(y + T - k, k) : NAN;
   m->s[S_ACC_OSC] = acc_oscillation(acc_of(d, r), n_evals(d, r));
   dev_loss(d, r, m->s);
+  m->s[S_BEST_F1] = max_finite(results_row_f(d, DS_F1, r), n_evals(d, r));
+  m->s[S_EARLY_GNORM] = mean_range(results_row_f(d, DS_GNORM, r), 0, T >= 10 ? T / 10 : T);
   if (m->failed) /* a run stuck at the majority class is flat, not steady: steadiness counts runs that learned */
     m->s[S_LATE_STD] = m->s[S_ACC_OSC] = NAN;
 }

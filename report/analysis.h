@@ -34,7 +34,8 @@ enum { NPOWER_ROWS = 3 };
 extern const int POWER_MULTIPLE[NPOWER_ROWS];
 
 /* Per-run statistics that need no target, one row each. */
-enum { S_BEST, S_FINAL, S_AUC, S_LATE_STD, S_ACC_OSC, S_DEV_MIN, S_DEV_FINAL, S_DEV_MIN_STEP, NSTATS };
+enum { S_BEST, S_FINAL, S_AUC, S_LATE_STD, S_ACC_OSC, S_DEV_MIN, S_DEV_FINAL, S_DEV_MIN_STEP, S_BEST_F1, S_EARLY_GNORM,
+       NSTATS };
 /* The grid a difference is rounded to before ranking. */
 typedef enum { GRID_NONE, GRID_STEP, GRID_EVAL, GRID_ACC } Grid;
 typedef struct {

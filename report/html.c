@@ -31,30 +31,41 @@ static int add_raw(cJSON *obj, const char *name, char *text) {
   return raw && cJSON_AddItemToObject(obj, name, raw) ? 0 : -1;
 }
 
-/* One run's training loss in bins of `every` steps (the mean of each bin's finite values). */
-static void loss_curve(const ResultsData *d, int r, long every, float *bins, long nbins) {
-  const float *loss = d->loss + (size_t)r * (size_t)d->max_steps;
+/* Run r's metric k (a per-step one) in bins of `every` steps: each bin's mean of its finite values. */
+static void step_curve(const ResultsData *d, int k, int r, long every, float *bins, long nbins) {
+  const float *y = results_row_f(d, k, r);
   for (long b = 0; b < nbins; b++) {
     double sum = 0;
-    long k = 0;
+    long n = 0;
     for (long i = b * every; i < (b + 1) * every && i < d->max_steps; i++)
-      if (isfinite(loss[i])) sum += loss[i], k++;
-    bins[b] = k ? (float)(sum / (double)k) : NAN;
+      if (isfinite(y[i])) sum += y[i], n++;
+    bins[b] = n ? (float)(sum / (double)n) : NAN;
   }
 }
 
-/* One run's dev accuracy in bins of `every` evaluations: each bin's mean accuracy at the mean
-   step of its evaluations (NaN and -1 where a bin has none). */
-static void eval_curve(const ResultsData *d, int r, int every, float *acc, double *step, int nbins) {
-  const float *a = d->acc + (size_t)r * (size_t)d->max_evals;
-  const long *st = d->estep + (size_t)r * (size_t)d->max_evals;
+/* Run r's metric k (a per-evaluation one) in bins of `every` evaluations: each bin's mean over
+   the evaluations that ran (NaN where a bin has none). */
+static void eval_curve(const ResultsData *d, int k, int r, int every, float *bins, int nbins) {
+  const float *y = results_row_f(d, k, r);
+  const long *st = results_row_i(d, DS_ESTEP, r);
   for (int b = 0; b < nbins; b++) {
-    double sa = 0, ss = 0;
-    int k = 0;
+    double sum = 0;
+    int n = 0;
     for (int i = b * every; i < (b + 1) * every && i < d->max_evals; i++)
-      if (st[i] >= 0 && isfinite(a[i])) sa += a[i], ss += (double)st[i], k++;
-    acc[b] = k ? (float)(sa / k) : NAN;
-    step[b] = k ? ss / k : -1;
+      if (st[i] >= 0 && isfinite(y[i])) sum += y[i], n++;
+    bins[b] = n ? (float)(sum / n) : NAN;
+  }
+}
+
+/* The mean step of each bin's evaluations (-1 where a bin has none): the x of eval curves. */
+static void eval_steps(const ResultsData *d, int r, int every, double *step, int nbins) {
+  const long *st = results_row_i(d, DS_ESTEP, r);
+  for (int b = 0; b < nbins; b++) {
+    double ss = 0;
+    int n = 0;
+    for (int i = b * every; i < (b + 1) * every && i < d->max_evals; i++)
+      if (st[i] >= 0) ss += (double)st[i], n++;
+    step[b] = n ? ss / n : -1;
   }
 }
 
@@ -118,6 +129,7 @@ static cJSON *schema(void) {
   for (int k = 0; k < NMETRICS; k++) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "path", RESULTS_METRICS[k].path);
+    cJSON_AddStringToObject(o, "shape", RESULTS_METRICS[k].shape == SHAPE_RUN_STEP ? "step" : "eval");
     cJSON_AddStringToObject(o, "units", RESULTS_METRICS[k].units);
     cJSON_AddStringToObject(o, "description", RESULTS_METRICS[k].description);
     cJSON_AddItemToArray(a, o);
@@ -132,25 +144,29 @@ static cJSON *file_data(const ResultsData *d, const char *label, const char *pat
   for (int c = 0; c < d->ncols; c++) cJSON_AddItemToArray(cols, cJSON_CreateString(d->colname[c]));
   const long every = d->max_steps > HTML_POINTS ? (d->max_steps + HTML_POINTS - 1) / HTML_POINTS : 1;
   const long nbins = d->max_steps ? (d->max_steps + every - 1) / every : 0;
-  cJSON_AddNumberToObject(f, "loss_every", (double)every);
+  cJSON_AddNumberToObject(f, "steps_every", (double)every);
   const int eevery = d->max_evals > HTML_POINTS ? (d->max_evals + HTML_POINTS - 1) / HTML_POINTS : 1;
   const int nebins = d->max_evals ? (d->max_evals + eevery - 1) / eevery : 0;
   cJSON_AddNumberToObject(f, "evals_every", (double)eevery);
-  float *bins = malloc(sizeof(float) * (size_t)(nbins ? nbins : 1)), *acc = malloc(sizeof(float) * (size_t)(nebins + 1));
+  float *bins = malloc(sizeof(float) * (size_t)(nbins + nebins + 1));
   double *steps = malloc(sizeof(double) * (size_t)(nebins + 1));
-  int bad = !bins || !acc || !steps;
+  int bad = !bins || !steps;
   for (int r = 0; r < d->nruns && !bad; r++) {
-    cJSON *row = run_row(d, r);
+    cJSON *row = run_row(d, r), *curves = cJSON_AddObjectToObject(row, "curves");
     cJSON_AddItemToArray(runs, row);
-    loss_curve(d, r, every, bins, nbins);
-    eval_curve(d, r, eevery, acc, steps, nebins);
-    bad = add_raw(row, "loss", number_array(bins, nbins, 1, e)) || add_raw(row, "acc", number_array(acc, nebins, 1, e));
+    for (int k = 0; k < NMETRICS && !bad; k++) { /* every recorded metric but the x of eval curves */
+      if (!d->metric[k].present || RESULTS_METRICS[k].type != VT_F32) continue;
+      int per_step = RESULTS_METRICS[k].shape == SHAPE_RUN_STEP;
+      if (per_step) step_curve(d, k, r, every, bins, nbins);
+      else eval_curve(d, k, r, eevery, bins, nebins);
+      bad = add_raw(curves, RESULTS_METRICS[k].path, number_array(bins, per_step ? nbins : nebins, 1, e));
+    }
+    eval_steps(d, r, eevery, steps, nebins);
     cJSON *st = cJSON_AddArrayToObject(row, "eval_step");
     for (int k = 0; k < nebins && !bad; k++)
       cJSON_AddItemToArray(st, steps[k] >= 0 ? cJSON_CreateNumber(steps[k]) : cJSON_CreateNull());
   }
   free(bins);
-  free(acc);
   free(steps);
   cJSON_AddItemToObject(f, "provenance", provenance(d));
   if (bad) {

@@ -168,7 +168,7 @@ int sweep_file_finish(const char *path, Err *e) {
     char *final_layout = NULL;
     if (lay.final_size > 0) { /* keep the tensor layout attribute as written */
       H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-      hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = f >= 0 ? H5Dopen2(f, "final_weights", H5P_DEFAULT) : -1;
+      hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = f >= 0 ? H5Dopen2(f, RESULTS_FINAL, H5P_DEFAULT) : -1;
       final_layout = d >= 0 ? h5_read_str_attr(d, "tensors") : NULL;
       if (d >= 0) H5Dclose(d);
       if (f >= 0) H5Fclose(f);

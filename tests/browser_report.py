@@ -95,8 +95,14 @@ try:
     other = [u for u in requests(drv) if u != url]
     check(not other, f"the page made requests: {other}")
     # 2 grid keys of 2 values: per key, 2 facets (the other key's values) x 2 groups x 2 plots
-    series = drv.find_elements(By.CSS_SELECTOR, "path.series")
+    series = drv.find_elements(By.CSS_SELECTOR, ".chart:not(.more) path.series")
     check(len(series) == 2 * 2 * 2 * 2, f"{len(series)} group curves drawn, expected 16")
+    # every other recorded metric of the schema's table has its chart per facet, under "more curves"
+    for m in ("train/lr", "train/grad_norm", "eval/loss", "eval/macro_f1"):
+        drawn = drv.execute_script(
+            f"return [...document.querySelectorAll('.chart.more[data-metric=\"{m}\"] path.series')].map(p => p.getAttribute('d'))")
+        check(len(drawn) == 2 * 2 * 2 and all(d and d.count("L") > 2 for d in drawn),
+              f"{m}: {len(drawn)} group curves under more curves, expected 8 with points")
     # baselines per facet: the loss plot's uniform guess, the accuracy plot's majority class,
     # bag of words and chance; chance drawn at 1/labels of the fixture's label file
     nlabels = sum(1 for ln in open("labels.json") if ln.strip())
@@ -105,7 +111,7 @@ try:
           f"{len(drv.find_elements(By.CSS_SELECTOR, 'line.baseline'))} baselines, labels {base}")
     ys = drv.execute_script("const l = [...document.querySelectorAll('line.baseline')]; return l.map(x => x.getAttribute('stroke'));")
     check(ys.count("#bbb") == 4, f"chance lines: {ys}")
-    visible = lambda: [p for p in drv.find_elements(By.CSS_SELECTOR, "path.seed") if p.is_displayed()]  # noqa: E731
+    visible = lambda: [p for p in drv.find_elements(By.CSS_SELECTOR, ".chart:not(.more) path.seed") if p.is_displayed()]  # noqa: E731
     check(not visible(), f"{len(visible())} per-seed lines shown before the toggle")
     drv.find_element(By.ID, "seeds").click()
     check(len(visible()) == 12 * 2 * 2, f"{len(visible())} per-seed lines after the toggle, expected 48 (12 runs x 2 keys x 2 plots)")

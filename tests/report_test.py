@@ -185,7 +185,7 @@ for path in (p1, p2, hostile):
     with h5py.File(path, "r") as f:
         nruns, nsteps = len(f["runs"]), f["train/loss"].shape[1]
     runs = page["files"][0]["runs"] if page else []
-    check(len(runs) == nruns and all(len(x["loss"]) * page["files"][0]["loss_every"] >= nsteps for x in runs),
+    check(len(runs) == nruns and all(len(x["curves"]["train/loss"]) * page["files"][0]["steps_every"] >= nsteps for x in runs),
           f"--format html: {len(runs)} runs of {nruns}")
     refs = [a or b or "@import" for a, b in re.findall(r'(?:src|href)\s*=\s*["\']?([^"\' >]+)|url\(([^)]*)\)|@import', r.stdout)]
     refs = [x for x in refs if not x.startswith("#")]  # the page's own clip paths

@@ -280,9 +280,9 @@ one = data["files"][0]["runs"][0]
 with h5py.File("evals.h5", "r") as f:
     acc = f["eval/accuracy"][0]
     steps = f["eval/step"][0]
-check(len(one["acc"]) <= 200 and len(one["acc"]) == len(one["eval_step"]),
-      f"the page's accuracy curve: {len(one['acc'])} points (<= 200)")
+curve = one["curves"]["eval/accuracy"]
+check(len(curve) <= 200 and len(curve) == len(one["eval_step"]), f"the page's accuracy curve: {len(curve)} points (<= 200)")
 every = data["files"][0].get("evals_every", 0)
-check(every == 3 and abs(one["acc"][0] - float(acc[:3].mean())) < 1e-6 and one["eval_step"][0] == float(steps[:3].mean()),
-      f"binned by {every}: first bin {one['acc'][0]} at {one['eval_step'][0]} (file: {acc[:3]} at {steps[:3]})")
+check(every == 3 and abs(curve[0] - float(acc[:3].mean())) < 1e-6 and one["eval_step"][0] == float(steps[:3].mean()),
+      f"binned by {every}: first bin {curve[0]} at {one['eval_step'][0]} (file: {acc[:3]} at {steps[:3]})")
 done()

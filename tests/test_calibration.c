@@ -55,10 +55,7 @@ static void sweep_free2(Sweep2 *s) {
   free(s->d.bow);
   free(s->d.unk);
   free(s->d.labels);
-  free(s->d.loss);
-  free(s->d.acc);
-  free(s->d.estep);
-  free(s->d.eloss);
+  for (int k = 0; k < NMETRICS; k++) free(s->d.metric[k].f), free(s->d.metric[k].i);
   free(s->d.values);
   free(s->d.error);
 }
@@ -86,10 +83,9 @@ static void make_sweep(Sweep2 *s, const Scenario *sc, uint64_t seed) {
   d->bow = calloc((size_t)n, sizeof(double));
   d->unk = calloc((size_t)n, sizeof(double));
   d->labels = calloc((size_t)n, sizeof(int));
-  d->loss = calloc((size_t)n * T, sizeof(float));
-  d->acc = calloc((size_t)n * E, sizeof(float));
-  d->estep = calloc((size_t)n * E, sizeof(long));
-  d->eloss = calloc((size_t)n * E, sizeof(float));
+  if (results_metrics_alloc(d)) abort();
+  float *loss = d->metric[DS_LOSS].f, *accs = d->metric[DS_ACC].f, *eloss = d->metric[DS_ELOSS].f;
+  long *estep = d->metric[DS_ESTEP].i;
   d->error = calloc((size_t)n, sizeof *d->error);
   for (int p = 0; p < sc->pairs; p++) {
     Rng shared;
@@ -113,19 +109,19 @@ static void make_sweep(Sweep2 *s, const Scenario *sc, uint64_t seed) {
       for (int t = 0; t < T; t++) {
         const double level = 0.35 + 0.75 * exp(-(t + 1 + ahead) / tau);
         e = phi * e + sqrt(1 - phi * phi) * 0.12 * k * level * normal(&rng); /* AR(1), level-dependent */
-        d->loss[(size_t)r * T + t] = (float)fmax(0.01, level + e);
+        loss[(size_t)r * T + t] = (float)fmax(0.01, level + e);
       }
       for (int j = 0; j < E; j++) {
         const int t = (j + 1) * EVERY;
         const double a = 0.34 + 0.5 * (1 - exp(-(t + ahead) / tau)) + 0.02 * k * normal(&rng);
         const float acc = (float)(nearbyint(fmin(1, fmax(0, a)) * 200) / 200); /* 200 dev examples */
-        d->acc[(size_t)r * E + j] = acc;
-        d->estep[(size_t)r * E + j] = t;
-        d->eloss[(size_t)r * E + j] = (float)(0.45 + 0.7 * exp(-(t + ahead) / tau) + 0.03 * k * normal(&rng));
+        accs[(size_t)r * E + j] = acc;
+        estep[(size_t)r * E + j] = t;
+        eloss[(size_t)r * E + j] = (float)(0.45 + 0.7 * exp(-(t + ahead) / tau) + 0.03 * k * normal(&rng));
         best = fmax(best, acc);
       }
       d->best_acc[r] = best;
-      d->final_acc[r] = d->acc[(size_t)r * E + E - 1];
+      d->final_acc[r] = accs[(size_t)r * E + E - 1];
     }
   }
 }
@@ -238,12 +234,12 @@ static void candidates_table(void) {
         double target = 0, dd[64];
         for (int r = 0; r < s.d.nruns; r++) /* midway between the pooled first 5% and last 10% */
           for (int t = 0; t < T; t++) {
-            const float y = s.d.loss[(size_t)r * T + t];
+            const float y = s.d.metric[DS_LOSS].f[(size_t)r * T + t];
             if (t < T / 20) target += 0.5 * y / (s.d.nruns * (T / 20));
             if (t >= T - T / 10) target += 0.5 * y / (s.d.nruns * (T / 10));
           }
         for (int p = 0; p < SC[k].pairs; p++) {
-          double a = measure(m, s.d.loss + (size_t)p * T, target), b = measure(m, s.d.loss + (size_t)(SC[k].pairs + p) * T, target);
+          double a = measure(m, s.d.metric[DS_LOSS].f + (size_t)p * T, target), b = measure(m, s.d.metric[DS_LOSS].f + (size_t)(SC[k].pairs + p) * T, target);
           dd[p] = a >= 0 && b >= 0 ? b - a : NAN;
         }
         SignedRank sr;
