@@ -35,6 +35,19 @@ static void run_values(const ResultsData *d, int r, char *out, size_t n) {
     len += (size_t)snprintf(out + len, n - len, "%s%s=%s", c ? " " : "", d->colname[c], d->values[r][c]);
 }
 
+/* The per-step metrics of the schema's table a running run's line shows, at its latest step. */
+static int latest_shown(const ResultsData *d, int k) {
+  return d->metric[k].present && RESULTS_METRICS[k].shape == SHAPE_RUN_STEP && RESULTS_METRICS[k].type == VT_F32;
+}
+
+/* Run r's last finite value of metric k (NaN: none yet). */
+static double latest(const ResultsData *d, int k, int r) {
+  const float *y = results_row_f(d, k, r);
+  for (long i = d->metric[k].width - 1; i >= 0; i--)
+    if (isfinite(y[i])) return y[i];
+  return NAN;
+}
+
 static int show(const char *path, Err *e) {
   struct stat st;
   if (stat(path, &st) != 0) return errf(e, "%s: no such file", path);
@@ -78,13 +91,19 @@ static int show(const char *path, Err *e) {
   if (live) printf("sweep: running (%s)\n", who);
   else printf("sweep: none holds the file\n");
   if (running) {
-    printf("\n%-5s %-16s %-5s %-6s %-17s %s\n", "rank", "host", "run", "seed", "step / total", "grid values");
+    printf("\n%-5s %-16s %-5s %-6s %-17s", "rank", "host", "run", "seed", "step / total");
+    for (int k = 0; k < NMETRICS; k++)
+      if (latest_shown(&d, k)) printf(" %-10s", RESULTS_METRICS[k].column);
+    printf(" %s\n", "grid values");
     for (int r = 0; r < d.nruns; r++) {
       if (run_status_parse(d.status[r]) != RUN_RUNNING) continue;
       char vals[512], steps[48];
       run_values(&d, r, vals, sizeof vals);
       snprintf(steps, sizeof steps, "%ld / %ld", d.steps_done[r], d.total_steps[r]);
-      printf("%-5d %-16s %-5d %-6d %-17s %s\n", d.rank ? d.rank[r] : -1, d.host ? d.host[r] : "?", r, d.seed[r], steps, vals);
+      printf("%-5d %-16s %-5d %-6d %-17s", d.rank ? d.rank[r] : -1, d.host ? d.host[r] : "?", r, d.seed[r], steps);
+      for (int k = 0; k < NMETRICS; k++)
+        if (latest_shown(&d, k)) printf(" %-10.4g", latest(&d, k, r));
+      printf(" %s\n", vals);
     }
   }
   if (count[RUN_FAILED] || count[RUN_DIVERGED]) {

@@ -44,7 +44,7 @@ static const struct {
               "  One run of the config (its \"sweep\" and \"output\" are ignored); a line per step to stdout.\n"
               "  --save DIR          write the fine-tuned model as an HF directory (default: not saved)\n"
               "  --metrics FILE.tsv  also write step, loss, lr, grad norm and evaluations as TSV (default: none)\n"
-              "  The config's keys: README \"A config, key by key\"; e.g. model.random_init true trains from random\n"
+              "  The config's keys: docs/config.md; e.g. model.random_init true trains from random\n"
               "  weights (the model directory then needs only config.json and vocab.txt).\n"},
     {"plan", "usage: bertsweep plan CONFIG.json [--output FILE] [--ranks N] [--ranks-per-node R] [--threads T] [--layout]\n"
              "  The runs a sweep config expands to, their steps and evaluations, the results file's size, and\n"

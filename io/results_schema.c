@@ -28,7 +28,7 @@ void results_slot_path(char *out, size_t size, int slot, int which) {
 }
 
 const ColumnSpec RESULTS_FIXED[NFIXED] = {
-    [F_STATUS] = {"status", VT_STR, "pending, running, stopped, done, failed or diverged (the README says what each means)",
+    [F_STATUS] = {"status", VT_STR, "pending, running, stopped, done, failed or diverged (docs/running.md says what each means)",
                   STATUS_LEN},
     [F_STEPS_DONE] = {"steps_done", VT_I64, "updates done (at the last flush)"},
     [F_TOTAL] = {"total_steps", VT_I64, "updates the run was planned to do"},

@@ -1,6 +1,6 @@
 /* The results file's schema: every dataset and every fixed /runs column described once.
    Creation (io/results_build.c), reading (io/results_read.c), checking (io/results_check.c),
-   `bertsweep schema` (the README's table and the tests' expectations) all read these tables. */
+   `bertsweep schema` (docs/results-file.md's table and the tests' expectations) all read these tables. */
 #ifndef BS_RESULTS_SCHEMA_H
 #define BS_RESULTS_SCHEMA_H
 #include <math.h>

@@ -1,4 +1,4 @@
-/* One run's configuration: the config file without the sweep keys (README: "A config, key
+/* One run's configuration: the config file without the sweep keys (docs/config.md: "A config, key
    by key"), validated
    against a schema so that unknown keys, wrong types and impossible values name the key. */
 #ifndef BS_RUNCONFIG_H

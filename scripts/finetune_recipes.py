@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fine-tunes a model on the demo task with the recipes of the README's "what was tried" table and
+"""Fine-tunes a model on the demo task with the recipes of the "what was tried" table of docs/demo.md and
 prints the final dev accuracy of each: configs/demo.json (bias correction on) with the model, the
 epochs, the learning rate, the batch size, the warmup and the seed replaced — at batch 16
 without warmup: 3 epochs at 2e-4, 8 at 2e-4 (the previous demo), 10 at 1e-3; at batch 8 with 10%

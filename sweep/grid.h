@@ -1,4 +1,4 @@
-/* A sweep config (README: "A config, key by key"): the base run config plus sweep.seeds,
+/* A sweep config (docs/config.md): the base run config plus sweep.seeds,
    sweep.grid (keys crossed), sweep.zip (keys that move together) and sweep.random (points
    sampled from distributions, their keys moving together). Expands into runs: the product of
    the independent axes (first outermost) times seeds. */

@@ -27,6 +27,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import check, done, skip  # noqa: E402
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
 
 BIN, FIX, WORK = sys.argv[1:4]
 try:
@@ -152,6 +154,20 @@ try:
         time.sleep(0.1)
     check(st.returncode == 0 and "sweep: running (host" in st.stdout and "1 running" in st.stdout and
           "ETA" in st.stdout, f"status of the live file: {st.stdout} {st.stderr}")
+    # the running run's line shows each per-step metric of the schema at its latest step, as recorded
+    for _ in range(100):
+        st = subprocess.run([BIN, "status", "live.h5"], capture_output=True, text=True, timeout=60)
+        head = next((ln.split() for ln in st.stdout.splitlines() if ln.startswith("rank ")), [])
+        row = next((ln.split() for ln in st.stdout.splitlines() if head and ln.startswith("0 ")), [])
+        if row and "nan" not in row[7:10]:
+            break
+        time.sleep(0.2)
+    check(head[7:10] == ["loss", "lr", "grad_norm"], f"status's running table: {head}")
+    with h5py.File("live.h5", "r", locking=False) as lf:
+        run = int(row[2]) if row else 0
+        recorded = {f"{v:.4g}" for v in lf["train/loss"][run] if np.isfinite(v)}
+        lrs = {f"{v:.4g}" for v in lf["train/lr"][run] if np.isfinite(v)}
+    check(row and row[7] in recorded and row[8] in lrs, f"status's running line {row}: not the run's recorded loss and lr")
     drv.get("file://" + os.path.abspath("live.h5.html"))
     check(wait_ready(drv), "the live page never finished drawing")
     live = drv.find_elements(By.ID, "live")

@@ -85,11 +85,11 @@ with h5py.File(ref_path, "r") as f:
         check(c["name"] in names and desc.get(c["name"]) == c["description"], f"/runs column {c['name']}")
     check(all(n in desc for n in names), f"/runs columns without a description: {set(names) - set(desc)}")
 
-# the README's schema table is `bertsweep schema`, verbatim
-readme = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "README.md")).read()
+# docs/results-file.md's schema table is `bertsweep schema`, verbatim
+readme = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "results-file.md")).read()
 table = readme.split("<!-- schema:begin -->\n")[1].split("<!-- schema:end -->")[0]
 check(table == subprocess.run([BIN, "schema"], capture_output=True, text=True).stdout,
-      "README's results-file table differs from `bertsweep schema` (paste its output between the markers)")
+      "docs/results-file.md's table differs from `bertsweep schema` (paste its output between the markers)")
 
 # ---- h1: one writer at a time. The first sweep's ranks are frozen (SIGSTOP) while the
 #      others try the file, so that it cannot end meanwhile.

@@ -6,7 +6,12 @@
 - nothing the program ships (C sources, scripts, docs, README, configs) refers to files
   outside the repository (the project's shared/ folder is not part of a clone);
 - each `bertsweep` subcommand lives in cli/cmd_NAME.c;
-- the README's copy of configs/demo.json is that file (same keys and values).
+- the README's copy of configs/demo.json is that file (same keys and values);
+- the README is a front door (under 300 lines), and every link of the README and docs/ to a
+  file of the tree resolves;
+- every key of io/runconfig.c's key table is documented in docs/config.md;
+- no C function is over 100 lines (the pickle interpreter's one dispatch loop excepted), and
+  report/report.c stays under 300 lines.
 
 usage: source_rules.py SOURCE_DIR
 """
@@ -57,4 +62,42 @@ readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
 m = re.search(r"`configs/demo.json`:\n\n```json\n(.*?)```", readme, re.S)
 check(m and json.loads(m.group(1)) == json.load(open(os.path.join(ROOT, "configs", "demo.json"))),
       "the README's copy of configs/demo.json differs from the file")
+
+lines = readme.count("\n")
+check(lines < 300, f"the README has {lines} lines: the reference belongs in docs/")
+broken = []
+for page in ["README.md"] + [os.path.join("docs", n) for n in sorted(os.listdir(os.path.join(ROOT, "docs"))) if n.endswith(".md")]:
+    text = open(os.path.join(ROOT, page), encoding="utf-8").read()
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+        if "://" in target:
+            continue
+        if not os.path.exists(os.path.normpath(os.path.join(ROOT, os.path.dirname(page), target))):
+            broken.append(f"{page}: {target}")
+check(not broken, f"links to files that do not exist: {broken}")
+
+keys = re.findall(r'\{"([a-z_]+)\.([a-z_0-9]+)", K_', open(os.path.join(ROOT, "io", "runconfig.c"), encoding="utf-8").read())
+config_doc = open(os.path.join(ROOT, "docs", "config.md"), encoding="utf-8").read()
+undocumented = [f"{a}.{b}" for a, b in keys if f"`{a}.{b}`" not in config_doc and f"`{b}`" not in config_doc]
+check(len(keys) > 30 and not undocumented, f"config keys not in docs/config.md: {undocumented} ({len(keys)} keys read)")
+
+LONG_OK = {("io/torchbin.c", "run")}  # the pickle VM: one loop over opcodes
+long_functions = []
+for folder in ("src", "io", "jobs", "sweep", "mpi", "report", "cli", "bench"):
+    for name in sorted(os.listdir(os.path.join(ROOT, folder))):
+        if not name.endswith(".c"):
+            continue
+        path = f"{folder}/{name}"
+        body = open(os.path.join(ROOT, path), encoding="utf-8").read().split("\n")
+        if path == "report/report.c":
+            check(len(body) < 300, f"report/report.c has {len(body)} lines: its emitters belong in their own files")
+        start = None
+        for i, line in enumerate(body):
+            m = re.match(r"^[A-Za-z][^=;]*?\b([a-z_0-9]+)\(.*\)\s*\{$", line)
+            if m and not line.startswith(("typedef", "struct", "enum")):
+                start = (i, m.group(1))
+            elif line == "}" and start:
+                if i - start[0] + 1 > 100 and (path, start[1]) not in LONG_OK:
+                    long_functions.append(f"{path}:{start[0] + 1} {start[1]}: {i - start[0] + 1} lines")
+                start = None
+check(not long_functions, f"functions over 100 lines: {long_functions}")
 done()

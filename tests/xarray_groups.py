@@ -11,7 +11,7 @@
   left out where the model gives no single value (dropouts that differ);
 - `check` finds a coordinate that differs from /runs, and `check --salvage` writes it again
   without losing a run;
-- the README's Python example runs on such a file and prints no bytes;
+- the Python example of docs/results-file.md runs on such a file and prints no bytes;
 - a file written before configs were completed (run_configs as given) resumes without
   running any run again.
 
@@ -104,7 +104,7 @@ except Exception as ex:  # the failure this test exists for: "mixing of labeled 
     check(False, f"the root group does not open in xarray: {ex}")
 check(param_bytes == 0, f"/parameter stores {param_bytes} bytes")
 
-# run_configs: every key the README's key table lists, defaults and the model's values
+# run_configs: every key docs/config.md's key table lists, defaults and the model's values
 keys = set(re.findall(r'\{"([a-z_]+\.[a-z_0-9]+)", K_', open(os.path.join(SRC, "io", "runconfig.c")).read()))
 check(len(keys) > 30, f"{len(keys)} config keys found in io/runconfig.c")
 for i, c in enumerate(configs):
@@ -143,13 +143,13 @@ check(r.returncode == 0 and ok and subprocess.run([BIN, "check", fixed], capture
 r = subprocess.run([BIN, "check", res], capture_output=True, text=True)
 check(r.returncode == 0 and "no damage found" in r.stdout, f"check of the intact file: {r.stdout[-300:]}")
 
-# the README's Python example runs on this file as written (its path replaced)
-readme = open(os.path.join(SRC, "README.md"), encoding="utf-8").read()
-start = readme.index("```python", readme.index("## The results file"))
+# the Python example of docs/results-file.md runs on this file as written (its path replaced)
+readme = open(os.path.join(SRC, "docs", "results-file.md"), encoding="utf-8").read()
+start = readme.index("```python")
 code = readme[start + len("```python"):readme.index("```", start + 9)].replace("results/demo.h5", res)
 r = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, cwd=WORK)
-check(r.returncode == 0 and "True" in r.stdout, f"the README's example: {r.stderr[-600:]}")
-check("b'" not in r.stdout, f"the README's example prints bytes: {r.stdout[:400]}")
+check(r.returncode == 0 and "True" in r.stdout, f"docs/results-file.md's example: {r.stderr[-600:]}")
+check("b'" not in r.stdout, f"docs/results-file.md's example prints bytes: {r.stdout[:400]}")
 
 # a file whose run_configs are as given (bertsweep 0.1) resumes with nothing run again
 with h5py.File(res, "r+") as f:
