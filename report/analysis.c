@@ -27,20 +27,52 @@ const StatSpec STAT[NSTATS] = {
 };
 static_assert(NSTATS == 10, "STAT has one entry per S_ statistic");
 
+static const struct {
+  Verdict v;
+  const char *name;
+} VERDICT_NAMES[] = {
+    {V_LOWER, "second_lower"},   {V_NONE, "no_clear_difference"}, {V_HIGHER, "second_higher"},
+    {V_CANNOT_REACH, "cannot_reach_significance"}, {V_WITHHELD, "withheld"}, {V_EXPLORATORY, "exploratory"},
+};
+static_assert(sizeof VERDICT_NAMES / sizeof *VERDICT_NAMES == NVERDICTS, "VERDICT_NAMES names every verdict");
+
+const char *verdict_name(Verdict v) {
+  for (int i = 0; i < NVERDICTS; i++)
+    if (VERDICT_NAMES[i].v == v) return VERDICT_NAMES[i].name;
+  return "no_clear_difference";
+}
+
+int analysis_same_group(const ResultsData *d, int r, int s) {
+  for (int c = 0; c < d->ncols; c++)
+    if (strcmp(d->values[r][c], d->values[s][c]) != 0) return 0;
+  return 1;
+}
+
+int analysis_unk_runs(const ResultsData *d, double *worst) {
+  int n = 0;
+  *worst = 0;
+  for (int r = 0; r < d->nruns; r++)
+    if (d->unk[r] > UNK_WARN) {
+      n++;
+      if (d->unk[r] > *worst) *worst = d->unk[r];
+    }
+  return n;
+}
+
 const OutcomeSpec OUTCOME[NOUTCOMES] = {
     [O_LOSS_SPEED] = {"steps_to_loss_target", "training loss reaches the target", "fits the training set faster",
-                      "fits the training set slower", -1, 1, 0, "steps"},
-    [O_ACC_SPEED] = {"steps_to_acc_target", "dev accuracy reaches the target", "faster", "slower", -1, 1, 0, "steps"},
-    [O_FINAL_ACC] = {"final_dev_accuracy", "final dev accuracy", "higher", "lower", S_FINAL, 0, 4, ""},
-    [O_BEST_ACC] = {"best_dev_accuracy", "best dev accuracy", "higher", "lower", S_BEST, 0, 4, ""},
-    [O_LOSS_AUC] = {"train_loss_auc", "mean training loss over the run", "lower", "higher", S_AUC, 1, 4, ""},
-    [O_NOISE] = {"loss_noise_at_equal_loss", "training-loss noise at equal loss", "steadier", "less steady", -1, 1, 4, ""},
+                      "fits the training set slower", -1, 1, 0, "steps", OT_SPEED, 0},
+    [O_ACC_SPEED] = {"steps_to_acc_target", "dev accuracy reaches the target", "faster", "slower", -1, 1, 0, "steps", OT_SPEED, 1},
+    [O_FINAL_ACC] = {"final_dev_accuracy", "final dev accuracy", "higher", "lower", S_FINAL, 0, 4, "", OT_STAT, 2},
+    [O_BEST_ACC] = {"best_dev_accuracy", "best dev accuracy", "higher", "lower", S_BEST, 0, 4, "", OT_STAT, 3},
+    [O_LOSS_AUC] = {"train_loss_auc", "mean training loss over the run", "lower", "higher", S_AUC, 1, 4, "", OT_STAT, 4},
+    [O_NOISE] = {"loss_noise_at_equal_loss", "training-loss noise at equal loss", "steadier", "less steady", -1, 1, 4, "", OT_STEADINESS, 8},
     [O_ACC_OSC] = {"dev_acc_oscillation", "dev-accuracy oscillation", "steadier in dev accuracy",
-                   "less steady in dev accuracy", S_ACC_OSC, 1, 4, ""},
-    [O_DEV_MIN] = {"min_dev_loss", "minimum dev loss", "lower", "higher", S_DEV_MIN, 1, 4, ""},
-    [O_DEV_FINAL] = {"final_dev_loss", "final dev loss", "lower", "higher", S_DEV_FINAL, 1, 4, ""},
+                   "less steady in dev accuracy", S_ACC_OSC, 1, 4, "", OT_STAT_LEARNED, 9},
+    [O_DEV_MIN] = {"min_dev_loss", "minimum dev loss", "lower", "higher", S_DEV_MIN, 1, 4, "", OT_STAT, 5},
+    [O_DEV_FINAL] = {"final_dev_loss", "final dev loss", "lower", "higher", S_DEV_FINAL, 1, 4, "", OT_STAT, 6},
     [O_DEV_MIN_STEP] = {"min_dev_loss_step", "step of the minimum dev loss", "earlier", "later", S_DEV_MIN_STEP, 1, 0,
-                        "steps"},
+                        "steps", OT_STAT, 7},
 };
 static_assert(NOUTCOMES == 10, "OUTCOME has one entry per O_ outcome");
 
@@ -763,12 +795,12 @@ const int POWER_MULTIPLE[NPOWER_ROWS] = {1, 2, 4};
 /* A verdict from the family's adjusted p: with Pratt's test the 95% interval holds exactly the
    accepted shifts, and p <= p_adj, so a rejection always has 0 outside the interval; its side
    is the direction. */
-static int verdict_of(const Outcome *o, int in_family) {
-  if (!in_family) return 2;
-  if (!(o->p_adj <= ANALYSIS_ALPHA)) return 0;
-  if (o->t.lo > 0 || (o->t.lo == 0 && o->t.lo_open)) return 1;
-  if (o->t.hi < 0 || (o->t.hi == 0 && o->t.hi_open)) return -1;
-  return o->t.estimate > 0 ? 1 : o->t.estimate < 0 ? -1 : 0; /* not reached: the interval is exact */
+static Verdict verdict_of(const Outcome *o, int in_family) {
+  if (!in_family) return V_CANNOT_REACH;
+  if (!(o->p_adj <= ANALYSIS_ALPHA)) return V_NONE;
+  if (o->t.lo > 0 || (o->t.lo == 0 && o->t.lo_open)) return V_HIGHER;
+  if (o->t.hi < 0 || (o->t.hi == 0 && o->t.hi_open)) return V_LOWER;
+  return o->t.estimate > 0 ? V_HIGHER : o->t.estimate < 0 ? V_LOWER : V_NONE; /* not reached: the interval is exact */
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -890,11 +922,11 @@ void analysis_adjust(Analysis *As, int n, int *m_primary, int *m_secondary, int 
         Outcome *out = &c->out[o];
         out->p_adj = adj[ks];
         out->family_m = !open ? 0 : in[ks] ? ms : ts;
-        out->verdict = !open ? 5 : verdict_of(out, in[ks]);
+        out->verdict = !open ? V_EXPLORATORY : verdict_of(out, in[ks]);
       }
-      if (c->out[O_NOISE].verdict != 2 && c->out[O_NOISE].verdict != 5 &&
+      if (c->out[O_NOISE].verdict != V_CANNOT_REACH && c->out[O_NOISE].verdict != V_EXPLORATORY &&
           (c->nlevels == 0 || !(c->level_gap <= A->o.level_tolerance)))
-        c->out[O_NOISE].verdict = 4; /* the compared windows are not at equal loss */
+        c->out[O_NOISE].verdict = V_WITHHELD; /* the compared windows are not at equal loss */
       /* Holm's rank of this primary: its threshold is alpha / (m - rank + 1); one outside the
          family would join it with more seeds, at worst first */
       const int rank = in[kp] ? 1 + count_below(sorted, msorted, p[kp]) : 1;

@@ -71,8 +71,20 @@ typedef struct {
   int stat;                    /* the per-run statistic (S_*), or -1 */
   int lower_is_better, digits;
   const char *units;
+  /* How and where the verdict paragraph writes it: the primary first, then the others by
+     text_order (every outcome is written: ties keep table order). */
+  enum { OT_SPEED, OT_STAT, OT_STEADINESS, OT_STAT_LEARNED } how; /* OT_STAT_LEARNED: with >= 2 pairs that learned */
+  int text_order;
 } OutcomeSpec;
 extern const OutcomeSpec OUTCOME[NOUTCOMES];
+
+/* An outcome's verdict, second group against first. V_CANNOT_REACH: the test cannot reach p < 0.05
+   after adjusting for family_m tests; V_WITHHELD: see the comparison's note; V_EXPLORATORY: a
+   secondary outcome behind the closed gate (not every primary comparison was decided), reported
+   without a verdict. verdict_name gives each its name in JSON and CSV. */
+typedef enum { V_LOWER = -1, V_NONE = 0, V_HIGHER = 1, V_CANNOT_REACH = 2, V_WITHHELD = 4, V_EXPLORATORY = 5 } Verdict;
+enum { NVERDICTS = 6 };
+const char *verdict_name(Verdict v);
 
 typedef struct {
   SignedRank t;        /* test, Hodges–Lehmann estimate and exact 95% interval of (second - first) */
@@ -81,10 +93,7 @@ typedef struct {
   double sd;           /* sd of the finite paired differences */
   double grid;         /* what the differences were rounded to */
   int censored[2];     /* speed: runs of each group that never reached the target */
-  int verdict;         /* -1: second lower, +1: second higher, 0: no clear difference, 2: cannot reach p < 0.05
-                          after adjusting for family_m tests, 4: withheld (see the comparison's note),
-                          5: exploratory: a secondary outcome behind the closed gate (not every primary
-                          comparison was decided), reported without a verdict */
+  Verdict verdict;
   int family_m;        /* the tests its family was adjusted over (Tarone's count of those that can reach it) */
 } Outcome;
 
@@ -143,5 +152,11 @@ int analysis_run(Analysis *a, const ResultsData *d, const AnalysisOptions *o, Er
    *gate_open: 1 when the secondary family was tested. */
 void analysis_adjust(Analysis *a, int n, int *m_primary, int *m_secondary, int *gate_open);
 void analysis_free(Analysis *a);
+
+/* 1 when runs r and s have the same grid values (one group). */
+int analysis_same_group(const ResultsData *d, int r, int s);
+/* The runs whose tokenizer turned more than UNK_WARN of the training text into [UNK] (their
+   verdicts compare models that could not read much of the data), and the worst share. */
+int analysis_unk_runs(const ResultsData *d, double *worst);
 
 #endif

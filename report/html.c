@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 #include <cjson/cJSON.h>
+#include "report/emit.h"
 #include "report/html.h"
 #include "report_page.h" /* REPORT_PAGE: report/page.html, generated at build time */
 
@@ -185,19 +186,20 @@ static void write_script_safe(FILE *out, const char *s) {
   }
 }
 
-int html_write(FILE *out, const ResultsData *const *data, const char *const *labels, const char *const *paths, int n,
-               const char *report_json, double refresh, Err *e) {
+/* The page for the report's files and their report (the JSON tree of `--format json`, embedded
+   as it is). refresh > 0: the sweep is running; the page reloads itself every refresh seconds. */
+static int html_write(FILE *out, const Report *r, const cJSON *report, Err *e) {
   cJSON *root = cJSON_CreateObject(), *files = cJSON_AddArrayToObject(root, "files");
   char now[64];
   time_t t = time(NULL);
   strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
   cJSON_AddStringToObject(root, "generated", now);
-  cJSON_AddNumberToObject(root, "refresh", refresh > 0 ? refresh : 0);
+  cJSON_AddNumberToObject(root, "refresh", r->refresh > 0 ? r->refresh : 0);
   cJSON_AddItemToObject(root, "schema", schema());
-  cJSON *report = cJSON_Parse(report_json);
-  int bad = !report || !cJSON_AddItemToObject(root, "report", report);
-  for (int i = 0; i < n && !bad; i++) {
-    cJSON *f = file_data(data[i], labels[i], paths[i], e);
+  int bad = !report || !cJSON_AddItemReferenceToObject(root, "report", (cJSON *)report);
+  for (int i = 0; i < r->n && !bad; i++) {
+    const Section *s = &r->secs[i];
+    cJSON *f = file_data(&s->d, s->label, s->path, e);
     bad = !f || !cJSON_AddItemToArray(files, f);
   }
   char *text = bad ? NULL : cJSON_PrintUnformatted(root);
@@ -213,4 +215,11 @@ int html_write(FILE *out, const ResultsData *const *data, const char *const *lab
   fputs(mark + 6, out);
   cJSON_free(text);
   return ferror(out) ? errf(e, "writing the page failed") : 0;
+}
+
+int emit_html(const Report *r, FILE *out, Err *e) {
+  cJSON *report = report_json(r);
+  int rc = html_write(out, r, report, e);
+  cJSON_Delete(report);
+  return rc;
 }

@@ -12,7 +12,9 @@
 #include "report/analysis.h"
 
 typedef enum { REPORT_TABLE, REPORT_CSV, REPORT_JSON, REPORT_MARKDOWN, REPORT_RUNS_CSV, REPORT_HTML, NREPORT_FORMATS } ReportFormat;
-extern const char *const REPORT_FORMAT_NAME[NREPORT_FORMATS];
+/* A format's --format name; the format a name stands for, or -1. */
+const char *report_format_name(ReportFormat f);
+int report_format_parse(const char *name);
 
 /* Which analysis options the command line set (they win over the config's "report"). */
 enum { SET_LOSS = 1, SET_ACC = 2, SET_FRACTION = 4, SET_SMOOTH = 8, SET_EFFECT = 16 };
@@ -30,6 +32,15 @@ void report_defaults(ReportOptions *o);
    does not. Unknown keys and wrong types are errors naming the file. */
 int report_file_options(const ReportOptions *o, const ResultsData *d, const char *path, AnalysisOptions *out,
                         char *label, size_t label_size, Err *e);
+
+/* A command-line flag (--loss-target, ...) and its value into o: 0, -1 with an error, or 1 when
+   flag is not a report option. */
+int report_option_flag(ReportOptions *o, const char *flag, const char *value, Err *e);
+/* The options' lines of `report --help`. */
+void report_options_help(FILE *out);
+/* The options' values into a JSON "parameters" object. */
+struct cJSON;
+void report_options_json(const AnalysisOptions *a, struct cJSON *par);
 
 /* Checks a sweep config's "report" section as report_file_options would read it from the
    results file (so that a sweep never writes a file its report refuses). */
