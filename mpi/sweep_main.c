@@ -1,6 +1,7 @@
 #define _DEFAULT_SOURCE
 /* `bertsweep sweep` across the ranks: the lock and the file on rank 0, the plan on every
    rank, the collective open, the dispatch, the close and the end. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,169 +123,207 @@ _Noreturn static void end_silent(const SweepOutcome *oc, WriterLock *lock, MPI_C
   _exit(EXIT_SILENT); /* MPI_Abort does not return */
 }
 
-int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
-  SweepOptions opt = {.progress_every = a->progress_every, .launched = a->launched};
-  const int restart = a->restart;
-  const char *config = a->config;
-  if (fault_check_env()) { errf(e, "BERTSWEEP_FAULT must look like kind:A:B (e.g. kill:2:30)"); return EXIT_USAGE; }
-  if (silence_limit_env(&opt.silence_limit, e)) return EXIT_USAGE;
+/* The BERTSWEEP_* settings a sweep reads at its start, each validated here: 0, or an exit code. */
+static int env_options(SweepOptions *opt, Err *e) {
+  if (fault_check_env()) return errf(e, "BERTSWEEP_FAULT must look like kind:A:B (e.g. kill:2:30)"), EXIT_USAGE;
+  if (silence_limit_env(&opt->silence_limit, e)) return EXIT_USAGE;
   double stale;
   if (lock_stale_env(&stale, e)) return EXIT_USAGE;
   const char *r0 = getenv("BERTSWEEP_RANK0_TRAINS");
-  opt.rank0_trains = !r0 || !r0[0] ? -1 : strcmp(r0, "1") == 0 ? 1 : strcmp(r0, "0") == 0 ? 0 : -2;
-  if (opt.rank0_trains == -2) {
-    errf(e, "BERTSWEEP_RANK0_TRAINS must be 0 or 1, not \"%s\"", r0);
-    return EXIT_USAGE;
-  }
+  opt->rank0_trains = !r0 || !r0[0] ? -1 : strcmp(r0, "1") == 0 ? 1 : strcmp(r0, "0") == 0 ? 0 : -2;
+  if (opt->rank0_trains == -2) return errf(e, "BERTSWEEP_RANK0_TRAINS must be 0 or 1, not \"%s\"", r0), EXIT_USAGE;
+  return 0;
+}
+
+/* One sweep on one rank, from its config to its exit code. */
+typedef struct {
+  const SweepArgs *a;
+  int rank, size;
+  MPI_Comm comm;
+  SweepOptions opt;
   Sweep s;
-  if (sweep_load(&s, config, a->output, e)) return EXIT_ERROR;
-  int size, code = EXIT_ERROR;
-  MPI_Comm_size(comm, &size);
-  Plan plan = {0};
-  ResultsInfo info = {0};
+  Plan plan;
+  ResultsInfo info;
   Results res;
-  WriterLock lock = {.fd = -1};
-  char stop_path[4200] = ""; /* set once this sweep holds the lock: only then is FILE.stop ours */
-  opt.lock = rank == 0 ? &lock : NULL;
-  if (!s.output[0]) {
-    errf(e, "%s: no \"output\" given (or pass --output FILE)", config);
-    goto out;
-  }
-  if (a->html && strcmp(a->html, "auto") != 0 && page_path_ok(a->html, &s, e)) {
-    code = EXIT_USAGE;
-    goto out;
-  }
-  int locked = take_lock(&lock, s.output, rank, size, comm, e);
-  if (!bcast_ok(comm, locked == 0)) {
-    if (locked == 1) code = EXIT_BUSY;
-    if (locked == 2) {
-      errf(e, "%s: stopped by a signal while waiting for the lock; nothing was changed", s.output);
-      code = EXIT_STOPPED;
-    }
-    goto out;
+  WriterLock lock;
+  char stop_path[4200]; /* set once this sweep holds the lock: only then is FILE.stop ours */
+  LivePage page;
+  char html[4300];
+  SweepOutcome oc;
+  double elapsed;
+  int rc; /* sweep_run's */
+} Main;
+
+/* How a sweep that ran ended, and the exit code each end gives (src/err.h). */
+typedef enum { END_DONE, END_FAILED, END_TAKEN_OVER, END_IO, END_USER_STOP, END_STOPPED, NSWEEP_ENDS } SweepEnd;
+static const int END_EXIT[NSWEEP_ENDS] = {[END_DONE] = EXIT_OK,        [END_FAILED] = EXIT_ERROR,
+                                          [END_TAKEN_OVER] = EXIT_BUSY, [END_IO] = EXIT_IO,
+                                          [END_USER_STOP] = EXIT_USER_STOP, [END_STOPPED] = EXIT_STOPPED};
+static_assert(NSWEEP_ENDS == 6, "END_EXIT has one exit code per end");
+
+/* Rank 0, before any file changes: the first run's model and data open, and the file is made
+   to fit the sweep. */
+static int preflight(Main *m, Err *e) {
+  Job j;
+  RunConfig *cfg = malloc(sizeof *cfg);
+  int ok = !m->a->check_config || m->a->check_config(m->s.sweep_json, m->s.path, e) == 0;
+  ok = ok && cfg && sweep_run_config(&m->s, &m->s.runs[0], cfg, e) == 0 && job_open(&j, cfg, e) == 0;
+  if (ok && j.pooler_missing)
+    fprintf(stderr, "bertsweep: warning: %s has no pooler (bert.pooler.dense.*): every run initialises it as "
+                    "transformers does (normal, std initializer_range; bias 0); /runs column \"initialised\" says so\n",
+            cfg->model_path);
+  char unk[4800];
+  if (ok && job_unk_advice(&j, unk, sizeof unk)) fprintf(stderr, "bertsweep: warning: %s\n", unk);
+  if (ok) job_close(&j);
+  free(cfg);
+  return ok && sweep_file_prepare(&m->s, m->size, m->a->restart, e) == 0 ? 0 : -1;
+}
+
+/* The lock, the fence, the preflight, every rank's plan and the collective open: 0, or the
+   exit code of a sweep that cannot start. */
+static int prepare(Main *m, Err *e) {
+  const int rank = m->rank;
+  if (!m->s.output[0]) return errf(e, "%s: no \"output\" given (or pass --output FILE)", m->a->config), EXIT_ERROR;
+  if (m->a->html && strcmp(m->a->html, "auto") != 0 && page_path_ok(m->a->html, &m->s, e)) return EXIT_USAGE;
+  int locked = take_lock(&m->lock, m->s.output, rank, m->size, m->comm, e);
+  if (!bcast_ok(m->comm, locked == 0)) {
+    if (locked == 2) errf(e, "%s: stopped by a signal while waiting for the lock; nothing was changed", m->s.output);
+    return locked == 1 ? EXIT_BUSY : locked == 2 ? EXIT_STOPPED : EXIT_ERROR;
   }
   /* a rank of the sweep taken over may live on unseen (another host, frozen): the file it
      holds open becomes an unlinked copy */
-  if (!bcast_ok(comm, rank != 0 || !lock.fence || !path_exists(s.output) || file_fence(s.output, e) == 0)) goto out;
-  if (rank == 0 && lock.fence && path_exists(s.output))
+  const int fence = rank == 0 && m->lock.fence && path_exists(m->s.output);
+  if (!bcast_ok(m->comm, !fence || file_fence(m->s.output, e) == 0)) return EXIT_ERROR;
+  if (fence)
     fprintf(stderr, "bertsweep: %s fenced: a process of the earlier sweep that wakes up writes into the old copy\n",
-            s.output);
-  snprintf(stop_path, sizeof stop_path, "%s.stop", s.output);
-  if (rank == 0) unlink(stop_path); /* running the command again is the answer to an old stop */
-  /* preflight on rank 0: the first run's model and data open, before any file changes */
-  int ok = 1;
-  if (rank == 0) {
-    Job j;
-    RunConfig *cfg = malloc(sizeof *cfg);
-    ok = !a->check_config || a->check_config(s.sweep_json, s.path, e) == 0;
-    ok = ok && cfg && sweep_run_config(&s, &s.runs[0], cfg, e) == 0 && job_open(&j, cfg, e) == 0;
-    if (ok && j.pooler_missing)
-      fprintf(stderr, "bertsweep: warning: %s has no pooler (bert.pooler.dense.*): every run initialises it as "
-                      "transformers does (normal, std initializer_range; bias 0); /runs column \"initialised\" says so\n",
-              cfg->model_path);
-    char unk[4800];
-    if (ok && job_unk_advice(&j, unk, sizeof unk)) fprintf(stderr, "bertsweep: warning: %s\n", unk);
-    if (ok) job_close(&j);
-    free(cfg);
-    ok = ok && sweep_file_prepare(&s, size, restart, e) == 0;
-    if (!ok && e->disk) code = EXIT_IO; /* a full disk: fix it and run the same command */
-  }
-  if (!bcast_ok(comm, ok)) goto out;
-  if (!all_ranks_ok(comm, sweep_file_plan(&s, size, &plan, &info, e) == 0)) goto out;
-  if (results_open(&res, s.output, comm, e)) goto out;
+            m->s.output);
+  snprintf(m->stop_path, sizeof m->stop_path, "%s.stop", m->s.output);
+  if (rank == 0) unlink(m->stop_path); /* running the command again is the answer to an old stop */
+  int ok = rank != 0 || preflight(m, e) == 0;
+  if (!bcast_ok(m->comm, ok)) return rank == 0 && e->disk ? EXIT_IO : EXIT_ERROR; /* a full disk: fix it, rerun */
+  if (!all_ranks_ok(m->comm, sweep_file_plan(&m->s, m->size, &m->plan, &m->info, e) == 0)) return EXIT_ERROR;
+  if (results_open(&m->res, m->s.output, m->comm, e)) return EXIT_ERROR;
+  return 0;
+}
+
+/* Rank 0's first lines and the live page. */
+static void banner(Main *m) {
+  const Sweep *s = &m->s;
   char advice[512];
-  if (rank == 0) {
-    printf("# sweep %s: %d runs, up to %ld steps each, on %d rank(s); results in %s%s%s%s\n", s.path, s.nruns,
-           s.max_steps, size, s.output, s.output_link[0] ? " (following the symbolic link " : "", s.output_link,
-           s.output_link[0] ? ")" : "");
-    if (machine_blas_advice(advice, sizeof advice)) fprintf(stderr, "bertsweep: warning: %s\n", advice);
-  }
-  LivePage page = {.every = a->progress_every > 10 ? a->progress_every : 10, .write = a->write_page};
-  char html[4300];
-  if (rank == 0 && a->html && a->write_page) {
-    if (strcmp(a->html, "auto") == 0) snprintf(html, sizeof html, "%s.html", s.output);
-    else snprintf(html, sizeof html, "%s", a->html);
-    page.html = html;
-    opt.page = &page;
-    live_page_write(&page, s.output, page.every);
-    printf("# live report: %s (rewritten every %.0f s while the sweep runs)\n", html, page.every);
-  }
-  SweepOutcome oc;
-  double t0 = MPI_Wtime();
-  int rc = sweep_run(&s, &res, comm, &opt, plan.status, plan.slot_of, &oc, e);
-  double elapsed = MPI_Wtime() - t0;
+  printf("# sweep %s: %d runs, up to %ld steps each, on %d rank(s); results in %s%s%s%s\n", s->path, s->nruns,
+         s->max_steps, m->size, s->output, s->output_link[0] ? " (following the symbolic link " : "", s->output_link,
+         s->output_link[0] ? ")" : "");
+  if (machine_blas_advice(advice, sizeof advice)) fprintf(stderr, "bertsweep: warning: %s\n", advice);
+  m->page = (LivePage){.every = m->a->progress_every > 10 ? m->a->progress_every : 10, .write = m->a->write_page};
+  if (!m->a->html || !m->a->write_page) return;
+  if (strcmp(m->a->html, "auto") == 0) snprintf(m->html, sizeof m->html, "%s.html", s->output);
+  else snprintf(m->html, sizeof m->html, "%s", m->a->html);
+  m->page.html = m->html;
+  m->opt.page = &m->page;
+  live_page_write(&m->page, s->output, m->page.every);
+  printf("# live report: %s (rewritten every %.0f s while the sweep runs)\n", m->html, m->page.every);
+}
+
+/* After the dispatch: a woken sweep that was taken over touches nothing by path; a silent
+   rank ends the job here; every rank closes the file. */
+static SweepEnd close_file(Main *m, Err *e) {
   /* a sweep frozen past its lock's staleness wakes to find another sweep holding the file
      (which fenced it: everything written since went into an unlinked copy): the file, the
      page and the lock are that sweep's now, not to be touched by path */
-  const int held = rank != 0 || lock_held(&lock);
-  if (rank == 0 && opt.page && held) live_page_write(&page, s.output, 0); /* final: it stops reloading */
-  if (rank == 0 && oc.silent && held) end_silent(&oc, &lock, comm);
-  if (rank == 0 && oc.silent) { /* no collective can finish; the file is not ours to mark */
+  const int held = m->rank != 0 || lock_held(&m->lock);
+  if (m->rank == 0 && m->opt.page && held) live_page_write(&m->page, m->s.output, 0); /* final: it stops reloading */
+  if (m->rank == 0 && m->oc.silent && held) end_silent(&m->oc, &m->lock, m->comm);
+  if (m->rank == 0 && m->oc.silent) { /* no collective can finish; the file is not ours to mark */
     fprintf(stderr, "bertsweep: error: %s: a rank went silent, and another sweep has taken the file over meanwhile\n",
-            s.output);
-    MPI_Abort(comm, EXIT_BUSY);
+            m->s.output);
+    MPI_Abort(m->comm, EXIT_BUSY);
   }
-  const int taken_over = !bcast_ok(comm, held);
+  const int taken_over = !bcast_ok(m->comm, held);
   Err e2;
-  if (results_close(&res, &e2) && !rc) {
+  if (results_close(&m->res, &e2) && !m->rc) {
     *e = e2;
-    rc = -1;
+    m->rc = -1;
   }
-  MPI_Barrier(comm);
-  if (taken_over) {
+  MPI_Barrier(m->comm);
+  if (taken_over)
     errf(e, "%s: another sweep took the file over while this one was stopped (frozen past BERTSWEEP_LOCK_STALE) and "
             "fenced it: what this sweep did since went into an unlinked copy; the file, its lock and page are left to "
-            "that sweep", s.output);
-    code = EXIT_BUSY;
-    goto out;
-  }
-  if (rank == 0 && (oc.done_before || oc.resumed)) printf("# resumed: %d runs were done already, %d continued from checkpoints\n",
-                                          oc.done_before, oc.resumed);
-  if (oc.io_error) {
-    errctx(e, "the sweep stopped; running runs keep their last checkpoint: fix the cause and run the same command "
-              "to resume");
-    code = EXIT_IO;
-    goto out;
-  }
-  if (oc.stopped && oc.user_stop) {
-    if (rank == 0) {
-      printf("# stopped by `bertsweep stop`: %s; a Slurm wrapper does not requeue this; run the same command to "
-             "resume\n", oc.stop_summary);
-      unlink(stop_path);
-    }
-    code = EXIT_USER_STOP;
-    goto out;
-  }
-  if (oc.stopped) {
-    if (rank == 0) printf("# stopped (a signal or the time limit): %s; run the same command to resume\n", oc.stop_summary);
-    code = EXIT_STOPPED;
-    goto out;
-  }
-  if (!bcast_ok(comm, rank != 0 || sweep_file_finish(s.output, rc ? &e2 : e) == 0) && !rc) {
-    code = EXIT_IO;
-    goto out;
-  }
-  if (rank == 0 && oc.assignments)
-    printf("# dispatch: %ld runs handed to workers, each waited %.1f ms on average, %.1f ms at most\n", oc.assignments,
-           1e3 * oc.wait_mean, 1e3 * oc.wait_max);
-  if (rank == 0 && !rc) {
-    char quoted[8400];
-    shell_quote(s.output, quoted, sizeof quoted);
-    printf("# done: %d runs in %s (sweep %.1f s)\n#   /usr/bin/python3 -c \"import h5py, sys; f = h5py.File(sys.argv[1]); "
-           "print(f['runs'][:])\" %s\n", s.nruns, s.output, elapsed, quoted);
-  }
-  code = rc ? EXIT_ERROR : EXIT_OK;
-out:
-  if (rank == 0) lock_release(&lock);
-  /* after the lock is gone: a stop asked as the sweep ended is removed here, or (written after
-     this) by `bertsweep stop` itself, which looks at the lock again after writing */
-  if (rank == 0 && stop_path[0]) unlink(stop_path);
-  plan_free(&plan);
-  results_info_free(&info);
-  sweep_free(&s);
-  return code;
+            "that sweep", m->s.output);
+  return taken_over ? END_TAKEN_OVER : END_DONE;
 }
 
+/* How the sweep ended, with rank 0's last line; a finished sweep's file loses its slots. */
+static SweepEnd finish(Main *m, Err *e) {
+  const SweepOutcome *oc = &m->oc;
+  const int rank = m->rank;
+  if (close_file(m, e) == END_TAKEN_OVER) return END_TAKEN_OVER;
+  if (rank == 0 && (oc->done_before || oc->resumed))
+    printf("# resumed: %d runs were done already, %d continued from checkpoints\n", oc->done_before, oc->resumed);
+  if (oc->io_error) {
+    errctx(e, "the sweep stopped; running runs keep their last checkpoint: fix the cause and run the same command "
+              "to resume");
+    return END_IO;
+  }
+  if (oc->stopped && oc->user_stop) {
+    if (rank == 0) {
+      printf("# stopped by `bertsweep stop`: %s; a Slurm wrapper does not requeue this; run the same command to "
+             "resume\n", oc->stop_summary);
+      unlink(m->stop_path);
+    }
+    return END_USER_STOP;
+  }
+  if (oc->stopped) {
+    if (rank == 0) printf("# stopped (a signal or the time limit): %s; run the same command to resume\n", oc->stop_summary);
+    return END_STOPPED;
+  }
+  Err e2;
+  if (!bcast_ok(m->comm, rank != 0 || sweep_file_finish(m->s.output, m->rc ? &e2 : e) == 0) && !m->rc) return END_IO;
+  if (rank == 0 && oc->assignments)
+    printf("# dispatch: %ld runs handed to workers, each waited %.1f ms on average, %.1f ms at most\n", oc->assignments,
+           1e3 * oc->wait_mean, 1e3 * oc->wait_max);
+  if (rank == 0 && !m->rc) {
+    char quoted[8400];
+    shell_quote(m->s.output, quoted, sizeof quoted);
+    printf("# done: %d runs in %s (sweep %.1f s)\n#   /usr/bin/python3 -c \"import h5py, sys; f = h5py.File(sys.argv[1]); "
+           "print(f['runs'][:])\" %s\n", m->s.nruns, m->s.output, m->elapsed, quoted);
+  }
+  return m->rc ? END_FAILED : END_DONE;
+}
+
+int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
+  Main *m = calloc(1, sizeof *m);
+  if (!m) return errf(e, "out of memory"), EXIT_ERROR;
+  *m = (Main){.a = a, .rank = rank, .comm = comm, .lock = {.fd = -1},
+              .opt = {.progress_every = a->progress_every, .launched = a->launched}};
+  MPI_Comm_size(comm, &m->size);
+  m->opt.lock = rank == 0 ? &m->lock : NULL;
+  int code = env_options(&m->opt, e);
+  if (code) {
+    free(m);
+    return code;
+  }
+  if (sweep_load(&m->s, a->config, a->output, e)) {
+    free(m);
+    return EXIT_ERROR;
+  }
+  code = prepare(m, e);
+  if (!code) {
+    if (rank == 0) banner(m);
+    double t0 = MPI_Wtime();
+    m->rc = sweep_run(&m->s, &m->res, comm, &m->opt, m->plan.status, m->plan.slot_of, &m->oc, e);
+    m->elapsed = MPI_Wtime() - t0;
+    code = END_EXIT[finish(m, e)];
+  }
+  if (rank == 0) lock_release(&m->lock);
+  /* after the lock is gone: a stop asked as the sweep ended is removed here, or (written after
+     this) by `bertsweep stop` itself, which looks at the lock again after writing */
+  if (rank == 0 && m->stop_path[0]) unlink(m->stop_path);
+  plan_free(&m->plan);
+  results_info_free(&m->info);
+  sweep_free(&m->s);
+  free(m);
+  return code;
+}
 
 int sweep_mpi(const SweepArgs *args, Err *e) {
   SweepArgs a = *args; /* a launcher puts these in each rank's environment; a singleton has none */
