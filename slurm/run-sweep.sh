@@ -2,7 +2,7 @@
 # Runs `bertsweep sweep` inside a Slurm allocation: RANKS_PER_NODE ranks per node (default 1),
 # each with cores / RANKS_PER_NODE threads (set explicitly, and recorded per run in the results
 # file), progress every 60 s. Submit through sweep-*.sbatch. What ends the sweep decides what
-# happens next:
+# happens next (the exit codes of src/err.h, in slurm/exit-codes.sh):
 #   3  the time limit (the pre-timeout USR1) or a signal: every run checkpointed; requeued
 #   5  `bertsweep stop FILE.h5`: checkpointed, stays stopped (submit again to resume)
 #   6  another sweep holds the results file: nothing done, not requeued
@@ -27,6 +27,7 @@ trap '[ -n "$pid" ] && kill -TERM $pid' TERM
 config=$1
 shift
 here=$(dirname "$(readlink -f "$0")")
+. "$here/exit-codes.sh" # EXIT_STOPPED, ... as src/err.h defines them
 # the site's settings inside the job: `module load` lines, library paths (slurm/site.example.sh)
 site=${BERTSWEEP_SITE:-$here/site.sh}
 if [ -f "$site" ]; then . "$site"; fi
@@ -76,16 +77,16 @@ while kill -0 $pid 2>/dev/null; do
 done
 wait $pid
 rc=$?
-[ -s "$silent" ] && rc=7 # whatever the launcher made of the abort
+[ -s "$silent" ] && rc=$EXIT_SILENT # whatever the launcher made of the abort
 rm -f "$request"
 case "$rc" in
-  3) if [ -n "${SLURM_JOB_ID:-}" ]; then
+  "$EXIT_STOPPED") if [ -n "${SLURM_JOB_ID:-}" ]; then
        echo "# $(date -Is) checkpointed for the time limit; requeueing job $SLURM_JOB_ID"
        scontrol requeue "$SLURM_JOB_ID"
      fi ;;
-  5) echo "# $(date -Is) stopped by 'bertsweep stop'; not requeued (resubmit to resume)" ;;
-  6) echo "# $(date -Is) another sweep holds the results file; not requeued" ;;
-  7) hosts=$(sort -u "$silent" | paste -sd, -)
+  "$EXIT_USER_STOP") echo "# $(date -Is) stopped by 'bertsweep stop'; not requeued (resubmit to resume)" ;;
+  "$EXIT_BUSY") echo "# $(date -Is) another sweep holds the results file; not requeued" ;;
+  "$EXIT_SILENT") hosts=$(sort -u "$silent" | paste -sd, -)
      rm -f "$silent"
      if [ -n "${SLURM_JOB_ID:-}" ]; then
        old=$(scontrol show job "$SLURM_JOB_ID" -o | sed -n 's/.* ExcNodeList=\([^ ]*\).*/\1/p')

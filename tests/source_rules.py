@@ -10,6 +10,8 @@
 - the README is a front door (under 300 lines), and every link of the README and docs/ to a
   file of the tree resolves;
 - every key of io/runconfig.c's key table is documented in docs/config.md;
+- slurm/exit-codes.sh is what scripts/gen_exit_codes.py makes of src/err.h, and the Slurm
+  wrapper names exit codes only through it;
 - no C function is over 100 lines (the pickle interpreter's one dispatch loop excepted), and
   report/report.c stays under 300 lines.
 
@@ -79,6 +81,16 @@ keys = re.findall(r'\{"([a-z_]+)\.([a-z_0-9]+)", K_', open(os.path.join(ROOT, "i
 config_doc = open(os.path.join(ROOT, "docs", "config.md"), encoding="utf-8").read()
 undocumented = [f"{a}.{b}" for a, b in keys if f"`{a}.{b}`" not in config_doc and f"`{b}`" not in config_doc]
 check(len(keys) > 30 and not undocumented, f"config keys not in docs/config.md: {undocumented} ({len(keys)} keys read)")
+
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import gen_exit_codes  # noqa: E402
+codes = os.path.join(ROOT, "slurm", "exit-codes.sh")
+check(os.path.exists(codes) and open(codes, encoding="utf-8").read() == gen_exit_codes.shell_text(ROOT),
+      "slurm/exit-codes.sh differs from src/err.h: run scripts/gen_exit_codes.py")
+wrapper = open(os.path.join(ROOT, "slurm", "run-sweep.sh"), encoding="utf-8").read()
+bare = [ln.strip() for ln in wrapper.split("\n") if not ln.lstrip().startswith("#") and
+        re.search(r"(rc=|^\s*)[1-7]\)|rc=[1-7]\b", ln)]
+check(not bare, f"exit codes written as numbers in slurm/run-sweep.sh: {bare}")
 
 LONG_OK = {("io/torchbin.c", "run")}  # the pickle VM: one loop over opcodes
 long_functions = []
