@@ -145,7 +145,8 @@ int main(int argc, char **argv) {
   Bert m;
   Acts a;
   Optim o;
-  OptConfig oc = {OPT_HF_ADAMW, 1, 0.9f, 0.999f, 1e-8f, 0.01f, 1.0f, 0};
+  OptConfig oc = OPT_CONFIG_DEFAULTS;
+  oc.weight_decay = 0.01f;
   if (bert_alloc(&m, &c, &e) || acts_alloc(&a, &c, B, T, &e) || optim_init(&o, &oc, m.nparams, &e)) {
     fprintf(stderr, "bench_step: %s\n", e.msg);
     return 1;

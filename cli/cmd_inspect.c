@@ -19,7 +19,8 @@ static const char *INSPECT_USAGE =
     "  Lists an HF directory (model.safetensors or its shards, or pytorch_model.bin) or a\n"
     "  TensorFlow 1.x checkpoint (bert_model.ckpt.index and .data-* with bert_config.json, as\n"
     "  Google's releases unpack): format, config, each tensor's name, shape and dtype, and the\n"
-    "  total parameter count. Reads headers and indexes only.\n";
+    "  total parameter count. Reads headers and indexes only.\n"
+    "  Looks for, in this order: ";
 
 static void print_config(const char *dir) {
   static const char *const NAMES[] = {"config.json", "bert_config.json"};
@@ -52,17 +53,24 @@ static void shape_text(const int64_t *shape, int ndim, char *out, size_t size) {
 }
 
 int cmd_inspect(int argc, char **argv, Err *e) {
-  if (argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) { fputs(INSPECT_USAGE, stdout); return EXIT_OK; }
+  if (argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+    char formats[512];
+    model_formats_list(formats, sizeof formats);
+    printf("%s%s\n", INSPECT_USAGE, formats);
+    return EXIT_OK;
+  }
   if (argc != 1 || argv[0][0] == '-') { errf(e, "%s", INSPECT_USAGE); return EXIT_USAGE; }
   const char *dir = argv[0];
   char p[4200], shape[128];
   long long total = 0;
-  if (tensor_set_exists(dir)) {
+  int sharded = 0;
+  const int fmt = model_format_detect(dir, p, sizeof p, &sharded);
+  if (fmt < 0) return model_format_none(dir, e), EXIT_ERROR;
+  if (fmt != MF_TENSORFLOW) { /* a header lists it */
     TensorSet s;
     if (tensor_set_open(&s, dir, 1, e)) return EXIT_ERROR;
     static const char *const DT[] = {"float32", "float16", "bfloat16", "other"};
-    printf("format: %s (%s%s)\n", strstr(s.source, "pytorch_model") ? "pytorch_model.bin" : "safetensors", s.source,
-           s.n > 1 ? ", sharded" : "");
+    printf("format: %s (%s%s)\n", model_format_name((ModelFormat)fmt), s.source, s.n > 1 ? ", sharded" : "");
     print_config(dir);
     int n = 0;
     for (int k = 0; k < s.n; k++)
@@ -76,10 +84,10 @@ int cmd_inspect(int argc, char **argv, Err *e) {
     tensor_set_close(&s);
     return EXIT_OK;
   }
-  if (tensor_find_tf_index(dir, p, sizeof p)) {
+  { /* TensorFlow: its index lists every tensor, optimizer slots included */
     TfIndex x;
     if (tfb_read_index(&x, p, e)) return EXIT_ERROR;
-    printf("format: TensorFlow checkpoint (%s, %d data shard%s)\n", p, x.num_shards, x.num_shards == 1 ? "" : "s");
+    printf("format: %s (%s, %d data shard%s)\n", model_format_name(MF_TENSORFLOW), p, x.num_shards, x.num_shards == 1 ? "" : "s");
     print_config(dir);
     for (int i = 0; i < x.n; i++) {
       long long numel = 1;
@@ -92,8 +100,6 @@ int cmd_inspect(int argc, char **argv, Err *e) {
     tfb_free(&x);
     return EXIT_OK;
   }
-  errf(e, "%s: no model.safetensors and no TensorFlow *.index here", dir);
-  return EXIT_ERROR;
 }
 
 /* `bertsweep tokenize MODEL_DIR TEXT [PAIR]`: how the model's tokenizer encodes a text (or a

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "io/fileutil.h"
 #include "io/lockfile.h"
+#include "io/results_schema.h"
 
 static const char *STOP_USAGE =
     "usage: bertsweep stop FILE.h5\n"
@@ -28,8 +29,8 @@ int cmd_stop(int argc, char **argv, Err *e) {
   snprintf(target, sizeof target, "%s", argv[0]); /* a link to scratch: the sweep's lock lies beside its target */
   if (follow_links(target, sizeof target, e) < 0) return EXIT_ERROR;
   argv[0] = target;
-  snprintf(lock, sizeof lock, "%s.lock", argv[0]);
-  snprintf(stop, sizeof stop, "%s.stop", argv[0]);
+  results_sidecar(lock, sizeof lock, argv[0], SIDE_LOCK);
+  results_sidecar(stop, sizeof stop, argv[0], SIDE_STOP);
   /* nothing to stop is no error: the state the user asked for holds (exit 0, said on stdout) */
   if (!path_exists(lock)) {
     printf("# %s: no sweep is writing it (no %s); nothing to stop\n", argv[0], lock);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "io/lockfile.h"
+#include "io/results_schema.h"
 #include "src/clock.h"
 
 #define HEARTBEAT_SECONDS 30.0
@@ -299,7 +300,7 @@ void lock_writer_self(LockWriter *w) {
 }
 
 int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writers, int n, Err *e) {
-  snprintf(l->path, sizeof l->path, "%s.lock", results_path);
+  results_sidecar(l->path, sizeof l->path, results_path, SIDE_LOCK);
   l->fd = -1;
   l->fence = 0;
   if (lock_stale_env(&l->stale, e)) return -1;
@@ -376,7 +377,7 @@ int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writ
 
 int lock_live(const char *results_path, char *what, size_t size) {
   char path[4200], *text;
-  snprintf(path, sizeof path, "%s.lock", results_path);
+  results_sidecar(path, sizeof path, results_path, SIDE_LOCK);
   ino_t ino;
   double age = 0;
   if (read_lock(path, &text, &ino, &age)) return 0;
@@ -436,7 +437,7 @@ static int lists_me(const char *text) {
 
 int lock_beat(const char *results_path, LockBeat *b) {
   char path[4200], *text;
-  snprintf(path, sizeof path, "%s.lock", results_path);
+  results_sidecar(path, sizeof path, results_path, SIDE_LOCK);
   memset(b, 0, sizeof *b);
   ino_t ino;
   double age;
@@ -458,7 +459,7 @@ int lock_abandon_listed(const char *results_path, const char *why, Err *e) {
   char path[4200], *text;
   ino_t ino;
   double age;
-  snprintf(path, sizeof path, "%s.lock", results_path);
+  results_sidecar(path, sizeof path, results_path, SIDE_LOCK);
   if (read_lock(path, &text, &ino, &age)) return 0; /* gone, or not one we could judge */
   int ours = lists_me(text) && !abandoned(text);
   free(text);

@@ -505,7 +505,7 @@ static int space_for(const char *path, double bytes, Err *e) {
 int results_build(const char *path, const ResultsLayout *lay, const RunRow *rows, const char *const *run_configs,
                   const char *sweep_json, const char *config_path, const ResultsSource *src, Err *e) {
   char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.partial", path);
+  results_sidecar(tmp, sizeof tmp, path, SIDE_PARTIAL);
   if (regular_or_absent(path, e) || (src && src->path && regular_or_absent(src->path, e))) return -1;
   if (space_for(path, results_layout_bytes(lay), e)) return -1;
   Build b = {.path = path, .tmp = tmp, .lay = lay, .f = -1, .old = -1, .runs = -1, .final = -1};

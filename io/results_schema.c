@@ -22,6 +22,12 @@ const char *const SLOT_DATASETS[NSLOT_DATASETS] = {
     [SLOT_PARAMS] = "params", [SLOT_ADAM_M] = "adam_m", [SLOT_ADAM_V] = "adam_v", [SLOT_STATE] = "state"};
 static_assert(NSLOT_DATASETS == 4, "SLOT_DATASETS names every slot dataset");
 
+void results_sidecar(char *out, size_t size, const char *results_path, Sidecar which) {
+  static const char *const SUFFIX[NSIDECARS] = {
+      [SIDE_LOCK] = ".lock", [SIDE_STOP] = ".stop", [SIDE_HTML] = ".html", [SIDE_PARTIAL] = ".partial"};
+  snprintf(out, size, "%s%s", results_path, SUFFIX[which]);
+}
+
 void results_slot_path(char *out, size_t size, int slot, int which) {
   if (which < 0) snprintf(out, size, RESULTS_CHECKPOINTS "/slot_%d", slot);
   else snprintf(out, size, RESULTS_CHECKPOINTS "/slot_%d/%s", slot, SLOT_DATASETS[which]);

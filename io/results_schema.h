@@ -61,6 +61,12 @@ enum { CO_RUN, CO_STEP, CO_EVAL, NCOORDS };
 extern const DatasetSpec RESULTS_COORDS[NCOORDS];
 extern const char *const RESULTS_DIM_NAME[NCOORDS]; /* "run", "step", "eval" */
 
+/* The files beside a results file FILE, named once: FILE.lock (its writer lock), FILE.stop
+   (`bertsweep stop`'s request), FILE.html (the page of `--html auto`), FILE.partial (a file
+   being built, renamed over FILE when complete). */
+typedef enum { SIDE_LOCK, SIDE_STOP, SIDE_HTML, SIDE_PARTIAL, NSIDECARS } Sidecar;
+void results_sidecar(char *out, size_t size, const char *results_path, Sidecar which);
+
 /* The file's other objects, named once: the runs table, the checkpoint slots' group (one
    subgroup slot_K per slot, holding SLOT_DATASETS), the final weights. */
 #define RESULTS_RUNS "runs"

@@ -86,7 +86,7 @@ static void defaults(RunConfig *cfg) {
   cfg->eval_every = 0;
   cfg->checkpoint_every = 100;
   cfg->seed = 1;
-  cfg->opt = (OptConfig){OPT_HF_ADAMW, 1, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f, 0};
+  cfg->opt = OPT_CONFIG_DEFAULTS;
 }
 
 static const KeySpec *find_spec(const char *dotted) {

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <assert.h>
 #include <dirent.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
@@ -12,23 +13,22 @@
 /* ---- one file, or shards named by an index's weight_map ---- */
 
 typedef int (*Loader)(TensorFile *f, const char *path, Err *e);
+typedef int (*Detect)(const char *dir, const char *file, const char *index, char *out, size_t size, int *sharded);
 
-static const struct {
-  const char *file, *index;
-  Loader full, header;
-} FORMATS[] = {
-    {"model.safetensors", "model.safetensors.index.json", st_open, st_list},
-    {"pytorch_model.bin", "pytorch_model.bin.index.json", torchbin_open, torchbin_open},
-};
-enum { NFORMATS = sizeof FORMATS / sizeof FORMATS[0] };
-
-static int shard_name_ok(const char *s) {
-  return s[0] && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+/* The HF layouts: the one file, else the index of its shards. */
+static int detect_hf(const char *dir, const char *file, const char *index, char *out, size_t size, int *sharded) {
+  snprintf(out, size, "%s/%s", dir, file);
+  if (access(out, F_OK) == 0) return (*sharded = 0), 1;
+  snprintf(out, size, "%s/%s", dir, index);
+  if (access(out, F_OK) == 0) return (*sharded = 1), 1;
+  return 0;
 }
 
-/* The TF index in dir: bert_model.ckpt.index, else the first *.index. */
-int tensor_find_tf_index(const char *dir, char *out, size_t size) {
-  snprintf(out, size, "%s/bert_model.ckpt.index", dir);
+/* TF 1.x: NAME.index + data shards; bert_model.ckpt.index, else the first *.index. */
+static int detect_tf(const char *dir, const char *file, const char *index, char *out, size_t size, int *sharded) {
+  (void)index;
+  *sharded = 0;
+  snprintf(out, size, "%s/%s", dir, file);
   if (access(out, F_OK) == 0) return 1;
   DIR *d = opendir(dir);
   struct dirent *ent;
@@ -44,34 +44,54 @@ int tensor_find_tf_index(const char *dir, char *out, size_t size) {
   return found;
 }
 
-int tensor_set_exists(const char *dir) {
-  char p[4200];
-  for (int k = 0; k < NFORMATS; k++) {
-    snprintf(p, sizeof p, "%s/%s", dir, FORMATS[k].file);
-    if (access(p, F_OK) == 0) return 1;
-    snprintf(p, sizeof p, "%s/%s", dir, FORMATS[k].index);
-    if (access(p, F_OK) == 0) return 1;
-  }
-  return 0;
+/* The model file formats, in the order a directory is searched: how each is found, opened
+   whole, and listed from its header (NULL: `inspect` reads the TF index itself). */
+static const struct {
+  const char *name, *file, *index, *what;
+  Detect detect;
+  Loader full, header;
+} FORMATS[NMODEL_FORMATS] = {
+    [MF_SAFETENSORS] = {"safetensors", "model.safetensors", "model.safetensors.index.json",
+                        "model.safetensors (or its *.index.json)", detect_hf, st_open, st_list},
+    [MF_TORCHBIN] = {"pytorch_model.bin", "pytorch_model.bin", "pytorch_model.bin.index.json",
+                     "pytorch_model.bin (or its *.index.json)", detect_hf, torchbin_open, torchbin_open},
+    [MF_TENSORFLOW] = {"TensorFlow checkpoint", "bert_model.ckpt.index", NULL, "a TensorFlow *.index", detect_tf, tfb_load,
+                       NULL},
+};
+static_assert(NMODEL_FORMATS == 3, "FORMATS has one row per model format");
+
+static int shard_name_ok(const char *s) {
+  return s[0] && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+const char *model_format_name(ModelFormat f) { return FORMATS[f].name; }
+
+int model_format_detect(const char *dir, char *path, size_t size, int *sharded) {
+  for (int k = 0; k < NMODEL_FORMATS; k++)
+    if (FORMATS[k].detect(dir, FORMATS[k].file, FORMATS[k].index, path, size, sharded)) return k;
+  return -1;
+}
+
+void model_formats_list(char *out, size_t size) {
+  size_t len = 0;
+  out[0] = 0;
+  for (int k = 0; k < NMODEL_FORMATS && len < size; k++)
+    len += (size_t)snprintf(out + len, size - len, "%s%s", k ? k + 1 < NMODEL_FORMATS ? ", " : " or " : "",
+                            FORMATS[k].what);
+}
+
+int model_format_none(const char *dir, Err *e) {
+  char what[512];
+  model_formats_list(what, sizeof what);
+  return errf(e, "%s: no model weights here: looked for %s", dir, what);
 }
 
 int tensor_set_open(TensorSet *s, const char *dir, int header_only, Err *e) {
   memset(s, 0, sizeof *s);
-  int fmt = -1, sharded = 0;
-  for (int k = 0; k < NFORMATS && fmt < 0; k++) {
-    snprintf(s->source, sizeof s->source, "%s/%s", dir, FORMATS[k].file);
-    if (access(s->source, F_OK) == 0) { fmt = k; break; }
-    snprintf(s->source, sizeof s->source, "%s/%s", dir, FORMATS[k].index);
-    if (access(s->source, F_OK) == 0) { fmt = k; sharded = 1; }
-  }
-  if (fmt < 0 && tensor_find_tf_index(dir, s->source, sizeof s->source)) { /* TF 1.x: NAME.index + data shards */
-    if (!(s->f = calloc(1, sizeof(TensorFile)))) return errf(e, "out of memory");
-    s->n = 1;
-    return header_only ? errf(e, "%s: a TensorFlow checkpoint: list it with tfb_read_index", s->source)
-                       : tfb_load(&s->f[0], s->source, e);
-  }
-  if (fmt < 0)
-    return errf(e, "%s: no model.safetensors, pytorch_model.bin, their *.index.json, or TensorFlow *.index", dir);
+  int sharded = 0, fmt = model_format_detect(dir, s->source, sizeof s->source, &sharded);
+  if (fmt < 0) return model_format_none(dir, e);
+  if (header_only && !FORMATS[fmt].header)
+    return errf(e, "%s: a %s has no header to list: read its index", s->source, FORMATS[fmt].name);
   Loader load = header_only ? FORMATS[fmt].header : FORMATS[fmt].full;
   if (!sharded) {
     if (!(s->f = calloc(1, sizeof(TensorFile)))) return errf(e, "out of memory");

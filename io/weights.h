@@ -16,9 +16,14 @@ int tensor_set_open(TensorSet *s, const char *dir, int header_only, Err *e);
 void tensor_set_close(TensorSet *s);
 /* The tensor and (file) the shard that holds it, or NULL. */
 const TensorEntry *tensor_set_find(const TensorSet *s, const char *name, const TensorFile **file);
-/* The TF index in dir (bert_model.ckpt.index, else the first *.index) into out; 0 when none. */
-int tensor_find_tf_index(const char *dir, char *out, size_t size);
-/* 1 when dir holds HF-format weights (safetensors or .bin, whole or sharded). */
-int tensor_set_exists(const char *dir);
+/* The model file formats (io/weights.c's FORMATS table: how each is found, opened, listed). */
+typedef enum { MF_SAFETENSORS, MF_TORCHBIN, MF_TENSORFLOW, NMODEL_FORMATS } ModelFormat;
+/* The format of dir's weights, its file (or index) into path, whether it is sharded; -1: none. */
+int model_format_detect(const char *dir, char *path, size_t size, int *sharded);
+const char *model_format_name(ModelFormat f);
+/* "model.safetensors (or its *.index.json), ... or a TensorFlow *.index": what is looked for. */
+void model_formats_list(char *out, size_t size);
+/* The error for a directory without weights, naming every format looked for; returns -1. */
+int model_format_none(const char *dir, Err *e);
 
 #endif

@@ -356,7 +356,9 @@ static int setup(Pre *p, PretrainConfig *c, Err *e) {
     mlm_init(&p->head, bc.init_range, (uint64_t)c->seed);
   }
   if (acts_alloc(&p->a, &p->m.cfg, c->batch, c->seq, e)) return -1;
-  OptConfig oc = {OPT_HF_ADAMW, 1, 0.9f, 0.999f, 1e-6f, (float)c->weight_decay, 1.0f, 0};
+  OptConfig oc = OPT_CONFIG_DEFAULTS;
+  oc.eps = 1e-6f; /* BERT's pre-training */
+  oc.weight_decay = (float)c->weight_decay;
   if (optim_init(&p->om, &oc, p->m.nparams, e) || optim_init(&p->oh, &oc, p->head.n, e)) return -1;
   size_t BT = (size_t)c->batch * c->seq;
   p->ids = malloc(sizeof(int) * BT);

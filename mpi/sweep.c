@@ -19,10 +19,34 @@
 #include "src/fault.h"
 #include "src/machine.h"
 
-/* TAG_DONE: {run, how it ended (RunEnd), final accuracy, steps done}; a failed run's
-   TAG_DONE is followed by TAG_WHY, its reason (ERROR_LEN chars). */
+/* The dispatch protocol. A worker sends TAG_REQUEST (an int, unused) and gets TAG_ASSIGN; while
+   it runs a run it sends TAG_PROGRESS (at most twice a second, and once a second as a pulse
+   during long evaluations); at a run's end TAG_DONE, for a failed run followed by TAG_WHY (its
+   reason, ERROR_LEN chars). Rank 0 sends TAG_STOP (an int) to stop every worker. The structs
+   travel as bytes: every rank runs this one binary. */
 enum { TAG_REQUEST = 1, TAG_ASSIGN = 2, TAG_PROGRESS = 3, TAG_DONE = 4, TAG_STOP = 5, TAG_WHY = 6 };
-enum { DONE_LEN = 4, PROGRESS_LEN = 4, MAX_LISTED = 8, HOST_LEN = 64 };
+typedef struct {
+  int run, slot; /* run -1: nothing left; slot -1: the run has no checkpoint slot */
+} AssignMsg;
+typedef struct {
+  int run;
+  long step; /* -1: a pulse before the run's first step */
+  double loss, gap_max; /* gap_max: the slowest gap between this run's step reports so far */
+} ProgressMsg;
+typedef struct {
+  int run;
+  RunEnd how;
+  double final_acc;
+  long steps_done;
+} DoneMsg;
+enum { MAX_LISTED = 8, HOST_LEN = 64 };
+
+static void send_msg(const void *m, int bytes, int to, int tag, MPI_Comm comm) {
+  MPI_Send(m, bytes, MPI_BYTE, to, tag, comm);
+}
+static void recv_msg(void *m, int bytes, int from, int tag, MPI_Comm comm) {
+  MPI_Recv(m, bytes, MPI_BYTE, from, tag, comm, MPI_STATUS_IGNORE);
+}
 
 /* A rank running a run is silent when rank 0 heard nothing from it for SILENCE_FACTOR times
    the slowest gap between its step reports in that run (a step, or a step with an evaluation
@@ -169,9 +193,9 @@ static void watch_silence(Ctx *c) {
 }
 
 /* A run ended on rank src; why: a failed run's reason. */
-static void handle_done(Ctx *c, int src, const double *msg, const char *why) {
-  const int run = (int)msg[0];
-  const RunEnd how = (RunEnd)msg[1];
+static void handle_done(Ctx *c, int src, const DoneMsg *msg, const char *why) {
+  const int run = msg->run;
+  const RunEnd how = msg->how;
   const int keeps = how == END_STOPPED || how == END_IOERROR; /* its checkpoint stays */
   progress_done(&c->prog, src, run, how);
   if (how == END_FAILED) {
@@ -181,7 +205,7 @@ static void handle_done(Ctx *c, int src, const double *msg, const char *why) {
   if (how == END_STOPPED) {
     if (c->nstopped < MAX_LISTED) {
       c->stopped_run[c->nstopped] = run;
-      c->stopped_step[c->nstopped] = (long)msg[3];
+      c->stopped_step[c->nstopped] = msg->steps_done;
     }
     c->nstopped++;
   }
@@ -199,7 +223,7 @@ static int stop_file_present(Ctx *c) {
   if (t - c->last_stop_check < 1.0) return 0;
   c->last_stop_check = t;
   char path[4200];
-  snprintf(path, sizeof path, "%s.stop", c->res->path);
+  results_sidecar(path, sizeof path, c->res->path, SIDE_STOP);
   if (access(path, F_OK) == 0) return 1;
   const char *req = getenv("BERTSWEEP_STOP_REQUEST");
   return req && req[0] && access(req, F_OK) == 0 ? 2 : 0;
@@ -221,29 +245,30 @@ static void service(Ctx *c) {
     int src = st.MPI_SOURCE;
     c->heard[src] = clock_seconds();
     if (st.MPI_TAG == TAG_REQUEST) {
-      int dummy, msg[2] = {-1, -1};
+      int dummy;
       MPI_Recv(&dummy, 1, MPI_INT, src, TAG_REQUEST, c->comm, MPI_STATUS_IGNORE);
-      msg[0] = take_next(c, &msg[1]);
-      if (msg[0] < 0) {
+      AssignMsg a = {.slot = -1};
+      a.run = take_next(c, &a.slot);
+      if (a.run < 0) {
         c->finished_workers++;
         c->worker_done[src] = 1;
       } else {
-        progress_start(&c->prog, src, msg[0]);
+        progress_start(&c->prog, src, a.run);
         c->gap[src] = 0; /* a new run: the floor until it reports its own pace */
       }
-      MPI_Send(msg, 2, MPI_INT, src, TAG_ASSIGN, c->comm);
+      send_msg(&a, sizeof a, src, TAG_ASSIGN, c->comm);
     } else if (st.MPI_TAG == TAG_PROGRESS) {
-      double msg[PROGRESS_LEN];
-      MPI_Recv(msg, PROGRESS_LEN, MPI_DOUBLE, src, TAG_PROGRESS, c->comm, MPI_STATUS_IGNORE);
-      if (msg[1] >= 0) progress_step(&c->prog, src, (int)msg[0], (long)msg[1], msg[2]); /* < 0: a pulse before any step */
-      c->gap[src] = msg[3];
+      ProgressMsg m;
+      recv_msg(&m, sizeof m, src, TAG_PROGRESS, c->comm);
+      if (m.step >= 0) progress_step(&c->prog, src, m.run, m.step, m.loss);
+      c->gap[src] = m.gap_max;
     } else if (st.MPI_TAG == TAG_DONE) {
-      double msg[DONE_LEN];
+      DoneMsg m;
       char why[ERROR_LEN] = "";
-      MPI_Recv(msg, DONE_LEN, MPI_DOUBLE, src, TAG_DONE, c->comm, MPI_STATUS_IGNORE);
-      if ((RunEnd)msg[1] == END_FAILED) MPI_Recv(why, ERROR_LEN, MPI_CHAR, src, TAG_WHY, c->comm, MPI_STATUS_IGNORE);
+      recv_msg(&m, sizeof m, src, TAG_DONE, c->comm);
+      if (m.how == END_FAILED) MPI_Recv(why, ERROR_LEN, MPI_CHAR, src, TAG_WHY, c->comm, MPI_STATUS_IGNORE);
       why[ERROR_LEN - 1] = 0;
-      handle_done(c, src, msg, why);
+      handle_done(c, src, &m, why);
     } else {
       fprintf(stderr, "bertsweep: rank 0: unexpected message tag %d from rank %d\n", st.MPI_TAG, src);
       MPI_Abort(c->comm, 1);
@@ -286,8 +311,8 @@ static void check_launcher(const Ctx *c) {
 static void pulse(Ctx *c) {
   const double t = clock_seconds();
   if (c->cur_run < 0 || t - c->last_report < 1.0) return;
-  double msg[PROGRESS_LEN] = {c->cur_run, (double)c->cur_step, c->cur_loss, c->gap_max};
-  MPI_Send(msg, PROGRESS_LEN, MPI_DOUBLE, 0, TAG_PROGRESS, c->comm);
+  const ProgressMsg m = {.run = c->cur_run, .step = c->cur_step, .loss = c->cur_loss, .gap_max = c->gap_max};
+  send_msg(&m, sizeof m, 0, TAG_PROGRESS, c->comm);
   c->last_report = t;
 }
 
@@ -328,20 +353,20 @@ static void hook_progress(void *ctx, int run, long step, double loss) {
     return;
   }
   if (t - c->last_report < 0.5) return;
-  double msg[PROGRESS_LEN] = {run, (double)step, loss, c->gap_max};
-  MPI_Send(msg, PROGRESS_LEN, MPI_DOUBLE, 0, TAG_PROGRESS, c->comm);
+  const ProgressMsg m = {.run = run, .step = step, .loss = loss, .gap_max = c->gap_max};
+  send_msg(&m, sizeof m, 0, TAG_PROGRESS, c->comm);
   c->last_report = t;
 }
 
 static void report_done(Ctx *c, int run, RunEnd how, const RunRow *row, const char *why) {
-  double msg[DONE_LEN] = {run, how, row->final_acc, (double)row->steps_done};
+  const DoneMsg m = {.run = run, .how = how, .final_acc = row->final_acc, .steps_done = row->steps_done};
   char text[ERROR_LEN] = "";
   snprintf(text, sizeof text, "%s", why ? why : "");
   if (c->rank == 0) {
-    handle_done(c, 0, msg, text);
+    handle_done(c, 0, &m, text);
     return;
   }
-  MPI_Send(msg, DONE_LEN, MPI_DOUBLE, 0, TAG_DONE, c->comm);
+  send_msg(&m, sizeof m, 0, TAG_DONE, c->comm);
   if (how == END_FAILED) MPI_Send(text, ERROR_LEN, MPI_CHAR, 0, TAG_WHY, c->comm);
 }
 
@@ -508,7 +533,7 @@ _Noreturn static void end_rank0_frozen(Ctx *c, double waited, double quiet) {
    moved since the request either (for two of its periods at least): a worker cut off from rank
    0 still sees the heartbeats on the shared file system, and waits for rank 0 to name it; a
    lock marked abandoned or gone means rank 0 ended the sweep: this worker ends too. */
-static void await_assignment(Ctx *c, int msg[2]) {
+static void await_assignment(Ctx *c, AssignMsg *msg) {
   const double t0 = clock_seconds(), limit = silence_limit(c->opt, c->gap_max);
   LockBeat asked, now;
   const int had_lock = lock_beat(c->res->path, &asked) == 0;
@@ -534,21 +559,22 @@ static void await_assignment(Ctx *c, int msg[2]) {
     }
     usleep(1000);
   }
-  MPI_Recv(msg, 2, MPI_INT, 0, TAG_ASSIGN, c->comm, MPI_STATUS_IGNORE);
+  recv_msg(msg, sizeof *msg, 0, TAG_ASSIGN, c->comm);
 }
 
 static void run_worker(Ctx *c) {
   for (;;) {
-    int msg[2], dummy = 0;
+    AssignMsg a;
+    int dummy = 0;
     const double asked = clock_seconds();
     MPI_Send(&dummy, 1, MPI_INT, 0, TAG_REQUEST, c->comm);
-    await_assignment(c, msg);
-    if (msg[0] < 0) break;
+    await_assignment(c, &a);
+    if (a.run < 0) break;
     const double waited = clock_seconds() - asked;
     c->wait_sum += waited;
     c->wait_max = waited > c->wait_max ? waited : c->wait_max;
     c->nwait++;
-    run_one(c, msg[0], msg[1]);
+    run_one(c, a.run, a.slot);
   }
   int flag; /* a stop that crossed our last request */
   MPI_Iprobe(0, TAG_STOP, c->comm, &flag, MPI_STATUS_IGNORE);

@@ -64,8 +64,8 @@ static int same_file(const char *a, const char *b) {
    lock or stop file, the config, or any file that is not an earlier page. */
 static int page_path_ok(const char *html, const Sweep *s, Err *e) {
   char lock[4200], stop[4200];
-  snprintf(lock, sizeof lock, "%s.lock", s->output);
-  snprintf(stop, sizeof stop, "%s.stop", s->output);
+  results_sidecar(lock, sizeof lock, s->output, SIDE_LOCK);
+  results_sidecar(stop, sizeof stop, s->output, SIDE_STOP);
   const char *what = same_file(html, s->output) ? "the results file" : same_file(html, lock) ? "the results file's lock"
                      : same_file(html, stop) ? "the stop file" : same_file(html, s->path) ? "the sweep's config" : NULL;
   if (what) return errf(e, "--html %s names %s; the page goes to a file of its own (--html auto: %s.html)", html, what, s->output);
@@ -197,7 +197,7 @@ static int prepare(Main *m, Err *e) {
   if (fence)
     fprintf(stderr, "bertsweep: %s fenced: a process of the earlier sweep that wakes up writes into the old copy\n",
             m->s.output);
-  snprintf(m->stop_path, sizeof m->stop_path, "%s.stop", m->s.output);
+  results_sidecar(m->stop_path, sizeof m->stop_path, m->s.output, SIDE_STOP);
   if (rank == 0) unlink(m->stop_path); /* running the command again is the answer to an old stop */
   int ok = rank != 0 || preflight(m, e) == 0;
   if (!bcast_ok(m->comm, ok)) return rank == 0 && e->disk ? EXIT_IO : EXIT_ERROR; /* a full disk: fix it, rerun */
@@ -216,7 +216,7 @@ static void banner(Main *m) {
   if (machine_blas_advice(advice, sizeof advice)) fprintf(stderr, "bertsweep: warning: %s\n", advice);
   m->page = (LivePage){.every = m->a->progress_every > 10 ? m->a->progress_every : 10, .write = m->a->write_page};
   if (!m->a->html || !m->a->write_page) return;
-  if (strcmp(m->a->html, "auto") == 0) snprintf(m->html, sizeof m->html, "%s.html", s->output);
+  if (strcmp(m->a->html, "auto") == 0) results_sidecar(m->html, sizeof m->html, s->output, SIDE_HTML);
   else snprintf(m->html, sizeof m->html, "%s", m->a->html);
   m->page.html = m->html;
   m->opt.page = &m->page;

@@ -21,6 +21,11 @@ typedef struct {
   float llrd;         /* layer-wise lr decay factor (1 = off) */
   int prior_decay;    /* decay towards the pre-trained weights instead of towards 0 */
 } OptConfig;
+/* transformers' AdamW defaults (the config's defaults too): fill a config from these and set
+   what differs by name, e.g. `OptConfig c = OPT_CONFIG_DEFAULTS; c.eps = 1e-6f;`. */
+#define OPT_CONFIG_DEFAULTS \
+  ((OptConfig){.kind = OPT_HF_ADAMW, .correct_bias = 1, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.0f, \
+               .llrd = 1.0f, .prior_decay = 0})
 
 typedef struct {
   OptConfig cfg;

@@ -55,7 +55,9 @@ for top, dirs, files in os.walk(ROOT):
 check(not outside, f"references to files outside the repository: {outside}")
 
 main = open(os.path.join(ROOT, "cli", "main.c"), encoding="utf-8").read()
-for cmd in sorted(set(re.findall(r'strcmp\(argv\[1\], "([a-z]+)"\) == 0\) code = cmd_', main))):
+commands = re.findall(r'\{"([a-z]+)", cmd_([a-z]+),', main)
+check(len(commands) >= 10 and all(a == b for a, b in commands), f"cli/main.c's COMMANDS rows: {commands}")
+for cmd, _ in commands:
     src = os.path.join(ROOT, "cli", f"cmd_{cmd}.c")
     check(os.path.exists(src) and f"int cmd_{cmd}(" in open(src, encoding="utf-8").read(),
           f"`bertsweep {cmd}` is not in cli/cmd_{cmd}.c")
