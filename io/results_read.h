@@ -3,7 +3,8 @@
    changes in place. */
 #ifndef BS_RESULTS_READ_H
 #define BS_RESULTS_READ_H
-#include "io/results.h"
+#include "io/h5util.h"
+#include "io/results_layout.h"
 
 /* What a resume, a check or a salvage needs to know of an existing file. */
 typedef struct {

@@ -5,7 +5,7 @@
 #define BS_SWEEP_H
 #include <mpi.h>
 #include "io/lockfile.h"
-#include "io/results.h"
+#include "io/results_mpi.h"
 #include "sweep/grid.h"
 
 typedef struct {

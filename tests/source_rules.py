@@ -12,6 +12,8 @@
 - every key of io/runconfig.c's key table is documented in docs/config.md;
 - slurm/exit-codes.sh is what scripts/gen_exit_codes.py makes of src/err.h, and the Slurm
   wrapper names exit codes only through it;
+- <mpi.h> is included only by io/results_mpi.h (the collective open) and mpi/ (parallel HDF5's
+  own headers include it too: that is the library's, not ours);
 - no C function is over 100 lines (the pickle interpreter's one dispatch loop excepted), and
   report/report.c stays under 300 lines.
 
@@ -93,6 +95,14 @@ wrapper = open(os.path.join(ROOT, "slurm", "run-sweep.sh"), encoding="utf-8").re
 bare = [ln.strip() for ln in wrapper.split("\n") if not ln.lstrip().startswith("#") and
         re.search(r"(rc=|^\s*)[1-7]\)|rc=[1-7]\b", ln)]
 check(not bare, f"exit codes written as numbers in slurm/run-sweep.sh: {bare}")
+
+mpi_includes = []
+for folder in ("src", "io", "jobs", "sweep", "mpi", "report", "cli", "bench"):
+    for name in sorted(os.listdir(os.path.join(ROOT, folder))):
+        if name.endswith((".c", ".h")) and "#include <mpi.h>" in open(os.path.join(ROOT, folder, name), encoding="utf-8").read():
+            mpi_includes.append(f"{folder}/{name}")
+check(mpi_includes and all(p == "io/results_mpi.h" or p.startswith("mpi/") for p in mpi_includes),
+      f"<mpi.h> included outside io/results_mpi.h and mpi/: {mpi_includes}")
 
 LONG_OK = {("io/torchbin.c", "run")}  # the pickle VM: one loop over opcodes
 long_functions = []
