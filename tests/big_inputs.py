@@ -9,16 +9,13 @@ usage: big_inputs.py BERTSWEEP FIXTURE_DIR WORKDIR
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, fresh_work  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 cfg = json.load(open(os.path.join(WORK, "tiny.json")))
 
 open(os.path.join(WORK, "t.tsv"), "w").write("label\tsentence\n" + "100\tabc" + "\tx" * 600000 + "\n101\tdef\n102\tghi\n")

@@ -10,16 +10,13 @@ import json
 import os
 import random
 import re
-import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, fresh_work  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 rng = random.Random(5)
 vocab = [w for w in open(os.path.join(WORK, "model", "vocab.txt"), encoding="utf-8").read().split("\n") if len(w) == 1]
 prefix = "".join(rng.choice(vocab[:20]) for _ in range(39))  # the same 39 characters in every example

@@ -26,11 +26,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, skip  # noqa: E402
+from testlib import check, done, fresh_work, skip  # noqa: E402
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -40,8 +40,6 @@ except ImportError:
 if not shutil.which("chromedriver") or not (shutil.which("chromium") or os.path.exists("/usr/bin/chromium")):
     skip("chromium or chromedriver is not installed")
 
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
 os.chdir(WORK)
 env = dict(os.environ, OMP_NUM_THREADS="1")
 cfg = json.load(open("tiny.json"))

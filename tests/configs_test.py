@@ -7,14 +7,14 @@ usage: configs_test.py BERTSWEEP FIXTURE_DIR WORKDIR
 import glob
 import json
 import os
-import shutil
 import subprocess
 import sys
 
-BIN, FIX, WORK = sys.argv[1:4]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import fresh_work  # noqa: E402
+
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
 passed = failed = 0
 for path in sorted(glob.glob(os.path.join(SRC, "*.json"))):
     c = json.load(open(path))

@@ -24,14 +24,12 @@ import time
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, proc_stat, read_results, same_results  # noqa: E402
+from testlib import check, done, fresh_work, mpirun, proc_stat, read_results, SAME_COLUMNS, same_results, schema_metrics  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
-NAMES = json.loads(subprocess.run([BIN, "schema", "--format", "json"], capture_output=True, text=True).stdout)
-METRICS = [d["path"] for d in NAMES["datasets"] if d["role"] == "metric"]
-COLUMNS = ["status", "steps_done", "total_steps", "best_dev_accuracy", "best_step", "final_dev_accuracy",
-           "final_train_loss", "majority_baseline"]
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
+MPI = mpirun(2)
+METRICS = schema_metrics(BIN)
+COLUMNS = SAME_COLUMNS
 BASE_GRID = {"optimizer.correct_bias": [True, False]}
 
 
@@ -125,8 +123,6 @@ def resume_and_compare(cfg, out, ref, what, check_first=True):
         same(ref, out, what)
 
 
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
 base = write_config("base.json", BASE_GRID, lrs=[3e-3])
 grown = write_config("grown.json", BASE_GRID, lrs=[3e-3, 1e-3])
 kills = 0

@@ -7,7 +7,6 @@ recorded (one update at learning rate 1e-30, then an evaluation). Refusals name 
 usage: export_test.py BERTSWEEP FIXTURE_DIR WORKDIR"""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -15,11 +14,9 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, safetensors_arrays  # noqa: E402
+from testlib import check, done, fresh_work, safetensors_arrays  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 cfg = json.load(open(os.path.join(WORK, "tiny.json")))
 cfg["train"].update(epochs=2, save_final_weights=True)
 cfg["sweep"] = {"seeds": {"from": 1, "count": 2}}

@@ -16,7 +16,6 @@ usage: faults.py BERTSWEEP FIXTURE_DIR WORKDIR
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,12 +25,12 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, read_results, safetensors_read, same_results, schema_metrics  # noqa: E402
+from testlib import check, done, fresh_work, mpirun, read_results, safetensors_read, SAME_COLUMNS, same_results, schema_metrics  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
+MPI = mpirun(2)
 METRICS = schema_metrics(BIN)
-COLS = ["status", "steps_done", "best_dev_accuracy", "best_step", "final_dev_accuracy", "final_train_loss"]
+COLS = SAME_COLUMNS
 
 
 def config(name, grid, seeds=(1, 2), epochs=4, **train):
@@ -53,8 +52,6 @@ def report(path):
     return json.loads(r.stdout) if r.returncode == 0 else {"error": r.stderr}
 
 
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
 
 # ---- divergence (h5_nan_report.sh)
 ok_cfg = config("ok.json", {"optimizer.eps": [1e-8]}, epochs=2)

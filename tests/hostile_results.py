@@ -15,7 +15,6 @@ usage: hostile_results.py BERTSWEEP FIXTURE_DIR WORKDIR
 """
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -24,11 +23,9 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, fresh_work  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 
 
 def config(name, **train):

@@ -6,20 +6,17 @@ usage: menu_sweep.py BERTSWEEP FIXTURE_DIR WORKDIR
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, fresh_work  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 
 
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
 cfg = json.load(open(os.path.join(WORK, "tiny.json")))
 cfg["train"].update(epochs=3, weight_decay=0.1, early_stopping_patience=100)
 cfg["reinit"]["top_layers"] = 1

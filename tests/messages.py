@@ -9,16 +9,13 @@ checkpoint format it reads; `train --save` writes config values as the model had
 usage: messages.py BERTSWEEP FIXTURE_DIR WORKDIR
 """
 import os
-import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, fresh_work  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 os.chdir(WORK)
 
 

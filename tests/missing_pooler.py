@@ -12,11 +12,9 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, read_results, safetensors_read, safetensors_write_subset  # noqa: E402
+from testlib import check, done, fresh_work, read_results, safetensors_read, safetensors_write_subset  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 full, bare = os.path.join(WORK, "model"), os.path.join(WORK, "model_nopooler")
 shutil.copytree(full, bare)
 src = safetensors_read(os.path.join(full, "model.safetensors"))

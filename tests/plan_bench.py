@@ -14,17 +14,14 @@ usage: plan_bench.py BERTSWEEP FIXTURE_DIR WORKDIR"""
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, fresh_work  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 cal = os.path.join(WORK, "cal", "calibration.json")
 env = dict(os.environ, BERTSWEEP_CALIBRATION=cal, OMP_NUM_THREADS="1")
 cfg = json.load(open(os.path.join(WORK, "tiny.json")))

@@ -15,11 +15,9 @@ import sys
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, fresh_work  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 os.chdir(WORK)
 os.makedirs("bare")
 for f in ("config.json", "vocab.txt"):

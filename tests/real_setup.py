@@ -16,12 +16,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, write_tf_model  # noqa: E402
+from testlib import check, done, fresh_work, write_tf_model  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
 os.chdir(WORK)
 model, data = os.path.join(WORK, "chinese_L-12_H-768_A-12"), os.path.join(WORK, "tnews")
 write_tf_model("model", model)

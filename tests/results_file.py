@@ -17,7 +17,6 @@ usage: results_file.py BERTSWEEP FIXTURE_DIR WORKDIR
 """
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,12 +25,12 @@ import time
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, proc_stat, read_results, same_results  # noqa: E402
+from testlib import check, done, fresh_work, mpirun, proc_stat, read_results, SAME_COLUMNS, same_results, schema_metrics  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
+MPI = mpirun(2)
 SCHEMA = json.loads(subprocess.run([BIN, "schema", "--format", "json"], capture_output=True, text=True).stdout)
-METRICS = [d["path"] for d in SCHEMA["datasets"] if d["role"] == "metric"]
+METRICS = schema_metrics(BIN)
 
 
 def config(name, grid=None, seeds=(1, 2), epochs=8, **train):
@@ -57,15 +56,12 @@ def bcheck(path):
 
 
 def metrics(path):
-    return read_results(path, METRICS, ["status", "steps_done", "best_dev_accuracy", "best_step",
-                                        "final_dev_accuracy", "final_train_loss"])
+    return read_results(path, METRICS, SAME_COLUMNS)
 
 
 same = same_results
 
 
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
 base = config("base.json")
 ref_path = os.path.join(WORK, "ref.h5")
 r = sweep(base, ref_path)

@@ -10,7 +10,6 @@ usage: resume.py BERTSWEEP FIXTURE_DIR WORKDIR
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,10 +18,10 @@ import time
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, schema_metrics  # noqa: E402
+from testlib import check, done, fresh_work, MPIRUN, SAME_COLUMNS, schema_metrics  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
+MPI = MPIRUN
 NAMES = schema_metrics(BIN)
 
 
@@ -53,13 +52,11 @@ def same(a, b, what, rows=None):
     for k in NAMES:
         x, y = (a[k], b[k]) if rows is None else (a[k][rows], b[k][rows])
         check(x.shape == y.shape and x.tobytes() == y.tobytes(), f"{what}: {k} differs from the uninterrupted sweep")
-    for col in ("status", "steps_done", "best_dev_accuracy", "best_step", "final_dev_accuracy", "final_train_loss"):
+    for col in SAME_COLUMNS:
         x, y = (a["runs"][col], b["runs"][col]) if rows is None else (a["runs"][col][rows], b["runs"][col][rows])
         check(x.tobytes() == y.tobytes(), f"{what}: /runs column {col} differs: {x} vs {y}")
 
 
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
 cfg = write_config("sweep.json")
 ref_path = os.path.join(WORK, "ref.h5")
 r = sweep(cfg, ref_path)

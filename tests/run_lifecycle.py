@@ -18,7 +18,6 @@ usage: run_lifecycle.py BERTSWEEP FIXTURE_DIR WORKDIR
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,14 +26,12 @@ import time
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, fresh_work, mpirun  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
+MPI = mpirun(2)
 NOISE = re.compile(r"error|failed|MPI_ABORT", re.I)
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
 
 
 def config(name, sweep, epochs=2, **train):

@@ -13,11 +13,9 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, safetensors_read, safetensors_write_subset, train_with_model  # noqa: E402
+from testlib import check, done, fresh_work, safetensors_read, safetensors_write_subset, train_with_model  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 single, sharded = os.path.join(WORK, "model"), os.path.join(WORK, "model_sharded")
 shutil.copytree(single, sharded)
 os.remove(os.path.join(sharded, "model.safetensors"))

@@ -12,7 +12,6 @@ usage: silent_rank.py BERTSWEEP FIXTURE_DIR WORKDIR
 """
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,14 +19,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, read_results, same_results  # noqa: E402
+from testlib import check, done, fresh_work, mpirun, read_results, SAME_COLUMNS, same_results, schema_metrics  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
-DATASETS = ["train/loss", "train/grad_norm", "eval/accuracy", "eval/loss", "eval/step"]
-COLUMNS = ["status", "steps_done", "final_dev_accuracy", "best_dev_accuracy"]
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
+MPI = mpirun(2)
+DATASETS = schema_metrics(BIN)
+COLUMNS = SAME_COLUMNS
 os.chdir(WORK)
 
 cfg = json.load(open("tiny.json"))

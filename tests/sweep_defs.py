@@ -18,10 +18,10 @@ import sys
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, read_results, same_results, schema_metrics  # noqa: E402
+from testlib import check, done, fresh_work, mpirun, read_results, same_results, schema_metrics  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
+MPI = mpirun(2)
 METRICS = schema_metrics(BIN)
 
 
@@ -52,8 +52,6 @@ def both(name, cfg, cols):
         return f["runs"][:], a
 
 
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
 
 # ---- random search crossed with seeds
 RANDOM = {"count": 3, "seed": 11, "params": {"train.learning_rate": {"log_uniform": [1e-3, 1e-2]},

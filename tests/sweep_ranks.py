@@ -7,25 +7,18 @@ usage: sweep_ranks.py BERTSWEEP FIXTURE_DIR WORKDIR
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, schema_metrics  # noqa: E402
+from testlib import check, done, fresh_work, mpirun, schema_metrics  # noqa: E402
 import numpy as np
 
-BIN, FIX, WORK = sys.argv[1:4]
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 
 
-def mpirun(n):
-    return ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(n)]
-
-
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
 cfg = json.load(open(os.path.join(WORK, "tiny.json")))
 cfg["train"]["epochs"] = 3
 cfg["train"]["save_final_weights"] = True

@@ -35,6 +35,30 @@ def skip(why):
     sys.exit(77)
 
 
+# mpirun as the tests start it: as root where they run as root, more ranks than cores (2 here)
+MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
+
+
+def mpirun(n):
+    return MPIRUN + ["-np", str(n)]
+
+
+def fresh_work():
+    """The common preamble of a test on the tiny fixture: BERTSWEEP, FIXTURE_DIR and WORKDIR
+    from the command line, WORKDIR a fresh copy of the fixture (the fixture is never modified)."""
+    import shutil
+    binary, fixture, work = sys.argv[1:4]
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(fixture, work)
+    return binary, fixture, work
+
+
+# The /runs columns a resumed or re-dispatched sweep must reproduce bit for bit (with every
+# metric dataset of the schema: schema_metrics).
+SAME_COLUMNS = ["status", "steps_done", "total_steps", "best_dev_accuracy", "best_step", "final_dev_accuracy",
+                "final_train_loss", "majority_baseline"]
+
+
 def done():
     print(f"{_counts['passed']} passed, {_counts['failed']} failed")
     sys.exit(1 if _counts["failed"] else 0)

@@ -9,7 +9,6 @@ CRC-32C itself is checked against the published test vectors (RFC 3720 B.4).
 
 usage: tf_checkpoint.py BERTSWEEP FIXTURE_DIR WORKDIR"""
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -17,11 +16,9 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, crc32c, done, safetensors_arrays, train_with_model, write_tf_index, write_tf_model  # noqa: E402
+from testlib import check, crc32c, done, fresh_work, safetensors_arrays, train_with_model, write_tf_index, write_tf_model  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 
 check(crc32c(b"123456789") == 0xE3069283 and crc32c(bytes(32)) == 0x8A9136AA and crc32c(b"\xff" * 32) == 0x62A8AB43
       and crc32c(bytes(range(32))) == 0x46DD794E, "crc32c test vectors")

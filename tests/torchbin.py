@@ -21,11 +21,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, safetensors_arrays, train_with_model  # noqa: E402
+from testlib import check, done, fresh_work, safetensors_arrays, train_with_model  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 src = os.path.join(WORK, "model")
 arrays = safetensors_arrays(os.path.join(src, "model.safetensors"))
 

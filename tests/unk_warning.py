@@ -21,11 +21,9 @@ import numpy as np
 import numpy.lib.recfunctions as rfn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, fresh_work  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 os.chdir(WORK)
 vocab = open("model/vocab.txt").read().split("\n")[:-1]
 special = vocab[:10]  # [PAD], [unused1-3], [UNK], [CLS], [SEP], [MASK], two punctuation marks

@@ -28,12 +28,10 @@ import numpy as np
 import xarray as xr
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done  # noqa: E402
+from testlib import check, done, fresh_work  # noqa: E402
 
-BIN, FIX, WORK = sys.argv[1:4]
+BIN, FIX, WORK = fresh_work()  # argv: BERTSWEEP FIXTURE_DIR WORKDIR; WORKDIR a fresh copy of the fixture
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-shutil.rmtree(WORK, ignore_errors=True)
-shutil.copytree(FIX, WORK)
 
 # two copies of the tiny model: A says dropout 0.2 everywhere and lower-cases; B's dropouts differ
 for name, hidden, attn, lower in (("mA", 0.2, 0.2, True), ("mB", 0.1, 0.0, None)):
