@@ -8,6 +8,7 @@
 #include "io/calibration.h"
 #include "mpi/sweep.h"
 #include "report/report.h"
+#include "sweep/env.h"
 #include "sweep/signals.h"
 #include "sweep/sweep_file.h"
 
@@ -30,7 +31,22 @@ static int write_page(const char *results, const char *html, double refresh, Err
   return rc;
 }
 
+static const char *SWEEP_USAGE =
+    "usage: mpirun -np N bertsweep sweep CONFIG.json [--output FILE] [--restart] [--progress SECONDS]\n"
+              "       [--html FILE|auto]\n"
+              "  Every run of the config into one HDF5 results file; rerunning resumes.\n"
+              "  --output FILE       the results file (default: the config's \"output\")\n"
+              "  --restart           move an existing results file aside (FILE.replaced-DATE) and start over\n"
+              "  --progress SECONDS  a progress line on rank 0 this often (default 2; 0: none)\n"
+              "  --html FILE|auto    a live report page (auto: FILE.h5.html beside the results), rewritten\n"
+              "                      every max(10 s, --progress) while the sweep runs; it reloads itself\n";
+
 int cmd_sweep(int argc, char **argv, Err *e) {
+  if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+    fputs(SWEEP_USAGE, stdout);
+    sweep_env_help(stdout);
+    return EXIT_OK;
+  }
   signals_install(); /* first: a stop signal in the first second must not kill the ranks */
   SweepArgs a = {.progress_every = 2.0, .check_config = report_check_config};
   for (int i = 0; i < argc; i++) {

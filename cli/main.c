@@ -49,21 +49,7 @@ static const struct {
               "  CPU, BLAS kernel, threads, model shape, batch, sequence length and data, for `plan`.\n"
               "  --probe             one rank of `plan --layout` (prints ready, waits for a line, times)\n"},
     {"sweep", cmd_sweep, "CONFIG.json [--output FILE] [--restart] [--progress SECONDS] [--html FILE|auto]", "the whole grid into one HDF5 file",
-     "usage: mpirun -np N bertsweep sweep CONFIG.json [--output FILE] [--restart] [--progress SECONDS]\n"
-              "       [--html FILE|auto]\n"
-              "  Every run of the config into one HDF5 results file; rerunning resumes.\n"
-              "  --output FILE       the results file (default: the config's \"output\")\n"
-              "  --restart           move an existing results file aside (FILE.replaced-DATE) and start over\n"
-              "  --progress SECONDS  a progress line on rank 0 this often (default 2; 0: none)\n"
-              "  --html FILE|auto    a live report page (auto: FILE.h5.html beside the results), rewritten\n"
-              "                      every max(10 s, --progress) while the sweep runs; it reloads itself\n"
-              "  Environment: OMP_NUM_THREADS threads per rank (default: the rank's cores);\n"
-              "  BERTSWEEP_LOCK_STALE seconds after which a silent lock is stale (default 600);\n"
-              "  BERTSWEEP_SILENCE_LIMIT seconds without a word from a rank running a run before it is\n"
-              "  declared silent (default: 20 x its slowest step, evaluation or checkpoint, at least 300):\n"
-              "  the other ranks checkpoint and the sweep exits 7; BERTSWEEP_SILENT_HOSTS a file that\n"
-              "  receives the silent ranks' hosts then; BERTSWEEP_RANK0_TRAINS 0|1 whether rank 0 trains\n"
-              "  besides handing out runs (default: while ranks <= 2 x the shortest run's steps).\n"},
+     NULL /* cmd_sweep: with sweep/env.c's variables */},
     {"report", cmd_report, "FILE.h5 [FILE.h5 ...] [--format table|markdown|json|csv|runs-csv|html] [options]", "per-group statistics and paired comparisons",
      NULL},
     {"stop", cmd_stop, "FILE.h5", "ask the sweep writing FILE.h5 to checkpoint and exit (5)",

@@ -303,7 +303,7 @@ int lock_acquire(WriterLock *l, const char *results_path, const LockWriter *writ
   results_sidecar(l->path, sizeof l->path, results_path, SIDE_LOCK);
   l->fd = -1;
   l->fence = 0;
-  if (lock_stale_env(&l->stale, e)) return -1;
+  if (!(l->stale > 0) && lock_stale_env(&l->stale, e)) return -1; /* a sweep read it at its start */
   l->heartbeat = l->stale / 4 < HEARTBEAT_SECONDS ? l->stale / 4 : HEARTBEAT_SECONDS;
   LockInfo me;
   my_info(&me);

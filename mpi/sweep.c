@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -86,7 +87,18 @@ int sweep_default_threads(MPI_Comm comm) {
   return t > 0 ? t : 1;
 }
 
+/* Rank 0's periodic duties, as redis's time events: each runs from service() once `every`
+   seconds have passed since it last ran (0: every time); those before_messages before the
+   requests are answered (a stop asked must hold back the next run), the rest after. */
+struct Ctx;
 typedef struct {
+  double every, last;
+  int before_messages;
+  void (*run)(struct Ctx *c);
+} Duty;
+enum { DUTY_STOP_FILES, DUTY_HEARTBEAT, DUTY_SILENCE, DUTY_PAGE, DUTY_PROGRESS, NDUTIES };
+
+typedef struct Ctx {
   const Sweep *s;
   Results *res;
   MPI_Comm comm;
@@ -115,7 +127,7 @@ typedef struct {
   int *worker_done;   /* [size] worker got its final answer */
   int finished_workers, stop_mode, user_stop;
   Progress prog;
-  double last_print, last_stop_check;
+  Duty duty[NDUTIES];
   int nfailed, nstopped;           /* what the sweep's last lines name */
   int failed_run[MAX_LISTED], stopped_run[MAX_LISTED];
   long stopped_step[MAX_LISTED];
@@ -168,7 +180,7 @@ static void enter_stop_mode(Ctx *c) {
 /* ---- rank 0: the silence watch ---- */
 
 static double silence_limit(const SweepOptions *opt, double gap) {
-  if (opt->silence_limit > 0) return opt->silence_limit;
+  if (opt->env->silence_limit > 0) return opt->env->silence_limit;
   return SILENCE_FACTOR * gap > SILENCE_FLOOR ? SILENCE_FACTOR * gap : SILENCE_FLOOR;
 }
 
@@ -213,30 +225,59 @@ static void handle_done(Ctx *c, int src, const DoneMsg *msg, const char *why) {
   if (keeps) enter_stop_mode(c);
 }
 
-/* Answers requests and collects reports; never blocks. */
-/* Looked for once a second: FILE.stop, left by `bertsweep stop FILE` (1: a user stop), and the
-   file named by BERTSWEEP_STOP_REQUEST, which the Slurm wrapper creates when the time limit
-   nears (2: a stop as for a signal, without the race of a signal that arrives before the
-   ranks have installed their handlers). */
-static int stop_file_present(Ctx *c) {
-  double t = clock_seconds();
-  if (t - c->last_stop_check < 1.0) return 0;
-  c->last_stop_check = t;
+/* FILE.stop, left by `bertsweep stop FILE` (a user stop), and the file named by
+   BERTSWEEP_STOP_REQUEST, which the Slurm wrapper creates when the time limit nears (a stop as
+   for a signal, without the race of a signal that arrives before the ranks have installed
+   their handlers). */
+static void duty_stop_files(Ctx *c) {
+  if (c->stop_mode) return;
   char path[4200];
   results_sidecar(path, sizeof path, c->res->path, SIDE_STOP);
-  if (access(path, F_OK) == 0) return 1;
-  const char *req = getenv("BERTSWEEP_STOP_REQUEST");
-  return req && req[0] && access(req, F_OK) == 0 ? 2 : 0;
+  const char *req = c->opt->env->stop_request;
+  const int user = access(path, F_OK) == 0, request = !user && req[0] && access(req, F_OK) == 0;
+  if (!user && !request) return;
+  c->user_stop = user;
+  enter_stop_mode(c);
 }
 
+static void duty_heartbeat(Ctx *c) {
+  if (c->opt->lock) lock_heartbeat(c->opt->lock); /* at its own period */
+}
+
+/* Not once another sweep took the file over (this one was frozen): the page is that one's. */
+static void duty_page(Ctx *c) {
+  if (c->opt->page && (!c->opt->lock || lock_held(c->opt->lock)))
+    live_page_write(c->opt->page, c->res->path, c->opt->page->every);
+}
+
+static void duty_progress(Ctx *c) { progress_print(&c->prog, stdout); }
+
+static void duties_init(Ctx *c, double now) {
+  const LivePage *page = c->opt->page;
+  c->duty[DUTY_STOP_FILES] = (Duty){.every = 1.0, .last = 0, .before_messages = 1, .run = duty_stop_files};
+  c->duty[DUTY_HEARTBEAT] = (Duty){.every = 0, .before_messages = 1, .run = duty_heartbeat};
+  c->duty[DUTY_SILENCE] = (Duty){.every = 0, .run = watch_silence};
+  c->duty[DUTY_PAGE] = (Duty){.every = page ? page->every : -1, .last = page ? page->last : 0, .run = duty_page};
+  c->duty[DUTY_PROGRESS] = (Duty){.every = c->opt->progress_every > 0 ? c->opt->progress_every : -1, .last = now,
+                                  .run = duty_progress};
+}
+static_assert(NDUTIES == 5, "duties_init sets every duty");
+
+/* The duties of one phase that are due (every < 0: never). */
+static void run_duties(Ctx *c, int before_messages) {
+  for (int i = 0; i < NDUTIES; i++) {
+    Duty *d = &c->duty[i];
+    const double now = clock_seconds();
+    if (d->before_messages != before_messages || d->every < 0 || now - d->last < d->every) continue;
+    d->last = now;
+    d->run(c);
+  }
+}
+
+/* Answers requests and collects reports; never blocks. */
 static void service(Ctx *c) {
   if (signals_pending()) enter_stop_mode(c);
-  int request = c->stop_mode ? 0 : stop_file_present(c);
-  if (request) {
-    c->user_stop = request == 1;
-    enter_stop_mode(c);
-  }
-  if (c->opt->lock) lock_heartbeat(c->opt->lock);
+  run_duties(c, 1);
   for (;;) {
     int flag;
     MPI_Status st;
@@ -274,15 +315,7 @@ static void service(Ctx *c) {
       MPI_Abort(c->comm, 1);
     }
   }
-  watch_silence(c);
-  LivePage *page = c->opt->page;
-  /* not once another sweep took the file over (this one was frozen): the page is that one's */
-  if (page && clock_seconds() - page->last >= page->every && (!c->opt->lock || lock_held(c->opt->lock)))
-    live_page_write(page, c->res->path, page->every);
-  if (c->opt->progress_every > 0 && clock_seconds() - c->last_print >= c->opt->progress_every) {
-    progress_print(&c->prog, stdout);
-    c->last_print = clock_seconds();
-  }
+  run_duties(c, 0);
 }
 
 void live_page_write(LivePage *p, const char *results, double refresh) {
@@ -516,10 +549,10 @@ _Noreturn static void end_rank0_frozen(Ctx *c, double waited, double quiet) {
   Err e = {{0}, 0};
   snprintf(what, sizeof what, "rank 0 on host %s has not answered for %.0f s and has not refreshed the lock for %.0f s",
            c->hosts[0], waited, quiet);
-  const char *list = getenv("BERTSWEEP_SILENT_HOSTS");
+  const char *list = c->opt->env->silent_hosts;
   char line[HOST_LEN + 2];
   snprintf(line, sizeof line, "%s\n", c->nodes[0]);
-  if (list && list[0] && write_file_atomic(list, line, strlen(line), &e)) fprintf(stderr, "bertsweep: %s\n", e.msg);
+  if (list[0] && write_file_atomic(list, line, strlen(line), &e)) fprintf(stderr, "bertsweep: %s\n", e.msg);
   if (lock_abandon_listed(c->res->path, what, &e)) fprintf(stderr, "bertsweep: %s\n", e.msg);
   fprintf(stderr, "bertsweep: rank %d: %s: a frozen node; ending the job (exit %d)\n", c->rank, what, EXIT_SILENT);
   printf("# ended: %s; run the same command (without that node) to resume\n", what);
@@ -596,9 +629,9 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
   MPI_Comm_rank(comm, &c.rank);
   MPI_Comm_size(comm, &c.size);
   c.threads = sweep_default_threads(comm);
-  c.rank0_trains = rank0_should_train(s, c.size, opt->rank0_trains);
+  c.rank0_trains = rank0_should_train(s, c.size, opt->env->rank0_trains);
   /* a process started without a launcher has none to lose (a closed shell, nohup) */
-  c.launcher = c.size > 1 || opt->launched ? getppid() : 0;
+  c.launcher = c.size > 1 || opt->env->launched ? getppid() : 0;
   machine_describe(&c.machine);
   describe_libraries(c.libs, sizeof c.libs);
   memset(out, 0, sizeof *out);
@@ -611,8 +644,8 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
   }
   MPI_Allgather(c.machine.host, HOST_LEN, MPI_CHAR, c.hosts, HOST_LEN, MPI_CHAR, comm);
   char node[HOST_LEN];
-  const char *nn = getenv("SLURMD_NODENAME"); /* a node's host name need not be its Slurm name */
-  snprintf(node, sizeof node, "%s", nn && nn[0] ? nn : c.machine.host);
+  const char *nn = opt->env->node_name; /* a node's host name need not be its Slurm name */
+  snprintf(node, sizeof node, "%s", nn[0] ? nn : c.machine.host);
   MPI_Allgather(node, HOST_LEN, MPI_CHAR, c.nodes, HOST_LEN, MPI_CHAR, comm);
   if (c.rank == 0) {
     c.queue = malloc(sizeof(int) * (size_t)(s->nruns ? s->nruns : 1));
@@ -642,8 +675,9 @@ int sweep_run(const Sweep *s, Results *res, MPI_Comm comm, const SweepOptions *o
     }
     c.prog.todo = c.qn;
     qsort_r(c.queue, (size_t)c.qn, sizeof(int), cmp_longest, (void *)s);
-    c.last_print = clock_seconds();
-    for (int w = 0; w < c.size; w++) c.heard[w] = c.last_print;
+    const double now = clock_seconds();
+    duties_init(&c, now);
+    for (int w = 0; w < c.size; w++) c.heard[w] = now;
     run_rank0(&c);
     stop_summary(&c, out->stop_summary, sizeof out->stop_summary);
     progress_free(&c.prog);

@@ -6,14 +6,14 @@
 #include <mpi.h>
 #include "io/lockfile.h"
 #include "io/results_mpi.h"
+#include "sweep/env.h"
 #include "sweep/grid.h"
 
 typedef struct {
   double progress_every; /* seconds between progress lines on rank 0 (0: never) */
   WriterLock *lock;      /* rank 0: the results file's lock, kept fresh while running */
-  int launched;          /* started by a launcher (mpirun, srun) even as a single rank: watch it */
-  double silence_limit;  /* seconds before a rank running a run is silent (0: from its pace) */
-  int rank0_trains;      /* 1 rank 0 also trains, 0 it only hands out runs, -1 by the rank count */
+  const SweepEnv *env;   /* the environment's settings: silence limit, rank 0 training, the Slurm
+                            wrapper's files, the node name, whether a launcher started it */
   struct LivePage *page;  /* rank 0: the live HTML page, or NULL */
 } SweepOptions;
 

@@ -95,25 +95,13 @@ static void shell_quote(const char *s, char *out, size_t size) {
   out[n] = 0;
 }
 
-/* BERTSWEEP_SILENCE_LIMIT: seconds (> 0), or unset/empty (0: from each run's pace). */
-static int silence_limit_env(double *out, Err *e) {
-  const char *v = getenv("BERTSWEEP_SILENCE_LIMIT");
-  char *end;
-  *out = 0;
-  if (!v || !v[0]) return 0;
-  *out = strtod(v, &end);
-  if (end == v || *end || !(*out > 0 && *out <= 1e7))
-    return errf(e, "BERTSWEEP_SILENCE_LIMIT must be seconds > 0, not \"%s\"", v);
-  return 0;
-}
-
 /* Rank 0, after a rank went silent: the others have checkpointed; no collective can finish
    (the silent rank would never join one), so the job ends here, the lock left marked for the
    next sweep to take over and fence, the silent hosts written where the Slurm wrapper asked. */
-_Noreturn static void end_silent(const SweepOutcome *oc, WriterLock *lock, MPI_Comm comm) {
+_Noreturn static void end_silent(const SweepOutcome *oc, const SweepEnv *env, WriterLock *lock, MPI_Comm comm) {
   Err e2 = {{0}, 0};
-  const char *list = getenv("BERTSWEEP_SILENT_HOSTS");
-  if (list && list[0] && write_file_atomic(list, oc->silent_hosts, strlen(oc->silent_hosts), &e2))
+  const char *list = env->silent_hosts;
+  if (list[0] && write_file_atomic(list, oc->silent_hosts, strlen(oc->silent_hosts), &e2))
     fprintf(stderr, "bertsweep: %s\n", e2.msg);
   if (lock_abandon(lock, oc->silent_summary, &e2)) fprintf(stderr, "bertsweep: %s\n", e2.msg);
   printf("# ended: %s; %s; run the same command (without that node) to resume\n", oc->silent_summary,
@@ -123,15 +111,12 @@ _Noreturn static void end_silent(const SweepOutcome *oc, WriterLock *lock, MPI_C
   _exit(EXIT_SILENT); /* MPI_Abort does not return */
 }
 
-/* The BERTSWEEP_* settings a sweep reads at its start, each validated here: 0, or an exit code. */
-static int env_options(SweepOptions *opt, Err *e) {
+/* The environment, read and checked once before anything starts (sweep/env.c; the test hook's
+   variable here). */
+static int env_options(SweepEnv *env, int launched, Err *e) {
   if (fault_check_env()) return errf(e, "BERTSWEEP_FAULT must look like kind:A:B (e.g. kill:2:30)"), EXIT_USAGE;
-  if (silence_limit_env(&opt->silence_limit, e)) return EXIT_USAGE;
-  double stale;
-  if (lock_stale_env(&stale, e)) return EXIT_USAGE;
-  const char *r0 = getenv("BERTSWEEP_RANK0_TRAINS");
-  opt->rank0_trains = !r0 || !r0[0] ? -1 : strcmp(r0, "1") == 0 ? 1 : strcmp(r0, "0") == 0 ? 0 : -2;
-  if (opt->rank0_trains == -2) return errf(e, "BERTSWEEP_RANK0_TRAINS must be 0 or 1, not \"%s\"", r0), EXIT_USAGE;
+  if (sweep_env_read(env, e)) return EXIT_USAGE;
+  env->launched = launched;
   return 0;
 }
 
@@ -140,6 +125,7 @@ typedef struct {
   const SweepArgs *a;
   int rank, size;
   MPI_Comm comm;
+  SweepEnv env;
   SweepOptions opt;
   Sweep s;
   Plan plan;
@@ -232,7 +218,7 @@ static SweepEnd close_file(Main *m, Err *e) {
      page and the lock are that sweep's now, not to be touched by path */
   const int held = m->rank != 0 || lock_held(&m->lock);
   if (m->rank == 0 && m->opt.page && held) live_page_write(&m->page, m->s.output, 0); /* final: it stops reloading */
-  if (m->rank == 0 && m->oc.silent && held) end_silent(&m->oc, &m->lock, m->comm);
+  if (m->rank == 0 && m->oc.silent && held) end_silent(&m->oc, &m->env, &m->lock, m->comm);
   if (m->rank == 0 && m->oc.silent) { /* no collective can finish; the file is not ours to mark */
     fprintf(stderr, "bertsweep: error: %s: a rank went silent, and another sweep has taken the file over meanwhile\n",
             m->s.output);
@@ -293,11 +279,12 @@ static SweepEnd finish(Main *m, Err *e) {
 int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
   Main *m = calloc(1, sizeof *m);
   if (!m) return errf(e, "out of memory"), EXIT_ERROR;
-  *m = (Main){.a = a, .rank = rank, .comm = comm, .lock = {.fd = -1},
-              .opt = {.progress_every = a->progress_every, .launched = a->launched}};
+  *m = (Main){.a = a, .rank = rank, .comm = comm, .lock = {.fd = -1}, .opt = {.progress_every = a->progress_every}};
   MPI_Comm_size(comm, &m->size);
   m->opt.lock = rank == 0 ? &m->lock : NULL;
-  int code = env_options(&m->opt, e);
+  m->opt.env = &m->env;
+  int code = env_options(&m->env, a->launched, e);
+  m->lock.stale = m->env.lock_stale;
   if (code) {
     free(m);
     return code;

@@ -43,24 +43,21 @@ threads=$((cpus / per_node))
 [ "$threads" -ge 1 ] || threads=1
 export OMP_NUM_THREADS=$threads OMPI_MCA_rmaps_base_oversubscribe=1
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# srun starts the ranks itself through PMIx: no ssh, no daemons of Open MPI's own, every rank
-# in Slurm's accounting and cleanup, as most sites require; mpirun where Slurm lacks PMIx.
+# Launchers: one file each, slurm/launch-NAME.sh, defining `launch`. srun (through PMIx) where
+# Slurm offers it, mpirun otherwise; BERTSWEEP_LAUNCHER names one.
 launcher=${BERTSWEEP_LAUNCHER:-$(srun --mpi=list 2>&1 | grep -q pmix && echo srun || echo mpirun)}
+if [ ! -f "$here/launch-$launcher.sh" ]; then
+  echo "run-sweep.sh: BERTSWEEP_LAUNCHER=$launcher: no launcher of that name ($(cd "$here" && ls launch-*.sh | sed 's/launch-//; s/\.sh$//' | paste -sd' '))" >&2
+  exit "$EXIT_USAGE"
+fi
+. "$here/launch-$launcher.sh"
 echo "# $(date -Is) job $job (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-$(hostname)}:" \
      "$nodes node(s) x $per_node rank(s) x $threads threads, started by $launcher"
 # the live report page beside the results file (FILE.h5.html; "# live report:" below names it),
 # unless the command line asks for another
 case " $* " in *" --html "*) ;; *) set -- "$@" --html auto ;; esac
 
-if [ "$launcher" = srun ]; then
-  srun --mpi=pmix --nodes="$nodes" --ntasks=$((nodes * per_node)) --ntasks-per-node="$per_node" \
-    --cpus-per-task="$threads" --kill-on-bad-exit=1 --export=ALL \
-    "$bin" sweep "$config" --progress 60 "$@" &
-else
-  mpirun -np $((nodes * per_node)) --map-by "ppr:$per_node:node" --bind-to none -x OMP_NUM_THREADS \
-    -x BERTSWEEP_STOP_REQUEST -x BERTSWEEP_SILENT_HOSTS -x BERTSWEEP_SILENCE_LIMIT \
-    "$bin" sweep "$config" --progress 60 "$@" &
-fi
+launch "$bin" sweep "$config" --progress 60 "$@"
 pid=$!
 # A launcher whose job has a frozen node waits for that node for ever after bertsweep has
 # ended the job (exit 7): once rank 0 has written the silent hosts, it gets 20 s, then goes.
