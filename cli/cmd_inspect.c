@@ -40,6 +40,12 @@ static void print_config(const char *dir) {
     }
     printf("\n");
     cJSON_Delete(c);
+    HfDir hf;
+    Err he;
+    if (hf_open(&hf, dir, &he) == 0) { /* what a run will do with the text */
+      printf("tokenizer: do_lower_case %s (%s)\n", hf.do_lower_case ? "true" : "false", hf.lower_case_why);
+      hf_close(&hf);
+    }
     return;
   }
   printf("config: none found (config.json or bert_config.json)\n");

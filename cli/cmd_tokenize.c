@@ -53,15 +53,15 @@ int cmd_tokenize(int argc, char **argv, Err *e) {
   Tokenizer t;
   char src[4200];
   snprintf(src, sizeof src, "%s/vocab.txt", dir);
-  int lower = hf.has_lower_case ? hf.do_lower_case : 0;
+  int lower = hf.do_lower_case;
   if (tok_init(&t, hf.vocab, hf.vocab_n, lower, src, e)) { hf_close(&hf); return EXIT_ERROR; }
   t.opt = hf.tok_opts;
   int *ids = malloc(sizeof(int) * (size_t)max * 3);
   if (!ids) { tok_free(&t); hf_close(&hf); errf(e, "out of memory"); return EXIT_ERROR; }
   int *types = ids + max, *mask = ids + 2 * max;
   int n = tok_encode_pair(&t, a, b, max, ids, types, mask);
-  printf("do_lower_case: %s; tokenize_chinese_chars: %s; strip_accents: %s; never_split: %d word(s); %d tokens (of at "
-         "most %d)\n", lower ? "true" : "false", t.opt.chinese_chars ? "true" : "false",
+  printf("do_lower_case: %s (%s); tokenize_chinese_chars: %s; strip_accents: %s; never_split: %d word(s); %d tokens "
+         "(of at most %d)\n", lower ? "true" : "false", hf.lower_case_why, t.opt.chinese_chars ? "true" : "false",
          t.opt.strip_accents < 0 ? "null" : t.opt.strip_accents ? "true" : "false", t.opt.n_never_split, n, max);
   printf("%-6s %-24s %-8s %s\n", "pos", "token", "id", "type");
   for (int i = 0; i < n; i++) {

@@ -37,7 +37,7 @@ static int parse_config(HfDir *d, Err *e) {
   if (!path_exists(path)) { /* Google's TF releases name it bert_config.json (same keys) */
     char alt[4200];
     snprintf(alt, sizeof alt, "%s/bert_config.json", d->dir);
-    if (path_exists(alt)) snprintf(path, sizeof path, "%s", alt);
+    if (path_exists(alt)) snprintf(path, sizeof path, "%s", alt), d->google_layout = 1;
   }
   cJSON *root = read_json_file(path, e);
   if (!root) return -1;
@@ -123,11 +123,19 @@ static int parse_tokenizer_config(HfDir *d, Err *e) {
 int hf_open(HfDir *d, const char *dir, Err *e) {
   memset(d, 0, sizeof *d);
   snprintf(d->dir, sizeof d->dir, "%s", dir);
+  struct stat st;
+  if (stat(dir, &st) != 0) return errf(e, "%s: no such model directory (model.path)", dir);
+  if (!S_ISDIR(st.st_mode)) return errf(e, "%s: not a directory (model.path names a model directory)", dir);
   if (parse_config(d, e)) return -1;
   if (parse_tokenizer_config(d, e)) {
     hf_close(d);
     return -1;
   }
+  if (d->has_lower_case) d->lower_case_why = "tokenizer_config.json";
+  else if (d->google_layout)
+    d->do_lower_case = 1, d->lower_case_why = "no tokenizer_config.json in a TF release: Google's run_classifier "
+                                              "and transformers' BertTokenizer lower-case by default";
+  else d->lower_case_why = "no tokenizer_config.json: not lower-cased, as bert-base-chinese's says";
   char path[4200];
   snprintf(path, sizeof path, "%s/vocab.txt", dir);
   size_t size;

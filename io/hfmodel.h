@@ -11,7 +11,12 @@ typedef struct {
   char dir[4096];
   BertConfig cfg;     /* num_labels left as in config.json (or 2) */
   int has_lower_case; /* tokenizer_config.json sets do_lower_case */
-  int do_lower_case;
+  int do_lower_case;  /* what the model's own pipeline would do: tokenizer_config.json's; else true
+                         for Google's TF layout (bert_config.json: run_classifier and transformers'
+                         BertTokenizer(vocab_file) both default to lower-casing); else false (as
+                         bert-base-chinese's tokenizer_config.json says) */
+  const char *lower_case_why; /* where do_lower_case came from, for messages */
+  int google_layout;  /* bert_config.json, no config.json: a TF release as Google and HFL ship them */
   TokOptions tok_opts; /* the rest of tokenizer_config.json's BasicTokenizer options */
   char **never_split;  /* owns tok_opts.never_split's words */
   char *vocab_buf;    /* owns the vocab lines */

@@ -168,6 +168,16 @@ static int read_metric(hid_t f, ResultsData *d, int k) {
   return 0;
 }
 
+int results_runs_current(const char *path) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), runs = f >= 0 ? H5Dopen2(f, RESULTS_RUNS, H5P_DEFAULT) : -1;
+  int ok = runs >= 0;
+  for (int k = 0; ok && k < NFIXED; k++) ok = has_member(runs, RESULTS_FIXED[k].name);
+  if (runs >= 0) H5Dclose(runs);
+  if (f >= 0) H5Fclose(f);
+  return ok;
+}
+
 int results_load(const char *path, ResultsData *d, Err *e) {
   memset(d, 0, sizeof *d);
   if (regular_or_absent(path, e)) return -1; /* HDF5 would block on a FIFO */

@@ -21,6 +21,9 @@ typedef struct {
 } ResultsInfo;
 int results_inspect(const char *path, ResultsInfo *info, Err *e);
 void results_info_free(ResultsInfo *info);
+/* 1 when /runs has every fixed column this version writes (RESULTS_FIXED): a file an older
+   version wrote lacks some, and a resume rewrites it to add them. */
+int results_runs_current(const char *path);
 /* 1 when path is an HDF5 file with a bertsweep sweep_config attribute. */
 int results_is_results_file(const char *path);
 

@@ -139,6 +139,12 @@ static int load_split(Encoded *x, Encoded *whole, const char *path, const RunCon
   int n = 0, *idx = NULL;
   if (!rc) {
     int size = is_train ? cfg->train_size : cfg->dev_size;
+    if (size > d.n) { /* never cut silently: the run would not be the experiment the config describes */
+      errf(e, "%s: data.%s is %d, but the file has %d examples: lower it (0 takes them all)", path,
+           is_train ? "train_size" : "dev_size", size, d.n);
+      dataset_free(&d);
+      return -1;
+    }
     idx = subsample(&d, size, is_train && cfg->sampling == SAMPLE_PER_CLASS, ls->n, (uint64_t)cfg->data_seed,
                     is_train ? STREAM_SUBSAMPLE : STREAM_DEVSUB, &n, e);
     rc = idx ? 0 : -1;
@@ -312,7 +318,7 @@ int job_open(Job *j, const RunConfig *cfg, Err *e) {
     hf_close(&j->hf);
     return -1;
   }
-  int lower = cfg->lower_case >= 0 ? cfg->lower_case : j->hf.has_lower_case ? j->hf.do_lower_case : 0;
+  int lower = cfg->lower_case >= 0 ? cfg->lower_case : j->hf.do_lower_case;
   char vsrc[4200];
   snprintf(vsrc, sizeof vsrc, "%s/vocab.txt", cfg->model_path);
   if (tok_init(&j->tok, j->hf.vocab, j->hf.vocab_n, lower, vsrc, e)) goto fail;

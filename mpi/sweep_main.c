@@ -28,6 +28,20 @@ static int bcast_ok(MPI_Comm comm, int ok) {
   return ok;
 }
 
+/* The results file's directory, made when it does not exist yet (a fresh clone has no
+   results/): the lock goes there first. */
+static int output_directory(const char *output, Err *e) {
+  char dir[4096];
+  const char *slash = strrchr(output, '/');
+  if (!slash || slash == output) return 0;
+  snprintf(dir, sizeof dir, "%.*s", (int)(slash - output), output);
+  struct stat st;
+  if (stat(dir, &st) == 0) return S_ISDIR(st.st_mode) ? 0 : errf(e, "%s: not a directory, so %s cannot go there", dir, output);
+  if (mkdir_p(dir, e)) return errctx(e, "%s: its directory cannot be made", output);
+  printf("# created the directory %s for the results file\n", dir);
+  return 0;
+}
+
 /* Rank 0 takes the results file's lock for every rank (each one writes into the file). */
 static int take_lock(WriterLock *lock, const char *output, int rank, int size, MPI_Comm comm, Err *e) {
   LockWriter me, *all = rank == 0 ? calloc((size_t)size, sizeof *all) : NULL;
@@ -35,6 +49,7 @@ static int take_lock(WriterLock *lock, const char *output, int rank, int size, M
   lock_writer_self(&me);
   MPI_Gather(&me, (int)sizeof me, MPI_BYTE, all, (int)sizeof me, MPI_BYTE, 0, comm);
   if (rank != 0) return 0;
+  if (output_directory(output, e)) return free(all), -1;
   lock->interrupted = signals_pending; /* ^C ends a wait for a stale lock */
   int rc = lock_acquire(lock, output, all, size, e);
   free(all);
@@ -137,7 +152,8 @@ typedef struct {
   char html[4300];
   SweepOutcome oc;
   double elapsed;
-  int rc; /* sweep_run's */
+  int rc;   /* sweep_run's */
+  int idle; /* every run is done already: nothing opens the file for writing */
 } Main;
 
 /* How a sweep that ran ended, and the exit code each end gives (src/err.h). */
@@ -162,7 +178,7 @@ static int preflight(Main *m, Err *e) {
   if (ok && job_unk_advice(&j, unk, sizeof unk)) fprintf(stderr, "bertsweep: warning: %s\n", unk);
   if (ok) job_close(&j);
   free(cfg);
-  return ok && sweep_file_prepare(&m->s, m->size, m->a->restart, e) == 0 ? 0 : -1;
+  return ok && sweep_file_prepare(&m->s, m->size, m->a->restart, &m->idle, e) == 0 ? 0 : -1;
 }
 
 /* The lock, the fence, the preflight, every rank's plan and the collective open: 0, or the
@@ -188,6 +204,8 @@ static int prepare(Main *m, Err *e) {
   int ok = rank != 0 || preflight(m, e) == 0;
   if (!bcast_ok(m->comm, ok)) return rank == 0 && e->disk ? EXIT_IO : EXIT_ERROR; /* a full disk: fix it, rerun */
   if (!all_ranks_ok(m->comm, sweep_file_plan(&m->s, m->size, &m->plan, &m->info, e) == 0)) return EXIT_ERROR;
+  MPI_Bcast(&m->idle, 1, MPI_INT, 0, m->comm); /* rank 0's preflight decided it */
+  if (m->idle) return 0;                       /* the file stays as it is */
   if (results_open(&m->res, m->s.output, m->comm, e)) return EXIT_ERROR;
   return 0;
 }
@@ -294,7 +312,11 @@ int sweep_main(const SweepArgs *a, int rank, MPI_Comm comm, Err *e) {
     return EXIT_ERROR;
   }
   code = prepare(m, e);
-  if (!code) {
+  if (!code && m->idle && rank == 0)
+    printf("# resumed: %d runs were done already, 0 continued from checkpoints\n"
+           "# done: nothing to do, every run of %s is done in %s, which is left as it is (`bertsweep report %s`)\n",
+           m->s.nruns, m->s.path, m->s.output, m->s.output);
+  if (!code && !m->idle) {
     if (rank == 0) banner(m);
     double t0 = MPI_Wtime();
     m->rc = sweep_run(&m->s, &m->res, comm, &m->opt, m->plan.status, m->plan.slot_of, &m->oc, e);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "report/report.h"
+#include "src/wrap.h"
 
 typedef struct {
   const char *key, *arg; /* report.KEY and --KEY; the flag's argument in --help */
@@ -144,21 +145,7 @@ void report_options_help(FILE *out) {
     snprintf(flag, sizeof flag, "--%s %s", op->key, op->arg);
     for (char *c = flag + 2; *c && *c != ' '; c++) *c = *c == '_' ? '-' : *c;
     fprintf(out, "  %-19s", flag);
-    const char *h = op->help;
-    int col = 21;
-    while (*h) {
-      const char *sp = strchr(h, ' ');
-      int w = sp ? (int)(sp - h) : (int)strlen(h);
-      if (col + w + 1 > 100) {
-        fprintf(out, "\n%21s", "");
-        col = 21;
-      }
-      fprintf(out, " %.*s", w, h);
-      col += w + 1;
-      h += w;
-      while (*h == ' ') h++;
-    }
-    fputc('\n', out);
+    wrap_text(out, op->help, 21, 21);
   }
   char keys[256];
   key_list(keys, sizeof keys);

@@ -38,9 +38,14 @@ cpus=${SLURM_CPUS_ON_NODE:-$(nproc)}
 # Slurm counts hardware threads; OpenBLAS's GEMMs gain nothing from a core's second thread, so
 # threads come from physical cores (BERTSWEEP_HYPERTHREADS=1 counts every hardware thread)
 per_core=$(lscpu 2>/dev/null | sed -n 's/^Thread(s) per core: *\([0-9]*\).*/\1/p')
-if [ "${BERTSWEEP_HYPERTHREADS:-0}" != 1 ] && [ "${per_core:-1}" -gt 1 ]; then cpus=$((cpus / per_core)); fi
+per_core=${per_core:-1}
+[ "${BERTSWEEP_HYPERTHREADS:-0}" = 1 ] && per_core=1
+[ "$per_core" -gt 1 ] && cpus=$((cpus / per_core))
 threads=$((cpus / per_node))
 [ "$threads" -ge 1 ] || threads=1
+# what Slurm binds each rank to, in its own CPUs: with ThreadsPerCore=2 a core is two CPUs, so a
+# rank of T threads on T cores asks for 2T (else it would be bound to T/2 cores)
+cpus_per_rank=$((threads * per_core))
 export OMP_NUM_THREADS=$threads OMPI_MCA_rmaps_base_oversubscribe=1
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # Launchers: one file each, slurm/launch-NAME.sh, defining `launch`. srun (through PMIx) where

@@ -11,8 +11,13 @@ export SBATCH_TIMELIMIT=24:00:00
 
 # the libraries bertsweep was built against, as the site's module system names them (Lmod
 # shown; Spack: `spack load openmpi hdf5+mpi openblas cjson utf8proc libzip`)
+# (a module that does not load ends the job here, with the module system's own message,
+# rather than as a missing library later)
 if command -v module >/dev/null 2>&1; then
-  module load openmpi/4.1 hdf5/1.10-mpi openblas cjson utf8proc libzip 2>/dev/null || true
+  module load openmpi/4.1 hdf5/1.10-mpi openblas cjson utf8proc libzip || {
+    echo "slurm/site.sh: module load failed (above): fix the module names for this site" >&2
+    exit 1
+  }
 fi
 
 # the network Open MPI uses between nodes, when a node has several interfaces

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "io/lockfile.h"
+#include "src/wrap.h"
 #include "sweep/env.h"
 
 typedef enum { EV_SECONDS, EV_LOCK_STALE, EV_ZERO_ONE, EV_TEXT } EnvKind;
@@ -60,28 +61,12 @@ int sweep_env_read(SweepEnv *env, Err *e) {
   return 0;
 }
 
-/* text after `col` columns already used, wrapped at 100, continued lines indented by 4. */
-static void wrapped(FILE *out, const char *text, int col) {
-  while (*text) {
-    int w = (int)strcspn(text, " ");
-    if (col + w + 1 > 100) {
-      fputs("\n   ", out);
-      col = 3;
-    }
-    fprintf(out, " %.*s", w, text);
-    col += w + 1;
-    text += w;
-    while (*text == ' ') text++;
-  }
-  fputc('\n', out);
-}
-
 void sweep_env_help(FILE *out) {
   fputs("  Environment (read once at the start; a bad value is an error naming the variable):\n", out);
   fputs("  OMP_NUM_THREADS: threads per rank (default: the rank's cores)\n", out);
   for (int i = 0; i < NVARS; i++) {
     if (!VARS[i].help) continue;
     fprintf(out, "  %s:", VARS[i].name);
-    wrapped(out, VARS[i].help, 3 + (int)strlen(VARS[i].name));
+    wrap_text(out, VARS[i].help, 3 + (int)strlen(VARS[i].name), 3);
   }
 }

@@ -344,7 +344,7 @@ static int run_info(const RunConfig *cfg, InfoCache *cache, int *ncache, int *n,
     } else {
       c->cfg = hf.cfg;
       /* as the job resolves them (jobs/job.c) */
-      c->md.lower_case = hf.has_lower_case ? hf.do_lower_case : 0;
+      c->md.lower_case = hf.do_lower_case;
       float d = hf.cfg.hidden_dropout;
       c->md.dropout = d == hf.cfg.attn_dropout && d == hf.cfg.classifier_dropout ? json_float(d) : -1;
       hf_close(&hf);

@@ -174,6 +174,13 @@ int plan_slot_live(const ResultsInfo *info, int k) {
          v[SS_NFLOATS] <= (double)info->lay.slot_size;
 }
 
+int plan_nothing_to_run(const Sweep *s, const ResultsInfo *info, const Plan *p) {
+  if (!info || p->nrows != info->nruns) return 0; /* new rows: the file grows */
+  for (int i = 0; i < s->nruns; i++)
+    if (!run_status_final(run_status_parse(p->status[i]))) return 0;
+  return 1;
+}
+
 int plan_build(const Sweep *s, const ResultsInfo *info, int size, Plan *p, Err *e) {
   p->cfgs = calloc((size_t)p->nrows, sizeof(char *));
   p->rows = calloc((size_t)p->nrows, sizeof(RunRow));

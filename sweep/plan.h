@@ -23,6 +23,9 @@ typedef struct {
 int plan_resume(Sweep *s, const ResultsInfo *info, Plan *p, Err *e);
 /* Rows, statuses and slots for every run (info NULL: a new file); size ranks. */
 int plan_build(const Sweep *s, const ResultsInfo *info, int size, Plan *p, Err *e);
+/* 1 when every run of the plan is final (done or diverged) in a file of exactly its rows: a
+   resume with nothing to do, which leaves the file as it is (bytes and mtime). */
+int plan_nothing_to_run(const Sweep *s, const ResultsInfo *info, const Plan *p);
 void plan_free(Plan *p);
 /* 1 when checkpoint slot k's state names a row that is not done. */
 int plan_slot_claims(const ResultsInfo *info, int k);

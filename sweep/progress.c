@@ -1,3 +1,4 @@
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,11 +44,13 @@ void progress_done(Progress *p, int rank, int run, RunEnd how) {
   p->ranks[rank].run = -1;
 }
 
-static void fmt_secs(char *out, size_t n, double s) {
-  if (s < 0 || s > 1e8) snprintf(out, n, "?");
-  else if (s < 90) snprintf(out, n, "%.0fs", s);
-  else if (s < 5400) snprintf(out, n, "%.0fm%02.0fs", s / 60 - 0.5, s - 60 * (long)(s / 60));
-  else snprintf(out, n, "%.1fh", s / 3600);
+void progress_duration(char *out, size_t n, double s) {
+  if (!(s >= 0) || s > 1e8) snprintf(out, n, "?");
+  else if (s < 89.5) snprintf(out, n, "%.0fs", s);
+  else if (s < 5400) { /* whole seconds first: 239.7 s is 4m00s, not 3m60s */
+    const long t = lround(s);
+    snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+  } else snprintf(out, n, "%.1fh", s / 3600);
 }
 
 void progress_print(const Progress *p, FILE *out) {
@@ -55,8 +58,8 @@ void progress_print(const Progress *p, FILE *out) {
   for (int i = 0; i < p->s->nruns; i++) steps += p->run_steps[i];
   double el = clock_seconds() - p->t0, rate = (double)(steps - p->steps_at_start) / (el > 1e-9 ? el : 1e-9);
   char eta[32], elapsed[32];
-  fmt_secs(eta, sizeof eta, rate > 0 ? (double)(p->steps_all - steps) / rate : -1);
-  fmt_secs(elapsed, sizeof elapsed, el);
+  progress_duration(eta, sizeof eta, rate > 0 ? (double)(p->steps_all - steps) / rate : -1);
+  progress_duration(elapsed, sizeof elapsed, el);
   fprintf(out, "[%s] runs %d/%d done", elapsed, p->ended[END_DONE], p->todo);
   for (int k = END_STOPPED, first = 1; k < NRUN_ENDS; k++)
     if (p->ended[k]) {
@@ -67,7 +70,9 @@ void progress_print(const Progress *p, FILE *out) {
   for (int r = 0; r < p->size && r < 16; r++) {
     const RankState *st = &p->ranks[r];
     if (st->run < 0) fprintf(out, " | r%d idle", r);
-    else fprintf(out, " | r%d run %d %ld/%ld loss %.4f", r, st->run, st->step, p->s->runs[st->run].total_steps, st->loss);
+    else if (st->step <= 0) fprintf(out, " | r%d run %d starting", r, p->s->runs[st->run].row); /* loading its model */
+    else fprintf(out, " | r%d run %d %ld/%ld loss %.4f", r, p->s->runs[st->run].row, st->step,
+                 p->s->runs[st->run].total_steps, st->loss); /* the run's row, as every other message names it */
   }
   if (p->size > 16) fprintf(out, " | ...");
   fprintf(out, " | ETA %s\n", steps >= p->steps_all ? "0s" : eta);

@@ -28,5 +28,7 @@ void progress_start(Progress *p, int rank, int run);
 void progress_step(Progress *p, int rank, int run, long step, double loss);
 void progress_done(Progress *p, int rank, int run, RunEnd how);
 void progress_print(const Progress *p, FILE *out);
+/* A duration as the progress line prints it: "42s", "4m05s", "1.5h" ("?" when unknown). */
+void progress_duration(char *out, size_t n, double seconds);
 
 #endif

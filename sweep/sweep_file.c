@@ -98,7 +98,8 @@ static int same_columns(const ResultsLayout *a, const ResultsLayout *b) {
 /* Rank 0: makes the file this sweep needs. A new sweep builds it; a resume keeps the file
    when it fits and otherwise rewrites it (copying every row and live checkpoint), so the
    live file's metadata never changes in place. */
-int sweep_file_prepare(Sweep *s, int size, int restart, Err *e) {
+int sweep_file_prepare(Sweep *s, int size, int restart, int *idle_out, Err *e) {
+  *idle_out = 0;
   int exists = path_exists(s->output);
   if (exists && restart && move_aside(s->output, e)) return -1;
   exists = exists && !restart;
@@ -121,11 +122,16 @@ int sweep_file_prepare(Sweep *s, int size, int restart, Err *e) {
     p.nrows = s->nruns;
   }
   if (!rc) rc = plan_build(s, exists ? &info : NULL, size, &p, e);
-  if (!rc) {
+  /* nothing to run, no checkpoint slots left to drop (a kill or a full disk at the end leaves
+     them), no column to add: the file is final as it is */
+  const int idle = !rc && exists && plan_nothing_to_run(s, &info, &p) && info.lay.nslots == 0 &&
+                   results_runs_current(s->output);
+  *idle_out = idle; /* the file stays as it is */
+  if (!rc && !idle) {
     json = layout_for(s, &p, &lay);
     if (exists) rc = merge_columns(&lay, &info.lay, s->output, e);
   }
-  if (!rc && exists) {
+  if (!rc && !idle && exists) {
     int fits = lay.nruns == info.nruns && lay.max_steps <= info.lay.max_steps && lay.max_evals <= info.lay.max_evals &&
                same_columns(&lay, &info.lay) && lay.nslots <= info.lay.nslots &&
                (!lay.nslots || lay.slot_size <= info.lay.slot_size) && lay.final_size <= info.lay.final_size;
@@ -142,7 +148,7 @@ int sweep_file_prepare(Sweep *s, int size, int restart, Err *e) {
                     : errf(e, "out of memory");
       free(src_slot);
     }
-  } else if (!rc) {
+  } else if (!rc && !idle) {
     rc = results_build(s->output, &lay, p.rows, p.cfgs, s->sweep_json, s->path, NULL, e);
   }
   free(json);

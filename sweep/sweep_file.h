@@ -6,7 +6,8 @@
 
 /* A new sweep builds the file; a resume keeps it when it fits and otherwise rewrites it
    (copying every row and live checkpoint). restart: move an existing results file aside. */
-int sweep_file_prepare(Sweep *s, int size, int restart, Err *e);
+/* *idle: every run is final in a current file, which is left as it is (bytes and mtime). */
+int sweep_file_prepare(Sweep *s, int size, int restart, int *idle, Err *e);
 /* The plan against the file as it now is (every rank, after sweep_file_prepare). */
 int sweep_file_plan(Sweep *s, int size, Plan *p, ResultsInfo *info, Err *e);
 /* At the end of a sweep with nothing left running: the file without dead checkpoint slots. */

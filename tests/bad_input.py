@@ -66,7 +66,7 @@ def with_header(hdr, body):
 
 
 ST = "model/model.safetensors"
-case("no model", lambda d: shutil.rmtree(os.path.join(d, "model")), ["model/config.json", "cannot open"])
+case("no model", lambda d: shutil.rmtree(os.path.join(d, "model")), ["model: no such model directory (model.path)"])
 case("safetensors is garbage", write(ST, b"\x01\x02garbage", "wb"), [ST, "header length"])
 case("safetensors too short", write(ST, b"\x01\x02", "wb"), [ST, "not a safetensors"])
 case("header length lies", edit_safetensors(lambda raw, n, h: struct.pack("<Q", 10 ** 9) + raw[8:]),
@@ -168,7 +168,7 @@ case("duplicate key in the config", edit_bytes("tiny.json", lambda r: r.replace(
      ["tiny.json", "epochs", "twice"])
 case("text after the config", edit_bytes("tiny.json", lambda r: r + b"\n{}"), ["tiny.json", "text after"])
 case("data path is a directory", edit_config(lambda c: c["data"].update(train="model")), ["model", "is a directory"])
-case("model path is a file", edit_config(lambda c: c["model"].update(path="tiny.json")), ["tiny.json/config.json"])
+case("model path is a file", edit_config(lambda c: c["model"].update(path="tiny.json")), ["tiny.json: not a directory (model.path names a model directory)"])
 
 
 # ---- a model's config.json is checked like a run config
