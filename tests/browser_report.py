@@ -20,6 +20,7 @@ usage: browser_report.py BERTSWEEP FIXTURE_DIR WORKDIR
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,30 @@ try:
     # 2 grid keys of 2 values: per key, 2 facets (the other key's values) x 2 groups x 2 plots
     series = drv.find_elements(By.CSS_SELECTOR, ".chart:not(.more) path.series")
     check(len(series) == 2 * 2 * 2 * 2, f"{len(series)} group curves drawn, expected 16")
+    # nice ticks: every axis steps by 1, 2 or 5 times a power of ten; a loss axis never goes below
+    # 0, an accuracy axis never outside [0, 1]; no band leaves the plot (values clamped to the range)
+    axes = drv.execute_script("""return [...document.querySelectorAll('.chart')].map(c => ({
+        title: (c.querySelector('text.title') || {}).textContent || '',
+        y: [...c.querySelectorAll('text.ytick')].map(t => parseFloat(t.textContent)),
+        x: [...c.querySelectorAll('text.xtick')].map(t => parseFloat(t.textContent)),
+        bands: [...c.querySelectorAll('path.band')].map(p => p.getAttribute('d'))}))""")
+
+    def nice(v):
+        steps = {round(b - a, 9) for a, b in zip(v, v[1:])}
+        if len(v) < 2 or len(steps) != 1:
+            return False
+        st = steps.pop()
+        mant = st / 10 ** np.floor(np.log10(st))
+        return any(abs(mant - m) < 1e-6 for m in (1, 2, 5)) and all(abs(t / st - round(t / st)) < 1e-6 for t in v)
+    check(axes and all(nice(a["y"]) and nice(a["x"]) for a in axes),
+          f"ticks not at 1-2-5 steps: {[(a['title'], a['y'], a['x']) for a in axes if not (nice(a['y']) and nice(a['x']))][:3]}")
+    loss_axes = [a for a in axes if a["title"] == "training loss"]
+    acc_axes = [a for a in axes if a["title"] == "dev accuracy"]
+    check(loss_axes and all(min(a["y"]) >= 0 for a in loss_axes), f"a loss axis below 0: {[a['y'] for a in loss_axes][:2]}")
+    check(acc_axes and all(min(a["y"]) >= 0 and max(a["y"]) <= 1 for a in acc_axes),
+          f"an accuracy axis outside [0, 1]: {[a['y'] for a in acc_axes][:2]}")
+    ys = [float(v) for a in axes for d in a["bands"] for v in re.findall(r"[ML]?[\d.]+ ([\d.-]+)", d)]
+    check(ys and min(ys) >= 22 - 0.1 and max(ys) <= 270 - 34 + 0.1, f"a band leaves its plot: y in [{min(ys)}, {max(ys)}]")
     # every other recorded metric of the schema's table has its chart per facet, under "more curves"
     for m in ("train/lr", "train/grad_norm", "eval/loss", "eval/macro_f1"):
         drawn = drv.execute_script(
